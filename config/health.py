@@ -1,0 +1,25 @@
+import django_rq
+from django.conf import settings
+from django.db import connection
+from django.http import JsonResponse
+
+
+def healthz(request):
+    """Database and Redis reachable: 200, else 503 naming what failed."""
+    checks = {}
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        checks["database"] = "ok"
+    except Exception as error:
+        checks["database"] = f"error: {error.__class__.__name__}"
+    if settings.REDIS_URL:
+        try:
+            django_rq.get_connection("default").ping()
+            checks["redis"] = "ok"
+        except Exception as error:
+            checks["redis"] = f"error: {error.__class__.__name__}"
+    else:
+        checks["redis"] = "not configured (jobs run inline)"
+    healthy = all(value == "ok" or value.startswith("not configured") for value in checks.values())
+    return JsonResponse({"status": "ok" if healthy else "error", "checks": checks}, status=200 if healthy else 503)

@@ -1,0 +1,16 @@
+from config.errors import DomainError, NotFoundError
+
+
+class ConversionInvalid(DomainError):
+    """Bad input for a conversion; `fields` names what is wrong."""
+
+    code = "invalid"
+
+
+class ConversionNotFound(NotFoundError):
+    """An offer, click or conversion the caller does not own, or that does not exist."""
+
+
+class ConversionTransitionNotAllowed(DomainError):
+    code = "transition_not_allowed"
+    status_code = 409

@@ -1,0 +1,17 @@
+import logging
+
+from django.apps import AppConfig
+from django.conf import settings
+
+
+class ReferralsConfig(AppConfig):
+    name = "referrals"
+    verbose_name = "Advertisers, offers and partners"
+
+    def ready(self) -> None:
+        log = logging.getLogger("affitrack")
+        database = settings.DATABASES["default"]
+        if database["ENGINE"].endswith("sqlite3"):
+            log.info("DATABASE_URL is not set: running on the SQLite file %s", database["NAME"])
+        if not settings.REDIS_URL:
+            log.info("REDIS_URL is not set: jobs run inline after commit (RQ ASYNC=False)")

@@ -1,0 +1,133 @@
+"""Who and where: advertisers and their keys, offers, partners, links and clicks."""
+
+import zoneinfo
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+
+from referrals.money import CURRENCY_MINOR_UNITS
+
+CURRENCY_CHOICES = [(code, code) for code in sorted(CURRENCY_MINOR_UNITS)]
+
+
+def validate_time_zone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(f"{value!r} is not a known IANA time zone.")
+
+
+class Advertiser(models.Model):
+    name = models.CharField(max_length=200)
+    # Postback tokens travel in URLs, so we keep only their SHA-256 digest.
+    postback_token_hash = models.CharField(max_length=64, unique=True, null=True, blank=True, editable=False)
+    time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ApiKey(models.Model):
+    """An advertiser's API key. The key is shown once; we store its SHA-256 digest."""
+
+    advertiser = models.ForeignKey(Advertiser, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=100, default="default")
+    prefix = models.CharField(max_length=16, editable=False, help_text="The first characters, to recognise a key.")
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.advertiser})"
+
+
+class Offer(models.Model):
+    class TrackType(models.TextChoices):
+        REALTIME = "realtime"
+        MANUAL = "manual"
+
+    class Status(models.TextChoices):
+        ACTIVE = "active"
+        PAUSED = "paused"
+
+    advertiser = models.ForeignKey(Advertiser, on_delete=models.PROTECT, related_name="offers")
+    public_id = models.SlugField(max_length=64, unique=True, help_text="The offer's stable id in the API.")
+    name = models.CharField(max_length=200)
+    destination_url = models.URLField(
+        max_length=2000,
+        help_text="Where a click goes. Macros: {click_id} {sub1}..{sub5} {offer_id} {partner_id} {link_code}.",
+    )
+    track_type = models.CharField(max_length=10, choices=TrackType.choices, default=TrackType.REALTIME)
+    cookie_window_days = models.PositiveIntegerField(default=30)
+    validation_term_days = models.PositiveIntegerField(default=30)
+    currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES, default="USD")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(condition=Q(track_type__in=["realtime", "manual"]), name="offer_track_type_valid"),
+            models.CheckConstraint(condition=Q(status__in=["active", "paused"]), name="offer_status_valid"),
+            models.CheckConstraint(condition=Q(cookie_window_days__gte=1), name="offer_cookie_window_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.public_id})"
+
+
+class Partner(models.Model):
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="partner")
+    referral_code = models.CharField(max_length=32, unique=True)
+    time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["referral_code"]
+
+    def __str__(self) -> str:
+        return f"{self.user.get_username()} ({self.referral_code})"
+
+
+class Link(models.Model):
+    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="links")
+    offer = models.ForeignKey(Offer, on_delete=models.PROTECT, related_name="links")
+    code = models.CharField(max_length=32, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["partner", "offer"], name="link_one_per_partner_offer")]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class Click(models.Model):
+    click_id = models.CharField(max_length=32, unique=True)
+    link = models.ForeignKey(Link, on_delete=models.PROTECT, related_name="clicks")
+    # Denormalised from the link: reports and attribution filter on them.
+    offer = models.ForeignKey(Offer, on_delete=models.PROTECT, related_name="clicks")
+    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="clicks")
+    created_at = models.DateTimeField(db_index=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.TextField(blank=True)
+    referer = models.TextField(blank=True)
+    sub1 = models.CharField(max_length=255, blank=True)
+    sub2 = models.CharField(max_length=255, blank=True)
+    sub3 = models.CharField(max_length=255, blank=True)
+    sub4 = models.CharField(max_length=255, blank=True)
+    sub5 = models.CharField(max_length=255, blank=True)
+    country = models.CharField(max_length=2, blank=True)
+    device = models.CharField(max_length=20, blank=True)
+    is_unique = models.BooleanField(default=True)
+    is_bot = models.BooleanField(default=False)
+
+    class Meta:
+        indexes = [models.Index(fields=["partner", "created_at"], name="click_partner_time")]
+
+    def __str__(self) -> str:
+        return self.click_id

@@ -1,0 +1,118 @@
+"""Writes for advertisers, keys, partners, links and clicks."""
+
+import hashlib
+import secrets
+import string
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from urllib.parse import quote
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from referrals.models import Advertiser, ApiKey, Click, Link, Offer, Partner
+
+_CODE_ALPHABET = string.ascii_letters + string.digits
+SUB_IDS = ("sub1", "sub2", "sub3", "sub4", "sub5")
+
+
+def secret_digest(secret: str) -> str:
+    """SHA-256 of a high-entropy secret; enough for random keys (no password stretching needed)."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def random_code(length: int = 8) -> str:
+    return "".join(secrets.choice(_CODE_ALPHABET) for _ in range(length))
+
+
+def api_key_create(*, advertiser: Advertiser, name: str = "default") -> tuple[ApiKey, str]:
+    """Create a key and return it with its plain text, which is never stored or shown again."""
+    raw = f"ak_{secrets.token_urlsafe(32)}"
+    key = ApiKey.objects.create(advertiser=advertiser, name=name, prefix=raw[:10], key_hash=secret_digest(raw))
+    return key, raw
+
+
+def api_key_revoke(*, api_key: ApiKey, now: datetime | None = None) -> None:
+    ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=now or timezone.now())
+
+
+def advertiser_for_api_key(raw_key: str) -> Advertiser | None:
+    key = (
+        ApiKey.objects.select_related("advertiser")
+        .filter(key_hash=secret_digest(raw_key), revoked_at__isnull=True)
+        .first()
+    )
+    return key.advertiser if key else None
+
+
+def postback_token_rotate(*, advertiser: Advertiser) -> str:
+    """Give the advertiser a new postback token and return it; the old one stops working."""
+    raw = f"pt_{secrets.token_urlsafe(24)}"
+    Advertiser.objects.filter(pk=advertiser.pk).update(postback_token_hash=secret_digest(raw))
+    advertiser.postback_token_hash = secret_digest(raw)
+    return raw
+
+
+def link_create(*, partner: Partner, offer: Offer) -> Link:
+    """The partner's link for the offer; an existing one is returned as it is."""
+    existing = Link.objects.filter(partner=partner, offer=offer).first()
+    if existing:
+        return existing
+    for _ in range(5):
+        try:
+            with transaction.atomic():
+                return Link.objects.create(partner=partner, offer=offer, code=random_code(8))
+        except IntegrityError:
+            # Either a code collision (try another) or a concurrent create (return it).
+            existing = Link.objects.filter(partner=partner, offer=offer).first()
+            if existing:
+                return existing
+    raise RuntimeError("could not find a free link code")
+
+
+@dataclass(frozen=True)
+class ClickRequest:
+    """What the click view read off the request."""
+
+    ip: str | None
+    user_agent: str
+    referer: str
+    sub_ids: dict[str, str]
+
+
+def click_record(*, link: Link, request: ClickRequest, now: datetime | None = None) -> Click:
+    return Click.objects.create(
+        click_id=secrets.token_hex(16),
+        link_id=link.pk,
+        offer_id=link.offer_id,
+        partner_id=link.partner_id,
+        created_at=now or timezone.now(),
+        ip=request.ip,
+        user_agent=request.user_agent[:1000],
+        referer=request.referer[:2000],
+        **request.sub_ids,
+    )
+
+
+def click_destination_url(*, offer: Offer, link: Link, click: Click) -> str:
+    """The offer's URL with its macros filled in, each value URL-encoded."""
+    values = {
+        "click_id": click.click_id,
+        "offer_id": offer.public_id,
+        "partner_id": str(link.partner_id),
+        "link_code": link.code,
+        **{name: getattr(click, name) for name in SUB_IDS},
+    }
+    url = offer.destination_url
+    for name, value in values.items():
+        url = url.replace("{" + name + "}", quote(value, safe=""))
+    return url
+
+
+def click_cookie_name(offer: Offer) -> str:
+    return f"{settings.CLICK_COOKIE_PREFIX}{offer.public_id}"
+
+
+def click_cookie_max_age(offer: Offer) -> int:
+    return int(timedelta(days=offer.cookie_window_days).total_seconds())

@@ -1,0 +1,40 @@
+from django.http import Http404, HttpResponseRedirect
+from django.views.decorators.http import require_GET
+
+from referrals.models import Link, Offer
+from referrals.services import (
+    SUB_IDS,
+    ClickRequest,
+    click_cookie_max_age,
+    click_cookie_name,
+    click_destination_url,
+    click_record,
+)
+
+
+@require_GET
+def click_redirect(request, code: str):
+    """`GET /c/<code>`: record a click and send the visitor on to the offer."""
+    link = Link.objects.select_related("offer").filter(code=code).first()
+    if link is None or link.offer.status != Offer.Status.ACTIVE:
+        raise Http404("No such link.")
+    offer = link.offer
+    click = click_record(
+        link=link,
+        request=ClickRequest(
+            ip=request.META.get("REMOTE_ADDR") or None,
+            user_agent=request.META.get("HTTP_USER_AGENT", ""),
+            referer=request.META.get("HTTP_REFERER", ""),
+            sub_ids={name: request.GET.get(name, "")[:255] for name in SUB_IDS},
+        ),
+    )
+    response = HttpResponseRedirect(click_destination_url(offer=offer, link=link, click=click))
+    response.set_cookie(
+        click_cookie_name(offer),
+        click.click_id,
+        max_age=click_cookie_max_age(offer),
+        httponly=True,
+        samesite="Lax",
+        secure=request.is_secure(),
+    )
+    return response

@@ -1,0 +1,90 @@
+import django_rq
+import pytest
+from rest_framework.test import APIClient
+from rq import SimpleWorker
+
+from tests.factories import (
+    AdvertiserFactory,
+    LinkFactory,
+    OfferFactory,
+    PartnerFactory,
+    UserFactory,
+    api_key_for,
+)
+
+
+@pytest.fixture(autouse=True)
+def _empty_queue():
+    """Each test starts with an empty queue in the test Redis database."""
+    django_rq.get_connection("default").flushdb()
+    yield
+
+
+@pytest.fixture
+def run_worker():
+    """Run a real RQ worker in burst mode over the default queue, as production would."""
+
+    def run() -> None:
+        queue = django_rq.get_queue("default")
+        SimpleWorker([queue], connection=queue.connection).work(burst=True)
+
+    return run
+
+
+@pytest.fixture
+def queue():
+    return django_rq.get_queue("default")
+
+
+@pytest.fixture
+def acme(db):
+    """Advertiser X: owns the offer alice and bob promote."""
+    return AdvertiserFactory(name="Acme")
+
+
+@pytest.fixture
+def globex(db):
+    """Advertiser Y: the other tenant, who must see nothing of Acme."""
+    return AdvertiserFactory(name="Globex")
+
+
+@pytest.fixture
+def acme_key(acme):
+    return api_key_for(acme)
+
+
+@pytest.fixture
+def globex_key(globex):
+    return api_key_for(globex)
+
+
+@pytest.fixture
+def offer(acme):
+    return OfferFactory(advertiser=acme, public_id="acme-shoes", currency="USD", cookie_window_days=30)
+
+
+@pytest.fixture
+def alice(db):
+    return PartnerFactory(user=UserFactory(username="alice"), referral_code="ALICE")
+
+
+@pytest.fixture
+def bob(db):
+    return PartnerFactory(user=UserFactory(username="bob"), referral_code="BOB")
+
+
+@pytest.fixture
+def alice_link(alice, offer):
+    return LinkFactory(partner=alice, offer=offer, code="alice-shoes")
+
+
+@pytest.fixture
+def api():
+    return APIClient()
+
+
+@pytest.fixture
+def acme_api(acme_key):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {acme_key}")
+    return client
