@@ -1,4 +1,4 @@
-import django_rq
+import redis
 from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
@@ -15,7 +15,7 @@ def healthz(request):
         checks["database"] = f"error: {error.__class__.__name__}"
     if settings.REDIS_URL:
         try:
-            django_rq.get_connection("default").ping()
+            redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2).ping()
             checks["redis"] = "ok"
         except Exception as error:
             checks["redis"] = f"error: {error.__class__.__name__}"

@@ -106,7 +106,10 @@ class Account(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["kind", "advertiser", "partner", "currency"], nulls_distinct=False, name="account_unique"
+                fields=["kind", "advertiser", "currency"], condition=Q(partner__isnull=True), name="account_unique_adv"
+            ),
+            models.UniqueConstraint(
+                fields=["kind", "partner", "currency"], condition=Q(advertiser__isnull=True), name="account_unique_ptn"
             ),
             models.CheckConstraint(
                 condition=(Q(kind="advertiser_payable", advertiser__isnull=False, partner__isnull=True))

@@ -1,0 +1,144 @@
+"""`manage.py seed_demo [--json]`: demo data to click through. Safe to run again."""
+
+import json
+from decimal import Decimal
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from referrals.models import Advertiser, ApiKey, Offer, Partner
+from referrals.services import api_key_create, api_key_revoke, link_create, postback_token_rotate
+from rewards.models import RewardRule
+
+ADMIN = {"username": "admin", "password": "admin-demo-password"}
+PARTNERS = [
+    {"username": "alice", "password": "alice-demo-password", "referral_code": "ALICE"},
+    {"username": "bob", "password": "bob-demo-password", "referral_code": "BOB"},
+]
+OFFERS = [
+    {
+        "public_id": "acme-shoes",
+        "name": "Acme Shoes",
+        "track_type": Offer.TrackType.REALTIME,
+        "destination_url": "https://shop.example.com/shoes?click_id={click_id}&sub1={sub1}",
+        "rules": [
+            ("purchase: 10% capped at 50.00", "purchase", "percentage", "10", "50.00"),
+            ("subscription: 5.00 fixed", "subscription", "fixed", "5.00", None),
+        ],
+    },
+    {
+        "public_id": "acme-travel",
+        "name": "Acme Travel (manual upload)",
+        "track_type": Offer.TrackType.MANUAL,
+        "destination_url": "https://travel.example.com/?ref={click_id}",
+        "rules": [("purchase: 4% capped at 100.00", "purchase", "percentage", "4", "100.00")],
+    },
+]
+
+
+class Command(BaseCommand):
+    help = "Create demo advertisers, offers, rules, partners and links (idempotent); print logins and a new API key."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--json", action="store_true", help="Print what was made as one JSON object, only that.")
+        parser.add_argument("--base-url", default=settings.SITE_URL, help="Base URL for the printed links.")
+
+    @transaction.atomic
+    def handle(self, *args, **options):
+        base_url = options["base_url"].rstrip("/")
+        User = get_user_model()
+
+        admin, _ = User.objects.get_or_create(username=ADMIN["username"])
+        admin.is_staff = admin.is_superuser = True
+        admin.set_password(ADMIN["password"])
+        admin.save()
+
+        partners = []
+        for spec in PARTNERS:
+            user, _ = User.objects.get_or_create(username=spec["username"])
+            user.set_password(spec["password"])
+            user.save()
+            partner, _ = Partner.objects.get_or_create(user=user, defaults={"referral_code": spec["referral_code"]})
+            partners.append((spec, partner))
+
+        advertiser, _ = Advertiser.objects.get_or_create(name="Acme Inc.")
+        # Keys are stored hashed, so an old demo key cannot be shown again: replace it.
+        for old in ApiKey.objects.filter(advertiser=advertiser, name="demo", revoked_at__isnull=True):
+            api_key_revoke(api_key=old)
+        _, raw_key = api_key_create(advertiser=advertiser, name="demo")
+        postback_token = postback_token_rotate(advertiser=advertiser)
+
+        offers_out = []
+        for spec in OFFERS:
+            offer, _ = Offer.objects.update_or_create(
+                public_id=spec["public_id"],
+                defaults={
+                    "advertiser": advertiser,
+                    "name": spec["name"],
+                    "track_type": spec["track_type"],
+                    "destination_url": spec["destination_url"],
+                    "currency": "USD",
+                },
+            )
+            for name, conversion_type, reward_type, value, cap in spec["rules"]:
+                RewardRule.objects.update_or_create(
+                    offer=offer,
+                    name=name,
+                    defaults={
+                        "conversion_type": conversion_type,
+                        "reward_type": reward_type,
+                        "value": Decimal(value),
+                        "max_reward": Decimal(cap) if cap else None,
+                        "currency": "USD",
+                    },
+                )
+            links = []
+            for partner_spec, partner in partners:
+                link = link_create(partner=partner, offer=offer)
+                url = f"{base_url}/c/{link.code}"
+                links.append({"code": link.code, "partner": partner_spec["username"], "url": url})
+            offers_out.append(
+                {
+                    "id": offer.public_id,
+                    "track_type": offer.track_type,
+                    "currency": offer.currency,
+                    "rules": [rule[0] for rule in spec["rules"]],
+                    "links": links,
+                }
+            )
+
+        made = {
+            "admin": ADMIN,
+            "advertisers": [
+                {"name": advertiser.name, "api_key": raw_key, "postback_token": postback_token, "offers": offers_out}
+            ],
+            "partners": [
+                {"username": spec["username"], "password": spec["password"], "referral_code": partner.referral_code}
+                for spec, partner in partners
+            ],
+        }
+        if options["json"]:
+            self.stdout.write(json.dumps(made))
+        else:
+            self._print_welcome(made, base_url)
+
+    def _print_welcome(self, made, base_url):
+        advertiser = made["advertisers"][0]
+        link = advertiser["offers"][0]["links"][0]
+        lines = [
+            "",
+            "Affitrack demo data is ready.",
+            f"  Admin:        {base_url}/admin/  (login {ADMIN['username']} / {ADMIN['password']})",
+            f"  API docs:     {base_url}/api/docs/",
+            f"  Health:       {base_url}/healthz",
+            f"  Advertiser:   {advertiser['name']}, API key {advertiser['api_key']}",
+            *(
+                f"  Partner:      {p['username']} / {p['password']} (referral code {p['referral_code']})"
+                for p in made["partners"]
+            ),
+            f"  Alice's link: {link['url']}",
+            "",
+        ]
+        self.stdout.write("\n".join(lines))
