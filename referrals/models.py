@@ -19,6 +19,9 @@ def validate_time_zone(value: str) -> None:
 
 class Advertiser(models.Model):
     name = models.CharField(max_length=200)
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="advertisers", help_text="Users who log in as it."
+    )
     # Postback tokens travel in URLs, so we keep only their SHA-256 digest.
     postback_token_hash = models.CharField(max_length=64, unique=True, null=True, blank=True, editable=False)
     time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])

@@ -1,4 +1,6 @@
+from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponseRedirect
+from django.shortcuts import redirect
 from django.views.decorators.http import require_GET
 
 from referrals.models import Link, Offer
@@ -38,3 +40,16 @@ def click_redirect(request, code: str):
         secure=request.is_secure(),
     )
     return response
+
+
+@login_required
+def home_for_role(request):
+    """After login, send each user to their own pages: staff, partner or advertiser."""
+    user = request.user
+    if hasattr(user, "partner"):
+        return redirect("/dashboard/")
+    if user.advertisers.exists():
+        return redirect("/advertiser/")
+    if user.is_staff:
+        return redirect("admin:index")
+    raise Http404("This login has no partner or advertiser account.")

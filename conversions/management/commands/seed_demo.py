@@ -13,6 +13,7 @@ from referrals.services import api_key_create, api_key_revoke, link_create, post
 from rewards.models import RewardRule
 
 ADMIN = {"username": "admin", "password": "admin-demo-password"}
+ADVERTISER_LOGIN = {"username": "acme", "password": "acme-demo-password"}
 PARTNERS = [
     {"username": "alice", "password": "alice-demo-password", "referral_code": "ALICE"},
     {"username": "bob", "password": "bob-demo-password", "referral_code": "BOB"},
@@ -64,6 +65,10 @@ class Command(BaseCommand):
             partners.append((spec, partner))
 
         advertiser, _ = Advertiser.objects.get_or_create(name="Acme Inc.")
+        advertiser_user, _ = User.objects.get_or_create(username=ADVERTISER_LOGIN["username"])
+        advertiser_user.set_password(ADVERTISER_LOGIN["password"])
+        advertiser_user.save()
+        advertiser.members.add(advertiser_user)
         # Keys are stored hashed, so an old demo key cannot be shown again: replace it.
         for old in ApiKey.objects.filter(advertiser=advertiser, name="demo", revoked_at__isnull=True):
             api_key_revoke(api_key=old)
@@ -112,7 +117,13 @@ class Command(BaseCommand):
         made = {
             "admin": ADMIN,
             "advertisers": [
-                {"name": advertiser.name, "api_key": raw_key, "postback_token": postback_token, "offers": offers_out}
+                {
+                    "name": advertiser.name,
+                    "login": ADVERTISER_LOGIN,
+                    "api_key": raw_key,
+                    "postback_token": postback_token,
+                    "offers": offers_out,
+                }
             ],
             "partners": [
                 {"username": spec["username"], "password": spec["password"], "referral_code": partner.referral_code}
@@ -133,7 +144,8 @@ class Command(BaseCommand):
             f"  Admin:        {base_url}/admin/  (login {ADMIN['username']} / {ADMIN['password']})",
             f"  API docs:     {base_url}/api/docs/",
             f"  Health:       {base_url}/healthz",
-            f"  Advertiser:   {advertiser['name']}, API key {advertiser['api_key']}",
+            f"  Advertiser:   {advertiser['name']}: login {ADVERTISER_LOGIN['username']} / "
+            f"{ADVERTISER_LOGIN['password']}, API key {advertiser['api_key']}",
             *(
                 f"  Partner:      {p['username']} / {p['password']} (referral code {p['referral_code']})"
                 for p in made["partners"]
