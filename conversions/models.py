@@ -66,6 +66,7 @@ class Conversion(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        permissions = [("review_conversion", "Can approve or reject conversions")]
         constraints = [
             models.UniqueConstraint(fields=["advertiser", "external_id"], name="conversion_external_id_unique"),
             models.CheckConstraint(condition=Q(amount__gte=0), name="conversion_amount_nonnegative"),

@@ -1,0 +1,199 @@
+"""Staff screens for advertisers, keys, offers, partners, links and clicks.
+
+Secrets (API keys, postback tokens) are made by the services and shown once in
+a message; only their digests are stored.
+"""
+
+from django.conf import settings
+from django.contrib import admin, messages
+from django.db import models
+from django.db.models import Count, Q
+from django.urls import reverse
+from django.utils import timezone
+
+from referrals.models import Advertiser, ApiKey, Click, Link, Offer, Partner
+from referrals.services import api_key_create, api_key_revoke, postback_token_rotate
+
+
+def link_tracking_url(link: Link) -> str:
+    return f"{settings.SITE_URL}{reverse('click', kwargs={'code': link.code})}"
+
+
+class ApiKeyInline(admin.TabularInline):
+    model = ApiKey
+    fields = ("prefix", "name", "created_at", "revoked_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False  # a key is made by the "Create a new API key" action, which shows it once
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Advertiser)
+class AdvertiserAdmin(admin.ModelAdmin):
+    list_display = ("name", "time_zone", "active_api_keys", "has_postback_token", "created_at")
+    search_fields = ("name",)
+    readonly_fields = ("has_postback_token", "created_at")
+    fields = ("name", "time_zone", "has_postback_token", "created_at")
+    inlines = (ApiKeyInline,)
+    actions = ("create_api_key", "rotate_postback_token")
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(_active_api_keys=Count("api_keys", filter=Q(api_keys__revoked_at__isnull=True)))
+        )
+
+    @admin.display(description="active API keys", ordering="_active_api_keys")
+    def active_api_keys(self, advertiser: Advertiser) -> int:
+        return advertiser._active_api_keys
+
+    @admin.display(description="postback token", boolean=True)
+    def has_postback_token(self, advertiser: Advertiser) -> bool:
+        return bool(advertiser.postback_token_hash)
+
+    @admin.action(description="Create a new API key", permissions=["change"])
+    def create_api_key(self, request, queryset) -> None:
+        for advertiser in queryset:
+            _key, raw = api_key_create(advertiser=advertiser)
+            messages.success(
+                request, f"New API key for {advertiser}: {raw} Copy it now: it is stored hashed and not shown again."
+            )
+
+    @admin.action(description="Rotate postback token", permissions=["change"])
+    def rotate_postback_token(self, request, queryset) -> None:
+        for advertiser in queryset:
+            raw = postback_token_rotate(advertiser=advertiser)
+            messages.success(
+                request,
+                f"New postback token for {advertiser}: {raw} The old one no longer works. "
+                "Copy it now: it is stored hashed and not shown again.",
+            )
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    list_display = ("prefix", "name", "advertiser", "created_at", "revoked_at", "is_active")
+    list_filter = (("revoked_at", admin.EmptyFieldListFilter), "advertiser")
+    search_fields = ("prefix", "name", "advertiser__name")
+    list_select_related = ("advertiser",)
+    fields = ("advertiser", "name", "prefix", "created_at", "revoked_at")
+    readonly_fields = ("advertiser", "prefix", "created_at", "revoked_at")
+    date_hierarchy = "created_at"
+    actions = ("revoke_api_keys",)
+
+    def has_add_permission(self, request) -> bool:
+        return False  # only the advertiser action can show a new key's plain text
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # revoke instead, so the record of the key stays
+
+    @admin.display(description="active", boolean=True)
+    def is_active(self, key: ApiKey) -> bool:
+        return key.revoked_at is None
+
+    @admin.action(description="Revoke selected API keys", permissions=["change"])
+    def revoke_api_keys(self, request, queryset) -> None:
+        now = timezone.now()
+        revoked = 0
+        for key in queryset.filter(revoked_at__isnull=True):
+            api_key_revoke(api_key=key, now=now)
+            revoked += 1
+        skipped = queryset.count() - revoked
+        messages.success(request, f"Revoked {revoked} API key(s).")
+        if skipped:
+            messages.info(request, f"{skipped} key(s) were already revoked and left as they were.")
+
+
+@admin.register(Offer)
+class OfferAdmin(admin.ModelAdmin):
+    list_display = (
+        "name",
+        "public_id",
+        "advertiser",
+        "track_type",
+        "currency",
+        "status",
+        "cookie_window_days",
+        "validation_term_days",
+        "created_at",
+    )
+    list_filter = ("status", "track_type", "currency", "advertiser")
+    search_fields = ("name", "public_id", "advertiser__name")
+    list_select_related = ("advertiser",)
+    readonly_fields = ("created_at",)
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None:
+            # Rules, rewards and the ledger are in the offer's currency: fixed once created.
+            return (*self.readonly_fields, "currency")
+        return self.readonly_fields
+
+
+@admin.register(Partner)
+class PartnerAdmin(admin.ModelAdmin):
+    list_display = ("referral_code", "user", "time_zone", "created_at")
+    search_fields = ("referral_code", "user__username", "user__email")
+    list_select_related = ("user",)
+    raw_id_fields = ("user",)
+    readonly_fields = ("created_at",)
+
+
+@admin.register(Link)
+class LinkAdmin(admin.ModelAdmin):
+    list_display = ("code", "partner", "offer", "tracking_url", "created_at")
+    list_filter = ("offer",)
+    search_fields = ("code", "partner__referral_code", "partner__user__username", "offer__public_id")
+    list_select_related = ("partner__user", "offer")
+    raw_id_fields = ("partner", "offer")
+    readonly_fields = ("tracking_url", "created_at")
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None:
+            # Issued links are out in the world; changing them would break or re-route them.
+            return ("code", "partner", "offer", *self.readonly_fields)
+        return self.readonly_fields
+
+    @admin.display(description="tracking URL")
+    def tracking_url(self, link: Link) -> str:
+        return link_tracking_url(link) if link.code else "-"
+
+
+@admin.register(Click)
+class ClickAdmin(admin.ModelAdmin):
+    list_display = (
+        "click_id",
+        "created_at",
+        "offer",
+        "partner",
+        "link",
+        "ip",
+        "country",
+        "device",
+        "is_unique",
+        "is_bot",
+    )
+    list_filter = ("is_unique", "is_bot", "offer", "partner")
+    # Exact click id: the unique index answers it; a partial match would scan the table.
+    search_fields = ("click_id__exact", "ip")
+    list_select_related = ("offer", "partner__user", "link")
+    raw_id_fields = ("link", "offer", "partner")
+    date_hierarchy = "created_at"
+    # Clicks are the biggest table: skip the second COUNT(*) over all of it.
+    show_full_result_count = False
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
