@@ -120,8 +120,19 @@ SPECTACULAR_SETTINGS = {
 
 # Tracking
 CLICK_COOKIE_PREFIX = env.str("CLICK_COOKIE_PREFIX", default="atc_")
+# Proxies whose X-Forwarded-For we believe (IPs or CIDRs); from anyone else it is ignored.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+# An operator-supplied MaxMind country database; without it, geoip2fast's bundled data is used.
+GEOIP_MMDB_PATH = env.str("GEOIP_MMDB_PATH", default="")
+# A click is "unique" unless the same IP and user agent clicked the same link within this window.
+CLICK_UNIQUE_WINDOW_SECONDS = env.int("CLICK_UNIQUE_WINDOW_SECONDS", default=3600)
 # A conversion may not claim to have happened further in the future than this.
 CONVERSION_FUTURE_TOLERANCE_SECONDS = env.int("CONVERSION_FUTURE_TOLERANCE_SECONDS", default=300)
+
+# Signed postbacks: how far a signature's timestamp may be from our clock.
+SIGNATURE_TOLERANCE_SECONDS = env.int("SIGNATURE_TOLERANCE_SECONDS", default=300)
+IDEMPOTENCY_KEY_TTL_HOURS = env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=24)
+REQUEST_LOG_RETENTION_DAYS = env.int("REQUEST_LOG_RETENTION_DAYS", default=30)
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {

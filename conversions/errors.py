@@ -14,3 +14,7 @@ class ConversionNotFound(NotFoundError):
 class ConversionTransitionNotAllowed(DomainError):
     code = "transition_not_allowed"
     status_code = 409
+
+
+class UnknownClick(ConversionInvalid):
+    """A click id that no click has (input error, 400); another advertiser's click is a 404 instead."""

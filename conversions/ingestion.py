@@ -1,6 +1,6 @@
 """Recording a reported conversion: attribute it, store it `pending`, enqueue its processing."""
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -9,12 +9,13 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from config.jobs import job_enqueue_on_commit
-from conversions.attribution import OUTSIDE_WINDOW, conversion_attribute
+from conversions.attribution import OUTSIDE_WINDOW, UNATTRIBUTED, AttributionKeys, conversion_attribute
 from conversions.errors import ConversionInvalid
 from conversions.jobs import process_conversion
 from conversions.models import Conversion, StatusChange
 from referrals.models import Advertiser
 from referrals.money import MoneyError, money_quantize
+from referrals.request_metadata import RequestMetadata, country_for_ip, user_agent_describe
 
 
 @dataclass
@@ -26,8 +27,10 @@ class ConversionReport:
     amount: Decimal
     click_id: str = ""
     referral_code: str = ""
+    coupon: str = ""
     offer: str = ""
     currency: str = ""
+    ip: str | None = None  # the visitor's IP, when a server reports on the visitor's behalf
     occurred_at: datetime | None = None
     product_id: str = ""
     category: str = ""
@@ -39,13 +42,21 @@ class ConversionReport:
     meta: dict = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class RequestFacts:
-    """What we saw of the request that carried the report (fraud metadata)."""
+REJECTION_REMARKS = {
+    OUTSIDE_WINDOW: "The click was older than the offer's cookie window.",
+    UNATTRIBUTED: "No click, referral code or coupon identified a partner.",
+}
 
-    ip: str | None = None
-    user_agent: str = ""
-    headers: dict = field(default_factory=dict)
+
+def _visitor_metadata(report: ConversionReport, request: RequestMetadata) -> RequestMetadata:
+    """The visitor's metadata: a server-to-server report may carry the visitor's IP and user agent."""
+    if not report.ip and not report.user_agent:
+        return request
+    ip = report.ip or request.ip
+    user_agent = report.user_agent or request.user_agent
+    return replace(
+        request, ip=ip, country=country_for_ip(ip), user_agent=user_agent, agent=user_agent_describe(user_agent)
+    )
 
 
 def conversion_record(
@@ -53,7 +64,8 @@ def conversion_record(
     advertiser: Advertiser,
     report: ConversionReport,
     channel: str,
-    request: RequestFacts | None = None,
+    request: RequestMetadata | None = None,
+    cookie_click_id: str = "",
     now: datetime | None = None,
 ) -> tuple[Conversion, bool]:
     """Store the conversion once per (advertiser, external_id); return it and whether it is new.
@@ -72,9 +84,13 @@ def conversion_record(
     attribution = conversion_attribute(
         advertiser=advertiser,
         occurred_at=occurred_at,
-        click_id=report.click_id,
-        referral_code=report.referral_code,
-        offer_public_id=report.offer,
+        keys=AttributionKeys(
+            click_id=report.click_id,
+            cookie_click_id=cookie_click_id,
+            referral_code=report.referral_code,
+            coupon=report.coupon,
+            offer=report.offer,
+        ),
     )
     currency = report.currency or attribution.offer.currency
     try:
@@ -82,10 +98,10 @@ def conversion_record(
     except MoneyError as error:
         raise ConversionInvalid(str(error), fields={"currency": [str(error)]}) from None
 
-    request = request or RequestFacts()
-    status, reason = Conversion.Status.PENDING, ""
-    if not attribution.within_window:
-        status, reason = Conversion.Status.REJECTED, OUTSIDE_WINDOW
+    metadata = _visitor_metadata(report, request or RequestMetadata())
+    status, reason = Conversion.Status.PENDING, attribution.rejection
+    if reason:
+        status = Conversion.Status.REJECTED
     conversion = Conversion(
         advertiser=advertiser,
         offer=attribution.offer,
@@ -95,7 +111,7 @@ def conversion_record(
         type=report.type,
         status=status,
         status_reason=reason,
-        status_remark="The click was older than the offer's cookie window." if reason else "",
+        status_remark=REJECTION_REMARKS.get(reason, ""),
         channel=channel,
         amount=amount,
         currency=currency,
@@ -105,11 +121,16 @@ def conversion_record(
         plan=report.plan,
         subscription_id=report.subscription_id,
         source=report.source,
-        user_agent=report.user_agent or request.user_agent,
+        user_agent=metadata.user_agent,
         meta=report.meta,
         attribution=attribution.explanation,
-        ip=request.ip,
-        headers=request.headers,
+        ip=metadata.ip,
+        country=metadata.country,
+        device=metadata.agent.device_type,
+        browser=metadata.agent.browser[:64],
+        os=metadata.agent.os[:64],
+        is_bot=metadata.agent.is_bot,
+        headers=metadata.headers,
         occurred_at=occurred_at,
         created_at=now,
         processed_at=now if reason else None,

@@ -25,6 +25,14 @@ class Advertiser(models.Model):
     # Postback tokens travel in URLs, so we keep only their SHA-256 digest.
     postback_token_hash = models.CharField(max_length=64, unique=True, null=True, blank=True, editable=False)
     time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
+    # HMAC secrets for signed postbacks. They must be kept to verify signatures; two are valid
+    # while the advertiser rotates from the previous one to the current one.
+    signing_secret = models.CharField(max_length=80, blank=True, editable=False)
+    signing_secret_previous = models.CharField(max_length=80, blank=True, editable=False)
+    require_signed_postbacks = models.BooleanField(default=False)
+    postback_allowed_ips = models.TextField(
+        blank=True, help_text="IPs or CIDR ranges, one per line or comma-separated. Empty: any address."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -69,6 +77,12 @@ class Offer(models.Model):
     validation_term_days = models.PositiveIntegerField(default=30)
     currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES, default="USD")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    fallback_url = models.URLField(
+        max_length=2000, blank=True, help_text="Where clicks go while the offer is paused; empty: 404."
+    )
+    deep_link_hosts = models.TextField(
+        blank=True, help_text="Hosts a link may deep-link to with ?url=, one per line. Empty: no deep links."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -94,6 +108,18 @@ class Partner(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user.get_username()} ({self.referral_code})"
+
+
+class Coupon(models.Model):
+    """A partner's coupon code on an offer: a sale that uses it is attributed to the partner."""
+
+    code = models.CharField(max_length=64, unique=True)
+    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="coupons")
+    offer = models.ForeignKey(Offer, on_delete=models.PROTECT, related_name="coupons")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.code
 
 
 class Link(models.Model):
@@ -125,12 +151,19 @@ class Click(models.Model):
     sub4 = models.CharField(max_length=255, blank=True)
     sub5 = models.CharField(max_length=255, blank=True)
     country = models.CharField(max_length=2, blank=True)
-    device = models.CharField(max_length=20, blank=True)
+    device = models.CharField(max_length=20, blank=True, help_text="desktop, mobile, tablet or bot")
+    browser = models.CharField(max_length=64, blank=True)
+    os = models.CharField(max_length=64, blank=True)
+    accept_language = models.CharField(max_length=255, blank=True)
     is_unique = models.BooleanField(default=True)
     is_bot = models.BooleanField(default=False)
 
     class Meta:
-        indexes = [models.Index(fields=["partner", "created_at"], name="click_partner_time")]
+        indexes = [
+            models.Index(fields=["partner", "created_at"], name="click_partner_time"),
+            # Attribution by referral code or cookie looks up a partner's latest click on an offer.
+            models.Index(fields=["offer", "partner", "-created_at"], name="click_offer_partner_time"),
+        ]
 
     def __str__(self) -> str:
         return self.click_id

@@ -1,17 +1,20 @@
 """Writes for advertisers, keys, partners, links and clicks."""
 
 import hashlib
+import ipaddress
 import secrets
 import string
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
+import django_rq
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from referrals.models import Advertiser, ApiKey, Click, Link, Offer, Partner
+from referrals.request_metadata import RequestMetadata
 
 _CODE_ALPHABET = string.ascii_letters + string.digits
 SUB_IDS = ("sub1", "sub2", "sub3", "sub4", "sub5")
@@ -46,6 +49,30 @@ def advertiser_for_api_key(raw_key: str) -> Advertiser | None:
     return key.advertiser if key else None
 
 
+def advertiser_for_postback_token(raw_token: str) -> Advertiser | None:
+    return Advertiser.objects.filter(postback_token_hash=secret_digest(raw_token)).first()
+
+
+def signing_secret_rotate(*, advertiser: Advertiser) -> str:
+    """A new postback signing secret; the previous one keeps verifying until the next rotation."""
+    raw = f"whsec_{secrets.token_urlsafe(32)}"
+    advertiser.signing_secret_previous = advertiser.signing_secret
+    advertiser.signing_secret = raw
+    advertiser.save(update_fields=["signing_secret", "signing_secret_previous"])
+    return raw
+
+
+def address_allowed(*, allowlist: str, ip: str | None) -> bool:
+    """True when `allowlist` (IPs/CIDRs, comma or line separated) is empty or contains `ip`."""
+    entries = [item.strip() for item in allowlist.replace(",", "\n").splitlines() if item.strip()]
+    if not entries:
+        return True
+    if not ip:
+        return False
+    address = ipaddress.ip_address(ip)
+    return any(address in ipaddress.ip_network(entry, strict=False) for entry in entries)
+
+
 def postback_token_rotate(*, advertiser: Advertiser) -> str:
     """Give the advertiser a new postback token and return it; the old one stops working."""
     raw = f"pt_{secrets.token_urlsafe(24)}"
@@ -75,28 +102,62 @@ def link_create(*, partner: Partner, offer: Offer) -> Link:
 class ClickRequest:
     """What the click view read off the request."""
 
-    ip: str | None
-    user_agent: str
+    metadata: RequestMetadata
     referer: str
     sub_ids: dict[str, str]
 
 
+def click_is_unique(*, link: Link, metadata: RequestMetadata, now: datetime) -> bool:
+    """False when the same IP and user agent clicked the same link within the unique window.
+
+    With Redis, one SET NX with an expiry answers it without touching the click table.
+    """
+    window = settings.CLICK_UNIQUE_WINDOW_SECONDS
+    fingerprint = secret_digest(f"{metadata.ip}|{metadata.user_agent}")[:24]
+    if settings.REDIS_URL:
+        return bool(django_rq.get_connection("default").set(f"uclick:{link.pk}:{fingerprint}", 1, nx=True, ex=window))
+    return not Click.objects.filter(
+        link_id=link.pk,
+        ip=metadata.ip,
+        user_agent=metadata.user_agent,
+        created_at__gte=now - timedelta(seconds=window),
+    ).exists()
+
+
 def click_record(*, link: Link, request: ClickRequest, now: datetime | None = None) -> Click:
+    now = now or timezone.now()
+    metadata = request.metadata
     return Click.objects.create(
         click_id=secrets.token_hex(16),
         link_id=link.pk,
         offer_id=link.offer_id,
         partner_id=link.partner_id,
-        created_at=now or timezone.now(),
-        ip=request.ip,
-        user_agent=request.user_agent[:1000],
+        created_at=now,
+        ip=metadata.ip,
+        user_agent=metadata.user_agent,
         referer=request.referer[:2000],
+        country=metadata.country,
+        device=metadata.agent.device_type,
+        browser=metadata.agent.browser[:64],
+        os=metadata.agent.os[:64],
+        accept_language=metadata.headers.get("accept-language", "")[:255],
+        is_bot=metadata.agent.is_bot,
+        is_unique=click_is_unique(link=link, metadata=metadata, now=now),
         **request.sub_ids,
     )
 
 
-def click_destination_url(*, offer: Offer, link: Link, click: Click) -> str:
-    """The offer's URL with its macros filled in, each value URL-encoded."""
+def deep_link_allowed(*, offer: Offer, url: str) -> bool:
+    """A deep link may only go, over http(s), to a host the offer lists (no open redirect)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return False
+    allowed = {host.strip().lower() for host in offer.deep_link_hosts.replace(",", "\n").splitlines() if host.strip()}
+    return parts.hostname.lower() in allowed
+
+
+def click_destination_url(*, offer: Offer, link: Link, click: Click, deep_link: str = "") -> str:
+    """The offer's URL (or an allowed deep link) with its macros filled in, each value URL-encoded."""
     values = {
         "click_id": click.click_id,
         "offer_id": offer.public_id,
@@ -104,7 +165,7 @@ def click_destination_url(*, offer: Offer, link: Link, click: Click) -> str:
         "link_code": link.code,
         **{name: getattr(click, name) for name in SUB_IDS},
     }
-    url = offer.destination_url
+    url = deep_link if deep_link and deep_link_allowed(offer=offer, url=deep_link) else offer.destination_url
     for name, value in values.items():
         url = url.replace("{" + name + "}", quote(value, safe=""))
     return url

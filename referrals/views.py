@@ -4,6 +4,7 @@ from django.shortcuts import redirect
 from django.views.decorators.http import require_GET
 
 from referrals.models import Link, Offer
+from referrals.request_metadata import request_metadata
 from referrals.services import (
     SUB_IDS,
     ClickRequest,
@@ -16,21 +17,29 @@ from referrals.services import (
 
 @require_GET
 def click_redirect(request, code: str):
-    """`GET /c/<code>`: record a click and send the visitor on to the offer."""
+    """`GET /c/<code>`: record a click and send the visitor on to the offer.
+
+    Bots are recorded (flagged) and sent where everyone else goes. A paused
+    offer sends visitors to its fallback URL without recording, or answers 404.
+    """
     link = Link.objects.select_related("offer").filter(code=code).first()
-    if link is None or link.offer.status != Offer.Status.ACTIVE:
+    if link is None:
         raise Http404("No such link.")
     offer = link.offer
+    if offer.status != Offer.Status.ACTIVE:
+        if offer.fallback_url:
+            return HttpResponseRedirect(offer.fallback_url)
+        raise Http404("This offer is paused.")
     click = click_record(
         link=link,
         request=ClickRequest(
-            ip=request.META.get("REMOTE_ADDR") or None,
-            user_agent=request.META.get("HTTP_USER_AGENT", ""),
+            metadata=request_metadata(request.META),
             referer=request.META.get("HTTP_REFERER", ""),
             sub_ids={name: request.GET.get(name, "")[:255] for name in SUB_IDS},
         ),
     )
-    response = HttpResponseRedirect(click_destination_url(offer=offer, link=link, click=click))
+    destination = click_destination_url(offer=offer, link=link, click=click, deep_link=request.GET.get("url", ""))
+    response = HttpResponseRedirect(destination)
     response.set_cookie(
         click_cookie_name(offer),
         click.click_id,

@@ -3,7 +3,7 @@ import json
 from rest_framework import serializers
 
 from conversions.ingestion import ConversionReport
-from conversions.models import Conversion
+from conversions.models import Conversion, RequestLogEntry
 from referrals.money import MAX_AMOUNT, MoneyError, currency_is_known, decimal_parse, money_quantize
 
 META_MAX_BYTES = 10 * 1024
@@ -34,6 +34,7 @@ class ConvertInputSerializer(serializers.Serializer):
     external_id = serializers.CharField(max_length=128)
     click_id = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
     referral_code = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
+    coupon = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
     offer = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
     occurred_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
     amount = AmountField()
@@ -44,7 +45,12 @@ class ConvertInputSerializer(serializers.Serializer):
     plan = serializers.CharField(max_length=128, required=False, allow_blank=True, default="")
     subscription_id = serializers.CharField(max_length=128, required=False, allow_blank=True, default="")
     source = serializers.CharField(max_length=128, required=False, allow_blank=True, default="")
-    user_agent = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
+    user_agent = serializers.CharField(
+        max_length=1000, required=False, allow_blank=True, default="", help_text="The visitor's user agent."
+    )
+    ip = serializers.IPAddressField(
+        required=False, allow_null=True, default=None, help_text="The visitor's IP, when a server reports."
+    )
     meta = serializers.JSONField(required=False, default=dict)
 
     def validate_currency(self, value: str) -> str:
@@ -63,8 +69,8 @@ class ConvertInputSerializer(serializers.Serializer):
     def validate(self, attrs):
         if attrs["type"] == Conversion.Type.PURCHASE and not attrs.get("product_id"):
             raise serializers.ValidationError({"product_id": ["Required for a purchase."]})
-        if not attrs.get("click_id") and not attrs.get("referral_code"):
-            raise serializers.ValidationError({"click_id": ["Send click_id, or referral_code with offer."]})
+        if not any(attrs.get(name) for name in ("click_id", "referral_code", "coupon", "offer")):
+            raise serializers.ValidationError({"click_id": ["Send click_id, or referral_code or coupon with offer."]})
         if attrs.get("referral_code") and not attrs.get("offer"):
             raise serializers.ValidationError({"offer": ["Required with referral_code."]})
         return attrs
@@ -111,3 +117,37 @@ class ConversionSerializer(serializers.ModelSerializer):
 
     def get_click_id(self, conversion) -> str | None:
         return conversion.click.click_id if conversion.click_id else None
+
+
+class StatusUpdateSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=[Conversion.Status.ACCEPTED, Conversion.Status.REJECTED])
+    reason = serializers.SlugField(max_length=64, required=False, default="rejected_by_advertiser")
+    remark = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+    def validate(self, attrs):
+        if attrs["status"] == Conversion.Status.REJECTED and not attrs["remark"].strip():
+            raise serializers.ValidationError({"remark": ["Say why: the publisher sees this remark."]})
+        return attrs
+
+
+class RequestLogEntrySerializer(serializers.ModelSerializer):
+    conversion_id = serializers.UUIDField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = RequestLogEntry
+        fields = [
+            "id",
+            "created_at",
+            "channel",
+            "method",
+            "path",
+            "reason",
+            "message",
+            "http_status",
+            "payload",
+            "ip",
+            "conversion_id",
+            "replayed_at",
+            "replay_result",
+        ]
+        read_only_fields = fields

@@ -1,7 +1,15 @@
 from django.urls import path
 
-from conversions.api.views import ConvertView
+from conversions.api import views
 
 urlpatterns = [
-    path("convert", ConvertView.as_view(), name="api-convert"),
+    path("convert", views.ConvertView.as_view(), name="api-convert"),
+    path("postback", views.PostbackView.as_view(), name="api-postback"),
+    path("pixel.gif", views.pixel, name="api-pixel"),
+    path("conversions/<uuid:conversion_id>/status", views.ConversionStatusView.as_view(), name="api-conversion-status"),
+    path(
+        "conversions/by-external-id/<str:external_id>/status",
+        views.ConversionStatusView.as_view(),
+        name="api-conversion-status-by-external-id",
+    ),
 ]

@@ -1,0 +1,100 @@
+"""The one door every ingestion channel goes through: validate, record, and log what was refused.
+
+The API, the postback, the pixel and a replay from the request log all call
+`report_intake`; they differ only in how they authenticate and answer.
+"""
+
+from dataclasses import dataclass
+
+from rest_framework import exceptions
+
+from config.errors import DomainError
+from conversions.api.serializers import ConvertInputSerializer
+from conversions.attribution import OUTSIDE_WINDOW, UNATTRIBUTED
+from conversions.errors import UnknownClick
+from conversions.ingestion import conversion_record
+from conversions.models import Conversion, RequestLogEntry
+from conversions.request_log import request_log_record
+from referrals.models import Advertiser
+from referrals.request_metadata import RequestMetadata
+
+
+@dataclass(frozen=True)
+class IntakeRequest:
+    """Where a report came from, for the conversion's metadata and the request log."""
+
+    channel: str
+    method: str
+    path: str
+    metadata: RequestMetadata
+    cookie_click_id: str = ""
+
+
+def failure_reason(error: Exception) -> str:
+    if isinstance(error, UnknownClick):
+        return RequestLogEntry.Reason.UNKNOWN_CLICK
+    if isinstance(error, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
+        return RequestLogEntry.Reason.BAD_AUTH
+    if isinstance(error, DomainError):
+        if error.status_code == 404:
+            return RequestLogEntry.Reason.NOT_FOUND
+        if error.code in RequestLogEntry.Reason.values:
+            return error.code
+    if isinstance(error, exceptions.APIException | DomainError):
+        return RequestLogEntry.Reason.INVALID
+    return RequestLogEntry.Reason.ERROR
+
+
+def failure_log(*, advertiser: Advertiser | None, intake: IntakeRequest, payload: dict, error: Exception) -> None:
+    """Log a refused request once, however many layers see the exception."""
+    if getattr(error, "request_logged", False):
+        return
+    status = getattr(error, "status_code", 500)
+    request_log_record(
+        advertiser=advertiser,
+        channel=intake.channel,
+        method=intake.method,
+        path=intake.path,
+        reason=failure_reason(error),
+        message=getattr(error, "message", None) or str(getattr(error, "detail", error)),
+        http_status=status,
+        payload=payload,
+        ip=intake.metadata.ip,
+    )
+    error.request_logged = True
+
+
+def report_intake(*, advertiser: Advertiser, data: dict, intake: IntakeRequest) -> tuple[Conversion, bool]:
+    """Validate and record one report; log it when it is refused or creates nothing new."""
+    try:
+        serializer = ConvertInputSerializer(data=data)
+        serializer.is_valid(raise_exception=True)
+        conversion, created = conversion_record(
+            advertiser=advertiser,
+            report=serializer.report(),
+            channel=intake.channel,
+            request=intake.metadata,
+            cookie_click_id=intake.cookie_click_id,
+        )
+    except (DomainError, exceptions.APIException) as error:
+        failure_log(advertiser=advertiser, intake=intake, payload=data, error=error)
+        raise
+    if not created:
+        reason, status = RequestLogEntry.Reason.DUPLICATE, 200
+    elif conversion.status_reason in (OUTSIDE_WINDOW, UNATTRIBUTED):
+        reason, status = conversion.status_reason, 202
+    else:
+        return conversion, created
+    request_log_record(
+        advertiser=advertiser,
+        channel=intake.channel,
+        method=intake.method,
+        path=intake.path,
+        reason=reason,
+        message=conversion.status_remark if created else "The external id was reported before.",
+        http_status=status,
+        payload=data,
+        ip=intake.metadata.ip,
+        conversion=conversion,
+    )
+    return conversion, created

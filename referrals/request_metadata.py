@@ -1,0 +1,168 @@
+"""Fraud metadata read off a request: client IP, user agent, selected headers, country, device.
+
+Nothing here reaches the network: the user agent is parsed by ua-parser and the
+country comes from geoip2fast's bundled database, or from an operator-supplied
+MaxMind file when GEOIP_MMDB_PATH is set.
+"""
+
+import ipaddress
+import logging
+import re
+from dataclasses import dataclass, field
+from functools import cache, lru_cache
+
+from django.conf import settings
+
+log = logging.getLogger(__name__)
+
+# Request headers kept as evidence, by their WSGI names.
+EVIDENCE_HEADERS = {
+    "HTTP_ACCEPT_LANGUAGE": "accept-language",
+    "HTTP_REFERER": "referer",
+    "HTTP_ORIGIN": "origin",
+    "HTTP_X_FORWARDED_FOR": "x-forwarded-for",
+    "HTTP_X_REQUESTED_WITH": "x-requested-with",
+    "HTTP_SEC_CH_UA": "sec-ch-ua",
+    "HTTP_SEC_CH_UA_MOBILE": "sec-ch-ua-mobile",
+    "HTTP_SEC_CH_UA_PLATFORM": "sec-ch-ua-platform",
+    "HTTP_DNT": "dnt",
+    "HTTP_VIA": "via",
+}
+# ua-parser knows crawlers as device "Spider"; these catch headless browsers and HTTP libraries too.
+_BOT_PATTERN = re.compile(
+    r"bot|crawl|spider|slurp|headless|phantomjs|puppeteer|playwright|selenium|python-requests|curl/|wget/"
+    r"|go-http-client|java/|okhttp|httpclient|scrapy|facebookexternalhit|preview",
+    re.IGNORECASE,
+)
+_TABLET_PATTERN = re.compile(r"ipad|tablet|kindle|silk|playbook|(android(?!.*mobile))", re.IGNORECASE)
+_MOBILE_PATTERN = re.compile(r"mobi|iphone|ipod|android|blackberry|windows phone|opera mini", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class UserAgentFacts:
+    browser: str = ""
+    os: str = ""
+    device_family: str = ""
+    device_type: str = ""  # desktop, mobile, tablet, bot, or "" when unknown
+    is_bot: bool = False
+
+
+@lru_cache(maxsize=20_000)
+def user_agent_describe(user_agent: str) -> UserAgentFacts:
+    """Parse a user agent; cached, since real traffic repeats a small set of them."""
+    if not user_agent:
+        return UserAgentFacts()
+    from ua_parser import parse
+
+    parsed = parse(user_agent[:1000])
+    browser = parsed.user_agent.family if parsed.user_agent else ""
+    os_family = parsed.os.family if parsed.os else ""
+    device_family = parsed.device.family if parsed.device else ""
+    is_bot = device_family == "Spider" or bool(_BOT_PATTERN.search(user_agent))
+    if is_bot:
+        device_type = "bot"
+    elif _TABLET_PATTERN.search(user_agent):
+        device_type = "tablet"
+    elif _MOBILE_PATTERN.search(user_agent):
+        device_type = "mobile"
+    else:
+        device_type = "desktop"
+    return UserAgentFacts(
+        browser=browser if browser != "Other" else "",
+        os=os_family if os_family != "Other" else "",
+        device_family=device_family if device_family != "Other" else "",
+        device_type=device_type,
+        is_bot=is_bot,
+    )
+
+
+@cache
+def _trusted_proxies() -> tuple:
+    return tuple(ipaddress.ip_network(cidr.strip(), strict=False) for cidr in settings.TRUSTED_PROXIES if cidr.strip())
+
+
+def _is_trusted(address: str) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in _trusted_proxies())
+
+
+def client_ip(meta: dict) -> str | None:
+    """The client's address. X-Forwarded-For counts only when the peer is a trusted proxy;
+    then we walk it from the right and take the first address that is not a trusted proxy."""
+    peer = meta.get("REMOTE_ADDR") or None
+    if peer is None or not _is_trusted(peer):
+        return peer
+    forwarded = [part.strip() for part in meta.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
+    for address in reversed(forwarded):
+        try:
+            ipaddress.ip_address(address)
+        except ValueError:
+            return peer  # a malformed chain is not evidence of anything
+        if not _is_trusted(address):
+            return address
+    return forwarded[0] if forwarded else peer
+
+
+@cache
+def _geo_reader():
+    path = settings.GEOIP_MMDB_PATH
+    if path:
+        import maxminddb
+
+        return ("mmdb", maxminddb.open_database(path))
+    from geoip2fast import GeoIP2Fast
+
+    return ("geoip2fast", GeoIP2Fast(verbose=False))
+
+
+@lru_cache(maxsize=50_000)
+def country_for_ip(ip: str | None) -> str:
+    """ISO 3166 alpha-2 country of an IP, or "" when private, unknown or not an address."""
+    if not ip:
+        return ""
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return ""
+    if not address.is_global:
+        return ""
+    kind, reader = _geo_reader()
+    try:
+        if kind == "mmdb":
+            record = reader.get(ip) or {}
+            return ((record.get("country") or {}).get("iso_code") or "").upper()[:2]
+        code = reader.lookup(ip).country_code
+    except Exception:  # a broken database must not break tracking
+        log.exception("country lookup failed for %s", ip)
+        return ""
+    return code if code and len(code) == 2 and code.isalpha() else ""
+
+
+def evidence_headers(meta: dict) -> dict:
+    return {name: meta[key][:500] for key, name in EVIDENCE_HEADERS.items() if meta.get(key)}
+
+
+@dataclass(frozen=True)
+class RequestMetadata:
+    ip: str | None = None
+    user_agent: str = ""
+    country: str = ""
+    agent: UserAgentFacts = field(default_factory=UserAgentFacts)
+    headers: dict = field(default_factory=dict)
+
+
+def request_metadata(meta: dict, *, user_agent: str | None = None) -> RequestMetadata:
+    """Everything we keep of a request as fraud evidence. `user_agent` overrides the header's
+    (a server-to-server report carries the visitor's user agent in its body)."""
+    ip = client_ip(meta)
+    agent_string = (user_agent if user_agent else meta.get("HTTP_USER_AGENT", ""))[:1000]
+    return RequestMetadata(
+        ip=ip,
+        user_agent=agent_string,
+        country=country_for_ip(ip),
+        agent=user_agent_describe(agent_string),
+        headers=evidence_headers(meta),
+    )
