@@ -106,6 +106,18 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "config.api_errors.api_exception_handler",
     "UNAUTHENTICATED_USER": None,
     "COERCE_DECIMAL_TO_STRING": True,
+    "DEFAULT_THROTTLE_CLASSES": ["conversions.api.throttling.PerCredentialThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "ingest": env.str("API_RATE_INGEST", default="12000/min"),
+        "read": env.str("API_RATE_READ", default="1200/min"),
+    },
+}
+
+# The cache holds throttle counters; Redis when there is one, so all workers share them.
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    if REDIS_URL
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
 }
 
 SPECTACULAR_SETTINGS = {

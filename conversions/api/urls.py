@@ -1,11 +1,14 @@
 from django.urls import path
 
-from conversions.api import views
+from conversions.api import reads, views
 
 urlpatterns = [
     path("convert", views.ConvertView.as_view(), name="api-convert"),
     path("postback", views.PostbackView.as_view(), name="api-postback"),
     path("pixel.gif", views.pixel, name="api-pixel"),
+    path("conversions", reads.ConversionList.as_view(), name="api-conversions"),
+    path("conversions/<uuid:conversion_id>", reads.ConversionDetail.as_view(), name="api-conversion"),
+    path("request-log", reads.RequestLogList.as_view(), name="api-request-log"),
     path("conversions/<uuid:conversion_id>/status", views.ConversionStatusView.as_view(), name="api-conversion-status"),
     path(
         "conversions/by-external-id/<str:external_id>/status",

@@ -57,6 +57,7 @@ class IngestionView(APIView):
     """Every failure of an ingestion request, authentication included, lands in the request log."""
 
     channel = Conversion.Channel.API
+    throttle_scope = "ingest"
 
     def intake_request(self, request) -> IntakeRequest:
         return IntakeRequest(

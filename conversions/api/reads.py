@@ -1,0 +1,60 @@
+"""Read endpoints: each caller sees only its own rows, and another tenant's object is a 404."""
+
+from django_filters.rest_framework import DjangoFilterBackend
+from rest_framework import generics
+from rest_framework.filters import OrderingFilter
+from rest_framework.pagination import CursorPagination
+from rest_framework.permissions import IsAuthenticated
+
+from conversions.api.authentication import AdvertiserKeyAuthentication
+from conversions.api.filters import ConversionFilter, RequestLogFilter
+from conversions.api.serializers import ConversionSerializer, RequestLogEntrySerializer
+from conversions.models import Conversion, RequestLogEntry
+
+
+class NewestFirst(CursorPagination):
+    """Cursor pagination: stable under inserts, and no OFFSET scans on deep pages."""
+
+    ordering = "-created_at"
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+
+class AdvertiserReadView:
+    authentication_classes = [AdvertiserKeyAuthentication]
+    permission_classes = [IsAuthenticated]
+    throttle_scope = "read"
+
+
+class ConversionList(AdvertiserReadView, generics.ListAPIView):
+    """The advertiser's conversions, newest first, filterable."""
+
+    serializer_class = ConversionSerializer
+    pagination_class = NewestFirst
+    filter_backends = [DjangoFilterBackend, OrderingFilter]
+    filterset_class = ConversionFilter
+    ordering_fields = ["created_at", "occurred_at", "amount"]
+
+    def get_queryset(self):
+        return Conversion.objects.filter(advertiser=self.request.auth).select_related("offer", "click")
+
+
+class ConversionDetail(AdvertiserReadView, generics.RetrieveAPIView):
+    serializer_class = ConversionSerializer
+    lookup_url_kwarg = "conversion_id"
+
+    def get_queryset(self):
+        return Conversion.objects.filter(advertiser=self.request.auth).select_related("offer", "click")
+
+
+class RequestLogList(AdvertiserReadView, generics.ListAPIView):
+    """The advertiser's refused or duplicate ingestion requests, for debugging an integration."""
+
+    serializer_class = RequestLogEntrySerializer
+    pagination_class = NewestFirst
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = RequestLogFilter
+
+    def get_queryset(self):
+        return RequestLogEntry.objects.filter(advertiser=self.request.auth)
