@@ -1,0 +1,481 @@
+"""Measure the click redirect and POST /v1/convert against no-op baselines, under gunicorn with wrk.
+
+    .venv/bin/python bench/run.py [--duration 8] [--connections 16] [--json-out bench/results/<timestamp>.json]
+
+Each candidate runs in turn with its baseline (noop-django, click, noop-django, click, ...) so that
+both see the same machine, and the table keeps the median of the rounds. See bench/README.md.
+"""
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS_DIR = ROOT / "bench" / "results"
+BENCH_DATABASE = "affitrack_bench"
+DATABASE_URL = f"postgres://postgres@127.0.0.1:5432/{BENCH_DATABASE}"
+ADMIN_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/postgres"
+REDIS_URL = "redis://127.0.0.1:6379/14"
+RESULT_MARKER = "BENCH_RESULT "
+SEEDED_CLICKS = 500
+
+
+@dataclass(frozen=True)
+class Workload:
+    name: str
+    method: str
+    path: str
+    script: str = "bench/report.lua"
+
+
+NOOP_DJANGO = Workload("noop-django", "GET", "/bench/noop")
+CLICK = Workload("click", "GET", "/c/{link_code}?sub1=x")
+NOOP_DRF = Workload("noop-drf", "POST", "/bench/noop-drf", script="bench/json_post.lua")
+CONVERT = Workload("convert", "POST", "/v1/convert", script="bench/convert.lua")
+# (baseline, candidate): a GET that writes a click against Django's floor, a JSON POST against DRF's.
+PAIRS = [(NOOP_DJANGO, CLICK), (NOOP_DRF, CONVERT)]
+
+
+class BenchError(Exception):
+    """Something the person running the bench has to fix; printed without a traceback."""
+
+
+def parse_wrk_output(stdout: str) -> dict:
+    """The numbers from the JSON line that bench/report.lua's done() hook prints, with req/s and error totals."""
+    for line in stdout.splitlines():
+        if line.startswith(RESULT_MARKER):
+            raw = json.loads(line[len(RESULT_MARKER) :])
+            break
+    else:
+        raise BenchError(f"wrk printed no {RESULT_MARKER.strip()} line; its output was:\n{stdout}")
+    errors = raw["errors"]
+    seconds = raw["duration_us"] / 1_000_000
+    return {
+        "requests": raw["requests"],
+        "duration_s": round(seconds, 3),
+        "req_per_s": round(raw["requests"] / seconds, 1) if seconds else 0.0,
+        "p50_ms": raw["latency_us"]["p50"] / 1000,
+        "p90_ms": raw["latency_us"]["p90"] / 1000,
+        "p99_ms": raw["latency_us"]["p99"] / 1000,
+        "mean_ms": round(raw["latency_us"]["mean"] / 1000, 3),
+        "max_ms": raw["latency_us"]["max"] / 1000,
+        # wrk counts answers with a status above 399 as "status" errors: our non-2xx/3xx count.
+        "non_2xx_3xx": errors["status"],
+        "socket_errors": {name: errors[name] for name in ("connect", "read", "write", "timeout")},
+        "errors": sum(errors.values()),
+    }
+
+
+def workload_summary(workload: Workload, runs: list[dict], baseline: dict | None) -> dict:
+    """One table row: the median of each number over the rounds, errors summed over all of them."""
+    row = {
+        "workload": workload.name,
+        "request": f"{workload.method} {workload.path.replace('{link_code}', '<code>')}",
+        "baseline": baseline["workload"] if baseline else None,
+        "req_per_s": round(statistics.median(run["req_per_s"] for run in runs), 1),
+        # The spread says how far to trust the median: other work on the machine shows up here first.
+        "req_per_s_min": min(run["req_per_s"] for run in runs),
+        "req_per_s_max": max(run["req_per_s"] for run in runs),
+        "p50_ms": round(statistics.median(run["p50_ms"] for run in runs), 3),
+        "p99_ms": round(statistics.median(run["p99_ms"] for run in runs), 3),
+        "requests": sum(run["requests"] for run in runs),
+        "errors": sum(run["errors"] for run in runs),
+        "non_2xx_3xx": sum(run["non_2xx_3xx"] for run in runs),
+        "runs": runs,
+    }
+    reference = baseline or row
+    row["ratio_req_per_s"] = round(row["req_per_s"] / reference["req_per_s"], 3) if reference["req_per_s"] else None
+    # Each round's candidate ran right after its baseline, so the median of the per-round ratios
+    # cancels a machine that slows down or speeds up during the run; the table shows this one.
+    pairs = list(zip(runs, reference["runs"], strict=True))
+    row["ratio_req_per_s_paired"] = (
+        round(statistics.median(run["req_per_s"] / base["req_per_s"] for run, base in pairs), 3)
+        if all(base["req_per_s"] for _, base in pairs)
+        else None
+    )
+    row["ratio_p50"] = round(row["p50_ms"] / reference["p50_ms"], 3) if reference["p50_ms"] else None
+    row["ratio_p99"] = round(row["p99_ms"] / reference["p99_ms"], 3) if reference["p99_ms"] else None
+    return row
+
+
+def markdown_table(rows: list[dict]) -> str:
+    lines = [
+        "| workload | req/s | p50 ms | p99 ms | errors | ratio to baseline |",
+        "| --- | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for row in rows:
+        if not row["baseline"]:
+            ratio = "1.00 (baseline)"
+        elif row["ratio_req_per_s_paired"] is None:
+            ratio = f"n/a ({row['baseline']} answered nothing)"
+        else:
+            ratio = f"{row['ratio_req_per_s_paired']:.2f} of {row['baseline']}"
+        lines.append(
+            f"| {row['workload']} `{row['request']}` | {row['req_per_s']:,.0f} | {row['p50_ms']:.2f} "
+            f"| {row['p99_ms']:.2f} | {row['errors']} | {ratio} |"
+        )
+    return "\n".join(lines)
+
+
+# --- the environment: wrk, database, Redis, gunicorn -------------------------------------------
+
+
+def wrk_ensure() -> str:
+    found = shutil.which("wrk")
+    if found:
+        return found
+    print("wrk is not installed; installing it from Debian (apt-get install -y wrk) ...", flush=True)
+    sudo = [] if os.geteuid() == 0 else ["sudo", "-n"]
+    for command in (["apt-get", "install", "-y", "wrk"], ["apt-get", "update"], ["apt-get", "install", "-y", "wrk"]):
+        try:
+            subprocess.run([*sudo, *command], check=False, stdout=subprocess.DEVNULL)
+        except FileNotFoundError:
+            break
+        found = shutil.which("wrk")
+        if found:
+            return found
+    raise BenchError(
+        "wrk is needed and could not be installed. Install it yourself (Debian/Ubuntu: `apt-get install wrk`, "
+        "macOS: `brew install wrk`) and run `make bench` again."
+    )
+
+
+def bench_env() -> dict:
+    env = dict(os.environ)
+    env.update(
+        DJANGO_SETTINGS_MODULE="bench.settings",
+        DATABASE_URL=DATABASE_URL,
+        REDIS_URL=REDIS_URL,
+        DEBUG="0",
+        PYTHONPATH=str(ROOT),
+    )
+    return env
+
+
+def database_reset() -> None:
+    import psycopg
+
+    try:
+        with psycopg.connect(ADMIN_DATABASE_URL, autocommit=True) as connection:
+            connection.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
+            connection.execute(f"CREATE DATABASE {BENCH_DATABASE}")
+    except psycopg.OperationalError as error:
+        raise BenchError(f"PostgreSQL is needed at {ADMIN_DATABASE_URL}: {error}") from None
+
+
+def redis_flush() -> None:
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS_URL).flushdb()
+    except redis.RedisError as error:
+        raise BenchError(f"Redis is needed at {REDIS_URL}: {error}") from None
+
+
+def row_count(table: str) -> int:
+    import psycopg
+
+    with psycopg.connect(DATABASE_URL) as connection:
+        return connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+
+def manage(*args: str) -> None:
+    subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=bench_env(), check=True)
+
+
+def seed() -> dict:
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.seed", "--clicks", str(SEEDED_CLICKS)],
+        cwd=ROOT,
+        env=bench_env(),
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return json.loads(result.stdout)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def gunicorn_start(port: int, log_path: Path) -> subprocess.Popen:
+    # A session of its own: Ctrl-C in the terminal reaches us, and we stop gunicorn in order.
+    # Its log goes to a file: a failing endpoint would print a traceback per request.
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("w") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", "bench/gunicorn.conf.py", "--bind", f"127.0.0.1:{port}"],
+            cwd=ROOT,
+            env=bench_env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def gunicorn_wait_healthy(process: subprocess.Popen, port: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise BenchError(f"gunicorn exited with status {process.returncode} before /healthz answered")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError):
+            pass
+        time.sleep(0.2)
+    raise BenchError(f"/healthz did not answer 200 within {timeout:.0f} s")
+
+
+def log_tail(path: Path, lines: int = 30) -> str:
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def gunicorn_stop(process: subprocess.Popen) -> None:
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)  # graceful: workers finish their request and exit
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+# --- the measurement ---------------------------------------------------------------------------
+
+
+@dataclass
+class Target:
+    wrk: str
+    port: int
+    link_code: str
+    api_key: str
+    clicks_file: str
+    threads: int
+    connections: int
+
+
+def wrk_run(target: Target, workload: Workload, duration: float, run_label: str) -> dict:
+    url = f"http://127.0.0.1:{target.port}{workload.path.format(link_code=target.link_code)}"
+    command = [
+        target.wrk,
+        f"--threads={target.threads}",
+        f"--connections={target.connections}",
+        f"--duration={duration:g}s",
+        "--timeout=10s",
+        "--latency",
+        f"--script={workload.script}",
+        url,
+    ]
+    if workload is CONVERT:
+        # A fresh nonce each run keeps external ids unique across rounds and the warm-up.
+        command += ["--", target.clicks_file, target.api_key, f"{run_label}-{time.time_ns()}"]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise BenchError(f"wrk failed ({result.returncode}) on {workload.name}:\n{result.stdout}{result.stderr}")
+    return parse_wrk_output(result.stdout)
+
+
+# Rows each candidate writes, to check that every answered request stored its row.
+WRITES = {CLICK.name: "referrals_click", CONVERT.name: "conversions_conversion"}
+WRITTEN = {CLICK.name: "clicks", CONVERT.name: "conversions"}
+
+
+def measure(target: Target, *, duration: float, warmup: float, rounds: int) -> tuple[list[dict], dict]:
+    rows: list[dict] = []
+    writes: dict = {}
+    for baseline, candidate in PAIRS:
+        for workload in (baseline, candidate):
+            print(f"warm-up {workload.name} ({warmup:g} s)", flush=True)
+            wrk_run(target, workload, warmup, "warmup")
+        runs: dict[str, list[dict]] = {baseline.name: [], candidate.name: []}
+        stored = {"answered": 0, "rows_added": 0}
+        for number in range(1, rounds + 1):
+            for workload in (baseline, candidate):
+                table = WRITES.get(workload.name)
+                before = row_count(table) if table else 0
+                run = wrk_run(target, workload, duration, f"round{number}")
+                runs[workload.name].append(run)
+                if table:
+                    # Requests still in flight when wrk stops are finished by gunicorn, not counted by wrk.
+                    time.sleep(1)
+                    stored["answered"] += run["requests"] - run["non_2xx_3xx"]
+                    stored["rows_added"] += row_count(table) - before
+                print(
+                    f"round {number}/{rounds} {workload.name:12} {run['req_per_s']:9,.0f} req/s  "
+                    f"p50 {run['p50_ms']:7.2f} ms  p99 {run['p99_ms']:7.2f} ms  errors {run['errors']}",
+                    flush=True,
+                )
+        baseline_row = workload_summary(baseline, runs[baseline.name], None)
+        rows += [baseline_row, workload_summary(candidate, runs[candidate.name], baseline_row)]
+        table = WRITES[candidate.name]
+        # wrk does not count a request it stopped waiting for, so rows may exceed answers by up to
+        # the number of connections; fewer rows than answers means writes were lost.
+        writes[candidate.name] = {
+            "table": table,
+            **stored,
+            "lost": max(0, stored["answered"] - stored["rows_added"]),
+            "unanswered_but_stored": max(0, stored["rows_added"] - stored["answered"]),
+        }
+    return rows, writes
+
+
+# --- the report ----------------------------------------------------------------------------------
+
+
+def git_commit() -> dict:
+    def git(*args: str) -> str:
+        result = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False)
+        return result.stdout.strip()
+
+    return {"commit": git("rev-parse", "HEAD") or None, "dirty": bool(git("status", "--porcelain"))}
+
+
+def machine() -> dict:
+    # `wrk --version` prints its banner and exits 1.
+    wrk_version = subprocess.run(["wrk", "--version"], capture_output=True, text=True, check=False)
+    banner = (wrk_version.stdout or wrk_version.stderr).strip()
+    return {
+        "nproc": os.cpu_count(),
+        "uname": " ".join(platform.uname()),
+        "python": platform.python_version(),
+        "wrk": banner.splitlines()[0] if banner else None,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=float, default=8, help="seconds per measured run (default 8)")
+    parser.add_argument("--warmup", type=float, default=2, help="seconds of warm-up per workload (default 2)")
+    parser.add_argument("--rounds", type=int, default=3, help="alternations of baseline and candidate (default 3)")
+    parser.add_argument("--connections", type=int, default=16, help="open connections (default 16)")
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
+    parser.add_argument("--json-out", type=Path, help="where to write the JSON (default bench/results/<time>.json)")
+    args = parser.parse_args()
+    started = datetime.now(UTC)
+    json_out = args.json_out or RESULTS_DIR / f"{started:%Y%m%dT%H%M%SZ}.json"
+
+    wrk = wrk_ensure()
+    load_before = os.getloadavg()
+    if load_before[0] > 1:
+        print(
+            f"warning: the load average is {load_before[0]:.1f} before we start; other work on the machine "
+            "will show in the numbers (compare the rounds, and the ratios rather than req/s)",
+            file=sys.stderr,
+        )
+    print(f"resetting database {BENCH_DATABASE} and Redis db 14 ...", flush=True)
+    database_reset()
+    redis_flush()
+    manage("migrate", "--noinput", "--verbosity=0")
+    seeded = seed()
+    port = free_port()
+    log_path = json_out.with_suffix(".gunicorn.log")
+    process = gunicorn_start(port, log_path)
+    # SIGTERM (a CI timeout, `kill`) should stop gunicorn as Ctrl-C does.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    with tempfile.NamedTemporaryFile("w", prefix="bench-clicks-", suffix=".txt") as clicks_file:
+        clicks_file.write("\n".join(seeded["click_ids"]) + "\n")
+        clicks_file.flush()
+        try:
+            try:
+                gunicorn_wait_healthy(process, port)
+            except BenchError as error:
+                raise BenchError(f"{error}; the end of {log_path}:\n{log_tail(log_path)}") from None
+            print(f"gunicorn on 127.0.0.1:{port}, 2 sync workers; {args.duration:g} s a run", flush=True)
+            target = Target(
+                wrk=wrk,
+                port=port,
+                link_code=seeded["link_code"],
+                api_key=seeded["api_key"],
+                clicks_file=clicks_file.name,
+                threads=args.threads,
+                connections=args.connections,
+            )
+            rows, writes = measure(target, duration=args.duration, warmup=args.warmup, rounds=args.rounds)
+        finally:
+            gunicorn_stop(process)
+
+    report = {
+        **git_commit(),
+        "date": started.isoformat(timespec="seconds"),
+        "machine": {**machine(), "load_average_before": load_before, "load_average_after": os.getloadavg()},
+        "settings": {
+            "duration_s": args.duration,
+            "warmup_s": args.warmup,
+            "rounds": args.rounds,
+            "connections": args.connections,
+            "wrk_threads": args.threads,
+            "server": "gunicorn, 2 sync workers (bench/gunicorn.conf.py)",
+            "django_settings": "bench.settings",
+            "database": DATABASE_URL,
+            "redis": REDIS_URL,
+            "seeded_clicks": SEEDED_CLICKS,
+        },
+        "rows": rows,
+        "writes": writes,
+    }
+    json_out.parent.mkdir(parents=True, exist_ok=True)
+    json_out.write_text(json.dumps(report, indent=2) + "\n")
+
+    print()
+    print(markdown_table(rows))
+    print()
+    for name, check in writes.items():
+        print(
+            f"{WRITTEN[name]} lost: {check['lost']} ({check['answered']} answered by gunicorn, "
+            f"{check['rows_added']} rows added to {check['table']})"
+        )
+    print(f"JSON: {json_out.relative_to(ROOT) if json_out.is_relative_to(ROOT) else json_out}")
+    noisy = [row["workload"] for row in rows if row["req_per_s_max"] > 1.25 * row["req_per_s_min"]]
+    if noisy:
+        print(
+            f"warning: req/s varied by more than 25% between rounds for {', '.join(noisy)}; "
+            "the machine was busy, so trust the ratios more than the raw numbers, or run again",
+            file=sys.stderr,
+        )
+    # The numbers stand; but a run with failed requests or lost rows did not measure the real path.
+    errors = sum(row["errors"] for row in rows)
+    lost = sum(check["lost"] for check in writes.values())
+    if errors or lost:
+        print(
+            f"bench: {errors} requests failed or answered 4xx/5xx and {lost} rows were lost; "
+            f"see 'runs' in the JSON and the gunicorn log {log_path}",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except BenchError as error:
+        print(f"bench: {error}", file=sys.stderr)
+        sys.exit(2)
+    except subprocess.CalledProcessError as error:
+        print(f"bench: {' '.join(map(str, error.cmd))} failed with status {error.returncode}", file=sys.stderr)
+        if error.stderr:
+            print(error.stderr, file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print("bench: interrupted", file=sys.stderr)
+        sys.exit(130)
