@@ -27,14 +27,14 @@ def error_body(code: str, message: str, fields: dict | None = None) -> dict:
     return {"error": {"code": code, "message": message, "fields": fields or {}}}
 
 
-def _flatten(detail) -> dict:
+def error_fields(detail) -> dict:
     """DRF's nested error detail -> {"field": ["message", ...]}, nested keys dotted."""
     if not isinstance(detail, dict):
         return {"non_field_errors": [str(m) for m in detail]} if isinstance(detail, list) else {}
     fields: dict[str, list[str]] = {}
     for name, value in detail.items():
         if isinstance(value, dict):
-            for inner, messages in _flatten(value).items():
+            for inner, messages in error_fields(value).items():
                 fields[f"{name}.{inner}"] = messages
         elif isinstance(value, list):
             fields[name] = [str(m) for m in value]
@@ -56,7 +56,7 @@ def api_exception_handler(exc, context):
         return None
     code = next((c for cls, c in _CODES.items() if isinstance(exc, cls)), "error")
     if isinstance(exc, exceptions.ValidationError):
-        fields = _flatten(exc.detail)
+        fields = error_fields(exc.detail)
         response.data = error_body(code, "The request has invalid fields.", fields)
     elif isinstance(exc, exceptions.ParseError):
         response.data = error_body(code, f"The body is not valid JSON: {exc.detail}", {"body": [str(exc.detail)]})

@@ -15,8 +15,9 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
+from conversions.api.intake import request_log_replay
 from conversions.errors import ConversionTransitionNotAllowed
-from conversions.models import Conversion, StatusChange
+from conversions.models import Conversion, RequestLogEntry, StatusChange
 from conversions.processing import conversion_approve, conversion_reject
 from referrals.money import money_quantize
 from rewards.models import Reward
@@ -124,7 +125,10 @@ class ConversionAdmin(admin.ModelAdmin):
             },
         ),
         ("Attribution", {"fields": ("attribution_pretty",)}),
-        ("Fraud metadata", {"fields": ("ip", "country", "device", "user_agent", "headers_pretty")}),
+        (
+            "Fraud metadata",
+            {"fields": ("ip", "country", "device", "browser", "os", "is_bot", "user_agent", "headers_pretty")},
+        ),
     )
     readonly_fields = [name for _title, options in fieldsets for name in options["fields"]]
     inlines = (StatusChangeInline,)
@@ -269,6 +273,61 @@ class StatusChangeAdmin(admin.ModelAdmin):
     raw_id_fields = ("conversion", "actor")
     date_hierarchy = "created_at"
     show_full_result_count = False
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(RequestLogEntry)
+class RequestLogEntryAdmin(admin.ModelAdmin):
+    """Refused or duplicate ingestion requests; staff replay one after the cause is fixed."""
+
+    list_display = ("created_at", "advertiser", "channel", "reason", "http_status", "message", "replayed_at")
+    list_filter = ("reason", "channel", "advertiser")
+    search_fields = ("message", "path")
+    list_select_related = ("advertiser",)
+    raw_id_fields = ("advertiser", "conversion")
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+    fields = (
+        "created_at",
+        "advertiser",
+        "channel",
+        "method",
+        "path",
+        "reason",
+        "message",
+        "http_status",
+        "payload_pretty",
+        "ip",
+        "conversion",
+        "replayed_at",
+        "replay_result",
+    )
+    readonly_fields = fields
+    actions = ("replay_selected",)
+
+    @admin.display(description="payload (secrets redacted)")
+    def payload_pretty(self, entry: RequestLogEntry) -> str:
+        return json_block(entry.payload)
+
+    @admin.action(
+        description="Replay selected requests (as their advertiser, skipping auth and signature)",
+        permissions=["review"],
+    )
+    def replay_selected(self, request, queryset):
+        results = [request_log_replay(entry_id=entry.pk) for entry in queryset]
+        created = sum(1 for result in results if result.startswith("created"))
+        self.message_user(request, f"Replayed {len(results)}: {created} created a conversion. " + "; ".join(results))
+
+    def has_review_permission(self, request) -> bool:
+        return request.user.has_perm("conversions.review_conversion")
 
     def has_add_permission(self, request) -> bool:
         return False

@@ -5,9 +5,12 @@ The API, the postback, the pixel and a replay from the request log all call
 """
 
 from dataclasses import dataclass
+from datetime import datetime
 
+from django.utils import timezone
 from rest_framework import exceptions
 
+from config.api_errors import error_fields
 from config.errors import DomainError
 from conversions.api.serializers import ConvertInputSerializer
 from conversions.attribution import OUTSIDE_WINDOW, UNATTRIBUTED
@@ -17,6 +20,9 @@ from conversions.models import Conversion, RequestLogEntry
 from conversions.request_log import request_log_record
 from referrals.models import Advertiser
 from referrals.request_metadata import RequestMetadata
+
+# The pixel's click cookie is kept in the logged payload under this name, so a replay can use it.
+COOKIE_FIELD = "cookie_click_id"
 
 
 @dataclass(frozen=True)
@@ -66,6 +72,10 @@ def failure_log(*, advertiser: Advertiser | None, intake: IntakeRequest, payload
 
 def report_intake(*, advertiser: Advertiser, data: dict, intake: IntakeRequest) -> tuple[Conversion, bool]:
     """Validate and record one report; log it when it is refused or creates nothing new."""
+    if intake.cookie_click_id:
+        logged = {**data, COOKIE_FIELD: intake.cookie_click_id}
+    else:
+        logged = data
     try:
         serializer = ConvertInputSerializer(data=data)
         serializer.is_valid(raise_exception=True)
@@ -77,7 +87,7 @@ def report_intake(*, advertiser: Advertiser, data: dict, intake: IntakeRequest) 
             cookie_click_id=intake.cookie_click_id,
         )
     except (DomainError, exceptions.APIException) as error:
-        failure_log(advertiser=advertiser, intake=intake, payload=data, error=error)
+        failure_log(advertiser=advertiser, intake=intake, payload=logged, error=error)
         raise
     if not created:
         reason, status = RequestLogEntry.Reason.DUPLICATE, 200
@@ -93,8 +103,39 @@ def report_intake(*, advertiser: Advertiser, data: dict, intake: IntakeRequest) 
         reason=reason,
         message=conversion.status_remark if created else "The external id was reported before.",
         http_status=status,
-        payload=data,
+        payload=logged,
         ip=intake.metadata.ip,
         conversion=conversion,
     )
     return conversion, created
+
+
+def request_log_replay(*, entry_id: int, now: datetime | None = None) -> str:
+    """Run a logged request again as its advertiser, e.g. after a missing click or offer was fixed.
+
+    Authentication and signatures are not checked again: staff vouch for the replay. The
+    entry records when and with what result; a replay that finds the conversion exists creates nothing.
+    """
+    entry = RequestLogEntry.objects.select_related("advertiser").get(pk=entry_id)
+    if entry.advertiser is None:
+        result = "not replayable: the request had no advertiser (bad credentials)"
+    else:
+        payload = dict(entry.payload)
+        cookie_click_id = payload.pop(COOKIE_FIELD, "")
+        intake = IntakeRequest(
+            channel=entry.channel,
+            method="REPLAY",
+            path=entry.path,
+            metadata=RequestMetadata(ip=entry.ip),
+            cookie_click_id=cookie_click_id,
+        )
+        try:
+            conversion, created = report_intake(advertiser=entry.advertiser, data=payload, intake=intake)
+            result = f"{'created' if created else 'already existed'}: {conversion.pk} ({conversion.status})"
+        except (DomainError, exceptions.APIException) as error:
+            fields = error.fields if isinstance(error, DomainError) else error_fields(error.detail)
+            result = f"refused again: {getattr(error, 'message', 'invalid input')} {fields}"
+    entry.replayed_at = now or timezone.now()
+    entry.replay_result = result[:500]
+    entry.save(update_fields=["replayed_at", "replay_result"])
+    return result
