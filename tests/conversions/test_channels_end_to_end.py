@@ -22,8 +22,14 @@ def via_api(client, acme_api, acme, click_id):
 
 
 def via_postback_get(client, acme_api, acme, click_id):
-    params = {"token": postback_token_rotate(advertiser=acme), "type": "purchase", "click_id": click_id,
-              "external_id": "e2e", "amount": "80.00", "product_id": "p"}
+    params = {
+        "token": postback_token_rotate(advertiser=acme),
+        "type": "purchase",
+        "click_id": click_id,
+        "external_id": "e2e",
+        "amount": "80.00",
+        "product_id": "p",
+    }
     return client.get(f"/v1/postback?{urlencode(params)}")
 
 
@@ -35,22 +41,26 @@ def via_postback_post(client, acme_api, acme, click_id):
 
 def via_signed_postback(client, acme_api, acme, click_id):
     token, secret = postback_token_rotate(advertiser=acme), signing_secret_rotate(advertiser=acme)
-    raw = json.dumps({"type": "purchase", "click_id": click_id, "external_id": "e2e", "amount": "80.00",
-                      "product_id": "p"}).encode()
+    raw = json.dumps(
+        {"type": "purchase", "click_id": click_id, "external_id": "e2e", "amount": "80.00", "product_id": "p"}
+    ).encode()
     header = signature_header(secret=secret, timestamp=int(time.time()), body=raw)
-    return client.post(f"/v1/postback?token={token}", raw, content_type="application/json",
-                       HTTP_AFFITRACK_SIGNATURE=header)
+    return client.post(
+        f"/v1/postback?token={token}", raw, content_type="application/json", HTTP_AFFITRACK_SIGNATURE=header
+    )
 
 
 def via_pixel(client, acme_api, acme, click_id):
     # No click id in the request: the browser's click cookie attributes it.
-    return client.get("/v1/pixel.gif", {"offer": "acme-shoes", "external_id": "e2e", "amount": "80.00",
-                                        "product_id": "p"})
+    return client.get(
+        "/v1/pixel.gif", {"offer": "acme-shoes", "external_id": "e2e", "amount": "80.00", "product_id": "p"}
+    )
 
 
 @pytest.mark.parametrize("send", [via_api, via_postback_get, via_postback_post, via_signed_postback, via_pixel])
-def test_each_channel_ends_in_a_reward_through_a_real_worker(client, acme_api, acme, alice_link, queue, run_worker,
-                                                             send):
+def test_each_channel_ends_in_a_reward_through_a_real_worker(
+    client, acme_api, acme, alice_link, queue, run_worker, send
+):
     RewardRuleFactory(offer=alice_link.offer, reward_type="percentage", value=Decimal("10"))
     click_id = client.get("/c/alice-shoes").cookies["atc_acme-shoes"].value
 
