@@ -16,6 +16,7 @@ from rest_framework.response import Response
 
 from config.api_errors import api_exception_handler
 from config.errors import ConflictError, DomainError
+from config.postgres_text import without_nul
 from conversions.models import IdempotencyKey
 from referrals.models import Advertiser
 
@@ -67,7 +68,7 @@ def idempotent_call(
         record.delete()
         return response
     IdempotencyKey.objects.filter(pk=record.pk).update(
-        response_status=response.status_code, response_body=response.data
+        response_status=response.status_code, response_body=without_nul(response.data)
     )
     return response
 

@@ -5,6 +5,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.utils import timezone
 
+from config.postgres_text import without_nul
 from conversions.models import RequestLogEntry
 from referrals.models import Advertiser
 
@@ -45,9 +46,9 @@ def request_log_record(
         method=method[:8],
         path=path[:200],
         reason=reason,
-        message=message[:500],
+        message=without_nul(message[:500]),
         http_status=http_status,
-        payload=payload_redact(payload if isinstance(payload, dict) else {"body": str(payload)[:5000]}),
+        payload=without_nul(payload_redact(payload if isinstance(payload, dict) else {"body": str(payload)[:5000]})),
         ip=ip,
         conversion=conversion,
         created_at=now or timezone.now(),

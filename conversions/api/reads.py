@@ -1,7 +1,7 @@
 """Read endpoints: each caller sees only its own rows, and another tenant's object is a 404."""
 
 from django_filters.rest_framework import DjangoFilterBackend
-from rest_framework import generics
+from rest_framework import exceptions, generics
 from rest_framework.filters import OrderingFilter
 from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import IsAuthenticated
@@ -19,6 +19,13 @@ class NewestFirst(CursorPagination):
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 500
+
+    def decode_cursor(self, request):
+        # A cursor the client mangled is bad input, not a missing page.
+        try:
+            return super().decode_cursor(request)
+        except exceptions.NotFound:
+            raise exceptions.ValidationError({"cursor": ["Invalid cursor: use the next or previous link."]}) from None
 
 
 class AdvertiserReadView:

@@ -1,7 +1,9 @@
 import json
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from config.postgres_text import contains_nul
 from conversions.ingestion import ConversionReport
 from conversions.models import Conversion, RequestLogEntry
 from referrals.money import MAX_AMOUNT, MoneyError, currency_is_known, decimal_parse, money_quantize
@@ -9,6 +11,9 @@ from referrals.money import MAX_AMOUNT, MoneyError, currency_is_known, decimal_p
 META_MAX_BYTES = 10 * 1024
 
 
+@extend_schema_field(
+    {"oneOf": [{"type": "string", "format": "decimal"}, {"type": "number", "minimum": 0}], "example": "120.00"}
+)
 class AmountField(serializers.Field):
     """A decimal string or JSON number, >= 0, kept as a Decimal (never a float)."""
 
@@ -62,6 +67,8 @@ class ConvertInputSerializer(serializers.Serializer):
     def validate_meta(self, value):
         if not isinstance(value, dict):
             raise serializers.ValidationError("Must be a JSON object.")
+        if contains_nul(value):
+            raise serializers.ValidationError("Must not contain NUL characters.")
         if len(json.dumps(value, separators=(",", ":")).encode()) > META_MAX_BYTES:
             raise serializers.ValidationError("Must be at most 10 KB.")
         return value

@@ -347,3 +347,21 @@ class ConversionStatusView(IngestionView):
             return Response(ConversionSerializer(conversion).data)
 
         return self.idempotently(request, handle)
+
+
+class ConversionStatusByExternalIdView(ConversionStatusView):
+    """`POST /v1/conversions/by-external-id/{external_id}/status`: the same, naming the advertiser's order id."""
+
+    @extend_schema(
+        operation_id="conversion_status_update_by_external_id",
+        summary="Accept or reject a conversion by its external id",
+        request=StatusUpdateSerializer,
+        parameters=[IDEMPOTENCY_HEADER],
+        responses={
+            200: ConversionSerializer,
+            409: OpenApiResponse(description="The transition is not allowed."),
+            **ERROR_RESPONSES,
+        },
+    )
+    def post(self, request, external_id):
+        return super().post(request, external_id=external_id)

@@ -204,3 +204,16 @@ def test_external_ids_are_per_advertiser(acme_api, api, globex_key, globex, alic
 
     assert response.status_code == 202
     assert Conversion.objects.count() == 2
+
+
+def test_meta_with_a_nul_character_is_refused_not_a_server_error(acme_api, click):
+    response = acme_api.post("/v1/convert", purchase(meta={"note": "a\u0000b"}), format="json")
+
+    assert response.status_code == 400 and "meta" in response.json()["error"]["fields"]
+    assert not Conversion.objects.exists()
+
+
+def test_a_date_filter_with_an_extreme_offset_is_not_a_server_error(acme_api, click):
+    response = acme_api.get("/v1/conversions", {"created_after": "0422-09-03T04:28:11-20:31"})
+
+    assert response.status_code in (200, 400)

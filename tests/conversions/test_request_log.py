@@ -86,3 +86,20 @@ def test_staff_replay_from_the_admin(admin_client, acme_api, alice_link):
     assert page.status_code == 200 and "late" * 8 in page.content.decode()
     assert "1 created a conversion" in response.content.decode()
     assert Conversion.objects.filter(external_id="r-2").exists()
+
+
+def test_the_scheduled_prune_run_twice_removes_only_what_is_old(acme_api, acme):
+    from conversions.jobs import prune_ingestion_records
+    from conversions.models import IdempotencyKey, UsedSignature
+
+    acme_api.post("/v1/convert", {"type": "refund"}, format="json", HTTP_IDEMPOTENCY_KEY="k")
+    UsedSignature.objects.create(advertiser=acme, signature="a" * 64, created_at=timezone.now() - timedelta(hours=1))
+    UsedSignature.objects.create(advertiser=acme, signature="b" * 64, created_at=timezone.now())
+    IdempotencyKey.objects.update(created_at=timezone.now() - timedelta(hours=25))
+
+    first = prune_ingestion_records()
+    second = prune_ingestion_records()
+
+    assert first == {"idempotency_keys": 1, "used_signatures": 1, "request_log": 0}
+    assert second == {"idempotency_keys": 0, "used_signatures": 0, "request_log": 0}
+    assert RequestLogEntry.objects.count() == 1 and UsedSignature.objects.count() == 1
