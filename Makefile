@@ -29,9 +29,9 @@ run: venv
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo --base-url http://$(HOST):$(PORT)
 	@if [ -n "$$REDIS_URL" ]; then \
-		HOST=$(HOST) PORT=$(PORT) $(VENV)/bin/honcho start -f Procfile; \
+		LOG_FORMAT=$${LOG_FORMAT:-console} HOST=$(HOST) PORT=$(PORT) $(VENV)/bin/honcho start -f Procfile; \
 	else \
-		DEBUG=$${DEBUG:-1} $(PY) manage.py runserver $(HOST):$(PORT); \
+		DEBUG=$${DEBUG:-1} LOG_FORMAT=$${LOG_FORMAT:-console} $(PY) manage.py runserver $(HOST):$(PORT); \
 	fi
 
 test: dev-venv

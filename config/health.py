@@ -23,3 +23,17 @@ def healthz(request):
         checks["redis"] = "not configured (jobs run inline)"
     healthy = all(value == "ok" or value.startswith("not configured") for value in checks.values())
     return JsonResponse({"status": "ok" if healthy else "error", "checks": checks}, status=200 if healthy else 503)
+
+
+def readyz(request):
+    """Ready for traffic: healthy, and no migration left unapplied (a half-deployed release is not ready)."""
+    from django.db.migrations.executor import MigrationExecutor
+
+    health = healthz(request)
+    if health.status_code != 200:
+        return health
+    executor = MigrationExecutor(connection)
+    pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
+    if pending:
+        return JsonResponse({"status": "error", "checks": {"migrations": f"{len(pending)} unapplied"}}, status=503)
+    return JsonResponse({"status": "ok", "checks": {"migrations": "ok"}})

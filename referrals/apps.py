@@ -9,6 +9,8 @@ class ReferralsConfig(AppConfig):
     verbose_name = "Advertisers, offers and partners"
 
     def ready(self) -> None:
+        from config import login_guard  # noqa: F401 - connects the failed-login counters
+
         log = logging.getLogger("affitrack")
         database = settings.DATABASES["default"]
         if database["ENGINE"].endswith("sqlite3"):

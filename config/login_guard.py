@@ -1,0 +1,44 @@
+"""Login brute-force guard, for every login form (dashboard, portal, admin).
+
+After LOGIN_FAILURE_LIMIT failures for a username (from one address, when the
+request is known) the account is locked for LOGIN_LOCKOUT_SECONDS: even the
+right password is refused. Counters live in the shared cache.
+"""
+
+from django.conf import settings
+from django.contrib.auth.backends import ModelBackend
+from django.contrib.auth.signals import user_logged_in, user_login_failed
+from django.core.cache import cache
+from django.core.exceptions import PermissionDenied
+from django.dispatch import receiver
+
+from referrals.request_metadata import client_ip
+
+
+def _key(username: str, request) -> str:
+    address = client_ip(request.META) if request is not None else "-"
+    return f"login-failures:{(username or '').lower()}:{address}"
+
+
+class LockoutGuardBackend(ModelBackend):
+    """Listed first: refuses every attempt while locked out, then lets the real backends decide."""
+
+    def authenticate(self, request, username=None, password=None, **kwargs):
+        if cache.get(_key(username, request), 0) >= settings.LOGIN_FAILURE_LIMIT:
+            raise PermissionDenied("Too many failed logins; try again later.")
+        return None
+
+
+@receiver(user_login_failed)
+def _count_failure(sender, credentials, request=None, **kwargs):
+    key = _key(credentials.get("username", ""), request)
+    cache.add(key, 0, timeout=settings.LOGIN_LOCKOUT_SECONDS)
+    try:
+        cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, timeout=settings.LOGIN_LOCKOUT_SECONDS)
+
+
+@receiver(user_logged_in)
+def _forget_failures(sender, request, user, **kwargs):
+    cache.delete(_key(user.get_username(), request))
