@@ -35,6 +35,54 @@ def _owned_offer(advertiser: Advertiser, public_id: str) -> Offer:
     return offer
 
 
+def click_attribution(
+    *, advertiser: Advertiser, click: Click | None, occurred_at: datetime, offer_public_id: str = ""
+) -> Attribution:
+    """Step 1 for a click already looked up (None: unknown id); the CSV importer fetches clicks in bulk."""
+    if click is None:
+        raise ConversionInvalid("Unknown click id.", fields={"click_id": ["No click has this id."]})
+    if click.offer.advertiser_id != advertiser.pk:
+        raise ConversionNotFound("No such click.", fields={"click_id": ["No click with this id is yours."]})
+    if offer_public_id and offer_public_id != click.offer.public_id:
+        raise ConversionInvalid(
+            "The click belongs to another offer.", fields={"offer": ["The click was on another offer."]}
+        )
+    window = timedelta(days=click.offer.cookie_window_days)
+    age = occurred_at - click.created_at
+    within = timedelta(0) <= age <= window
+    return Attribution(
+        offer=click.offer,
+        partner=click.partner,
+        click=click,
+        step="click_id",
+        within_window=within,
+        explanation={
+            "step": "click_id",
+            "click_id": click.click_id,
+            "click_at": click.created_at.isoformat(),
+            "window_days": click.offer.cookie_window_days,
+            "age_seconds": int(age.total_seconds()),
+            "within_window": within,
+        },
+    )
+
+
+def referral_attribution(*, offer: Offer, partner: Partner | None) -> Attribution:
+    """Step 2 for an offer the advertiser owns and a partner already looked up (None: unknown code)."""
+    if partner is None:
+        raise ConversionInvalid(
+            "Unknown referral code.", fields={"referral_code": ["No partner has this referral code."]}
+        )
+    return Attribution(
+        offer=offer,
+        partner=partner,
+        click=None,
+        step="referral_code",
+        within_window=True,
+        explanation={"step": "referral_code", "referral_code": partner.referral_code},
+    )
+
+
 def conversion_attribute(
     *,
     advertiser: Advertiser,
@@ -44,32 +92,11 @@ def conversion_attribute(
     offer_public_id: str = "",
 ) -> Attribution:
     if click_id:
-        click = click_for_click_id(click_id)
-        if click is None:
-            raise ConversionInvalid("Unknown click id.", fields={"click_id": ["No click has this id."]})
-        if click.offer.advertiser_id != advertiser.pk:
-            raise ConversionNotFound("No such click.", fields={"click_id": ["No click with this id is yours."]})
-        if offer_public_id and offer_public_id != click.offer.public_id:
-            raise ConversionInvalid(
-                "The click belongs to another offer.", fields={"offer": ["The click was on another offer."]}
-            )
-        window = timedelta(days=click.offer.cookie_window_days)
-        age = occurred_at - click.created_at
-        within = timedelta(0) <= age <= window
-        return Attribution(
-            offer=click.offer,
-            partner=click.partner,
-            click=click,
-            step="click_id",
-            within_window=within,
-            explanation={
-                "step": "click_id",
-                "click_id": click.click_id,
-                "click_at": click.created_at.isoformat(),
-                "window_days": click.offer.cookie_window_days,
-                "age_seconds": int(age.total_seconds()),
-                "within_window": within,
-            },
+        return click_attribution(
+            advertiser=advertiser,
+            click=click_for_click_id(click_id),
+            occurred_at=occurred_at,
+            offer_public_id=offer_public_id,
         )
 
     if referral_code:
@@ -78,19 +105,7 @@ def conversion_attribute(
                 "A referral code needs an offer.", fields={"offer": ["Required with referral_code."]}
             )
         offer = _owned_offer(advertiser, offer_public_id)
-        partner = partner_for_referral_code(referral_code)
-        if partner is None:
-            raise ConversionInvalid(
-                "Unknown referral code.", fields={"referral_code": ["No partner has this referral code."]}
-            )
-        return Attribution(
-            offer=offer,
-            partner=partner,
-            click=None,
-            step="referral_code",
-            within_window=True,
-            explanation={"step": "referral_code", "referral_code": partner.referral_code},
-        )
+        return referral_attribution(offer=offer, partner=partner_for_referral_code(referral_code))
 
     raise ConversionInvalid(
         "Say who referred the conversion.",

@@ -9,7 +9,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from config.jobs import job_enqueue_on_commit
-from conversions.attribution import OUTSIDE_WINDOW, conversion_attribute
+from conversions.attribution import OUTSIDE_WINDOW, Attribution, conversion_attribute
 from conversions.errors import ConversionInvalid
 from conversions.jobs import process_conversion
 from conversions.models import Conversion, StatusChange
@@ -48,34 +48,25 @@ class RequestFacts:
     headers: dict = field(default_factory=dict)
 
 
-def conversion_record(
+def occurred_at_resolve(occurred_at: datetime | None, *, now: datetime) -> datetime:
+    """When the conversion happened: as reported (not in the future, within a tolerance), else now."""
+    occurred_at = occurred_at or now
+    if occurred_at > now + timedelta(seconds=settings.CONVERSION_FUTURE_TOLERANCE_SECONDS):
+        raise ConversionInvalid("occurred_at is in the future.", fields={"occurred_at": ["Must not be in the future."]})
+    return occurred_at
+
+
+def conversion_build(
     *,
     advertiser: Advertiser,
     report: ConversionReport,
+    attribution: Attribution,
+    occurred_at: datetime,
     channel: str,
-    request: RequestFacts | None = None,
-    now: datetime | None = None,
-) -> tuple[Conversion, bool]:
-    """Store the conversion once per (advertiser, external_id); return it and whether it is new.
-
-    A repeated external id returns the first conversion and changes nothing,
-    also when many requests race: the unique constraint decides.
-    """
-    now = now or timezone.now()
-    existing = Conversion.objects.filter(advertiser=advertiser, external_id=report.external_id).first()
-    if existing:
-        return existing, False
-
-    occurred_at = report.occurred_at or now
-    if occurred_at > now + timedelta(seconds=settings.CONVERSION_FUTURE_TOLERANCE_SECONDS):
-        raise ConversionInvalid("occurred_at is in the future.", fields={"occurred_at": ["Must not be in the future."]})
-    attribution = conversion_attribute(
-        advertiser=advertiser,
-        occurred_at=occurred_at,
-        click_id=report.click_id,
-        referral_code=report.referral_code,
-        offer_public_id=report.offer,
-    )
+    request: RequestFacts | None,
+    now: datetime,
+) -> Conversion:
+    """The unsaved conversion for an attributed report (the CSV importer builds many, then inserts in bulk)."""
     currency = report.currency or attribution.offer.currency
     try:
         amount = money_quantize(report.amount, currency)
@@ -86,7 +77,7 @@ def conversion_record(
     status, reason = Conversion.Status.PENDING, ""
     if not attribution.within_window:
         status, reason = Conversion.Status.REJECTED, OUTSIDE_WINDOW
-    conversion = Conversion(
+    return Conversion(
         advertiser=advertiser,
         offer=attribution.offer,
         partner=attribution.partner,
@@ -114,6 +105,44 @@ def conversion_record(
         created_at=now,
         processed_at=now if reason else None,
     )
+
+
+def conversion_record(
+    *,
+    advertiser: Advertiser,
+    report: ConversionReport,
+    channel: str,
+    request: RequestFacts | None = None,
+    now: datetime | None = None,
+) -> tuple[Conversion, bool]:
+    """Store the conversion once per (advertiser, external_id); return it and whether it is new.
+
+    A repeated external id returns the first conversion and changes nothing,
+    also when many requests race: the unique constraint decides.
+    """
+    now = now or timezone.now()
+    existing = Conversion.objects.filter(advertiser=advertiser, external_id=report.external_id).first()
+    if existing:
+        return existing, False
+
+    occurred_at = occurred_at_resolve(report.occurred_at, now=now)
+    attribution = conversion_attribute(
+        advertiser=advertiser,
+        occurred_at=occurred_at,
+        click_id=report.click_id,
+        referral_code=report.referral_code,
+        offer_public_id=report.offer,
+    )
+    conversion = conversion_build(
+        advertiser=advertiser,
+        report=report,
+        attribution=attribution,
+        occurred_at=occurred_at,
+        channel=channel,
+        request=request,
+        now=now,
+    )
+    status, reason = conversion.status, conversion.status_reason
     try:
         with transaction.atomic():
             conversion.save(force_insert=True)
