@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from config.errors import DomainError
 
 # Control characters that never occur in a text CSV (tab, LF and CR do).
-_BINARY = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_BINARY = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # A cell starting with one of these is run as a formula by spreadsheets (CSV injection).
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -30,6 +30,11 @@ def csv_text_decode(raw: bytes) -> str:
     """The file's text: UTF-8 (a BOM is dropped), else Windows-1252; binary data is refused."""
     if not raw.strip():
         raise CsvFileInvalid("The file is empty.")
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        # Excel's "Unicode text" is UTF-16 with a byte order mark.
+        raw = raw.decode("utf-16").encode("utf-8")
+    if _BINARY.search(raw):
+        raise CsvFileInvalid("This is not a CSV text file (it contains binary data). Upload a .csv file.")
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
     try:
@@ -41,8 +46,6 @@ def csv_text_decode(raw: bytes) -> str:
             raise CsvFileInvalid(
                 "The file is neither UTF-8 nor Windows-1252 text. Save it as “CSV UTF-8” and upload it again."
             ) from None
-    if _BINARY.search(text[:65536]) or "\x00" in text:
-        raise CsvFileInvalid("This is not a CSV text file (it contains binary data). Upload a .csv file.")
     return text
 
 

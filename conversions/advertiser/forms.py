@@ -76,9 +76,7 @@ class ValidationFilterForm(forms.Form):
 
 class ValidationActionForm(forms.Form):
     decision = forms.ChoiceField(choices=[("approve", "Approve"), ("reject", "Reject")])
-    reason = forms.CharField(
-        required=False, max_length=500, label="Reason (the publisher sees it; required to reject)"
-    )
+    reason = forms.CharField(required=False, max_length=500, label="Reason (the publisher sees it; required to reject)")
 
     def clean(self):
         data = super().clean()
