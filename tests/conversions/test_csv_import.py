@@ -9,7 +9,7 @@ from conversions.csv_files import CsvFileInvalid
 from conversions.csv_import import upload_create, upload_run
 from conversions.models import Conversion, ConversionUpload, StatusChange
 from tests.factories import LinkFactory, OfferFactory
-from tests.upload_helpers import HEADER, _media_in_tmp, click_on, csv_bytes, manual_offer  # noqa: F401
+from tests.upload_helpers import HEADER, click_on, csv_bytes
 
 pytestmark = pytest.mark.django_db
 
