@@ -328,7 +328,6 @@ def _adjustment_chunk_apply(
         if external_id in seen:
             error("external_id", f"Repeats row {seen[external_id]}; only that row is applied.", external_id)
             continue
-        seen[external_id] = row.number
         conversion = conversions.get(external_id)
         if conversion is None:
             error("external_id", "No conversion of yours has this external_id.", external_id)
@@ -356,6 +355,8 @@ def _adjustment_chunk_apply(
                     row.get("amount"),
                 )
                 continue
+        # A row claims its external id once it is valid; a later row for it is a repeat.
+        seen[external_id] = row.number
         try:
             changed = conversion_validate(
                 conversion=conversion,

@@ -91,10 +91,14 @@ class ApiKeyForm(forms.Form):
 
 class PostbackBuilderForm(forms.Form):
     offer = forms.ModelChoiceField(queryset=Offer.objects.none(), required=False, empty_label="By click id (any offer)")
-    type = forms.ChoiceField(choices=Conversion.Type.choices, initial=Conversion.Type.PURCHASE)
-    click_id_macro = forms.CharField(max_length=64, initial="{click_id}", label="Your platform's click id macro")
-    external_id_macro = forms.CharField(max_length=64, initial="{order_id}", label="Your order id macro")
-    amount_macro = forms.CharField(max_length=64, initial="{amount}", label="Your amount macro")
+    type = forms.ChoiceField(choices=Conversion.Type.choices, initial=Conversion.Type.PURCHASE, required=False)
+    click_id_macro = forms.CharField(
+        max_length=64, initial="{click_id}", required=False, label="Your platform's click id macro"
+    )
+    external_id_macro = forms.CharField(
+        max_length=64, initial="{order_id}", required=False, label="Your order id macro"
+    )
+    amount_macro = forms.CharField(max_length=64, initial="{amount}", required=False, label="Your amount macro")
     currency = forms.CharField(max_length=3, required=False, label="Currency (blank: the offer's)")
 
     def __init__(self, *args, advertiser, **kwargs):
