@@ -12,6 +12,8 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from django.http import HttpResponse
+
 from config.errors import DomainError
 
 # Control characters that never occur in a text CSV (tab, LF and CR do).
@@ -129,3 +131,12 @@ def csv_write(out, header: Iterable[str], rows: Iterable[Iterable]) -> None:
     writer.writerow([csv_safe(name) for name in header])
     for row in rows:
         writer.writerow([csv_safe(cell) for cell in row])
+
+
+def csv_download(filename: str, header: Iterable[str], rows: Iterable[Iterable]) -> HttpResponse:
+    """An attachment response with an escaped CSV."""
+    out = io.StringIO()
+    csv_write(out, header, rows)
+    response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response

@@ -379,6 +379,16 @@ def _adjustment_chunk_apply(
 # The upload and its job -----------------------------------------------------------------------
 
 
+def upload_file_check(raw: bytes, kind: str) -> tuple[list[str], int]:
+    """Is it a table with the columns of its kind and at least one row? Return the ignored columns and the rows."""
+    table = csv_table_read(raw)
+    ignored = upload_columns_check(table, kind)
+    total = table.count()
+    if total == 0:
+        raise CsvFileInvalid("The file has a header but no rows.")
+    return ignored, total
+
+
 def upload_create(
     *,
     advertiser: Advertiser,
@@ -403,11 +413,7 @@ def upload_create(
         raise ConversionNotFound("No such offer.")
     if kind == ConversionUpload.Kind.RECONCILIATION and billing_month is None:
         raise CsvFileInvalid("Choose the billing month to compare.")
-    table = csv_table_read(raw)
-    ignored = upload_columns_check(table, kind)
-    total = table.count()
-    if total == 0:
-        raise CsvFileInvalid("The file has a header but no rows.")
+    ignored, total = upload_file_check(raw, kind)
     digest = hashlib.sha256(raw).hexdigest()
     identical = (
         ConversionUpload.objects.filter(advertiser=advertiser, kind=kind, offer=offer, sha256=digest)
@@ -434,6 +440,19 @@ def upload_create(
         upload.save()
         job_enqueue_on_commit(upload_import, upload.pk)
     return upload
+
+
+def upload_requeue(*, upload: ConversionUpload) -> bool:
+    """Run an unfinished or failed upload's import again (it resumes after its last committed chunk)."""
+    with transaction.atomic():
+        changed = (
+            ConversionUpload.objects.filter(pk=upload.pk)
+            .exclude(status=ConversionUpload.Status.DONE)
+            .update(status=ConversionUpload.Status.QUEUED, failure="", finished_at=None)
+        )
+        if changed:
+            job_enqueue_on_commit(upload_import, upload.pk)
+    return bool(changed)
 
 
 def _chunks(rows, size):

@@ -4,7 +4,6 @@ Every view resolves the advertiser from the logged-in user's memberships and
 reads only through it, so another advertiser's ids answer 404.
 """
 
-import io
 import uuid
 from functools import wraps
 from urllib.parse import urlencode
@@ -13,7 +12,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse, JsonResponse
+from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -29,7 +28,7 @@ from conversions.advertiser.forms import (
 )
 from conversions.advertiser.selectors import advertiser_for_user, conversions_in_validation, uploads_of
 from conversions.advertiser.services import conversion_validate, validation_term_ends
-from conversions.csv_files import CsvFileInvalid, csv_write
+from conversions.csv_files import CsvFileInvalid, csv_download
 from conversions.csv_import import ADJUSTMENT_COLUMNS, CONVERSION_COLUMNS, upload_create
 from conversions.models import Conversion, ConversionUpload
 from conversions.reconciliation import reconciliation_lines
@@ -53,14 +52,6 @@ def advertiser_view(view):
         return view(request, *args, **kwargs)
 
     return wrapped
-
-
-def _csv_response(filename: str, header, rows) -> HttpResponse:
-    out = io.StringIO()
-    csv_write(out, header, rows)
-    response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
 
 
 def _secret_once(request, label: str, value: str) -> None:
@@ -122,20 +113,20 @@ def offer_template(request, public_id: str):
     }
     header = [*CONVERSION_COLUMNS, "meta_coupon"]
     row = [*(example[name] for name in CONVERSION_COLUMNS), "SPRING10"]
-    return _csv_response(f"{offer.public_id}-conversions-template.csv", header, [row])
+    return csv_download(f"{offer.public_id}-conversions-template.csv", header, [row])
 
 
 @require_GET
 @advertiser_view
 def adjustments_template(request):
     rows = [["order-1001", "approved", "", ""], ["order-1002", "rejected", "Order returned within 14 days", ""]]
-    return _csv_response("adjustments-template.csv", ADJUSTMENT_COLUMNS, rows)
+    return csv_download("adjustments-template.csv", ADJUSTMENT_COLUMNS, rows)
 
 
 @require_GET
 @advertiser_view
 def reconciliation_template(request):
-    return _csv_response("reconciliation-template.csv", ["external_id", "amount"], [["order-1001", "120.00"]])
+    return csv_download("reconciliation-template.csv", ["external_id", "amount"], [["order-1001", "120.00"]])
 
 
 # Uploads --------------------------------------------------------------------------------------
@@ -216,7 +207,7 @@ def upload_progress(request, pk: int):
 def upload_errors_csv(request, pk: int):
     upload = _upload(request, pk)
     rows = upload.row_errors.values_list("row", "column", "value", "external_id", "reason")
-    return _csv_response(f"upload-{upload.pk}-errors.csv", ["row", "column", "value", "external_id", "reason"], rows)
+    return csv_download(f"upload-{upload.pk}-errors.csv", ["row", "column", "value", "external_id", "reason"], rows)
 
 
 @require_GET
@@ -250,7 +241,7 @@ def upload_reconciliation_csv(request, pk: int):
         ]
         for line in reconciliation_lines(upload)
     )
-    return _csv_response(f"reconciliation-{upload.billing_month:%Y-%m}-{upload.pk}.csv", header, rows)
+    return csv_download(f"reconciliation-{upload.billing_month:%Y-%m}-{upload.pk}.csv", header, rows)
 
 
 # Validation -----------------------------------------------------------------------------------

@@ -124,12 +124,12 @@ def test_progress_is_reported_while_a_real_worker_imports(
     from django.db import connection
     from django.test import Client
 
-    monkeypatch.setattr("conversions.csv_import.CHUNK_ROWS", 50)
-    raw = csv_bytes(CONVERSIONS_HEADER, *(f"ALICE,o-{n},purchase,10,sku" for n in range(600)))
+    monkeypatch.setattr("conversions.csv_import.CHUNK_ROWS", 25)
+    raw = csv_bytes(CONVERSIONS_HEADER, *(f"ALICE,o-{n},purchase,10,sku" for n in range(300)))
     assert post_upload(acme_client, raw, offer=manual_offer).status_code == 302
     upload = ConversionUpload.objects.get()
     assert queue.count == 1 and acme_client.get(f"/advertiser/uploads/{upload.pk}/progress.json").json() == {
-        "status": "queued", "rows_total": 600, "rows_done": 0, "percent": 0, "created": 0, "duplicates": 0,
+        "status": "queued", "rows_total": 300, "rows_done": 0, "percent": 0, "created": 0, "duplicates": 0,
         "updated": 0, "errors": 0, "finished": False,
     }  # fmt: skip
 
@@ -140,6 +140,7 @@ def test_progress_is_reported_while_a_real_worker_imports(
     def poll():
         while not stop.is_set():
             seen.append(poller.get(f"/advertiser/uploads/{upload.pk}/progress.json").json()["rows_done"])
+            stop.wait(0.005)
         connection.close()
 
     thread = threading.Thread(target=poll)
@@ -149,11 +150,11 @@ def test_progress_is_reported_while_a_real_worker_imports(
     thread.join()
 
     final = acme_client.get(f"/advertiser/uploads/{upload.pk}/progress.json").json()
-    assert final["status"] == "done" and final["percent"] == 100 and final["created"] == 600 and final["finished"]
-    assert any(0 < done < 600 for done in seen), seen
+    assert final["status"] == "done" and final["percent"] == 100 and final["created"] == 300 and final["finished"]
+    assert any(0 < done < 300 for done in seen), seen
     assert seen == sorted(seen)
     # The created conversions were processed in batches by the same worker.
-    assert Conversion.objects.filter(status="accepted").count() == 600
+    assert Conversion.objects.filter(status="accepted").count() == 300
 
 
 # Validation -----------------------------------------------------------------------------------
