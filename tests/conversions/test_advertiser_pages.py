@@ -121,7 +121,7 @@ def test_progress_is_reported_while_a_real_worker_imports(
 ):
     import threading
 
-    from django.db import connection
+    from django.db import connections
     from django.test import Client
 
     monkeypatch.setattr("conversions.csv_import.CHUNK_ROWS", 25)
@@ -141,7 +141,7 @@ def test_progress_is_reported_while_a_real_worker_imports(
         while not stop.is_set():
             seen.append(poller.get(f"/advertiser/uploads/{upload.pk}/progress.json").json()["rows_done"])
             stop.wait(0.005)
-        connection.close()
+        connections.close_all()
 
     thread = threading.Thread(target=poll)
     thread.start()
