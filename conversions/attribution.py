@@ -83,19 +83,39 @@ def _by_partner(offer: Offer, partner: Partner, step: str, code: str) -> Attribu
     )
 
 
+def click_attribution(
+    *, advertiser: Advertiser, click: Click | None, occurred_at: datetime, offer_public_id: str = ""
+) -> Attribution:
+    """Step 1 for a click already looked up (None: an unknown id); the CSV importer fetches clicks in bulk."""
+    if click is None:
+        raise UnknownClick("Unknown click id.", fields={"click_id": ["No click has this id."]})
+    if click.offer.advertiser_id != advertiser.pk:
+        raise ConversionNotFound("No such click.", fields={"click_id": ["No click with this id is yours."]})
+    if offer_public_id and offer_public_id != click.offer.public_id:
+        raise ConversionInvalid(
+            "The click belongs to another offer.", fields={"offer": ["The click was on another offer."]}
+        )
+    return _by_click(click, "click_id", occurred_at)
+
+
+def referral_attribution(*, offer: Offer, partner: Partner | None) -> Attribution:
+    """Step 3 for an offer the advertiser owns and a partner already looked up (None: an unknown code)."""
+    if partner is None:
+        raise ConversionInvalid(
+            "Unknown referral code.", fields={"referral_code": ["No partner has this referral code."]}
+        )
+    return _by_partner(offer, partner, "referral_code", partner.referral_code)
+
+
 def conversion_attribute(*, advertiser: Advertiser, occurred_at: datetime, keys: AttributionKeys) -> Attribution:
     """Attribute by the priority above. Raises for input that names something unknown or not the advertiser's."""
     if keys.click_id:
-        click = click_for_click_id(keys.click_id)
-        if click is None:
-            raise UnknownClick("Unknown click id.", fields={"click_id": ["No click has this id."]})
-        if click.offer.advertiser_id != advertiser.pk:
-            raise ConversionNotFound("No such click.", fields={"click_id": ["No click with this id is yours."]})
-        if keys.offer and keys.offer != click.offer.public_id:
-            raise ConversionInvalid(
-                "The click belongs to another offer.", fields={"offer": ["The click was on another offer."]}
-            )
-        return _by_click(click, "click_id", occurred_at)
+        return click_attribution(
+            advertiser=advertiser,
+            click=click_for_click_id(keys.click_id),
+            occurred_at=occurred_at,
+            offer_public_id=keys.offer,
+        )
 
     offer = _owned_offer(advertiser, keys.offer) if keys.offer else None
 
@@ -110,12 +130,7 @@ def conversion_attribute(*, advertiser: Advertiser, occurred_at: datetime, keys:
             raise ConversionInvalid(
                 "A referral code needs an offer.", fields={"offer": ["Required with referral_code."]}
             )
-        partner = partner_for_referral_code(keys.referral_code)
-        if partner is None:
-            raise ConversionInvalid(
-                "Unknown referral code.", fields={"referral_code": ["No partner has this referral code."]}
-            )
-        return _by_partner(offer, partner, "referral_code", partner.referral_code)
+        return referral_attribution(offer=offer, partner=partner_for_referral_code(keys.referral_code))
 
     if keys.coupon:
         coupon = Coupon.objects.select_related("offer", "partner").filter(code__iexact=keys.coupon.strip()).first()

@@ -9,7 +9,13 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from config.jobs import job_enqueue_on_commit
-from conversions.attribution import OUTSIDE_WINDOW, UNATTRIBUTED, AttributionKeys, conversion_attribute
+from conversions.attribution import (
+    OUTSIDE_WINDOW,
+    UNATTRIBUTED,
+    Attribution,
+    AttributionKeys,
+    conversion_attribute,
+)
 from conversions.errors import ConversionInvalid
 from conversions.jobs import process_conversion
 from conversions.models import Conversion, StatusChange
@@ -59,39 +65,25 @@ def _visitor_metadata(report: ConversionReport, request: RequestMetadata) -> Req
     )
 
 
-def conversion_record(
+def occurred_at_resolve(occurred_at: datetime | None, *, now: datetime) -> datetime:
+    """When the conversion happened: as reported (not in the future, within a tolerance), else now."""
+    occurred_at = occurred_at or now
+    if occurred_at > now + timedelta(seconds=settings.CONVERSION_FUTURE_TOLERANCE_SECONDS):
+        raise ConversionInvalid("occurred_at is in the future.", fields={"occurred_at": ["Must not be in the future."]})
+    return occurred_at
+
+
+def conversion_build(
     *,
     advertiser: Advertiser,
     report: ConversionReport,
+    attribution: Attribution,
+    occurred_at: datetime,
     channel: str,
-    request: RequestMetadata | None = None,
-    cookie_click_id: str = "",
-    now: datetime | None = None,
-) -> tuple[Conversion, bool]:
-    """Store the conversion once per (advertiser, external_id); return it and whether it is new.
-
-    A repeated external id returns the first conversion and changes nothing,
-    also when many requests race: the unique constraint decides.
-    """
-    now = now or timezone.now()
-    existing = Conversion.objects.filter(advertiser=advertiser, external_id=report.external_id).first()
-    if existing:
-        return existing, False
-
-    occurred_at = report.occurred_at or now
-    if occurred_at > now + timedelta(seconds=settings.CONVERSION_FUTURE_TOLERANCE_SECONDS):
-        raise ConversionInvalid("occurred_at is in the future.", fields={"occurred_at": ["Must not be in the future."]})
-    attribution = conversion_attribute(
-        advertiser=advertiser,
-        occurred_at=occurred_at,
-        keys=AttributionKeys(
-            click_id=report.click_id,
-            cookie_click_id=cookie_click_id,
-            referral_code=report.referral_code,
-            coupon=report.coupon,
-            offer=report.offer,
-        ),
-    )
+    request: RequestMetadata | None,
+    now: datetime,
+) -> Conversion:
+    """The unsaved conversion for an attributed report (the CSV importer builds many, then inserts in bulk)."""
     currency = report.currency or attribution.offer.currency
     try:
         amount = money_quantize(report.amount, currency)
@@ -102,7 +94,7 @@ def conversion_record(
     status, reason = Conversion.Status.PENDING, attribution.rejection
     if reason:
         status = Conversion.Status.REJECTED
-    conversion = Conversion(
+    return Conversion(
         advertiser=advertiser,
         offer=attribution.offer,
         partner=attribution.partner,
@@ -135,6 +127,49 @@ def conversion_record(
         created_at=now,
         processed_at=now if reason else None,
     )
+
+
+def conversion_record(
+    *,
+    advertiser: Advertiser,
+    report: ConversionReport,
+    channel: str,
+    request: RequestMetadata | None = None,
+    cookie_click_id: str = "",
+    now: datetime | None = None,
+) -> tuple[Conversion, bool]:
+    """Store the conversion once per (advertiser, external_id); return it and whether it is new.
+
+    A repeated external id returns the first conversion and changes nothing,
+    also when many requests race: the unique constraint decides.
+    """
+    now = now or timezone.now()
+    existing = Conversion.objects.filter(advertiser=advertiser, external_id=report.external_id).first()
+    if existing:
+        return existing, False
+
+    occurred_at = occurred_at_resolve(report.occurred_at, now=now)
+    attribution = conversion_attribute(
+        advertiser=advertiser,
+        occurred_at=occurred_at,
+        keys=AttributionKeys(
+            click_id=report.click_id,
+            cookie_click_id=cookie_click_id,
+            referral_code=report.referral_code,
+            coupon=report.coupon,
+            offer=report.offer,
+        ),
+    )
+    conversion = conversion_build(
+        advertiser=advertiser,
+        report=report,
+        attribution=attribution,
+        occurred_at=occurred_at,
+        channel=channel,
+        request=request,
+        now=now,
+    )
+    status, reason = conversion.status, conversion.status_reason
     try:
         with transaction.atomic():
             conversion.save(force_insert=True)

@@ -14,6 +14,6 @@ class ReferralsConfig(AppConfig):
         log = logging.getLogger("affitrack")
         database = settings.DATABASES["default"]
         if database["ENGINE"].endswith("sqlite3"):
-            log.info("DATABASE_URL is not set: running on the SQLite file %s", database["NAME"])
+            log.info("Running on the SQLite file %s (set DATABASE_URL for PostgreSQL)", database["NAME"])
         if not settings.REDIS_URL:
             log.info("REDIS_URL is not set: jobs run inline after commit (RQ ASYNC=False)")

@@ -1,14 +1,17 @@
-import json
-
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from config.postgres_text import contains_nul
 from conversions.ingestion import ConversionReport
 from conversions.models import Conversion, RequestLogEntry
-from referrals.money import MAX_AMOUNT, MoneyError, currency_is_known, decimal_parse, money_quantize
-
-META_MAX_BYTES = 10 * 1024
+from conversions.validation import (
+    QUANTITY_MAX,
+    FieldInvalid,
+    amount_validate,
+    currency_validate,
+    meta_validate,
+    report_fields_check,
+)
+from referrals.money import money_quantize
 
 
 @extend_schema_field(
@@ -19,14 +22,9 @@ class AmountField(serializers.Field):
 
     def to_internal_value(self, data):
         try:
-            amount = decimal_parse(data)
-        except MoneyError as error:
+            return amount_validate(data)
+        except FieldInvalid as error:
             raise serializers.ValidationError(str(error)) from None
-        if amount < 0:
-            raise serializers.ValidationError("Must be zero or more.")
-        if amount >= MAX_AMOUNT:
-            raise serializers.ValidationError("Is too large.")
-        return amount
 
     def to_representation(self, value):
         return str(value)
@@ -46,7 +44,7 @@ class ConvertInputSerializer(serializers.Serializer):
     currency = serializers.CharField(max_length=3, required=False, allow_blank=True, default="")
     product_id = serializers.CharField(max_length=128, required=False, allow_blank=True, default="")
     category = serializers.CharField(max_length=128, required=False, allow_blank=True, default="")
-    quantity = serializers.IntegerField(min_value=1, max_value=1_000_000, required=False, default=1)
+    quantity = serializers.IntegerField(min_value=1, max_value=QUANTITY_MAX, required=False, default=1)
     plan = serializers.CharField(max_length=128, required=False, allow_blank=True, default="")
     subscription_id = serializers.CharField(max_length=128, required=False, allow_blank=True, default="")
     source = serializers.CharField(max_length=128, required=False, allow_blank=True, default="")
@@ -58,28 +56,23 @@ class ConvertInputSerializer(serializers.Serializer):
     )
     meta = serializers.JSONField(required=False, default=dict)
 
+    # The rules live in conversions/validation.py, shared with the CSV importer.
     def validate_currency(self, value: str) -> str:
-        value = value.strip().upper()
-        if value and not currency_is_known(value):
-            raise serializers.ValidationError("Not an ISO 4217 currency we know.")
-        return value
+        try:
+            return currency_validate(value)
+        except FieldInvalid as error:
+            raise serializers.ValidationError(str(error)) from None
 
     def validate_meta(self, value):
-        if not isinstance(value, dict):
-            raise serializers.ValidationError("Must be a JSON object.")
-        if contains_nul(value):
-            raise serializers.ValidationError("Must not contain NUL characters.")
-        if len(json.dumps(value, separators=(",", ":")).encode()) > META_MAX_BYTES:
-            raise serializers.ValidationError("Must be at most 10 KB.")
-        return value
+        try:
+            return meta_validate(value)
+        except FieldInvalid as error:
+            raise serializers.ValidationError(str(error)) from None
 
     def validate(self, attrs):
-        if attrs["type"] == Conversion.Type.PURCHASE and not attrs.get("product_id"):
-            raise serializers.ValidationError({"product_id": ["Required for a purchase."]})
-        if not any(attrs.get(name) for name in ("click_id", "referral_code", "coupon", "offer")):
-            raise serializers.ValidationError({"click_id": ["Send click_id, or referral_code or coupon with offer."]})
-        if attrs.get("referral_code") and not attrs.get("offer"):
-            raise serializers.ValidationError({"offer": ["Required with referral_code."]})
+        errors = report_fields_check(attrs)
+        if errors:
+            raise serializers.ValidationError(errors)
         return attrs
 
     def report(self) -> ConversionReport:

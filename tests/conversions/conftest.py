@@ -36,3 +36,6 @@ def postback_token(acme):
 @pytest.fixture
 def signing_secret(acme):
     return signing_secret_rotate(advertiser=acme)
+
+
+from tests.upload_helpers import _media_in_tmp, acme_client, acme_user, globex_user, manual_offer  # noqa: F401, E402

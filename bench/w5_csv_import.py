@@ -1,0 +1,104 @@
+"""W5: import a 100k-row conversions CSV end to end and print the seconds it took.
+
+    DATABASE_URL=... REDIS_URL=... .venv/bin/python bench/w5_csv_import.py [--rows 100000] [--process]
+
+"End to end" is what an advertiser waits for: the file checked and stored
+(upload_create), then the import job (upload_run: parse, validate, attribute
+by click id and referral code, insert, status rows, enqueue processing).
+Half the rows name a click, half a referral code. With REDIS_URL the created
+conversions' processing jobs are enqueued, and `--process` also runs them with
+an RQ worker and prints that time separately. The data it makes is left in
+the database (its names carry a run id).
+"""
+
+import argparse
+import os
+import secrets
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+import django
+
+django.setup()
+
+import django_rq  # noqa: E402
+from django.conf import settings  # noqa: E402
+from django.contrib.auth import get_user_model  # noqa: E402
+from django.utils import timezone  # noqa: E402
+from rq import SimpleWorker  # noqa: E402
+
+from conversions.csv_import import upload_create, upload_run  # noqa: E402
+from referrals.models import Advertiser, Click, Link, Offer, Partner  # noqa: E402
+from rewards.models import RewardRule  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--process", action="store_true", help="Also run the processing jobs and time them.")
+    args = parser.parse_args()
+    if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+        sys.exit("Set DATABASE_URL to a PostgreSQL database (migrated).")
+
+    run = secrets.token_hex(4)
+    now = timezone.now()
+    advertiser = Advertiser.objects.create(name=f"W5 {run}")
+    offer = Offer.objects.create(
+        advertiser=advertiser,
+        public_id=f"w5-{run}",
+        name="W5 manual offer",
+        destination_url="https://shop.example/?c={click_id}",
+        track_type="manual",
+    )
+    RewardRule.objects.create(offer=offer, name="4%", reward_type="percentage", value="4", created_at=now)
+    user = get_user_model().objects.create(username=f"w5-{run}")
+    partner = Partner.objects.create(user=user, referral_code=f"W5{run}".upper())
+    link = Link.objects.create(partner=partner, offer=offer, code=f"w5{run}")
+    by_click = args.rows // 2
+    clicks = [
+        Click(
+            click_id=secrets.token_hex(16),
+            link=link,
+            offer=offer,
+            partner=partner,
+            created_at=now - timedelta(hours=2),
+        )
+        for _ in range(by_click)
+    ]
+    Click.objects.bulk_create(clicks, batch_size=5000)
+
+    lines = ["click_id,referral_code,external_id,type,amount,currency,occurred_at,product_id,category,meta_coupon"]
+    occurred = (now - timedelta(hours=1)).replace(microsecond=0).isoformat()
+    for n in range(args.rows):
+        click_id, code = (clicks[n].click_id, "") if n < by_click else ("", partner.referral_code)
+        lines.append(f"{click_id},{code},w5-{run}-{n},purchase,{n % 500}.99,USD,{occurred},sku-{n % 97},shoes,W5")
+    raw = ("\r\n".join(lines) + "\r\n").encode()
+    print(f"W5: {args.rows} rows, {len(raw) / 1e6:.1f} MB, run {run}", flush=True)
+
+    started = time.perf_counter()
+    upload = upload_create(advertiser=advertiser, kind="conversions", name="w5.csv", raw=raw, offer=offer)
+    checked = time.perf_counter()
+    upload = upload_run(upload_id=upload.pk)
+    finished = time.perf_counter()
+    assert upload.status == "done" and upload.created_count == args.rows, (upload.status, upload.created_count)
+    print(f"  check and store: {checked - started:.2f} s")
+    print(f"  import job:      {finished - checked:.2f} s")
+    print(f"W5 import end to end: {finished - started:.2f} s ({args.rows / (finished - started):,.0f} rows/s)")
+
+    if settings.RQ_QUEUES["default"].get("ASYNC"):
+        queue = django_rq.get_queue("default")
+        if args.process:
+            began = time.perf_counter()
+            SimpleWorker([queue], connection=queue.connection).work(burst=True)
+            print(f"W5 processing (rewards and ledger) of {args.rows}: {time.perf_counter() - began:.2f} s")
+        else:
+            print(f"  {queue.count} processing jobs left on the queue (run with --process to time them)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,106 @@
+from datetime import date
+
+from django import forms
+from django.conf import settings
+
+from conversions.models import Conversion, ConversionUpload
+from referrals.models import Offer
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f} MB"
+
+
+class UploadForm(forms.Form):
+    kind = forms.ChoiceField(choices=ConversionUpload.Kind.choices, label="What the file holds")
+    offer = forms.ModelChoiceField(
+        queryset=Offer.objects.none(),
+        required=False,
+        label="Offer",
+        help_text="New conversions go to this offer. For a reconciliation, blank compares all your offers.",
+    )
+    billing_month = forms.CharField(
+        required=False,
+        label="Billing month (reconciliation only)",
+        widget=forms.DateInput(attrs={"type": "month", "placeholder": "2025-03"}),
+    )
+    file = forms.FileField(label="CSV file")
+
+    def __init__(self, *args, advertiser, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Only the advertiser's own offers can be chosen; another's id fails validation.
+        self.fields["offer"].queryset = Offer.objects.filter(advertiser=advertiser).order_by("-track_type", "name")
+        self.fields["file"].help_text = f"At most {_megabytes(settings.CSV_UPLOAD_MAX_BYTES)}."
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if upload.size > settings.CSV_UPLOAD_MAX_BYTES:
+            raise forms.ValidationError(
+                f"The file is {_megabytes(upload.size)}; the limit is {_megabytes(settings.CSV_UPLOAD_MAX_BYTES)}. "
+                "Split it into smaller files."
+            )
+        return upload
+
+    def clean_billing_month(self) -> date | None:
+        value = self.cleaned_data["billing_month"].strip()
+        if not value:
+            return None
+        try:
+            year, month = (int(part) for part in value.split("-")[:2])
+            return date(year, month, 1)
+        except ValueError:
+            raise forms.ValidationError("Give the month as YYYY-MM.") from None
+
+    def clean(self):
+        data = super().clean()
+        kind = data.get("kind")
+        if kind == ConversionUpload.Kind.CONVERSIONS and not data.get("offer"):
+            self.add_error("offer", "Choose the offer these conversions belong to.")
+        if kind == ConversionUpload.Kind.RECONCILIATION and not data.get("billing_month"):
+            self.add_error("billing_month", "Choose the billing month to compare.")
+        return data
+
+
+class ValidationFilterForm(forms.Form):
+    offer = forms.ModelChoiceField(queryset=Offer.objects.none(), required=False, empty_label="All offers")
+    status = forms.ChoiceField(choices=[("", "Any status"), *Conversion.Status.choices], required=False)
+    type = forms.ChoiceField(choices=[("", "Any type"), *Conversion.Type.choices], required=False)
+    q = forms.CharField(required=False, label="External id", max_length=128)
+    created_from = forms.DateField(required=False, label="Created from", widget=forms.DateInput(attrs={"type": "date"}))
+    created_to = forms.DateField(required=False, label="Created to", widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, *args, advertiser, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["offer"].queryset = Offer.objects.filter(advertiser=advertiser)
+
+
+class ValidationActionForm(forms.Form):
+    decision = forms.ChoiceField(choices=[("approve", "Approve"), ("reject", "Reject")])
+    reason = forms.CharField(required=False, max_length=500, label="Reason (the publisher sees it; required to reject)")
+
+    def clean(self):
+        data = super().clean()
+        if data.get("decision") == "reject" and not data.get("reason", "").strip():
+            self.add_error("reason", "Say why you reject: the publisher is told.")
+        return data
+
+
+class ApiKeyForm(forms.Form):
+    name = forms.CharField(max_length=100, label="Key name", help_text="Where the key is used, e.g. “shop backend”.")
+
+
+class PostbackBuilderForm(forms.Form):
+    offer = forms.ModelChoiceField(queryset=Offer.objects.none(), required=False, empty_label="By click id (any offer)")
+    type = forms.ChoiceField(choices=Conversion.Type.choices, initial=Conversion.Type.PURCHASE, required=False)
+    click_id_macro = forms.CharField(
+        max_length=64, initial="{click_id}", required=False, label="Your platform's click id macro"
+    )
+    external_id_macro = forms.CharField(
+        max_length=64, initial="{order_id}", required=False, label="Your order id macro"
+    )
+    amount_macro = forms.CharField(max_length=64, initial="{amount}", required=False, label="Your amount macro")
+    currency = forms.CharField(max_length=3, required=False, label="Currency (blank: the offer's)")
+
+    def __init__(self, *args, advertiser, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["offer"].queryset = Offer.objects.filter(advertiser=advertiser)

@@ -1,0 +1,53 @@
+"""Reads for the advertiser pages; every one is scoped to one advertiser."""
+
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from django.db.models import Q, QuerySet
+
+from conversions.models import Conversion, ConversionUpload
+from referrals.models import Advertiser, Offer
+
+
+def advertiser_for_user(user, advertiser_id: int | None = None) -> Advertiser | None:
+    """The advertiser the user acts for: the chosen one if they are a member of it, else their first."""
+    memberships = Advertiser.objects.filter(members=user).order_by("name", "pk")
+    if advertiser_id is not None:
+        chosen = memberships.filter(pk=advertiser_id).first()
+        if chosen:
+            return chosen
+    return memberships.first()
+
+
+def conversions_in_validation(*, advertiser: Advertiser, now: datetime, filters: dict | None = None) -> QuerySet:
+    """The advertiser's conversions whose offer's validation term has not ended, newest first."""
+    filters = filters or {}
+    # Few offers per advertiser: one range per offer keeps this a plain indexed filter on created_at.
+    inside = Q(pk__in=[])
+    for offer in Offer.objects.filter(advertiser=advertiser).only("pk", "validation_term_days"):
+        inside |= Q(offer_id=offer.pk, created_at__gt=now - timedelta(days=offer.validation_term_days))
+    queryset = (
+        Conversion.objects.filter(advertiser=advertiser)
+        .filter(inside)
+        .select_related("offer", "partner__user")
+        .order_by("-created_at", "pk")
+    )
+    tz = ZoneInfo(advertiser.time_zone)
+    if filters.get("offer"):
+        queryset = queryset.filter(offer=filters["offer"])
+    if filters.get("status"):
+        queryset = queryset.filter(status=filters["status"])
+    if filters.get("type"):
+        queryset = queryset.filter(type=filters["type"])
+    if filters.get("q"):
+        queryset = queryset.filter(external_id__icontains=filters["q"].strip())
+    if filters.get("created_from"):
+        queryset = queryset.filter(created_at__gte=datetime.combine(filters["created_from"], time.min, tzinfo=tz))
+    if filters.get("created_to"):
+        end = datetime.combine(filters["created_to"] + timedelta(days=1), time.min, tzinfo=tz)
+        queryset = queryset.filter(created_at__lt=end)
+    return queryset
+
+
+def uploads_of(advertiser: Advertiser) -> QuerySet:
+    return ConversionUpload.objects.filter(advertiser=advertiser).select_related("offer", "uploaded_by")

@@ -1,0 +1,383 @@
+"""The advertiser's pages: offers, uploads, validation, reconciliation, API keys, postback URL.
+
+Every view resolves the advertiser from the logged-in user's memberships and
+reads only through it, so another advertiser's ids answer 404.
+"""
+
+import uuid
+from functools import wraps
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from config.errors import DomainError
+from conversions.advertiser.forms import (
+    ApiKeyForm,
+    PostbackBuilderForm,
+    UploadForm,
+    ValidationActionForm,
+    ValidationFilterForm,
+)
+from conversions.advertiser.selectors import advertiser_for_user, conversions_in_validation, uploads_of
+from conversions.advertiser.services import conversion_validate, validation_term_ends
+from conversions.csv_files import CsvFileInvalid, csv_download
+from conversions.csv_import import ADJUSTMENT_COLUMNS, CONVERSION_COLUMNS, upload_create
+from conversions.models import Conversion, ConversionUpload
+from conversions.reconciliation import reconciliation_lines
+from referrals.models import ApiKey, Offer
+from referrals.services import api_key_create, api_key_revoke, postback_token_rotate
+
+SESSION_ADVERTISER = "advertiser_id"
+SESSION_SHOW_ONCE = "advertiser_show_once"
+
+
+def advertiser_view(view):
+    """Log-in required; `request.advertiser` is the user's advertiser, or the page is 404."""
+
+    @login_required
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        advertiser = advertiser_for_user(request.user, request.session.get(SESSION_ADVERTISER))
+        if advertiser is None:
+            raise Http404("This login has no advertiser account.")
+        request.advertiser = advertiser
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def _secret_once(request, label: str, value: str) -> None:
+    """Keep a new secret for the next page only: it is shown once and then forgotten."""
+    request.session[SESSION_SHOW_ONCE] = {"label": label, "value": value}
+
+
+def _pop_secret(request):
+    return request.session.pop(SESSION_SHOW_ONCE, None)
+
+
+# Home and offers ------------------------------------------------------------------------------
+
+
+@require_GET
+@advertiser_view
+def home(request):
+    advertiser = request.advertiser
+    return render(
+        request,
+        "advertiser/home.html",
+        {
+            "advertiser": advertiser,
+            "advertisers": request.user.advertisers.order_by("name"),
+            "offers": Offer.objects.filter(advertiser=advertiser).order_by("-track_type", "name"),
+            "uploads": uploads_of(advertiser)[:5],
+        },
+    )
+
+
+@require_POST
+@advertiser_view
+def advertiser_switch(request):
+    chosen = advertiser_for_user(request.user, int(request.POST.get("advertiser", "0") or 0))
+    if chosen is None or str(chosen.pk) != request.POST.get("advertiser"):
+        raise Http404("No such advertiser.")
+    request.session[SESSION_ADVERTISER] = chosen.pk
+    return redirect("advertiser:home")
+
+
+@require_GET
+@advertiser_view
+def offer_template(request, public_id: str):
+    offer = get_object_or_404(Offer, advertiser=request.advertiser, public_id=public_id)
+    example = {
+        "click_id": "3f2a9c0d5e6b7a8c9d0e1f2a3b4c5d6e",
+        "referral_code": "",
+        "external_id": "order-1001",
+        "type": "purchase",
+        "amount": "120.00",
+        "currency": offer.currency,
+        "occurred_at": "2025-03-31T14:05:00+00:00",
+        "product_id": "sku-1",
+        "category": "shoes",
+        "quantity": "1",
+        "plan": "",
+        "subscription_id": "",
+        "source": "web",
+    }
+    header = [*CONVERSION_COLUMNS, "meta_coupon"]
+    row = [*(example[name] for name in CONVERSION_COLUMNS), "SPRING10"]
+    return csv_download(f"{offer.public_id}-conversions-template.csv", header, [row])
+
+
+@require_GET
+@advertiser_view
+def adjustments_template(request):
+    rows = [["order-1001", "approved", "", ""], ["order-1002", "rejected", "Order returned within 14 days", ""]]
+    return csv_download("adjustments-template.csv", ADJUSTMENT_COLUMNS, rows)
+
+
+@require_GET
+@advertiser_view
+def reconciliation_template(request):
+    return csv_download("reconciliation-template.csv", ["external_id", "amount"], [["order-1001", "120.00"]])
+
+
+# Uploads --------------------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+@advertiser_view
+def uploads(request):
+    advertiser = request.advertiser
+    initial = {"kind": request.GET.get("kind", ConversionUpload.Kind.CONVERSIONS)}
+    if request.GET.get("offer"):
+        initial["offer"] = Offer.objects.filter(advertiser=advertiser, public_id=request.GET["offer"]).first()
+    form = UploadForm(request.POST or None, request.FILES or None, advertiser=advertiser, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            upload = upload_create(
+                advertiser=advertiser,
+                kind=data["kind"],
+                name=data["file"].name,
+                raw=data["file"].read(),
+                offer=data["offer"],
+                billing_month=data["billing_month"],
+                user=request.user,
+            )
+        except CsvFileInvalid as error:
+            form.add_error("file", error.message)
+        else:
+            return redirect("advertiser:upload", pk=upload.pk)
+    page = Paginator(uploads_of(advertiser), 25).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "advertiser/uploads.html",
+        {"advertiser": advertiser, "form": form, "page": page, "max_bytes": settings.CSV_UPLOAD_MAX_BYTES},
+    )
+
+
+def _upload(request, pk: int) -> ConversionUpload:
+    return get_object_or_404(uploads_of(request.advertiser), pk=pk)
+
+
+@require_GET
+@advertiser_view
+def upload_detail(request, pk: int):
+    upload = _upload(request, pk)
+    context = {
+        "advertiser": request.advertiser,
+        "upload": upload,
+        "row_errors": upload.row_errors.all()[:200],
+    }
+    if upload.kind == ConversionUpload.Kind.RECONCILIATION and upload.status == ConversionUpload.Status.DONE:
+        lines = reconciliation_lines(upload)
+        context["differences"] = [line for line in lines if line.result != "matched"][:200]
+    return render(request, "advertiser/upload_detail.html", context)
+
+
+@require_GET
+@advertiser_view
+def upload_progress(request, pk: int):
+    upload = _upload(request, pk)
+    return JsonResponse(
+        {
+            "status": upload.status,
+            "rows_total": upload.rows_total,
+            "rows_done": upload.rows_done,
+            "percent": upload.percent,
+            "created": upload.created_count,
+            "duplicates": upload.duplicate_count,
+            "updated": upload.updated_count,
+            "errors": upload.error_count,
+            "finished": upload.is_finished,
+        }
+    )
+
+
+@require_GET
+@advertiser_view
+def upload_errors_csv(request, pk: int):
+    upload = _upload(request, pk)
+    rows = upload.row_errors.values_list("row", "column", "value", "external_id", "reason")
+    return csv_download(f"upload-{upload.pk}-errors.csv", ["row", "column", "value", "external_id", "reason"], rows)
+
+
+@require_GET
+@advertiser_view
+def upload_reconciliation_csv(request, pk: int):
+    upload = _upload(request, pk)
+    if upload.kind != ConversionUpload.Kind.RECONCILIATION or upload.status != ConversionUpload.Status.DONE:
+        raise Http404("No reconciliation result.")
+    header = [
+        "external_id",
+        "result",
+        "their_amount",
+        "our_amount",
+        "difference",
+        "currency",
+        "our_status",
+        "offer",
+        "occurred_at",
+    ]
+    rows = (
+        [
+            line.external_id,
+            line.result,
+            line.their_amount,
+            line.our_amount,
+            line.difference,
+            line.currency,
+            line.our_status,
+            line.offer,
+            line.occurred_at.isoformat() if line.occurred_at else "",
+        ]
+        for line in reconciliation_lines(upload)
+    )
+    return csv_download(f"reconciliation-{upload.billing_month:%Y-%m}-{upload.pk}.csv", header, rows)
+
+
+# Validation -----------------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+@advertiser_view
+def validation(request):
+    advertiser = request.advertiser
+    now = timezone.now()
+    if request.method == "POST":
+        action = ValidationActionForm(request.POST)
+        selected = request.POST.getlist("conversion")
+        if not selected:
+            messages.error(request, "Select at least one conversion.")
+        elif action.is_valid():
+            _validation_apply(request, selected, action.cleaned_data, now)
+        else:
+            for errors in action.errors.values():
+                messages.error(request, " ".join(errors))
+        return redirect(f"{reverse('advertiser:validation')}?{request.POST.get('query', '')}")
+
+    filters = ValidationFilterForm(request.GET or None, advertiser=advertiser)
+    cleaned = filters.cleaned_data if filters.is_valid() else {}
+    page = Paginator(conversions_in_validation(advertiser=advertiser, now=now, filters=cleaned), 50).get_page(
+        request.GET.get("page")
+    )
+    for conversion in page:
+        conversion.term_ends = validation_term_ends(conversion)
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "advertiser/validation.html",
+        {
+            "advertiser": advertiser,
+            "filters": filters,
+            "page": page,
+            "action": ValidationActionForm(),
+            "query": query.urlencode(),
+        },
+    )
+
+
+def _validation_apply(request, selected: list[str], data: dict, now) -> None:
+    # Only the advertiser's conversions: an id of another's is simply not found (404).
+    try:
+        selected = [str(uuid.UUID(value)) for value in selected]
+    except ValueError:
+        raise Http404("No such conversion.") from None
+    conversions = Conversion.objects.filter(advertiser=request.advertiser, pk__in=selected).select_related("offer")
+    found = {str(conversion.pk): conversion for conversion in conversions}
+    if len(found) != len(set(selected)):
+        raise Http404("No such conversion.")
+    changed, refused = 0, []
+    for conversion in found.values():
+        try:
+            if conversion_validate(
+                conversion=conversion,
+                decision=data["decision"],
+                remark=data.get("reason", ""),
+                actor=request.user,
+                channel="advertiser",
+                now=now,
+            ):
+                changed += 1
+        except DomainError as error:
+            refused.append(f"{conversion.external_id}: {error.message}")
+    verb = "approved" if data["decision"] == "approve" else "rejected"
+    messages.success(request, f"{changed} conversion(s) {verb}; {len(found) - changed - len(refused)} already were.")
+    for line in refused:
+        messages.error(request, line)
+
+
+# API keys and postback ------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+@advertiser_view
+def api_keys(request):
+    advertiser = request.advertiser
+    form = ApiKeyForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        key, raw = api_key_create(advertiser=advertiser, name=form.cleaned_data["name"])
+        _secret_once(request, f"API key “{key.name}”", raw)
+        messages.success(request, f"Key “{key.name}” created. Copy it now: it is not shown again.")
+        return redirect("advertiser:api_keys")
+    keys = ApiKey.objects.filter(advertiser=advertiser).order_by("revoked_at", "-created_at")
+    return render(
+        request,
+        "advertiser/api_keys.html",
+        {"advertiser": advertiser, "form": form, "keys": keys, "secret": _pop_secret(request)},
+    )
+
+
+@require_POST
+@advertiser_view
+def api_key_revoke_view(request, pk: int):
+    key = get_object_or_404(ApiKey, advertiser=request.advertiser, pk=pk)
+    api_key_revoke(api_key=key)
+    messages.success(request, f"Key “{key.name}” ({key.prefix}…) is revoked; requests with it now get 401.")
+    return redirect("advertiser:api_keys")
+
+
+@require_http_methods(["GET", "POST"])
+@advertiser_view
+def postback(request):
+    advertiser = request.advertiser
+    if request.method == "POST":
+        _secret_once(request, "Postback token", postback_token_rotate(advertiser=advertiser))
+        messages.success(request, "New postback token made; the old one no longer works. Copy it now.")
+        return redirect("advertiser:postback")
+    secret = _pop_secret(request)
+    form = PostbackBuilderForm(request.GET or None, advertiser=advertiser)
+    data = form.cleaned_data if form.is_valid() else {}
+    params = {
+        "token": secret["value"] if secret else "YOUR_POSTBACK_TOKEN",
+        "click_id": data.get("click_id_macro") or "{click_id}",
+        "external_id": data.get("external_id_macro") or "{order_id}",
+        "type": data.get("type") or Conversion.Type.PURCHASE,
+        "amount": data.get("amount_macro") or "{amount}",
+    }
+    if data.get("offer"):
+        params["offer"] = data["offer"].public_id
+    if data.get("currency"):
+        params["currency"] = data["currency"].upper()
+    # Macros stay readable: the advertiser's platform replaces them before calling us.
+    url = f"{settings.SITE_URL}/v1/postback?{urlencode(params, safe='{}')}"
+    return render(
+        request,
+        "advertiser/postback.html",
+        {
+            "advertiser": advertiser,
+            "form": form,
+            "url": url,
+            "secret": secret,
+            "has_token": bool(advertiser.postback_token_hash),
+        },
+    )

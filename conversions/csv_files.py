@@ -1,0 +1,142 @@
+"""Reading the CSVs advertisers upload, and writing the CSVs we hand back.
+
+Spreadsheets save CSV in more than one way: UTF-8 with or without a byte order
+mark, Windows-1252 (Excel's "CSV" on Windows), `,` or `;` between fields (`;`
+where the decimal mark is a comma), CRLF line ends. We accept all of them and
+refuse what is not text at all.
+"""
+
+import csv
+import io
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from django.http import HttpResponse
+
+from config.errors import DomainError
+
+# Control characters that never occur in a text CSV (tab, LF and CR do).
+_BINARY = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# A cell starting with one of these is run as a formula by spreadsheets (CSV injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+class CsvFileInvalid(DomainError):
+    """The file as a whole cannot be read; the message says why, for the user."""
+
+    code = "csv_invalid"
+
+
+def csv_text_decode(raw: bytes) -> str:
+    """The file's text: UTF-8 (a BOM is dropped), else Windows-1252; binary data is refused."""
+    if not raw.strip():
+        raise CsvFileInvalid("The file is empty.")
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        # Excel's "Unicode text" is UTF-16 with a byte order mark.
+        raw = raw.decode("utf-16").encode("utf-8")
+    if _BINARY.search(raw):
+        raise CsvFileInvalid("This is not a CSV text file (it contains binary data). Upload a .csv file.")
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        try:
+            text = raw.decode("cp1252")
+        except UnicodeDecodeError:
+            raise CsvFileInvalid(
+                "The file is neither UTF-8 nor Windows-1252 text. Save it as “CSV UTF-8” and upload it again."
+            ) from None
+    return text
+
+
+def csv_delimiter(text: str) -> str:
+    """`;` or `,`, whichever splits the header line into more cells (header names never contain either)."""
+    header = text.split("\n", 1)[0]
+    return ";" if header.count(";") > header.count(",") else ","
+
+
+@dataclass(frozen=True)
+class CsvRow:
+    number: int
+    values: dict[str, str]
+    extra_cells: int = 0  # non-blank cells beyond the header's columns
+
+    def get(self, column: str) -> str:
+        return (self.values.get(column) or "").strip()
+
+
+@dataclass
+class CsvTable:
+    """The header (names stripped and lower-cased) and the data rows with their spreadsheet row numbers."""
+
+    header: list[str]
+    delimiter: str
+    text: str
+
+    def rows(self, start: int = 0) -> Iterator["CsvRow"]:
+        """The data rows after the first `start` non-blank ones; blank rows are skipped."""
+        reader = csv.reader(io.StringIO(self.text, newline=""), delimiter=self.delimiter)
+        next(reader)
+        # Row numbers as a spreadsheet shows them: the header is row 1, blank rows count, a quoted
+        # line break inside a cell does not.
+        record, seen = 1, 0
+        for cells in reader:
+            record += 1
+            if not any(cell.strip() for cell in cells):
+                continue
+            seen += 1
+            if seen <= start:
+                continue
+            extra = sum(1 for cell in cells[len(self.header) :] if cell.strip())
+            yield CsvRow(number=record, values=dict(zip(self.header, cells, strict=False)), extra_cells=extra)
+
+    def count(self) -> int:
+        return sum(1 for _ in self.rows())
+
+
+def csv_table_read(raw: bytes) -> CsvTable:
+    """Decode, sniff the delimiter and read the header; raises CsvFileInvalid for a file that is not a table."""
+    text = csv_text_decode(raw)
+    delimiter = csv_delimiter(text)
+    try:
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+        header = [name.strip().lower() for name in next(reader)]
+        # Read it all once, so that a broken quote fails here and not half-way through an import.
+        for _ in reader:
+            pass
+    except csv.Error as error:
+        raise CsvFileInvalid(f"The file is not valid CSV: {error}.") from None
+    if not any(header):
+        raise CsvFileInvalid("The first row must be the header, naming the columns.")
+    repeated = sorted({name for name in header if name and header.count(name) > 1})
+    if repeated:
+        raise CsvFileInvalid(f"These columns appear more than once: {', '.join(repeated)}.")
+    return CsvTable(header=header, delimiter=delimiter, text=text)
+
+
+def csv_safe(value) -> str:
+    """A cell for an export: text that a spreadsheet would run as a formula gets a leading apostrophe."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return "'" + value if value.startswith(_FORMULA_START) else value
+    return str(value)
+
+
+def csv_write(out, header: Iterable[str], rows: Iterable[Iterable]) -> None:
+    """Write a CSV of escaped cells (see csv_safe) to a file-like object."""
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow([csv_safe(name) for name in header])
+    for row in rows:
+        writer.writerow([csv_safe(cell) for cell in row])
+
+
+def csv_download(filename: str, header: Iterable[str], rows: Iterable[Iterable]) -> HttpResponse:
+    """An attachment response with an escaped CSV."""
+    out = io.StringIO()
+    csv_write(out, header, rows)
+    response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
