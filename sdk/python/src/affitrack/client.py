@@ -220,7 +220,7 @@ class Client:
         in_flight = isinstance(error, Conflict) and error.code == "idempotency_key_in_flight"
         if not (isinstance(error, APIConnectionError) or error.status in _RETRY_STATUSES or in_flight):
             return None
-        wait = self.backoff * (2**attempt) * (0.5 + random.random() / 2)  # noqa: S311 - jitter, not crypto
+        wait: float = self.backoff * (2.0**attempt) * (0.5 + random.random() / 2)  # noqa: S311 - jitter, not crypto
         if isinstance(error, RateLimited) and error.retry_after is not None:
             if error.retry_after > self.max_retry_wait:
                 return None  # longer than we are willing to block: let the caller decide
