@@ -15,6 +15,7 @@ from config.errors import DomainError
 from conversions.api.serializers import ConvertInputSerializer
 from conversions.attribution import OUTSIDE_WINDOW, UNATTRIBUTED
 from conversions.errors import UnknownClick
+from conversions.idempotency import IdempotencyKeyReused
 from conversions.ingestion import conversion_record
 from conversions.models import Conversion, RequestLogEntry
 from conversions.request_log import request_log_record
@@ -41,6 +42,8 @@ def failure_reason(error: Exception) -> str:
         return RequestLogEntry.Reason.UNKNOWN_CLICK
     if isinstance(error, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
         return RequestLogEntry.Reason.BAD_AUTH
+    if isinstance(error, IdempotencyKeyReused):
+        return RequestLogEntry.Reason.IDEMPOTENCY_MISMATCH
     if isinstance(error, DomainError):
         if error.status_code == 404:
             return RequestLogEntry.Reason.NOT_FOUND
@@ -49,6 +52,16 @@ def failure_reason(error: Exception) -> str:
     if isinstance(error, exceptions.APIException | DomainError):
         return RequestLogEntry.Reason.INVALID
     return RequestLogEntry.Reason.ERROR
+
+
+def failure_message(error: Exception) -> str:
+    """The log's one-line explanation; a validation error names each field in words, not Python reprs."""
+    if isinstance(error, exceptions.ValidationError):
+        fields = error_fields(error.detail)
+        return "The request has invalid fields: " + "; ".join(
+            f"{name}: {' '.join(messages)}" for name, messages in fields.items()
+        )
+    return getattr(error, "message", None) or str(getattr(error, "detail", error))
 
 
 def failure_log(*, advertiser: Advertiser | None, intake: IntakeRequest, payload: dict, error: Exception) -> None:
@@ -62,7 +75,7 @@ def failure_log(*, advertiser: Advertiser | None, intake: IntakeRequest, payload
         method=intake.method,
         path=intake.path,
         reason=failure_reason(error),
-        message=getattr(error, "message", None) or str(getattr(error, "detail", error)),
+        message=failure_message(error),
         http_status=status,
         payload=payload,
         ip=intake.metadata.ip,

@@ -1,5 +1,14 @@
+"""A real browser for tests: Debian's Chromium driven by Playwright (install: `.ci/install-chromium.sh`).
+
+`browser_page` yields one page for a whole test; `open_browser_page` opens one only
+inside a `with` block, for tests that talk to the database between clicks (Django
+refuses ORM calls from a thread where Playwright's event loop is running).
+"""
+
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -34,3 +43,25 @@ def browser_page():
         yield page
         context.close()
         browser.close()
+
+
+@pytest.fixture
+def open_browser_page():
+    """`with browser_page() as page:` a fresh browser context (no cookies) and one page."""
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.skip(f"{CHROMIUM} is missing: run .ci/install-chromium.sh to run the browser tests")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (requirements-dev.txt)")
+
+    @contextmanager
+    def open_page() -> Iterator:
+        with sync_api.sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            try:
+                context = browser.new_context()
+                page = context.new_page()
+                page.set_default_timeout(15_000)
+                yield page
+            finally:
+                browser.close()
+
+    return open_page
