@@ -79,7 +79,7 @@ class RewardContext:
             rates[(facts.currency, currency)] = found.rate if found else None
             if found:
                 shown[f"{facts.currency}->{currency}"] = {
-                    "rate": str(found.rate),
+                    "rate": _plain(found.rate),
                     "date": found.date.isoformat(),
                     "inverse_of_stored_rate": found.inverse,
                 }
@@ -95,6 +95,11 @@ class RewardContext:
         if self.existing is not None:
             return self.existing.get(conversion_id)
         return Reward.objects.filter(conversion_id=conversion_id).first()
+
+
+def _plain(number) -> str:
+    """A Decimal without trailing zeros or an exponent, for explanations: 151.3700000000 -> 151.37."""
+    return f"{number.normalize():f}"
 
 
 def reward_rules_for(*, offer: Offer, partner_id: int) -> list[RewardRule]:
@@ -173,8 +178,8 @@ def _grant_decided(conversion_id, offer, facts, now, context, choice, rates, rat
             "rule_id": rule.pk,
             "reward_type": rule.reward_type,
             "value": str(rule.value),
-            "base_amount": None if computed.base_amount is None else str(computed.base_amount),
-            "exchange_rate": None if computed.rate is None else str(computed.rate),
+            "base_amount": None if computed.base_amount is None else _plain(computed.base_amount),
+            "exchange_rate": None if computed.rate is None else _plain(computed.rate),
             "max_reward": None if rule.max_reward is None else str(rule.max_reward),
             "uncapped": str(computed.uncapped),
             "capped": computed.capped,
