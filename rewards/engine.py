@@ -55,7 +55,7 @@ class ConversionFacts:
 
     def as_json(self) -> dict:
         data = asdict(self)
-        data["amount"] = str(self.amount)
+        data["amount"] = str(money_quantize(self.amount, self.currency))
         data["occurred_at"] = self.occurred_at.isoformat()
         return data
 

@@ -132,7 +132,7 @@ class ConversionSerializer(serializers.ModelSerializer):
                 return None
             return {"amount": None, "currency": None, "status": None, "explanation": conversion.reward_explanation}
         return {
-            "amount": str(reward.amount),
+            "amount": str(money_quantize(reward.amount, reward.currency)),
             "currency": reward.currency,
             "status": reward.status,
             "explanation": reward.explanation,
