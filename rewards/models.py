@@ -5,6 +5,7 @@ imports `conversions`. A reward names its conversion by id only.
 """
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 
@@ -104,6 +105,27 @@ class RewardRule(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.offer.public_id})"
+
+    def clean(self) -> None:
+        """What the admin's form reports before the database's constraints would refuse it."""
+        from referrals.money import money_quantize
+        from rewards.engine import condition_errors
+
+        errors: dict[str, list[str]] = {}
+        if messages := condition_errors(self.conditions):
+            errors["conditions"] = messages
+        if (self.spend_limit is None) != (not self.spend_limit_period):
+            errors["spend_limit_period"] = ["A spend limit needs a period, and a period needs a limit."]
+        if self.recurring in (Recurring.FIRST_N, Recurring.WITHIN_MONTHS) and not self.recurring_count:
+            errors["recurring_count"] = ["Say how many invoices or months."]
+        if self.active_from and self.active_until and self.active_until <= self.active_from:
+            errors["active_until"] = ["Must be after active from."]
+        for name in ("max_reward", "spend_limit"):
+            value = getattr(self, name)
+            if value is not None and self.currency and money_quantize(value, self.currency) != value:
+                errors[name] = [f"Use at most the minor unit of {self.currency}."]
+        if errors:
+            raise ValidationError(errors)
 
 
 class Reward(models.Model):
