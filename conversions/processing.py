@@ -3,19 +3,28 @@
 Every status change goes through `_status_set`, which writes the audit row.
 """
 
+import json
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
 
-from django.db import transaction
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from conversions.errors import ConversionTransitionNotAllowed
 from conversions.models import Conversion, StatusChange
 from rewards.engine import ConversionFacts
-from rewards.services import Outcome, RewardContext, reward_approve, reward_grant, reward_reverse
+from rewards.services import (
+    Outcome,
+    RewardContext,
+    reward_approve,
+    reward_grant,
+    reward_grants_flush,
+    reward_reverse,
+)
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +66,46 @@ def conversion_facts(conversion: Conversion) -> ConversionFacts:
     )
 
 
+class _Writes:
+    """Status changes a batch collects and writes at the end in two set-based statements."""
+
+    FIELDS = ["status", "status_reason", "status_remark", "processed_at", "reward_explanation"]
+
+    def __init__(self) -> None:
+        self.changes: list[StatusChange] = []
+        self.conversions: list[Conversion] = []
+
+    def flush(self) -> None:
+        StatusChange.objects.bulk_create(self.changes)
+        if connection.vendor == "postgresql" and self.conversions:
+            # One UPDATE ... FROM (VALUES ...): Django's bulk_update builds a CASE per field and row,
+            # which costs more than the rest of a 500-conversion batch together.
+            rows = ", ".join(["(%s::uuid, %s, %s, %s, %s::timestamptz, %s::jsonb)"] * len(self.conversions))
+            params = [
+                value
+                for conversion in self.conversions
+                for value in (
+                    str(conversion.pk),
+                    conversion.status,
+                    conversion.status_reason,
+                    conversion.status_remark,
+                    conversion.processed_at,
+                    json.dumps(conversion.reward_explanation, cls=DjangoJSONEncoder),
+                )
+            ]
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"UPDATE {Conversion._meta.db_table} AS c SET status = v.status, status_reason = v.reason, "  # noqa: S608
+                    "status_remark = v.remark, processed_at = v.processed_at, reward_explanation = v.explanation "
+                    f"FROM (VALUES {rows}) AS v(id, status, reason, remark, processed_at, explanation) "
+                    "WHERE c.id = v.id",
+                    params,
+                )
+        elif self.conversions:
+            Conversion.objects.bulk_update(self.conversions, self.FIELDS)
+        self.changes, self.conversions = [], []
+
+
 def _status_set(
     conversion: Conversion,
     to_status: str,
@@ -66,10 +115,11 @@ def _status_set(
     channel: str,
     now: datetime,
     actor=None,
+    writes: _Writes | None = None,
 ) -> None:
     if to_status not in ALLOWED_TRANSITIONS[conversion.status]:
         raise ConversionTransitionNotAllowed(f"A {conversion.status} conversion cannot become {to_status}.")
-    StatusChange.objects.create(
+    change = StatusChange(
         conversion=conversion,
         from_status=conversion.status,
         to_status=to_status,
@@ -81,7 +131,12 @@ def _status_set(
     )
     conversion.status, conversion.status_reason, conversion.status_remark = to_status, reason, remark
     conversion.processed_at = now
-    conversion.save(update_fields=["status", "status_reason", "status_remark", "processed_at"])
+    if writes is not None:
+        writes.changes.append(change)
+        writes.conversions.append(conversion)
+        return
+    change.save()
+    conversion.save(update_fields=["status", "status_reason", "status_remark", "processed_at", "reward_explanation"])
 
 
 def _reward_and_settle(
@@ -92,6 +147,7 @@ def _reward_and_settle(
     actor=None,
     remark: str = "",
     context: RewardContext | None = None,
+    writes: _Writes | None = None,
 ) -> str:
     """Ask the rules what the conversion earns and settle its status accordingly; returns the outcome."""
     decision = reward_grant(
@@ -107,9 +163,11 @@ def _reward_and_settle(
         missing = decision.explanation["missing_rate"]
         conversion.status_reason = MISSING_EXCHANGE_RATE
         conversion.status_remark = f"Waiting for the {missing['base']}->{missing['quote']} rate of {missing['date']}."
-        conversion.save(update_fields=["status_reason", "status_remark", "reward_explanation"])
+        if writes is not None:
+            writes.conversions.append(conversion)
+        else:
+            conversion.save(update_fields=["status_reason", "status_remark", "reward_explanation"])
         return decision.outcome
-    conversion.save(update_fields=["reward_explanation"])
     if decision.reward is None:
         _status_set(
             conversion,
@@ -119,10 +177,18 @@ def _reward_and_settle(
             channel=channel,
             now=now,
             actor=actor,
+            writes=writes,
         )
     else:
         _status_set(
-            conversion, Conversion.Status.ACCEPTED, reason="", remark=remark, channel=channel, now=now, actor=actor
+            conversion,
+            Conversion.Status.ACCEPTED,
+            reason="",
+            remark=remark,
+            channel=channel,
+            now=now,
+            actor=actor,
+            writes=writes,
         )
     return decision.outcome
 
@@ -187,21 +253,45 @@ def conversions_process_pending(
         if not batch:
             return result
         result.last = (batch[-1].created_at, batch[-1].pk)
-        context = RewardContext.for_batch(
-            offer_ids={conversion.offer_id for conversion in batch},
-            facts=[conversion_facts(conversion) for conversion in batch],
-            conversion_ids=[conversion.pk for conversion in batch],
-        )
-        for conversion in batch:
-            try:
-                with transaction.atomic():
-                    outcome = _reward_and_settle(conversion, channel="job", now=now, context=context)
-            except Exception:
-                # One bad conversion must not hold up the batch; it stays pending and is logged.
-                log.exception("processing conversion %s failed", conversion.pk)
-                outcome = "failed"
-            result.counts[outcome] = result.counts.get(outcome, 0) + 1
+        try:
+            with transaction.atomic():
+                result.counts = _batch_settle(batch, now=now)
+        except Exception:
+            # Something in the batch failed: redo it one conversion at a time, each in its own savepoint, so
+            # the others go through and the bad one stays pending (and is logged).
+            log.exception("batch of %d conversions failed; processing them one by one", len(batch))
+            result.counts = _one_by_one([conversion.pk for conversion in batch], now=now)
     return result
+
+
+def _batch_settle(batch: list[Conversion], *, now: datetime) -> dict[str, int]:
+    """The set-based path: decisions in memory, then a few bulk INSERTs and one bulk UPDATE."""
+    context = RewardContext.for_batch(
+        offer_ids={conversion.offer_id for conversion in batch},
+        facts=[conversion_facts(conversion) for conversion in batch],
+        conversion_ids=[conversion.pk for conversion in batch],
+    )
+    writes, counts = _Writes(), {}
+    for conversion in batch:
+        outcome = _reward_and_settle(conversion, channel="job", now=now, context=context, writes=writes)
+        counts[outcome] = counts.get(outcome, 0) + 1
+    reward_grants_flush(context=context, now=now)
+    writes.flush()
+    return counts
+
+
+def _one_by_one(conversion_ids: list, *, now: datetime) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for conversion_id in conversion_ids:
+        try:
+            with transaction.atomic():
+                conversion = Conversion.objects.select_related("offer__advertiser").get(pk=conversion_id)
+                outcome = _reward_and_settle(conversion, channel="job", now=now)
+        except Exception:
+            log.exception("processing conversion %s failed", conversion_id)
+            outcome = "failed"
+        counts[outcome] = counts.get(outcome, 0) + 1
+    return counts
 
 
 def conversion_validate(

@@ -5,7 +5,7 @@ and what is rewarded commit together or not at all.
 """
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from django.db import connection
@@ -92,19 +92,23 @@ def subscription_invoice_count(*, offer_id: int, facts: ConversionFacts) -> Invo
     """
     if not facts.subscription_id:
         return Invoice(number=1, first_invoice_at=facts.occurred_at)
-    SubscriptionInvoices.objects.bulk_create(
-        [
-            SubscriptionInvoices(
-                offer_id=offer_id, subscription_id=facts.subscription_id, first_invoice_at=facts.occurred_at
-            )
-        ],
-        ignore_conflicts=True,
-    )
-    row = SubscriptionInvoices.objects.select_for_update().get(offer_id=offer_id, subscription_id=facts.subscription_id)
-    row.invoices_seen += 1
-    row.first_invoice_at = min(row.first_invoice_at, facts.occurred_at)
-    row.save(update_fields=["invoices_seen", "first_invoice_at"])
-    return Invoice(number=row.invoices_seen, first_invoice_at=row.first_invoice_at)
+    # One statement: insert the first invoice or count the next one; the row lock of ON CONFLICT DO UPDATE
+    # makes concurrent invoices of one subscription wait for each other and get consecutive numbers.
+    table = SubscriptionInvoices._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} AS t (offer_id, subscription_id, first_invoice_at, invoices_seen) "  # noqa: S608
+            "VALUES (%s, %s, %s, 1) ON CONFLICT (offer_id, subscription_id) DO UPDATE SET "
+            "invoices_seen = t.invoices_seen + 1, first_invoice_at = CASE "
+            "WHEN excluded.first_invoice_at < t.first_invoice_at THEN excluded.first_invoice_at "
+            "ELSE t.first_invoice_at END "
+            "RETURNING invoices_seen, first_invoice_at",
+            [offer_id, facts.subscription_id, facts.occurred_at],
+        )
+        number, first_invoice_at = cursor.fetchone()
+    if not isinstance(first_invoice_at, datetime):  # SQLite hands back text
+        first_invoice_at = datetime.fromisoformat(first_invoice_at).replace(tzinfo=UTC)
+    return Invoice(number=number, first_invoice_at=first_invoice_at)
 
 
 def recurring_allows(rule: RewardRule, invoice: Invoice, occurred_at: datetime) -> tuple[bool, dict]:

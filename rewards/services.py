@@ -8,6 +8,7 @@ transaction (rewards/ledger.py); nothing is edited or deleted there.
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from uuid import UUID
 
 from django.db import IntegrityError, transaction
@@ -17,7 +18,7 @@ from referrals.models import Offer
 from rewards.engine import ConversionFacts, reward_amount_compute, reward_rules_match
 from rewards.ledger import account_get, ledger_post
 from rewards.limits import recurring_allows, spend_charge, spend_release, subscription_invoice_count
-from rewards.models import Account, Reward, RewardRule, Transaction
+from rewards.models import Account, Entry, Reward, RewardRule, Transaction
 from rewards.periods import validation_term_end
 from rewards.rates import RateBook
 
@@ -47,11 +48,16 @@ class RewardContext:
     rates: RateBook = field(default_factory=RateBook)
     accounts: dict[tuple, Account] = field(default_factory=dict)
     existing: dict[UUID, Reward] | None = None
+    # Deferred: rewards are collected in `to_create` and written by `reward_grants_flush`.
+    deferred: bool = False
+    to_create: list[Reward] = field(default_factory=list)
 
     @classmethod
-    def for_batch(cls, *, offer_ids: set[int], facts: list[ConversionFacts], conversion_ids: list) -> "RewardContext":
+    def for_batch(
+        cls, *, offer_ids: set[int], facts: list[ConversionFacts], conversion_ids: list, deferred: bool = True
+    ) -> "RewardContext":
         """One query for the rules of every offer in the batch, one for the rates, one for rewards already made."""
-        context = cls()
+        context = cls(deferred=deferred)
         for offer_id in offer_ids:
             context.rules_by_offer[offer_id] = []
         for rule in RewardRule.objects.filter(offer_id__in=offer_ids, is_active=True):
@@ -86,9 +92,9 @@ class RewardContext:
         return rates, shown
 
     def account(self, **key) -> Account:
-        cache_key = tuple(sorted((name, getattr(value, "pk", value)) for name, value in key.items()))
+        cache_key = tuple(sorted(key.items()))
         if cache_key not in self.accounts:
-            self.accounts[cache_key] = account_get(**key)
+            self.accounts[cache_key], _ = Account.objects.get_or_create(**key)
         return self.accounts[cache_key]
 
     def existing_reward(self, conversion_id) -> Reward | None:
@@ -159,90 +165,131 @@ class _AlreadyRewarded(Exception):
 
 
 def _grant_decided(conversion_id, offer, facts, now, context, choice, rates, rates_shown, explanation):
+    if context.deferred:
+        # The batch path: the caller's transaction is the unit, and rewards are written by `flush`.
+        return _decide(conversion_id, offer, facts, now, context, choice, rates, rates_shown, explanation)
     with transaction.atomic():  # a savepoint: counters and reward commit together or not at all
-        invoice = None
-        if facts.type == "subscription":
-            invoice = subscription_invoice_count(offer_id=offer.pk, facts=facts)
-        if choice.rule is None:
-            explanation["outcome"] = Outcome.NO_MATCHING_RULE
-            return RewardDecision(outcome=Outcome.NO_MATCHING_RULE, reward=None, explanation=explanation)
-        rule = choice.rule
-        if invoice is not None:
-            allowed, explanation["recurring"] = recurring_allows(rule, invoice, facts.occurred_at)
-            if not allowed:
-                explanation["outcome"] = Outcome.RECURRING_LIMIT_REACHED
-                return RewardDecision(outcome=Outcome.RECURRING_LIMIT_REACHED, reward=None, explanation=explanation)
+        return _decide(conversion_id, offer, facts, now, context, choice, rates, rates_shown, explanation)
 
-        computed = reward_amount_compute(rule, facts, rates)
-        explanation["reward"] = {
-            "rule_id": rule.pk,
-            "reward_type": rule.reward_type,
-            "value": str(rule.value),
-            "base_amount": None if computed.base_amount is None else _plain(computed.base_amount),
-            "exchange_rate": None if computed.rate is None else _plain(computed.rate),
-            "max_reward": None if rule.max_reward is None else str(rule.max_reward),
-            "uncapped": str(computed.uncapped),
-            "capped": computed.capped,
-            "amount": str(computed.amount),
-            "currency": computed.currency,
-            "rounding": "ROUND_HALF_UP to the currency's minor unit, once",
-        }
-        time_zone = offer.advertiser.time_zone
-        charge = spend_charge(
-            rule=rule,
-            partner_id=facts.partner_id,
-            amount=computed.amount,
-            occurred_at=facts.occurred_at,
-            time_zone=time_zone,
-        )
-        if charge.state:
-            explanation["spend_limit"] = {**charge.state, "reached": not charge.allowed}
-        if not charge.allowed:
-            explanation["outcome"] = Outcome.CAP_REACHED
-            return RewardDecision(outcome=Outcome.CAP_REACHED, reward=None, explanation=explanation)
 
-        approve_after = validation_term_end(
-            facts.occurred_at, term_days=offer.validation_term_days, time_zone=time_zone
-        )
-        explanation["validation"] = {
-            "term_days": offer.validation_term_days,
-            "time_zone": time_zone,
-            "approve_after": approve_after.isoformat(),
-        }
-        explanation["outcome"] = Outcome.REWARDED
-        rate_used = rates_shown.get(f"{facts.currency}->{rule.currency}") if computed.rate is not None else None
-        try:
-            with transaction.atomic():
-                reward = Reward.objects.create(
-                    conversion_id=conversion_id,
-                    partner_id=facts.partner_id,
-                    offer=offer,
-                    rule=rule,
-                    amount=computed.amount,
-                    currency=computed.currency,
-                    explanation=explanation,
-                    exchange_rate=computed.rate,
-                    rate_date=rate_used["date"] if rate_used else None,
-                    occurred_at=facts.occurred_at,
-                    approve_after=approve_after,
-                    spend_counter_id=charge.counter_id,
-                    created_at=now,
-                )
-        except IntegrityError:
-            raise _AlreadyRewarded from None
-        payable = context.account(
-            kind=Account.Kind.ADVERTISER_PAYABLE, advertiser=offer.advertiser, currency=reward.currency
-        )
-        pending = context.account(kind=Account.Kind.PARTNER_PENDING, partner=reward.partner, currency=reward.currency)
-        ledger_post(
+def _decide(conversion_id, offer, facts, now, context, choice, rates, rates_shown, explanation):
+    invoice = None
+    if facts.type == "subscription":
+        invoice = subscription_invoice_count(offer_id=offer.pk, facts=facts)
+    if choice.rule is None:
+        explanation["outcome"] = Outcome.NO_MATCHING_RULE
+        return RewardDecision(outcome=Outcome.NO_MATCHING_RULE, reward=None, explanation=explanation)
+    rule = choice.rule
+    if invoice is not None:
+        allowed, explanation["recurring"] = recurring_allows(rule, invoice, facts.occurred_at)
+        if not allowed:
+            explanation["outcome"] = Outcome.RECURRING_LIMIT_REACHED
+            return RewardDecision(outcome=Outcome.RECURRING_LIMIT_REACHED, reward=None, explanation=explanation)
+
+    computed = reward_amount_compute(rule, facts, rates)
+    explanation["reward"] = {
+        "rule_id": rule.pk,
+        "reward_type": rule.reward_type,
+        "value": str(rule.value),
+        "base_amount": None if computed.base_amount is None else _plain(computed.base_amount),
+        "exchange_rate": None if computed.rate is None else _plain(computed.rate),
+        "max_reward": None if rule.max_reward is None else str(rule.max_reward),
+        "uncapped": str(computed.uncapped),
+        "capped": computed.capped,
+        "amount": str(computed.amount),
+        "currency": computed.currency,
+        "rounding": "ROUND_HALF_UP to the currency's minor unit, once",
+    }
+    time_zone = offer.advertiser.time_zone
+    charge = spend_charge(
+        rule=rule,
+        partner_id=facts.partner_id,
+        amount=computed.amount,
+        occurred_at=facts.occurred_at,
+        time_zone=time_zone,
+    )
+    if charge.state:
+        explanation["spend_limit"] = {**charge.state, "reached": not charge.allowed}
+    if not charge.allowed:
+        explanation["outcome"] = Outcome.CAP_REACHED
+        return RewardDecision(outcome=Outcome.CAP_REACHED, reward=None, explanation=explanation)
+
+    approve_after = validation_term_end(facts.occurred_at, term_days=offer.validation_term_days, time_zone=time_zone)
+    explanation["validation"] = {
+        "term_days": offer.validation_term_days,
+        "time_zone": time_zone,
+        "approve_after": approve_after.isoformat(),
+    }
+    explanation["outcome"] = Outcome.REWARDED
+    rate_used = rates_shown.get(f"{facts.currency}->{rule.currency}") if computed.rate is not None else None
+    reward = Reward(
+        conversion_id=conversion_id,
+        partner_id=facts.partner_id,
+        offer=offer,
+        rule=rule,
+        amount=computed.amount,
+        currency=computed.currency,
+        explanation=explanation,
+        exchange_rate=computed.rate,
+        rate_date=rate_used["date"] if rate_used else None,
+        occurred_at=facts.occurred_at,
+        approve_after=approve_after,
+        spend_counter_id=charge.counter_id,
+        created_at=now,
+    )
+    if context.deferred:
+        context.to_create.append(reward)
+        return RewardDecision(outcome=Outcome.REWARDED, reward=reward, explanation=explanation)
+    try:
+        with transaction.atomic():
+            reward.save(force_insert=True)
+    except IntegrityError:
+        raise _AlreadyRewarded from None
+    ledger_post(
+        kind=Transaction.Kind.ACCRUAL,
+        reward=reward,
+        legs=_accrual_legs(reward, context),
+        memo=f"reward for conversion {conversion_id}",
+        now=now,
+        fresh=True,
+    )
+    return RewardDecision(outcome=Outcome.REWARDED, reward=reward, explanation=explanation)
+
+
+def _accrual_legs(reward: Reward, context: "RewardContext") -> list[tuple[Account, Decimal]]:
+    payable = context.account(
+        kind=Account.Kind.ADVERTISER_PAYABLE, advertiser_id=reward.offer.advertiser_id, currency=reward.currency
+    )
+    pending = context.account(kind=Account.Kind.PARTNER_PENDING, partner_id=reward.partner_id, currency=reward.currency)
+    return [(payable, -reward.amount), (pending, reward.amount)]
+
+
+def reward_grants_flush(*, context: "RewardContext", now: datetime) -> int:
+    """Write the rewards a deferred context decided, with their accruals, in a few set-based INSERTs.
+
+    The batch holds every conversion's lock and knew their existing rewards, so
+    a conflict here means something bypassed the locks: the unique constraints
+    refuse it and the caller's transaction (the whole batch) rolls back.
+    """
+    rewards, context.to_create = context.to_create, []
+    if not rewards:
+        return 0
+    Reward.objects.bulk_create(rewards)
+    postings = Transaction.objects.bulk_create(
+        Transaction(
             kind=Transaction.Kind.ACCRUAL,
             reward=reward,
-            legs=[(payable, -reward.amount), (pending, reward.amount)],
-            memo=f"reward for conversion {conversion_id}",
-            now=now,
-            fresh=True,
+            memo=f"reward for conversion {reward.conversion_id}",
+            created_at=now,
         )
-    return RewardDecision(outcome=Outcome.REWARDED, reward=reward, explanation=explanation)
+        for reward in rewards
+    )
+    Entry.objects.bulk_create(
+        Entry(transaction=posted, account=account, amount=amount, currency=account.currency)
+        for posted, reward in zip(postings, rewards, strict=True)
+        for account, amount in _accrual_legs(reward, context)
+    )
+    return len(rewards)
 
 
 def _reward_locked(conversion_id=None, reward_id=None) -> Reward | None:
