@@ -178,6 +178,15 @@ CONVERSION_FUTURE_TOLERANCE_SECONDS = env.int("CONVERSION_FUTURE_TOLERANCE_SECON
 SIGNATURE_TOLERANCE_SECONDS = env.int("SIGNATURE_TOLERANCE_SECONDS", default=300)
 IDEMPOTENCY_KEY_TTL_HOURS = env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=24)
 REQUEST_LOG_RETENTION_DAYS = env.int("REQUEST_LOG_RETENTION_DAYS", default=30)
+# Rewards
+# A conversion in another currency than its rule uses the rate of its UTC date, or of the latest
+# earlier day within this many days (no rates are published on weekends); older: it waits.
+EXCHANGE_RATE_MAX_AGE_DAYS = env.int("EXCHANGE_RATE_MAX_AGE_DAYS", default=4)
+# The least a payout batch pays a partner, per currency ("USD=50,EUR=50"); unlisted currencies: any amount.
+# A partner's payout profile may set their own minimum.
+PAYOUT_MINIMUMS = env.dict("PAYOUT_MINIMUMS", default={"USD": "50", "EUR": "50", "GBP": "40"})
+# Pending conversions the sweeper (process_pending_conversions) takes per batch and transaction.
+CONVERSION_BATCH_SIZE = env.int("CONVERSION_BATCH_SIZE", default=500)
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 # json: one JSON object a line (production); console: readable lines.

@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from config.health import healthz, readyz
 from config.metrics import metrics
+from conversions.simulation import rule_simulation
 from referrals.views import click_redirect, home_for_role
 
 urlpatterns = [
@@ -14,6 +15,7 @@ urlpatterns = [
     path("metrics", metrics, name="metrics"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("admin/rewards/simulate/", rule_simulation, name="rule-simulation"),  # before the admin's own URLs
     path("advertiser/", include("conversions.advertiser.urls")),
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),

@@ -1,8 +1,10 @@
 """RQ jobs. Each takes ids, calls one service, and is safe to run twice."""
 
+from django.conf import settings
+
 
 def process_conversion(conversion_id: str) -> str:
-    """The seed's ProcessReferralConversion."""
+    """The seed's ProcessReferralConversion: one conversion, for latency right after ingestion."""
     from conversions.processing import conversion_process
 
     return conversion_process(conversion_id=conversion_id)
@@ -22,3 +24,30 @@ def prune_ingestion_records() -> dict:
         "used_signatures": used_signatures_prune(now=now),
         "request_log": request_log_prune(now=now),
     }
+
+
+def process_pending_conversions(
+    batch_size: int | None = None, max_batches: int = 20, retry_missing_rates: bool = False
+) -> dict[str, int]:
+    """The sweeper: drain pending conversions in batches (scheduled by config/cron.py); counts per outcome."""
+    from conversions.processing import conversions_process_pending
+
+    batch_size = batch_size or settings.CONVERSION_BATCH_SIZE
+    totals: dict[str, int] = {}
+    after = None
+    for _ in range(max_batches):
+        result = conversions_process_pending(
+            batch_size=batch_size, retry_missing_rates=retry_missing_rates, after=after
+        )
+        for outcome, count in result.counts.items():
+            totals[outcome] = totals.get(outcome, 0) + count
+        if result.taken < batch_size:
+            break
+        # New pending conversions are taken from the oldest each time; waiting ones in one forward pass.
+        after = result.last if retry_missing_rates else None
+    return totals
+
+
+def process_conversions_waiting_for_rates() -> dict[str, int]:
+    """Retry the conversions that waited for an exchange rate (after rates were loaded, and hourly)."""
+    return process_pending_conversions(retry_missing_rates=True)

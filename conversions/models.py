@@ -54,6 +54,9 @@ class Conversion(models.Model):
     # Attribution: how this conversion found its partner (see conversions/attribution.py).
     attribution = models.JSONField(default=dict, blank=True)
 
+    # Why it earned what it earned (or nothing): rules considered, inputs, rate, caps (rewards.services.reward_grant).
+    reward_explanation = models.JSONField(default=dict, blank=True)
+
     # Fraud metadata, collected at ingestion.
     ip = models.GenericIPAddressField(null=True, blank=True)
     country = models.CharField(max_length=2, blank=True)

@@ -1,20 +1,42 @@
-"""Processing a pending conversion, and staff or advertiser decisions on one.
+"""Processing pending conversions (one, or a batch), and staff or advertiser decisions on one.
 
 Every status change goes through `_status_set`, which writes the audit row.
 """
 
+import json
+import logging
+from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
 
-from django.db import transaction
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from conversions.errors import ConversionTransitionNotAllowed
 from conversions.models import Conversion, StatusChange
 from rewards.engine import ConversionFacts
-from rewards.services import reward_grant, reward_reverse
+from rewards.services import (
+    Outcome,
+    RewardContext,
+    reward_approve,
+    reward_grant,
+    reward_grants_flush,
+    reward_reverse,
+)
 
-NO_MATCHING_RULE = "no_matching_rule"
+log = logging.getLogger(__name__)
+
+NO_MATCHING_RULE = Outcome.NO_MATCHING_RULE
+MISSING_EXCHANGE_RATE = Outcome.MISSING_EXCHANGE_RATE
+
+# What the publisher is told when a conversion earns nothing.
+_REJECTION_REMARKS = {
+    Outcome.NO_MATCHING_RULE: "No reward rule of the offer applies to this conversion.",
+    Outcome.CAP_REACHED: "The offer's spend limit for this period was reached.",
+    Outcome.RECURRING_LIMIT_REACHED: "The offer pays no commission on this invoice of the subscription.",
+}
 
 # The lifecycle of DESIGN.md: which status may follow which.
 ALLOWED_TRANSITIONS = {
@@ -44,6 +66,46 @@ def conversion_facts(conversion: Conversion) -> ConversionFacts:
     )
 
 
+class _Writes:
+    """Status changes a batch collects and writes at the end in two set-based statements."""
+
+    FIELDS = ["status", "status_reason", "status_remark", "processed_at", "reward_explanation"]
+
+    def __init__(self) -> None:
+        self.changes: list[StatusChange] = []
+        self.conversions: list[Conversion] = []
+
+    def flush(self) -> None:
+        StatusChange.objects.bulk_create(self.changes)
+        if connection.vendor == "postgresql" and self.conversions:
+            # One UPDATE ... FROM (VALUES ...): Django's bulk_update builds a CASE per field and row,
+            # which costs more than the rest of a 500-conversion batch together.
+            rows = ", ".join(["(%s::uuid, %s, %s, %s, %s::timestamptz, %s::jsonb)"] * len(self.conversions))
+            params = [
+                value
+                for conversion in self.conversions
+                for value in (
+                    str(conversion.pk),
+                    conversion.status,
+                    conversion.status_reason,
+                    conversion.status_remark,
+                    conversion.processed_at,
+                    json.dumps(conversion.reward_explanation, cls=DjangoJSONEncoder),
+                )
+            ]
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"UPDATE {Conversion._meta.db_table} AS c SET status = v.status, status_reason = v.reason, "  # noqa: S608
+                    "status_remark = v.remark, processed_at = v.processed_at, reward_explanation = v.explanation "
+                    f"FROM (VALUES {rows}) AS v(id, status, reason, remark, processed_at, explanation) "
+                    "WHERE c.id = v.id",
+                    params,
+                )
+        elif self.conversions:
+            Conversion.objects.bulk_update(self.conversions, self.FIELDS)
+        self.changes, self.conversions = [], []
+
+
 def _status_set(
     conversion: Conversion,
     to_status: str,
@@ -53,10 +115,11 @@ def _status_set(
     channel: str,
     now: datetime,
     actor=None,
+    writes: _Writes | None = None,
 ) -> None:
     if to_status not in ALLOWED_TRANSITIONS[conversion.status]:
         raise ConversionTransitionNotAllowed(f"A {conversion.status} conversion cannot become {to_status}.")
-    StatusChange.objects.create(
+    change = StatusChange(
         conversion=conversion,
         from_status=conversion.status,
         to_status=to_status,
@@ -68,27 +131,66 @@ def _status_set(
     )
     conversion.status, conversion.status_reason, conversion.status_remark = to_status, reason, remark
     conversion.processed_at = now
-    conversion.save(update_fields=["status", "status_reason", "status_remark", "processed_at"])
+    if writes is not None:
+        writes.changes.append(change)
+        writes.conversions.append(conversion)
+        return
+    change.save()
+    conversion.save(update_fields=["status", "status_reason", "status_remark", "processed_at", "reward_explanation"])
 
 
-def _reward_and_settle(conversion: Conversion, *, channel: str, now: datetime, actor=None, remark: str = "") -> None:
+def _reward_and_settle(
+    conversion: Conversion,
+    *,
+    channel: str,
+    now: datetime,
+    actor=None,
+    remark: str = "",
+    context: RewardContext | None = None,
+    writes: _Writes | None = None,
+) -> str:
+    """Ask the rules what the conversion earns and settle its status accordingly; returns the outcome."""
     decision = reward_grant(
-        conversion_id=conversion.pk, offer=conversion.offer, facts=conversion_facts(conversion), now=now
+        conversion_id=conversion.pk,
+        offer=conversion.offer,
+        facts=conversion_facts(conversion),
+        now=now,
+        context=context,
     )
+    conversion.reward_explanation = decision.explanation
+    if decision.outcome == Outcome.MISSING_EXCHANGE_RATE:
+        # It stays pending; loading the rate processes it (conversions/jobs.py).
+        missing = decision.explanation["missing_rate"]
+        conversion.status_reason = MISSING_EXCHANGE_RATE
+        conversion.status_remark = f"Waiting for the {missing['base']}->{missing['quote']} rate of {missing['date']}."
+        if writes is not None:
+            writes.conversions.append(conversion)
+        else:
+            conversion.save(update_fields=["status_reason", "status_remark", "reward_explanation"])
+        return decision.outcome
     if decision.reward is None:
         _status_set(
             conversion,
             Conversion.Status.REJECTED,
-            reason=NO_MATCHING_RULE,
-            remark="No reward rule of the offer applies to this conversion.",
+            reason=decision.outcome,
+            remark=_REJECTION_REMARKS[decision.outcome],
             channel=channel,
             now=now,
             actor=actor,
+            writes=writes,
         )
     else:
         _status_set(
-            conversion, Conversion.Status.ACCEPTED, reason="", remark=remark, channel=channel, now=now, actor=actor
+            conversion,
+            Conversion.Status.ACCEPTED,
+            reason="",
+            remark=remark,
+            channel=channel,
+            now=now,
+            actor=actor,
+            writes=writes,
         )
+    return decision.outcome
 
 
 def conversion_process(*, conversion_id: str | UUID, now: datetime | None = None) -> str:
@@ -105,6 +207,104 @@ def conversion_process(*, conversion_id: str | UUID, now: datetime | None = None
             return conversion.status if conversion else "missing"
         _reward_and_settle(conversion, channel="job", now=now)
         return conversion.status
+
+
+@dataclass
+class BatchResult:
+    counts: dict[str, int] = field(default_factory=dict)
+    # The (created_at, id) of the last conversion taken: where a pass over waiting conversions goes on.
+    last: tuple[datetime, UUID] | None = None
+
+    @property
+    def taken(self) -> int:
+        return sum(self.counts.values())
+
+
+def conversions_process_pending(
+    *,
+    batch_size: int = 500,
+    retry_missing_rates: bool = False,
+    after: tuple[datetime, UUID] | None = None,
+    now: datetime | None = None,
+) -> BatchResult:
+    """Process up to `batch_size` pending conversions in one transaction; returns a count per outcome.
+
+    The rows are locked with SKIP LOCKED, so several workers (and the
+    per-conversion job) share the work without waiting on each other, and a
+    conversion is never processed twice: each is re-checked as `pending` under
+    its lock, and a reward is unique per conversion. The offers' rules, the
+    exchange rates and the rewards already made are loaded once for the batch.
+    Conversions waiting for a rate are left out unless `retry_missing_rates`
+    (then only they are taken, from `after` on, so one pass ends).
+    """
+    now = now or timezone.now()
+    result = BatchResult()
+    with transaction.atomic():
+        query = Conversion.objects.select_for_update(of=("self",), skip_locked=True).filter(
+            status=Conversion.Status.PENDING
+        )
+        if retry_missing_rates:
+            query = query.filter(status_reason=MISSING_EXCHANGE_RATE)
+        else:
+            query = query.exclude(status_reason=MISSING_EXCHANGE_RATE)
+        if after is not None:
+            query = query.filter(Q(created_at__gt=after[0]) | Q(created_at=after[0], pk__gt=after[1]))
+        batch = list(query.select_related("offer__advertiser").order_by("created_at", "pk")[:batch_size])
+        if not batch:
+            return result
+        result.last = (batch[-1].created_at, batch[-1].pk)
+        try:
+            with transaction.atomic():
+                result.counts = _batch_settle(batch, now=now)
+        except Exception:
+            # Something in the batch failed: redo it one conversion at a time, each in its own savepoint, so
+            # the others go through and the bad one stays pending (and is logged).
+            log.exception("batch of %d conversions failed; processing them one by one", len(batch))
+            result.counts = _one_by_one([conversion.pk for conversion in batch], now=now)
+    return result
+
+
+def _batch_settle(batch: list[Conversion], *, now: datetime) -> dict[str, int]:
+    """The set-based path: decisions in memory, then a few bulk INSERTs and one bulk UPDATE."""
+    context = RewardContext.for_batch(
+        offer_ids={conversion.offer_id for conversion in batch},
+        facts=[conversion_facts(conversion) for conversion in batch],
+        conversion_ids=[conversion.pk for conversion in batch],
+    )
+    writes, counts = _Writes(), {}
+    for conversion in batch:
+        outcome = _reward_and_settle(conversion, channel="job", now=now, context=context, writes=writes)
+        counts[outcome] = counts.get(outcome, 0) + 1
+    reward_grants_flush(context=context, now=now)
+    writes.flush()
+    return counts
+
+
+def _one_by_one(conversion_ids: list, *, now: datetime) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for conversion_id in conversion_ids:
+        try:
+            with transaction.atomic():
+                conversion = Conversion.objects.select_related("offer__advertiser").get(pk=conversion_id)
+                outcome = _reward_and_settle(conversion, channel="job", now=now)
+        except Exception:
+            log.exception("processing conversion %s failed", conversion_id)
+            outcome = "failed"
+        counts[outcome] = counts.get(outcome, 0) + 1
+    return counts
+
+
+def conversion_validate(
+    *, conversion_id: str | UUID, actor=None, channel: str = "advertiser", now: datetime | None = None
+) -> Conversion:
+    """The advertiser confirms an accepted conversion before its validation term ends: its reward is approved."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        conversion = Conversion.objects.select_for_update(of=("self",)).get(pk=conversion_id)
+        if conversion.status != Conversion.Status.ACCEPTED:
+            raise ConversionTransitionNotAllowed(f"A {conversion.status} conversion cannot be validated.")
+        reward_approve(conversion_id=conversion.pk, now=now, memo=f"validated ({channel})")
+        return conversion
 
 
 def conversion_approve(

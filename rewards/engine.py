@@ -1,23 +1,33 @@
 """The reward rule engine: plain facts in, the winning rule and an explanation out.
 
 It reads no database and writes nothing, so it can run inside the processing
-job, a batch, or a simulation alike.
+job, a batch, or a simulation alike. Exchange rates come in as a plain mapping
+the caller filled (`rewards.rates.rates_for`).
 
 Precedence among matching rules, one order with no ties: a partner's own rule
 (an override) before an offer-wide rule, then higher `priority`, then the
-newest (`created_at`, then id).
+newest (`created_at`, then id; ids are unique, so two rules never tie).
+
+A rule whose currency differs from the conversion's converts the amount at the
+day's rate before it compares the amount range or takes a percentage. If the
+rule that would decide needs a rate nobody has loaded yet, the engine does not
+guess: it answers "missing rate" and the conversion waits.
 """
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 from referrals.money import money_quantize
 
 OPERATORS = ("eq", "ne", "in", "not_in", "gt", "gte", "lt", "lte", "contains")
 FACT_FIELDS = ("product_id", "category", "currency", "source", "plan", "quantity", "country", "type")
-_NUMERIC_FIELDS = ("quantity",)
 HUNDRED = Decimal(100)
+MISSING_RATE = "missing_exchange_rate"
+
+# (from currency, to currency) -> 1 unit of `from` in `to`, or None when no rate is known.
+Rates = Mapping[tuple[str, str], Decimal | None]
 
 
 @dataclass(frozen=True)
@@ -45,86 +55,172 @@ class ConversionFacts:
 
     def as_json(self) -> dict:
         data = asdict(self)
-        data["amount"] = str(self.amount)
+        data["amount"] = str(money_quantize(self.amount, self.currency))
         data["occurred_at"] = self.occurred_at.isoformat()
         return data
 
 
-def _comparable(left, right):
-    """Compare numbers as Decimals and everything else as strings, never as floats."""
+def _decimal(value) -> Decimal | None:
+    if isinstance(value, bool) or value is None:
+        return None
     try:
-        return Decimal(str(left)), Decimal(str(right))
-    except Exception:
-        return str(left), str(right)
+        number = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        return None
+    return number if number.is_finite() else None
 
 
 def condition_holds(condition: dict, facts: ConversionFacts) -> bool:
-    operator, expected = condition["operator"], condition.get("value")
+    """One `{field, operator, value}` condition against the facts.
+
+    eq/ne/in/not_in compare as strings (a JSON `true` in meta equals "True" and
+    "true"); gt/gte/lt/lte compare as Decimals and fail when either side is not
+    a number; contains is substring for strings and membership for lists. A
+    missing fact satisfies only ne and not_in.
+    """
+    operator, expected = condition.get("operator"), condition.get("value")
     try:
-        actual = facts.value_of(condition["field"])
+        actual = facts.value_of(condition.get("field", ""))
     except KeyError:
         return False
-    if actual is None:
+    if actual is None or (actual == "" and condition.get("field", "").startswith("meta.")):
         return operator in ("ne", "not_in")
-    if operator == "eq":
-        return str(actual) == str(expected)
-    if operator == "ne":
-        return str(actual) != str(expected)
+    if operator in ("eq", "ne"):
+        equal = _same(actual, expected)
+        return equal if operator == "eq" else not equal
     if operator in ("in", "not_in"):
-        found = str(actual) in [str(item) for item in (expected or [])]
+        options = expected if isinstance(expected, list) else [expected]
+        found = any(_same(actual, option) for option in options)
         return found if operator == "in" else not found
     if operator == "contains":
-        return str(expected) in (actual if isinstance(actual, list) else str(actual))
-    left, right = _comparable(actual, expected)
-    if type(left) is not type(right):
+        if isinstance(actual, list):
+            return any(_same(item, expected) for item in actual)
+        return str(expected).lower() in str(actual).lower()
+    if operator in ("gt", "gte", "lt", "lte"):
+        left, right = _decimal(actual), _decimal(expected)
+        if left is None or right is None:
+            return False
+        return {"gt": left > right, "gte": left >= right, "lt": left < right, "lte": left <= right}[operator]
+    return False
+
+
+def _same(actual, expected) -> bool:
+    if isinstance(actual, bool) or isinstance(expected, bool):
+        return str(actual).lower() == str(expected).lower()
+    left, right = _decimal(actual), _decimal(expected)
+    if left is not None and right is not None:
+        return left == right  # "2" == 2 == "2.0"
+    return str(actual) == str(expected)
+
+
+def condition_errors(conditions) -> list[str]:
+    """What is wrong with a rule's conditions, for forms and the admin; empty when they are fine."""
+    if not isinstance(conditions, list):
+        return ["Conditions must be a list."]
+    errors = []
+    for number, condition in enumerate(conditions, start=1):
+        if not isinstance(condition, dict):
+            errors.append(f"Condition {number} must be an object with field, operator and value.")
+            continue
+        name = condition.get("field", "")
+        if not isinstance(name, str) or not (name in FACT_FIELDS or (name.startswith("meta.") and len(name) > 5)):
+            errors.append(f"Condition {number}: unknown field {name!r}; use {', '.join(FACT_FIELDS)} or meta.<key>.")
+        if condition.get("operator") not in OPERATORS:
+            errors.append(f"Condition {number}: operator must be one of {', '.join(OPERATORS)}.")
+        elif condition.get("operator") in ("in", "not_in") and not isinstance(condition.get("value"), list):
+            errors.append(f"Condition {number}: {condition['operator']} needs a list value.")
+        elif condition.get("operator") in ("gt", "gte", "lt", "lte") and _decimal(condition.get("value")) is None:
+            errors.append(f"Condition {number}: {condition['operator']} needs a number.")
+    return errors
+
+
+def rule_needs_rate(rule, facts: ConversionFacts) -> bool:
+    """A percentage or an amount range in another currency needs the conversion's amount converted."""
+    if rule.currency == facts.currency:
         return False
-    return {"gt": left > right, "gte": left >= right, "lt": left < right, "lte": left <= right}[operator]
+    return rule.reward_type == "percentage" or rule.min_amount is not None or rule.max_amount is not None
 
 
-def rule_mismatch_reason(rule, facts: ConversionFacts, now: datetime) -> str | None:
-    """Why `rule` does not apply to `facts`, or None when it does."""
+def amount_in_rule_currency(rule, facts: ConversionFacts, rates: Rates) -> tuple[Decimal | None, Decimal | None]:
+    """The conversion amount in the rule's currency (not rounded: it is an input) and the rate used."""
+    if rule.currency == facts.currency:
+        return facts.amount, None
+    rate = rates.get((facts.currency, rule.currency))
+    if rate is None:
+        return None, None
+    return facts.amount * rate, rate
+
+
+def rule_mismatch_reason(rule, facts: ConversionFacts, rates: Rates | None = None) -> str | None:
+    """Why `rule` does not apply to `facts`, or None when it does; MISSING_RATE when it cannot tell."""
     if not rule.is_active:
         return "inactive"
     if rule.partner_id is not None and rule.partner_id != facts.partner_id:
         return "other_partner"
+    if rule.active_from is not None and facts.occurred_at < rule.active_from:
+        return f"not active yet: from {rule.active_from.isoformat()}"
+    if rule.active_until is not None and facts.occurred_at >= rule.active_until:
+        return f"no longer active: until {rule.active_until.isoformat()}"
     if rule.conversion_type and rule.conversion_type != facts.type:
         return f"type is {facts.type}, rule wants {rule.conversion_type}"
-    if rule.min_amount is not None and facts.amount < rule.min_amount:
-        return f"amount {facts.amount} below {rule.min_amount}"
-    if rule.max_amount is not None and facts.amount > rule.max_amount:
-        return f"amount {facts.amount} above {rule.max_amount}"
     for condition in rule.conditions or []:
         if not condition_holds(condition, facts):
-            return f"condition {condition['field']} {condition['operator']} {condition.get('value')!r} fails"
-    if rule.reward_type == "percentage" and rule.currency != facts.currency:
-        return f"percentage rule pays {rule.currency}, conversion is in {facts.currency}"
+            return f"condition {condition.get('field')} {condition.get('operator')} {condition.get('value')!r} fails"
+    if rule.min_amount is not None or rule.max_amount is not None:
+        amount, _ = amount_in_rule_currency(rule, facts, rates or {})
+        if amount is None:
+            return MISSING_RATE
+        shown = f"{amount.normalize():f} {rule.currency}"
+        if rule.min_amount is not None and amount < rule.min_amount:
+            return f"amount {shown} below {rule.min_amount}"
+        if rule.max_amount is not None and amount > rule.max_amount:
+            return f"amount {shown} above {rule.max_amount}"
+    if rule_needs_rate(rule, facts) and (rates or {}).get((facts.currency, rule.currency)) is None:
+        return MISSING_RATE
     return None
 
 
 def rule_precedence(rule) -> tuple:
-    return (rule.partner_id is not None, rule.priority, rule.created_at, rule.pk)
+    return (rule.partner_id is not None, rule.priority, rule.created_at, rule.pk or 0)
 
 
 @dataclass
 class RuleChoice:
     rule: object | None
     considered: list[dict]
+    # Set when the deciding rule needs a rate we do not have: (from, to).
+    missing_rate: tuple[str, str] | None = None
 
 
-def reward_rules_match(rules, facts: ConversionFacts, now: datetime) -> RuleChoice:
+def reward_rules_match(rules, facts: ConversionFacts, rates: Rates | None = None) -> RuleChoice:
     """The winning rule by precedence, and a line for every rule considered."""
-    considered, matching = [], []
+    considered, winner, missing = [], None, None
     for rule in sorted(rules, key=rule_precedence, reverse=True):
-        reason = rule_mismatch_reason(rule, facts, now)
+        reason = rule_mismatch_reason(rule, facts, rates)
         if reason == "other_partner":
             continue  # another partner's override is none of this conversion's business
-        considered.append({"rule_id": rule.pk, "name": rule.name, "matched": reason is None, "reason": reason or ""})
-        if reason is None:
-            matching.append(rule)
-    winner = matching[0] if matching else None
+        decided = winner is not None or missing is not None
+        line = {
+            "rule_id": rule.pk,
+            "name": rule.name,
+            "scope": "partner" if rule.partner_id else "offer",
+            "priority": rule.priority,
+            "matched": reason is None,
+            "reason": reason or "",
+        }
+        if reason is None and not decided:
+            winner = rule
+        elif reason is None:
+            line["reason"] = "matches, but a rule of higher precedence decided"
+        elif reason == MISSING_RATE and not decided:
+            missing = (facts.currency, rule.currency)
+            line["reason"] = f"no {facts.currency}->{rule.currency} rate for {facts.occurred_at.date().isoformat()}"
+        considered.append(line)
     for line in considered:
         line["won"] = winner is not None and line["rule_id"] == winner.pk
-    return RuleChoice(rule=winner, considered=considered)
+    if missing is not None:
+        winner = None
+    return RuleChoice(rule=winner, considered=considered, missing_rate=missing)
 
 
 @dataclass(frozen=True)
@@ -133,15 +229,32 @@ class RewardAmount:
     currency: str
     uncapped: Decimal
     capped: bool
+    rate: Decimal | None = None
+    base_amount: Decimal | None = None  # the conversion amount in the rule's currency, before rounding
 
 
-def reward_amount_compute(rule, facts: ConversionFacts) -> RewardAmount:
-    """Fixed: the rule's value. Percentage: value% of the amount. Then the per-conversion cap."""
+def reward_amount_compute(rule, facts: ConversionFacts, rates: Rates | None = None) -> RewardAmount:
+    """Fixed: the rule's value. Percentage: value% of the amount in the rule's currency. Then the cap.
+
+    The result is rounded once, at the end, to the rule currency's minor unit
+    (ROUND_HALF_UP, `referrals.money.money_quantize`): the rate and the
+    percentage are applied to the exact amount, never to a rounded step.
+    """
+    base, rate = amount_in_rule_currency(rule, facts, rates or {})
     if rule.reward_type == "fixed":
         uncapped = money_quantize(rule.value, rule.currency)
     else:
-        uncapped = money_quantize(facts.amount * rule.value / HUNDRED, rule.currency)
+        if base is None:
+            raise ValueError(f"no {facts.currency}->{rule.currency} rate")
+        uncapped = money_quantize(base * rule.value / HUNDRED, rule.currency)
     amount = uncapped
     if rule.max_reward is not None and amount > rule.max_reward:
         amount = money_quantize(rule.max_reward, rule.currency)
-    return RewardAmount(amount=amount, currency=rule.currency, uncapped=uncapped, capped=amount != uncapped)
+    return RewardAmount(
+        amount=amount,
+        currency=rule.currency,
+        uncapped=uncapped,
+        capped=amount != uncapped,
+        rate=rate,
+        base_amount=base,
+    )

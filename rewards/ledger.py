@@ -1,4 +1,18 @@
-"""The double-entry ledger: accounts, balanced transactions, balances from entries."""
+"""The double-entry ledger: accounts, balanced transactions, balances from entries.
+
+Four kinds of account per currency: an advertiser's payable, and a partner's
+pending, available and paid. Money moves
+
+    accrual   payable -> pending      (a conversion is rewarded)
+    approval  pending -> available    (the validation term ended, or the advertiser validated)
+    payout    available -> paid       (a payout batch was paid; one transaction per partner line)
+    reversal  pending|available -> payable  (rejected; from a paid reward it leaves `available`
+              negative, a clawback the next payout nets off)
+
+Transactions and entries are append-only (a database trigger refuses UPDATE and
+DELETE); a correction is a new transaction. Each sums to zero per currency and
+carries only amounts already rounded to the currency's minor unit.
+"""
 
 from collections import defaultdict
 from datetime import datetime
@@ -8,7 +22,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Sum
 
 from referrals.models import Advertiser, Partner
-from rewards.models import Account, Entry, Reward, Transaction
+from referrals.money import money_quantize
+from rewards.models import Account, Entry, PayoutItem, Reward, Transaction
 
 
 class UnbalancedTransaction(ValueError):
@@ -16,36 +31,62 @@ class UnbalancedTransaction(ValueError):
 
 
 def account_get(*, kind: str, currency: str, advertiser: Advertiser | None = None, partner: Partner | None = None):
+    """The account, created on first use; `get_or_create` settles a race on the unique constraint."""
     account, _ = Account.objects.get_or_create(kind=kind, currency=currency, advertiser=advertiser, partner=partner)
     return account
 
 
 def ledger_post(
-    *, kind: str, reward: Reward | None, legs: list[tuple[Account, Decimal]], memo: str, now: datetime
+    *,
+    kind: str,
+    reward: Reward | None = None,
+    payout_item: PayoutItem | None = None,
+    legs: list[tuple[Account, Decimal]],
+    memo: str,
+    now: datetime,
+    fresh: bool = False,
 ) -> Transaction:
-    """Post one balanced transaction; for a reward, at most one of each kind (a repeat returns the first)."""
+    """Post one balanced transaction; per reward (or payout line) at most one of each kind.
+
+    A repeat returns the first transaction and writes nothing. `fresh` skips the
+    look-up when the caller has just created the reward (the unique constraint
+    still guards it).
+    """
     totals: dict[str, Decimal] = defaultdict(Decimal)
     for account, amount in legs:
+        if money_quantize(amount, account.currency) != amount:
+            raise UnbalancedTransaction(f"{amount} is not rounded to {account.currency}'s minor unit")
         totals[account.currency] += amount
-    if any(total != 0 for total in totals.values()):
+    if not legs or any(total != 0 for total in totals.values()):
         raise UnbalancedTransaction(f"entries do not sum to zero: {dict(totals)}")
-    if reward is not None:
-        existing = Transaction.objects.filter(reward=reward, kind=kind).first()
+    owner = {"reward": reward} if reward is not None else {"payout_item": payout_item} if payout_item else None
+    if owner and not fresh:
+        existing = Transaction.objects.filter(kind=kind, **owner).first()
         if existing:
             return existing
     try:
         with transaction.atomic():
-            posted = Transaction.objects.create(kind=kind, reward=reward, memo=memo, created_at=now)
+            posted = Transaction.objects.create(
+                kind=kind, reward=reward, payout_item=payout_item, memo=memo[:255], created_at=now
+            )
             Entry.objects.bulk_create(
                 Entry(transaction=posted, account=account, amount=amount, currency=account.currency)
                 for account, amount in legs
             )
             return posted
     except IntegrityError:
-        if reward is None:
+        if owner is None:
             raise
-        return Transaction.objects.get(reward=reward, kind=kind)
+        return Transaction.objects.get(kind=kind, **owner)
 
 
 def account_balance(account: Account) -> Decimal:
     return account.entries.aggregate(total=Sum("amount"))["total"] or Decimal(0)
+
+
+def partner_balance(*, partner: Partner, kind: str, currency: str) -> Decimal:
+    """A partner's balance of one kind; zero when the account was never used."""
+    total = Entry.objects.filter(account__partner=partner, account__kind=kind, account__currency=currency).aggregate(
+        total=Sum("amount")
+    )["total"]
+    return total or Decimal(0)

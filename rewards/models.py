@@ -4,15 +4,34 @@ This app knows partners, offers and plain facts about a conversion; it never
 imports `conversions`. A reward names its conversion by id only.
 """
 
+from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 
 from referrals.models import CURRENCY_CHOICES, Advertiser, Offer, Partner
 
 AMOUNT = {"max_digits": 18, "decimal_places": 4}
 
 
+class SpendPeriod(models.TextChoices):
+    DAY = "day"
+    WEEK = "week"
+    MONTH = "month"
+    ALL_TIME = "all_time", "all time"
+
+
+class Recurring(models.TextChoices):
+    EVERY = "", "every invoice"
+    FIRST_ONLY = "first_only", "first invoice only"
+    FIRST_N = "first_n", "first N invoices"
+    WITHIN_MONTHS = "within_months", "invoices within N months of the first"
+
+
 class RewardRule(models.Model):
+    SpendPeriod = SpendPeriod
+    Recurring = Recurring
+
     class ConversionType(models.TextChoices):
         ANY = "", "any type"
         PURCHASE = "purchase"
@@ -41,6 +60,22 @@ class RewardRule(models.Model):
     max_reward = models.DecimalField(**AMOUNT, null=True, blank=True, help_text="Per conversion, in the currency.")
     priority = models.IntegerField(default=0, help_text="Higher wins among rules of the same scope.")
     is_active = models.BooleanField(default=True)
+    active_from = models.DateTimeField(
+        null=True, blank=True, help_text="Applies to conversions that occurred at or after this moment."
+    )
+    active_until = models.DateTimeField(
+        null=True, blank=True, help_text="Applies to conversions that occurred before this moment."
+    )
+
+    # Spend limit: what one partner may earn from this rule in a period, in the rule's currency.
+    spend_limit = models.DecimalField(**AMOUNT, null=True, blank=True)
+    spend_limit_period = models.CharField(max_length=10, choices=SpendPeriod.choices, blank=True, default="")
+
+    # Recurring subscriptions: which invoices of one subscription_id earn.
+    recurring = models.CharField(max_length=20, choices=Recurring.choices, blank=True, default="")
+    recurring_count = models.PositiveIntegerField(
+        null=True, blank=True, help_text="N invoices (first_n) or N months (within_months)."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -51,10 +86,46 @@ class RewardRule(models.Model):
                 condition=Q(max_reward__isnull=True) | Q(max_reward__gte=0), name="rule_max_reward_nonnegative"
             ),
             models.CheckConstraint(condition=Q(reward_type__in=["fixed", "percentage"]), name="rule_reward_type_valid"),
+            models.CheckConstraint(
+                condition=(Q(spend_limit__isnull=True) & Q(spend_limit_period=""))
+                | (Q(spend_limit__gte=0) & Q(spend_limit_period__in=["day", "week", "month", "all_time"])),
+                name="rule_spend_limit_has_period",
+            ),
+            models.CheckConstraint(
+                condition=Q(recurring__in=["", "first_only"]) | Q(recurring_count__gte=1),
+                name="rule_recurring_has_count",
+            ),
+            models.CheckConstraint(
+                condition=Q(active_from__isnull=True)
+                | Q(active_until__isnull=True)
+                | Q(active_until__gt=F("active_from")),
+                name="rule_active_range_ordered",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.offer.public_id})"
+
+    def clean(self) -> None:
+        """What the admin's form reports before the database's constraints would refuse it."""
+        from referrals.money import money_quantize
+        from rewards.engine import condition_errors
+
+        errors: dict[str, list[str]] = {}
+        if messages := condition_errors(self.conditions):
+            errors["conditions"] = messages
+        if (self.spend_limit is None) != (not self.spend_limit_period):
+            errors["spend_limit_period"] = ["A spend limit needs a period, and a period needs a limit."]
+        if self.recurring in (Recurring.FIRST_N, Recurring.WITHIN_MONTHS) and not self.recurring_count:
+            errors["recurring_count"] = ["Say how many invoices or months."]
+        if self.active_from and self.active_until and self.active_until <= self.active_from:
+            errors["active_until"] = ["Must be after active from."]
+        for name in ("max_reward", "spend_limit"):
+            value = getattr(self, name)
+            if value is not None and self.currency and money_quantize(value, self.currency) != value:
+                errors[name] = [f"Use at most the minor unit of {self.currency}."]
+        if errors:
+            raise ValidationError(errors)
 
 
 class Reward(models.Model):
@@ -74,6 +145,26 @@ class Reward(models.Model):
     currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     explanation = models.JSONField(default=dict, blank=True)
+    # 1 unit of the conversion's currency in the reward's currency, on `rate_date`; null when no conversion was needed.
+    exchange_rate = models.DecimalField(max_digits=24, decimal_places=10, null=True, blank=True)
+    rate_date = models.DateField(null=True, blank=True)
+    occurred_at = models.DateTimeField(null=True, help_text="When the conversion happened.")
+    approve_after = models.DateTimeField(
+        null=True, help_text="The end of the offer's validation term, in the advertiser's time zone."
+    )
+    approved_at = models.DateTimeField(null=True, blank=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
+    reversed_at = models.DateTimeField(null=True, blank=True)
+    reversed_from = models.CharField(max_length=10, blank=True, help_text="The status a reversal took it from.")
+    # The spend-limit counter it was charged to, so that a reversal gives the room back.
+    spend_counter = models.ForeignKey("SpendCounter", on_delete=models.PROTECT, null=True, blank=True)
+    payout_item = models.ForeignKey(
+        "PayoutItem", on_delete=models.PROTECT, null=True, blank=True, related_name="rewards"
+    )
+    # A paid reward that was reversed is netted off by this (later) payout: the clawback.
+    clawback_item = models.ForeignKey(
+        "PayoutItem", on_delete=models.PROTECT, null=True, blank=True, related_name="clawbacks"
+    )
     created_at = models.DateTimeField()
 
     class Meta:
@@ -83,7 +174,10 @@ class Reward(models.Model):
                 condition=Q(status__in=["pending", "approved", "paid", "reversed"]), name="reward_status_valid"
             ),
         ]
-        indexes = [models.Index(fields=["partner", "status"], name="reward_partner_status")]
+        indexes = [
+            models.Index(fields=["partner", "status"], name="reward_partner_status"),
+            models.Index(fields=["status", "approve_after"], name="reward_status_approve_after"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.amount} {self.currency} to {self.partner}"
@@ -134,13 +228,17 @@ class Transaction(models.Model):
 
     kind = models.CharField(max_length=20, choices=Kind.choices)
     reward = models.ForeignKey(Reward, on_delete=models.PROTECT, null=True, blank=True, related_name="transactions")
+    payout_item = models.ForeignKey(
+        "PayoutItem", on_delete=models.PROTECT, null=True, blank=True, related_name="transactions"
+    )
     memo = models.CharField(max_length=255, blank=True)
     created_at = models.DateTimeField()
 
     class Meta:
         constraints = [
-            # Posting is idempotent: one transaction per (reward, kind).
+            # Posting is idempotent: one transaction per (reward, kind), one payout per payout item.
             models.UniqueConstraint(fields=["reward", "kind"], name="transaction_once_per_reward_kind"),
+            models.UniqueConstraint(fields=["payout_item", "kind"], name="transaction_once_per_payout_item_kind"),
         ]
 
     def __str__(self) -> str:
@@ -159,3 +257,128 @@ class Entry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.amount} {self.currency} {self.account.kind}"
+
+
+class ExchangeRate(models.Model):
+    """One unit of `base` is worth `rate` units of `quote` on `date` (UTC). Staff keep these current."""
+
+    base = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
+    quote = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
+    date = models.DateField()
+    rate = models.DecimalField(max_digits=24, decimal_places=10)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-date", "base", "quote"]
+        constraints = [
+            models.UniqueConstraint(fields=["base", "quote", "date"], name="exchange_rate_once_per_day"),
+            models.CheckConstraint(condition=Q(rate__gt=0), name="exchange_rate_positive"),
+            models.CheckConstraint(condition=~Q(base=F("quote")), name="exchange_rate_two_currencies"),
+        ]
+
+    def __str__(self) -> str:
+        return f"1 {self.base} = {self.rate} {self.quote} on {self.date}"
+
+
+class SpendCounter(models.Model):
+    """What one partner earned from one rule in one period: the row a spend limit is enforced on.
+
+    Increased only by a conditional UPDATE (`spent + x <= limit`), so concurrent
+    conversions queue on the row and never overshoot the limit.
+    """
+
+    rule = models.ForeignKey(RewardRule, on_delete=models.PROTECT, related_name="spend_counters")
+    partner = models.ForeignKey(Partner, on_delete=models.PROTECT)
+    period_start = models.DateField(help_text="The first day of the period (1970-01-01 for all time).")
+    spent = models.DecimalField(**AMOUNT, default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["rule", "partner", "period_start"], name="spend_counter_once"),
+            models.CheckConstraint(condition=Q(spent__gte=0), name="spend_counter_nonnegative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.spent} of rule {self.rule_id} for partner {self.partner_id} from {self.period_start}"
+
+
+class SubscriptionInvoices(models.Model):
+    """The invoices of one subscription processed so far: what recurring limits count."""
+
+    offer = models.ForeignKey(Offer, on_delete=models.PROTECT)
+    subscription_id = models.CharField(max_length=128)
+    first_invoice_at = models.DateTimeField()
+    invoices_seen = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name_plural = "subscription invoices"
+        constraints = [
+            models.UniqueConstraint(fields=["offer", "subscription_id"], name="subscription_invoices_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subscription_id}: {self.invoices_seen} invoices"
+
+
+class PayoutProfile(models.Model):
+    """How a partner is paid, and an optional minimum payout of their own."""
+
+    class Method(models.TextChoices):
+        BANK = "bank", "bank transfer"
+        PAYPAL = "paypal", "PayPal"
+
+    partner = models.OneToOneField(Partner, on_delete=models.PROTECT, related_name="payout_profile")
+    method = models.CharField(max_length=10, choices=Method.choices, default=Method.BANK)
+    account_name = models.CharField(max_length=200, blank=True)
+    iban = models.CharField(max_length=34, blank=True)
+    bic = models.CharField(max_length=11, blank=True)
+    paypal_email = models.EmailField(blank=True)
+    minimum_payout = models.DecimalField(
+        **AMOUNT, null=True, blank=True, help_text="Overrides PAYOUT_MINIMUMS for this partner, in any currency."
+    )
+
+    def __str__(self) -> str:
+        return f"{self.partner} by {self.method}"
+
+
+class PayoutBatch(models.Model):
+    class Status(models.TextChoices):
+        OPEN = "open"
+        PAID = "paid"
+
+    currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
+    period_end = models.DateField(help_text="Rewards approved before the end of this day (UTC) are included.")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
+    created_at = models.DateTimeField()
+    paid_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "payout batches"
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=["open", "paid"]), name="payout_batch_status_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Payout {self.pk} ({self.currency}, to {self.period_end}, {self.status})"
+
+
+class PayoutItem(models.Model):
+    """One partner's line in a batch: approved rewards less clawbacks."""
+
+    batch = models.ForeignKey(PayoutBatch, on_delete=models.PROTECT, related_name="items")
+    partner = models.ForeignKey(Partner, on_delete=models.PROTECT)
+    gross = models.DecimalField(**AMOUNT, help_text="The approved rewards.")
+    clawback = models.DecimalField(**AMOUNT, default=0, help_text="Paid rewards reversed since, netted off.")
+    amount = models.DecimalField(**AMOUNT, help_text="What is paid: gross less clawback.")
+    currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["batch", "partner"], name="payout_item_once_per_partner"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="payout_item_amount_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.amount} {self.currency} to {self.partner}"

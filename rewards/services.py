@@ -1,7 +1,14 @@
-"""Rewards: grant one for a conversion's facts, reverse one, with their ledger postings."""
+"""Rewards: grant one for a conversion's facts, approve, reverse, with their ledger postings.
 
-from dataclasses import dataclass
+The lifecycle of a reward: `pending` (in the offer's validation term) ->
+`approved` (term over, or the advertiser validated) -> `paid` (a payout batch);
+`pending` | `approved` | `paid` -> `reversed`. Every change posts a ledger
+transaction (rewards/ledger.py); nothing is edited or deleted there.
+"""
+
+from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from uuid import UUID
 
 from django.db import IntegrityError, transaction
@@ -10,16 +17,98 @@ from django.db.models import Q
 from referrals.models import Offer
 from rewards.engine import ConversionFacts, reward_amount_compute, reward_rules_match
 from rewards.ledger import account_get, ledger_post
-from rewards.models import Account, Reward, RewardRule, Transaction
+from rewards.limits import recurring_allows, spend_charge, spend_release, subscription_invoice_count
+from rewards.models import Account, Entry, Reward, RewardRule, Transaction
+from rewards.periods import validation_term_end
+from rewards.rates import RateBook
+
+
+class Outcome:
+    """What processing a conversion's facts came to; the codes are the conversion's status_reason."""
+
+    REWARDED = "rewarded"
+    NO_MATCHING_RULE = "no_matching_rule"
+    CAP_REACHED = "cap_reached"
+    RECURRING_LIMIT_REACHED = "recurring_limit_reached"
+    MISSING_EXCHANGE_RATE = "missing_exchange_rate"
 
 
 @dataclass
 class RewardDecision:
+    outcome: str
     reward: Reward | None
     explanation: dict
 
 
-def reward_rules_for(*, offer: Offer, partner_id: int):
+@dataclass
+class RewardContext:
+    """What a batch of conversions shares: rules per offer, rates, ledger accounts, loaded once."""
+
+    rules_by_offer: dict[int, list[RewardRule]] = field(default_factory=dict)
+    rates: RateBook = field(default_factory=RateBook)
+    accounts: dict[tuple, Account] = field(default_factory=dict)
+    existing: dict[UUID, Reward] | None = None
+    # Deferred: rewards are collected in `to_create` and written by `reward_grants_flush`.
+    deferred: bool = False
+    to_create: list[Reward] = field(default_factory=list)
+
+    @classmethod
+    def for_batch(
+        cls, *, offer_ids: set[int], facts: list[ConversionFacts], conversion_ids: list, deferred: bool = True
+    ) -> "RewardContext":
+        """One query for the rules of every offer in the batch, one for the rates, one for rewards already made."""
+        context = cls(deferred=deferred)
+        for offer_id in offer_ids:
+            context.rules_by_offer[offer_id] = []
+        for rule in RewardRule.objects.filter(offer_id__in=offer_ids, is_active=True):
+            context.rules_by_offer[rule.offer_id].append(rule)
+        currencies = {rule.currency for rules in context.rules_by_offer.values() for rule in rules}
+        currencies |= {item.currency for item in facts}
+        if facts:
+            days = [item.occurred_at.date() for item in facts]
+            context.rates.preload(currencies, min(days), max(days))
+        context.existing = {
+            reward.conversion_id: reward for reward in Reward.objects.filter(conversion_id__in=conversion_ids)
+        }
+        return context
+
+    def rules_for(self, *, offer: Offer, partner_id: int) -> list[RewardRule]:
+        if offer.pk not in self.rules_by_offer:
+            self.rules_by_offer[offer.pk] = list(RewardRule.objects.filter(offer=offer, is_active=True))
+        return [rule for rule in self.rules_by_offer[offer.pk] if rule.partner_id in (None, partner_id)]
+
+    def rates_for(self, facts: ConversionFacts, rules: list[RewardRule]) -> tuple[dict, dict]:
+        """The rates the engine may need for these facts, and how each was found (for the explanation)."""
+        rates, shown = {}, {}
+        for currency in {rule.currency for rule in rules} - {facts.currency}:
+            found = self.rates.find(facts.currency, currency, facts.occurred_at.date())
+            rates[(facts.currency, currency)] = found.rate if found else None
+            if found:
+                shown[f"{facts.currency}->{currency}"] = {
+                    "rate": _plain(found.rate),
+                    "date": found.date.isoformat(),
+                    "inverse_of_stored_rate": found.inverse,
+                }
+        return rates, shown
+
+    def account(self, **key) -> Account:
+        cache_key = tuple(sorted(key.items()))
+        if cache_key not in self.accounts:
+            self.accounts[cache_key], _ = Account.objects.get_or_create(**key)
+        return self.accounts[cache_key]
+
+    def existing_reward(self, conversion_id) -> Reward | None:
+        if self.existing is not None:
+            return self.existing.get(conversion_id)
+        return Reward.objects.filter(conversion_id=conversion_id).first()
+
+
+def _plain(number) -> str:
+    """A Decimal without trailing zeros or an exponent, for explanations: 151.3700000000 -> 151.37."""
+    return f"{number.normalize():f}"
+
+
+def reward_rules_for(*, offer: Offer, partner_id: int) -> list[RewardRule]:
     """The active rules that could apply to this partner's conversions on the offer."""
     return list(
         RewardRule.objects.filter(offer=offer, is_active=True).filter(
@@ -28,63 +117,232 @@ def reward_rules_for(*, offer: Offer, partner_id: int):
     )
 
 
-def reward_grant(*, conversion_id: UUID, offer: Offer, facts: ConversionFacts, now: datetime) -> RewardDecision:
-    """Match the rules, and if one wins, create the reward and post its accrual.
+def reward_grant(
+    *,
+    conversion_id: UUID,
+    offer: Offer,
+    facts: ConversionFacts,
+    now: datetime,
+    context: RewardContext | None = None,
+) -> RewardDecision:
+    """Decide what the conversion earns; if anything, create the reward and post its accrual.
 
-    Idempotent per conversion: a second call returns the existing reward.
-    Call inside the caller's transaction, with the conversion locked.
+    Call inside the caller's transaction with the conversion locked. Idempotent
+    per conversion: a second call returns the existing reward. A missing rate
+    writes nothing (the conversion is decided when the rate arrives).
     """
-    existing = Reward.objects.filter(conversion_id=conversion_id).first()
+    context = context or RewardContext()
+    existing = context.existing_reward(conversion_id)
     if existing:
-        return RewardDecision(reward=existing, explanation=existing.explanation)
+        return RewardDecision(outcome=Outcome.REWARDED, reward=existing, explanation=existing.explanation)
 
-    choice = reward_rules_match(reward_rules_for(offer=offer, partner_id=facts.partner_id), facts, now)
-    explanation = {"facts": facts.as_json(), "rules": choice.considered}
+    rules = context.rules_for(offer=offer, partner_id=facts.partner_id)
+    rates, rates_shown = context.rates_for(facts, rules)
+    choice = reward_rules_match(rules, facts, rates)
+    explanation = {
+        "facts": facts.as_json(),
+        "rules": choice.considered,
+        "precedence": "partner override, then priority, then newest",
+        "rates": rates_shown,
+        "decided_at": now.isoformat(),
+    }
+    if choice.missing_rate:
+        base, quote = choice.missing_rate
+        explanation["outcome"] = Outcome.MISSING_EXCHANGE_RATE
+        explanation["missing_rate"] = {"base": base, "quote": quote, "date": facts.occurred_at.date().isoformat()}
+        return RewardDecision(outcome=Outcome.MISSING_EXCHANGE_RATE, reward=None, explanation=explanation)
+
+    try:
+        return _grant_decided(conversion_id, offer, facts, now, context, choice, rates, rates_shown, explanation)
+    except _AlreadyRewarded:
+        # Another path rewarded this conversion first; our savepoint (counters included) is undone.
+        reward = Reward.objects.get(conversion_id=conversion_id)
+        return RewardDecision(outcome=Outcome.REWARDED, reward=reward, explanation=reward.explanation)
+
+
+class _AlreadyRewarded(Exception):
+    pass
+
+
+def _grant_decided(conversion_id, offer, facts, now, context, choice, rates, rates_shown, explanation):
+    if context.deferred:
+        # The batch path: the caller's transaction is the unit, and rewards are written by `flush`.
+        return _decide(conversion_id, offer, facts, now, context, choice, rates, rates_shown, explanation)
+    with transaction.atomic():  # a savepoint: counters and reward commit together or not at all
+        return _decide(conversion_id, offer, facts, now, context, choice, rates, rates_shown, explanation)
+
+
+def _decide(conversion_id, offer, facts, now, context, choice, rates, rates_shown, explanation):
+    invoice = None
+    if facts.type == "subscription":
+        invoice = subscription_invoice_count(offer_id=offer.pk, facts=facts)
     if choice.rule is None:
-        return RewardDecision(reward=None, explanation=explanation)
+        explanation["outcome"] = Outcome.NO_MATCHING_RULE
+        return RewardDecision(outcome=Outcome.NO_MATCHING_RULE, reward=None, explanation=explanation)
+    rule = choice.rule
+    if invoice is not None:
+        allowed, explanation["recurring"] = recurring_allows(rule, invoice, facts.occurred_at)
+        if not allowed:
+            explanation["outcome"] = Outcome.RECURRING_LIMIT_REACHED
+            return RewardDecision(outcome=Outcome.RECURRING_LIMIT_REACHED, reward=None, explanation=explanation)
 
-    computed = reward_amount_compute(choice.rule, facts)
+    computed = reward_amount_compute(rule, facts, rates)
     explanation["reward"] = {
-        "rule_id": choice.rule.pk,
-        "reward_type": choice.rule.reward_type,
-        "value": str(choice.rule.value),
-        "max_reward": None if choice.rule.max_reward is None else str(choice.rule.max_reward),
+        "rule_id": rule.pk,
+        "reward_type": rule.reward_type,
+        "value": str(rule.value),
+        "base_amount": None if computed.base_amount is None else _plain(computed.base_amount),
+        "exchange_rate": None if computed.rate is None else _plain(computed.rate),
+        "max_reward": None if rule.max_reward is None else str(rule.max_reward),
         "uncapped": str(computed.uncapped),
         "capped": computed.capped,
         "amount": str(computed.amount),
         "currency": computed.currency,
+        "rounding": "ROUND_HALF_UP to the currency's minor unit, once",
     }
+    time_zone = offer.advertiser.time_zone
+    charge = spend_charge(
+        rule=rule,
+        partner_id=facts.partner_id,
+        amount=computed.amount,
+        occurred_at=facts.occurred_at,
+        time_zone=time_zone,
+    )
+    if charge.state:
+        explanation["spend_limit"] = {**charge.state, "reached": not charge.allowed}
+    if not charge.allowed:
+        explanation["outcome"] = Outcome.CAP_REACHED
+        return RewardDecision(outcome=Outcome.CAP_REACHED, reward=None, explanation=explanation)
+
+    approve_after = validation_term_end(facts.occurred_at, term_days=offer.validation_term_days, time_zone=time_zone)
+    explanation["validation"] = {
+        "term_days": offer.validation_term_days,
+        "time_zone": time_zone,
+        "approve_after": approve_after.isoformat(),
+    }
+    explanation["outcome"] = Outcome.REWARDED
+    rate_used = rates_shown.get(f"{facts.currency}->{rule.currency}") if computed.rate is not None else None
+    reward = Reward(
+        conversion_id=conversion_id,
+        partner_id=facts.partner_id,
+        offer=offer,
+        rule=rule,
+        amount=computed.amount,
+        currency=computed.currency,
+        explanation=explanation,
+        exchange_rate=computed.rate,
+        rate_date=rate_used["date"] if rate_used else None,
+        occurred_at=facts.occurred_at,
+        approve_after=approve_after,
+        spend_counter_id=charge.counter_id,
+        created_at=now,
+    )
+    if context.deferred:
+        context.to_create.append(reward)
+        return RewardDecision(outcome=Outcome.REWARDED, reward=reward, explanation=explanation)
     try:
         with transaction.atomic():
-            reward = Reward.objects.create(
-                conversion_id=conversion_id,
-                partner_id=facts.partner_id,
-                offer=offer,
-                rule=choice.rule,
-                amount=computed.amount,
-                currency=computed.currency,
-                explanation=explanation,
-                created_at=now,
-            )
+            reward.save(force_insert=True)
     except IntegrityError:
-        reward = Reward.objects.get(conversion_id=conversion_id)
-        return RewardDecision(reward=reward, explanation=reward.explanation)
-    _post_accrual(reward, now)
-    return RewardDecision(reward=reward, explanation=explanation)
-
-
-def _post_accrual(reward: Reward, now: datetime) -> None:
-    payable = account_get(
-        kind=Account.Kind.ADVERTISER_PAYABLE, advertiser=reward.offer.advertiser, currency=reward.currency
-    )
-    pending = account_get(kind=Account.Kind.PARTNER_PENDING, partner=reward.partner, currency=reward.currency)
+        raise _AlreadyRewarded from None
     ledger_post(
         kind=Transaction.Kind.ACCRUAL,
         reward=reward,
-        legs=[(payable, -reward.amount), (pending, reward.amount)],
-        memo=f"reward for conversion {reward.conversion_id}",
+        legs=_accrual_legs(reward, context),
+        memo=f"reward for conversion {conversion_id}",
+        now=now,
+        fresh=True,
+    )
+    return RewardDecision(outcome=Outcome.REWARDED, reward=reward, explanation=explanation)
+
+
+def _accrual_legs(reward: Reward, context: "RewardContext") -> list[tuple[Account, Decimal]]:
+    payable = context.account(
+        kind=Account.Kind.ADVERTISER_PAYABLE, advertiser_id=reward.offer.advertiser_id, currency=reward.currency
+    )
+    pending = context.account(kind=Account.Kind.PARTNER_PENDING, partner_id=reward.partner_id, currency=reward.currency)
+    return [(payable, -reward.amount), (pending, reward.amount)]
+
+
+def reward_grants_flush(*, context: "RewardContext", now: datetime) -> int:
+    """Write the rewards a deferred context decided, with their accruals, in a few set-based INSERTs.
+
+    The batch holds every conversion's lock and knew their existing rewards, so
+    a conflict here means something bypassed the locks: the unique constraints
+    refuse it and the caller's transaction (the whole batch) rolls back.
+    """
+    rewards, context.to_create = context.to_create, []
+    if not rewards:
+        return 0
+    Reward.objects.bulk_create(rewards)
+    postings = Transaction.objects.bulk_create(
+        Transaction(
+            kind=Transaction.Kind.ACCRUAL,
+            reward=reward,
+            memo=f"reward for conversion {reward.conversion_id}",
+            created_at=now,
+        )
+        for reward in rewards
+    )
+    Entry.objects.bulk_create(
+        Entry(transaction=posted, account=account, amount=amount, currency=account.currency)
+        for posted, reward in zip(postings, rewards, strict=True)
+        for account, amount in _accrual_legs(reward, context)
+    )
+    return len(rewards)
+
+
+def _reward_locked(conversion_id=None, reward_id=None) -> Reward | None:
+    query = Reward.objects.select_for_update(of=("self",)).select_related("offer__advertiser", "partner")
+    return query.filter(**({"conversion_id": conversion_id} if conversion_id else {"pk": reward_id})).first()
+
+
+def _approve(reward: Reward, *, now: datetime, memo: str) -> bool:
+    if reward.status != Reward.Status.PENDING:
+        return False
+    pending = account_get(kind=Account.Kind.PARTNER_PENDING, partner=reward.partner, currency=reward.currency)
+    available = account_get(kind=Account.Kind.PARTNER_AVAILABLE, partner=reward.partner, currency=reward.currency)
+    ledger_post(
+        kind=Transaction.Kind.APPROVAL,
+        reward=reward,
+        legs=[(pending, -reward.amount), (available, reward.amount)],
+        memo=memo,
         now=now,
     )
+    reward.status, reward.approved_at = Reward.Status.APPROVED, now
+    reward.save(update_fields=["status", "approved_at"])
+    return True
+
+
+def reward_approve(*, conversion_id: UUID, now: datetime, memo: str = "validated by the advertiser") -> Reward | None:
+    """Approve the conversion's pending reward before its term ends; a no-op for any other status."""
+    with transaction.atomic():
+        reward = _reward_locked(conversion_id=conversion_id)
+        if reward is not None:
+            _approve(reward, now=now, memo=memo)
+        return reward
+
+
+def rewards_approve_due(*, now: datetime, batch_size: int = 500) -> int:
+    """Approve every pending reward whose validation term has ended; returns how many it approved.
+
+    Rows another worker holds are skipped (SKIP LOCKED), so two runs at once
+    share the work; each reward is re-checked under its lock, so a second run
+    approves nothing twice.
+    """
+    approved = 0
+    while True:
+        with transaction.atomic():
+            due = list(
+                Reward.objects.select_for_update(of=("self",), skip_locked=True)
+                .select_related("partner")
+                .filter(status=Reward.Status.PENDING, approve_after__lte=now)
+                .order_by("approve_after", "pk")[:batch_size]
+            )
+            for reward in due:
+                approved += _approve(reward, now=now, memo="validation term ended")
+        if len(due) < batch_size:
+            return approved
 
 
 # Where a reward's money sits in each status; a reversal takes it back from there.
@@ -99,25 +357,23 @@ _HELD_IN = {
 
 def reward_reverse(*, conversion_id: UUID, reason: str, now: datetime) -> Reward | None:
     """Reverse the conversion's reward, if it has one not yet reversed, and post the reversal."""
-    reward = (
-        Reward.objects.select_for_update()
-        .select_related("offer__advertiser", "partner")
-        .filter(conversion_id=conversion_id)
-        .first()
-    )
-    if reward is None or reward.status == Reward.Status.REVERSED:
+    with transaction.atomic():
+        reward = _reward_locked(conversion_id=conversion_id)
+        if reward is None or reward.status == Reward.Status.REVERSED:
+            return reward
+        held = account_get(kind=_HELD_IN[reward.status], partner=reward.partner, currency=reward.currency)
+        payable = account_get(
+            kind=Account.Kind.ADVERTISER_PAYABLE, advertiser=reward.offer.advertiser, currency=reward.currency
+        )
+        ledger_post(
+            kind=Transaction.Kind.REVERSAL,
+            reward=reward,
+            legs=[(held, -reward.amount), (payable, reward.amount)],
+            memo=f"reversed: {reason}",
+            now=now,
+        )
+        if reward.spend_counter_id:
+            spend_release(counter_id=reward.spend_counter_id, amount=reward.amount)
+        reward.reversed_from, reward.status, reward.reversed_at = reward.status, Reward.Status.REVERSED, now
+        reward.save(update_fields=["status", "reversed_from", "reversed_at"])
         return reward
-    held = account_get(kind=_HELD_IN[reward.status], partner=reward.partner, currency=reward.currency)
-    payable = account_get(
-        kind=Account.Kind.ADVERTISER_PAYABLE, advertiser=reward.offer.advertiser, currency=reward.currency
-    )
-    ledger_post(
-        kind=Transaction.Kind.REVERSAL,
-        reward=reward,
-        legs=[(held, -reward.amount), (payable, reward.amount)],
-        memo=f"reversed: {reason}"[:255],
-        now=now,
-    )
-    reward.status = Reward.Status.REVERSED
-    reward.save(update_fields=["status"])
-    return reward

@@ -10,6 +10,7 @@ from conversions.api.authentication import AdvertiserKeyAuthentication
 from conversions.api.filters import ConversionFilter, RequestLogFilter
 from conversions.api.serializers import ConversionSerializer, RequestLogEntrySerializer
 from conversions.models import Conversion, RequestLogEntry
+from rewards.selectors import rewards_by_conversion
 
 
 class NewestFirst(CursorPagination):
@@ -45,6 +46,15 @@ class ConversionList(AdvertiserReadView, generics.ListAPIView):
 
     def get_queryset(self):
         return Conversion.objects.filter(advertiser=self.request.auth).select_related("offer", "click")
+
+    def get_serializer(self, *args, **kwargs):
+        # One query for the page's rewards, not one per row.
+        if args and isinstance(args[0], list):
+            kwargs["context"] = {
+                **self.get_serializer_context(),
+                "rewards_by_conversion": rewards_by_conversion(conversion.pk for conversion in args[0]),
+            }
+        return super().get_serializer(*args, **kwargs)
 
 
 class ConversionDetail(AdvertiserReadView, generics.RetrieveAPIView):

@@ -12,6 +12,7 @@ from conversions.validation import (
     report_fields_check,
 )
 from referrals.money import money_quantize
+from rewards.selectors import reward_for_conversion
 
 
 @extend_schema_field(
@@ -79,10 +80,20 @@ class ConvertInputSerializer(serializers.Serializer):
         return ConversionReport(**self.validated_data)
 
 
+class ConversionRewardSerializer(serializers.Serializer):
+    """What the conversion earned (amount null when nothing), and why."""
+
+    amount = serializers.CharField(allow_null=True, help_text="A decimal string in the reward's currency.")
+    currency = serializers.CharField(allow_null=True)
+    status = serializers.CharField(allow_null=True, help_text="pending, approved, paid or reversed.")
+    explanation = serializers.JSONField(help_text="The rules considered and why, the inputs, the rate, the caps.")
+
+
 class ConversionSerializer(serializers.ModelSerializer):
     offer = serializers.SlugRelatedField(slug_field="public_id", read_only=True)
     click_id = serializers.SerializerMethodField()
     amount = serializers.SerializerMethodField(help_text="A decimal string in the currency's minor unit.")
+    reward = serializers.SerializerMethodField()
 
     class Meta:
         model = Conversion
@@ -109,11 +120,28 @@ class ConversionSerializer(serializers.ModelSerializer):
             "occurred_at",
             "created_at",
             "processed_at",
+            "reward",
         ]
         read_only_fields = fields
 
     def get_amount(self, conversion) -> str:
         return str(money_quantize(conversion.amount, conversion.currency))
+
+    @extend_schema_field(ConversionRewardSerializer(allow_null=True))
+    def get_reward(self, conversion) -> dict | None:
+        # A list view passes `rewards_by_conversion` (rewards.selectors) in the context: one query, not one per row.
+        rewards = self.context.get("rewards_by_conversion")
+        reward = rewards.get(conversion.pk) if rewards is not None else reward_for_conversion(conversion.pk)
+        if reward is None:
+            if not conversion.reward_explanation:
+                return None
+            return {"amount": None, "currency": None, "status": None, "explanation": conversion.reward_explanation}
+        return {
+            "amount": str(money_quantize(reward.amount, reward.currency)),
+            "currency": reward.currency,
+            "status": reward.status,
+            "explanation": reward.explanation,
+        }
 
     def get_click_id(self, conversion) -> str | None:
         return conversion.click.click_id if conversion.click_id else None

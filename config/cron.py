@@ -1,0 +1,19 @@
+"""The scheduled jobs, for rq's cron scheduler: `manage.py rqcron config.cron` (the Procfile's `scheduler:`).
+
+Each job is safe to run twice and to overlap with itself (rows are taken with
+SKIP LOCKED and re-checked under their lock), so a missed or doubled tick
+costs nothing.
+"""
+
+from rq import cron
+
+from conversions.jobs import process_conversions_waiting_for_rates, process_pending_conversions
+from rewards.jobs import approve_due_rewards
+
+# The sweeper: pending conversions whose per-conversion job was lost or that
+# arrived faster than one job each can take, processed in batches.
+cron.register(process_pending_conversions, "default", interval=60, job_timeout=600)
+# Conversions waiting for an exchange rate; loading rates also triggers this at once.
+cron.register(process_conversions_waiting_for_rates, "default", cron="17 * * * *", job_timeout=600)
+# Validation terms end at local midnights, which fall on any quarter hour somewhere.
+cron.register(approve_due_rewards, "default", cron="*/15 * * * *", job_timeout=600)
