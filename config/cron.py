@@ -7,7 +7,11 @@ costs nothing.
 
 from rq import cron
 
-from conversions.jobs import process_conversions_waiting_for_rates, process_pending_conversions
+from conversions.jobs import (
+    process_conversions_waiting_for_rates,
+    process_pending_conversions,
+    prune_ingestion_records,
+)
 from rewards.jobs import approve_due_rewards
 
 # The sweeper: pending conversions whose per-conversion job was lost or that
@@ -17,3 +21,5 @@ cron.register(process_pending_conversions, "default", interval=60, job_timeout=6
 cron.register(process_conversions_waiting_for_rates, "default", cron="17 * * * *", job_timeout=600)
 # Validation terms end at local midnights, which fall on any quarter hour somewhere.
 cron.register(approve_due_rewards, "default", cron="*/15 * * * *", job_timeout=600)
+# Idempotency keys past 24 h, spent signatures, request-log entries past their retention.
+cron.register(prune_ingestion_records, "default", cron="7 * * * *", job_timeout=600)
