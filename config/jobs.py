@@ -1,8 +1,13 @@
 """Enqueueing jobs after commit, on RQ or inline when no Redis is configured."""
 
+import logging
+
 import django_rq
 from django.conf import settings
 from django.db import transaction
+from redis.exceptions import RedisError
+
+log = logging.getLogger(__name__)
 
 
 def job_enqueue_on_commit(func, *args, queue_name: str = "default", **kwargs) -> None:
@@ -16,6 +21,11 @@ def job_enqueue_on_commit(func, *args, queue_name: str = "default", **kwargs) ->
         if not settings.RQ_QUEUES[queue_name].get("ASYNC", True):
             func(*args, **kwargs)
             return
-        django_rq.get_queue(queue_name).enqueue(func, *args, **kwargs)
+        try:
+            django_rq.get_queue(queue_name).enqueue(func, *args, **kwargs)
+        except RedisError:
+            # The work is committed and findable (a pending conversion, a queued upload); the
+            # scheduled sweepers pick it up once Redis is back. The request must not fail for it.
+            log.warning("enqueue failed, left for the sweeper", extra={"job": func.__name__, "job_args": args})
 
     transaction.on_commit(enqueue)

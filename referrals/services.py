@@ -12,6 +12,7 @@ import django_rq
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from redis.exceptions import RedisError
 
 from referrals.models import Advertiser, ApiKey, Click, Link, Offer, Partner
 from referrals.request_metadata import RequestMetadata
@@ -115,7 +116,11 @@ def click_is_unique(*, link: Link, metadata: RequestMetadata, now: datetime) -> 
     window = settings.CLICK_UNIQUE_WINDOW_SECONDS
     fingerprint = secret_digest(f"{metadata.ip}|{metadata.user_agent}")[:24]
     if settings.REDIS_URL:
-        return bool(django_rq.get_connection("default").set(f"uclick:{link.pk}:{fingerprint}", 1, nx=True, ex=window))
+        try:
+            connection = django_rq.get_connection("default")
+            return bool(connection.set(f"uclick:{link.pk}:{fingerprint}", 1, nx=True, ex=window))
+        except RedisError:
+            return True  # without Redis we cannot tell; count it and keep redirecting
     return not Click.objects.filter(
         link_id=link.pk,
         ip=metadata.ip,

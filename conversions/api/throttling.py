@@ -1,6 +1,7 @@
 """Fair-use limits per API key (or postback token, or partner), not per IP: one noisy
 integration must not starve the others. A refused request gets 429 with Retry-After."""
 
+from redis.exceptions import RedisError
 from rest_framework.throttling import SimpleRateThrottle
 
 
@@ -16,7 +17,10 @@ class PerCredentialThrottle(SimpleRateThrottle):
             return True
         self.rate = self.get_rate()
         self.num_requests, self.duration = self.parse_rate(self.rate)
-        return super().allow_request(request, view)
+        try:
+            return super().allow_request(request, view)
+        except RedisError:
+            return True  # fair use is not worth refusing conversions while the cache is down
 
     def get_cache_key(self, request, view):
         principal = request.auth

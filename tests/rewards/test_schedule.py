@@ -12,4 +12,5 @@ def test_the_cron_config_schedules_the_sweeper_the_rate_retry_and_approvals():
         "conversions.jobs.process_pending_conversions",
         "conversions.jobs.process_conversions_waiting_for_rates",
         "rewards.jobs.approve_due_rewards",
+        "conversions.jobs.prune_ingestion_records",
     }

@@ -1,0 +1,122 @@
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class PrivateRedis:
+    """A redis-server of the test's own, so that stopping it harms no one else."""
+
+    def __init__(self):
+        self.port = _free_port()
+        self.process = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                shutil.which("redis-server"),
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(100):
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return
+            time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def stop(self) -> None:
+        if self.process:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
+
+
+@pytest.fixture
+def private_redis(settings, monkeypatch):
+    """Point the app's queue, cache and checks at a private Redis for the test."""
+    if not shutil.which("redis-server"):
+        pytest.skip("redis-server is not installed")
+    redis = PrivateRedis()
+    redis.start()
+    settings.REDIS_URL = redis.url
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": redis.url}}
+    # django-rq read RQ_QUEUES at import: change the same dict it holds.
+    monkeypatch.setitem(settings.RQ_QUEUES, "default", {**settings.RQ_QUEUES["default"], "URL": redis.url})
+    yield redis
+    redis.stop()
+
+
+@pytest.fixture
+def worker_process(private_redis):
+    """Start `manage.py rqworker` as a real process on the test database and the private Redis."""
+    started = []
+
+    def start(*extra: str) -> subprocess.Popen:
+        database = connection.settings_dict
+        env = {
+            **os.environ,
+            "DATABASE_URL": f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}",
+            "REDIS_URL": private_redis.url,
+            "LOG_FORMAT": "console",
+        }
+        process = subprocess.Popen(
+            [sys.executable, "manage.py", "rqworker", "default", *extra],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        process_tree_kill(process)
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as listing:
+            return [int(child) for child in listing.read().split()]
+    except FileNotFoundError:
+        return []
+
+
+def process_tree_kill(process: subprocess.Popen) -> None:
+    """SIGKILL a worker and its work horse, as a crash would. RQ forks the horse that runs the job into
+    its own session, so a process-group kill would miss it."""
+    for pid in [*_children(process.pid), process.pid]:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    process.wait()
