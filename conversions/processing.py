@@ -11,6 +11,8 @@ from django.utils import timezone
 
 from conversions.errors import ConversionTransitionNotAllowed
 from conversions.models import Conversion, StatusChange
+from conversions.postbacks import partner_postbacks_enqueue
+from conversions.rollups import rollup_reward_add, rollup_reward_reversed
 from rewards.engine import ConversionFacts
 from rewards.services import reward_grant, reward_reverse
 
@@ -69,6 +71,7 @@ def _status_set(
     conversion.status, conversion.status_reason, conversion.status_remark = to_status, reason, remark
     conversion.processed_at = now
     conversion.save(update_fields=["status", "status_reason", "status_remark", "processed_at"])
+    partner_postbacks_enqueue(conversion_id=conversion.pk, event="status_changed")
 
 
 def _reward_and_settle(conversion: Conversion, *, channel: str, now: datetime, actor=None, remark: str = "") -> None:
@@ -86,6 +89,7 @@ def _reward_and_settle(conversion: Conversion, *, channel: str, now: datetime, a
             actor=actor,
         )
     else:
+        rollup_reward_add(conversion=conversion)
         _status_set(
             conversion, Conversion.Status.ACCEPTED, reason="", remark=remark, channel=channel, now=now, actor=actor
         )
@@ -143,4 +147,5 @@ def conversion_reject(
             conversion, Conversion.Status.REJECTED, reason=reason, remark=remark, channel=channel, now=now, actor=actor
         )
         reward_reverse(conversion_id=conversion.pk, reason=remark or reason, now=now)
+        rollup_reward_reversed(conversion=conversion)
         return conversion

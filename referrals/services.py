@@ -12,6 +12,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from referrals.models import Advertiser, ApiKey, Click, Link, Offer, Partner
+from referrals.rollups import rollup_click_add
 
 _CODE_ALPHABET = string.ascii_letters + string.digits
 SUB_IDS = ("sub1", "sub2", "sub3", "sub4", "sub5")
@@ -82,7 +83,7 @@ class ClickRequest:
 
 
 def click_record(*, link: Link, request: ClickRequest, now: datetime | None = None) -> Click:
-    return Click.objects.create(
+    click = Click.objects.create(
         click_id=secrets.token_hex(16),
         link_id=link.pk,
         offer_id=link.offer_id,
@@ -93,6 +94,8 @@ def click_record(*, link: Link, request: ClickRequest, now: datetime | None = No
         referer=request.referer[:2000],
         **request.sub_ids,
     )
+    rollup_click_add(click=click)
+    return click
 
 
 def click_destination_url(*, offer: Offer, link: Link, click: Click) -> str:
