@@ -7,10 +7,8 @@ from django import forms
 from django.conf import settings
 
 from conversions.models import Conversion, MissingConversionClaim, PartnerPostback
-from conversions.reports import GROUPINGS, MAX_PERIOD_DAYS, PRESETS, SORTS, Period, period_for_preset
+from conversions.reports import GROUPINGS, MAX_PERIOD_DAYS, PRESETS, Period, period_for_preset
 from referrals.models import Offer, Partner
-
-SORT_CHOICES = [(key, key) for key in SORTS] + [(f"-{key}", f"-{key}") for key in SORTS]
 
 
 class PeriodForm(forms.Form):
@@ -64,7 +62,8 @@ class ConversionReportForm(PeriodForm):
     sub4 = forms.CharField(required=False, max_length=255, label="Sub ID 4")
     sub5 = forms.CharField(required=False, max_length=255, label="Sub ID 5")
     q = forms.CharField(required=False, max_length=128, label="Conversion or external id")
-    sort = forms.ChoiceField(choices=SORT_CHOICES, required=False)
+    # Free text: the selector knows the sortable columns and falls back to newest first.
+    sort = forms.CharField(required=False, max_length=32)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -107,6 +106,8 @@ class JoinOfferForm(forms.Form):
 
 
 class PostbackForm(forms.ModelForm):
+    url = forms.URLField(max_length=2000, assume_scheme="https", label="URL", widget=forms.URLInput(attrs={"size": 60}))
+
     class Meta:
         model = PartnerPostback
         fields = ["url", "on_created", "on_status_changed"]
