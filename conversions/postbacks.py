@@ -39,6 +39,7 @@ from rq import Retry
 
 from conversions.models import Conversion, PartnerPostback, PostbackDelivery, PostbackDispatch
 from referrals.models import Partner
+from referrals.money import money_quantize
 from referrals.services import SUB_IDS
 from rewards.models import Reward
 
@@ -134,8 +135,10 @@ def postback_payload(conversion: Conversion, event: str) -> dict:
         "type": conversion.type,
         "status": conversion.status,
         "status_remark": conversion.status_remark,
-        "amount": str(conversion.amount),
-        "payout": str(reward.amount) if reward and reward.status != Reward.Status.REVERSED else "0",
+        "amount": str(money_quantize(conversion.amount, conversion.currency)),
+        "payout": str(money_quantize(reward.amount, reward.currency))
+        if reward and reward.status != Reward.Status.REVERSED
+        else "0",
         "currency": reward.currency if reward else conversion.currency,
         "click_id": click.click_id if click else "",
         **{name: getattr(click, name) if click else "" for name in SUB_IDS},
@@ -185,7 +188,8 @@ def partner_postbacks_enqueue(*, conversion_id: str | UUID, event: str, now: dat
             postback=postback,
             conversion=conversion,
             event=event,
-            status=conversion.status,
+            # A conversion is created once, but may reach several statuses: one status_changed for each.
+            status=conversion.status if event == PartnerPostback.Event.STATUS_CHANGED else "",
             defaults={"payload": payload, "created_at": now},
         )
         if created:
