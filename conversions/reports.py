@@ -198,11 +198,15 @@ class PerformanceRow:
         return [
             (currency, (amount / self.clicks).quantize(Decimal("0.0001")))
             for currency, amount in sorted(self.earnings.items())
+            if amount
         ]
 
     @property
     def earnings_list(self) -> list[tuple[str, Decimal]]:
-        return [(currency, money_quantize(amount, currency)) for currency, amount in sorted(self.earnings.items())]
+        """Per currency; a currency whose rewards were all reversed drops out."""
+        return [
+            (currency, money_quantize(amount, currency)) for currency, amount in sorted(self.earnings.items()) if amount
+        ]
 
 
 def performance_report(

@@ -62,3 +62,32 @@ def rollup_reward_reversed(*, conversion: Conversion) -> None:
     reward = Reward.objects.filter(conversion_id=conversion.pk, status=Reward.Status.REVERSED).first()
     if reward is not None:
         _upsert(conversion, currency=reward.currency, conversions=0, earnings=-reward.amount)
+
+
+def rollup_conversions_rebuild() -> int:
+    """Recount the conversion rollup from conversions and rewards; returns the rows made.
+
+    Run it inside a transaction, with ingestion paused, so nothing is counted twice or missed.
+    """
+    ConversionStat.objects.all().delete()
+    totals: dict[tuple, list] = {}
+    rows = Conversion.objects.filter(partner__isnull=False).values_list(
+        "pk", "created_at", "partner_id", "offer_id", "click__sub1"
+    )
+    keys = {}
+    for pk, created_at, partner_id, offer_id, sub1 in rows.iterator(chunk_size=10_000):
+        key = (rollup_bucket(created_at), partner_id, offer_id, sub1 or "")
+        keys[pk] = key
+        totals.setdefault((*key, ""), [0, Decimal(0)])[0] += 1
+    rewards = Reward.objects.exclude(status=Reward.Status.REVERSED).values_list("conversion_id", "currency", "amount")
+    for conversion_id, currency, amount in rewards.iterator(chunk_size=10_000):
+        if conversion_id in keys:
+            totals.setdefault((*keys[conversion_id], currency), [0, Decimal(0)])[1] += amount
+    table = ConversionStat._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"INSERT INTO {table} (bucket, partner_id, offer_id, sub1, currency, conversions, earnings) "  # noqa: S608
+            "VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            [(*key, count, earnings) for key, (count, earnings) in totals.items()],
+        )
+    return len(totals)
