@@ -74,7 +74,10 @@ def _report_form(request) -> tuple[ConversionReportForm, ConversionFilters]:
 def conversion_list(request):
     form, filters = _report_form(request)
     rows = conversion_report(partner=request.partner, filters=filters)
-    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    totals = conversion_report_totals(partner=request.partner, filters=filters)
+    paginator = Paginator(rows, PAGE_SIZE)
+    paginator.count = totals.conversions  # counted once, for the totals row
+    page = paginator.get_page(request.GET.get("page"))
     columns = []
     for key, label in SORTABLE_COLUMNS:
         current = filters.sort.lstrip("-") == key
@@ -94,7 +97,7 @@ def conversion_list(request):
             "form": form,
             "period": filters.period,
             "page": page,
-            "totals": conversion_report_totals(partner=request.partner, filters=filters),
+            "totals": totals,
             "columns": columns,
             "nav": "conversions",
         },
