@@ -65,8 +65,8 @@ def load(clicks: int, conversions: int) -> None:
     with (
         connection.cursor() as cursor,
         cursor.connection.cursor().copy(
-            "COPY referrals_click (click_id, link_id, offer_id, partner_id, created_at, user_agent, referer, sub1, sub2, "
-            "sub3, sub4, sub5, country, device, is_unique, is_bot) FROM STDIN"
+            "COPY referrals_click (click_id, link_id, offer_id, partner_id, created_at, user_agent, referer, "
+            "sub1, sub2, sub3, sub4, sub5, country, device, is_unique, is_bot) FROM STDIN"
         ) as copy,
     ):
         for n in range(clicks):
@@ -101,10 +101,10 @@ def load(clicks: int, conversions: int) -> None:
     with (
         connection.cursor() as cursor,
         cursor.connection.cursor().copy(
-            "COPY conversions_conversion (id, advertiser_id, offer_id, partner_id, click_id, external_id, type, status, "
-            "status_reason, status_remark, channel, amount, currency, product_id, category, quantity, plan, "
-            "subscription_id, source, user_agent, meta, attribution, country, device, headers, occurred_at, created_at) "
-            "FROM STDIN"
+            "COPY conversions_conversion (id, advertiser_id, offer_id, partner_id, click_id, external_id, type, "
+            "status, status_reason, status_remark, channel, amount, currency, product_id, category, quantity, plan, "
+            "subscription_id, source, user_agent, meta, attribution, country, device, headers, occurred_at, "
+            "created_at) FROM STDIN"
         ) as copy,
     ):
         for n, (click_id, link, at, _) in enumerate(click_rows):
@@ -187,6 +187,8 @@ def main() -> None:
     print(f"loaded in {time.perf_counter() - started:.0f} s: {Click.objects.count()} clicks")
     client = Client()
     client.force_login(get_user_model().objects.get(username="w4"))
+    today = datetime.now(UTC).date()
+    ninety_days_ago = today - timedelta(days=89)
     pages = [
         "/dashboard/?preset=last_30",
         "/dashboard/conversions/?preset=last_30",
@@ -196,8 +198,7 @@ def main() -> None:
         "/dashboard/conversions/?preset=custom&start=2000-01-01&end=2000-12-31&q=w4-77",
         "/dashboard/performance/?preset=last_30",
         "/dashboard/performance/?preset=last_30&group_by=sub1",
-        "/dashboard/performance/?preset=custom&start=%s&end=%s&group_by=offer"
-        % ((datetime.now(UTC) - timedelta(days=89)).date(), datetime.now(UTC).date()),
+        f"/dashboard/performance/?preset=custom&start={ninety_days_ago}&end={today}&group_by=offer",
         "/dashboard/earnings/",
     ]
     for url in pages:

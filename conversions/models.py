@@ -105,13 +105,32 @@ class StatusChange(models.Model):
 
 
 class ConversionStat(models.Model):
-    """Conversions and earnings rolled up per quarter hour (UTC, by conversion time), partner, offer, sub1.
+    """Conversions and earnings rolled up per quarter hour (UTC, by conversion time), partner and offer.
 
     Counts live on the row with an empty currency; earnings (rewards granted
     minus reversals) on a row per reward currency. Kept current by the
-    ingestion and processing services; the performance report reads only this
-    and `referrals.ClickStat`.
+    ingestion and processing services; the home page and the performance
+    report read only this and `referrals.ClickStat`.
     """
+
+    bucket = models.DateTimeField(help_text="Start of the quarter hour, UTC.")
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+")
+    offer = models.ForeignKey(Offer, on_delete=models.CASCADE, related_name="+")
+    currency = models.CharField(max_length=3, blank=True)
+    conversions = models.BigIntegerField(default=0)
+    earnings = models.DecimalField(max_digits=18, decimal_places=4, default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["partner", "bucket", "offer", "currency"], name="conversion_stat_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.bucket:%Y-%m-%d %H:%M} {self.partner_id}/{self.offer_id} {self.currency}"
+
+
+class ConversionSub1Stat(models.Model):
+    """The same per sub1 of the conversion's click, for the report by sub1 (see `referrals.ClickSub1Stat`)."""
 
     bucket = models.DateTimeField(help_text="Start of the quarter hour, UTC.")
     partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+")
@@ -124,12 +143,12 @@ class ConversionStat(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["partner", "bucket", "offer", "sub1", "currency"], name="conversion_stat_key"
+                fields=["partner", "bucket", "offer", "sub1", "currency"], name="conversion_sub1_stat_key"
             ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.bucket:%Y-%m-%d %H:%M} {self.partner_id}/{self.offer_id}/{self.sub1}"
+        return f"{self.bucket:%Y-%m-%d %H:%M} {self.partner_id}/{self.offer_id}/{self.sub1} {self.currency}"
 
 
 class PartnerPostback(models.Model):

@@ -16,8 +16,8 @@ from django.db import connection
 from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import TruncDate
 
-from conversions.models import Conversion, ConversionStat
-from referrals.models import ClickStat, Offer, Partner
+from conversions.models import Conversion, ConversionStat, ConversionSub1Stat
+from referrals.models import ClickStat, ClickSub1Stat, Offer, Partner
 from referrals.money import money_quantize
 from rewards.models import Account, Entry, Reward
 
@@ -228,8 +228,12 @@ def performance_report(
     *, partner: Partner, period: Period, group_by: str = "day", offer: Offer | None = None
 ) -> tuple[list[PerformanceRow], PerformanceRow]:
     """Clicks, conversions and earnings grouped by local day, offer or sub1; and the total row."""
-    clicks = ClickStat.objects.filter(partner=partner, bucket__gte=period.utc_start, bucket__lt=period.utc_end)
-    conversions = ConversionStat.objects.filter(
+    # By sub1 needs the (bigger) sub1 rollups; every other grouping reads the compact ones.
+    click_model, conversion_model = (
+        (ClickSub1Stat, ConversionSub1Stat) if group_by == "sub1" else (ClickStat, ConversionStat)
+    )
+    clicks = click_model.objects.filter(partner=partner, bucket__gte=period.utc_start, bucket__lt=period.utc_end)
+    conversions = conversion_model.objects.filter(
         partner=partner, bucket__gte=period.utc_start, bucket__lt=period.utc_end
     )
     if offer is not None:

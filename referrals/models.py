@@ -201,11 +201,32 @@ class LinkRequest(models.Model):
 
 
 class ClickStat(models.Model):
-    """Clicks rolled up per quarter hour (UTC), partner, offer and sub1, kept current by the click service.
+    """Clicks rolled up per quarter hour (UTC), partner and offer, kept current by the click service.
 
     Quarter hours, because every time zone in use is offset from UTC by a whole
     number of quarter hours: summing buckets gives exact days in any zone,
     DST included, without reading the click table.
+    """
+
+    bucket = models.DateTimeField(help_text="Start of the quarter hour, UTC.")
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+")
+    offer = models.ForeignKey(Offer, on_delete=models.CASCADE, related_name="+")
+    clicks = models.BigIntegerField(default=0)
+    unique_clicks = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["partner", "bucket", "offer"], name="click_stat_key")]
+
+    def __str__(self) -> str:
+        return f"{self.bucket:%Y-%m-%d %H:%M} {self.partner_id}/{self.offer_id}: {self.clicks}"
+
+
+class ClickSub1Stat(models.Model):
+    """The same per sub1, read only by the report by sub1.
+
+    Kept apart because sub1 is often unique per click (publishers put their
+    own ids in it), which would make a rollup keyed by it as big as the click
+    table and slow down every other report.
     """
 
     bucket = models.DateTimeField(help_text="Start of the quarter hour, UTC.")
@@ -217,7 +238,7 @@ class ClickStat(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["partner", "bucket", "offer", "sub1"], name="click_stat_key"),
+            models.UniqueConstraint(fields=["partner", "bucket", "offer", "sub1"], name="click_sub1_stat_key"),
         ]
 
     def __str__(self) -> str:
