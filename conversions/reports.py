@@ -128,25 +128,41 @@ def _conversions_matching(*, partner: Partner, filters: ConversionFilters) -> Qu
 
 
 def conversion_report(*, partner: Partner, filters: ConversionFilters) -> QuerySet:
-    """The partner's conversions in the period that match the filters, with their reward, sorted."""
-    reward = Reward.objects.filter(conversion_id=OuterRef("pk"))
-    rows = (
-        _conversions_matching(partner=partner, filters=filters)
-        .annotate(
-            reward_amount=Subquery(reward.values("amount")[:1]),
-            reward_currency=Subquery(reward.values("currency")[:1]),
-            reward_status=Subquery(reward.values("status")[:1]),
-        )
-        .select_related("offer", "click")
-    )
+    """The ids of the partner's conversions in the period that match the filters, sorted.
+
+    Only ids: a page (or an export chunk) is then loaded with its offer, click
+    and reward by `conversion_rows`, so a deep page does not join and look up
+    rewards for every row it skips.
+    """
+    rows = _conversions_matching(partner=partner, filters=filters)
     sort = filters.sort if filters.sort.lstrip("-") in SORTS else "-time"
     column = SORTS[sort.lstrip("-")]
     if column == "reward_amount":  # the only column that can be empty: conversions without a reward go last
+        reward = Reward.objects.filter(conversion_id=OuterRef("pk")).values("amount")[:1]
+        rows = rows.annotate(reward_amount=Subquery(reward))
         ordering = F(column).desc(nulls_last=True) if sort.startswith("-") else F(column).asc(nulls_last=True)
     else:
         # Plain ASC/DESC, so that the default (newest first) walks the (partner, created_at) index.
         ordering = F(column).desc() if sort.startswith("-") else F(column).asc()
-    return rows.order_by(ordering, "-pk" if sort.startswith("-") else "pk")
+    return rows.order_by(ordering, "-pk" if sort.startswith("-") else "pk").values_list("pk", flat=True)
+
+
+def conversion_rows(ids: list) -> list[Conversion]:
+    """The conversions with these ids, in this order, with offer, click and reward (`reward_amount`, ...)."""
+    found = Conversion.objects.select_related("offer", "click").in_bulk(ids)
+    rewards = {
+        reward.conversion_id: reward
+        for reward in Reward.objects.filter(conversion_id__in=ids).only("conversion_id", "amount", "currency", "status")
+    }
+    rows = []
+    for pk in ids:
+        conversion = found[pk]
+        reward = rewards.get(pk)
+        conversion.reward_amount = reward.amount if reward else None
+        conversion.reward_currency = reward.currency if reward else ""
+        conversion.reward_status = reward.status if reward else ""
+        rows.append(conversion)
+    return rows
 
 
 @dataclass

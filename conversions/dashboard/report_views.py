@@ -15,6 +15,7 @@ from conversions.reports import (
     ConversionFilters,
     conversion_report,
     conversion_report_totals,
+    conversion_rows,
     daily_chart,
     partner_today,
     performance_report,
@@ -78,6 +79,7 @@ def conversion_list(request):
     paginator = Paginator(rows, PAGE_SIZE)
     paginator.count = totals.conversions  # counted once, for the totals row
     page = paginator.get_page(request.GET.get("page"))
+    page.object_list = conversion_rows(list(page.object_list))
     columns = []
     for key, label in SORTABLE_COLUMNS:
         current = filters.sort.lstrip("-") == key
@@ -132,8 +134,17 @@ def conversion_export(request):
     rows = conversion_report(partner=request.partner, filters=filters)
     tz = filters.period.tz
 
+    def conversions():
+        ids = []
+        for pk in rows.iterator(chunk_size=2000):
+            ids.append(pk)
+            if len(ids) == 1000:
+                yield from conversion_rows(ids)
+                ids = []
+        yield from conversion_rows(ids)
+
     def values():
-        for conversion in rows.iterator(chunk_size=2000):
+        for conversion in conversions():
             click = conversion.click
             yield [
                 timezone.localtime(conversion.created_at, tz).strftime("%Y-%m-%d %H:%M:%S"),
