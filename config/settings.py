@@ -187,6 +187,33 @@ EXCHANGE_RATE_MAX_AGE_DAYS = env.int("EXCHANGE_RATE_MAX_AGE_DAYS", default=4)
 PAYOUT_MINIMUMS = env.dict("PAYOUT_MINIMUMS", default={"USD": "50", "EUR": "50", "GBP": "40"})
 # Pending conversions the sweeper (process_pending_conversions) takes per batch and transaction.
 CONVERSION_BATCH_SIZE = env.int("CONVERSION_BATCH_SIZE", default=500)
+# Email (password reset). The console backend prints mail to the server log; set SMTP for real mail.
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=587)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=True)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Affitrack <noreply@localhost>")
+
+# Publisher dashboard
+# Shown on the earnings page; a partner is paid once the available balance reaches it.
+PAYOUT_MINIMUM = env.str("PAYOUT_MINIMUM", default="50.00")
+PAYOUT_MINIMUM_CURRENCY = env.str("PAYOUT_MINIMUM_CURRENCY", default="USD")
+# Missing-conversion claims are accepted up to this many days after the purchase (Involve Asia: 90).
+CLAIM_MAX_AGE_DAYS = env.int("CLAIM_MAX_AGE_DAYS", default=90)
+
+# Partner postbacks (webhooks out)
+# Off: postbacks to loopback, link-local and private addresses are refused (SSRF). Tests turn it on.
+POSTBACKS_ALLOW_PRIVATE = env.bool("POSTBACKS_ALLOW_PRIVATE", default=False)
+POSTBACK_TIMEOUT_SECONDS = env.float("POSTBACK_TIMEOUT_SECONDS", default=5.0)
+# Seconds before each retry: exponential backoff, about a day in all.
+POSTBACK_RETRY_INTERVALS = [
+    int(s) for s in env.list("POSTBACK_RETRY_INTERVALS", default=["30", "120", "600", "3600", "21600", "64800"])
+]
+POSTBACK_FAILURE_LIMIT = env.int("POSTBACK_FAILURE_LIMIT", default=25)
+POSTBACK_SECRET_OVERLAP_HOURS = env.int("POSTBACK_SECRET_OVERLAP_HOURS", default=24)
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 # json: one JSON object a line (production); console: readable lines.

@@ -19,5 +19,6 @@ urlpatterns = [
     path("advertiser/", include("conversions.advertiser.urls")),
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("dashboard/", include("conversions.dashboard.urls")),
     path("", home_for_role, name="home"),
 ]

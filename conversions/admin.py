@@ -15,9 +15,18 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
+from config.errors import DomainError
 from conversions.api.intake import request_log_replay
+from conversions.claims import claim_approve, claim_decline, claim_review_start
 from conversions.errors import ConversionTransitionNotAllowed
-from conversions.models import Conversion, RequestLogEntry, StatusChange
+from conversions.models import (
+    Conversion,
+    MissingConversionClaim,
+    PartnerPostback,
+    PostbackDelivery,
+    RequestLogEntry,
+    StatusChange,
+)
 from conversions.processing import conversion_approve, conversion_reject
 from referrals.money import money_quantize
 from rewards.models import Reward
@@ -336,4 +345,92 @@ class RequestLogEntryAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(MissingConversionClaim)
+class MissingConversionClaimAdmin(admin.ModelAdmin):
+    list_display = ("order_id", "partner", "offer", "purchase_date", "amount", "currency", "status", "clicks_found")
+    list_filter = ("status", "offer")
+    list_select_related = ("partner__user", "offer")
+    search_fields = ("order_id", "partner__referral_code", "partner__user__username")
+    raw_id_fields = ("conversion",)
+    readonly_fields = (
+        "partner",
+        "offer",
+        "order_id",
+        "purchase_date",
+        "amount",
+        "currency",
+        "sub1",
+        "remarks",
+        "status",
+        "evidence_shown",
+        "conversion",
+        "reviewed_by",
+        "reviewed_at",
+        "created_at",
+    )
+    fields = (*readonly_fields[:9], "decision_reason", *readonly_fields[9:])
+    exclude = ("evidence",)
+    actions = ("start_review", "approve", "decline")
+
+    @admin.display(description="clicks found")
+    def clicks_found(self, claim):
+        return claim.evidence.get("clicks_found", 0)
+
+    @admin.display(description="evidence (automatic matching)")
+    def evidence_shown(self, claim):
+        return format_html("<pre>{}</pre>", json.dumps(claim.evidence, indent=2))
+
+    def has_add_permission(self, request):
+        return False
+
+    def _each(self, request, queryset, action, verb):
+        done = 0
+        for claim in queryset:
+            try:
+                action(claim)
+                done += 1
+            except DomainError as error:
+                self.message_user(request, f"{claim.order_id}: {error.message}", messages.ERROR)
+        if done:
+            self.message_user(request, f"{done} claim(s) {verb}.", messages.SUCCESS)
+
+    @admin.action(description="Start review")
+    def start_review(self, request, queryset):
+        self._each(request, queryset, lambda c: claim_review_start(claim_id=c.pk, actor=request.user), "under review")
+
+    @admin.action(description="Approve: record the conversion through the normal pipeline")
+    def approve(self, request, queryset):
+        self._each(request, queryset, lambda c: claim_approve(claim_id=c.pk, actor=request.user), "approved")
+
+    @admin.action(description="Decline, with the decision reason entered on each claim")
+    def decline(self, request, queryset):
+        self._each(
+            request,
+            queryset,
+            lambda c: claim_decline(claim_id=c.pk, reason=c.decision_reason, actor=request.user),
+            "declined",
+        )
+
+
+@admin.register(PartnerPostback)
+class PartnerPostbackAdmin(admin.ModelAdmin):
+    list_display = ("partner", "url", "is_active", "consecutive_failures", "disabled_at")
+    list_filter = ("is_active",)
+    list_select_related = ("partner__user",)
+    search_fields = ("url", "partner__referral_code")
+    readonly_fields = ("consecutive_failures", "disabled_at", "disabled_reason", "created_at")
+    exclude = ("secret", "previous_secret")
+
+
+@admin.register(PostbackDelivery)
+class PostbackDeliveryAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "postback", "event", "status_code", "latency_ms", "ok", "error")
+    list_filter = ("ok", "event")
+    list_select_related = ("postback__partner__user",)
+    raw_id_fields = ("postback", "dispatch")
+
+    def has_change_permission(self, request, obj=None):
         return False

@@ -19,6 +19,8 @@ from conversions.attribution import (
 from conversions.errors import ConversionInvalid
 from conversions.jobs import process_conversion
 from conversions.models import Conversion, StatusChange
+from conversions.postbacks import partner_postbacks_enqueue
+from conversions.rollups import rollup_conversion_add
 from referrals.models import Advertiser
 from referrals.money import MoneyError, money_quantize
 from referrals.request_metadata import RequestMetadata, country_for_ip, user_agent_describe
@@ -176,6 +178,8 @@ def conversion_record(
             StatusChange.objects.create(
                 conversion=conversion, to_status=status, reason=reason, channel=channel, created_at=now
             )
+            rollup_conversion_add(conversion=conversion)
+            partner_postbacks_enqueue(conversion_id=conversion.pk, event="created")
             if status == Conversion.Status.PENDING:
                 job_enqueue_on_commit(process_conversion, str(conversion.pk))
     except IntegrityError:

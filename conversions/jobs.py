@@ -51,3 +51,10 @@ def process_pending_conversions(
 def process_conversions_waiting_for_rates() -> dict[str, int]:
     """Retry the conversions that waited for an exchange rate (after rates were loaded, and hourly)."""
     return process_pending_conversions(retry_missing_rates=True)
+
+
+def deliver_partner_postback(dispatch_id: int) -> str:
+    """One attempt at a partner postback; raises on failure so RQ retries it with backoff."""
+    from conversions.postbacks import postback_dispatch_deliver
+
+    return postback_dispatch_deliver(dispatch_id=dispatch_id)

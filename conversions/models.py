@@ -282,3 +282,172 @@ class UploadRowError(models.Model):
 
     def __str__(self) -> str:
         return f"row {self.row} {self.column}: {self.reason}"
+
+
+class ConversionStat(models.Model):
+    """Conversions and earnings rolled up per quarter hour (UTC, by conversion time), partner and offer.
+
+    Counts live on the row with an empty currency; earnings (rewards granted
+    minus reversals) on a row per reward currency. Kept current by the
+    ingestion and processing services; the home page and the performance
+    report read only this and `referrals.ClickStat`.
+    """
+
+    bucket = models.DateTimeField(help_text="Start of the quarter hour, UTC.")
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+")
+    offer = models.ForeignKey(Offer, on_delete=models.CASCADE, related_name="+")
+    currency = models.CharField(max_length=3, blank=True)
+    conversions = models.BigIntegerField(default=0)
+    earnings = models.DecimalField(max_digits=18, decimal_places=4, default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["partner", "bucket", "offer", "currency"], name="conversion_stat_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.bucket:%Y-%m-%d %H:%M} {self.partner_id}/{self.offer_id} {self.currency}"
+
+
+class ConversionSub1Stat(models.Model):
+    """The same per sub1 of the conversion's click, for the report by sub1 (see `referrals.ClickSub1Stat`)."""
+
+    bucket = models.DateTimeField(help_text="Start of the quarter hour, UTC.")
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+")
+    offer = models.ForeignKey(Offer, on_delete=models.CASCADE, related_name="+")
+    sub1 = models.CharField(max_length=255, blank=True)
+    currency = models.CharField(max_length=3, blank=True)
+    conversions = models.BigIntegerField(default=0)
+    earnings = models.DecimalField(max_digits=18, decimal_places=4, default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["partner", "bucket", "offer", "sub1", "currency"], name="conversion_sub1_stat_key"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.bucket:%Y-%m-%d %H:%M} {self.partner_id}/{self.offer_id}/{self.sub1} {self.currency}"
+
+
+class PartnerPostback(models.Model):
+    """A partner's webhook: where we tell them about their conversions."""
+
+    class Event(models.TextChoices):
+        CREATED = "created"
+        STATUS_CHANGED = "status_changed"
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="postbacks")
+    url = models.URLField(
+        max_length=2000,
+        help_text="Macros: {click_id} {sub1}..{sub5} {conversion_id} {external_id} {offer_id} {status} "
+        "{payout} {currency} {event}.",
+    )
+    on_created = models.BooleanField(default=True)
+    on_status_changed = models.BooleanField(default=True)
+    secret = models.CharField(max_length=64, editable=False)
+    # After a rotation the old secret signs too, until it expires, so receivers can switch without a gap.
+    previous_secret = models.CharField(max_length=64, blank=True, editable=False)
+    previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
+    is_active = models.BooleanField(default=True)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    disabled_at = models.DateTimeField(null=True, blank=True)
+    disabled_reason = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.partner}: {self.url}"
+
+
+class PostbackDispatch(models.Model):
+    """One event to deliver to one postback; the payload is frozen when the event happens."""
+
+    postback = models.ForeignKey(PartnerPostback, on_delete=models.CASCADE, related_name="dispatches")
+    conversion = models.ForeignKey(Conversion, on_delete=models.CASCADE, null=True, blank=True)
+    event = models.CharField(max_length=20)
+    # The conversion's status at the event: one dispatch per status reached, however often it is enqueued.
+    status = models.CharField(max_length=20, blank=True)
+    payload = models.JSONField(default=dict)
+    attempts = models.PositiveIntegerField(default=0)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    given_up_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["postback", "conversion", "event", "status"],
+                condition=Q(conversion__isnull=False),
+                name="postback_dispatch_once",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} → {self.postback_id}"
+
+
+class PostbackDelivery(models.Model):
+    """One HTTP attempt, for the partner's delivery log."""
+
+    postback = models.ForeignKey(PartnerPostback, on_delete=models.CASCADE, related_name="deliveries")
+    dispatch = models.ForeignKey(PostbackDispatch, on_delete=models.CASCADE, null=True, blank=True)
+    event = models.CharField(max_length=20)
+    url = models.TextField()
+    status_code = models.PositiveIntegerField(null=True, blank=True)
+    latency_ms = models.PositiveIntegerField(null=True, blank=True)
+    ok = models.BooleanField(default=False)
+    error = models.CharField(max_length=255, blank=True)
+    response_excerpt = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["postback", "-created_at"], name="postback_delivery_time")]
+
+    def __str__(self) -> str:
+        return f"{self.url} → {self.status_code or self.error}"
+
+
+class MissingConversionClaim(models.Model):
+    """A partner's report of a sale we did not record."""
+
+    class Status(models.TextChoices):
+        SUBMITTED = "submitted"
+        UNDER_REVIEW = "under_review", "under review"
+        APPROVED = "approved"
+        DECLINED = "declined"
+
+    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="claims")
+    offer = models.ForeignKey(Offer, on_delete=models.PROTECT, related_name="claims")
+    order_id = models.CharField(max_length=128)
+    purchase_date = models.DateField(help_text="In the partner's time zone.")
+    amount = models.DecimalField(max_digits=18, decimal_places=4)
+    currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
+    sub1 = models.CharField(max_length=255, blank=True)
+    remarks = models.TextField(blank=True, max_length=2000)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.SUBMITTED)
+    decision_reason = models.CharField(max_length=500, blank=True, help_text="What the partner is told.")
+    # What automatic matching found at submission: clicks around the date, conversions with the order id.
+    evidence = models.JSONField(default=dict, blank=True)
+    conversion = models.ForeignKey(Conversion, on_delete=models.SET_NULL, null=True, blank=True)
+    reviewed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["partner", "offer", "order_id"], name="claim_once_per_order"),
+            models.CheckConstraint(condition=Q(amount__gte=0), name="claim_amount_nonnegative"),
+            models.CheckConstraint(
+                condition=Q(status__in=["submitted", "under_review", "approved", "declined"]),
+                name="claim_status_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order_id} ({self.status})"

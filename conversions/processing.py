@@ -16,6 +16,8 @@ from django.utils import timezone
 
 from conversions.errors import ConversionTransitionNotAllowed
 from conversions.models import Conversion, StatusChange
+from conversions.postbacks import partner_postbacks_enqueue, partners_with_postbacks
+from conversions.rollups import rollup_reward_add, rollup_reward_reversed
 from rewards.engine import ConversionFacts
 from rewards.services import (
     Outcome,
@@ -103,6 +105,11 @@ class _Writes:
                 )
         elif self.conversions:
             Conversion.objects.bulk_update(self.conversions, self.FIELDS)
+        # Postbacks read the saved status, so they come after the update; one query finds who has any.
+        with_postbacks = partners_with_postbacks({conversion.partner_id for conversion in self.conversions})
+        for conversion in self.conversions:
+            if conversion.partner_id in with_postbacks:
+                partner_postbacks_enqueue(conversion_id=conversion.pk, event="status_changed")
         self.changes, self.conversions = [], []
 
 
@@ -137,6 +144,7 @@ def _status_set(
         return
     change.save()
     conversion.save(update_fields=["status", "status_reason", "status_remark", "processed_at", "reward_explanation"])
+    partner_postbacks_enqueue(conversion_id=conversion.pk, event="status_changed")
 
 
 def _reward_and_settle(
@@ -180,6 +188,7 @@ def _reward_and_settle(
             writes=writes,
         )
     else:
+        rollup_reward_add(conversion=conversion)
         _status_set(
             conversion,
             Conversion.Status.ACCEPTED,
@@ -343,4 +352,5 @@ def conversion_reject(
             conversion, Conversion.Status.REJECTED, reason=reason, remark=remark, channel=channel, now=now, actor=actor
         )
         reward_reverse(conversion_id=conversion.pk, reason=remark or reason, now=now)
+        rollup_reward_reversed(conversion=conversion)
         return conversion

@@ -83,6 +83,9 @@ class Offer(models.Model):
     deep_link_hosts = models.TextField(
         blank=True, help_text="Hosts a link may deep-link to with ?url=, one per line. Empty: no deep links."
     )
+    auto_approve_links = models.BooleanField(
+        default=False, help_text="A partner who asks to join gets a link at once, without staff review."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -98,9 +101,19 @@ class Offer(models.Model):
 
 
 class Partner(models.Model):
+    class PayoutMethod(models.TextChoices):
+        NONE = "", "not set"
+        BANK_TRANSFER = "bank_transfer", "bank transfer"
+        PAYPAL = "paypal", "PayPal"
+        WISE = "wise", "Wise"
+
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="partner")
     referral_code = models.CharField(max_length=32, unique=True)
     time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
+    payout_method = models.CharField(max_length=20, choices=PayoutMethod.choices, blank=True, default="")
+    payout_details = models.TextField(
+        blank=True, max_length=2000, help_text="Account, IBAN or email, as the method needs."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -167,3 +180,99 @@ class Click(models.Model):
 
     def __str__(self) -> str:
         return self.click_id
+
+
+class PartnerApiToken(models.Model):
+    """A partner's token for the read APIs. Shown once; we keep its SHA-256 digest."""
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="api_tokens")
+    prefix = models.CharField(max_length=16, editable=False, help_text="The first characters, to recognise a token.")
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            # Rotation keeps one live token per partner; the database holds it to that.
+            models.UniqueConstraint(
+                fields=["partner"], condition=Q(revoked_at__isnull=True), name="partner_token_one_live"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.partner})"
+
+
+class LinkRequest(models.Model):
+    """A partner asking to promote an offer; staff approve it in the admin, which creates the link."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        APPROVED = "approved"
+        DECLINED = "declined"
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="link_requests")
+    offer = models.ForeignKey(Offer, on_delete=models.CASCADE, related_name="link_requests")
+    message = models.CharField(max_length=500, blank=True, help_text="What the partner says about their traffic.")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    decision_reason = models.CharField(max_length=500, blank=True)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["partner", "offer"], name="link_request_one_per_partner_offer"),
+            models.CheckConstraint(
+                condition=Q(status__in=["pending", "approved", "declined"]), name="link_request_status_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.partner} → {self.offer.public_id} ({self.status})"
+
+
+class ClickStat(models.Model):
+    """Clicks rolled up per quarter hour (UTC), partner and offer, kept current by the click service.
+
+    Quarter hours, because every time zone in use is offset from UTC by a whole
+    number of quarter hours: summing buckets gives exact days in any zone,
+    DST included, without reading the click table.
+    """
+
+    bucket = models.DateTimeField(help_text="Start of the quarter hour, UTC.")
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+")
+    offer = models.ForeignKey(Offer, on_delete=models.CASCADE, related_name="+")
+    clicks = models.BigIntegerField(default=0)
+    unique_clicks = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["partner", "bucket", "offer"], name="click_stat_key")]
+
+    def __str__(self) -> str:
+        return f"{self.bucket:%Y-%m-%d %H:%M} {self.partner_id}/{self.offer_id}: {self.clicks}"
+
+
+class ClickSub1Stat(models.Model):
+    """The same per sub1, read only by the report by sub1.
+
+    Kept apart because sub1 is often unique per click (publishers put their
+    own ids in it), which would make a rollup keyed by it as big as the click
+    table and slow down every other report.
+    """
+
+    bucket = models.DateTimeField(help_text="Start of the quarter hour, UTC.")
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+")
+    offer = models.ForeignKey(Offer, on_delete=models.CASCADE, related_name="+")
+    sub1 = models.CharField(max_length=255, blank=True)
+    clicks = models.BigIntegerField(default=0)
+    unique_clicks = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["partner", "bucket", "offer", "sub1"], name="click_sub1_stat_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.bucket:%Y-%m-%d %H:%M} {self.partner_id}/{self.offer_id}/{self.sub1}: {self.clicks}"

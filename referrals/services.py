@@ -16,6 +16,7 @@ from redis.exceptions import RedisError
 
 from referrals.models import Advertiser, ApiKey, Click, Link, Offer, Partner
 from referrals.request_metadata import RequestMetadata
+from referrals.rollups import rollup_click_add
 
 _CODE_ALPHABET = string.ascii_letters + string.digits
 SUB_IDS = ("sub1", "sub2", "sub3", "sub4", "sub5")
@@ -132,7 +133,7 @@ def click_is_unique(*, link: Link, metadata: RequestMetadata, now: datetime) -> 
 def click_record(*, link: Link, request: ClickRequest, now: datetime | None = None) -> Click:
     now = now or timezone.now()
     metadata = request.metadata
-    return Click.objects.create(
+    click = Click.objects.create(
         click_id=secrets.token_hex(16),
         link_id=link.pk,
         offer_id=link.offer_id,
@@ -150,6 +151,8 @@ def click_record(*, link: Link, request: ClickRequest, now: datetime | None = No
         is_unique=click_is_unique(link=link, metadata=metadata, now=now),
         **request.sub_ids,
     )
+    rollup_click_add(click=click)
+    return click
 
 
 def deep_link_allowed(*, offer: Offer, url: str) -> bool:

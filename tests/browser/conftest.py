@@ -1,20 +1,21 @@
-"""A real browser for tests: Debian's Chromium driven by Playwright (install: `.ci/install-chromium.sh`).
+"""Browser tests: Playwright driving Debian's Chromium against pytest-django's live server.
 
-`browser_page` yields one page for a whole test; `open_browser_page` opens one only
-inside a `with` block, for tests that talk to the database between clicks (Django
-refuses ORM calls from a thread where Playwright's event loop is running).
+Install Chromium with `.ci/install-chromium.sh`; without it these tests are
+skipped with that hint. One Chromium runs for the whole session (Playwright's
+sync API allows one per thread); each test gets fresh contexts, so no cookie
+crosses tests.
 """
 
 import os
-import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
 from tests.upload_helpers import _media_in_tmp, manual_offer  # noqa: F401
 
-CHROMIUM = "/usr/bin/chromium"
+CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -26,42 +27,60 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 
-
-@pytest.fixture
-def browser_page():
-    """A page in Debian's Chromium driven by Playwright."""
-    if not shutil.which(CHROMIUM):
-        pytest.skip(f"{CHROMIUM} is missing: apt-get install -y chromium")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install -r requirements-dev.txt")
-    # Playwright's sync API runs an event loop in this thread; the ORM calls of the test are still synchronous.
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(accept_downloads=True)
-        page = context.new_page()
-        page.set_default_timeout(20_000)
-        yield page
-        context.close()
-        browser.close()
+# Playwright's sync API runs an event loop in this thread; the ORM calls of the tests are still synchronous.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
-@pytest.fixture
-def open_browser_page():
-    """`with browser_page() as page:` a fresh browser context (no cookies) and one page."""
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.skip(f"{CHROMIUM} is missing: run .ci/install-chromium.sh to run the browser tests")
+def pytest_collection_modifyitems(config, items):
+    if CHROMIUM.exists():
+        return
+    skip = pytest.mark.skip(reason="/usr/bin/chromium is missing: run .ci/install-chromium.sh")
+    for item in items:
+        if "tests/browser" in str(item.fspath):
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def browser():
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (requirements-dev.txt)")
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    """A page whose relative URLs go to the live server."""
+    context = browser.new_context(base_url=live_server.url, accept_downloads=True)
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def browser_page(browser):
+    """A page in a fresh context, with downloads allowed."""
+    context = browser.new_context(accept_downloads=True)
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def open_browser_page(browser):
+    """`with open_browser_page() as page:` a fresh context (no cookies) and one page, closed after the block."""
 
     @contextmanager
     def open_page() -> Iterator:
-        with sync_api.sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            try:
-                context = browser.new_context()
-                page = context.new_page()
-                page.set_default_timeout(15_000)
-                yield page
-            finally:
-                browser.close()
+        context = browser.new_context()
+        try:
+            page = context.new_page()
+            page.set_default_timeout(15_000)
+            yield page
+        finally:
+            context.close()
 
     return open_page

@@ -48,7 +48,7 @@ def test_the_printed_key_and_link_report_a_conversion(client):
     )
 
     assert response.status_code == 202
-    assert Conversion.objects.get().partner.user.username == "alice"
+    assert Conversion.objects.get(external_id="o-1").partner.user.username == "alice"
 
 
 def test_the_previous_demo_key_stops_working_after_a_reseed(client):
@@ -58,3 +58,14 @@ def test_the_previous_demo_key_stops_working_after_a_reseed(client):
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {old_key}")
 
     assert api.post("/v1/convert", {}, format="json").status_code == 401
+
+
+def test_alice_gets_demo_traffic_once_so_her_dashboard_has_data(client):
+    seed()
+    conversions = Conversion.objects.filter(partner__user__username="alice").count()
+    seed()
+
+    assert conversions > 0 and Conversion.objects.count() == conversions
+    client.login(username="alice", password="alice-demo-password")
+    home = client.get("/dashboard/", {"preset": "last_30"})
+    assert home.context["total"].clicks == 60 and home.context["total"].conversions == conversions

@@ -47,12 +47,12 @@ def hold_the_reward_of(conversion: Conversion, rule):
     return session
 
 
-def only_this_session_is_left() -> bool:
+def no_other_session_is_busy() -> bool:
     """The killed worker's database session ends once PostgreSQL sees its client gone; its transaction
     (and the row locks that make the next sweep skip those conversions) end with it, uncommitted."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid() AND state <> 'idle'",
             [connection.settings_dict["NAME"]],
         )
         return cursor.fetchone()[0] == 0
@@ -93,7 +93,7 @@ def test_a_killed_worker_loses_nothing_and_rewards_nothing_twice(acme_api, alice
     finally:
         session.rollback()
         session.close()
-    wait_for(only_this_session_is_left)
+    wait_for(no_other_session_is_busy)
 
     accepted_before_recovery = set(Conversion.objects.filter(status="accepted").values_list("partner", flat=True))
     assert accepted_before_recovery == (set() if killed == "before_the_first_commit" else {alice.pk})

@@ -1,15 +1,28 @@
 """`manage.py seed_demo [--json]`: demo data to click through. Safe to run again."""
 
 import json
+import random
+from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import timezone
 
-from referrals.models import Advertiser, ApiKey, Offer, Partner
-from referrals.services import api_key_create, api_key_revoke, link_create, postback_token_rotate
+from conversions.ingestion import ConversionReport, conversion_record
+from conversions.processing import conversion_process
+from referrals.models import Advertiser, ApiKey, Click, Link, Offer, Partner
+from referrals.request_metadata import RequestMetadata
+from referrals.services import (
+    ClickRequest,
+    api_key_create,
+    api_key_revoke,
+    click_record,
+    link_create,
+    postback_token_rotate,
+)
 from rewards.models import RewardRule
 
 ADMIN = {"username": "admin", "password": "admin-demo-password"}
@@ -114,6 +127,8 @@ class Command(BaseCommand):
                 }
             )
 
+        self._seed_traffic(partners[0][1], advertiser)
+
         made = {
             "admin": ADMIN,
             "advertisers": [
@@ -134,6 +149,39 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps(made))
         else:
             self._print_welcome(made, base_url)
+
+    def _seed_traffic(self, partner: Partner, advertiser: Advertiser) -> None:
+        """Two weeks of clicks and a few conversions for alice, so her dashboard has something to show (once)."""
+        if Click.objects.filter(partner=partner).exists():
+            return
+        link = Link.objects.select_related("offer").get(partner=partner, offer__public_id="acme-shoes")
+        now = timezone.now()
+        rng = random.Random(6)  # noqa: S311 (the same demo every time, not a secret)
+        for n in range(60):
+            at = now - timedelta(days=rng.randint(0, 13), hours=rng.randint(0, 23), minutes=rng.randint(0, 59))
+            sub1 = rng.choice(["newsletter", "blog", "video"])
+            click = click_record(
+                link=link,
+                request=ClickRequest(
+                    metadata=RequestMetadata(ip=f"198.51.100.{n % 50}", user_agent="demo"),
+                    referer="",
+                    sub_ids={"sub1": sub1},
+                ),
+                now=at,
+            )
+            if n % 6 == 0:
+                report = ConversionReport(
+                    type="purchase",
+                    external_id=f"demo-order-{n}",
+                    amount=Decimal(f"{rng.randint(20, 300)}.{rng.randint(0, 99):02d}"),
+                    click_id=click.click_id,
+                    product_id="demo-sku",
+                    occurred_at=at + timedelta(minutes=7),
+                )
+                conversion, _ = conversion_record(
+                    advertiser=advertiser, report=report, channel="api", now=at + timedelta(minutes=7)
+                )
+                conversion_process(conversion_id=conversion.pk, now=at + timedelta(minutes=8))
 
     def _print_welcome(self, made, base_url):
         advertiser = made["advertisers"][0]

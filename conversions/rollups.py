@@ -1,0 +1,91 @@
+"""The conversion rollups: conversions and earnings per quarter hour, partner and offer (and per sub1).
+
+Called inside the transactions of ingestion and processing, so a rollup row
+changes exactly when the conversion or reward it counts does.
+"""
+
+from decimal import Decimal
+
+from django.db import connection
+
+from conversions.models import Conversion, ConversionStat, ConversionSub1Stat
+from referrals.models import Click
+from referrals.rollups import rollup_bucket, rollup_upsert_pair, rollup_upsert_sql
+from rewards.models import Reward
+
+_COUNTERS = ["conversions", "earnings"]
+_KEY = ["partner_id", "bucket", "offer_id"]
+CONVERSION_SQL = rollup_upsert_sql(ConversionStat._meta.db_table, [*_KEY, "currency"], _COUNTERS)
+CONVERSION_SUB1_SQL = rollup_upsert_sql(ConversionSub1Stat._meta.db_table, [*_KEY, "sub1", "currency"], _COUNTERS)
+
+
+def _conversion_sub1(conversion: Conversion) -> str:
+    if conversion.click_id is None:
+        return ""
+    if Conversion.click.is_cached(conversion):
+        return conversion.click.sub1
+    return Click.objects.filter(pk=conversion.click_id).values_list("sub1", flat=True).first() or ""
+
+
+def _add(conversion: Conversion, *, currency: str, conversions: int, earnings: Decimal) -> None:
+    if conversion.partner_id is None:
+        return
+    key = [conversion.partner_id, rollup_bucket(conversion.created_at), conversion.offer_id]
+    counters = [conversions, earnings]
+    rollup_upsert_pair(
+        CONVERSION_SQL,
+        [*key, currency, *counters],
+        CONVERSION_SUB1_SQL,
+        [*key, _conversion_sub1(conversion), currency, *counters],
+    )
+
+
+def rollup_conversion_add(*, conversion: Conversion) -> None:
+    """Count a newly recorded conversion, in the bucket of its creation time."""
+    _add(conversion, currency="", conversions=1, earnings=Decimal(0))
+
+
+def rollup_reward_add(*, conversion: Conversion) -> None:
+    """Add the conversion's reward to the earnings (call once, when the reward is granted)."""
+    reward = Reward.objects.filter(conversion_id=conversion.pk).first()
+    if reward is not None:
+        _add(conversion, currency=reward.currency, conversions=0, earnings=reward.amount)
+
+
+def rollup_reward_reversed(*, conversion: Conversion) -> None:
+    """Take a reversed reward back out of the earnings (call once, when it is reversed)."""
+    reward = Reward.objects.filter(conversion_id=conversion.pk, status=Reward.Status.REVERSED).first()
+    if reward is not None:
+        _add(conversion, currency=reward.currency, conversions=0, earnings=-reward.amount)
+
+
+def rollup_conversions_rebuild() -> int:
+    """Recount the conversion rollups from conversions and rewards; returns the sub1 rows made.
+
+    Run it inside a transaction, with ingestion paused, so nothing is counted twice or missed.
+    """
+    ConversionStat.objects.all().delete()
+    ConversionSub1Stat.objects.all().delete()
+    by_sub1: dict[tuple, list] = {}
+    keys = {}
+    rows = Conversion.objects.filter(partner__isnull=False).values_list(
+        "pk", "partner_id", "created_at", "offer_id", "click__sub1"
+    )
+    for pk, partner_id, created_at, offer_id, sub1 in rows.iterator(chunk_size=10_000):
+        keys[pk] = (partner_id, rollup_bucket(created_at), offer_id, sub1 or "")
+        by_sub1.setdefault((*keys[pk], ""), [0, Decimal(0)])[0] += 1
+    rewards = Reward.objects.exclude(status=Reward.Status.REVERSED).values_list("conversion_id", "currency", "amount")
+    for conversion_id, currency, amount in rewards.iterator(chunk_size=10_000):
+        if conversion_id in keys:
+            by_sub1.setdefault((*keys[conversion_id], currency), [0, Decimal(0)])[1] += amount
+    totals: dict[tuple, list] = {}
+    for (partner_id, bucket, offer_id, _, currency), (count, earnings) in by_sub1.items():
+        total = totals.setdefault((partner_id, bucket, offer_id, currency), [0, Decimal(0)])
+        total[0] += count
+        total[1] += earnings
+    with connection.cursor() as cursor:
+        if totals:
+            cursor.executemany(CONVERSION_SQL, [[*key, *counters] for key, counters in totals.items()])
+        if by_sub1:
+            cursor.executemany(CONVERSION_SUB1_SQL, [[*key, *counters] for key, counters in by_sub1.items()])
+    return len(by_sub1)

@@ -1,0 +1,71 @@
+"""Partners asking to promote an offer, and staff deciding."""
+
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from referrals.models import Link, LinkRequest, Offer, Partner
+from referrals.services import link_create
+
+
+class LinkRequestNotAllowed(ValueError):
+    pass
+
+
+def link_request_create(
+    *, partner: Partner, offer: Offer, message: str = "", now: datetime | None = None
+) -> tuple[LinkRequest | None, Link | None]:
+    """Ask to join an offer. An offer that auto-approves answers with a link at once.
+
+    Asking again returns the first request; a partner who already has a link gets it back.
+    """
+    now = now or timezone.now()
+    if offer.status != Offer.Status.ACTIVE:
+        raise LinkRequestNotAllowed("This offer is paused.")
+    existing_link = Link.objects.filter(partner=partner, offer=offer).first()
+    if existing_link:
+        return None, existing_link
+    status = LinkRequest.Status.APPROVED if offer.auto_approve_links else LinkRequest.Status.PENDING
+    try:
+        with transaction.atomic():
+            request = LinkRequest.objects.create(
+                partner=partner,
+                offer=offer,
+                message=message[:500],
+                status=status,
+                decided_at=now if offer.auto_approve_links else None,
+                decision_reason="auto-approved by the offer" if offer.auto_approve_links else "",
+                created_at=now,
+            )
+    except IntegrityError:
+        request = LinkRequest.objects.get(partner=partner, offer=offer)
+    link = link_create(partner=partner, offer=offer) if request.status == LinkRequest.Status.APPROVED else None
+    return request, link
+
+
+def link_request_approve(*, request_id: int, actor=None, now: datetime | None = None) -> Link:
+    """Approve a pending request and create the partner's link; approving twice returns the same link."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        request = LinkRequest.objects.select_for_update().select_related("partner", "offer").get(pk=request_id)
+        if request.status == LinkRequest.Status.PENDING:
+            request.status, request.decided_by, request.decided_at = LinkRequest.Status.APPROVED, actor, now
+            request.save(update_fields=["status", "decided_by", "decided_at"])
+        elif request.status != LinkRequest.Status.APPROVED:
+            raise LinkRequestNotAllowed(f"A {request.status} request cannot be approved.")
+        return link_create(partner=request.partner, offer=request.offer)
+
+
+def link_request_decline(*, request_id: int, reason: str, actor=None, now: datetime | None = None) -> LinkRequest:
+    now = now or timezone.now()
+    with transaction.atomic():
+        request = LinkRequest.objects.select_for_update().get(pk=request_id)
+        if request.status == LinkRequest.Status.DECLINED:
+            return request
+        if request.status != LinkRequest.Status.PENDING:
+            raise LinkRequestNotAllowed(f"A {request.status} request cannot be declined.")
+        request.status, request.decision_reason = LinkRequest.Status.DECLINED, reason[:500]
+        request.decided_by, request.decided_at = actor, now
+        request.save(update_fields=["status", "decision_reason", "decided_by", "decided_at"])
+        return request

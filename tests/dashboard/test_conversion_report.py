@@ -1,0 +1,211 @@
+"""The conversion report: filters, search, totals, sorting, pagination, time-zone days, CSV export."""
+
+import csv
+import io
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from conversions.processing import conversion_reject
+from tests.dashboard.conftest import click_at, convert
+from tests.factories import LinkFactory, RewardRuleFactory
+
+pytestmark = pytest.mark.django_db
+
+URL = "/dashboard/conversions/"
+
+
+def rows_of(response) -> list[str]:
+    """The external ids shown, in order."""
+    return [conversion.external_id for conversion in response.context["page"]]
+
+
+def export(client, **params) -> list[dict]:
+    response = client.get(URL + "export.csv", params)
+    assert response.status_code == 200 and response.streaming
+    assert response["Content-Type"].startswith("text/csv")
+    return list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+
+
+@pytest.fixture
+def march(acme, alice_link, other_offer, alice, rule):
+    """Three conversions of alice in March 2026 (UTC partner), on two offers, with sub ids."""
+    hats = LinkFactory(partner=alice, offer=other_offer, code="alice-hats")
+    RewardRuleFactory(offer=other_offer, reward_type="percentage", value=Decimal("10"))
+    base = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
+    one = convert(acme, click_at(alice_link, base, sub1="mail", sub2="a"), external_id="ord-1", amount="50.00")
+    two = convert(acme, click_at(alice_link, base + timedelta(hours=1), sub1="blog"), external_id="ord-2", amount="200")
+    three = convert(acme, click_at(hats, base + timedelta(hours=2), sub1="mail"), external_id="ord-3", amount="10.00")
+    return one, two, three
+
+
+def march_params(**extra):
+    return {"preset": "custom", "start": "2026-03-01", "end": "2026-03-31", **extra}
+
+
+def test_report_lists_the_partners_conversions_newest_first_with_reward_and_click(alice_client, march):
+    response = alice_client.get(URL, march_params())
+
+    assert response.status_code == 200
+    assert rows_of(response) == ["ord-3", "ord-2", "ord-1"]
+    html = response.content.decode()
+    assert "2026-03-10 12:05:00" in html  # local time (UTC partner)
+    assert march[0].click.click_id in html and "mail · a" in html
+    assert "5.00 USD" in html  # 10% of 50.00
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"sub1": "mail"}, ["ord-3", "ord-1"]),
+        ({"sub1": "mail", "sub2": "a"}, ["ord-1"]),
+        ({"type": "subscription"}, []),
+        ({"status": "accepted"}, ["ord-3", "ord-2", "ord-1"]),
+        ({"status": "rejected"}, []),
+        ({"q": "ord-2"}, ["ord-2"]),
+    ],
+)
+def test_filters_narrow_the_report(alice_client, march, params, expected):
+    assert rows_of(alice_client.get(URL, march_params(**params))) == expected
+
+
+def test_filter_by_offer_and_search_by_conversion_id(alice_client, march, other_offer):
+    assert rows_of(alice_client.get(URL, march_params(offer=other_offer.pk))) == ["ord-3"]
+    assert rows_of(alice_client.get(URL, march_params(q=str(march[1].pk)))) == ["ord-2"]
+
+
+def test_totals_row_sums_amounts_and_rewards_of_the_filtered_rows(alice_client, march):
+    totals = alice_client.get(URL, march_params()).context["totals"]
+    assert totals.conversions == 3
+    assert [(c, str(v)) for c, v in totals.amounts] == [("USD", "260.00")]
+    assert [(c, str(v)) for c, v in totals.rewards] == [("USD", "26.00")]
+
+    filtered = alice_client.get(URL, march_params(sub1="mail")).context["totals"]
+    assert filtered.conversions == 2 and [(c, str(v)) for c, v in filtered.amounts] == [("USD", "60.00")]
+
+
+def test_a_reversed_reward_is_left_out_of_the_totals(alice_client, march):
+    conversion_reject(conversion_id=march[1].pk, reason="fraud", remark="Returned order")
+
+    response = alice_client.get(URL, march_params())
+
+    assert [(c, str(v)) for c, v in response.context["totals"].rewards] == [("USD", "6.00")]
+    assert "Returned order" in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("sort", "expected"),
+    [
+        ("amount", ["ord-3", "ord-1", "ord-2"]),
+        ("-amount", ["ord-2", "ord-1", "ord-3"]),
+        ("time", ["ord-1", "ord-2", "ord-3"]),
+        ("-reward", ["ord-2", "ord-1", "ord-3"]),
+        ("not-a-column", ["ord-3", "ord-2", "ord-1"]),
+    ],
+)
+def test_sorting_by_a_column(alice_client, march, sort, expected):
+    assert rows_of(alice_client.get(URL, march_params(sort=sort))) == expected
+
+
+def test_report_paginates_50_a_page(alice_client, acme, alice_link, rule):
+    base = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
+    for n in range(55):
+        convert(acme, click_at(alice_link, base + timedelta(minutes=n)), external_id=f"bulk-{n:02d}", amount="1")
+
+    first = alice_client.get(URL, march_params(sort="time"))
+    second = alice_client.get(URL, march_params(sort="time", page=2))
+
+    assert len(rows_of(first)) == 50 and rows_of(second) == [f"bulk-{n}" for n in range(50, 55)]
+    assert first.context["totals"].conversions == 55
+    assert 'rel="next"' in first.content.decode()
+
+
+def test_presets_follow_the_partners_today(alice_client, acme, alice_link, rule):
+    now = timezone.now()
+    convert(
+        acme, click_at(alice_link, now - timedelta(minutes=10)), external_id="recent", at=now - timedelta(minutes=5)
+    )
+    convert(acme, click_at(alice_link, now - timedelta(days=20)), external_id="older")
+
+    assert rows_of(alice_client.get(URL, {"preset": "today"})) == ["recent"]
+    assert rows_of(alice_client.get(URL, {"preset": "last_7"})) == ["recent"]
+    assert rows_of(alice_client.get(URL, {"preset": "last_30"})) == ["recent", "older"]
+    assert rows_of(alice_client.get(URL, {"preset": "yesterday"})) == []
+
+
+def test_a_bad_custom_range_shows_an_error(alice_client, march):
+    response = alice_client.get(URL, {"preset": "custom", "start": "2026-03-10", "end": "2026-03-01"})
+    assert response.status_code == 200 and "The last day comes before the first." in response.content.decode()
+
+
+class TestTimeZoneDays:
+    """Days are the partner's local days. New York springs forward on 2026-03-08 (a 23-hour day)."""
+
+    @pytest.fixture
+    def new_york(self, alice, acme, alice_link, rule):
+        alice.time_zone = "America/New_York"
+        alice.save()
+        # 2026-03-08 04:30 UTC is 23:30 on the 7th in New York (EST, -5).
+        convert(acme, click_at(alice_link, datetime(2026, 3, 8, 4, 25, tzinfo=UTC)), external_id="on-7th")
+        # 2026-03-09 03:30 UTC is 23:30 on the 8th in New York (EDT, -4 after the switch).
+        convert(acme, click_at(alice_link, datetime(2026, 3, 9, 3, 25, tzinfo=UTC)), external_id="late-8th")
+        # 2026-03-09 04:30 UTC is 00:30 on the 9th.
+        convert(acme, click_at(alice_link, datetime(2026, 3, 9, 4, 25, tzinfo=UTC)), external_id="on-9th")
+
+    def test_a_day_runs_from_local_midnight_to_local_midnight_across_dst(self, alice_client, new_york):
+        day = {"preset": "custom", "start": "2026-03-08", "end": "2026-03-08"}
+        response = alice_client.get(URL, day)
+
+        assert rows_of(response) == ["late-8th"]
+        assert "2026-03-08 23:30:00" in response.content.decode()  # shown in local time, EDT
+
+    def test_export_shows_local_times_and_the_zone(self, alice_client, new_york):
+        rows = export(alice_client, preset="custom", start="2026-03-07", end="2026-03-09", sort="time")
+
+        assert [(row["external_id"], row["local_time"]) for row in rows] == [
+            ("on-7th", "2026-03-07 23:30:00"),
+            ("late-8th", "2026-03-08 23:30:00"),
+            ("on-9th", "2026-03-09 00:30:00"),
+        ]
+        assert {row["time_zone"] for row in rows} == {"America/New_York"}
+
+    def test_performance_by_day_puts_each_conversion_on_its_local_day(self, alice_client, new_york):
+        response = alice_client.get(
+            "/dashboard/performance/", {"preset": "custom", "start": "2026-03-07", "end": "2026-03-09"}
+        )
+        by_day = {row.label: (row.clicks, row.conversions) for row in response.context["rows"]}
+
+        assert by_day == {"2026-03-07": (1, 1), "2026-03-08": (1, 1), "2026-03-09": (1, 1)}
+
+
+class TestExport:
+    def test_export_has_every_column_and_the_filtered_rows(self, alice_client, march):
+        rows = export(alice_client, **march_params(sub1="mail"))
+
+        assert [row["external_id"] for row in rows] == ["ord-3", "ord-1"]
+        first = rows[1]
+        assert first["conversion_id"] == str(march[0].pk) and first["offer_id"] == "acme-shoes"
+        assert (first["amount"], first["currency"], first["reward"], first["status"]) == (
+            "50.00",
+            "USD",
+            "5.00",
+            "accepted",
+        )
+        assert (first["sub1"], first["sub2"], first["click_id"]) == ("mail", "a", march[0].click.click_id)
+
+    @pytest.mark.parametrize("dangerous", ['=HYPERLINK("http://x")', "+1+1", "-2+3", "@SUM(A1)", "\tcmd", "\rcmd"])
+    def test_cells_that_a_spreadsheet_would_run_get_a_leading_apostrophe(
+        self, alice_client, acme, alice_link, rule, dangerous
+    ):
+        click = click_at(alice_link, datetime(2026, 3, 10, 12, 0, tzinfo=UTC), sub1=dangerous)
+        convert(acme, click, external_id=dangerous)
+
+        row = export(alice_client, **march_params())[0]
+
+        assert row["external_id"] == "'" + dangerous and row["sub1"] == "'" + dangerous
+
+    def test_export_file_is_named_for_the_period(self, alice_client, march):
+        response = alice_client.get(URL + "export.csv", march_params())
+        assert response["Content-Disposition"] == 'attachment; filename="conversions-20260301-20260331.csv"'

@@ -1,0 +1,105 @@
+"""Links: joined offers, requests to join, the link builder; earnings from the ledger."""
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+from django.test import override_settings
+
+from referrals.link_requests import link_request_approve, link_request_decline
+from referrals.models import Link, LinkRequest
+from rewards.ledger import account_get, ledger_post
+from rewards.models import Account, Reward
+from tests.dashboard.conftest import click_at, convert
+from tests.factories import OfferFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_links_page_lists_joined_offers_with_their_link_and_others_to_join(alice_client, alice_link, other_offer):
+    html = alice_client.get("/dashboard/links/").content.decode()
+
+    assert "http://127.0.0.1:8000/c/alice-shoes" in html or "/c/alice-shoes" in html
+    assert f"Request to join {other_offer.name}" in html
+
+
+def test_asking_to_join_waits_for_staff_and_approval_creates_the_link(alice_client, alice, other_offer, admin_user):
+    response = alice_client.post(f"/dashboard/offers/{other_offer.public_id}/join", {"message": "Food blog"})
+
+    assert response.status_code == 302
+    request = LinkRequest.objects.get(partner=alice, offer=other_offer)
+    assert request.status == "pending" and request.message == "Food blog"
+    assert not Link.objects.filter(partner=alice, offer=other_offer).exists()
+    assert "Your request is waiting for review." in alice_client.get("/dashboard/links/").content.decode()
+
+    link = link_request_approve(request_id=request.pk, actor=admin_user)
+    assert link_request_approve(request_id=request.pk, actor=admin_user) == link  # twice: one link
+
+    assert Link.objects.get(partner=alice, offer=other_offer) == link
+    assert link.code in alice_client.get("/dashboard/links/").content.decode()
+
+
+def test_asking_twice_makes_one_request(alice_client, alice, other_offer):
+    alice_client.post(f"/dashboard/offers/{other_offer.public_id}/join")
+    alice_client.post(f"/dashboard/offers/{other_offer.public_id}/join")
+    assert LinkRequest.objects.filter(partner=alice).count() == 1
+
+
+def test_an_offer_that_auto_approves_gives_a_link_at_once(alice_client, alice, acme):
+    open_offer = OfferFactory(advertiser=acme, public_id="open", auto_approve_links=True)
+
+    response = alice_client.post("/dashboard/offers/open/join")
+
+    link = Link.objects.get(partner=alice, offer=open_offer)
+    assert response["Location"] == f"/dashboard/links/{link.pk}/"
+
+
+def test_a_declined_request_shows_the_reason(alice_client, alice, other_offer):
+    alice_client.post(f"/dashboard/offers/{other_offer.public_id}/join")
+    link_request_decline(request_id=LinkRequest.objects.get().pk, reason="Coupon sites are not allowed")
+
+    assert "Coupon sites are not allowed" in alice_client.get("/dashboard/links/").content.decode()
+
+
+def test_a_paused_offer_cannot_be_joined(alice_client, acme):
+    OfferFactory(advertiser=acme, public_id="paused", status="paused")
+    assert alice_client.post("/dashboard/offers/paused/join").status_code == 404
+
+
+@override_settings(SITE_URL="https://track.example.com")
+def test_link_builder_adds_the_sub_ids_url_encoded(alice_client, alice_link):
+    response = alice_client.get(f"/dashboard/links/{alice_link.pk}/", {"sub1": "spring sale", "sub3": "a&b=c"})
+
+    assert response.context["built_url"] == "https://track.example.com/c/alice-shoes?sub1=spring+sale&sub3=a%26b%3Dc"
+    html = response.content.decode()
+    assert 'data-copy="#built-url"' in html and "js/dashboard.js" in html
+
+
+def test_earnings_show_ledger_balances_minimum_payout_and_commissions(alice_client, acme, alice, alice_link, rule):
+    convert(acme, click_at(alice_link, datetime(2026, 3, 10, 12, tzinfo=UTC)), external_id="e-1", amount="120.00")
+    convert(acme, click_at(alice_link, datetime(2026, 3, 11, 12, tzinfo=UTC)), external_id="e-2", amount="80.00")
+    # Approve the first reward the way the validation job does: move it from pending to available.
+    reward = Reward.objects.get(conversion_id__in=alice.conversions.filter(external_id="e-1").values("pk"))
+    pending = account_get(kind=Account.Kind.PARTNER_PENDING, partner=alice, currency="USD")
+    available = account_get(kind=Account.Kind.PARTNER_AVAILABLE, partner=alice, currency="USD")
+    ledger_post(
+        kind="approval",
+        reward=reward,
+        legs=[(pending, -reward.amount), (available, reward.amount)],
+        memo="",
+        now=reward.created_at,
+    )
+    Reward.objects.filter(pk=reward.pk).update(status="approved")
+
+    response = alice_client.get("/dashboard/earnings/")
+
+    balances = response.context["balances"][0]
+    assert balances["balances"] == [
+        ("Pending (in validation)", Decimal("8.00")),
+        ("Approved (available)", Decimal("12.00")),
+        ("Paid", Decimal("0.00")),
+    ]
+    assert "50.00 USD" in response.content.decode() and not balances["reaches_minimum"]
+    assert [r.status for r in alice_client.get("/dashboard/earnings/", {"status": "approved"}).context["page"]] == [
+        "approved"
+    ]
