@@ -337,3 +337,7 @@ class RequestLogEntryAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+# The review desk (suspicious queue, fraud settings, partner suspension) builds on the admins above.
+from conversions.fraud import admin as _fraud_admin  # noqa: E402, F401

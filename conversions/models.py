@@ -62,6 +62,15 @@ class Conversion(models.Model):
     os = models.CharField(max_length=64, blank=True)
     is_bot = models.BooleanField(default=False)
     headers = models.JSONField(default=dict, blank=True)
+    # A server-to-server report comes from the advertiser's server: its IP and user agent are
+    # evidence about the visitor only when the pixel saw the browser or the report carried them.
+    ip_from_visitor = models.BooleanField(default=False)
+    user_agent_from_visitor = models.BooleanField(default=False)
+
+    # Fraud screening (conversions/fraud/): the sum of the signals' scores, and every signal.
+    fraud_score = models.PositiveIntegerField(default=0)
+    fraud_signals = models.JSONField(default=list, blank=True, help_text="[{code, score, evidence}, ...]")
+    screened_at = models.DateTimeField(null=True, blank=True)
 
     occurred_at = models.DateTimeField()
     created_at = models.DateTimeField(db_index=True)
@@ -83,6 +92,8 @@ class Conversion(models.Model):
             models.Index(fields=["partner", "created_at"], name="conversion_partner_time"),
             models.Index(fields=["offer", "created_at"], name="conversion_offer_time"),
             models.Index(fields=["status", "created_at"], name="conversion_status_time"),
+            # Fraud screening: conversions per visitor IP in the last hour.
+            models.Index(fields=["ip", "created_at"], name="conversion_ip_time"),
         ]
 
     def __str__(self) -> str:
@@ -178,3 +189,7 @@ class UsedSignature(models.Model):
 
     def __str__(self) -> str:
         return self.signature[:12]
+
+
+# Fraud settings, data-centre ranges and the review-queue proxy live with the checks.
+from conversions.fraud.models import DatacenterRange, FraudSetting, SuspiciousConversion  # noqa: E402, F401

@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from conversions.errors import ConversionTransitionNotAllowed
+from conversions.fraud.screening import conversion_screen_store
 from conversions.models import Conversion, StatusChange
 from rewards.engine import ConversionFacts
 from rewards.services import reward_grant, reward_reverse
@@ -103,6 +104,13 @@ def conversion_process(*, conversion_id: str | UUID, now: datetime | None = None
         )
         if conversion is None or conversion.status != Conversion.Status.PENDING:
             return conversion.status if conversion else "missing"
+        # Fraud screening comes before any reward: a held conversion earns nothing until staff approve it.
+        screening = conversion_screen_store(conversion, now=now)
+        if screening.holds:
+            _status_set(
+                conversion, screening.status, reason=screening.reason, remark=screening.remark, channel="fraud", now=now
+            )
+            return conversion.status
         _reward_and_settle(conversion, channel="job", now=now)
         return conversion.status
 
