@@ -48,7 +48,7 @@ def test_the_printed_key_and_link_report_a_conversion(client):
     )
 
     assert response.status_code == 202
-    assert Conversion.objects.get().partner.user.username == "alice"
+    assert Conversion.objects.get(external_id="o-1").partner.user.username == "alice"
 
 
 def test_the_previous_demo_key_stops_working_after_a_reseed(client):
@@ -58,3 +58,21 @@ def test_the_previous_demo_key_stops_working_after_a_reseed(client):
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {old_key}")
 
     assert api.post("/v1/convert", {}, format="json").status_code == 401
+
+
+def test_the_demo_fills_the_review_queue_once(client):
+    made = seed()
+    seed()
+
+    assert made["review_queue"]["suspicious"] == 4
+    held = dict(Conversion.objects.filter(status="suspicious").values_list("external_id", "status_reason"))
+    assert held == {
+        "demo-fast-1": "ctit_too_short",
+        "demo-bot-1": "bot_user_agent",
+        "demo-geo-1": "country_mismatch",
+        "demo-shared-customer-1": "multi_partner",
+    }
+    assert Conversion.objects.get(external_id="demo-ok-1").status == "accepted"
+    assert client.login(**made["admin"])
+    response = client.get("/admin/conversions/suspiciousconversion/")
+    assert response.context["cl"].result_count == 4

@@ -1,19 +1,60 @@
 """`manage.py seed_demo [--json]`: demo data to click through. Safe to run again."""
 
+import hashlib
 import json
+import secrets
+from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import timezone
 
-from referrals.models import Advertiser, ApiKey, Offer, Partner
+from conversions.ingestion import ConversionReport, conversion_record
+from conversions.models import Conversion
+from conversions.processing import conversion_process
+from referrals.models import Advertiser, ApiKey, Click, Link, Offer, Partner
 from referrals.services import api_key_create, api_key_revoke, link_create, postback_token_rotate
 from rewards.models import RewardRule
 
 ADMIN = {"username": "admin", "password": "admin-demo-password"}
 ADVERTISER_LOGIN = {"username": "acme", "password": "acme-demo-password"}
+HEADLESS_UA = (
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/120.0 Safari/537.36"
+)
+CHROME_UA = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
+)
+SHARED_CUSTOMER = {"customer_email_sha256": hashlib.sha256(b"carol@example.com").hexdigest()}
+# Conversions for the review desk: (external id, partner, seconds from click, click fields, report fields).
+# Each is reported through ingestion and screened by the processing job, as live traffic would be.
+DEMO_CONVERSIONS = [
+    (
+        "demo-ok-1",
+        "alice",
+        1800,
+        {"country": "GB", "ip": "81.2.69.160"},
+        {"ip": "81.2.69.160", "meta": SHARED_CUSTOMER},
+    ),
+    ("demo-fast-1", "alice", 4, {"country": "US"}, {}),
+    (
+        "demo-bot-1",
+        "bob",
+        600,
+        {"user_agent": HEADLESS_UA, "is_bot": True},
+        {"ip": "5.9.10.10", "user_agent": HEADLESS_UA},
+    ),
+    (
+        "demo-geo-1",
+        "bob",
+        900,
+        {"country": "US", "user_agent": CHROME_UA},
+        {"ip": "81.2.69.160", "user_agent": CHROME_UA},
+    ),
+    ("demo-shared-customer-1", "bob", 1200, {"country": "GB"}, {"meta": SHARED_CUSTOMER}),
+]
 PARTNERS = [
     {"username": "alice", "password": "alice-demo-password", "referral_code": "ALICE"},
     {"username": "bob", "password": "bob-demo-password", "referral_code": "BOB"},
@@ -114,8 +155,11 @@ class Command(BaseCommand):
                 }
             )
 
+        queue = self._demo_conversions(advertiser, Offer.objects.get(public_id=OFFERS[0]["public_id"]))
+
         made = {
             "admin": ADMIN,
+            "review_queue": {"suspicious": queue, "url": f"{base_url}/admin/conversions/suspiciousconversion/"},
             "advertisers": [
                 {
                     "name": advertiser.name,
@@ -135,6 +179,37 @@ class Command(BaseCommand):
         else:
             self._print_welcome(made, base_url)
 
+    def _demo_conversions(self, advertiser, offer) -> int:
+        """A few conversions, most of which fraud screening holds; answers how many wait for review."""
+        now = timezone.now()
+        for index, (external_id, username, ctit, click_fields, report_fields) in enumerate(DEMO_CONVERSIONS):
+            if Conversion.objects.filter(advertiser=advertiser, external_id=external_id).exists():
+                continue
+            link = Link.objects.get(partner__user__username=username, offer=offer)
+            occurred_at = now - timedelta(minutes=len(DEMO_CONVERSIONS) - index)
+            click = Click.objects.create(
+                click_id=secrets.token_hex(16),
+                link=link,
+                offer=offer,
+                partner=link.partner,
+                created_at=occurred_at - timedelta(seconds=ctit),
+                **click_fields,
+            )
+            report = ConversionReport(
+                type="purchase",
+                external_id=external_id,
+                amount=Decimal("64.00"),
+                product_id="demo-sku",
+                click_id=click.click_id,
+                occurred_at=occurred_at,
+                **report_fields,
+            )
+            conversion, created = conversion_record(advertiser=advertiser, report=report, channel="api", now=now)
+            if created:
+                # Processed here so the queue is ready at once; the job enqueued on commit then finds it done.
+                conversion_process(conversion_id=conversion.pk, now=now)
+        return Conversion.objects.filter(advertiser=advertiser, status=Conversion.Status.SUSPICIOUS).count()
+
     def _print_welcome(self, made, base_url):
         advertiser = made["advertisers"][0]
         link = advertiser["offers"][0]["links"][0]
@@ -151,6 +226,7 @@ class Command(BaseCommand):
                 for p in made["partners"]
             ),
             f"  Alice's link: {link['url']}",
+            f"  Review queue: {made['review_queue']['url']} ({made['review_queue']['suspicious']} suspicious)",
             "",
         ]
         self.stdout.write("\n".join(lines))
