@@ -4,7 +4,8 @@ import uuid
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.fields.json import KeyTransform
 
 from referrals.models import CURRENCY_CHOICES, Advertiser, Click, Offer, Partner
 
@@ -92,8 +93,10 @@ class Conversion(models.Model):
             models.Index(fields=["partner", "created_at"], name="conversion_partner_time"),
             models.Index(fields=["offer", "created_at"], name="conversion_offer_time"),
             models.Index(fields=["status", "created_at"], name="conversion_status_time"),
-            # Fraud screening: conversions per visitor IP in the last hour.
+            # Fraud screening: conversions per visitor IP in the last hour; one customer across partners.
             models.Index(fields=["ip", "created_at"], name="conversion_ip_time"),
+            models.Index(F("offer"), KeyTransform("customer_id", "meta"), name="conversion_offer_cust_id"),
+            models.Index(F("offer"), KeyTransform("customer_email_sha256", "meta"), name="conversion_offer_cust_email"),
         ]
 
     def __str__(self) -> str:

@@ -2,12 +2,14 @@
 `manage.py refresh_datacenter_ranges`, which replaces it when it has rows.
 
 Lookups are in memory (bisect over merged integer ranges, a few microseconds). The
-loaded set is kept per process and reloaded when the table changes, which one cheap
-aggregate query per lookup detects, so a refresh reaches running workers at once.
+loaded set is kept per process; every VERSION_CHECK_SECONDS one cheap aggregate query
+asks whether the table changed, so a refresh reaches running workers within a minute
+(at once in the process that loaded it).
 """
 
 import bisect
 import ipaddress
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,12 +91,21 @@ class RangeSet:
         return sum(len(items) for items in self.spans.values())
 
 
-_loaded: dict = {"version": None, "ranges": None}
+VERSION_CHECK_SECONDS = 60
+_loaded: dict = {"version": None, "ranges": None, "checked": 0.0}
+
+
+def datacenter_ranges_forget() -> None:
+    """Drop this process's copy; the next lookup reads the table again."""
+    _loaded.update(version=None, ranges=None, checked=0.0)
 
 
 def datacenter_ranges() -> RangeSet:
     from conversions.fraud.models import DatacenterRange
 
+    if _loaded["ranges"] is not None and time.monotonic() - _loaded["checked"] < VERSION_CHECK_SECONDS:
+        return _loaded["ranges"]
+    _loaded["checked"] = time.monotonic()
     state = DatacenterRange.objects.aggregate(count=Count("id"), latest=Max("loaded_at"))
     version = (state["count"], state["latest"])
     if _loaded["version"] != version:
@@ -118,4 +129,5 @@ def datacenter_ranges_replace(*, text: str, now=None) -> int:
         DatacenterRange.objects.bulk_create(
             DatacenterRange(cidr=cidr, provider=provider, loaded_at=now) for cidr, provider in ranges.items()
         )
+    datacenter_ranges_forget()
     return len(ranges)

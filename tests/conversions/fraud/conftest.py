@@ -6,6 +6,8 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from conversions.fraud.checks import _baselines
+from conversions.fraud.datacenter import datacenter_ranges_forget
 from conversions.ingestion import ConversionReport, conversion_record
 from conversions.models import Conversion
 from conversions.processing import conversion_process
@@ -20,6 +22,15 @@ HEADLESS = (
 )
 RESIDENTIAL_GB = "81.2.69.160"  # geoip: GB, in no data-centre range
 HETZNER_DE = "5.9.10.10"  # in the shipped data-centre list
+
+
+@pytest.fixture(autouse=True)
+def _fresh_process_caches():
+    """Each test sees its own data-centre table and baselines, as a newly started worker would."""
+    datacenter_ranges_forget()
+    _baselines.clear()
+    yield
+    datacenter_ranges_forget()
 
 
 @pytest.fixture
