@@ -434,3 +434,7 @@ class PostbackDeliveryAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+# The review desk (suspicious queue, fraud settings, partner suspension) builds on the admins above.
+from conversions.fraud import admin as _fraud_admin  # noqa: E402, F401

@@ -125,6 +125,9 @@ def conversion_build(
         os=metadata.agent.os[:64],
         is_bot=metadata.agent.is_bot,
         headers=metadata.headers,
+        # The pixel sees the visitor's browser; a server's report only when it names the visitor's IP or agent.
+        ip_from_visitor=channel == Conversion.Channel.PIXEL or bool(report.ip),
+        user_agent_from_visitor=channel == Conversion.Channel.PIXEL or bool(report.user_agent),
         occurred_at=occurred_at,
         created_at=now,
         processed_at=now if reason else None,

@@ -4,7 +4,8 @@ import uuid
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.fields.json import KeyTransform
 
 from referrals.models import CURRENCY_CHOICES, Advertiser, Click, Offer, Partner
 
@@ -65,6 +66,15 @@ class Conversion(models.Model):
     os = models.CharField(max_length=64, blank=True)
     is_bot = models.BooleanField(default=False)
     headers = models.JSONField(default=dict, blank=True)
+    # A server-to-server report comes from the advertiser's server: its IP and user agent are
+    # evidence about the visitor only when the pixel saw the browser or the report carried them.
+    ip_from_visitor = models.BooleanField(default=False)
+    user_agent_from_visitor = models.BooleanField(default=False)
+
+    # Fraud screening (conversions/fraud/): the sum of the signals' scores, and every signal.
+    fraud_score = models.PositiveIntegerField(default=0)
+    fraud_signals = models.JSONField(default=list, blank=True, help_text="[{code, score, evidence}, ...]")
+    screened_at = models.DateTimeField(null=True, blank=True)
 
     occurred_at = models.DateTimeField()
     created_at = models.DateTimeField(db_index=True)
@@ -86,6 +96,10 @@ class Conversion(models.Model):
             models.Index(fields=["partner", "created_at"], name="conversion_partner_time"),
             models.Index(fields=["offer", "created_at"], name="conversion_offer_time"),
             models.Index(fields=["status", "created_at"], name="conversion_status_time"),
+            # Fraud screening: conversions per visitor IP in the last hour; one customer across partners.
+            models.Index(fields=["ip", "created_at"], name="conversion_ip_time"),
+            models.Index(F("offer"), KeyTransform("customer_id", "meta"), name="conversion_offer_cust_id"),
+            models.Index(F("offer"), KeyTransform("customer_email_sha256", "meta"), name="conversion_offer_cust_email"),
         ]
 
     def __str__(self) -> str:
@@ -451,3 +465,7 @@ class MissingConversionClaim(models.Model):
 
     def __str__(self) -> str:
         return f"{self.order_id} ({self.status})"
+
+
+# Fraud settings, data-centre ranges and the review-queue proxy live with the checks.
+from conversions.fraud.models import DatacenterRange, FraudSetting, SuspiciousConversion  # noqa: E402, F401

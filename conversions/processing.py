@@ -15,6 +15,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from conversions.errors import ConversionTransitionNotAllowed
+from conversions.fraud.screening import conversion_screen_store
 from conversions.models import Conversion, StatusChange
 from conversions.postbacks import partner_postbacks_enqueue, partners_with_postbacks
 from conversions.rollups import rollup_reward_add, rollup_reward_reversed
@@ -214,6 +215,13 @@ def conversion_process(*, conversion_id: str | UUID, now: datetime | None = None
         )
         if conversion is None or conversion.status != Conversion.Status.PENDING:
             return conversion.status if conversion else "missing"
+        # Fraud screening comes before any reward: a held conversion earns nothing until staff approve it.
+        screening = conversion_screen_store(conversion, now=now)
+        if screening.holds:
+            _status_set(
+                conversion, screening.status, reason=screening.reason, remark=screening.remark, channel="fraud", now=now
+            )
+            return conversion.status
         _reward_and_settle(conversion, channel="job", now=now)
         return conversion.status
 

@@ -140,7 +140,8 @@ class OfferAdmin(admin.ModelAdmin):
 
 @admin.register(Partner)
 class PartnerAdmin(admin.ModelAdmin):
-    list_display = ("referral_code", "user", "time_zone", "created_at")
+    list_display = ("referral_code", "user", "status", "time_zone", "created_at")
+    list_filter = ("status",)
     search_fields = ("referral_code", "user__username", "user__email")
     list_select_related = ("user",)
     raw_id_fields = ("user",)

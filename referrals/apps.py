@@ -2,6 +2,7 @@ import logging
 
 from django.apps import AppConfig
 from django.conf import settings
+from django.contrib.auth.signals import user_logged_in
 
 
 class ReferralsConfig(AppConfig):
@@ -17,3 +18,13 @@ class ReferralsConfig(AppConfig):
             log.info("Running on the SQLite file %s (set DATABASE_URL for PostgreSQL)", database["NAME"])
         if not settings.REDIS_URL:
             log.info("REDIS_URL is not set: jobs run inline after commit (RQ ASYNC=False)")
+        # A signal because logins happen in django.contrib.auth, not in our views (admin, API sessions too).
+        user_logged_in.connect(_partner_login_ip, dispatch_uid="referrals.partner_login_ip")
+
+
+def _partner_login_ip(sender, request, user, **kwargs) -> None:
+    from referrals.request_metadata import client_ip
+    from referrals.services import partner_login_record
+
+    if request is not None:
+        partner_login_record(user=user, ip=client_ip(request.META))

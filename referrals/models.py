@@ -1,5 +1,6 @@
 """Who and where: advertisers and their keys, offers, partners, links and clicks."""
 
+import re
 import zoneinfo
 
 from django.conf import settings
@@ -86,6 +87,11 @@ class Offer(models.Model):
     auto_approve_links = models.BooleanField(
         default=False, help_text="A partner who asks to join gets a link at once, without staff review."
     )
+    allowed_countries = models.TextField(
+        blank=True,
+        help_text="ISO country codes (e.g. US, CA) whose visitors may convert, comma- or line-separated. "
+        "Empty: any country. Checked by fraud screening (country_not_allowed).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -99,6 +105,10 @@ class Offer(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.public_id})"
 
+    @property
+    def allowed_country_codes(self) -> frozenset[str]:
+        return frozenset(code.strip().upper() for code in re.split(r"[\s,;]+", self.allowed_countries) if code.strip())
+
 
 class Partner(models.Model):
     class PayoutMethod(models.TextChoices):
@@ -107,6 +117,10 @@ class Partner(models.Model):
         PAYPAL = "paypal", "PayPal"
         WISE = "wise", "Wise"
 
+    class Status(models.TextChoices):
+        ACTIVE = "active"
+        SUSPENDED = "suspended"
+
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="partner")
     referral_code = models.CharField(max_length=32, unique=True)
     time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
@@ -114,10 +128,19 @@ class Partner(models.Model):
     payout_details = models.TextField(
         blank=True, max_length=2000, help_text="Account, IBAN or email, as the method needs."
     )
+    # A suspended partner keeps its links working, but its new conversions are held for review.
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    suspended_reason = models.CharField(max_length=500, blank=True)
+    suspended_at = models.DateTimeField(null=True, blank=True)
+    # Fraud screening compares it with the converting visitor's IP (self-referral).
+    last_login_ip = models.GenericIPAddressField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["referral_code"]
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=["active", "suspended"]), name="partner_status_valid"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.user.get_username()} ({self.referral_code})"

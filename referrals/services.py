@@ -185,3 +185,27 @@ def click_cookie_name(offer: Offer) -> str:
 
 def click_cookie_max_age(offer: Offer) -> int:
     return int(timedelta(days=offer.cookie_window_days).total_seconds())
+
+
+def partner_suspend(*, partner: Partner, reason: str, now: datetime | None = None) -> bool:
+    """Suspend an active partner: its links keep working, but new conversions are held for review.
+    Answers whether it changed anything (a suspended partner stays as it was)."""
+    if not reason.strip():
+        raise ValueError("A suspension needs a reason.")
+    changed = Partner.objects.filter(pk=partner.pk, status=Partner.Status.ACTIVE).update(
+        status=Partner.Status.SUSPENDED, suspended_reason=reason.strip()[:500], suspended_at=now or timezone.now()
+    )
+    return bool(changed)
+
+
+def partner_reinstate(*, partner: Partner) -> bool:
+    changed = Partner.objects.filter(pk=partner.pk, status=Partner.Status.SUSPENDED).update(
+        status=Partner.Status.ACTIVE, suspended_reason="", suspended_at=None
+    )
+    return bool(changed)
+
+
+def partner_login_record(*, user, ip: str | None) -> None:
+    """Remember the address a partner last logged in from; fraud screening compares conversions with it."""
+    if ip:
+        Partner.objects.filter(user=user).exclude(last_login_ip=ip).update(last_login_ip=ip)

@@ -1,10 +1,13 @@
 """A click, a conversion through the API, a real RQ worker, the reward and the ledger."""
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.db.models import F
 
 from conversions.models import Conversion
+from referrals.models import Click
 from rewards.ledger import account_balance
 from rewards.models import Account, Entry, Reward
 from tests.factories import RewardRuleFactory
@@ -16,6 +19,8 @@ def test_click_to_reward_through_a_real_worker(client, acme_api, alice_link, que
     RewardRuleFactory(offer=alice_link.offer, reward_type="percentage", value=Decimal("10"), max_reward=Decimal("50"))
     redirect = client.get("/c/alice-shoes", {"sub1": "spring"})
     click_id = redirect.cookies["atc_acme-shoes"].value
+    # The buyer shops a few minutes: a purchase seconds after the click is held by fraud screening.
+    Click.objects.filter(click_id=click_id).update(created_at=F("created_at") - timedelta(minutes=5))
 
     response = acme_api.post(
         "/v1/convert",

@@ -65,7 +65,25 @@ def test_alice_gets_demo_traffic_once_so_her_dashboard_has_data(client):
     conversions = Conversion.objects.filter(partner__user__username="alice").count()
     seed()
 
-    assert conversions > 0 and Conversion.objects.count() == conversions
+    assert conversions > 0 and Conversion.objects.filter(partner__user__username="alice").count() == conversions
     client.login(username="alice", password="alice-demo-password")
     home = client.get("/dashboard/", {"preset": "last_30"})
     assert home.context["total"].clicks == 60 and home.context["total"].conversions == conversions
+
+
+def test_the_demo_fills_the_review_queue_once(client):
+    made = seed()
+    seed()
+
+    assert made["review_queue"]["suspicious"] == 4
+    held = dict(Conversion.objects.filter(status="suspicious").values_list("external_id", "status_reason"))
+    assert held == {
+        "demo-fast-1": "ctit_too_short",
+        "demo-bot-1": "bot_user_agent",
+        "demo-geo-1": "country_mismatch",
+        "demo-shared-customer-1": "multi_partner",
+    }
+    assert Conversion.objects.get(external_id="demo-ok-1").status == "accepted"
+    assert client.login(**made["admin"])
+    response = client.get("/admin/conversions/suspiciousconversion/")
+    assert response.context["cl"].result_count == 4

@@ -1,12 +1,16 @@
 """The Python SDK is tested from its source tree against a live server, as an advertiser would use it."""
 
 import sys
+from datetime import timedelta
 from pathlib import Path
 from urllib.error import HTTPError
 from urllib.parse import parse_qs, urlsplit
 from urllib.request import HTTPRedirectHandler, build_opener
 
 import pytest
+from django.utils import timezone
+
+from referrals.models import Click
 
 SDK_SOURCE = Path(__file__).resolve().parents[2] / "sdk" / "python" / "src"
 if str(SDK_SOURCE) not in sys.path:
@@ -26,13 +30,18 @@ class _NoRedirect(HTTPRedirectHandler):
 def visit_link(live_server):
     """A visitor opening a tracking link on the live server; returns the click id from the redirect."""
     opener = build_opener(_NoRedirect)
+    # A visitor's browser: Python-urllib's own user agent would be screened as a bot.
+    opener.addheaders = [("User-Agent", "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0")]
 
     def visit(code: str) -> str:
         try:
             opener.open(f"{live_server.url}/c/{code}")
         except HTTPError as answer:  # urllib raises it for the 302 it was told not to follow
             assert answer.code == 302 and "atc_" in answer.headers["Set-Cookie"]
-            return parse_qs(urlsplit(answer.headers["Location"]).query)["cid"][0]
+            click_id = parse_qs(urlsplit(answer.headers["Location"]).query)["cid"][0]
+            # The visitor shops for a few minutes: a purchase 10 s after its click is held as fraud.
+            Click.objects.filter(click_id=click_id).update(created_at=timezone.now() - timedelta(minutes=3))
+            return click_id
         raise AssertionError("the tracking link did not redirect")
 
     return visit

@@ -1,7 +1,9 @@
 """`manage.py seed_demo [--json]`: demo data to click through. Safe to run again."""
 
+import hashlib
 import json
 import random
+import secrets
 from datetime import timedelta
 from decimal import Decimal
 
@@ -12,6 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from conversions.ingestion import ConversionReport, conversion_record
+from conversions.models import Conversion
 from conversions.processing import conversion_process
 from referrals.models import Advertiser, ApiKey, Click, Link, Offer, Partner
 from referrals.request_metadata import RequestMetadata
@@ -27,6 +30,40 @@ from rewards.models import RewardRule
 
 ADMIN = {"username": "admin", "password": "admin-demo-password"}
 ADVERTISER_LOGIN = {"username": "acme", "password": "acme-demo-password"}
+HEADLESS_UA = (
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/120.0 Safari/537.36"
+)
+CHROME_UA = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
+)
+SHARED_CUSTOMER = {"customer_email_sha256": hashlib.sha256(b"carol@example.com").hexdigest()}
+# Conversions for the review desk: (external id, partner, seconds from click, click fields, report fields).
+# Each is reported through ingestion and screened by the processing job, as live traffic would be.
+DEMO_CONVERSIONS = [
+    (
+        "demo-ok-1",
+        "alice",
+        1800,
+        {"country": "GB", "ip": "81.2.69.160"},
+        {"ip": "81.2.69.160", "meta": SHARED_CUSTOMER},
+    ),
+    ("demo-fast-1", "alice", 4, {"country": "US"}, {}),
+    (
+        "demo-bot-1",
+        "bob",
+        600,
+        {"user_agent": HEADLESS_UA, "is_bot": True},
+        {"ip": "5.9.10.10", "user_agent": HEADLESS_UA},
+    ),
+    (
+        "demo-geo-1",
+        "bob",
+        900,
+        {"country": "US", "user_agent": CHROME_UA},
+        {"ip": "81.2.69.160", "user_agent": CHROME_UA},
+    ),
+    ("demo-shared-customer-1", "bob", 1200, {"country": "GB"}, {"meta": SHARED_CUSTOMER}),
+]
 PARTNERS = [
     {"username": "alice", "password": "alice-demo-password", "referral_code": "ALICE"},
     {"username": "bob", "password": "bob-demo-password", "referral_code": "BOB"},
@@ -128,9 +165,11 @@ class Command(BaseCommand):
             )
 
         self._seed_traffic(partners[0][1], advertiser)
+        queue = self._demo_conversions(advertiser, Offer.objects.get(public_id=OFFERS[0]["public_id"]))
 
         made = {
             "admin": ADMIN,
+            "review_queue": {"suspicious": queue, "url": f"{base_url}/admin/conversions/suspiciousconversion/"},
             "advertisers": [
                 {
                     "name": advertiser.name,
@@ -183,6 +222,37 @@ class Command(BaseCommand):
                 )
                 conversion_process(conversion_id=conversion.pk, now=at + timedelta(minutes=8))
 
+    def _demo_conversions(self, advertiser, offer) -> int:
+        """A few conversions, most of which fraud screening holds; answers how many wait for review."""
+        now = timezone.now()
+        for index, (external_id, username, ctit, click_fields, report_fields) in enumerate(DEMO_CONVERSIONS):
+            if Conversion.objects.filter(advertiser=advertiser, external_id=external_id).exists():
+                continue
+            link = Link.objects.get(partner__user__username=username, offer=offer)
+            occurred_at = now - timedelta(minutes=len(DEMO_CONVERSIONS) - index)
+            click = Click.objects.create(
+                click_id=secrets.token_hex(16),
+                link=link,
+                offer=offer,
+                partner=link.partner,
+                created_at=occurred_at - timedelta(seconds=ctit),
+                **click_fields,
+            )
+            report = ConversionReport(
+                type="purchase",
+                external_id=external_id,
+                amount=Decimal("64.00"),
+                product_id="demo-sku",
+                click_id=click.click_id,
+                occurred_at=occurred_at,
+                **report_fields,
+            )
+            conversion, created = conversion_record(advertiser=advertiser, report=report, channel="api", now=now)
+            if created:
+                # Processed here so the queue is ready at once; the job enqueued on commit then finds it done.
+                conversion_process(conversion_id=conversion.pk, now=now)
+        return Conversion.objects.filter(advertiser=advertiser, status=Conversion.Status.SUSPICIOUS).count()
+
     def _print_welcome(self, made, base_url):
         advertiser = made["advertisers"][0]
         link = advertiser["offers"][0]["links"][0]
@@ -199,6 +269,7 @@ class Command(BaseCommand):
                 for p in made["partners"]
             ),
             f"  Alice's link: {link['url']}",
+            f"  Review queue: {made['review_queue']['url']} ({made['review_queue']['suspicious']} suspicious)",
             "",
         ]
         self.stdout.write("\n".join(lines))

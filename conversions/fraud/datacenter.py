@@ -1,0 +1,133 @@
+"""Data-centre and hosting networks: the list shipped in data/, or the table loaded by
+`manage.py refresh_datacenter_ranges`, which replaces it when it has rows.
+
+Lookups are in memory (bisect over merged integer ranges, a few microseconds). The
+loaded set is kept per process; every VERSION_CHECK_SECONDS one cheap aggregate query
+asks whether the table changed, so a refresh reaches running workers within a minute
+(at once in the process that loaded it).
+"""
+
+import bisect
+import ipaddress
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.db import transaction
+from django.db.models import Count, Max
+from django.utils import timezone
+
+SHIPPED_FILE = Path(__file__).parent / "data" / "datacenter_cidrs.txt"
+
+
+class RangesInvalid(ValueError):
+    pass
+
+
+def ranges_parse(text: str) -> list[tuple[str, str]]:
+    """`CIDR [provider words]` per line; `#` starts a comment. Errors name the line."""
+    ranges, errors = [], []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        cidr, _, provider = line.partition(" ")
+        try:
+            network = ipaddress.ip_network(cidr, strict=False)
+        except ValueError:
+            errors.append(f"line {number}: {cidr!r} is not an IP network")
+            continue
+        ranges.append((str(network), provider.strip()[:100]))
+    if errors:
+        raise RangesInvalid("; ".join(errors[:20]) + (f" (and {len(errors) - 20} more)" if len(errors) > 20 else ""))
+    if not ranges:
+        raise RangesInvalid("The list has no networks.")
+    return ranges
+
+
+@dataclass
+class RangeSet:
+    source: str  # "file" or "table"
+    starts: dict  # version -> sorted starts
+    spans: dict  # version -> [(start, end, cidr, provider)] in the same order
+
+    @classmethod
+    def build(cls, ranges: list[tuple[str, str]], *, source: str) -> "RangeSet":
+        by_version: dict[int, list] = {4: [], 6: []}
+        for cidr, provider in ranges:
+            network = ipaddress.ip_network(cidr, strict=False)
+            by_version[network.version].append(
+                (int(network.network_address), int(network.broadcast_address), str(network), provider)
+            )
+        spans = {}
+        for version, items in by_version.items():
+            # Merge overlaps so the range before a bisect point is the only one that can hold the address.
+            merged: list[list] = []
+            for start, end, cidr, provider in sorted(items):
+                if merged and start <= merged[-1][1]:
+                    merged[-1][1] = max(merged[-1][1], end)
+                else:
+                    merged.append([start, end, cidr, provider])
+            spans[version] = [tuple(item) for item in merged]
+        return cls(source=source, starts={v: [s[0] for s in items] for v, items in spans.items()}, spans=spans)
+
+    def lookup(self, ip: str) -> tuple[str, str] | None:
+        """The (cidr, provider) that holds the address, or None."""
+        try:
+            address = ipaddress.ip_address(ip)
+        except ValueError:
+            return None
+        if address.version == 6 and address.ipv4_mapped:
+            address = address.ipv4_mapped
+        value = int(address)
+        starts = self.starts[address.version]
+        index = bisect.bisect_right(starts, value) - 1
+        if index < 0:
+            return None
+        start, end, cidr, provider = self.spans[address.version][index]
+        return (cidr, provider) if start <= value <= end else None
+
+    def __len__(self) -> int:
+        return sum(len(items) for items in self.spans.values())
+
+
+VERSION_CHECK_SECONDS = 60
+_loaded: dict = {"version": None, "ranges": None, "checked": 0.0}
+
+
+def datacenter_ranges_forget() -> None:
+    """Drop this process's copy; the next lookup reads the table again."""
+    _loaded.update(version=None, ranges=None, checked=0.0)
+
+
+def datacenter_ranges() -> RangeSet:
+    from conversions.fraud.models import DatacenterRange
+
+    if _loaded["ranges"] is not None and time.monotonic() - _loaded["checked"] < VERSION_CHECK_SECONDS:
+        return _loaded["ranges"]
+    _loaded["checked"] = time.monotonic()
+    state = DatacenterRange.objects.aggregate(count=Count("id"), latest=Max("loaded_at"))
+    version = (state["count"], state["latest"])
+    if _loaded["version"] != version:
+        if state["count"]:
+            rows = DatacenterRange.objects.values_list("cidr", "provider")
+            _loaded["ranges"] = RangeSet.build(list(rows), source="table")
+        else:
+            _loaded["ranges"] = RangeSet.build(ranges_parse(SHIPPED_FILE.read_text()), source="file")
+        _loaded["version"] = version
+    return _loaded["ranges"]
+
+
+def datacenter_ranges_replace(*, text: str, now=None) -> int:
+    """Replace the table with a new list, all or nothing; answer how many networks it holds."""
+    from conversions.fraud.models import DatacenterRange
+
+    ranges = dict(ranges_parse(text))  # one row per network; a repeated network keeps its last provider
+    now = now or timezone.now()
+    with transaction.atomic():
+        DatacenterRange.objects.all().delete()
+        DatacenterRange.objects.bulk_create(
+            DatacenterRange(cidr=cidr, provider=provider, loaded_at=now) for cidr, provider in ranges.items()
+        )
+    datacenter_ranges_forget()
+    return len(ranges)

@@ -1,0 +1,91 @@
+"""Re-screening: run the checks again after staff change an offer's fraud settings (or a partner's status).
+
+Only `pending` and `suspicious` conversions are touched: a re-screen never un-rejects
+a conversion and never touches an accepted one.
+"""
+
+from collections import Counter
+from datetime import datetime
+from uuid import UUID
+
+from django.db import transaction
+from django.utils import timezone
+
+from conversions.fraud.screening import FLAG, REJECT, conversion_screen_store
+from conversions.models import Conversion, StatusChange
+from conversions.processing import _status_set, conversion_approve
+
+RESCREEN_STATUSES = (Conversion.Status.PENDING, Conversion.Status.SUSPICIOUS)
+PASSED_REMARK = "Passed fraud screening again after the offer's settings changed."
+
+
+def conversion_rescreen(*, conversion_id: str | UUID, now: datetime | None = None) -> str:
+    """Screen one conversion again and act on it; answers what happened (a word for the summary).
+
+    pending: held -> suspicious or rejected; passes -> stays pending for its processing job.
+    suspicious: reject -> rejected; still flagged -> stays (a new reason is recorded);
+    passes -> processed like an approval (rewarded, or rejected when no rule applies).
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        conversion = (
+            Conversion.objects.select_for_update(of=("self",))
+            .select_related("offer__advertiser")
+            .filter(pk=conversion_id)
+            .first()
+        )
+        if conversion is None or conversion.status not in RESCREEN_STATUSES:
+            return "skipped"
+        screening = conversion_screen_store(conversion, now=now)
+        if conversion.status == Conversion.Status.PENDING:
+            if not screening.holds:
+                return "still_pending"
+            _status_set(
+                conversion,
+                screening.status,
+                reason=screening.reason,
+                remark=screening.remark,
+                channel="fraud",
+                now=now,
+            )
+            return "flagged" if screening.decision == FLAG else "rejected"
+        # Suspicious.
+        if screening.decision == REJECT:
+            _status_set(
+                conversion,
+                Conversion.Status.REJECTED,
+                reason=screening.reason,
+                remark=screening.remark,
+                channel="fraud",
+                now=now,
+            )
+            return "rejected"
+        if screening.decision == FLAG:
+            if screening.reason != conversion.status_reason:
+                # Still held, for another reason now: keep a trace of the change.
+                StatusChange.objects.create(
+                    conversion=conversion,
+                    from_status=conversion.status,
+                    to_status=conversion.status,
+                    reason=screening.reason,
+                    remark="Re-screened: still held, for a new reason.",
+                    channel="fraud",
+                    created_at=now,
+                )
+                conversion.status_reason = screening.reason
+                conversion.save(update_fields=["status_reason"])
+            return "still_suspicious"
+        approved = conversion_approve(conversion_id=conversion.pk, remark=PASSED_REMARK, channel="fraud", now=now)
+        return "released" if approved.status == Conversion.Status.ACCEPTED else "rejected_no_rule"
+
+
+def conversions_rescreen(*, offer_ids: list[int] | None = None, now: datetime | None = None) -> Counter:
+    """Re-screen every pending and suspicious conversion (of the given offers); one transaction each."""
+    now = now or timezone.now()
+    queryset = Conversion.objects.filter(status__in=RESCREEN_STATUSES)
+    if offer_ids is not None:
+        queryset = queryset.filter(offer_id__in=offer_ids)
+    outcome = Counter()
+    for conversion_id in queryset.order_by("created_at").values_list("pk", flat=True).iterator():
+        outcome[conversion_rescreen(conversion_id=conversion_id, now=now)] += 1
+    return outcome

@@ -1,0 +1,21 @@
+"""The admin home's pointer to the review queue, so staff start where the work is."""
+
+from django import template
+from django.urls import reverse
+
+from conversions.models import Conversion
+
+register = template.Library()
+
+
+@register.inclusion_tag("admin/conversions/review_queue_banner.html", takes_context=True)
+def review_queue_banner(context) -> dict:
+    user = context["request"].user
+    allowed = user.has_perm("conversions.view_conversion") or user.has_perm("conversions.review_conversion")
+    if not allowed:
+        return {"show": False}
+    return {
+        "show": True,
+        "waiting": Conversion.objects.filter(status=Conversion.Status.SUSPICIOUS).count(),
+        "url": reverse("admin:conversions_suspiciousconversion_changelist"),
+    }
