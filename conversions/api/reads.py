@@ -7,9 +7,16 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import IsAuthenticated
 
 from conversions.api.authentication import AdvertiserKeyAuthentication
-from conversions.api.filters import ConversionFilter, RequestLogFilter
-from conversions.api.serializers import ConversionSerializer, RequestLogEntrySerializer
+from conversions.api.filters import ClickFilter, ConversionFilter, RequestLogFilter
+from conversions.api.partner_auth import PartnerTokenAuthentication
+from conversions.api.serializers import (
+    ClickSerializer,
+    ConversionSerializer,
+    PartnerConversionSerializer,
+    RequestLogEntrySerializer,
+)
 from conversions.models import Conversion, RequestLogEntry
+from referrals.models import Click, Partner
 from rewards.selectors import rewards_by_conversion
 
 
@@ -35,17 +42,34 @@ class AdvertiserReadView:
     throttle_scope = "read"
 
 
-class ConversionList(AdvertiserReadView, generics.ListAPIView):
-    """The advertiser's conversions, newest first, filterable."""
+class EitherSideReadView:
+    """Read by an advertiser (its offers' conversions) or a partner (their own), each with its own credential."""
+
+    # The partner token first: it claims only `pk_` tokens, and an advertiser key check would refuse them.
+    authentication_classes = [PartnerTokenAuthentication, AdvertiserKeyAuthentication]
+    permission_classes = [IsAuthenticated]
+    throttle_scope = "read"
+
+    def get_queryset(self):
+        scope = {"partner": self.request.auth} if self.is_partner else {"advertiser": self.request.auth}
+        return Conversion.objects.filter(**scope).select_related("offer", "click")
+
+    @property
+    def is_partner(self) -> bool:
+        return isinstance(self.request.auth, Partner)
+
+    def get_serializer_class(self):
+        return PartnerConversionSerializer if self.is_partner else ConversionSerializer
+
+
+class ConversionList(EitherSideReadView, generics.ListAPIView):
+    """Conversions, newest first, filterable: an advertiser's offers' or a partner's own."""
 
     serializer_class = ConversionSerializer
     pagination_class = NewestFirst
     filter_backends = [DjangoFilterBackend, OrderingFilter]
     filterset_class = ConversionFilter
     ordering_fields = ["created_at", "occurred_at", "amount"]
-
-    def get_queryset(self):
-        return Conversion.objects.filter(advertiser=self.request.auth).select_related("offer", "click")
 
     def get_serializer(self, *args, **kwargs):
         # One query for the page's rewards, not one per row.
@@ -57,12 +81,24 @@ class ConversionList(AdvertiserReadView, generics.ListAPIView):
         return super().get_serializer(*args, **kwargs)
 
 
-class ConversionDetail(AdvertiserReadView, generics.RetrieveAPIView):
+class ConversionDetail(EitherSideReadView, generics.RetrieveAPIView):
     serializer_class = ConversionSerializer
     lookup_url_kwarg = "conversion_id"
 
+
+class ClickList(generics.ListAPIView):
+    """A partner's own clicks, newest first, filterable (no visitor IPs or user agents)."""
+
+    authentication_classes = [PartnerTokenAuthentication]
+    permission_classes = [IsAuthenticated]
+    throttle_scope = "read"
+    serializer_class = ClickSerializer
+    pagination_class = NewestFirst
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = ClickFilter
+
     def get_queryset(self):
-        return Conversion.objects.filter(advertiser=self.request.auth).select_related("offer", "click")
+        return Click.objects.filter(partner=self.request.auth).select_related("offer")
 
 
 class RequestLogList(AdvertiserReadView, generics.ListAPIView):

@@ -11,6 +11,7 @@ from conversions.validation import (
     meta_validate,
     report_fields_check,
 )
+from referrals.models import Click
 from referrals.money import money_quantize
 from rewards.selectors import reward_for_conversion
 
@@ -145,6 +146,38 @@ class ConversionSerializer(serializers.ModelSerializer):
 
     def get_click_id(self, conversion) -> str | None:
         return conversion.click.click_id if conversion.click_id else None
+
+
+class PartnerConversionSerializer(ConversionSerializer):
+    """What a partner sees of a conversion: not the advertiser's own `meta`."""
+
+    class Meta(ConversionSerializer.Meta):
+        fields = [name for name in ConversionSerializer.Meta.fields if name != "meta"]
+        read_only_fields = fields
+
+
+class ClickSerializer(serializers.ModelSerializer):
+    offer = serializers.SlugRelatedField(slug_field="public_id", read_only=True)
+
+    class Meta:
+        model = Click
+        fields = [
+            "click_id",
+            "offer",
+            "created_at",
+            "sub1",
+            "sub2",
+            "sub3",
+            "sub4",
+            "sub5",
+            "country",
+            "device",
+            "browser",
+            "os",
+            "is_unique",
+            "is_bot",
+        ]
+        read_only_fields = fields
 
 
 class StatusUpdateSerializer(serializers.Serializer):

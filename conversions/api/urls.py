@@ -9,6 +9,7 @@ urlpatterns = [
     path("conversions", reads.ConversionList.as_view(), name="api-conversions"),
     path("conversions/<uuid:conversion_id>", reads.ConversionDetail.as_view(), name="api-conversion"),
     path("request-log", reads.RequestLogList.as_view(), name="api-request-log"),
+    path("clicks", reads.ClickList.as_view(), name="api-clicks"),
     path("conversions/<uuid:conversion_id>/status", views.ConversionStatusView.as_view(), name="api-conversion-status"),
     path(
         "conversions/by-external-id/<str:external_id>/status",
