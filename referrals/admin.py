@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from referrals.link_requests import LinkRequestNotAllowed, link_request_approve, link_request_decline
 from referrals.models import Advertiser, ApiKey, Click, Link, LinkRequest, Offer, Partner
-from referrals.services import api_key_create, api_key_revoke, postback_token_rotate
+from referrals.services import api_key_create, api_key_revoke, postback_token_rotate, signing_secret_rotate
 
 
 def link_tracking_url(link: Link) -> str:
@@ -42,7 +42,7 @@ class AdvertiserAdmin(admin.ModelAdmin):
     readonly_fields = ("has_postback_token", "created_at")
     fields = ("name", "time_zone", "has_postback_token", "created_at")
     inlines = (ApiKeyInline,)
-    actions = ("create_api_key", "rotate_postback_token")
+    actions = ("create_api_key", "rotate_postback_token", "rotate_signing_secret")
 
     def get_queryset(self, request):
         return (
@@ -75,6 +75,19 @@ class AdvertiserAdmin(admin.ModelAdmin):
                 request,
                 f"New postback token for {advertiser}: {raw} The old one no longer works. "
                 "Copy it now: it is stored hashed and not shown again.",
+            )
+
+    @admin.action(
+        description="Rotate postback signing secret (the previous one keeps working until the next)",
+        permissions=["change"],
+    )
+    def rotate_signing_secret(self, request, queryset) -> None:
+        for advertiser in queryset:
+            raw = signing_secret_rotate(advertiser=advertiser)
+            messages.success(
+                request,
+                f"New signing secret for {advertiser}: {raw} Signatures with the previous secret still verify "
+                "until the next rotation. Copy it now: it is not shown again.",
             )
 
 

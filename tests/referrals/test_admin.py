@@ -214,3 +214,22 @@ def test_advertiser_changelist_query_count_does_not_grow_with_advertisers(admin_
 
     assert len(four) == len(one)
     assert response.context["cl"].result_count == 4
+
+
+def test_rotating_the_signing_secret_shows_it_once_and_keeps_the_previous_valid(admin_client, db):
+    from referrals.models import Advertiser
+
+    advertiser = Advertiser.objects.create(name="Signer")
+    admin_client.post(
+        "/admin/referrals/advertiser/", {"action": "rotate_signing_secret", "_selected_action": [advertiser.pk]}
+    )
+    first = Advertiser.objects.get(pk=advertiser.pk).signing_secret
+    response = admin_client.post(
+        "/admin/referrals/advertiser/",
+        {"action": "rotate_signing_secret", "_selected_action": [advertiser.pk]},
+        follow=True,
+    )
+
+    advertiser.refresh_from_db()
+    assert advertiser.signing_secret_previous == first and advertiser.signing_secret != first
+    assert advertiser.signing_secret in response.content.decode()
