@@ -198,9 +198,6 @@ EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Affitrack <noreply@localhost>")
 
 # Publisher dashboard
-# Shown on the earnings page; a partner is paid once the available balance reaches it.
-PAYOUT_MINIMUM = env.str("PAYOUT_MINIMUM", default="50.00")
-PAYOUT_MINIMUM_CURRENCY = env.str("PAYOUT_MINIMUM_CURRENCY", default="USD")
 # Missing-conversion claims are accepted up to this many days after the purchase (Involve Asia: 90).
 CLAIM_MAX_AGE_DAYS = env.int("CLAIM_MAX_AGE_DAYS", default=90)
 

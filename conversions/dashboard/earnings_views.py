@@ -1,8 +1,5 @@
 """Earnings: ledger balances, the minimum payout, and the reward history."""
 
-from decimal import Decimal
-
-from django.conf import settings
 from django.core.paginator import Paginator
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
@@ -11,17 +8,22 @@ from conversions.dashboard.access import partner_required
 from conversions.reports import ledger_balances, rewards_by_status
 from referrals.money import money_quantize
 from rewards.models import Reward
+from rewards.payouts import payout_minimum
 
 
 @require_GET
 @partner_required
 def earnings(request):
     partner = request.partner
-    minimum_currency = settings.PAYOUT_MINIMUM_CURRENCY
-    minimum = money_quantize(Decimal(settings.PAYOUT_MINIMUM), minimum_currency)
     balances = ledger_balances(partner=partner)
+    # The minimum that payout batches apply (rewards.payouts), per currency and partner.
     for balance in balances:
-        balance["reaches_minimum"] = balance["currency"] == minimum_currency and balance["available"] >= minimum
+        balance["minimum"] = money_quantize(
+            payout_minimum(partner=partner, currency=balance["currency"]), balance["currency"]
+        )
+        balance["reaches_minimum"] = balance["available"] >= balance["minimum"]
+    minimum_currency = balances[0]["currency"] if balances else "USD"
+    minimum = balances[0]["minimum"] if balances else payout_minimum(partner=partner, currency=minimum_currency)
     status = request.GET.get("status", "")
     history = Reward.objects.filter(partner=partner).select_related("offer").order_by("-created_at", "-pk")
     if status in Reward.Status.values:
