@@ -28,6 +28,7 @@ from conversions.models import (
     StatusChange,
 )
 from conversions.processing import conversion_approve, conversion_reject
+from referrals.admin_read_only import ReadOnlyAdmin, ReadOnlyInline
 from referrals.money import money_quantize
 from rewards.models import Reward
 
@@ -72,7 +73,7 @@ class ConversionRejectForm(forms.Form):
     )
 
 
-class StatusChangeInline(admin.TabularInline):
+class StatusChangeInline(ReadOnlyInline):
     model = StatusChange
     fields = ("created_at", "actor", "channel", "from_status", "to_status", "reason", "remark")
     readonly_fields = fields
@@ -82,18 +83,9 @@ class StatusChangeInline(admin.TabularInline):
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("actor")
 
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
 
 @admin.register(Conversion)
-class ConversionAdmin(admin.ModelAdmin):
+class ConversionAdmin(ReadOnlyAdmin):
     list_display = (
         "created_at",
         "external_id",
@@ -145,14 +137,6 @@ class ConversionAdmin(admin.ModelAdmin):
 
     # Conversions are records: they come from ingestion and change status only
     # through the review actions, which call the services.
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     def has_review_permission(self, request) -> bool:
         return request.user.has_perm("conversions.review_conversion")
@@ -272,7 +256,7 @@ class ConversionAdmin(admin.ModelAdmin):
 
 
 @admin.register(StatusChange)
-class StatusChangeAdmin(admin.ModelAdmin):
+class StatusChangeAdmin(ReadOnlyAdmin):
     """The audit trail across conversions: who changed what, when, by which channel."""
 
     list_display = ("created_at", "conversion", "from_status", "to_status", "reason", "actor", "channel")
@@ -283,18 +267,9 @@ class StatusChangeAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     show_full_result_count = False
 
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
 
 @admin.register(RequestLogEntry)
-class RequestLogEntryAdmin(admin.ModelAdmin):
+class RequestLogEntryAdmin(ReadOnlyAdmin):
     """Refused or duplicate ingestion requests; staff replay one after the cause is fixed."""
 
     list_display = ("created_at", "advertiser", "channel", "reason", "http_status", "message", "replayed_at")
@@ -337,15 +312,6 @@ class RequestLogEntryAdmin(admin.ModelAdmin):
 
     def has_review_permission(self, request) -> bool:
         return request.user.has_perm("conversions.review_conversion")
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(MissingConversionClaim)

@@ -11,6 +11,7 @@ from django.db.models import Count, Q
 from django.urls import reverse
 from django.utils import timezone
 
+from referrals.admin_read_only import ReadOnlyAdmin
 from referrals.link_requests import LinkRequestNotAllowed, link_request_approve, link_request_decline
 from referrals.models import Advertiser, ApiKey, Click, Link, LinkRequest, Offer, Partner
 from referrals.services import api_key_create, api_key_revoke, postback_token_rotate, signing_secret_rotate
@@ -182,7 +183,7 @@ class LinkAdmin(admin.ModelAdmin):
 
 
 @admin.register(Click)
-class ClickAdmin(admin.ModelAdmin):
+class ClickAdmin(ReadOnlyAdmin):
     list_display = (
         "click_id",
         "created_at",
@@ -203,15 +204,6 @@ class ClickAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     # Clicks are the biggest table: skip the second COUNT(*) over all of it.
     show_full_result_count = False
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(LinkRequest)

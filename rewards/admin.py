@@ -14,6 +14,7 @@ from django.db.models import Sum
 from django.urls import reverse
 from django.utils.html import format_html
 
+from referrals.admin_read_only import ReadOnlyAdmin, ReadOnlyInline
 from rewards.engine import FACT_FIELDS, OPERATORS
 from rewards.ledger import account_balance
 from rewards.models import Account, Entry, Reward, RewardRule, Transaction
@@ -97,33 +98,6 @@ class RewardRuleAdmin(admin.ModelAdmin):
     list_select_related = ("offer", "partner__user")
     raw_id_fields = ("offer", "partner")
     readonly_fields = ("created_at",)
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Records that only the services write."""
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
-
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 class TransactionInline(ReadOnlyInline):
