@@ -7,7 +7,7 @@ from django.views.decorators.http import require_GET
 from conversions.dashboard.access import partner_required
 from conversions.reports import ledger_balances, rewards_by_status
 from referrals.money import money_quantize
-from rewards.models import Reward
+from rewards.models import PayoutItem, Reward
 from rewards.payouts import payout_minimum
 
 
@@ -33,6 +33,9 @@ def earnings(request):
         "dashboard/earnings.html",
         {
             "balances": balances,
+            "payouts": PayoutItem.objects.filter(partner=partner)
+            .select_related("batch")
+            .order_by("-batch__created_at"),
             "by_status": rewards_by_status(partner=partner),
             "minimum": minimum,
             "minimum_currency": minimum_currency,

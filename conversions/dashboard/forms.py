@@ -9,6 +9,7 @@ from django.conf import settings
 from conversions.models import Conversion, MissingConversionClaim, PartnerPostback
 from conversions.reports import GROUPINGS, MAX_PERIOD_DAYS, PRESETS, Period, period_for_preset
 from referrals.models import Offer, Partner
+from referrals.services import deep_link_allowed
 
 
 class PeriodForm(forms.Form):
@@ -97,6 +98,26 @@ class LinkBuilderForm(forms.Form):
     sub3 = forms.CharField(required=False, max_length=255, label="Sub ID 3")
     sub4 = forms.CharField(required=False, max_length=255, label="Sub ID 4")
     sub5 = forms.CharField(required=False, max_length=255, label="Sub ID 5")
+    url = forms.URLField(
+        required=False, max_length=2000, assume_scheme="https", label="Deep link (a page on the offer's site)"
+    )
+
+    def __init__(self, *args, offer: Offer, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.offer = offer
+        if not offer.deep_link_hosts.strip():
+            del self.fields["url"]
+
+    def clean_url(self) -> str:
+        url = self.cleaned_data.get("url", "")
+        if url and not deep_link_allowed(offer=self.offer, url=url):
+            raise forms.ValidationError(
+                "This offer allows deep links only to: "
+                + ", ".join(
+                    host.strip() for host in self.offer.deep_link_hosts.replace(",", "\n").splitlines() if host.strip()
+                )
+            )
+        return url
 
 
 class JoinOfferForm(forms.Form):

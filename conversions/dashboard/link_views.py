@@ -64,8 +64,11 @@ def offer_join(request, public_id: str):
 @partner_required
 def link_builder(request, link_id: int):
     link = get_object_or_404(Link.objects.select_related("offer"), pk=link_id, partner=request.partner)
-    form = LinkBuilderForm(request.GET or None)
-    sub_ids = {name: form.cleaned_data[name] for name in SUB_IDS} if form.is_valid() else {}
+    form = LinkBuilderForm(request.GET or None, offer=link.offer)
+    sub_ids = {}
+    if form.is_valid():
+        sub_ids = {name: form.cleaned_data[name] for name in SUB_IDS}
+        sub_ids["url"] = form.cleaned_data.get("url", "")
     return render(
         request,
         "dashboard/link_builder.html",

@@ -4,12 +4,13 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
-from django.test import override_settings
+from django.test import Client, override_settings
 
 from referrals.link_requests import link_request_approve, link_request_decline
 from referrals.models import Link, LinkRequest
 from rewards.ledger import account_get, ledger_post
 from rewards.models import Account, Reward
+from rewards.services import reward_approve
 from tests.dashboard.conftest import click_at, convert
 from tests.factories import OfferFactory
 
@@ -103,3 +104,37 @@ def test_earnings_show_ledger_balances_minimum_payout_and_commissions(alice_clie
     assert [r.status for r in alice_client.get("/dashboard/earnings/", {"status": "approved"}).context["page"]] == [
         "approved"
     ]
+
+
+def test_earnings_list_the_partners_payouts_and_no_one_elses(alice_client, acme, alice, bob, alice_link, rule):
+    from rewards.payouts import payout_batch_create, payout_batch_mark_paid
+
+    convert(acme, click_at(alice_link, datetime(2026, 3, 10, 12, tzinfo=UTC)), external_id="p-1", amount="900.00")
+    reward = Reward.objects.get()
+    reward_approve(conversion_id=reward.conversion_id, now=datetime(2029, 1, 1, tzinfo=UTC))
+    batch = payout_batch_create(
+        currency="USD", period_end=datetime(2030, 1, 1, tzinfo=UTC).date(), now=datetime(2030, 1, 2, tzinfo=UTC)
+    )
+    payout_batch_mark_paid(batch_id=batch.pk, now=datetime(2030, 1, 3, tzinfo=UTC))
+
+    mine = alice_client.get("/dashboard/earnings/")
+    bob_client = Client()  # bob is a partner too, with no payouts
+    bob_client.force_login(bob.user)
+    theirs = bob_client.get("/dashboard/earnings/")
+
+    assert [item.amount for item in mine.context["payouts"]] == [reward.amount]
+    assert f"#{batch.pk}" in mine.content.decode()
+    assert list(theirs.context["payouts"]) == []
+
+
+def test_the_link_builder_adds_a_deep_link_only_to_allowed_hosts(alice_client, alice_link):
+    alice_link.offer.deep_link_hosts = "shop.example"
+    alice_link.offer.save()
+    url = f"/dashboard/links/{alice_link.pk}/"
+
+    allowed = alice_client.get(url, {"sub1": "x", "url": "https://shop.example/sale"})
+    refused = alice_client.get(url, {"url": "https://evil.example/"})
+
+    assert "url=https%3A%2F%2Fshop.example%2Fsale" in allowed.context["built_url"]
+    assert "allows deep links only to: shop.example" in refused.content.decode()
+    assert "evil" not in refused.context["built_url"]
