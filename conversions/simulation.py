@@ -16,6 +16,7 @@ from django.utils import timezone
 from conversions.models import Conversion
 from conversions.processing import conversion_facts
 from referrals.models import Partner
+from rewards.admin import RewardRuleForm
 from rewards.models import RewardRule
 from rewards.selectors import SimulatedConversion, SimulationResult, rewards_by_conversion, rule_simulate
 
@@ -49,32 +50,10 @@ def conversions_for_simulation(*, offer_id: int, since: datetime) -> list[Simula
     return simulated
 
 
-class SimulationForm(forms.ModelForm):
-    days = forms.IntegerField(min_value=1, max_value=MAX_DAYS, initial=30, help_text="Replay the last N days.")
+class SimulationForm(RewardRuleForm):
+    """A draft rule (the rule admin's form and checks) and how far back to replay it."""
 
-    class Meta:
-        model = RewardRule
-        fields = [
-            "offer",
-            "partner",
-            "name",
-            "conversion_type",
-            "min_amount",
-            "max_amount",
-            "conditions",
-            "reward_type",
-            "value",
-            "currency",
-            "max_reward",
-            "priority",
-            "is_active",
-            "active_from",
-            "active_until",
-            "spend_limit",
-            "spend_limit_period",
-            "recurring",
-            "recurring_count",
-        ]
+    days = forms.IntegerField(min_value=1, max_value=MAX_DAYS, initial=30, help_text="Replay the last N days.")
 
 
 @staff_member_required

@@ -50,6 +50,8 @@ def reward_rule_conditions_errors(conditions) -> list[str]:
 
 
 class RewardRuleForm(forms.ModelForm):
+    """Every field staff set on a rule; the rule simulation uses the same form for its draft."""
+
     class Meta:
         model = RewardRule
         fields = (
@@ -66,6 +68,12 @@ class RewardRuleForm(forms.ModelForm):
             "max_reward",
             "priority",
             "is_active",
+            "active_from",
+            "active_until",
+            "spend_limit",
+            "spend_limit_period",
+            "recurring",
+            "recurring_count",
         )
 
     def clean_conditions(self):

@@ -209,3 +209,38 @@ def test_conditions_the_engine_cannot_read_are_refused(offer, conditions):
 
     assert not form.is_valid()
     assert "conditions" in form.errors
+
+
+def test_staff_set_dates_spend_limits_and_recurring_on_a_rule_in_the_admin(admin_client, db):
+    from referrals.models import Offer
+    from rewards.models import RewardRule
+    from tests.factories import OfferFactory
+
+    offer = OfferFactory()
+    form = {
+        "offer": offer.pk,
+        "name": "Capped",
+        "conversion_type": "subscription",
+        "conditions": "[]",
+        "reward_type": "fixed",
+        "value": "5.00",
+        "currency": "USD",
+        "priority": "0",
+        "is_active": "on",
+        "active_from_0": "2026-01-01",
+        "active_from_1": "00:00:00",
+        "spend_limit": "100.00",
+        "spend_limit_period": "month",
+        "recurring": "first_n",
+        "recurring_count": "3",
+    }
+
+    incomplete = admin_client.post("/admin/rewards/rewardrule/add/", {**form, "spend_limit_period": ""})
+    assert incomplete.status_code == 200 and not RewardRule.objects.exists()  # a limit needs its period
+
+    saved = admin_client.post("/admin/rewards/rewardrule/add/", form)
+
+    assert saved.status_code == 302
+    rule = RewardRule.objects.get()
+    assert (rule.spend_limit_period, rule.recurring, rule.recurring_count) == ("month", "first_n", 3)
+    assert rule.active_from is not None and Offer.objects.count() == 1
