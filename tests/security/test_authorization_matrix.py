@@ -220,7 +220,7 @@ def hostile_form(world) -> dict:
     }
 
 
-def test_every_pattern_is_filled_and_outsiders_get_nothing_of_the_victims(client, world):
+def test_every_pattern_is_filled_and_outsiders_get_nothing_of_the_victims(world):
     from django.test import Client
 
     urls = matrix_urls(world)
@@ -235,7 +235,6 @@ def test_every_pattern_is_filled_and_outsiders_get_nothing_of_the_victims(client
     globex_api.credentials(HTTP_AUTHORIZATION=f"Bearer {world['globex_raw_key']}")
     acme_api = APIClient()
     acme_api.credentials(HTTP_AUTHORIZATION=f"Bearer {world['acme_raw_key']}")
-    staff = logged_in(Client, world["staff"])
     form = hostile_form(world)
     failures = []
 
@@ -296,7 +295,6 @@ def test_every_pattern_is_filled_and_outsiders_get_nothing_of_the_victims(client
 def test_admin_changelists_and_change_pages_are_staff_only(world):
     from django.test import Client
 
-    staff = logged_in(Client, world["staff"])
     outsiders = [Client(), logged_in(Client, world["alice"].user), logged_in(Client, world["acme_member"])]
     objects = {
         Conversion: world["conversion"],
@@ -311,7 +309,7 @@ def test_admin_changelists_and_change_pages_are_staff_only(world):
         if model in objects:
             pages.append(f"/admin/{meta.app_label}/{meta.model_name}/{objects[model].pk}/change/")
         for url in pages:
-            assert staff.get(url).status_code == 200, url
+            assert logged_in(Client, world["staff"]).get(url).status_code == 200, url
             for client in outsiders:
                 response = client.get(url)
                 assert response.status_code == 302 and "/admin/login/" in response["Location"], url
