@@ -34,11 +34,16 @@ def csv_text_decode(raw: bytes) -> str:
         raise CsvFileInvalid("The file is empty.")
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         # Excel's "Unicode text" is UTF-16 with a byte order mark.
-        raw = raw.decode("utf-16").encode("utf-8")
-    if _BINARY.search(raw):
-        raise CsvFileInvalid("This is not a CSV text file (it contains binary data). Upload a .csv file.")
+        try:
+            raw = raw.decode("utf-16").encode("utf-8")
+        except UnicodeDecodeError:
+            raise CsvFileInvalid("The file starts as UTF-16 text but is cut short or broken.") from None
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
+    if not raw.strip():  # again: a byte order mark alone is an empty file too
+        raise CsvFileInvalid("The file is empty.")
+    if _BINARY.search(raw):
+        raise CsvFileInvalid("This is not a CSV text file (it contains binary data). Upload a .csv file.")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:

@@ -156,9 +156,15 @@ def click_record(*, link: Link, request: ClickRequest, now: datetime | None = No
 
 
 def deep_link_allowed(*, offer: Offer, url: str) -> bool:
-    """A deep link may only go, over http(s), to a host the offer lists (no open redirect)."""
+    """A deep link may only go, over http(s), to a host the offer lists (no open redirect).
+
+    Browsers read a backslash as a slash and urlsplit does not, so `https://evil.example\\@shop.example`
+    is shop.example to us and evil.example to the visitor: backslashes and credentials are refused.
+    """
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
+        return False
+    if "\\" in url or "@" in parts.netloc:
         return False
     allowed = {host.strip().lower() for host in offer.deep_link_hosts.replace(",", "\n").splitlines() if host.strip()}
     return parts.hostname.lower() in allowed
