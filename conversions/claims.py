@@ -143,11 +143,13 @@ def claim_approve(*, claim_id: int, actor=None, now: datetime | None = None) -> 
 
 def _claim_report(claim: MissingConversionClaim, now: datetime) -> ConversionReport:
     tz = partner_tz(claim.partner)
-    # Noon of the purchase day stands for the unknown time of the sale, moved after the click it credits.
+    # Noon of the purchase day stands for the unknown time of the sale. A click later that day moves it to
+    # the end of the day: the sale came after the click, and a time just after it would look like click
+    # fraud to screening (a sale seconds after its click), which the partner's claim does not claim.
     occurred_at = datetime.combine(claim.purchase_date, time(12), tzinfo=tz)
     click = _best_click(claim, occurred_at)
-    if click is not None:
-        occurred_at = max(occurred_at, click.created_at + timedelta(seconds=1))
+    if click is not None and click.created_at >= occurred_at:
+        occurred_at = datetime.combine(claim.purchase_date, time(23, 59, 59), tzinfo=tz)
     occurred_at = min(occurred_at, now)
     common = {
         "type": Conversion.Type.PURCHASE,

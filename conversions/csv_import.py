@@ -1,4 +1,4 @@
-"""Importing advertisers' CSVs: new conversions, and adjustments (approve, reject) of existing ones.
+"""Importing advertisers' CSVs: new conversions, and adjustments (approve, reject, new amount) of existing ones.
 
 A row of a conversions file is held to the rules of `POST /v1/convert`: the
 same field checks (conversions/validation.py), the same attribution
@@ -30,7 +30,7 @@ from django.utils import timezone
 
 from config.errors import DomainError
 from config.jobs import job_enqueue_on_commit
-from conversions.advertiser.services import conversion_validate
+from conversions.advertiser.services import conversion_amount_change, conversion_validate
 from conversions.attribution import click_attribution, referral_attribution
 from conversions.csv_files import CsvFileInvalid, CsvRow, CsvTable, csv_table_read
 from conversions.errors import ConversionNotFound
@@ -398,21 +398,30 @@ def _adjustment_chunk_apply(
         if decision == "reject" and not reason:
             error("reason", "Required when rejecting: the publisher is told why.")
             continue
+        amount = None
         if row.get("amount"):
             try:
                 amount = amount_validate(row.get("amount"))
             except FieldInvalid as invalid:
                 error("amount", str(invalid), row.get("amount"))
                 continue
-            if money_quantize(amount, conversion.currency) != conversion.amount:
-                error(
-                    "amount",
-                    "Changing a conversion's amount is not supported yet; leave the amount blank or unchanged.",
-                    row.get("amount"),
-                )
-                continue
         # A row claims its external id once it is valid; a later row for it is a repeat.
         seen[external_id] = row.number
+        amount_changed = False
+        if amount is not None and money_quantize(amount, conversion.currency) != conversion.amount:
+            # The new amount first (its reward recomputed), then the decision, which then applies to it.
+            try:
+                amount_changed = conversion_amount_change(
+                    conversion_id=conversion.pk,
+                    amount=amount,
+                    actor=upload.uploaded_by,
+                    channel=Conversion.Channel.CSV,
+                    now=now,
+                )
+            except DomainError as refused:
+                error("amount", refused.message, row.get("amount"))
+                continue
+            conversion.refresh_from_db()
         try:
             changed = conversion_validate(
                 conversion=conversion,
@@ -425,7 +434,7 @@ def _adjustment_chunk_apply(
         except DomainError as refused:
             error("status", refused.message, row.get("status"))
             continue
-        if changed:
+        if changed or amount_changed:
             outcome.updated += 1
         else:
             outcome.unchanged += 1

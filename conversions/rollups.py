@@ -45,6 +45,11 @@ def rollup_conversion_add(*, conversion: Conversion) -> None:
     _add(conversion, currency="", conversions=1, earnings=Decimal(0))
 
 
+def rollup_reward_adjusted(*, conversion: Conversion, currency: str, difference: Decimal) -> None:
+    """A reward's amount changed (an advertiser's amount adjustment): move the earnings by the difference."""
+    _add(conversion, currency=currency, conversions=0, earnings=difference)
+
+
 def rollup_reward_add(*, conversion: Conversion) -> None:
     """Add the conversion's reward to the earnings (call once, when the reward is granted)."""
     reward = Reward.objects.filter(conversion_id=conversion.pk).first()

@@ -225,6 +225,8 @@ class Transaction(models.Model):
         APPROVAL = "approval"
         PAYOUT = "payout"
         REVERSAL = "reversal"
+        # A conversion's amount changed: the difference between the reward's old and new amount.
+        ADJUSTMENT = "adjustment"
 
     kind = models.CharField(max_length=20, choices=Kind.choices)
     reward = models.ForeignKey(Reward, on_delete=models.PROTECT, null=True, blank=True, related_name="transactions")
@@ -232,12 +234,24 @@ class Transaction(models.Model):
         "PayoutItem", on_delete=models.PROTECT, null=True, blank=True, related_name="transactions"
     )
     memo = models.CharField(max_length=255, blank=True)
+    # Adjustments only: a reward may be adjusted several times, each posting numbered 1, 2, ...
+    reference = models.CharField(max_length=40, blank=True, default="")
     created_at = models.DateTimeField()
 
     class Meta:
         constraints = [
-            # Posting is idempotent: one transaction per (reward, kind), one payout per payout item.
-            models.UniqueConstraint(fields=["reward", "kind"], name="transaction_once_per_reward_kind"),
+            # Posting is idempotent: one transaction per (reward, kind), one payout per payout item;
+            # adjustments once per (reward, reference).
+            models.UniqueConstraint(
+                fields=["reward", "kind"],
+                condition=~Q(kind="adjustment"),
+                name="transaction_once_per_reward_kind",
+            ),
+            models.UniqueConstraint(
+                fields=["reward", "reference"],
+                condition=Q(kind="adjustment"),
+                name="transaction_adjustment_once_per_reference",
+            ),
             models.UniqueConstraint(fields=["payout_item", "kind"], name="transaction_once_per_payout_item_kind"),
         ]
 

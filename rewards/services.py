@@ -11,14 +11,16 @@ from datetime import datetime
 from decimal import Decimal
 from uuid import UUID
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 
 from referrals.models import Offer
+from referrals.money import money_quantize
 from rewards.engine import ConversionFacts, reward_amount_compute, reward_rules_match
-from rewards.ledger import account_get, ledger_post
+from rewards.errors import RewardError
+from rewards.ledger import UnbalancedTransaction, account_get, ledger_post
 from rewards.limits import recurring_allows, spend_charge, spend_release, subscription_invoice_count
-from rewards.models import Account, Entry, Reward, RewardRule, Transaction
+from rewards.models import Account, Entry, Reward, RewardRule, SpendCounter, Transaction
 from rewards.periods import validation_term_end
 from rewards.rates import RateBook
 
@@ -377,3 +379,102 @@ def reward_reverse(*, conversion_id: UUID, reason: str, now: datetime) -> Reward
         reward.reversed_from, reward.status, reward.reversed_at = reward.status, Reward.Status.REVERSED, now
         reward.save(update_fields=["status", "reversed_from", "reversed_at"])
         return reward
+
+
+class RewardAdjustRefused(RewardError):
+    code = "reward_adjust_refused"
+
+
+def reward_amount_adjust(
+    *, conversion_id: UUID, facts: ConversionFacts, now: datetime, memo: str = ""
+) -> Reward | None:
+    """Recompute the conversion's reward for its new facts (a new amount) and post the difference.
+
+    The same rule and, across currencies, the same exchange rate as when it was
+    granted, with the rule's cap; so only the amount moves. The difference goes
+    from the advertiser's payable to the account where the reward's money sits
+    (pending, or available once approved; a paid reward's difference lands in
+    available, a top-up or clawback the next payout settles) as one balanced
+    `adjustment` transaction, numbered per reward (`reference` 1, 2, ...).
+    No reward, a reversed one, or an unchanged amount: nothing is posted.
+    Call inside the caller's transaction; the reward row is locked.
+    """
+    with transaction.atomic():
+        reward = _reward_locked(conversion_id=conversion_id)
+        if reward is None or reward.status == Reward.Status.REVERSED or reward.rule is None:
+            return reward
+        rule = reward.rule
+        rates = {(facts.currency, rule.currency): reward.exchange_rate} if facts.currency != rule.currency else {}
+        computed = reward_amount_compute(rule, facts, rates)
+        # Stored with four places; compared and shown in the currency's minor unit.
+        old, new = money_quantize(reward.amount, reward.currency), computed.amount
+        if new == old:
+            return reward
+        difference = new - old
+        if reward.spend_counter_id:
+            if difference > 0 and not _spend_charge_more(reward, difference):
+                raise RewardAdjustRefused(
+                    f"The new reward of {new} {reward.currency} would pass the rule's spend limit "
+                    f"({rule.spend_limit} {rule.currency} per {rule.spend_limit_period})."
+                )
+            if difference < 0:
+                spend_release(counter_id=reward.spend_counter_id, amount=-difference)
+        held = account_get(kind=_HELD_IN[reward.status], partner=reward.partner, currency=reward.currency)
+        payable = account_get(
+            kind=Account.Kind.ADVERTISER_PAYABLE, advertiser=reward.offer.advertiser, currency=reward.currency
+        )
+        reference = str(reward.transactions.filter(kind=Transaction.Kind.ADJUSTMENT).count() + 1)
+        posted = _adjustment_post(
+            reward=reward,
+            reference=reference,
+            legs=[(payable, -difference), (held, difference)],
+            memo=memo or f"amount changed: reward {old} -> {new} {reward.currency}",
+            now=now,
+        )
+        explanation = dict(reward.explanation or {})
+        explanation["adjustments"] = [
+            *explanation.get("adjustments", []),
+            {
+                "at": now.isoformat(),
+                "conversion_amount": str(facts.amount),
+                "currency": facts.currency,
+                "uncapped": str(computed.uncapped),
+                "capped": computed.capped,
+                "from": str(old),
+                "to": str(new),
+                "difference": str(difference),
+                "held_in": _HELD_IN[reward.status],
+                "transaction_id": posted.pk,
+            },
+        ]
+        reward.amount, reward.explanation = new, explanation
+        reward.save(update_fields=["amount", "explanation"])
+        return reward
+
+
+def _spend_charge_more(reward: Reward, amount: Decimal) -> bool:
+    """Charge a raise to the counter the reward was charged to, if the rule's limit still allows it."""
+    table = SpendCounter._meta.db_table
+    limit = reward.rule.spend_limit
+    with connection.cursor() as cursor:
+        # The same conditional UPDATE as a grant (rewards/limits.py): no read-then-write to race.
+        cursor.execute(
+            f"UPDATE {table} SET spent = spent + %s WHERE id = %s AND (%s::numeric IS NULL OR spent + %s <= %s)",  # noqa: S608
+            [amount, reward.spend_counter_id, limit, amount, limit],
+        )
+        return cursor.rowcount == 1
+
+
+def _adjustment_post(*, reward: Reward, reference: str, legs, memo: str, now: datetime) -> Transaction:
+    """One balanced adjustment; `ledger_post` keeps one transaction per kind, adjustments are numbered."""
+    if sum(amount for _, amount in legs) != 0 or any(
+        money_quantize(amount, account.currency) != amount for account, amount in legs
+    ):
+        raise UnbalancedTransaction(f"adjustment entries do not balance or are not rounded: {legs}")
+    posted = Transaction.objects.create(
+        kind=Transaction.Kind.ADJUSTMENT, reward=reward, reference=reference, memo=memo[:255], created_at=now
+    )
+    Entry.objects.bulk_create(
+        Entry(transaction=posted, account=account, amount=amount, currency=account.currency) for account, amount in legs
+    )
+    return posted

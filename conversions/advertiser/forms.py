@@ -3,7 +3,7 @@ from datetime import date
 from django import forms
 from django.conf import settings
 
-from conversions.models import Conversion, ConversionUpload
+from conversions.models import Conversion, ConversionUpload, RequestLogEntry
 from referrals.models import Offer
 
 
@@ -104,3 +104,30 @@ class PostbackBuilderForm(forms.Form):
     def __init__(self, *args, advertiser, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["offer"].queryset = Offer.objects.filter(advertiser=advertiser)
+
+
+class RequestLogFilterForm(forms.Form):
+    reason = forms.ChoiceField(choices=[("", "Any reason"), *RequestLogEntry.Reason.choices], required=False)
+    channel = forms.ChoiceField(
+        choices=[
+            ("", "Any channel"),
+            (Conversion.Channel.API, "API"),
+            (Conversion.Channel.POSTBACK, "Postback"),
+            (Conversion.Channel.PIXEL, "Pixel"),
+        ],
+        required=False,
+    )
+
+
+class ClaimDeclineForm(forms.Form):
+    reason = forms.CharField(
+        max_length=500,
+        label="Reason (the partner sees it)",
+        error_messages={"required": "Say why you decline the claim: the partner is told."},
+    )
+
+    def clean_reason(self):
+        reason = self.cleaned_data["reason"].strip()
+        if not reason:
+            raise forms.ValidationError("Say why you decline the claim: the partner is told.")
+        return reason

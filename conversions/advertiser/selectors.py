@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 from django.db.models import Q, QuerySet
 
-from conversions.models import Conversion, ConversionUpload
+from conversions.models import Conversion, ConversionUpload, MissingConversionClaim, RequestLogEntry
 from referrals.models import Advertiser, Offer
 
 
@@ -51,3 +51,30 @@ def conversions_in_validation(*, advertiser: Advertiser, now: datetime, filters:
 
 def uploads_of(advertiser: Advertiser) -> QuerySet:
     return ConversionUpload.objects.filter(advertiser=advertiser).select_related("offer", "uploaded_by")
+
+
+def request_log_of(*, advertiser: Advertiser, filters: dict | None = None) -> QuerySet:
+    """The advertiser's refused or duplicate ingestion requests, newest first (the index is on both)."""
+    filters = filters or {}
+    queryset = RequestLogEntry.objects.filter(advertiser=advertiser).order_by("-created_at", "-pk")
+    if filters.get("reason"):
+        queryset = queryset.filter(reason=filters["reason"])
+    if filters.get("channel"):
+        queryset = queryset.filter(channel=filters["channel"])
+    return queryset
+
+
+def claims_of(*, advertiser: Advertiser, status: str = "open") -> QuerySet:
+    """Missing-conversion claims on the advertiser's offers: "open" (still to decide), one status, or "all"."""
+    queryset = (
+        MissingConversionClaim.objects.filter(offer__advertiser=advertiser)
+        .select_related("offer", "partner", "conversion", "reviewed_by")
+        .order_by("-created_at", "-pk")
+    )
+    if status == "open":
+        return queryset.filter(
+            status__in=[MissingConversionClaim.Status.SUBMITTED, MissingConversionClaim.Status.UNDER_REVIEW]
+        )
+    if status in MissingConversionClaim.Status.values:
+        return queryset.filter(status=status)
+    return queryset

@@ -4,6 +4,7 @@ Every view resolves the advertiser from the logged-in user's memberships and
 reads only through it, so another advertiser's ids answer 404.
 """
 
+import json
 import uuid
 from functools import wraps
 from urllib.parse import urlencode
@@ -21,22 +22,32 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from config.errors import DomainError
 from conversions.advertiser.forms import (
     ApiKeyForm,
+    ClaimDeclineForm,
     PostbackBuilderForm,
+    RequestLogFilterForm,
     UploadForm,
     ValidationActionForm,
     ValidationFilterForm,
 )
-from conversions.advertiser.selectors import advertiser_for_user, conversions_in_validation, uploads_of
+from conversions.advertiser.selectors import (
+    advertiser_for_user,
+    claims_of,
+    conversions_in_validation,
+    request_log_of,
+    uploads_of,
+)
 from conversions.advertiser.services import conversion_validate, validation_term_ends
+from conversions.claims import claim_approve, claim_decline
 from conversions.csv_files import CsvFileInvalid, csv_download
 from conversions.csv_import import ADJUSTMENT_COLUMNS, CONVERSION_COLUMNS, upload_create
-from conversions.models import Conversion, ConversionUpload
+from conversions.models import Conversion, ConversionUpload, MissingConversionClaim
 from conversions.reconciliation import reconciliation_lines
 from referrals.models import ApiKey, Offer
 from referrals.services import api_key_create, api_key_revoke, postback_token_rotate
 
 SESSION_ADVERTISER = "advertiser_id"
 SESSION_SHOW_ONCE = "advertiser_show_once"
+CLAIM_OPEN = (MissingConversionClaim.Status.SUBMITTED, MissingConversionClaim.Status.UNDER_REVIEW)
 
 
 def advertiser_view(view):
@@ -314,6 +325,86 @@ def _validation_apply(request, selected: list[str], data: dict, now) -> None:
     messages.success(request, f"{changed} conversion(s) {verb}; {len(found) - changed - len(refused)} already were.")
     for line in refused:
         messages.error(request, line)
+
+
+# Request log ----------------------------------------------------------------------------------
+
+
+@require_GET
+@advertiser_view
+def request_log(request):
+    advertiser = request.advertiser
+    filters = RequestLogFilterForm(request.GET or None)
+    cleaned = filters.cleaned_data if filters.is_valid() else {}
+    page = Paginator(request_log_of(advertiser=advertiser, filters=cleaned), 50).get_page(request.GET.get("page"))
+    for entry in page:
+        # Rendered as text (autoescaped) in the page: a payload is whatever the caller sent.
+        entry.payload_text = json.dumps(entry.payload, indent=2, ensure_ascii=False, sort_keys=True)
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "advertiser/request_log.html",
+        {
+            "advertiser": advertiser,
+            "filters": filters,
+            "page": page,
+            "query": query.urlencode(),
+            "retention_days": settings.REQUEST_LOG_RETENTION_DAYS,
+        },
+    )
+
+
+# Missing-conversion claims ----------------------------------------------------------------------
+
+
+@require_GET
+@advertiser_view
+def claims(request):
+    advertiser = request.advertiser
+    status = request.GET.get("status", "open")
+    page = Paginator(claims_of(advertiser=advertiser, status=status), 25).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "advertiser/claims.html",
+        {
+            "advertiser": advertiser,
+            "page": page,
+            "status": status,
+            "statuses": [("open", "To decide"), *MissingConversionClaim.Status.choices, ("all", "All")],
+            "decline": ClaimDeclineForm(),
+            "query": urlencode({"status": status}),
+        },
+    )
+
+
+@require_POST
+@advertiser_view
+def claim_decide(request, pk: int):
+    # Only a claim on one of the advertiser's offers: another's id is not found.
+    claim = get_object_or_404(claims_of(advertiser=request.advertiser, status="all"), pk=pk)
+    back = f"{reverse('advertiser:claims')}?{urlencode({'status': request.POST.get('status', 'open')})}"
+    if claim.status not in CLAIM_OPEN:
+        messages.error(request, f"Claim for order {claim.order_id} is already {claim.get_status_display().lower()}.")
+        return redirect(back)
+    decision = request.POST.get("decision")
+    try:
+        if decision == "accept":
+            claim = claim_approve(claim_id=claim.pk, actor=request.user)
+            messages.success(request, f"Claim for order {claim.order_id} accepted; the conversion was added.")
+        elif decision == "decline":
+            form = ClaimDeclineForm(request.POST)
+            if not form.is_valid():
+                for errors in form.errors.values():
+                    messages.error(request, " ".join(errors))
+                return redirect(back)
+            claim_decline(claim_id=claim.pk, reason=form.cleaned_data["reason"], actor=request.user)
+            messages.success(request, f"Claim for order {claim.order_id} declined; the partner sees your reason.")
+        else:
+            messages.error(request, "Choose to accept or decline the claim.")
+    except DomainError as error:
+        messages.error(request, f"Order {claim.order_id}: {error.message}")
+    return redirect(back)
 
 
 # API keys and postback ------------------------------------------------------------------------

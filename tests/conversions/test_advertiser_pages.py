@@ -244,7 +244,7 @@ def test_an_adjustments_csv_approves_rejects_and_reports_bad_rows(acme_client, t
         "pend-1,rejected,,",
         "nope,approved,,",
         "old-1,rejected,too late,",
-        "pend-1,approved,,80.00",
+        "pend-1,approved,,-80.00",
         "sus-1,maybe,,",
     )
 
