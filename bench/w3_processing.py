@@ -33,12 +33,8 @@ def main() -> None:
     parser.add_argument("--conversions", type=int, default=5000)
     parser.add_argument("--batch-size", type=int, default=500)
     parser.add_argument("--mode", choices=["batch", "per-job"], default="batch")
-    parser.add_argument(
-        "--workers",
-        type=int,
-        default=1,
-        help="RQ workers: 1 runs one in this process, more run `rqworker --burst` each",
-    )
+    parser.add_argument("--workers", type=int, default=1, help="RQ workers (more than 1: separate processes)")
+    parser.add_argument("--spawn", action="store_true", help="Run even one worker as `rqworker --burst` processes.")
     parser.add_argument("--generate-only", action="store_true", help="Leave the conversions pending (to profile).")
     args = parser.parse_args()
 
