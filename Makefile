@@ -10,7 +10,7 @@ PORT ?= 8000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/affitrack
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test lint format bench venv dev-venv clean
+.PHONY: run test lint format bench bench-full venv dev-venv clean
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -46,8 +46,12 @@ format: dev-venv
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
+# W1/W2 under wrk, then W3, W4 and W5 at quick sizes: a few minutes. bench-full: the issue's sizes.
 bench: dev-venv
-	$(PY) bench/run.py
+	$(PY) bench/run.py $(BENCH_ARGS)
+
+bench-full: dev-venv
+	$(PY) bench/run.py --size full $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles

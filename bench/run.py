@@ -26,7 +26,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = ROOT / "bench" / "results"
-BENCH_DATABASE = "affitrack_bench"
+# BENCH_DATABASE lets two checkouts bench on one machine without dropping each other's database.
+BENCH_DATABASE = os.environ.get("BENCH_DATABASE", "affitrack_bench")
 DATABASE_URL = f"postgres://postgres@127.0.0.1:5432/{BENCH_DATABASE}"
 ADMIN_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 REDIS_URL = "redis://127.0.0.1:6379/14"
@@ -215,19 +216,56 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def gunicorn_start(port: int, log_path: Path) -> subprocess.Popen:
+def gunicorn_start(port: int, log_path: Path, workers: int) -> subprocess.Popen:
     # A session of its own: Ctrl-C in the terminal reaches us, and we stop gunicorn in order.
     # Its log goes to a file: a failing endpoint would print a traceback per request.
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("w") as log:
         return subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "bench/gunicorn.conf.py", "--bind", f"127.0.0.1:{port}"],
+            # The production config (config/gunicorn.conf.py), so the bench measures what is deployed.
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "-c",
+                "config/gunicorn.conf.py",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--log-level",
+                "warning",
+                "config.wsgi:application",
+            ],
+            cwd=ROOT,
+            env={**bench_env(), "WEB_CONCURRENCY": str(workers)},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def flusher_start(log_path: Path) -> subprocess.Popen:
+    """The click buffer's flusher (`manage.py flush_clicks`), as the Procfile runs it next to the web process."""
+    with log_path.open("a") as log:
+        return subprocess.Popen(
+            [sys.executable, "manage.py", "flush_clicks"],
             cwd=ROOT,
             env=bench_env(),
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+
+
+def click_buffer_drained(timeout: float = 60) -> None:
+    """Wait until the flusher has written every buffered click, so the lost-clicks check counts rows, not a backlog."""
+    import redis
+
+    connection = redis.Redis.from_url(REDIS_URL)
+    deadline = time.monotonic() + timeout
+    while connection.llen("clickbuf:queue") + connection.llen("clickbuf:processing"):
+        if time.monotonic() > deadline:
+            raise BenchError(f"the click buffer was not flushed within {timeout:.0f} s; is flush_clicks running?")
+        time.sleep(0.2)
 
 
 def gunicorn_wait_healthy(process: subprocess.Popen, port: int, timeout: float = 30) -> None:
@@ -312,12 +350,15 @@ def measure(target: Target, *, duration: float, warmup: float, rounds: int) -> t
         for number in range(1, rounds + 1):
             for workload in (baseline, candidate):
                 table = WRITES.get(workload.name)
+                if table:
+                    click_buffer_drained()  # the warm-up's or last round's clicks are counted before, not in, this run
                 before = row_count(table) if table else 0
                 run = wrk_run(target, workload, duration, f"round{number}")
                 runs[workload.name].append(run)
                 if table:
                     # Requests still in flight when wrk stops are finished by gunicorn, not counted by wrk.
                     time.sleep(1)
+                    click_buffer_drained()
                     stored["answered"] += run["requests"] - run["non_2xx_3xx"]
                     stored["rows_added"] += row_count(table) - before
                 print(
@@ -337,6 +378,126 @@ def measure(target: Target, *, duration: float, warmup: float, rounds: int) -> t
             "unanswered_but_stored": max(0, stored["rows_added"] - stored["answered"]),
         }
     return rows, writes
+
+
+# --- W3, W4, W5: the scripts, each in a process of its own, on the same database -------------------
+
+# (size in `make bench`, size in `make bench-full`). The quick sizes keep `make bench` to a few
+# minutes; W5's target is for 100k rows, so the quick run's time is scaled linearly to 100k
+# (the import is a per-row loop over batches: linear in the rows) and says so.
+SIZES = {
+    "quick": {"w3_conversions": 3000, "w4_clicks": 100_000, "w4_conversions": 10_000, "w4_runs": 10, "w5_rows": 20_000},
+    "full": {
+        "w3_conversions": 20_000,
+        "w4_clicks": 1_000_000,
+        "w4_conversions": 100_000,
+        "w4_runs": 15,
+        "w5_rows": 100_000,
+    },
+}
+# The targets of issue 8.
+TARGETS = {
+    "click": ("ratio >= 0.65 of noop-django", lambda row: row["ratio_req_per_s_paired"], ">=", 0.65),
+    "convert": ("ratio >= 0.50 of noop-drf", lambda row: row["ratio_req_per_s_paired"], ">=", 0.50),
+}
+
+
+def script_result(script: str, *args: str) -> dict:
+    """Run a bench script on the bench database; its last line that parses as JSON is its result."""
+    print(f"{script} {' '.join(args)} ...", flush=True)
+    started = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, script, *args], cwd=ROOT, env=bench_env(), capture_output=True, text=True, check=False
+    )
+    if result.returncode != 0:
+        raise BenchError(f"{script} failed ({result.returncode}):\n{result.stdout[-3000:]}{result.stderr[-3000:]}")
+    for line in reversed(result.stdout.splitlines()):
+        if line.startswith("{"):
+            found = json.loads(line)
+            found["wall_s"] = round(time.monotonic() - started, 1)
+            return found
+    raise BenchError(f"{script} printed no JSON result:\n{result.stdout[-3000:]}")
+
+
+def batch_workloads(size: str) -> list[dict]:
+    """W3 (processing rate), W5 (CSV import), W4 (report pages), as table rows with target and verdict."""
+    sizes = SIZES[size]
+    # W3 first: its worker sweeps every pending conversion, so it runs before anything else leaves some.
+    w3 = script_result("bench/w3_processing.py", "--conversions", str(sizes["w3_conversions"]), "--mode", "batch")
+    redis_flush()  # W5 leaves its processing jobs queued; nothing runs them
+    w5 = script_result("bench/w5_csv_import.py", "--rows", str(sizes["w5_rows"]))
+    redis_flush()
+    w4 = script_result(
+        "bench/w4_reports.py",
+        "--clicks",
+        str(sizes["w4_clicks"]),
+        "--conversions",
+        str(sizes["w4_conversions"]),
+        "--runs",
+        str(sizes["w4_runs"]),
+    )
+    w5_for_100k = w5["seconds"] * 100_000 / w5["rows"]
+    rows = [
+        {
+            "workload": "W3 processing",
+            "detail": f"{w3['conversions']:,} conversions, 1 RQ worker, batch sweeper",
+            "figure": w3["conversions_per_second_per_worker"],
+            "unit": "conversions/s",
+            "target": ">= 3000/s",
+            "pass": w3["conversions_per_second_per_worker"] >= 3000,
+            "raw": w3,
+        },
+        {
+            "workload": "W4 reports",
+            "detail": f"{w4['clicks']:,} clicks, {w4['conversions']:,} conversions, {w4['pages']} pages",
+            "figure": w4["p95_ms"],
+            "unit": "ms p95",
+            "target": "p95 <= 50 ms",
+            "pass": w4["p95_ms"] <= 50,
+            "raw": w4,
+        },
+        {
+            "workload": "W5 CSV import",
+            "detail": f"{w5['rows']:,} rows"
+            + ("" if w5["rows"] == 100_000 else f" ({w5['seconds']:.2f} s), scaled to 100k"),
+            "figure": round(w5_for_100k, 2),
+            "unit": "s for 100k rows",
+            "target": "<= 3 s",
+            "pass": w5_for_100k <= 3,
+            "raw": w5,
+        },
+    ]
+    return rows
+
+
+def verdict_rows(rows: list[dict], batch: list[dict]) -> list[dict]:
+    """Every workload with a target: its figure, the target, pass or miss."""
+    verdicts = []
+    for row in rows:
+        if row["workload"] not in TARGETS:
+            continue
+        label, figure, _, threshold = TARGETS[row["workload"]]
+        value = figure(row)
+        verdicts.append(
+            {
+                "workload": f"W{1 if row['workload'] == 'click' else 2} {row['workload']}",
+                "detail": f"{row['req_per_s']:,.0f} req/s vs {row['baseline']}",
+                "figure": value,
+                "unit": f"of {row['baseline']}",
+                "target": label,
+                "pass": value is not None and value >= threshold,
+            }
+        )
+    return verdicts + batch
+
+
+def verdict_table(verdicts: list[dict]) -> str:
+    lines = ["| workload | figure | target | verdict | detail |", "| --- | ---: | --- | --- | --- |"]
+    for row in verdicts:
+        figure = "n/a" if row["figure"] is None else f"{row['figure']:,.2f} {row['unit']}"
+        verdict = "pass" if row["pass"] else "MISS"
+        lines.append(f"| {row['workload']} | {figure} | {row['target']} | {verdict} | {row['detail']} |")
+    return "\n".join(lines)
 
 
 # --- the report ----------------------------------------------------------------------------------
@@ -364,12 +525,17 @@ def machine() -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--duration", type=float, default=8, help="seconds per measured run (default 8)")
+    parser.add_argument("--duration", type=float, default=5, help="seconds per measured run (default 5)")
     parser.add_argument("--warmup", type=float, default=2, help="seconds of warm-up per workload (default 2)")
     parser.add_argument("--rounds", type=int, default=3, help="alternations of baseline and candidate (default 3)")
     parser.add_argument("--connections", type=int, default=16, help="open connections (default 16)")
     parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
     parser.add_argument("--json-out", type=Path, help="where to write the JSON (default bench/results/<time>.json)")
+    parser.add_argument(
+        "--size", choices=sorted(SIZES), default="quick", help="W3/W4/W5 sizes: quick (make bench) or full"
+    )
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers (default 2)")
+    parser.add_argument("--skip-batch", action="store_true", help="only the wrk workloads (W1, W2)")
     args = parser.parse_args()
     started = datetime.now(UTC)
     json_out = args.json_out or RESULTS_DIR / f"{started:%Y%m%dT%H%M%SZ}.json"
@@ -387,9 +553,12 @@ def main() -> int:
     redis_flush()
     manage("migrate", "--noinput", "--verbosity=0")
     seeded = seed()
+    batch = [] if args.skip_batch else batch_workloads(args.size)
+    redis_flush()
     port = free_port()
     log_path = json_out.with_suffix(".gunicorn.log")
-    process = gunicorn_start(port, log_path)
+    process = gunicorn_start(port, log_path, args.workers)
+    flusher = flusher_start(log_path.with_suffix(".flusher.log"))
     # SIGTERM (a CI timeout, `kill`) should stop gunicorn as Ctrl-C does.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     with tempfile.NamedTemporaryFile("w", prefix="bench-clicks-", suffix=".txt") as clicks_file:
@@ -400,7 +569,7 @@ def main() -> int:
                 gunicorn_wait_healthy(process, port)
             except BenchError as error:
                 raise BenchError(f"{error}; the end of {log_path}:\n{log_tail(log_path)}") from None
-            print(f"gunicorn on 127.0.0.1:{port}, 2 sync workers; {args.duration:g} s a run", flush=True)
+            print(f"gunicorn on 127.0.0.1:{port}, {args.workers} sync workers; {args.duration:g} s a run", flush=True)
             target = Target(
                 wrk=wrk,
                 port=port,
@@ -413,6 +582,7 @@ def main() -> int:
             rows, writes = measure(target, duration=args.duration, warmup=args.warmup, rounds=args.rounds)
         finally:
             gunicorn_stop(process)
+            gunicorn_stop(flusher)  # SIGTERM: it finishes its batch and exits
 
     report = {
         **git_commit(),
@@ -424,12 +594,15 @@ def main() -> int:
             "rounds": args.rounds,
             "connections": args.connections,
             "wrk_threads": args.threads,
-            "server": "gunicorn, 2 sync workers (bench/gunicorn.conf.py)",
+            "server": f"gunicorn, {args.workers} sync workers (config/gunicorn.conf.py)",
             "django_settings": "bench.settings",
             "database": DATABASE_URL,
             "redis": REDIS_URL,
             "seeded_clicks": SEEDED_CLICKS,
+            "size": args.size,
+            "batch_sizes": SIZES[args.size],
         },
+        "verdicts": verdict_rows(rows, batch),
         "rows": rows,
         "writes": writes,
     }
@@ -438,6 +611,8 @@ def main() -> int:
 
     print()
     print(markdown_table(rows))
+    print()
+    print(verdict_table(report["verdicts"]))
     print()
     for name, check in writes.items():
         print(

@@ -12,6 +12,7 @@ the database (its names carry a run id).
 """
 
 import argparse
+import json
 import os
 import secrets
 import sys
@@ -89,6 +90,15 @@ def main() -> None:
     print(f"  check and store: {checked - started:.2f} s")
     print(f"  import job:      {finished - checked:.2f} s")
     print(f"W5 import end to end: {finished - started:.2f} s ({args.rows / (finished - started):,.0f} rows/s)")
+    result = {
+        "benchmark": "W5",
+        "rows": args.rows,
+        "seconds": round(finished - started, 3),
+        "check_s": round(checked - started, 3),
+        "import_s": round(finished - checked, 3),
+        "rows_per_second": round(args.rows / (finished - started), 1),
+    }
+    print(json.dumps(result), flush=True)
 
     if settings.RQ_QUEUES["default"].get("ASYNC"):
         queue = django_rq.get_queue("default")

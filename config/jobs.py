@@ -2,10 +2,11 @@
 
 import logging
 
-import django_rq
 from django.conf import settings
 from django.db import transaction
 from redis.exceptions import RedisError
+
+from config.redis_connection import job_queue
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +23,7 @@ def job_enqueue_on_commit(func, *args, queue_name: str = "default", **kwargs) ->
             func(*args, **kwargs)
             return
         try:
-            django_rq.get_queue(queue_name).enqueue(func, *args, **kwargs)
+            job_queue(queue_name).enqueue(func, *args, **kwargs)
         except RedisError:
             # The work is committed and findable (a pending conversion, a queued upload); the
             # scheduled sweepers pick it up once Redis is back. The request must not fail for it.

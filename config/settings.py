@@ -170,6 +170,13 @@ TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 # An operator-supplied MaxMind country database; without it, geoip2fast's bundled data is used.
 GEOIP_MMDB_PATH = env.str("GEOIP_MMDB_PATH", default="")
 # A click is "unique" unless the same IP and user agent clicked the same link within this window.
+# How long a worker keeps link -> offer and API key -> advertiser lookups (referrals/hot_cache.py):
+# a change made in another process (offer paused, key revoked) takes effect there within this time.
+HOT_CACHE_TTL_SECONDS = env.int("HOT_CACHE_TTL_SECONDS", default=30)
+# With Redis, clicks go to a Redis buffer and `manage.py flush_clicks` (its own process, see Procfile)
+# COPYs them into PostgreSQL in batches (referrals/click_buffer.py). Off: each click is an INSERT.
+CLICK_BUFFER = env.bool("CLICK_BUFFER", default=True)
+CLICK_BUFFER_BATCH_SIZE = env.int("CLICK_BUFFER_BATCH_SIZE", default=2000)
 CLICK_UNIQUE_WINDOW_SECONDS = env.int("CLICK_UNIQUE_WINDOW_SECONDS", default=3600)
 # A conversion may not claim to have happened further in the future than this.
 CONVERSION_FUTURE_TOLERANCE_SECONDS = env.int("CONVERSION_FUTURE_TOLERANCE_SECONDS", default=300)

@@ -47,6 +47,7 @@ from conversions.validation import (
     text_validate,
     type_validate,
 )
+from referrals.click_buffer import buffered_clicks_insert
 from referrals.models import Advertiser, Click, Offer, Partner
 from referrals.money import money_quantize
 
@@ -250,6 +251,13 @@ def _conversion_chunk_import(
         click.click_id: click
         for click in Click.objects.select_related("offer", "partner").filter(click_id__in=click_ids)
     }
+    # Clicks still in the Redis click buffer: written now, so they attribute like the others.
+    if missing := click_ids - clicks.keys():
+        if buffered_clicks_insert(missing):
+            clicks.update(
+                (click.click_id, click)
+                for click in Click.objects.select_related("offer", "partner").filter(click_id__in=missing)
+            )
     codes = {report.referral_code.strip().upper() for _, report in fresh if not report.click_id}
     partners = {partner.referral_code: partner for partner in Partner.objects.filter(referral_code__in=codes)}
 

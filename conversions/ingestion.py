@@ -149,31 +149,37 @@ def conversion_record(
     also when many requests race: the unique constraint decides.
     """
     now = now or timezone.now()
-    existing = Conversion.objects.filter(advertiser=advertiser, external_id=report.external_id).first()
-    if existing:
-        return existing, False
-
-    occurred_at = occurred_at_resolve(report.occurred_at, now=now)
-    attribution = conversion_attribute(
-        advertiser=advertiser,
-        occurred_at=occurred_at,
-        keys=AttributionKeys(
-            click_id=report.click_id,
-            cookie_click_id=cookie_click_id,
-            referral_code=report.referral_code,
-            coupon=report.coupon,
-            offer=report.offer,
-        ),
-    )
-    conversion = conversion_build(
-        advertiser=advertiser,
-        report=report,
-        attribution=attribution,
-        occurred_at=occurred_at,
-        channel=channel,
-        request=request,
-        now=now,
-    )
+    # No "does it exist?" read first: new external ids are the common case and the unique
+    # constraint answers it on INSERT (one round trip less); a repeat is found in the except below.
+    try:
+        occurred_at = occurred_at_resolve(report.occurred_at, now=now)
+        attribution = conversion_attribute(
+            advertiser=advertiser,
+            occurred_at=occurred_at,
+            keys=AttributionKeys(
+                click_id=report.click_id,
+                cookie_click_id=cookie_click_id,
+                referral_code=report.referral_code,
+                coupon=report.coupon,
+                offer=report.offer,
+            ),
+        )
+        conversion = conversion_build(
+            advertiser=advertiser,
+            report=report,
+            attribution=attribution,
+            occurred_at=occurred_at,
+            channel=channel,
+            request=request,
+            now=now,
+        )
+    except Exception:
+        # A repeat answers with the first conversion even when the report no longer attributes
+        # or validates (as when this read came first): look it up before letting the error out.
+        existing = Conversion.objects.filter(advertiser=advertiser, external_id=report.external_id).first()
+        if existing:
+            return existing, False
+        raise
     status, reason = conversion.status, conversion.status_reason
     try:
         with transaction.atomic():

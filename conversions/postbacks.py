@@ -30,13 +30,13 @@ from datetime import datetime, timedelta
 from urllib.parse import quote, urlsplit
 from uuid import UUID
 
-import django_rq
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from rq import Retry
 
+from config.redis_connection import job_queue
 from conversions.models import Conversion, PartnerPostback, PostbackDelivery, PostbackDispatch
 from referrals.models import Partner
 from referrals.money import money_quantize
@@ -221,7 +221,7 @@ def _enqueue_on_commit(dispatch_id: int) -> None:
             except PostbackDeliveryFailed:
                 pass
             return
-        django_rq.get_queue("default").enqueue(
+        job_queue("default").enqueue(
             deliver_partner_postback, dispatch_id, retry=postback_retry_policy(), job_timeout=60
         )
 

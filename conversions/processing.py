@@ -18,8 +18,9 @@ from conversions.errors import ConversionTransitionNotAllowed
 from conversions.fraud.screening import conversion_screen_store
 from conversions.models import Conversion, StatusChange
 from conversions.postbacks import partner_postbacks_enqueue, partners_with_postbacks
-from conversions.rollups import rollup_reward_add, rollup_reward_reversed
+from conversions.rollups import rollup_reward_add, rollup_reward_reversed, rollup_rewards_add
 from rewards.engine import ConversionFacts
+from rewards.models import Reward
 from rewards.services import (
     Outcome,
     RewardContext,
@@ -77,6 +78,7 @@ class _Writes:
     def __init__(self) -> None:
         self.changes: list[StatusChange] = []
         self.conversions: list[Conversion] = []
+        self.rewards: list[tuple[Conversion, Reward]] = []
 
     def flush(self) -> None:
         StatusChange.objects.bulk_create(self.changes)
@@ -189,7 +191,11 @@ def _reward_and_settle(
             writes=writes,
         )
     else:
-        rollup_reward_add(conversion=conversion)
+        if writes is not None:
+            # The batch writes its rewards at the end (reward_grants_flush); count them after that.
+            writes.rewards.append((conversion, decision.reward))
+        else:
+            rollup_reward_add(conversion=conversion)
         _status_set(
             conversion,
             Conversion.Status.ACCEPTED,
@@ -293,6 +299,7 @@ def _batch_settle(batch: list[Conversion], *, now: datetime) -> dict[str, int]:
         outcome = _reward_and_settle(conversion, channel="job", now=now, context=context, writes=writes)
         counts[outcome] = counts.get(outcome, 0) + 1
     reward_grants_flush(context=context, now=now)
+    rollup_rewards_add(writes.rewards)
     writes.flush()
     return counts
 

@@ -20,6 +20,20 @@ class ReferralsConfig(AppConfig):
             log.info("REDIS_URL is not set: jobs run inline after commit (RQ ASYNC=False)")
         # A signal because logins happen in django.contrib.auth, not in our views (admin, API sessions too).
         user_logged_in.connect(_partner_login_ip, dispatch_uid="referrals.partner_login_ip")
+        # The hot-path cache forgets what this process changes through the models at once.
+        from django.db.models.signals import post_delete, post_save
+
+        from referrals import hot_cache
+        from referrals.models import Advertiser, ApiKey, Link, Offer
+
+        for model, forget in ((Link, hot_cache.forget_links), (Offer, hot_cache.forget_links)):
+            for signal in (post_save, post_delete):
+                signal.connect(forget, sender=model, dispatch_uid=f"hot_cache.{model.__name__}.{signal}")
+        for model in (ApiKey, Advertiser):
+            for signal in (post_save, post_delete):
+                signal.connect(
+                    hot_cache.forget_advertisers, sender=model, dispatch_uid=f"hot_cache.{model.__name__}.{signal}"
+                )
 
 
 def _partner_login_ip(sender, request, user, **kwargs) -> None:

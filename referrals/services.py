@@ -8,12 +8,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import quote, urlsplit
 
-import django_rq
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from redis.exceptions import RedisError
 
+from config.redis_connection import redis_for_queue
+from referrals import hot_cache
+from referrals.click_buffer import click_buffer_enabled, click_buffer_push
 from referrals.models import Advertiser, ApiKey, Click, Link, Offer, Partner
 from referrals.request_metadata import RequestMetadata
 from referrals.rollups import rollup_click_add
@@ -39,16 +41,19 @@ def api_key_create(*, advertiser: Advertiser, name: str = "default") -> tuple[Ap
 
 
 def api_key_revoke(*, api_key: ApiKey, now: datetime | None = None) -> None:
+    """Revoke a key: at once in this process, within HOT_CACHE_TTL_SECONDS in the others (referrals/hot_cache.py)."""
     ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=now or timezone.now())
+    hot_cache.advertisers_by_key.forget(api_key.key_hash)
 
 
 def advertiser_for_api_key(raw_key: str) -> Advertiser | None:
-    key = (
-        ApiKey.objects.select_related("advertiser")
-        .filter(key_hash=secret_digest(raw_key), revoked_at__isnull=True)
-        .first()
-    )
-    return key.advertiser if key else None
+    digest = secret_digest(raw_key)
+
+    def load() -> Advertiser | None:
+        key = ApiKey.objects.select_related("advertiser").filter(key_hash=digest, revoked_at__isnull=True).first()
+        return key.advertiser if key else None
+
+    return hot_cache.advertisers_by_key.get_or_load(digest, load)
 
 
 def advertiser_for_postback_token(raw_token: str) -> Advertiser | None:
@@ -109,17 +114,21 @@ class ClickRequest:
     sub_ids: dict[str, str]
 
 
+def click_unique_key(*, link: Link, metadata: RequestMetadata) -> str:
+    fingerprint = secret_digest(f"{metadata.ip}|{metadata.user_agent}")[:24]
+    return f"uclick:{link.pk}:{fingerprint}"
+
+
 def click_is_unique(*, link: Link, metadata: RequestMetadata, now: datetime) -> bool:
     """False when the same IP and user agent clicked the same link within the unique window.
 
     With Redis, one SET NX with an expiry answers it without touching the click table.
     """
     window = settings.CLICK_UNIQUE_WINDOW_SECONDS
-    fingerprint = secret_digest(f"{metadata.ip}|{metadata.user_agent}")[:24]
     if settings.REDIS_URL:
         try:
-            connection = django_rq.get_connection("default")
-            return bool(connection.set(f"uclick:{link.pk}:{fingerprint}", 1, nx=True, ex=window))
+            connection = redis_for_queue("default")
+            return bool(connection.set(click_unique_key(link=link, metadata=metadata), 1, nx=True, ex=window))
         except RedisError:
             return True  # without Redis we cannot tell; count it and keep redirecting
     return not Click.objects.filter(
@@ -131,9 +140,14 @@ def click_is_unique(*, link: Link, metadata: RequestMetadata, now: datetime) -> 
 
 
 def click_record(*, link: Link, request: ClickRequest, now: datetime | None = None) -> Click:
+    """Record a click: into the Redis click buffer when there is one (referrals/click_buffer.py), else the table.
+
+    A buffered click is returned unsaved (no pk); its row appears when the flusher runs, or at once
+    when a conversion names its click id.
+    """
     now = now or timezone.now()
     metadata = request.metadata
-    click = Click.objects.create(
+    click = Click(
         click_id=secrets.token_hex(16),
         link_id=link.pk,
         offer_id=link.offer_id,
@@ -148,9 +162,15 @@ def click_record(*, link: Link, request: ClickRequest, now: datetime | None = No
         os=metadata.agent.os[:64],
         accept_language=metadata.headers.get("accept-language", "")[:255],
         is_bot=metadata.agent.is_bot,
-        is_unique=click_is_unique(link=link, metadata=metadata, now=now),
         **request.sub_ids,
     )
+    if click_buffer_enabled() and click_buffer_push(
+        click=click, unique_key=click_unique_key(link=link, metadata=metadata)
+    ):
+        return click
+    # No buffer, or Redis failed just now: write it directly (unique fails open without Redis).
+    click.is_unique = click_is_unique(link=link, metadata=metadata, now=now)
+    click.save(force_insert=True)
     rollup_click_add(click=click)
     return click
 

@@ -3,8 +3,9 @@ from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import redirect
 from django.views.decorators.http import require_GET
 
-from referrals.models import Link, Offer
+from referrals.models import Offer
 from referrals.request_metadata import request_metadata
+from referrals.selectors import link_for_code
 from referrals.services import (
     SUB_IDS,
     ClickRequest,
@@ -22,7 +23,7 @@ def click_redirect(request, code: str):
     Bots are recorded (flagged) and sent where everyone else goes. A paused
     offer sends visitors to its fallback URL without recording, or answers 404.
     """
-    link = Link.objects.select_related("offer").filter(code=code).first()
+    link = link_for_code(code)
     if link is None:
         raise Http404("No such link.")
     offer = link.offer

@@ -3,6 +3,7 @@ import pytest
 from rest_framework.test import APIClient
 from rq import SimpleWorker
 
+from referrals.hot_cache import hot_caches_clear
 from tests.factories import (
     AdvertiserFactory,
     LinkFactory,
@@ -15,9 +16,22 @@ from tests.factories import (
 
 @pytest.fixture(autouse=True)
 def _empty_queue():
-    """Each test starts with an empty queue in the test Redis database."""
+    """Each test starts with an empty queue in the test Redis database, and empty hot-path caches."""
     django_rq.get_connection("default").flushdb()
+    hot_caches_clear()
     yield
+
+
+@pytest.fixture(autouse=True)
+def _clicks_unbuffered(settings):
+    """Clicks are written straight to the table unless a test asks for the Redis click buffer (`click_buffer`)."""
+    settings.CLICK_BUFFER = False
+
+
+@pytest.fixture
+def click_buffer(settings):
+    """The production click path with Redis: clicks go to the buffer, clicks_flush() writes them."""
+    settings.CLICK_BUFFER = True
 
 
 @pytest.fixture

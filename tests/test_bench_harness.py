@@ -65,3 +65,33 @@ def test_summary_keeps_the_median_of_each_number_sums_errors_and_pairs_rounds_fo
     # Round by round: 2500/7000, 1000/7400, 2600/6000; the median is the first.
     assert click["ratio_req_per_s_paired"] == round(2500 / 7000, 3)
     assert click["ratio_p99"] == round(25.0 / 6.0, 3)
+
+
+def test_the_verdict_table_holds_every_workload_against_its_target():
+    from bench.run import CONVERT, NOOP_DRF, verdict_rows, verdict_table
+
+    noop = workload_summary(NOOP_DJANGO, [run_result(1000, 2.0, 5.0)], None)
+    click = workload_summary(CLICK, [run_result(700, 3.0, 6.0)], noop)
+    noop_drf = workload_summary(NOOP_DRF, [run_result(1000, 2.0, 5.0)], None)
+    convert = workload_summary(CONVERT, [run_result(300, 3.0, 6.0)], noop_drf)
+    batch = [
+        {
+            "workload": "W3 processing",
+            "figure": 1200.0,
+            "unit": "conversions/s",
+            "target": ">= 3000/s",
+            "pass": False,
+            "detail": "3,000 conversions",
+        }
+    ]
+
+    verdicts = verdict_rows([noop, click, noop_drf, convert], batch)
+
+    assert [(row["workload"], row["pass"]) for row in verdicts] == [
+        ("W1 click", True),
+        ("W2 convert", False),
+        ("W3 processing", False),
+    ]
+    table = verdict_table(verdicts)
+    assert "| W1 click | 0.70 of noop-django | ratio >= 0.65 of noop-django | pass |" in table
+    assert "| W2 convert | 0.30 of noop-drf |" in table and "MISS" in table

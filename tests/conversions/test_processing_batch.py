@@ -120,3 +120,28 @@ def test_the_api_shows_the_reward_and_its_explanation(acme_api, alice_link):
     assert explanation["outcome"] == "rewarded" and explanation["rules"][0]["won"] is True
     assert explanation["facts"]["amount"] == "120.00"
     assert explanation["reward"]["rounding"] == "ROUND_HALF_UP to the currency's minor unit, once"
+
+
+@pytest.mark.django_db
+def test_the_sweeper_adds_the_batch_earnings_to_the_rollups_as_a_rebuild_counts_them(offer, alice, bob):
+    from django.db.models import Sum
+
+    from conversions.models import ConversionStat, ConversionSub1Stat
+    from conversions.rollups import rollup_conversions_rebuild
+
+    RewardRuleFactory(offer=offer, reward_type="percentage", value=Decimal("10"))
+    for index in range(12):
+        make_conversion(offer, alice if index % 3 else bob, amount="20.00")
+
+    process_pending_conversions(5)  # three batches of at most 5
+    earned = (
+        ConversionStat.objects.aggregate(total=Sum("earnings"))["total"],
+        ConversionSub1Stat.objects.aggregate(total=Sum("earnings"))["total"],
+    )
+    rollup_conversions_rebuild()
+
+    assert earned == (Decimal("24.00"), Decimal("24.00"))
+    assert earned == (
+        ConversionStat.objects.aggregate(total=Sum("earnings"))["total"],
+        ConversionSub1Stat.objects.aggregate(total=Sum("earnings"))["total"],
+    )

@@ -65,3 +65,19 @@ def test_ingestion_answers_while_redis_is_down_and_nothing_is_lost(client, acme_
     assert set(Conversion.objects.values_list("status", flat=True)) == {"accepted"}
     assert Reward.objects.count() == 6
     assert sum(Entry.objects.values_list("amount", flat=True)) == 0
+
+
+def test_with_the_click_buffer_a_click_during_an_outage_is_written_straight_to_the_table(
+    client, alice_link, private_redis, click_buffer
+):
+    from referrals.models import Click
+
+    assert client.get("/c/alice-shoes").status_code == 302
+    assert not Click.objects.exists()  # buffered in Redis
+    private_redis.stop()
+
+    during = client.get("/c/alice-shoes")
+
+    assert during.status_code == 302
+    click = Click.objects.get()
+    assert click.click_id == during.cookies["atc_acme-shoes"].value and click.is_unique  # unique fails open

@@ -1,0 +1,32 @@
+"""One Redis client (and so one connection pool) per process and queue config.
+
+`django_rq.get_connection()` builds a new client, with a new pool, on every
+call: each click and each conversion paid a TCP connect and a HELLO/CLIENT
+SETINFO handshake to Redis (py-spy: 57% of a click's time, docs/performance.md).
+Kept per process id because gunicorn forks after loading the app (preload_app):
+a child must never share its parent's sockets. Keyed by the queue's URL too, so
+a settings change (the reliability tests' private Redis) gets its own client.
+"""
+
+import os
+
+import django_rq
+from django.conf import settings
+from redis import Redis
+from rq import Queue
+
+_clients: dict[tuple, Redis] = {}
+
+
+def redis_for_queue(name: str = "default") -> Redis:
+    config = settings.RQ_QUEUES[name]
+    key = (os.getpid(), name, config.get("URL"), config.get("HOST"), config.get("PORT"), config.get("DB"))
+    client = _clients.get(key)
+    if client is None:
+        client = _clients[key] = django_rq.get_connection(name)
+    return client
+
+
+def job_queue(name: str = "default") -> Queue:
+    """django_rq.get_queue on the process's shared client."""
+    return django_rq.get_queue(name, connection=redis_for_queue(name))

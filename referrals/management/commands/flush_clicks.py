@@ -1,0 +1,46 @@
+"""`manage.py flush_clicks`: write the Redis click buffer into PostgreSQL, in a loop (its own process).
+
+    python manage.py flush_clicks            # loop until SIGTERM/SIGINT (the Procfile's `clicks`)
+    python manage.py flush_clicks --once     # write what is buffered now and exit
+
+Killing it at any moment loses no click: the batch it was writing stays in
+Redis and the next run writes it (referrals/click_buffer.py).
+"""
+
+import signal
+import time
+
+from django.core.management.base import BaseCommand
+
+from referrals.click_buffer import click_buffer_enabled, clicks_flush
+
+
+class Command(BaseCommand):
+    help = "Write buffered clicks from Redis into the click table (loops unless --once)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--once", action="store_true", help="Flush what is buffered now, then exit.")
+        parser.add_argument("--interval", type=float, default=0.5, help="Seconds to sleep when idle (default 0.5).")
+        parser.add_argument("--batch-size", type=int, default=None, help="Clicks per COPY (CLICK_BUFFER_BATCH_SIZE).")
+
+    def handle(self, *args, once=False, interval=0.5, batch_size=None, **options):
+        if not click_buffer_enabled():
+            self.stdout.write(
+                "The click buffer is off (no REDIS_URL, CLICK_BUFFER=0 or not PostgreSQL): nothing to do."
+            )
+            return
+        if once:
+            self.stdout.write(f"{clicks_flush(batch_size=batch_size)} clicks written")
+            return
+        stopping = False
+
+        def stop(signum, frame):
+            nonlocal stopping
+            stopping = True  # finish the batch in hand, then exit
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        while not stopping:
+            # One batch per turn, so a stop request is seen between batches.
+            if not clicks_flush(batch_size=batch_size, max_batches=1):
+                time.sleep(interval)
