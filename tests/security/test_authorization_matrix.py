@@ -246,7 +246,9 @@ def test_every_pattern_is_filled_and_outsiders_get_nothing_of_the_victims(world)
         elif response.status_code == 200 and MARK in body_of(response):
             failures.append(f"{role} {method} {url}: shows the victim's {MARK}")
 
-    for area, name, url, owns_object in urls:
+    # The API last: an outsider's own refused API calls (naming the victim's order id in a URL) are
+    # rightly in the outsider's request log, which the page check would otherwise count as a leak.
+    for area, name, url, owns_object in sorted(urls, key=lambda entry: entry[0] == "v1"):
         if area == "admin":
             for role, who in [("anonymous", anonymous), ("alice", alice), ("acme member", acme)]:
                 response = who.get(url)
