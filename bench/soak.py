@@ -1,0 +1,218 @@
+"""A fixed-rate soak of the click and postback endpoints (issue 9): 0 errors, nothing lost, no queue backlog growth.
+
+gunicorn (config/gunicorn.conf.py), the click flusher and one RQ worker run as in production; two wrk
+processes keep a steady pace on `/c/<code>` and `/v1/postback` for `--duration` seconds (10 minutes
+by default) while the queue length is sampled every 10 s. `make soak`; `make bench-full` runs it too.
+"""
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.run import (
+    REDIS_URL,
+    RESULTS_DIR,
+    ROOT,
+    BenchError,
+    bench_env,
+    click_buffer_drained,
+    database_reset,
+    flusher_start,
+    free_port,
+    git_commit,
+    gunicorn_start,
+    gunicorn_stop,
+    gunicorn_wait_healthy,
+    machine,
+    manage,
+    parse_wrk_output,
+    redis_flush,
+    row_count,
+    seed,
+    wrk_ensure,
+)
+
+TOKEN = (
+    "from referrals.models import Advertiser; from referrals.services import postback_token_rotate; "
+    "print(postback_token_rotate(advertiser=Advertiser.objects.get()))"
+)
+
+
+def wrk(binary: str, url: str, script: str, args: list[str], *, connections: int, duration: int) -> dict:
+    command = [
+        binary,
+        "--threads=1",
+        f"--connections={connections}",
+        f"--duration={duration}s",
+        "--timeout=10s",
+        "--latency",
+        f"--script={script}",
+        url,
+        "--",
+        *args,
+    ]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise BenchError(f"wrk failed on {url}:\n{result.stdout}{result.stderr}")
+    return parse_wrk_output(result.stdout)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=int, default=600, help="seconds (default 600)")
+    parser.add_argument("--click-rate", type=int, default=100, help="clicks per second (default 100)")
+    parser.add_argument("--postback-rate", type=int, default=10, help="postbacks per second (default 10)")
+    args = parser.parse_args()
+    started = datetime.now(UTC)
+    binary = wrk_ensure()
+    database_reset()
+    redis_flush()
+    manage("migrate", "--noinput", "--verbosity=0")
+    seeded = seed()
+    token = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-v", "0", "-c", TOKEN],
+        cwd=ROOT,
+        env=bench_env(),
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()[-1]
+    redis_flush()
+    import redis
+
+    queue = redis.Redis.from_url(REDIS_URL)
+    port = free_port()
+    log_path = RESULTS_DIR / f"soak-{started:%Y%m%dT%H%M%SZ}.log"
+    web = gunicorn_start(port, log_path, workers=2)
+    flusher = flusher_start(log_path.with_suffix(".flusher.log"))
+    with log_path.with_suffix(".worker.log").open("w") as worker_log:
+        worker = subprocess.Popen(
+            [sys.executable, "manage.py", "rqworker", "default"],
+            cwd=ROOT,
+            env=bench_env(),
+            stdout=worker_log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    samples: list[int] = []
+    results: dict[str, dict] = {}
+    try:
+        gunicorn_wait_healthy(web, port)
+        with tempfile.NamedTemporaryFile("w", suffix=".txt") as clicks_file:
+            clicks_file.write("\n".join(seeded["click_ids"]) + "\n")
+            clicks_file.flush()
+            # Each connection pauses `delay` ms between requests: 4 connections at 40 ms is about 100/s.
+            plans = {
+                "click": (
+                    f"http://127.0.0.1:{port}/c/{seeded['link_code']}?sub1=soak",
+                    "bench/soak_click.lua",
+                    [str(int(4000 / args.click_rate))],
+                    4,
+                ),
+                "postback": (
+                    f"http://127.0.0.1:{port}/v1/postback",
+                    "bench/soak_postback.lua",
+                    [clicks_file.name, token, f"soak{time.time_ns()}", str(int(2000 / args.postback_rate))],
+                    2,
+                ),
+            }
+            threads = [
+                threading.Thread(
+                    target=lambda name=name, plan=plan: results.__setitem__(
+                        name, wrk(binary, plan[0], plan[1], plan[2], connections=plan[3], duration=args.duration)
+                    )
+                )
+                for name, plan in plans.items()
+            ]
+            for thread in threads:
+                thread.start()
+            while any(thread.is_alive() for thread in threads):
+                samples.append(queue.llen("rq:queue:default"))
+                time.sleep(10)
+            for thread in threads:
+                thread.join()
+        click_buffer_drained()
+        deadline = time.monotonic() + 120
+        while queue.llen("rq:queue:default") and time.monotonic() < deadline:
+            time.sleep(1)
+        backlog_after = queue.llen("rq:queue:default")
+    finally:
+        gunicorn_stop(web)
+        gunicorn_stop(flusher)
+        gunicorn_stop(worker)
+
+    answered = {name: result["requests"] for name, result in results.items()}
+    errors = {name: result["errors"] for name, result in results.items()}
+    clicks_stored = row_count("referrals_click") - len(seeded["click_ids"])
+    conversions_stored = row_count("conversions_conversion")
+    pending = int(
+        subprocess.run(
+            [
+                sys.executable,
+                "manage.py",
+                "shell",
+                "-v",
+                "0",
+                "-c",
+                "from conversions.models import Conversion; print(Conversion.objects.filter(status='pending').count())",
+            ],
+            cwd=ROOT,
+            env=bench_env(),
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()[-1]
+    )
+    minute = max(1, len(samples) // max(1, args.duration // 60))
+    first, last = samples[:minute] or [0], samples[-minute:] or [0]
+    report = {
+        **git_commit(),
+        "date": started.isoformat(timespec="seconds"),
+        "machine": machine(),
+        "duration_s": args.duration,
+        "rates": {"click": args.click_rate, "postback": args.postback_rate},
+        "requests": answered,
+        "req_per_s": {name: result["req_per_s"] for name, result in results.items()},
+        "p99_ms": {name: round(result["p99_ms"], 2) for name, result in results.items()},
+        "errors": errors,
+        "clicks_lost": answered.get("click", 0) - clicks_stored,
+        "postbacks_lost": answered.get("postback", 0) - conversions_stored,
+        "queue_samples": samples,
+        "queue_first_minute": statistics.mean(first),
+        "queue_last_minute": statistics.mean(last),
+        "queue_after_drain": backlog_after,
+        "pending_after_drain": pending,
+    }
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    out = RESULTS_DIR / f"soak-{started:%Y%m%dT%H%M%SZ}.json"
+    out.write_text(json.dumps(report, indent=2))
+    print("| endpoint | req/s | p99 ms | errors |\n| --- | ---: | ---: | ---: |")
+    for name in results:
+        print(f"| {name} | {report['req_per_s'][name]} | {report['p99_ms'][name]} | {errors[name]} |")
+    print(
+        f"clicks lost: {report['clicks_lost']}; postbacks lost: {report['postbacks_lost']}; "
+        f"queue length first minute {report['queue_first_minute']:.1f}, last minute "
+        f"{report['queue_last_minute']:.1f}, after the load {backlog_after}; pending after drain: {pending}"
+    )
+    print(f"JSON: {out}")
+    healthy = (
+        not any(errors.values()) and report["clicks_lost"] == 0 and report["postbacks_lost"] == 0 and backlog_after == 0
+    )
+    return 0 if healthy else 1
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except BenchError as error:
+        print(f"soak: {error}", file=sys.stderr)
+        sys.exit(2)
