@@ -47,8 +47,12 @@ NOOP_DJANGO = Workload("noop-django", "GET", "/bench/noop")
 CLICK = Workload("click", "GET", "/c/{link_code}?sub1=x")
 NOOP_DRF = Workload("noop-drf", "POST", "/bench/noop-drf", script="bench/json_post.lua")
 CONVERT = Workload("convert", "POST", "/v1/convert", script="bench/convert.lua")
-# (baseline, candidate): a GET that writes a click against Django's floor, a JSON POST against DRF's.
-PAIRS = [(NOOP_DJANGO, CLICK), (NOOP_DRF, CONVERT)]
+NOOP_DRF_GET = Workload("noop-drf-get", "GET", "/bench/noop-drf")
+# The soak's postback script with no pause: a new conversion each request, by query parameters.
+POSTBACK = Workload("postback", "GET", "/v1/postback", script="bench/soak_postback.lua")
+# (baseline, candidate): a GET that writes a click against Django's floor, a JSON POST against DRF's,
+# a server-to-server GET postback against DRF's GET.
+PAIRS = [(NOOP_DJANGO, CLICK), (NOOP_DRF, CONVERT), (NOOP_DRF_GET, POSTBACK)]
 
 
 class BenchError(Exception):
@@ -307,6 +311,7 @@ class Target:
     port: int
     link_code: str
     api_key: str
+    postback_token: str
     clicks_file: str
     threads: int
     connections: int
@@ -327,6 +332,8 @@ def wrk_run(target: Target, workload: Workload, duration: float, run_label: str)
     if workload is CONVERT:
         # A fresh nonce each run keeps external ids unique across rounds and the warm-up.
         command += ["--", target.clicks_file, target.api_key, f"{run_label}-{time.time_ns()}"]
+    elif workload is POSTBACK:
+        command += ["--", target.clicks_file, target.postback_token, f"pb{run_label}-{time.time_ns()}", "0"]
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise BenchError(f"wrk failed ({result.returncode}) on {workload.name}:\n{result.stdout}{result.stderr}")
@@ -334,8 +341,12 @@ def wrk_run(target: Target, workload: Workload, duration: float, run_label: str)
 
 
 # Rows each candidate writes, to check that every answered request stored its row.
-WRITES = {CLICK.name: "referrals_click", CONVERT.name: "conversions_conversion"}
-WRITTEN = {CLICK.name: "clicks", CONVERT.name: "conversions"}
+WRITES = {
+    CLICK.name: "referrals_click",
+    CONVERT.name: "conversions_conversion",
+    POSTBACK.name: "conversions_conversion",
+}
+WRITTEN = {CLICK.name: "clicks", CONVERT.name: "conversions", POSTBACK.name: "postback conversions"}
 
 
 def measure(target: Target, *, duration: float, warmup: float, rounds: int) -> tuple[list[dict], dict]:
@@ -399,6 +410,7 @@ SIZES = {
 TARGETS = {
     "click": ("ratio >= 0.65 of noop-django", lambda row: row["ratio_req_per_s_paired"], ">=", 0.65),
     "convert": ("ratio >= 0.50 of noop-drf", lambda row: row["ratio_req_per_s_paired"], ">=", 0.50),
+    "postback": ("ratio >= 0.50 of noop-drf-get", lambda row: row["ratio_req_per_s_paired"], ">=", 0.50),
 }
 
 
@@ -575,6 +587,7 @@ def main() -> int:
                 port=port,
                 link_code=seeded["link_code"],
                 api_key=seeded["api_key"],
+                postback_token=seeded["postback_token"],
                 clicks_file=clicks_file.name,
                 threads=args.threads,
                 connections=args.connections,

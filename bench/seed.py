@@ -17,7 +17,7 @@ def seed(*, clicks: int) -> dict:
     from django.utils import timezone
 
     from referrals.models import Advertiser, Click, Offer, Partner
-    from referrals.services import api_key_create, link_create
+    from referrals.services import api_key_create, link_create, postback_token_rotate
     from rewards.models import RewardRule
 
     advertiser = Advertiser.objects.create(name="Bench Advertiser")
@@ -52,7 +52,13 @@ def seed(*, clicks: int) -> dict:
         for _ in range(clicks)
     )
     click_ids = [click.click_id for click in seeded]
-    return {"api_key": api_key, "link_code": link.code, "offer": offer.public_id, "click_ids": click_ids}
+    return {
+        "api_key": api_key,
+        "postback_token": postback_token_rotate(advertiser=advertiser),
+        "link_code": link.code,
+        "offer": offer.public_id,
+        "click_ids": click_ids,
+    }
 
 
 def main() -> None:
