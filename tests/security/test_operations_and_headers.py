@@ -105,3 +105,14 @@ def test_check_deploy_is_clean_with_the_production_settings():
     )
 
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_pages_send_a_content_security_policy_without_inline_scripts(client):
+    login = client.get("/accounts/login/")
+    docs = client.get("/api/docs/")
+
+    policy = login["Content-Security-Policy"]
+    assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy and "object-src 'none'" in policy
+    assert "'unsafe-inline'" not in policy.split("script-src")[1].split(";")[0]
+    assert docs.status_code == 200 and "Content-Security-Policy" in docs
+    assert "<script>" not in docs.content.decode()  # Swagger UI's init script is a file of its own
