@@ -24,9 +24,13 @@ def api_schema():
     signals.request_finished.connect(close_old_connections)
 
 
-@pytest.fixture
-def credentials(acme, acme_key, click, alice, offer):
-    return {"key": acme_key, "token": postback_token_rotate(advertiser=acme)}
+@pytest.fixture(params=["advertiser", "partner"])
+def credentials(request, acme, acme_key, click, alice, offer):
+    """Each role's bearer credential: an advertiser's API key, or a partner's API token."""
+    from referrals.partner_tokens import partner_token_rotate
+
+    bearer = acme_key if request.param == "advertiser" else partner_token_rotate(partner=alice)[1]
+    return {"key": bearer, "token": postback_token_rotate(advertiser=acme)}
 
 
 def test_the_api_answers_as_its_schema_says_and_never_5xx(api_schema, credentials):
