@@ -49,6 +49,7 @@ format: dev-venv
 # W1/W2 under wrk, then W3, W4 and W5 at quick sizes: a few minutes. bench-full: the issue's sizes.
 bench: dev-venv
 	$(PY) bench/run.py $(BENCH_ARGS)
+	$(PY) bench/soak.py --duration 60 $(SOAK_ARGS)
 
 bench-full: dev-venv
 	$(PY) bench/run.py --size full $(BENCH_ARGS)
