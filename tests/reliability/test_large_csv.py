@@ -1,14 +1,13 @@
-"""A 100k-row CSV with 1% bad rows, through the upload job on a real worker: 99,000 imported, 1,000 row
-errors with their row numbers, and the same file again adds nothing."""
+"""A 100k-row CSV with 1% bad rows, through the import job: 99,000 imported, 1,000 row errors with their
+row numbers, and the same file again adds nothing. (Processing the 99,000 new conversions is the
+sweeper's and W3's business, not this proof's: their jobs are left in the queue.)"""
 
-import django_rq
 import pytest
-from rq import SimpleWorker
 
-from conversions.csv_import import upload_create
+from conversions.csv_import import upload_create, upload_run
 from conversions.models import Conversion, ConversionUpload
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 ROWS = 100_000
 
 
@@ -22,11 +21,9 @@ def big_file() -> bytes:
 
 def test_100k_rows_with_1_percent_bad_import_99000_and_again_nothing(acme, alice, manual_offer):
     raw = big_file()
-    queue = django_rq.get_queue("default")
 
     first = upload_create(advertiser=acme, kind="conversions", name="big.csv", raw=raw, offer=manual_offer)
-    SimpleWorker([queue], connection=queue.connection).work(burst=True)
-    first.refresh_from_db()
+    first = upload_run(upload_id=first.pk)
 
     assert first.status == ConversionUpload.Status.DONE and first.rows_done == ROWS
     assert first.created_count == 99_000 and first.error_count == 1_000
@@ -36,8 +33,7 @@ def test_100k_rows_with_1_percent_bad_import_99000_and_again_nothing(acme, alice
     assert set(first.row_errors.values_list("column", flat=True)) == {"amount"}
 
     again = upload_create(advertiser=acme, kind="conversions", name="big-again.csv", raw=raw, offer=manual_offer)
-    SimpleWorker([queue], connection=queue.connection).work(burst=True)
-    again.refresh_from_db()
+    again = upload_run(upload_id=again.pk)
 
     assert again.created_count == 0 and again.identical_to_id == first.pk
     assert Conversion.objects.filter(offer=manual_offer).count() == 99_000
