@@ -314,15 +314,11 @@ def owned_conversion(request, *, conversion_id=None, external_id=None) -> Conver
     return conversion
 
 
-class ConversionStatusView(IngestionView):
-    """`POST /v1/conversions/{id}/status`: the advertiser accepts or rejects a conversion with a reason."""
-
-    authentication_classes = [AdvertiserKeyAuthentication]
-    permission_classes = [IsAuthenticated]
-
-    @extend_schema(
-        operation_id="conversion_status_update",
-        summary="Accept or reject a conversion",
+def status_update_schema(operation_id: str, summary: str):
+    """The OpenAPI description both status-update endpoints share."""
+    return extend_schema(
+        operation_id=operation_id,
+        summary=summary,
         request=StatusUpdateSerializer,
         parameters=[IDEMPOTENCY_HEADER],
         responses={
@@ -331,6 +327,15 @@ class ConversionStatusView(IngestionView):
             **ERROR_RESPONSES,
         },
     )
+
+
+class ConversionStatusView(IngestionView):
+    """`POST /v1/conversions/{id}/status`: the advertiser accepts or rejects a conversion with a reason."""
+
+    authentication_classes = [AdvertiserKeyAuthentication]
+    permission_classes = [IsAuthenticated]
+
+    @status_update_schema("conversion_status_update", "Accept or reject a conversion")
     def post(self, request, conversion_id=None, external_id=None):
         request.body  # noqa: B018 - the raw body, before parsing, for the idempotency fingerprint
 
@@ -359,16 +364,6 @@ class ConversionStatusView(IngestionView):
 class ConversionStatusByExternalIdView(ConversionStatusView):
     """`POST /v1/conversions/by-external-id/{external_id}/status`: the same, naming the advertiser's order id."""
 
-    @extend_schema(
-        operation_id="conversion_status_update_by_external_id",
-        summary="Accept or reject a conversion by its external id",
-        request=StatusUpdateSerializer,
-        parameters=[IDEMPOTENCY_HEADER],
-        responses={
-            200: ConversionSerializer,
-            409: OpenApiResponse(description="The transition is not allowed."),
-            **ERROR_RESPONSES,
-        },
-    )
+    @status_update_schema("conversion_status_update_by_external_id", "Accept or reject a conversion by its external id")
     def post(self, request, external_id):
         return super().post(request, external_id=external_id)
