@@ -5,9 +5,18 @@ class ConversionsConfig(AppConfig):
     name = "conversions"
 
     def ready(self) -> None:
+        from django.db.models.signals import post_delete, post_save
+
         from conversions import admin_uploads  # noqa: F401 - registers the uploads' admin
         from conversions.api import authentication  # noqa: F401 - registers the OpenAPI auth scheme
+        from conversions.models import PartnerPostback
+        from referrals import hot_cache
         from rewards.signals import exchange_rates_changed
+
+        for signal in (post_save, post_delete):
+            signal.connect(
+                hot_cache.forget_partner_postbacks, sender=PartnerPostback, dispatch_uid=f"hot_cache.postbacks.{signal}"
+            )
 
         # rewards may not import conversions, so it says "rates changed" and we pick up the waiting conversions.
         exchange_rates_changed.connect(_process_waiting_conversions, dispatch_uid="conversions_rates_changed")

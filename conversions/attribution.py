@@ -26,7 +26,7 @@ UNATTRIBUTED = "unattributed"
 @dataclass
 class Attribution:
     offer: Offer
-    partner: Partner | None
+    partner_id: int | None  # an id, not the Partner: attribution by click must not load one
     click: Click | None
     step: str
     rejection: str  # "" when the conversion may go on to processing
@@ -57,7 +57,7 @@ def _by_click(click: Click, step: str, occurred_at: datetime) -> Attribution:
     within = timedelta(0) <= age <= window
     return Attribution(
         offer=click.offer,
-        partner=click.partner,
+        partner_id=click.partner_id,
         click=click,
         step=step,
         rejection="" if within else OUTSIDE_WINDOW,
@@ -75,7 +75,7 @@ def _by_click(click: Click, step: str, occurred_at: datetime) -> Attribution:
 def _by_partner(offer: Offer, partner: Partner, step: str, code: str) -> Attribution:
     return Attribution(
         offer=offer,
-        partner=partner,
+        partner_id=partner.pk,
         click=None,
         step=step,
         rejection="",
@@ -151,7 +151,7 @@ def conversion_attribute(*, advertiser: Advertiser, occurred_at: datetime, keys:
         )
     return Attribution(
         offer=offer,
-        partner=None,
+        partner_id=None,
         click=None,
         step="none",
         rejection=UNATTRIBUTED,

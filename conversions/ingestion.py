@@ -1,11 +1,12 @@
 """Recording a reported conversion: attribute it, store it `pending`, enqueue its processing."""
 
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from config.jobs import job_enqueue_on_commit
@@ -16,11 +17,11 @@ from conversions.attribution import (
     AttributionKeys,
     conversion_attribute,
 )
+from conversions.conversion_insert import conversion_insert
 from conversions.errors import ConversionInvalid
 from conversions.jobs import process_conversion
-from conversions.models import Conversion, StatusChange
-from conversions.postbacks import partner_postbacks_enqueue
-from conversions.rollups import rollup_conversion_add
+from conversions.models import Conversion, PartnerPostback
+from conversions.postbacks import partner_postback_events, partner_postbacks_enqueue
 from referrals.models import Advertiser
 from referrals.money import MoneyError, money_quantize
 from referrals.request_metadata import RequestMetadata, country_for_ip, user_agent_describe
@@ -99,7 +100,7 @@ def conversion_build(
     return Conversion(
         advertiser=advertiser,
         offer=attribution.offer,
-        partner=attribution.partner,
+        partner_id=attribution.partner_id,
         click=attribution.click,
         external_id=report.external_id,
         type=report.type,
@@ -180,21 +181,17 @@ def conversion_record(
         if existing:
             return existing, False
         raise
-    status, reason = conversion.status, conversion.status_reason
-    try:
-        with transaction.atomic():
-            conversion.save(force_insert=True)
-            StatusChange.objects.create(
-                conversion=conversion, to_status=status, reason=reason, channel=channel, created_at=now
-            )
-            rollup_conversion_add(conversion=conversion)
-            partner_postbacks_enqueue(conversion_id=conversion.pk, event="created")
-            if status == Conversion.Status.PENDING:
-                job_enqueue_on_commit(process_conversion, str(conversion.pk))
-    except IntegrityError:
+    click = attribution.click
+    # A partner postback on "created" is written with the conversion, in one transaction; most
+    # partners have none, and then the conversion is one statement (conversions/conversion_insert.py).
+    notify = PartnerPostback.Event.CREATED in partner_postback_events(conversion.partner_id)
+    with transaction.atomic() if notify else nullcontext():
+        created = conversion_insert(conversion, sub1=click.sub1 if click else "")
+        if created and notify:
+            partner_postbacks_enqueue(conversion_id=conversion.pk, event=PartnerPostback.Event.CREATED)
+    if not created:
         # Another request stored the same external id first; answer with its conversion.
-        first = Conversion.objects.filter(advertiser=advertiser, external_id=report.external_id).first()
-        if first is None:
-            raise
-        return first, False
+        return Conversion.objects.get(advertiser=advertiser, external_id=report.external_id), False
+    if conversion.status == Conversion.Status.PENDING:
+        job_enqueue_on_commit(process_conversion, str(conversion.pk))
     return conversion, True

@@ -38,6 +38,7 @@ from rq import Retry
 
 from config.redis_connection import job_queue
 from conversions.models import Conversion, PartnerPostback, PostbackDelivery, PostbackDispatch
+from referrals import hot_cache
 from referrals.models import Partner
 from referrals.money import money_quantize
 from referrals.services import SUB_IDS
@@ -171,6 +172,29 @@ def partners_with_postbacks(partner_ids: set) -> set:
     return set(
         PartnerPostback.objects.filter(is_active=True, partner_id__in=partner_ids).values_list("partner_id", flat=True)
     )
+
+
+def partner_postback_events(partner_id: int | None) -> frozenset:
+    """The events the partner's active postbacks subscribe to; cached per process (referrals/hot_cache.py).
+
+    Most partners have none, so a new conversion usually skips the postback queries altogether.
+    """
+    if partner_id is None:
+        return frozenset()
+
+    def load() -> frozenset:
+        flags = PartnerPostback.objects.filter(partner_id=partner_id, is_active=True).values_list(
+            "on_created", "on_status_changed"
+        )
+        events = set()
+        for on_created, on_status_changed in flags:
+            if on_created:
+                events.add(PartnerPostback.Event.CREATED)
+            if on_status_changed:
+                events.add(PartnerPostback.Event.STATUS_CHANGED)
+        return frozenset(events)
+
+    return hot_cache.partner_postback_events.get_or_load(partner_id, load)
 
 
 def partner_postbacks_enqueue(*, conversion_id: str | UUID, event: str, now: datetime | None = None) -> int:

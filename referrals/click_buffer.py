@@ -8,20 +8,25 @@ flusher writes thousands of clicks and their rollups per transaction.
 
 Keys (in the RQ Redis connection's database):
 
-- `clickbuf:queue`      list of clicks waiting to be written (JSON, first char is the unique flag);
+- `clickbuf:queue`      list of clicks waiting to be written, each one line of COPY's text format
+  (the view writes the columns, the Lua script appends is_unique once it knows it);
 - `clickbuf:processing` the batch a flusher is writing: moved there with LMOVE first, deleted
   only after COMMIT, so a flusher killed mid-batch leaves it to be written on the next run;
 - `clickbuf:pending`    hash click_id -> the same JSON, until flushed: attribution looks there
   when a click id is not in the table yet, and writes that click at once (buffered_clicks_insert);
 - `clickbuf:lock`       one flusher at a time (expires, so a killed flusher blocks nobody for long).
 
-Written with COPY into a temporary table and `INSERT ... ON CONFLICT (click_id) DO NOTHING
-RETURNING`: a batch written twice (a replay after a crash between COMMIT and the deletes, or a
-click written early for attribution) inserts, and counts in the rollups, each click once.
+Written with COPY into a temporary table, then one statement: `INSERT ... ON CONFLICT (click_id)
+DO NOTHING RETURNING` feeding the rollup upserts, grouped in SQL. A batch written twice (a replay
+after a crash between COMMIT and the deletes, or a click written early for attribution) inserts,
+and counts in the rollups, each click once. The flusher never decodes a click: the lines go to
+COPY as they are (W1b in docs/performance.md).
 
 Without Redis (REDIS_URL unset, the SQLite demo) or with CLICK_BUFFER off, clicks are written
 directly as before; when Redis fails mid-request the click is written directly too.
 """
+
+# ruff: noqa: S608 - table and column names come from the models; no value is formatted into SQL.
 
 import json
 import secrets
@@ -30,11 +35,12 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import connection, transaction
+from psycopg.errors import UniqueViolation
 from redis.exceptions import RedisError
 
 from config.redis_connection import redis_for_queue
-from referrals.models import Click
-from referrals.rollups import _write_click_counts, rollup_bucket
+from referrals.models import Click, ClickStat, ClickSub1Stat
+from referrals.rollups import _write_click_counts, rollup_bucket, rollup_upsert_sql
 
 QUEUE = "clickbuf:queue"
 PROCESSING = "clickbuf:processing"
@@ -42,7 +48,7 @@ PENDING = "clickbuf:pending"
 LOCK = "clickbuf:lock"
 LOCK_SECONDS = 30
 
-# Columns written by the flusher, in COPY order.
+# Columns written by the flusher, in COPY order: is_unique last, appended by the buffer script.
 COLUMNS = [
     "click_id",
     "link_id",
@@ -62,20 +68,50 @@ COLUMNS = [
     "browser",
     "os",
     "accept_language",
-    "is_unique",
     "is_bot",
+    "is_unique",
 ]
 
-# KEYS: unique-visitor key, queue, pending hash. ARGV: unique window seconds, click JSON, click id.
-# Returns 1 when the visitor is unique. One round trip for the three writes.
+# KEYS: unique-visitor key, queue, pending hash. ARGV: unique window seconds, the click's COPY line
+# without is_unique, click id. Returns 1 when the visitor is unique. One round trip for the three writes.
 _BUFFER_SCRIPT = """
 local unique = redis.call('SET', KEYS[1], 1, 'NX', 'EX', ARGV[1])
-local flag = unique and '1' or '0'
-local payload = flag .. ARGV[2]
+local payload = ARGV[2] .. (unique and '\\tt' or '\\tf')
 redis.call('RPUSH', KEYS[2], payload)
 redis.call('HSET', KEYS[3], ARGV[3], payload)
 return unique and 1 or 0
 """
+
+# KEYS: queue, processing. ARGV: batch size. Moves up to that many clicks, atomically, in one round trip,
+# and returns them as one string, a line each (no line holds a newline: COPY's text format escapes it).
+_TAKE_SCRIPT = """
+local items = redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
+for first = 1, #items, 1000 do
+  redis.call('RPUSH', KEYS[2], unpack(items, first, math.min(first + 999, #items)))
+end
+if #items > 0 then
+  redis.call('LTRIM', KEYS[1], #items, -1)
+end
+return table.concat(items, '\\n')
+"""
+
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\x00": "\ufffd"})
+
+
+def _copy_field(value) -> str:
+    """One value in COPY's text format; PostgreSQL text cannot hold NUL, so it becomes U+FFFD."""
+    if value is None:
+        return "\\N"
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value).translate(_COPY_ESCAPES)
+
+
+def click_copy_line(click: Click) -> str:
+    """The click's COPY line without is_unique (the buffer script decides and appends it)."""
+    return "\t".join(_copy_field(getattr(click, name)) for name in COLUMNS[:-1])
 
 
 def click_buffer_enabled() -> bool:
@@ -89,14 +125,12 @@ def _redis():
 
 def click_buffer_push(*, click: Click, unique_key: str) -> bool:
     """Buffer an unsaved click (its is_unique decided here); False when Redis failed and nothing was buffered."""
-    fields = {name: getattr(click, name) for name in COLUMNS if name != "is_unique"}
-    fields["created_at"] = click.created_at.isoformat()
     try:
-        connection_ = _redis()
-        script = connection_.register_script(_BUFFER_SCRIPT)
-        unique = script(
+        unique = _script_run(
+            _redis(),
+            _BUFFER_SCRIPT,
             keys=[unique_key, QUEUE, PENDING],
-            args=[settings.CLICK_UNIQUE_WINDOW_SECONDS, json.dumps(fields, separators=(",", ":")), click.click_id],
+            args=[settings.CLICK_UNIQUE_WINDOW_SECONDS, click_copy_line(click), click.click_id],
         )
     except RedisError:
         return False
@@ -104,41 +138,132 @@ def click_buffer_push(*, click: Click, unique_key: str) -> bool:
     return True
 
 
-def _decode(payload: bytes | str) -> dict:
-    text = payload.decode() if isinstance(payload, bytes) else payload
-    fields = json.loads(text[1:])
-    fields["is_unique"] = text[0] == "1"
+def _legacy_line(payload: bytes) -> bytes:
+    """A click buffered as JSON by an earlier version ('1' or '0', then the fields), as a COPY line."""
+    fields = json.loads(payload[1:])
     fields["created_at"] = datetime.fromisoformat(fields["created_at"])
-    return fields
+    fields["is_unique"] = payload[:1] == b"1"
+    return "\t".join(_copy_field(fields[name]) for name in COLUMNS).encode()
 
 
-def _insert(rows: list[dict]) -> int:
-    """COPY the clicks in, skip those already there, count the new ones in the rollups; call in a transaction."""
-    if not rows:
+def _copy_lines(payloads: list[bytes]) -> list[bytes]:
+    return [_legacy_line(payload) if payload[1:2] == b"{" else payload for payload in payloads]
+
+
+def _click_id(line: bytes) -> bytes:
+    return line.split(b"\t", 1)[0]
+
+
+_BATCH_COLUMNS = ", ".join(COLUMNS)
+_BUCKET = "date_bin('15 minutes', created_at, TIMESTAMPTZ '2000-01-01 00:00:00+00')"  # rollup_bucket, in SQL
+_ROLLUP_KEY = ["partner_id", "bucket", "offer_id"]
+_ROLLUP_COUNTERS = ["clicks", "unique_clicks"]
+_STAT_SQL = rollup_upsert_sql(
+    ClickStat._meta.db_table,
+    _ROLLUP_KEY,
+    _ROLLUP_COUNTERS,
+    source="SELECT partner_id, bucket, offer_id, sum(clicks), sum(unique_clicks) FROM by_sub1 GROUP BY 1, 2, 3",
+)
+_SUB1_SQL = rollup_upsert_sql(
+    ClickSub1Stat._meta.db_table,
+    [*_ROLLUP_KEY, "sub1"],
+    _ROLLUP_COUNTERS,
+    source="SELECT partner_id, bucket, offer_id, sub1, clicks, unique_clicks FROM by_sub1",
+)
+# One statement: the new clicks in, their counts grouped per rollup row and added to both rollups.
+_FLUSH_SQL = (
+    f"WITH inserted AS (INSERT INTO {Click._meta.db_table} ({_BATCH_COLUMNS}) "
+    f"SELECT {_BATCH_COLUMNS} FROM click_buffer_batch ON CONFLICT (click_id) DO NOTHING "
+    f"RETURNING partner_id, {_BUCKET} AS bucket, offer_id, sub1, is_unique), "
+    "by_sub1 AS (SELECT partner_id, bucket, offer_id, sub1, count(*) AS clicks, "
+    "count(*) FILTER (WHERE is_unique) AS unique_clicks FROM inserted GROUP BY 1, 2, 3, 4), "
+    f"stat AS ({_STAT_SQL}), sub1 AS ({_SUB1_SQL}) "
+    "SELECT coalesce(sum(clicks), 0) FROM by_sub1"
+)
+_scripts: dict = {}
+
+
+def _script_run(redis, source: str, *, keys: list, args: list):
+    """EVALSHA with the script registered once per client (EVAL's fallback loads it after a Redis restart)."""
+    script = _scripts.get((id(redis), source))
+    if script is None:
+        script = _scripts[(id(redis), source)] = redis.register_script(source)
+    return script(keys=keys, args=args)
+
+
+def _copy(cursor, table: str, lines: list[bytes]) -> None:
+    with cursor.connection.cursor().copy(f"COPY {table} ({_BATCH_COLUMNS}) FROM STDIN") as copy:
+        copy.write(b"\n".join(lines) + b"\n")
+
+
+_COPY_UNESCAPES = {b"t": "\t", b"n": "\n", b"r": "\r", b"\\": "\\"}
+_SUB1 = COLUMNS.index("sub1")
+
+
+def _copy_text(field: bytes) -> str:
+    if b"\\" not in field:
+        return field.decode()
+    parts = field.split(b"\\")
+    # After each backslash comes the escaped character; an escaped backslash leaves an empty part.
+    text, parts = [parts[0].decode()], iter(parts[1:])
+    for part in parts:
+        if part:
+            text.append(_COPY_UNESCAPES[part[:1]] + part[1:].decode())
+        else:
+            text.append("\\" + next(parts, b"").decode())
+    return "".join(text)
+
+
+def _rollups_add(lines: list[bytes]) -> None:
+    """Count freshly copied clicks in the rollups, read from their lines (the COPY returned nothing)."""
+    by_sub1: dict[tuple, list[int]] = {}
+    buckets: dict[tuple, datetime] = {}
+    for line in lines:
+        fields = line.split(b"\t")
+        created_at = fields[4]
+        # The minute and the UTC offset decide the quarter hour: parse each minute once, not each click.
+        minute = (created_at[:16], created_at[-6:])
+        bucket = buckets.get(minute)
+        if bucket is None:
+            bucket = buckets[minute] = rollup_bucket(datetime.fromisoformat(created_at.decode()))
+        key = (int(fields[3]), bucket, int(fields[2]))
+        total = by_sub1.setdefault((*key, _copy_text(fields[_SUB1])), [0, 0])
+        total[0] += 1
+        total[1] += fields[-1] == b"t"
+    _write_click_counts(by_sub1)
+
+
+def _insert(payloads: list[bytes], *, first_write: bool = False) -> int:
+    """COPY the buffered lines in, skip clicks already there, count the new ones in the rollups.
+
+    Call it in a transaction. A batch's first write goes straight into the click table, as fast as
+    COPY goes; when some click is there already (a replayed batch, a click written early for
+    attribution), that COPY is undone to its savepoint and the batch goes through a temporary table
+    and `ON CONFLICT DO NOTHING`.
+    """
+    if not payloads:
         return 0
-    columns = ", ".join(COLUMNS)
+    lines = _copy_lines(payloads)
     with connection.cursor() as cursor:
+        if first_write:
+            try:
+                with transaction.atomic():
+                    _copy(cursor, Click._meta.db_table, lines)
+            except UniqueViolation:  # psycopg's own: the COPY runs on the raw cursor
+                pass
+            else:
+                _rollups_add(lines)
+                return len(lines)
         # The click columns without the table's constraints; kept per connection, emptied at each commit.
         cursor.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS click_buffer_batch ON COMMIT DELETE ROWS "  # noqa: S608
-            f"AS SELECT {columns} FROM referrals_click WITH NO DATA"
+            "CREATE TEMP TABLE IF NOT EXISTS click_buffer_batch ON COMMIT DELETE ROWS "
+            f"AS SELECT {_BATCH_COLUMNS} FROM {Click._meta.db_table} WITH NO DATA"
         )
-        with cursor.connection.cursor().copy(f"COPY click_buffer_batch ({columns}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row([row[name] for name in COLUMNS])
-        cursor.execute(
-            f"INSERT INTO referrals_click ({columns}) SELECT {columns} FROM click_buffer_batch "  # noqa: S608
-            "ON CONFLICT (click_id) DO NOTHING RETURNING partner_id, created_at, offer_id, sub1, is_unique"
-        )
-        inserted = cursor.fetchall()
+        _copy(cursor, "click_buffer_batch", lines)
+        cursor.execute(_FLUSH_SQL)
+        written = int(cursor.fetchone()[0])
         cursor.execute("TRUNCATE click_buffer_batch")
-    by_sub1: dict[tuple, list[int]] = {}
-    for partner_id, created_at, offer_id, sub1, is_unique in inserted:
-        total = by_sub1.setdefault((partner_id, rollup_bucket(created_at), offer_id, sub1), [0, 0])
-        total[0] += 1
-        total[1] += int(is_unique)
-    _write_click_counts(by_sub1)
-    return len(inserted)
+    return written
 
 
 def _lock_take(redis, token: str) -> bool:
@@ -152,15 +277,18 @@ def _lock_release(redis, token: str) -> None:
     )
 
 
-def clicks_batch_take(redis, batch_size: int) -> list[bytes]:
-    """The batch to write: a leftover processing list (a flusher died), else up to batch_size moved from the queue."""
+def _batch_take(redis, batch_size: int) -> tuple[list[bytes], bool]:
+    """The batch to write, and whether it is a leftover processing list (a flusher died with it)."""
     leftover = redis.lrange(PROCESSING, 0, -1)
     if leftover:
-        return leftover
-    pipe = redis.pipeline(transaction=True)
-    for _ in range(batch_size):
-        pipe.lmove(QUEUE, PROCESSING, "LEFT", "RIGHT")
-    return [payload for payload in pipe.execute() if payload is not None]
+        return leftover, True
+    taken = _script_run(redis, _TAKE_SCRIPT, keys=[QUEUE, PROCESSING], args=[batch_size])
+    return (taken.split(b"\n") if taken else []), False
+
+
+def clicks_batch_take(redis, batch_size: int) -> list[bytes]:
+    """The batch to write: a leftover processing list (a flusher died), else up to batch_size moved from the queue."""
+    return _batch_take(redis, batch_size)[0]
 
 
 def clicks_flush(*, batch_size: int | None = None, max_batches: int | None = None) -> int:
@@ -179,15 +307,14 @@ def clicks_flush(*, batch_size: int | None = None, max_batches: int | None = Non
     written = batches = 0
     try:
         while max_batches is None or batches < max_batches:
-            batch = clicks_batch_take(redis, batch_size)
+            batch, replay = _batch_take(redis, batch_size)
             if not batch:
                 break
-            rows = [_decode(payload) for payload in batch]
             with transaction.atomic():
-                written += _insert(rows)
+                written += _insert(batch, first_write=not replay)
             pipe = redis.pipeline(transaction=True)
             pipe.delete(PROCESSING)
-            pipe.hdel(PENDING, *{row["click_id"] for row in rows})
+            pipe.hdel(PENDING, *{_click_id(line) for line in _copy_lines(batch)})
             pipe.expire(LOCK, LOCK_SECONDS)
             pipe.execute()
             batches += 1
@@ -213,7 +340,7 @@ def buffered_clicks_insert(click_ids: Iterable[str]) -> int:
     if not found:
         return 0
     with transaction.atomic():
-        return _insert([_decode(payload) for payload in found])
+        return _insert(found)
 
 
 def click_buffer_length() -> int:

@@ -60,10 +60,15 @@ class TtlCache:
 
 # link code -> Link with its offer (select_related), or None for an unknown code.
 links_by_code = TtlCache("links_by_code")
-# SHA-256 of an API key -> its Advertiser, or None (unknown or revoked).
+# offer id -> Offer with its advertiser: attribution reads the clicked offer's window and currency.
+offers_by_id = TtlCache("offers_by_id")
+# SHA-256 of an API key or of a postback token -> its Advertiser, or None (unknown or revoked).
 advertisers_by_key = TtlCache("advertisers_by_key")
+advertisers_by_postback_token = TtlCache("advertisers_by_postback_token")
+# partner id -> the partner postback events it subscribes to (a set, empty for most partners).
+partner_postback_events = TtlCache("partner_postback_events")
 
-ALL = (links_by_code, advertisers_by_key)
+ALL = (links_by_code, offers_by_id, advertisers_by_key, advertisers_by_postback_token, partner_postback_events)
 
 
 def hot_caches_clear() -> None:
@@ -74,7 +79,14 @@ def hot_caches_clear() -> None:
 def forget_links(**kwargs) -> None:
     """A link or offer saved or deleted here: drop the cached links (offer changes touch many codes)."""
     links_by_code.clear()
+    offers_by_id.clear()
 
 
 def forget_advertisers(**kwargs) -> None:
     advertisers_by_key.clear()
+    advertisers_by_postback_token.clear()
+    offers_by_id.clear()  # the cached offers carry their advertiser
+
+
+def forget_partner_postbacks(**kwargs) -> None:
+    partner_postback_events.clear()

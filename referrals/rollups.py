@@ -14,11 +14,15 @@ def rollup_bucket(moment: datetime) -> datetime:
     return moment.replace(minute=moment.minute - moment.minute % BUCKET_MINUTES, second=0, microsecond=0)
 
 
-def rollup_upsert_sql(table: str, keys: list[str], counters: list[str]) -> str:
-    """INSERT a row of counters, or add them to the row with the same key: concurrent writers add up, never race."""
+def rollup_upsert_sql(table: str, keys: list[str], counters: list[str], *, source: str = "") -> str:
+    """INSERT a row of counters, or add them to the row with the same key: concurrent writers add up, never race.
+
+    `source` replaces the VALUES row, e.g. with `SELECT %s, ... FROM new` inside a data-modifying CTE.
+    """
     columns = [*keys, *counters]
+    source = source or f"VALUES ({', '.join(['%s'] * len(columns))})"
     return (
-        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))}) "  # noqa: S608
+        f"INSERT INTO {table} ({', '.join(columns)}) {source} "
         f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET "
         + ", ".join(f"{name} = {table}.{name} + excluded.{name}" for name in counters)
     )

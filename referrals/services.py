@@ -13,6 +13,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from redis.exceptions import RedisError
 
+from config.postgres_text import without_nul
 from config.redis_connection import redis_for_queue
 from referrals import hot_cache
 from referrals.click_buffer import click_buffer_enabled, click_buffer_push
@@ -57,7 +58,10 @@ def advertiser_for_api_key(raw_key: str) -> Advertiser | None:
 
 
 def advertiser_for_postback_token(raw_token: str) -> Advertiser | None:
-    return Advertiser.objects.filter(postback_token_hash=secret_digest(raw_token)).first()
+    digest = secret_digest(raw_token)
+    return hot_cache.advertisers_by_postback_token.get_or_load(
+        digest, lambda: Advertiser.objects.filter(postback_token_hash=digest).first()
+    )
 
 
 def signing_secret_rotate(*, advertiser: Advertiser) -> str:
@@ -81,10 +85,14 @@ def address_allowed(*, allowlist: str, ip: str | None) -> bool:
 
 
 def postback_token_rotate(*, advertiser: Advertiser) -> str:
-    """Give the advertiser a new postback token and return it; the old one stops working."""
+    """Give the advertiser a new postback token and return it; the old one stops working.
+
+    At once in this process, within HOT_CACHE_TTL_SECONDS in the others (referrals/hot_cache.py).
+    """
     raw = f"pt_{secrets.token_urlsafe(24)}"
     Advertiser.objects.filter(pk=advertiser.pk).update(postback_token_hash=secret_digest(raw))
     advertiser.postback_token_hash = secret_digest(raw)
+    hot_cache.forget_advertisers()
     return raw
 
 
@@ -147,6 +155,7 @@ def click_record(*, link: Link, request: ClickRequest, now: datetime | None = No
     """
     now = now or timezone.now()
     metadata = request.metadata
+    # What the visitor sent is stored as sent, but PostgreSQL text cannot hold NUL.
     click = Click(
         click_id=secrets.token_hex(16),
         link_id=link.pk,
@@ -154,15 +163,15 @@ def click_record(*, link: Link, request: ClickRequest, now: datetime | None = No
         partner_id=link.partner_id,
         created_at=now,
         ip=metadata.ip,
-        user_agent=metadata.user_agent,
-        referer=request.referer[:2000],
+        user_agent=without_nul(metadata.user_agent),
+        referer=without_nul(request.referer[:2000]),
         country=metadata.country,
         device=metadata.agent.device_type,
-        browser=metadata.agent.browser[:64],
-        os=metadata.agent.os[:64],
-        accept_language=metadata.headers.get("accept-language", "")[:255],
+        browser=without_nul(metadata.agent.browser[:64]),
+        os=without_nul(metadata.agent.os[:64]),
+        accept_language=without_nul(metadata.headers.get("accept-language", "")[:255]),
         is_bot=metadata.agent.is_bot,
-        **request.sub_ids,
+        **without_nul(request.sub_ids),
     )
     if click_buffer_enabled() and click_buffer_push(
         click=click, unique_key=click_unique_key(link=link, metadata=metadata)

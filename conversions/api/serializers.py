@@ -1,3 +1,5 @@
+import copy
+
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -58,6 +60,11 @@ class ConvertInputSerializer(serializers.Serializer):
     )
     meta = serializers.JSONField(required=False, default=dict)
 
+    def get_fields(self):
+        # Shallow copies of the declared fields: nothing changes a field per instance here, and DRF's
+        # deep copy of all nineteen was three quarters of validating a report (W2, docs/performance.md).
+        return {name: copy.copy(field) for name, field in self._declared_fields.items()}
+
     # The rules live in conversions/validation.py, shared with the CSV importer.
     def validate_currency(self, value: str) -> str:
         try:
@@ -88,6 +95,10 @@ class ConversionRewardSerializer(serializers.Serializer):
     currency = serializers.CharField(allow_null=True)
     status = serializers.CharField(allow_null=True, help_text="pending, approved, paid or reversed.")
     explanation = serializers.JSONField(help_text="The rules considered and why, the inputs, the rate, the caps.")
+
+
+# DRF's own date-time rendering (ISO 8601, current time zone, "Z" for UTC), used unbound.
+_DATETIME = serializers.DateTimeField()
 
 
 class ConversionSerializer(serializers.ModelSerializer):
@@ -124,6 +135,37 @@ class ConversionSerializer(serializers.ModelSerializer):
             "reward",
         ]
         read_only_fields = fields
+
+    def to_representation(self, conversion):
+        """The fields above, written out: DRF's field-by-field path (copying and binding ~25 fields per
+        instance) cost more than the rest of `POST /v1/convert` (docs/performance.md, W2). The OpenAPI
+        schema still comes from the fields; tests/conversions/test_convert_api.py checks both agree."""
+        values = {
+            "id": str(conversion.pk),
+            "status": conversion.status,
+            "status_reason": conversion.status_reason,
+            "status_remark": conversion.status_remark,
+            "external_id": conversion.external_id,
+            "offer": conversion.offer.public_id,
+            "type": conversion.type,
+            "amount": self.get_amount(conversion),
+            "currency": conversion.currency,
+            "click_id": self.get_click_id(conversion),
+            "product_id": conversion.product_id,
+            "category": conversion.category,
+            "quantity": int(conversion.quantity),
+            "plan": conversion.plan,
+            "subscription_id": conversion.subscription_id,
+            "source": conversion.source,
+            "meta": conversion.meta,
+            "attribution": conversion.attribution,
+            "channel": conversion.channel,
+            "occurred_at": _DATETIME.to_representation(conversion.occurred_at),
+            "created_at": _DATETIME.to_representation(conversion.created_at),
+            "processed_at": _DATETIME.to_representation(conversion.processed_at),
+            "reward": self.get_reward(conversion),
+        }
+        return {name: values[name] for name in self.Meta.fields}
 
     def get_amount(self, conversion) -> str:
         return str(money_quantize(conversion.amount, conversion.currency))

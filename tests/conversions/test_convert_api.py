@@ -5,8 +5,9 @@ import pytest
 from django.utils import timezone
 
 from conversions.models import Conversion
+from conversions.processing import conversion_process
 from referrals.models import Click
-from tests.factories import LinkFactory, OfferFactory
+from tests.factories import LinkFactory, OfferFactory, RewardRuleFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -217,3 +218,29 @@ def test_a_date_filter_with_an_extreme_offset_is_not_a_server_error(acme_api, cl
     response = acme_api.get("/v1/conversions", {"created_after": "0422-09-03T04:28:11-20:31"})
 
     assert response.status_code in (200, 400)
+
+
+def test_the_written_out_representation_matches_drf_field_by_field(acme_api, click, make_click, alice):
+    from rest_framework import serializers
+
+    from conversions.api.serializers import ConversionSerializer, PartnerConversionSerializer
+
+    make_click("d" * 32, age=timedelta(days=400))  # outside the cookie window: rejected at once
+    acme_api.post("/v1/convert", purchase(meta={"customer_id": "c-1"}, category="shoes", quantity=2), format="json")
+    acme_api.post("/v1/convert", purchase(external_id="order-2", click_id="d" * 32), format="json")
+    acme_api.post(
+        "/v1/convert",
+        {"type": "subscription", "referral_code": "alice", "offer": "acme-shoes", "external_id": "i-1", "amount": 9},
+        format="json",
+    )
+    RewardRuleFactory(offer=click.offer, reward_type="percentage", value=Decimal("10"))
+    for pending in Conversion.objects.filter(status="pending"):
+        conversion_process(conversion_id=pending.pk)  # a reward, its explanation, processed_at
+
+    conversions = list(Conversion.objects.select_related("offer", "click"))
+    assert {conversion.status for conversion in conversions} >= {"rejected"}
+    assert any(conversion.processed_at and conversion.reward_explanation for conversion in conversions)
+    for serializer_class in (ConversionSerializer, PartnerConversionSerializer):
+        for conversion in conversions:
+            serializer = serializer_class(conversion)
+            assert serializer.data == serializers.ModelSerializer.to_representation(serializer, conversion)

@@ -2,6 +2,8 @@
 
 import pytest
 
+from conversions.models import Conversion, ConversionStat, ConversionSub1Stat, PostbackDispatch
+from conversions.postbacks import postback_create
 from referrals.models import Click
 
 
@@ -25,12 +27,40 @@ def click_id(client, alice_link):
 def test_a_new_conversion_costs_the_click_read_and_one_write_transaction(acme_api, click_id, django_assert_num_queries):
     acme_api.post("/v1/convert", purchase("first", click_id), format="json")  # the API key is now cached
 
-    # click read; savepoint; conversion, status change, rollup; partner postbacks read; release.
-    with django_assert_num_queries(7):
+    # The click read, then the conversion with its status change and rollups in one statement
+    # (conversions/conversion_insert.py); the partner has no postbacks, which the cache knows.
+    with django_assert_num_queries(2):
         response = acme_api.post("/v1/convert", purchase("second", click_id), format="json")
 
     assert response.status_code == 202
     assert response.json()["reward"] is None  # not processed yet: no reward lookup needed
+
+
+def test_the_one_statement_writes_the_status_change_and_the_rollups_once(acme_api, click_id):
+    first = acme_api.post("/v1/convert", purchase("once", click_id), format="json").json()
+    repeat = acme_api.post("/v1/convert", purchase("once", click_id), format="json")
+
+    assert repeat.status_code == 200
+    conversion = Conversion.objects.get(pk=first["id"])
+    assert list(conversion.status_changes.values_list("to_status", "channel")) == [("pending", "api")]
+    stat = ConversionStat.objects.get()
+    assert (stat.partner_id, stat.offer_id, stat.conversions, stat.earnings) == (
+        conversion.partner_id,
+        conversion.offer_id,
+        1,
+        0,
+    )
+    assert ConversionSub1Stat.objects.get().conversions == 1
+
+
+def test_a_partner_postback_added_here_is_seen_by_the_next_conversion(acme_api, click_id):
+    acme_api.post("/v1/convert", purchase("before", click_id), format="json")  # caches "no postbacks"
+    click = Click.objects.get(click_id=click_id)
+    postback_create(partner=click.partner, url="https://partner.example/pb?c={click_id}")
+
+    acme_api.post("/v1/convert", purchase("after", click_id), format="json")
+
+    assert list(PostbackDispatch.objects.values_list("conversion__external_id", "event")) == [("after", "created")]
 
 
 def test_a_repeat_still_answers_with_the_first_conversion(acme_api, click_id):

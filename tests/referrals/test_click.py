@@ -150,3 +150,11 @@ def test_forwarded_for_from_a_trusted_proxy_gives_the_client_and_its_country(cli
     click = Click.objects.get()
     assert click.ip == "8.8.8.8"  # the rightmost address not ours; 1.2.3.4 could be forged by the client
     assert click.country == "US"
+
+
+def test_a_nul_in_a_sub_id_or_the_referer_is_stored_as_u_fffd_not_a_server_error(client, alice_link):
+    response = client.get("/c/alice-shoes", {"sub1": "a\x00b"}, HTTP_REFERER="https://x.example/\x00")
+
+    assert response.status_code == 302
+    click = Click.objects.get()
+    assert (click.sub1, click.referer) == ("a\ufffdb", "https://x.example/\ufffd")

@@ -131,3 +131,51 @@ def test_the_flush_command_once_writes_the_buffer(client, alice_link):
     call_command("flush_clicks", "--once")
 
     assert Click.objects.count() == 2
+
+
+def test_sub_ids_with_tabs_backslashes_newlines_and_nul_survive_the_buffer(client, alice_link):
+    awkward = "a\tb\\c\nd\re\x00f é"
+    response = client.get("/c/alice-shoes", {"sub1": awkward, "sub2": "\\N"}, HTTP_REFERER="https://x.example/\t")
+    assert response.status_code == 302
+
+    assert clicks_flush() == 1
+
+    click = Click.objects.get()
+    assert click.sub1 == "a\tb\\c\nd\re\ufffdf é"  # PostgreSQL text cannot hold NUL: it becomes U+FFFD
+    assert (click.sub2, click.referer, click.sub3) == ("\\N", "https://x.example/\t", "")
+    assert ClickSub1Stat.objects.get().sub1 == click.sub1
+
+
+def test_a_click_buffered_as_json_by_the_previous_version_is_still_written(alice_link):
+    import json
+
+    from config.redis_connection import redis_for_queue
+
+    fields = {
+        "click_id": "f" * 32,
+        "link_id": alice_link.pk,
+        "offer_id": alice_link.offer_id,
+        "partner_id": alice_link.partner_id,
+        "created_at": "2026-11-20T10:07:00+00:00",
+        "ip": None,
+        "user_agent": "",
+        "referer": "",
+        **{f"sub{number}": "" for number in range(1, 6)},
+        "country": "",
+        "device": "desktop",
+        "browser": "",
+        "os": "",
+        "accept_language": "",
+        "is_bot": False,
+    }
+    payload = "1" + json.dumps(fields)
+    redis = redis_for_queue()
+    redis.rpush(click_buffer.QUEUE, payload)
+    redis.hset(click_buffer.PENDING, "f" * 32, payload)
+
+    assert clicks_flush() == 1
+
+    click = Click.objects.get()
+    assert (click.click_id, click.is_unique, click.created_at.minute) == ("f" * 32, True, 7)
+    assert ClickStat.objects.get().bucket.minute == 0
+    assert redis.hlen(click_buffer.PENDING) == 0
