@@ -71,7 +71,7 @@ def test_the_verdict_table_holds_every_workload_against_its_target():
     from bench.run import CONVERT, NOOP_DRF, verdict_rows, verdict_table
 
     noop = workload_summary(NOOP_DJANGO, [run_result(1000, 2.0, 5.0)], None)
-    click = workload_summary(CLICK, [run_result(700, 3.0, 6.0)], noop)
+    click = workload_summary(CLICK, [{**run_result(700, 3.0, 6.0), "buffer_lag_max_s": 2.5}], noop)
     noop_drf = workload_summary(NOOP_DRF, [run_result(1000, 2.0, 5.0)], None)
     convert = workload_summary(CONVERT, [run_result(300, 3.0, 6.0)], noop_drf)
     batch = [
@@ -89,7 +89,10 @@ def test_the_verdict_table_holds_every_workload_against_its_target():
 
     assert [(row["workload"], row["pass"]) for row in verdicts] == [
         ("W1 click", True),
+        ("W1 click p99", True),  # 6 ms is the limit itself
+        ("W1b buffer lag", False),  # 2.5 s > 2 s
         ("W2 convert", False),
+        ("W2 convert p99", True),
         ("W3 processing", False),
     ]
     table = verdict_table(verdicts)
