@@ -11,7 +11,7 @@ from django.db.models import Count, F, Sum
 
 from bench.datagen import Sizes, generate
 from conversions.models import Conversion, ConversionStat, ConversionSub1Stat
-from referrals.models import Click, ClickStat, ClickSub1Stat, Partner
+from referrals.models import Click, ClickStat, ClickSub1Stat, Partner, PartnerClickStat
 from rewards.models import Entry, Reward, Transaction
 
 pytestmark = pytest.mark.django_db
@@ -72,6 +72,7 @@ def test_the_generator_makes_the_sizes_asked_for_with_consistent_rewards_ledger_
     call_command("rollups_rebuild", stdout=io.StringIO())
     assert _rollups() == generated
     assert sum(row[3] for row in generated["ClickStat"]) == SIZES.clicks
+    assert PartnerClickStat.objects.aggregate(n=Sum("clicks"))["n"] == SIZES.clicks
 
 
 def test_the_same_seed_gives_the_same_rows_and_a_second_run_adds_nothing():
