@@ -28,12 +28,11 @@ import django
 django.setup()
 
 from django.conf import settings  # noqa: E402
-from django.db import connection, transaction  # noqa: E402
 from django.db.models import Sum  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from bench.datagen import Sizes, generate  # noqa: E402
+from bench.datagen import Sizes, load  # noqa: E402
 from conversions.models import Conversion  # noqa: E402
 from conversions.reports import partner_today  # noqa: E402
 from referrals.models import ClickStat, ClickSub1Stat, Partner  # noqa: E402
@@ -116,8 +115,7 @@ def main() -> None:
     settings.ALLOWED_HOSTS = ["*"]
     sizes = Sizes(args.clicks, args.conversions, args.offers, args.partners, args.days)
     started = time.perf_counter()
-    with transaction.atomic():
-        loaded = generate(connection, sizes, log=lambda line: print(f"  datagen {line}", flush=True))
+    loaded = load(sizes, log=lambda line: print(f"  datagen {line}", flush=True))
     print(f"data set ready in {time.perf_counter() - started:.0f} s", flush=True)
     partners = {
         "heavy": Partner.objects.get(referral_code="DG00001"),
@@ -146,7 +144,7 @@ def main() -> None:
         "conversions": sizes.conversions,
         "offers": sizes.offers,
         "partners": sizes.partners,
-        "generated_s": loaded.get("seconds"),
+        "generated": {key: loaded.get(key) for key in ("seconds", "total_seconds", "database_size")},
         "pages": len(per_page),
         "requests": len(samples),
         "p50_ms": round(statistics.median(samples), 1),

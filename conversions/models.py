@@ -105,6 +105,7 @@ class Conversion(models.Model):
             # The publisher's report filtered by status or sub1 (conversions/reports.py).
             models.Index(fields=["partner", "status", "created_at"], name="conversion_partner_status_time"),
             models.Index(fields=["partner", "sub1", "created_at"], name="conversion_partner_sub1_time"),
+            models.Index(fields=["partner", "amount"], name="conversion_partner_amount"),
             models.Index(fields=["offer", "created_at"], name="conversion_offer_time"),
             models.Index(fields=["status", "created_at"], name="conversion_status_time"),
             # Fraud screening: conversions per visitor IP in the last hour; one customer across partners.
@@ -357,10 +358,12 @@ class ConversionSub1Stat(models.Model):
 
 
 class PartnerConversionStat(models.Model):
-    """`ConversionStat` summed over offers: conversions and earnings per quarter hour, partner and currency.
+    """`ConversionStat` summed over offers: conversions and earnings per quarter hour, partner and currency;
+    and the conversions' amounts per currency.
 
-    Read by the day-by-day reports (see `referrals.PartnerClickStat`); a database trigger on
-    `ConversionStat` keeps it equal to those sums (migration 0010).
+    Read by the day-by-day reports (see `referrals.PartnerClickStat`) and the conversion report's totals.
+    Database triggers keep it equal to the sums of `ConversionStat` (migration 0010) and of the
+    conversions' amounts (migration 0011), whoever writes those.
     """
 
     bucket = models.DateTimeField(help_text="Start of the quarter hour, UTC.")
@@ -368,6 +371,11 @@ class PartnerConversionStat(models.Model):
     currency = models.CharField(max_length=3, blank=True)
     conversions = models.BigIntegerField(default=0)
     earnings = models.DecimalField(max_digits=18, decimal_places=4, default=0)
+    # The conversions in this currency and their amounts (not the rewards' currency).
+    priced = models.BigIntegerField(default=0, db_default=0, help_text="Conversions in this currency.")
+    amount = models.DecimalField(
+        max_digits=18, decimal_places=4, default=0, db_default=0, help_text="Of conversions in this currency."
+    )
 
     class Meta:
         constraints = [

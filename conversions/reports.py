@@ -175,9 +175,16 @@ class ReportTotals:
 def conversion_report_totals(*, partner: Partner, filters: ConversionFilters) -> ReportTotals:
     """The totals row: how many conversions, their amounts and their rewards, per currency.
 
-    One pass over the matching conversions with their rewards joined (a reward
-    names its conversion by id only, so the join is written out here).
+    For a period alone, the sums of the per-partner rollup (a row per quarter hour); with any other
+    filter, one pass over the matching conversions with their rewards joined (a reward names its
+    conversion by id only, so the join is written out here).
     """
+    if not (filters.offer or filters.status or filters.type or filters.search or any(filters.subs.values())):
+        return _period_totals(partner=partner, period=filters.period)
+    return _matching_totals(partner=partner, filters=filters)
+
+
+def _matching_totals(*, partner: Partner, filters: ConversionFilters) -> ReportTotals:
     matching = _conversions_matching(partner=partner, filters=filters).values("id", "currency", "amount")
     inner, params = matching.query.sql_with_params()
     reward_table = Reward._meta.db_table
@@ -202,6 +209,25 @@ def conversion_report_totals(*, partner: Partner, filters: ConversionFilters) ->
         amounts=[(currency, money_quantize(total, currency)) for currency, total in sorted(amounts.items())],
         rewards=[(currency, money_quantize(total, currency)) for currency, total in sorted(rewards.items())],
     )
+
+
+def _period_totals(*, partner: Partner, period: Period) -> ReportTotals:
+    """The same totals from `PartnerConversionStat`: the period's bounds are local midnights, quarter hours in UTC."""
+    rows = (
+        PartnerConversionStat.objects.filter(partner=partner, bucket__gte=period.utc_start, bucket__lt=period.utc_end)
+        .values("currency")
+        .annotate(n=Sum("conversions"), priced=Sum("priced"), amount=Sum("amount"), earnings=Sum("earnings"))
+        .order_by("currency")
+    )
+    count, amounts, rewards = 0, [], []
+    for row in rows:
+        count += row["n"]
+        if row["priced"]:
+            amounts.append((row["currency"], money_quantize(row["amount"], row["currency"])))
+        # Earnings are rewards granted less reversals: a currency whose rewards were all reversed drops out.
+        if row["currency"] and row["earnings"]:
+            rewards.append((row["currency"], money_quantize(row["earnings"], row["currency"])))
+    return ReportTotals(conversions=count, amounts=amounts, rewards=rewards)
 
 
 # --- the performance report, from the rollups -------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 import io
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 from django.core.management import call_command
@@ -74,3 +75,25 @@ def test_the_day_report_of_all_offers_and_of_one_offer_agree(alice_client, acme,
     by_day = {row.label: (row.clicks, row.conversions) for row in every if row.clicks}
     assert by_day == {"2026-03-10": (1, 1), "2026-03-11": (1, 0)}
     assert {row.label: row.clicks for row in shoes if row.clicks} == {"2026-03-10": 1}
+
+
+def test_the_period_totals_from_the_rollup_are_the_totals_of_the_rows(acme, alice, alice_link, bob_link, rule):
+    from conversions.reports import ConversionFilters, Period, _matching_totals, _period_totals, partner_tz
+
+    alice.time_zone = "Europe/Berlin"
+    alice.save()
+    kept = convert(acme, click_at(alice_link, BASE), external_id="o-1", amount="80.00")
+    rejected = convert(acme, click_at(alice_link, BASE), external_id="o-2", amount="20.50")
+    conversion_reject(conversion_id=rejected.pk, reason="returned", remark="Returned.", now=BASE + timedelta(days=1))
+    convert(acme, click_at(alice_link, BASE), external_id="o-3", amount="0", currency="EUR")
+    # 23:30 UTC on the 31st is April 1st in Berlin: outside March there, whatever UTC says.
+    convert(acme, click_at(alice_link, datetime(2026, 3, 31, 23, 30, tzinfo=UTC)), external_id="o-4", amount="5.00")
+    convert(acme, click_at(bob_link, BASE), external_id="o-5", amount="999.00")
+    march = Period(datetime(2026, 3, 1).date(), datetime(2026, 3, 31).date(), partner_tz(alice))
+
+    from_rollup = _period_totals(partner=alice, period=march)
+
+    assert from_rollup == _matching_totals(partner=alice, filters=ConversionFilters(period=march, status="", subs={}))
+    assert from_rollup.conversions == 3 and kept.partner_id == alice.pk
+    assert from_rollup.amounts == [("EUR", Decimal("0.00")), ("USD", Decimal("100.50"))]
+    assert from_rollup.rewards == [("USD", Decimal("8.00"))]
