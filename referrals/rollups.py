@@ -88,6 +88,28 @@ def rollup_clicks_rebuild() -> int:
     return len(by_sub1)
 
 
+def partner_rollup_trigger(*, source: str, target: str) -> str:
+    """The name of the trigger (and, on PostgreSQL, its function) that keeps `target` in step with `source`."""
+    return f"{source}_to_{target}"
+
+
+def partner_rollup_fill_sql(
+    *, source: str, target: str, keys: list[str], counters: list[str], where="true", add=False
+) -> str:
+    """Insert what the `source` rows matching `where` hold into `target`, summed over the keys `target` lacks;
+    `add`: to the rows already there (an upsert)."""
+    sql = (
+        f"INSERT INTO {target} ({', '.join([*keys, *counters])}) SELECT {', '.join(keys)}, "  # noqa: S608
+        + ", ".join(f"sum({counter})" for counter in counters)
+        + f" FROM {source} WHERE {where} GROUP BY {', '.join(keys)}"
+    )
+    if not add:
+        return sql
+    return f"{sql} ON CONFLICT ({', '.join(keys)}) DO UPDATE SET " + ", ".join(
+        f"{counter} = {target}.{counter} + excluded.{counter}" for counter in counters
+    )
+
+
 def partner_rollup_sync_sql(
     *, source: str, target: str, keys: list[str], counters: list[str], vendor: str
 ) -> tuple[list[str], list[str]]:
@@ -98,13 +120,9 @@ def partner_rollup_sync_sql(
     the two agree whoever writes (the click and conversion services, a rebuild, a bulk load). Then the
     target is filled from what the source holds already.
     """
-    name = f"{source}_to_{target}"
+    name = partner_rollup_trigger(source=source, target=target)
     columns = ", ".join([*keys, *counters])
-    fill = (
-        f"INSERT INTO {target} ({columns}) SELECT {', '.join(keys)}, "  # noqa: S608 (our own tables)
-        + ", ".join(f"sum({counter})" for counter in counters)
-        + f" FROM {source} GROUP BY {', '.join(keys)}"
-    )
+    fill = partner_rollup_fill_sql(source=source, target=target, keys=keys, counters=counters)
     if vendor == "postgresql":
 
         def add(row: str, sign: str) -> str:

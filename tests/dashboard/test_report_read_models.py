@@ -37,7 +37,8 @@ def _per_partner(model, keys, counters) -> list:
     return [tuple(row[name] for name in [*keys, *counters]) for row in rows if any(row[c] for c in counters)]
 
 
-def _partner_rollups() -> tuple[list, list]:
+def partner_rollups_agree() -> tuple[bool, bool]:
+    """Whether the per-partner click and conversion rollups equal the per-offer ones summed."""
     clicks = ["partner_id", "bucket"], ["clicks", "unique_clicks"]
     conversions = ["partner_id", "bucket", "currency"], ["conversions", "earnings"]
     return (
@@ -57,10 +58,10 @@ def test_the_per_partner_rollups_are_the_per_offer_ones_summed_through_every_cha
     convert(acme, click_at(bob_link, BASE), external_id="o-2", amount="20.00")
     conversion_reject(conversion_id=one.pk, reason="returned", remark="Returned.", now=BASE + timedelta(days=1))
 
-    assert _partner_rollups() == (True, True)
+    assert partner_rollups_agree() == (True, True)
     assert PartnerClickStat.objects.filter(partner=alice).aggregate(n=Sum("clicks"))["n"] == 13
     call_command("rollups_rebuild", stdout=io.StringIO())
-    assert _partner_rollups() == (True, True)
+    assert partner_rollups_agree() == (True, True)
 
 
 def test_the_day_report_of_all_offers_and_of_one_offer_agree(alice_client, acme, alice, alice_link, other_offer, rule):
