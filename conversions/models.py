@@ -102,9 +102,18 @@ class Conversion(models.Model):
         ]
         indexes = [
             models.Index(fields=["partner", "created_at"], name="conversion_partner_time"),
-            # The publisher's report filtered by status or sub1 (conversions/reports.py).
-            models.Index(fields=["partner", "status", "created_at"], name="conversion_partner_status_time"),
-            models.Index(fields=["partner", "sub1", "created_at"], name="conversion_partner_sub1_time"),
+            # The publisher's report filtered by status or sub1 (conversions/reports.py); the totals of the
+            # filtered rows read only these indexes (offer_id for the offer filter, id for the reward join).
+            models.Index(
+                fields=["partner", "status", "created_at"],
+                include=["id", "offer_id", "currency", "amount"],
+                name="conversion_partner_status_time",
+            ),
+            models.Index(
+                fields=["partner", "sub1", "created_at"],
+                include=["id", "currency", "amount"],
+                name="conversion_partner_sub1_time",
+            ),
             models.Index(fields=["partner", "amount"], name="conversion_partner_amount"),
             models.Index(fields=["offer", "created_at"], name="conversion_offer_time"),
             models.Index(fields=["status", "created_at"], name="conversion_status_time"),

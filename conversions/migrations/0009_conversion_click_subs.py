@@ -98,10 +98,10 @@ class Migration(migrations.Migration):
         migrations.RunPython(forwards, backwards),
         migrations.AddIndex(
             model_name='conversion',
-            index=models.Index(fields=['partner', 'status', 'created_at'], name='conversion_partner_status_time'),
+            index=models.Index(fields=['partner', 'status', 'created_at'], include=['id', 'offer_id', 'currency', 'amount'], name='conversion_partner_status_time'),
         ),
         migrations.AddIndex(
             model_name='conversion',
-            index=models.Index(fields=['partner', 'sub1', 'created_at'], name='conversion_partner_sub1_time'),
+            index=models.Index(fields=['partner', 'sub1', 'created_at'], include=['id', 'currency', 'amount'], name='conversion_partner_sub1_time'),
         ),
     ]
