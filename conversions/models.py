@@ -52,6 +52,14 @@ class Conversion(models.Model):
     user_agent = models.TextField(blank=True)
     meta = models.JSONField(default=dict, blank=True)
 
+    # The click's sub ids, copied when the conversion is saved (a trigger: migration 0009), so the publisher's
+    # report filters by them without joining the click table.
+    sub1 = models.CharField(max_length=255, blank=True, default="", editable=False)
+    sub2 = models.CharField(max_length=255, blank=True, default="", editable=False)
+    sub3 = models.CharField(max_length=255, blank=True, default="", editable=False)
+    sub4 = models.CharField(max_length=255, blank=True, default="", editable=False)
+    sub5 = models.CharField(max_length=255, blank=True, default="", editable=False)
+
     # Attribution: how this conversion found its partner (see conversions/attribution.py).
     attribution = models.JSONField(default=dict, blank=True)
 
@@ -94,6 +102,19 @@ class Conversion(models.Model):
         ]
         indexes = [
             models.Index(fields=["partner", "created_at"], name="conversion_partner_time"),
+            # The publisher's report filtered by status or sub1 (conversions/reports.py); the totals of the
+            # filtered rows read only these indexes (offer_id for the offer filter, id for the reward join).
+            models.Index(
+                fields=["partner", "status", "created_at"],
+                include=["id", "offer_id", "currency", "amount"],
+                name="conversion_partner_status_time",
+            ),
+            models.Index(
+                fields=["partner", "sub1", "created_at"],
+                include=["id", "currency", "amount"],
+                name="conversion_partner_sub1_time",
+            ),
+            models.Index(fields=["partner", "amount"], name="conversion_partner_amount"),
             models.Index(fields=["offer", "created_at"], name="conversion_offer_time"),
             models.Index(fields=["status", "created_at"], name="conversion_status_time"),
             # Fraud screening: conversions per visitor IP in the last hour; one customer across partners.
@@ -343,6 +364,35 @@ class ConversionSub1Stat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.bucket:%Y-%m-%d %H:%M} {self.partner_id}/{self.offer_id}/{self.sub1} {self.currency}"
+
+
+class PartnerConversionStat(models.Model):
+    """`ConversionStat` summed over offers: conversions and earnings per quarter hour, partner and currency;
+    and the conversions' amounts per currency.
+
+    Read by the day-by-day reports (see `referrals.PartnerClickStat`) and the conversion report's totals.
+    Database triggers keep it equal to the sums of `ConversionStat` (migration 0010) and of the
+    conversions' amounts (migration 0011), whoever writes those.
+    """
+
+    bucket = models.DateTimeField(help_text="Start of the quarter hour, UTC.")
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+")
+    currency = models.CharField(max_length=3, blank=True)
+    conversions = models.BigIntegerField(default=0)
+    earnings = models.DecimalField(max_digits=18, decimal_places=4, default=0)
+    # The conversions in this currency and their amounts (not the rewards' currency).
+    priced = models.BigIntegerField(default=0, db_default=0, help_text="Conversions in this currency.")
+    amount = models.DecimalField(
+        max_digits=18, decimal_places=4, default=0, db_default=0, help_text="Of conversions in this currency."
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["partner", "bucket", "currency"], name="partner_conversion_stat_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.bucket:%Y-%m-%d %H:%M} {self.partner_id} {self.currency}"
 
 
 class PartnerPostback(models.Model):

@@ -16,8 +16,8 @@ from django.db import connection
 from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import TruncDate
 
-from conversions.models import Conversion, ConversionStat, ConversionSub1Stat
-from referrals.models import ClickStat, ClickSub1Stat, Offer, Partner
+from conversions.models import Conversion, ConversionStat, ConversionSub1Stat, PartnerConversionStat
+from referrals.models import ClickStat, ClickSub1Stat, Offer, Partner, PartnerClickStat
 from referrals.money import money_quantize
 from rewards.models import Account, Entry, Reward
 
@@ -115,7 +115,7 @@ def _conversions_matching(*, partner: Partner, filters: ConversionFilters) -> Qu
         rows = rows.filter(type=filters.type)
     for name, value in filters.subs.items():
         if value:
-            rows = rows.filter(**{f"click__{name}": value})
+            rows = rows.filter(**{name: value})
     if filters.search:
         term = filters.search.strip()
         match = Q(external_id=term)
@@ -175,17 +175,27 @@ class ReportTotals:
 def conversion_report_totals(*, partner: Partner, filters: ConversionFilters) -> ReportTotals:
     """The totals row: how many conversions, their amounts and their rewards, per currency.
 
-    One pass over the matching conversions with their rewards joined (a reward
-    names its conversion by id only, so the join is written out here).
+    For a period alone, the sums of the per-partner rollup (a row per quarter hour); with any other
+    filter, one pass over the matching conversions with their rewards joined (a reward names its
+    conversion by id only, so the join is written out here).
     """
+    if not (filters.offer or filters.status or filters.type or filters.search or any(filters.subs.values())):
+        return _period_totals(partner=partner, period=filters.period)
+    return _matching_totals(partner=partner, filters=filters)
+
+
+def _matching_totals(*, partner: Partner, filters: ConversionFilters) -> ReportTotals:
     matching = _conversions_matching(partner=partner, filters=filters).values("id", "currency", "amount")
     inner, params = matching.query.sql_with_params()
     reward_table = Reward._meta.db_table
     sql = (
         "SELECT c.currency, r.currency, COUNT(*), SUM(c.amount), "  # noqa: S608 (our own tables and query)
         f"SUM(r.amount) FILTER (WHERE r.status <> '{Reward.Status.REVERSED}') "
-        f"FROM ({inner}) c LEFT JOIN {reward_table} r ON r.conversion_id = c.id GROUP BY 1, 2"
+        # The partner's own rewards only (a reward's partner is its conversion's): the planner can then read
+        # them by the partner index and hash-join, instead of one index probe per conversion.
+        f"FROM ({inner}) c LEFT JOIN {reward_table} r ON r.conversion_id = c.id AND r.partner_id = %s GROUP BY 1, 2"
     )
+    params = (*params, partner.pk)
     count, amounts, rewards = 0, defaultdict(Decimal), defaultdict(Decimal)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -199,6 +209,25 @@ def conversion_report_totals(*, partner: Partner, filters: ConversionFilters) ->
         amounts=[(currency, money_quantize(total, currency)) for currency, total in sorted(amounts.items())],
         rewards=[(currency, money_quantize(total, currency)) for currency, total in sorted(rewards.items())],
     )
+
+
+def _period_totals(*, partner: Partner, period: Period) -> ReportTotals:
+    """The same totals from `PartnerConversionStat`: the period's bounds are local midnights, quarter hours in UTC."""
+    rows = (
+        PartnerConversionStat.objects.filter(partner=partner, bucket__gte=period.utc_start, bucket__lt=period.utc_end)
+        .values("currency")
+        .annotate(n=Sum("conversions"), priced=Sum("priced"), amount=Sum("amount"), earnings=Sum("earnings"))
+        .order_by("currency")
+    )
+    count, amounts, rewards = 0, [], []
+    for row in rows:
+        count += row["n"]
+        if row["priced"]:
+            amounts.append((row["currency"], money_quantize(row["amount"], row["currency"])))
+        # Earnings are rewards granted less reversals: a currency whose rewards were all reversed drops out.
+        if row["currency"] and row["earnings"]:
+            rewards.append((row["currency"], money_quantize(row["earnings"], row["currency"])))
+    return ReportTotals(conversions=count, amounts=amounts, rewards=rewards)
 
 
 # --- the performance report, from the rollups -------------------------------------------------------------------
@@ -244,10 +273,14 @@ def performance_report(
     *, partner: Partner, period: Period, group_by: str = "day", offer: Offer | None = None
 ) -> tuple[list[PerformanceRow], PerformanceRow]:
     """Clicks, conversions and earnings grouped by local day, offer or sub1; and the total row."""
-    # By sub1 needs the (bigger) sub1 rollups; every other grouping reads the compact ones.
-    click_model, conversion_model = (
-        (ClickSub1Stat, ConversionSub1Stat) if group_by == "sub1" else (ClickStat, ConversionStat)
-    )
+    # By sub1 needs the (bigger) sub1 rollups; days of all offers the per-partner sums, a row per quarter hour
+    # however many offers the partner has; the rest the rollups per offer.
+    if group_by == "sub1":
+        click_model, conversion_model = ClickSub1Stat, ConversionSub1Stat
+    elif group_by == "day" and offer is None:
+        click_model, conversion_model = PartnerClickStat, PartnerConversionStat
+    else:
+        click_model, conversion_model = ClickStat, ConversionStat
     clicks = click_model.objects.filter(partner=partner, bucket__gte=period.utc_start, bucket__lt=period.utc_end)
     conversions = conversion_model.objects.filter(
         partner=partner, bucket__gte=period.utc_start, bucket__lt=period.utc_end

@@ -90,3 +90,97 @@ def rollup_clicks_rebuild() -> int:
         total[1] += int(is_unique)
     _write_click_counts(by_sub1)
     return len(by_sub1)
+
+
+def partner_rollup_trigger(*, source: str, target: str) -> str:
+    """The name of the trigger (and, on PostgreSQL, its function) that keeps `target` in step with `source`."""
+    return f"{source}_to_{target}"
+
+
+def partner_rollup_fill_sql(
+    *, source: str, target: str, keys: list[str], counters: list[str], where="true", add=False
+) -> str:
+    """Insert what the `source` rows matching `where` hold into `target`, summed over the keys `target` lacks;
+    `add`: to the rows already there (an upsert)."""
+    sql = (
+        f"INSERT INTO {target} ({', '.join([*keys, *counters])}) SELECT {', '.join(keys)}, "  # noqa: S608
+        + ", ".join(f"sum({counter})" for counter in counters)
+        + f" FROM {source} WHERE {where} GROUP BY {', '.join(keys)}"
+    )
+    if not add:
+        return sql
+    return f"{sql} ON CONFLICT ({', '.join(keys)}) DO UPDATE SET " + ", ".join(
+        f"{counter} = {target}.{counter} + excluded.{counter}" for counter in counters
+    )
+
+
+def partner_rollup_sync_sql(
+    *, source: str, target: str, keys: list[str], counters: list[str], vendor: str
+) -> tuple[list[str], list[str]]:
+    """(up, down) statements of the triggers that keep `target` equal to `source` summed over its offers.
+
+    `keys` are the target's key columns (partner_id, bucket, ...), all present in `source`. Each change of a
+    source row adds its difference to the target row with the same keys, in the writer's transaction, so
+    the two agree whoever writes (the click and conversion services, a rebuild, a bulk load). Then the
+    target is filled from what the source holds already.
+    """
+    name = partner_rollup_trigger(source=source, target=target)
+    columns = ", ".join([*keys, *counters])
+    fill = partner_rollup_fill_sql(source=source, target=target, keys=keys, counters=counters)
+    if vendor == "postgresql":
+
+        def add(row: str, sign: str) -> str:
+            values = ", ".join([f"{row}.{key}" for key in keys] + [f"{sign}{row}.{counter}" for counter in counters])
+            return (
+                f"INSERT INTO {target} ({columns}) VALUES ({values}) "  # noqa: S608 (our own tables)
+                f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET "
+                + ", ".join(f"{counter} = {target}.{counter} + excluded.{counter}" for counter in counters)
+                + ";"
+            )
+
+        up = [
+            f"""CREATE OR REPLACE FUNCTION {name}() RETURNS trigger AS $$
+BEGIN
+    IF TG_OP IN ('UPDATE', 'DELETE') THEN {add("OLD", "-")} END IF;
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN {add("NEW", "")} END IF;
+    RETURN NULL;
+END;
+$$ LANGUAGE plpgsql""",
+            f"CREATE TRIGGER {name} AFTER INSERT OR UPDATE OR DELETE ON {source} "
+            f"FOR EACH ROW EXECUTE FUNCTION {name}()",
+            fill,
+        ]
+        return up, [f"DROP TRIGGER IF EXISTS {name} ON {source}", f"DROP FUNCTION IF EXISTS {name}()"]
+
+    def change(row: str, sign: str) -> str:
+        match = " AND ".join(f"{key} = {row}.{key}" for key in keys)
+        return (
+            f"INSERT OR IGNORE INTO {target} ({columns}) VALUES ("  # noqa: S608 (our own tables)
+            + ", ".join([f"{row}.{key}" for key in keys] + ["0"] * len(counters))
+            + f"); UPDATE {target} SET "  # noqa: S608
+            + ", ".join(f"{counter} = {counter} {sign} {row}.{counter}" for counter in counters)
+            + f" WHERE {match};"
+        )
+
+    up = [
+        f"CREATE TRIGGER {name}_insert AFTER INSERT ON {source} BEGIN {change('NEW', '+')} END",
+        f"CREATE TRIGGER {name}_update AFTER UPDATE ON {source} BEGIN {change('OLD', '-')} {change('NEW', '+')} END",
+        f"CREATE TRIGGER {name}_delete AFTER DELETE ON {source} BEGIN {change('OLD', '-')} END",
+        fill,
+    ]
+    return up, [f"DROP TRIGGER IF EXISTS {name}_{op}" for op in ("insert", "update", "delete")]
+
+
+def partner_rollup_sync_operation(*, source: str, target: str, keys: list[str], counters: list[str]):
+    """The migration operation that installs (or removes) `partner_rollup_sync_sql`'s triggers."""
+    from django.db import migrations
+
+    def run(schema_editor, index: int) -> None:
+        vendor = schema_editor.connection.vendor
+        statements = partner_rollup_sync_sql(source=source, target=target, keys=keys, counters=counters, vendor=vendor)
+        for statement in statements[index]:
+            schema_editor.execute(statement, params=None)
+
+    return migrations.RunPython(
+        lambda apps, schema_editor: run(schema_editor, 0), lambda apps, schema_editor: run(schema_editor, 1)
+    )
