@@ -25,6 +25,7 @@ from conversions.postbacks import partner_postback_events, partner_postbacks_enq
 from referrals.models import Advertiser
 from referrals.money import MoneyError, money_quantize
 from referrals.request_metadata import RequestMetadata, country_for_ip, user_agent_describe
+from referrals.services import SUB_IDS
 
 
 @dataclass
@@ -132,6 +133,8 @@ def conversion_build(
         occurred_at=occurred_at,
         created_at=now,
         processed_at=now if reason else None,
+        # The click's sub ids, for reports (the database copies them too, for every other writer).
+        **{name: getattr(attribution.click, name) for name in SUB_IDS} if attribution.click else {},
     )
 
 
@@ -181,12 +184,11 @@ def conversion_record(
         if existing:
             return existing, False
         raise
-    click = attribution.click
     # A partner postback on "created" is written with the conversion, in one transaction; most
     # partners have none, and then the conversion is one statement (conversions/conversion_insert.py).
     notify = PartnerPostback.Event.CREATED in partner_postback_events(conversion.partner_id)
     with transaction.atomic() if notify else nullcontext():
-        created = conversion_insert(conversion, sub1=click.sub1 if click else "")
+        created = conversion_insert(conversion)
         if created and notify:
             partner_postbacks_enqueue(conversion_id=conversion.pk, event=PartnerPostback.Event.CREATED)
     if not created:

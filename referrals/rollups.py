@@ -154,10 +154,12 @@ $$ LANGUAGE plpgsql""",
 
     def change(row: str, sign: str) -> str:
         match = " AND ".join(f"{key} = {row}.{key}" for key in keys)
+        # Not INSERT OR IGNORE: inside a trigger SQLite applies the outer statement's conflict
+        # clause instead (the rollup's ON CONFLICT DO UPDATE), and the duplicate key fails.
         return (
-            f"INSERT OR IGNORE INTO {target} ({columns}) VALUES ("  # noqa: S608 (our own tables)
+            f"INSERT INTO {target} ({columns}) SELECT "  # noqa: S608 (our own tables)
             + ", ".join([f"{row}.{key}" for key in keys] + ["0"] * len(counters))
-            + f"); UPDATE {target} SET "  # noqa: S608
+            + f" WHERE NOT EXISTS (SELECT 1 FROM {target} WHERE {match}); UPDATE {target} SET "  # noqa: S608
             + ", ".join(f"{counter} = {counter} {sign} {row}.{counter}" for counter in counters)
             + f" WHERE {match};"
         )

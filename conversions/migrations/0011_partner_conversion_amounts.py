@@ -56,9 +56,12 @@ SQLITE_BUCKET = (
 
 def _sqlite_add(row: str, sign: str) -> str:
     bucket = SQLITE_BUCKET.format(row=row)
+    # Not INSERT OR IGNORE: inside a trigger SQLite applies the outer statement's conflict clause instead.
     return (
-        f"INSERT OR IGNORE INTO {TARGET} (partner_id, bucket, currency, conversions, earnings, priced, amount) "
-        f"SELECT {row}.partner_id, {bucket}, {row}.currency, 0, 0, 0, 0 WHERE {row}.partner_id IS NOT NULL; "
+        f"INSERT INTO {TARGET} (partner_id, bucket, currency, conversions, earnings, priced, amount) "
+        f"SELECT {row}.partner_id, {bucket}, {row}.currency, 0, 0, 0, 0 WHERE {row}.partner_id IS NOT NULL "
+        f"AND NOT EXISTS (SELECT 1 FROM {TARGET} WHERE partner_id = {row}.partner_id AND bucket = {bucket} "
+        f"AND currency = {row}.currency); "
         f"UPDATE {TARGET} SET priced = priced {sign} 1, amount = amount {sign} {row}.amount "
         f"WHERE partner_id = {row}.partner_id AND bucket = {bucket} AND currency = {row}.currency;"
     )

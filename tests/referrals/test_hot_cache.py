@@ -59,3 +59,20 @@ def test_ttl_zero_turns_the_cache_off(client, alice_link, settings):
     Offer.objects.update(status=Offer.Status.PAUSED)  # a queryset update: no signal
 
     assert client.get("/c/alice-shoes").status_code == 404
+
+
+def test_the_plain_sql_click_read_gives_what_the_orm_reads(client, alice_link):
+    from django.forms.models import model_to_dict
+
+    from referrals.selectors import click_for_click_id
+
+    client.get("/c/alice-shoes", {"sub1": "a", "sub5": "e"}, HTTP_USER_AGENT="Mozilla/5.0 Chrome/120.0")
+    expected = Click.objects.get()
+
+    click = click_for_click_id(expected.click_id)
+
+    assert model_to_dict(click) == model_to_dict(expected) and click.pk == expected.pk
+    assert {type(getattr(click, name)) for name in ("ip", "created_at", "is_unique")} == {
+        type(getattr(expected, name)) for name in ("ip", "created_at", "is_unique")
+    }
+    assert click.offer.public_id == "acme-shoes"
