@@ -17,6 +17,7 @@ from conversions.fraud.screening import SCREENING_FIELDS, Screening, conversion_
 from conversions.models import Conversion, StatusChange
 from conversions.postbacks import partner_postbacks_enqueue, partners_with_postbacks
 from conversions.rollups import rollup_reward_add, rollup_reward_reversed, rollup_rewards_add
+from referrals.models import Click, Offer
 from rewards.bulk import bulk_supported, rows_copy, rows_update
 from rewards.engine import ConversionFacts
 from rewards.models import Reward
@@ -291,9 +292,10 @@ def conversions_process_pending(
             query = query.exclude(status_reason=MISSING_EXCHANGE_RATE)
         if after is not None:
             query = query.filter(Q(created_at__gt=after[0]) | Q(created_at=after[0], pk__gt=after[1]))
-        batch = list(query.select_related("offer__advertiser", "click").order_by("created_at", "pk")[:batch_size])
+        batch = list(query.order_by("created_at", "pk")[:batch_size])
         if not batch:
             return result
+        _related_attach(batch)
         result.last = (batch[-1].created_at, batch[-1].pk)
         try:
             with transaction.atomic():
@@ -304,6 +306,17 @@ def conversions_process_pending(
             log.exception("batch of %d conversions failed; processing them one by one", len(batch))
             result.counts = _one_by_one([conversion.pk for conversion in batch], now=now)
     return result
+
+
+def _related_attach(batch: list[Conversion]) -> None:
+    """Give the batch its offers (with advertisers) and clicks: one instance each, not one per row (select_related)."""
+    offers = Offer.objects.select_related("advertiser").in_bulk({conversion.offer_id for conversion in batch})
+    click_ids = {conversion.click_id for conversion in batch if conversion.click_id}
+    clicks = Click.objects.in_bulk(click_ids) if click_ids else {}
+    for conversion in batch:
+        conversion.offer = offers[conversion.offer_id]
+        if conversion.click_id:
+            conversion.click = clicks[conversion.click_id]
 
 
 def _batch_settle(batch: list[Conversion], *, now: datetime) -> dict[str, int]:

@@ -8,6 +8,7 @@ PostgreSQL only: callers keep the ORM path for other databases.
 
 import hashlib
 import json
+from types import SimpleNamespace
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, models
@@ -82,3 +83,34 @@ def rows_update(model, fields: list[str], objects) -> None:
             f"WITH v AS (DELETE FROM {scratch} RETURNING *) "  # noqa: S608
             f"UPDATE {table} AS t SET {assignments} FROM v WHERE t.id = v.id"
         )
+
+
+def rows_lock(model, key_fields: list[str], keys: set[tuple], *, fill: dict, read: list[str]) -> dict:
+    """The rows with these keys, created (with `fill`) where missing, then locked in id order and read.
+
+    Two statements for any number of keys. Locking in id order means two batches wanting some of the
+    same rows never deadlock; the locks hold to the end of the transaction, so what was read stays
+    true until our own writes (`rows_update`) commit. Returns {key: namespace of pk and `read`}.
+    """
+    if not keys:
+        return {}
+    table, keys = model._meta.db_table, list(keys)
+    columns = [*key_fields, *fill]
+    one_row = f"({', '.join(['%s'] * len(columns))})"
+    match = " OR ".join([f"({' AND '.join(f'{name} = %s' for name in key_fields)})"] * len(keys))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([one_row] * len(keys))} "  # noqa: S608
+            f"ON CONFLICT ({', '.join(key_fields)}) DO NOTHING",
+            [value for key in keys for value in (*key, *fill.values())],
+        )
+        cursor.execute(
+            f"SELECT id, {', '.join([*key_fields, *read])} FROM {table} WHERE {match} ORDER BY id FOR UPDATE",  # noqa: S608
+            [value for key in keys for value in key],
+        )
+        found = cursor.fetchall()
+    width = len(key_fields)
+    return {
+        tuple(row[1 : 1 + width]): SimpleNamespace(pk=row[0], **dict(zip(read, row[1 + width :], strict=True)))
+        for row in found
+    }

@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from django.db import connection
 
-from rewards.bulk import rows_update
+from rewards.bulk import rows_lock, rows_update
 from rewards.engine import ConversionFacts
 from rewards.models import RewardRule, SpendCounter, SubscriptionInvoices
 from rewards.periods import months_after, spend_period_start
@@ -148,12 +148,12 @@ def _spend_state(rule: RewardRule, start, time_zone: str, amount: Decimal) -> di
 
 
 def spend_charges(requests: list[ChargeRequest]) -> list[SpendCharge]:
-    """`spend_charge` for a batch, in order, with three statements instead of two per request.
+    """`spend_charge` for a batch, in order, with a few statements instead of two per request (PostgreSQL).
 
-    The counters are created if missing, then locked (FOR UPDATE, in id order, so batches never
-    deadlock on each other) and read; the charges are decided in memory in the batch's order,
-    as one conditional UPDATE each would decide them, and the new totals written back.
-    The locks hold to the end of the transaction: a concurrent charge waits and sees our total.
+    The counters are created if missing, then locked and read (`rows_lock`); the charges are decided
+    in memory in the batch's order, as one conditional UPDATE each would decide them, and the new
+    totals written back. The locks hold to the end of the transaction: a concurrent charge waits and
+    sees our total.
     """
     if not requests:
         return []
@@ -169,21 +169,9 @@ def spend_charges(requests: list[ChargeRequest]) -> list[SpendCharge]:
     keys = {key for key in keyed if key is not None}
     if not keys:
         return [SpendCharge(allowed=True, counter_id=None, state={}) for _ in requests]
-    SpendCounter.objects.bulk_create(
-        [SpendCounter(rule_id=rule_id, partner_id=partner, period_start=start) for rule_id, partner, start in keys],
-        ignore_conflicts=True,
+    counters = rows_lock(
+        SpendCounter, ["rule_id", "partner_id", "period_start"], keys, fill={"spent": 0}, read=["spent"]
     )
-    counters = {
-        (counter.rule_id, counter.partner_id, counter.period_start): counter
-        for counter in SpendCounter.objects.select_for_update()
-        .filter(
-            rule_id__in={key[0] for key in keys},
-            partner_id__in={key[1] for key in keys},
-            period_start__in={key[2] for key in keys},
-        )
-        .order_by("pk")
-        if (counter.rule_id, counter.partner_id, counter.period_start) in keys
-    }
     charges, changed = [], {}
     for request, key in zip(requests, keyed, strict=True):
         if key is None:
@@ -208,27 +196,18 @@ def spend_charges(requests: list[ChargeRequest]) -> list[SpendCharge]:
 def subscription_invoices_count(items: list[tuple[int, ConversionFacts]]) -> list[Invoice]:
     """`subscription_invoice_count` for a batch of (offer_id, facts), numbered in the batch's order.
 
-    The subscriptions' rows are created if missing (with no invoice seen), locked in id order and
-    counted on in memory, then written back: three statements for the batch, not one per invoice.
+    The subscriptions' rows are created if missing (with no invoice seen), locked (`rows_lock`) and
+    counted on in memory, then written back: a few statements for the batch, not one per invoice (PostgreSQL).
     """
     invoices: list[Invoice | None] = [None] * len(items)
     keys = {(offer_id, facts.subscription_id) for offer_id, facts in items if facts.subscription_id}
-    rows = {}
-    if keys:
-        SubscriptionInvoices.objects.bulk_create(
-            [
-                SubscriptionInvoices(offer_id=offer_id, subscription_id=subscription_id, first_invoice_at=EPOCH_START)
-                for offer_id, subscription_id in keys
-            ],
-            ignore_conflicts=True,
-        )
-        rows = {
-            (row.offer_id, row.subscription_id): row
-            for row in SubscriptionInvoices.objects.select_for_update()
-            .filter(offer_id__in={key[0] for key in keys}, subscription_id__in={key[1] for key in keys})
-            .order_by("pk")
-            if (row.offer_id, row.subscription_id) in keys
-        }
+    rows = rows_lock(
+        SubscriptionInvoices,
+        ["offer_id", "subscription_id"],
+        keys,
+        fill={"first_invoice_at": EPOCH_START, "invoices_seen": 0},
+        read=["first_invoice_at", "invoices_seen"],
+    )
     for index, (offer_id, facts) in enumerate(items):
         row = rows.get((offer_id, facts.subscription_id)) if facts.subscription_id else None
         if row is None:

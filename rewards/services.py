@@ -184,7 +184,7 @@ def reward_grants_decide(
     """
     considered = [_reward_consider(*item, now, context) for item in items]
     pending = [item for item in considered if isinstance(item, _Pending)]
-    decided = iter(_rewards_decide(pending, now=now, batch=True))
+    decided = iter(_rewards_decide(pending, now=now, batch=bulk_supported()))
     decisions = [item if isinstance(item, RewardDecision) else next(decided) for item in considered]
     context.to_create.extend(
         decision.reward
