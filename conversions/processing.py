@@ -3,7 +3,9 @@
 Every status change goes through `_status_set`, which writes the audit row.
 """
 
+import gc
 import logging
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
@@ -18,7 +20,7 @@ from conversions.models import Conversion, StatusChange
 from conversions.postbacks import partner_postbacks_enqueue, partners_with_postbacks
 from conversions.rollups import rollup_reward_add, rollup_reward_reversed, rollup_rewards_add
 from referrals.models import Click, Offer
-from rewards.bulk import bulk_supported, rows_copy, rows_update
+from rewards.bulk import bulk_supported, instance_new, rows_copy, rows_update
 from rewards.engine import ConversionFacts
 from rewards.models import Reward
 from rewards.services import (
@@ -81,7 +83,7 @@ class _Writes:
         self.changes: list[StatusChange] = []
         self.rewards: list[tuple[Conversion, Reward]] = []
 
-    def flush(self, screened: list[Conversion]) -> None:
+    def flush(self, screened: list[Conversion], *, serialized: dict | None = None) -> None:
         """Write the changes and the screening of every conversion in `screened` (all the batch took)."""
         if bulk_supported():
             rows_copy(
@@ -103,7 +105,7 @@ class _Writes:
             )
         else:
             StatusChange.objects.bulk_create(self.changes)
-        rows_update(Conversion, self.FIELDS, screened)
+        rows_update(Conversion, self.FIELDS, screened, serialized=serialized)
         # Postbacks read the saved status, so they come after the update; one query finds who has any.
         with_postbacks = partners_with_postbacks({change.conversion.partner_id for change in self.changes})
         for change in self.changes:
@@ -125,13 +127,15 @@ def _status_set(
 ) -> None:
     if to_status not in ALLOWED_TRANSITIONS[conversion.status]:
         raise ConversionTransitionNotAllowed(f"A {conversion.status} conversion cannot become {to_status}.")
-    change = StatusChange(
-        conversion=conversion,
+    change = instance_new(
+        StatusChange,
+        related={"conversion": conversion},
+        conversion_id=conversion.pk,
         from_status=conversion.status,
         to_status=to_status,
         reason=reason,
         remark=remark,
-        actor=actor,
+        actor_id=actor.pk if actor is not None else None,
         channel=channel,
         created_at=now,
     )
@@ -298,7 +302,7 @@ def conversions_process_pending(
         _related_attach(batch)
         result.last = (batch[-1].created_at, batch[-1].pk)
         try:
-            with transaction.atomic():
+            with transaction.atomic(), _cycle_collection_paused():
                 result.counts = _batch_settle(batch, now=now)
         except Exception:
             # Something in the batch failed: redo it one conversion at a time, each in its own savepoint, so
@@ -306,6 +310,21 @@ def conversions_process_pending(
             log.exception("batch of %d conversions failed; processing them one by one", len(batch))
             result.counts = _one_by_one([conversion.pk for conversion in batch], now=now)
     return result
+
+
+@contextmanager
+def _cycle_collection_paused():
+    """No cyclic GC while a batch runs: its thousands of short-lived objects would trigger collections that scan
+    every object of the worker and free nothing (they live to the end of the batch). Reference counting still
+    frees as usual, and the next collection after the batch finds any cycles."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def _related_attach(batch: list[Conversion]) -> None:
@@ -342,9 +361,10 @@ def _batch_settle(batch: list[Conversion], *, now: datetime) -> dict[str, int]:
     for conversion, decision in zip(passed, decisions, strict=True):
         outcome = _settle(conversion, decision, channel="job", now=now, writes=writes)
         counts[outcome] = counts.get(outcome, 0) + 1
-    reward_grants_flush(context=context, now=now)
+    serialized: dict = {}  # each explanation as JSON once, for its reward and its conversion
+    reward_grants_flush(context=context, now=now, serialized=serialized)
     rollup_rewards_add(writes.rewards)
-    writes.flush(batch)
+    writes.flush(batch, serialized=serialized)
     return counts
 
 

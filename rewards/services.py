@@ -16,7 +16,7 @@ from django.db.models import Q
 
 from referrals.models import Offer
 from referrals.money import money_quantize
-from rewards.bulk import bulk_supported, ids_reserve, rows_copy
+from rewards.bulk import bulk_supported, ids_reserve, instance_new, rows_copy
 from rewards.engine import ConversionFacts, reward_amount_compute, reward_rules_match
 from rewards.errors import RewardError
 from rewards.ledger import UnbalancedTransaction, account_get, ledger_post
@@ -325,11 +325,13 @@ def _reward_charged(item: _Pending, charge, *, now: datetime) -> RewardDecision:
     }
     explanation["outcome"] = Outcome.REWARDED
     rate_used = item.rates_shown.get(f"{facts.currency}->{rule.currency}") if computed.rate is not None else None
-    reward = Reward(
+    reward = instance_new(
+        Reward,
+        related={"offer": offer, "rule": rule},
         conversion_id=item.conversion_id,
         partner_id=facts.partner_id,
-        offer=offer,
-        rule=rule,
+        offer_id=offer.pk,
+        rule_id=rule.pk,
         amount=computed.amount,
         currency=computed.currency,
         explanation=explanation,
@@ -367,7 +369,7 @@ def _accrual_legs(reward: Reward, context: "RewardContext") -> list[tuple[Accoun
     return [(payable, -reward.amount), (pending, reward.amount)]
 
 
-def reward_grants_flush(*, context: "RewardContext", now: datetime) -> int:
+def reward_grants_flush(*, context: "RewardContext", now: datetime, serialized: dict | None = None) -> int:
     """Write the rewards a batch decided, with their accruals: ids reserved in one query, then three COPYs.
 
     The batch holds every conversion's lock and knew their existing rewards, so
@@ -401,6 +403,7 @@ def reward_grants_flush(*, context: "RewardContext", now: datetime) -> int:
         Reward,
         [*_REWARD_COLUMNS, "id"],
         ((*(getattr(reward, name) for name in _REWARD_COLUMNS), reward.pk) for reward in rewards),
+        serialized=serialized,
     )
     rows_copy(
         Transaction,
