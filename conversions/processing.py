@@ -11,7 +11,7 @@ from datetime import datetime
 from uuid import UUID
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from conversions.errors import ConversionTransitionNotAllowed
@@ -296,7 +296,9 @@ def conversions_process_pending(
             query = query.exclude(status_reason=MISSING_EXCHANGE_RATE)
         if after is not None:
             query = query.filter(Q(created_at__gt=after[0]) | Q(created_at=after[0], pk__gt=after[1]))
-        batch = list(query.order_by("created_at", "pk")[:batch_size])
+        # Whether a reward exists comes with the rows (rarely true for a pending one): no query by 500 ids for it.
+        has_reward = Exists(Reward.objects.filter(conversion_id=OuterRef("pk")))
+        batch = list(query.annotate(has_reward=has_reward).order_by("created_at", "pk")[:batch_size])
         if not batch:
             return result
         _related_attach(batch)
@@ -351,7 +353,7 @@ def _batch_settle(batch: list[Conversion], *, now: datetime) -> dict[str, int]:
     context = RewardContext.for_batch(
         offer_ids={conversion.offer_id for conversion in passed},
         facts=facts,
-        conversion_ids=[conversion.pk for conversion in passed],
+        conversion_ids=[conversion.pk for conversion in passed if conversion.has_reward],
     )
     decisions = reward_grants_decide(
         items=[(conversion.pk, conversion.offer, item) for conversion, item in zip(passed, facts, strict=True)],

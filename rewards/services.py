@@ -64,7 +64,11 @@ class RewardContext:
 
     @classmethod
     def for_batch(cls, *, offer_ids: set[int], facts: list[ConversionFacts], conversion_ids: list) -> "RewardContext":
-        """One query for the rules of every offer in the batch, one for the rates, one for rewards already made."""
+        """One query for the rules of every offer in the batch, one for the rates, one for rewards already made.
+
+        `conversion_ids` may be only those of the batch that have a reward (the caller knows it from its own
+        query): the others have none.
+        """
         context = cls()
         for offer_id in offer_ids:
             context.rules_by_offer[offer_id] = []
@@ -75,9 +79,8 @@ class RewardContext:
         if facts:
             days = [item.occurred_at.date() for item in facts]
             context.rates.preload(currencies, min(days), max(days))
-        context.existing = {
-            reward.conversion_id: reward for reward in Reward.objects.filter(conversion_id__in=conversion_ids)
-        }
+        rewarded = Reward.objects.filter(conversion_id__in=conversion_ids) if conversion_ids else []
+        context.existing = {reward.conversion_id: reward for reward in rewarded}
         return context
 
     def rules_for(self, *, offer: Offer, partner_id: int) -> list[RewardRule]:
