@@ -298,7 +298,9 @@ def conversions_process_pending(
             query = query.filter(Q(created_at__gt=after[0]) | Q(created_at=after[0], pk__gt=after[1]))
         # Whether a reward exists comes with the rows (rarely true for a pending one): no query by 500 ids for it.
         has_reward = Exists(Reward.objects.filter(conversion_id=OuterRef("pk")))
-        batch = list(query.annotate(has_reward=has_reward).order_by("created_at", "pk")[:batch_size])
+        # The request headers and attribution trail are for people reading a conversion, not for processing it.
+        query = query.defer("headers", "attribution").annotate(has_reward=has_reward)
+        batch = list(query.order_by("created_at", "pk")[:batch_size])
         if not batch:
             return result
         _related_attach(batch)
