@@ -30,8 +30,9 @@ def test_the_sweeper_rewards_a_batch_loading_the_rules_once(offer, alice, bob):
         result = conversions_process_pending(batch_size=100)
 
     assert result.counts == {"rewarded": 30}
-    # A fixed number of statements for the batch (29 today, accounts created included): none per conversion.
-    assert len(queries.captured_queries) < 30
+    # A fixed number of statements for the batch (29 today, accounts created included), none per conversion:
+    # one query more per conversion would make it 59.
+    assert len(queries.captured_queries) < 45
     rule_queries = [q for q in queries.captured_queries if 'FROM "rewards_rewardrule"' in q["sql"]]
     assert len(rule_queries) == 1
     assert Reward.objects.filter(partner=alice, amount=Decimal("2.00")).count() == 15
