@@ -3,29 +3,33 @@
 Every status change goes through `_status_set`, which writes the audit row.
 """
 
-import json
+import gc
 import logging
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
 
-from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connection, transaction
-from django.db.models import Q
+from django.db import transaction
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from conversions.errors import ConversionTransitionNotAllowed
-from conversions.fraud.screening import conversion_screen_store
+from conversions.fraud.screening import SCREENING_FIELDS, Screening, conversion_screen_store, conversions_screen
 from conversions.models import Conversion, StatusChange
 from conversions.postbacks import partner_postbacks_enqueue, partners_with_postbacks
 from conversions.rollups import rollup_reward_add, rollup_reward_reversed, rollup_rewards_add
+from referrals.models import Click, Offer
+from rewards.bulk import bulk_supported, instance_new, rows_copy, rows_update
 from rewards.engine import ConversionFacts
 from rewards.models import Reward
 from rewards.services import (
     Outcome,
     RewardContext,
+    RewardDecision,
     reward_approve,
     reward_grant,
+    reward_grants_decide,
     reward_grants_flush,
     reward_reverse,
 )
@@ -71,49 +75,43 @@ def conversion_facts(conversion: Conversion) -> ConversionFacts:
 
 
 class _Writes:
-    """Status changes a batch collects and writes at the end in two set-based statements."""
+    """Status changes a batch collects and writes at the end: one COPY of audit rows, one UPDATE of conversions."""
 
-    FIELDS = ["status", "status_reason", "status_remark", "processed_at", "reward_explanation"]
+    FIELDS = ["status", "status_reason", "status_remark", "processed_at", "reward_explanation", *SCREENING_FIELDS]
 
     def __init__(self) -> None:
         self.changes: list[StatusChange] = []
-        self.conversions: list[Conversion] = []
         self.rewards: list[tuple[Conversion, Reward]] = []
 
-    def flush(self) -> None:
-        StatusChange.objects.bulk_create(self.changes)
-        if connection.vendor == "postgresql" and self.conversions:
-            # One UPDATE ... FROM (VALUES ...): Django's bulk_update builds a CASE per field and row,
-            # which costs more than the rest of a 500-conversion batch together.
-            rows = ", ".join(["(%s::uuid, %s, %s, %s, %s::timestamptz, %s::jsonb)"] * len(self.conversions))
-            params = [
-                value
-                for conversion in self.conversions
-                for value in (
-                    str(conversion.pk),
-                    conversion.status,
-                    conversion.status_reason,
-                    conversion.status_remark,
-                    conversion.processed_at,
-                    json.dumps(conversion.reward_explanation, cls=DjangoJSONEncoder),
-                )
-            ]
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    f"UPDATE {Conversion._meta.db_table} AS c SET status = v.status, status_reason = v.reason, "  # noqa: S608
-                    "status_remark = v.remark, processed_at = v.processed_at, reward_explanation = v.explanation "
-                    f"FROM (VALUES {rows}) AS v(id, status, reason, remark, processed_at, explanation) "
-                    "WHERE c.id = v.id",
-                    params,
-                )
-        elif self.conversions:
-            Conversion.objects.bulk_update(self.conversions, self.FIELDS)
+    def flush(self, screened: list[Conversion], *, serialized: dict | None = None) -> None:
+        """Write the changes and the screening of every conversion in `screened` (all the batch took)."""
+        if bulk_supported():
+            rows_copy(
+                StatusChange,
+                ["conversion_id", "from_status", "to_status", "reason", "remark", "actor_id", "channel", "created_at"],
+                (
+                    (
+                        c.conversion_id,
+                        c.from_status,
+                        c.to_status,
+                        c.reason,
+                        c.remark,
+                        c.actor_id,
+                        c.channel,
+                        c.created_at,
+                    )
+                    for c in self.changes
+                ),
+            )
+        else:
+            StatusChange.objects.bulk_create(self.changes)
+        rows_update(Conversion, self.FIELDS, screened, serialized=serialized)
         # Postbacks read the saved status, so they come after the update; one query finds who has any.
-        with_postbacks = partners_with_postbacks({conversion.partner_id for conversion in self.conversions})
-        for conversion in self.conversions:
-            if conversion.partner_id in with_postbacks:
-                partner_postbacks_enqueue(conversion_id=conversion.pk, event="status_changed")
-        self.changes, self.conversions = [], []
+        with_postbacks = partners_with_postbacks({change.conversion.partner_id for change in self.changes})
+        for change in self.changes:
+            if change.conversion.partner_id in with_postbacks:
+                partner_postbacks_enqueue(conversion_id=change.conversion_id, event="status_changed")
+        self.changes = []
 
 
 def _status_set(
@@ -129,13 +127,15 @@ def _status_set(
 ) -> None:
     if to_status not in ALLOWED_TRANSITIONS[conversion.status]:
         raise ConversionTransitionNotAllowed(f"A {conversion.status} conversion cannot become {to_status}.")
-    change = StatusChange(
-        conversion=conversion,
+    change = instance_new(
+        StatusChange,
+        related={"conversion": conversion},
+        conversion_id=conversion.pk,
         from_status=conversion.status,
         to_status=to_status,
         reason=reason,
         remark=remark,
-        actor=actor,
+        actor_id=actor.pk if actor is not None else None,
         channel=channel,
         created_at=now,
     )
@@ -143,7 +143,6 @@ def _status_set(
     conversion.processed_at = now
     if writes is not None:
         writes.changes.append(change)
-        writes.conversions.append(conversion)
         return
     change.save()
     conversion.save(update_fields=["status", "status_reason", "status_remark", "processed_at", "reward_explanation"])
@@ -157,26 +156,32 @@ def _reward_and_settle(
     now: datetime,
     actor=None,
     remark: str = "",
-    context: RewardContext | None = None,
-    writes: _Writes | None = None,
 ) -> str:
     """Ask the rules what the conversion earns and settle its status accordingly; returns the outcome."""
     decision = reward_grant(
-        conversion_id=conversion.pk,
-        offer=conversion.offer,
-        facts=conversion_facts(conversion),
-        now=now,
-        context=context,
+        conversion_id=conversion.pk, offer=conversion.offer, facts=conversion_facts(conversion), now=now
     )
+    return _settle(conversion, decision, channel=channel, now=now, actor=actor, remark=remark)
+
+
+def _settle(
+    conversion: Conversion,
+    decision: RewardDecision,
+    *,
+    channel: str,
+    now: datetime,
+    actor=None,
+    remark: str = "",
+    writes: _Writes | None = None,
+) -> str:
+    """Settle the conversion's status by its reward decision; a batch passes `writes` and saves at the end."""
     conversion.reward_explanation = decision.explanation
     if decision.outcome == Outcome.MISSING_EXCHANGE_RATE:
         # It stays pending; loading the rate processes it (conversions/jobs.py).
         missing = decision.explanation["missing_rate"]
         conversion.status_reason = MISSING_EXCHANGE_RATE
         conversion.status_remark = f"Waiting for the {missing['base']}->{missing['quote']} rate of {missing['date']}."
-        if writes is not None:
-            writes.conversions.append(conversion)
-        else:
+        if writes is None:
             conversion.save(update_fields=["status_reason", "status_remark", "reward_explanation"])
         return decision.outcome
     if decision.reward is None:
@@ -209,6 +214,22 @@ def _reward_and_settle(
     return decision.outcome
 
 
+def _screening_hold(conversion: Conversion, screening: Screening, *, now: datetime, writes=None) -> str | None:
+    """Hold the conversion as the screening decided (flag or reject); the outcome, or None when it passed."""
+    if not screening.holds:
+        return None
+    _status_set(
+        conversion,
+        screening.status,
+        reason=screening.reason,
+        remark=screening.remark,
+        channel="fraud",
+        now=now,
+        writes=writes,
+    )
+    return f"fraud_{screening.decision}"
+
+
 def conversion_process(*, conversion_id: str | UUID, now: datetime | None = None) -> str:
     """Reward a pending conversion or reject it, in one transaction; a no-op unless it is still pending."""
     now = now or timezone.now()
@@ -221,15 +242,18 @@ def conversion_process(*, conversion_id: str | UUID, now: datetime | None = None
         )
         if conversion is None or conversion.status != Conversion.Status.PENDING:
             return conversion.status if conversion else "missing"
-        # Fraud screening comes before any reward: a held conversion earns nothing until staff approve it.
-        screening = conversion_screen_store(conversion, now=now)
-        if screening.holds:
-            _status_set(
-                conversion, screening.status, reason=screening.reason, remark=screening.remark, channel="fraud", now=now
-            )
-            return conversion.status
-        _reward_and_settle(conversion, channel="job", now=now)
+        _screen_and_settle(conversion, now=now)
         return conversion.status
+
+
+def _screen_and_settle(conversion: Conversion, *, now: datetime) -> str:
+    """The per-conversion pipeline on a locked pending conversion; returns the outcome."""
+    # Fraud screening comes before any reward: a held conversion earns nothing until staff approve it.
+    screening = conversion_screen_store(conversion, now=now)
+    held = _screening_hold(conversion, screening, now=now)
+    if held:
+        return held
+    return _reward_and_settle(conversion, channel="job", now=now)
 
 
 @dataclass
@@ -272,12 +296,17 @@ def conversions_process_pending(
             query = query.exclude(status_reason=MISSING_EXCHANGE_RATE)
         if after is not None:
             query = query.filter(Q(created_at__gt=after[0]) | Q(created_at=after[0], pk__gt=after[1]))
-        batch = list(query.select_related("offer__advertiser").order_by("created_at", "pk")[:batch_size])
+        # Whether a reward exists comes with the rows (rarely true for a pending one): no query by 500 ids for it.
+        has_reward = Exists(Reward.objects.filter(conversion_id=OuterRef("pk")))
+        # The request headers and attribution trail are for people reading a conversion, not for processing it.
+        query = query.defer("headers", "attribution").annotate(has_reward=has_reward)
+        batch = list(query.order_by("created_at", "pk")[:batch_size])
         if not batch:
             return result
+        _related_attach(batch)
         result.last = (batch[-1].created_at, batch[-1].pk)
         try:
-            with transaction.atomic():
+            with transaction.atomic(), _cycle_collection_paused():
                 result.counts = _batch_settle(batch, now=now)
         except Exception:
             # Something in the batch failed: redo it one conversion at a time, each in its own savepoint, so
@@ -287,20 +316,59 @@ def conversions_process_pending(
     return result
 
 
-def _batch_settle(batch: list[Conversion], *, now: datetime) -> dict[str, int]:
-    """The set-based path: decisions in memory, then a few bulk INSERTs and one bulk UPDATE."""
-    context = RewardContext.for_batch(
-        offer_ids={conversion.offer_id for conversion in batch},
-        facts=[conversion_facts(conversion) for conversion in batch],
-        conversion_ids=[conversion.pk for conversion in batch],
-    )
-    writes, counts = _Writes(), {}
+@contextmanager
+def _cycle_collection_paused():
+    """No cyclic GC while a batch runs: its thousands of short-lived objects would trigger collections that scan
+    every object of the worker and free nothing (they live to the end of the batch). Reference counting still
+    frees as usual, and the next collection after the batch finds any cycles."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def _related_attach(batch: list[Conversion]) -> None:
+    """Give the batch its offers (with advertisers) and clicks: one instance each, not one per row (select_related)."""
+    offers = Offer.objects.select_related("advertiser").in_bulk({conversion.offer_id for conversion in batch})
+    click_ids = {conversion.click_id for conversion in batch if conversion.click_id}
+    clicks = Click.objects.in_bulk(click_ids) if click_ids else {}
     for conversion in batch:
-        outcome = _reward_and_settle(conversion, channel="job", now=now, context=context, writes=writes)
+        conversion.offer = offers[conversion.offer_id]
+        if conversion.click_id:
+            conversion.click = clicks[conversion.click_id]
+
+
+def _batch_settle(batch: list[Conversion], *, now: datetime) -> dict[str, int]:
+    """The set-based path: what `_screen_and_settle` does for each, decided in memory, written in a few statements."""
+    writes, counts, passed = _Writes(), {}, []
+    for conversion, screening in zip(batch, conversions_screen(batch, now=now), strict=True):
+        held = _screening_hold(conversion, screening, now=now, writes=writes)
+        if held:
+            counts[held] = counts.get(held, 0) + 1
+        else:
+            passed.append(conversion)
+    facts = [conversion_facts(conversion) for conversion in passed]
+    context = RewardContext.for_batch(
+        offer_ids={conversion.offer_id for conversion in passed},
+        facts=facts,
+        conversion_ids=[conversion.pk for conversion in passed if conversion.has_reward],
+    )
+    decisions = reward_grants_decide(
+        items=[(conversion.pk, conversion.offer, item) for conversion, item in zip(passed, facts, strict=True)],
+        now=now,
+        context=context,
+    )
+    for conversion, decision in zip(passed, decisions, strict=True):
+        outcome = _settle(conversion, decision, channel="job", now=now, writes=writes)
         counts[outcome] = counts.get(outcome, 0) + 1
-    reward_grants_flush(context=context, now=now)
+    serialized: dict = {}  # each explanation as JSON once, for its reward and its conversion
+    reward_grants_flush(context=context, now=now, serialized=serialized)
     rollup_rewards_add(writes.rewards)
-    writes.flush()
+    writes.flush(batch, serialized=serialized)
     return counts
 
 
@@ -310,7 +378,7 @@ def _one_by_one(conversion_ids: list, *, now: datetime) -> dict[str, int]:
         try:
             with transaction.atomic():
                 conversion = Conversion.objects.select_related("offer__advertiser").get(pk=conversion_id)
-                outcome = _reward_and_settle(conversion, channel="job", now=now)
+                outcome = _screen_and_settle(conversion, now=now)
         except Exception:
             log.exception("processing conversion %s failed", conversion_id)
             outcome = "failed"

@@ -14,8 +14,9 @@ rule that would decide needs a rate nobody has loaded yet, the engine does not
 guess: it answers "missing rate" and the conversion waits.
 """
 
+import copy
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
@@ -54,10 +55,15 @@ class ConversionFacts:
         raise KeyError(name)
 
     def as_json(self) -> dict:
-        data = asdict(self)
+        # What dataclasses.asdict gives, without its generic deep copy of every field (a batch calls this per row).
+        data = {name: getattr(self, name) for name in _FACTS_FIELDS}
+        data["meta"] = copy.deepcopy(self.meta) if self.meta else {}
         data["amount"] = str(money_quantize(self.amount, self.currency))
         data["occurred_at"] = self.occurred_at.isoformat()
         return data
+
+
+_FACTS_FIELDS = [item.name for item in fields(ConversionFacts)]
 
 
 def _decimal(value) -> Decimal | None:

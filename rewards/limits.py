@@ -10,9 +10,13 @@ from decimal import Decimal
 
 from django.db import connection
 
+from rewards.bulk import rows_lock, rows_update
 from rewards.engine import ConversionFacts
 from rewards.models import RewardRule, SpendCounter, SubscriptionInvoices
 from rewards.periods import months_after, spend_period_start
+
+# What a subscription's row holds before a batch counts its first invoice (invoices_seen is 0 then).
+EPOCH_START = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -45,13 +49,7 @@ def spend_charge(*, rule: RewardRule, partner_id: int, amount: Decimal, occurred
             [amount, rule.pk, partner_id, start, amount, rule.spend_limit],
         )
         row = cursor.fetchone()
-    state = {
-        "limit": str(rule.spend_limit),
-        "period": rule.spend_limit_period,
-        "period_start": start.isoformat(),
-        "time_zone": time_zone,
-        "amount": str(amount),
-    }
+    state = _spend_state(rule, start, time_zone, amount)
     if row is None:
         spent = SpendCounter.objects.filter(rule=rule, partner_id=partner_id, period_start=start).values_list(
             "spent", flat=True
@@ -128,3 +126,96 @@ def recurring_allows(rule: RewardRule, invoice: Invoice, occurred_at: datetime) 
         state["until"] = until.isoformat()
         return occurred_at < until, state
     return True, state
+
+
+@dataclass(frozen=True)
+class ChargeRequest:
+    rule: RewardRule
+    partner_id: int
+    amount: Decimal
+    occurred_at: datetime
+    time_zone: str
+
+
+def _spend_state(rule: RewardRule, start, time_zone: str, amount: Decimal) -> dict:
+    return {
+        "limit": str(rule.spend_limit),
+        "period": rule.spend_limit_period,
+        "period_start": start.isoformat(),
+        "time_zone": time_zone,
+        "amount": str(amount),
+    }
+
+
+def spend_charges(requests: list[ChargeRequest]) -> list[SpendCharge]:
+    """`spend_charge` for a batch, in order, with a few statements instead of two per request (PostgreSQL).
+
+    The counters are created if missing, then locked and read (`rows_lock`); the charges are decided
+    in memory in the batch's order, as one conditional UPDATE each would decide them, and the new
+    totals written back. The locks hold to the end of the transaction: a concurrent charge waits and
+    sees our total.
+    """
+    if not requests:
+        return []
+    keyed = []
+    for request in requests:
+        if request.rule.spend_limit is None:
+            keyed.append(None)
+            continue
+        start = spend_period_start(
+            request.occurred_at, period=request.rule.spend_limit_period, time_zone=request.time_zone
+        )
+        keyed.append((request.rule.pk, request.partner_id, start))
+    keys = {key for key in keyed if key is not None}
+    if not keys:
+        return [SpendCharge(allowed=True, counter_id=None, state={}) for _ in requests]
+    counters = rows_lock(
+        SpendCounter, ["rule_id", "partner_id", "period_start"], keys, fill={"spent": 0}, read=["spent"]
+    )
+    charges, changed = [], {}
+    for request, key in zip(requests, keyed, strict=True):
+        if key is None:
+            charges.append(SpendCharge(allowed=True, counter_id=None, state={}))
+            continue
+        counter, rule = counters[key], request.rule
+        state = _spend_state(rule, key[2], request.time_zone, request.amount)
+        if counter.spent + request.amount > rule.spend_limit:
+            charges.append(
+                SpendCharge(allowed=False, counter_id=None, state={**state, "spent_before": str(counter.spent)})
+            )
+            continue
+        counter.spent += request.amount
+        changed[counter.pk] = counter
+        spent_after = counter.spent
+        state = {**state, "spent_before": str(spent_after - request.amount), "spent_after": str(spent_after)}
+        charges.append(SpendCharge(allowed=True, counter_id=counter.pk, state=state))
+    rows_update(SpendCounter, ["spent"], changed.values())
+    return charges
+
+
+def subscription_invoices_count(items: list[tuple[int, ConversionFacts]]) -> list[Invoice]:
+    """`subscription_invoice_count` for a batch of (offer_id, facts), numbered in the batch's order.
+
+    The subscriptions' rows are created if missing (with no invoice seen), locked (`rows_lock`) and
+    counted on in memory, then written back: a few statements for the batch, not one per invoice (PostgreSQL).
+    """
+    invoices: list[Invoice | None] = [None] * len(items)
+    keys = {(offer_id, facts.subscription_id) for offer_id, facts in items if facts.subscription_id}
+    rows = rows_lock(
+        SubscriptionInvoices,
+        ["offer_id", "subscription_id"],
+        keys,
+        fill={"first_invoice_at": EPOCH_START, "invoices_seen": 0},
+        read=["first_invoice_at", "invoices_seen"],
+    )
+    for index, (offer_id, facts) in enumerate(items):
+        row = rows.get((offer_id, facts.subscription_id)) if facts.subscription_id else None
+        if row is None:
+            invoices[index] = Invoice(number=1, first_invoice_at=facts.occurred_at)
+            continue
+        if row.invoices_seen == 0 or facts.occurred_at < row.first_invoice_at:
+            row.first_invoice_at = facts.occurred_at
+        row.invoices_seen += 1
+        invoices[index] = Invoice(number=row.invoices_seen, first_invoice_at=row.first_invoice_at)
+    rows_update(SubscriptionInvoices, ["invoices_seen", "first_invoice_at"], rows.values())
+    return invoices

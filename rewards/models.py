@@ -138,7 +138,8 @@ class Reward(models.Model):
         REVERSED = "reversed"
 
     conversion_id = models.UUIDField(unique=True, help_text="One reward per conversion, at most.")
-    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="rewards")
+    # Indexed by reward_partner_status (partner first): a second index would only cost every insert.
+    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="rewards", db_index=False)
     offer = models.ForeignKey(Offer, on_delete=models.PROTECT, related_name="rewards")
     rule = models.ForeignKey(RewardRule, on_delete=models.PROTECT, related_name="rewards")
     amount = models.DecimalField(**AMOUNT)
@@ -157,13 +158,14 @@ class Reward(models.Model):
     reversed_at = models.DateTimeField(null=True, blank=True)
     reversed_from = models.CharField(max_length=10, blank=True, help_text="The status a reversal took it from.")
     # The spend-limit counter it was charged to, so that a reversal gives the room back.
-    spend_counter = models.ForeignKey("SpendCounter", on_delete=models.PROTECT, null=True, blank=True)
+    # These three are null on most rows when inserted: partial indexes (Meta) skip those rows.
+    spend_counter = models.ForeignKey("SpendCounter", on_delete=models.PROTECT, null=True, blank=True, db_index=False)
     payout_item = models.ForeignKey(
-        "PayoutItem", on_delete=models.PROTECT, null=True, blank=True, related_name="rewards"
+        "PayoutItem", on_delete=models.PROTECT, null=True, blank=True, related_name="rewards", db_index=False
     )
     # A paid reward that was reversed is netted off by this (later) payout: the clawback.
     clawback_item = models.ForeignKey(
-        "PayoutItem", on_delete=models.PROTECT, null=True, blank=True, related_name="clawbacks"
+        "PayoutItem", on_delete=models.PROTECT, null=True, blank=True, related_name="clawbacks", db_index=False
     )
     created_at = models.DateTimeField()
 
@@ -177,6 +179,10 @@ class Reward(models.Model):
         indexes = [
             models.Index(fields=["partner", "status"], name="reward_partner_status"),
             models.Index(fields=["status", "approve_after"], name="reward_status_approve_after"),
+            *(
+                models.Index(fields=[name], condition=Q(**{f"{name}__isnull": False}), name=f"reward_{name}_set")
+                for name in ("spend_counter", "payout_item", "clawback_item")
+            ),
         ]
 
     def __str__(self) -> str:
@@ -230,8 +236,9 @@ class Transaction(models.Model):
 
     kind = models.CharField(max_length=20, choices=Kind.choices)
     reward = models.ForeignKey(Reward, on_delete=models.PROTECT, null=True, blank=True, related_name="transactions")
+    # Indexed by transaction_once_per_payout_item_kind (payout_item first), which leaves out the null rows.
     payout_item = models.ForeignKey(
-        "PayoutItem", on_delete=models.PROTECT, null=True, blank=True, related_name="transactions"
+        "PayoutItem", on_delete=models.PROTECT, null=True, blank=True, related_name="transactions", db_index=False
     )
     memo = models.CharField(max_length=255, blank=True)
     # Adjustments only: a reward may be adjusted several times, each posting numbered 1, 2, ...
@@ -252,7 +259,11 @@ class Transaction(models.Model):
                 condition=Q(kind="adjustment"),
                 name="transaction_adjustment_once_per_reference",
             ),
-            models.UniqueConstraint(fields=["payout_item", "kind"], name="transaction_once_per_payout_item_kind"),
+            models.UniqueConstraint(
+                fields=["payout_item", "kind"],
+                condition=Q(payout_item__isnull=False),
+                name="transaction_once_per_payout_item_kind",
+            ),
         ]
 
     def __str__(self) -> str:

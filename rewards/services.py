@@ -16,10 +16,19 @@ from django.db.models import Q
 
 from referrals.models import Offer
 from referrals.money import money_quantize
+from rewards.bulk import bulk_supported, ids_reserve, instance_new, rows_copy
 from rewards.engine import ConversionFacts, reward_amount_compute, reward_rules_match
 from rewards.errors import RewardError
 from rewards.ledger import UnbalancedTransaction, account_get, ledger_post
-from rewards.limits import recurring_allows, spend_charge, spend_release, subscription_invoice_count
+from rewards.limits import (
+    ChargeRequest,
+    recurring_allows,
+    spend_charge,
+    spend_charges,
+    spend_release,
+    subscription_invoice_count,
+    subscription_invoices_count,
+)
 from rewards.models import Account, Entry, Reward, RewardRule, SpendCounter, Transaction
 from rewards.periods import validation_term_end
 from rewards.rates import RateBook
@@ -50,16 +59,17 @@ class RewardContext:
     rates: RateBook = field(default_factory=RateBook)
     accounts: dict[tuple, Account] = field(default_factory=dict)
     existing: dict[UUID, Reward] | None = None
-    # Deferred: rewards are collected in `to_create` and written by `reward_grants_flush`.
-    deferred: bool = False
+    # A batch's rewards (reward_grants_decide), until `reward_grants_flush` writes them.
     to_create: list[Reward] = field(default_factory=list)
 
     @classmethod
-    def for_batch(
-        cls, *, offer_ids: set[int], facts: list[ConversionFacts], conversion_ids: list, deferred: bool = True
-    ) -> "RewardContext":
-        """One query for the rules of every offer in the batch, one for the rates, one for rewards already made."""
-        context = cls(deferred=deferred)
+    def for_batch(cls, *, offer_ids: set[int], facts: list[ConversionFacts], conversion_ids: list) -> "RewardContext":
+        """One query for the rules of every offer in the batch, one for the rates, one for rewards already made.
+
+        `conversion_ids` may be only those of the batch that have a reward (the caller knows it from its own
+        query): the others have none.
+        """
+        context = cls()
         for offer_id in offer_ids:
             context.rules_by_offer[offer_id] = []
         for rule in RewardRule.objects.filter(offer_id__in=offer_ids, is_active=True):
@@ -69,9 +79,8 @@ class RewardContext:
         if facts:
             days = [item.occurred_at.date() for item in facts]
             context.rates.preload(currencies, min(days), max(days))
-        context.existing = {
-            reward.conversion_id: reward for reward in Reward.objects.filter(conversion_id__in=conversion_ids)
-        }
+        rewarded = Reward.objects.filter(conversion_id__in=conversion_ids) if conversion_ids else []
+        context.existing = {reward.conversion_id: reward for reward in rewarded}
         return context
 
     def rules_for(self, *, offer: Offer, partner_id: int) -> list[RewardRule]:
@@ -98,6 +107,24 @@ class RewardContext:
         if cache_key not in self.accounts:
             self.accounts[cache_key], _ = Account.objects.get_or_create(**key)
         return self.accounts[cache_key]
+
+    def accounts_load(self, rewards: list[Reward]) -> None:
+        """The accrual accounts of these rewards that exist, in one query (`account` creates the others)."""
+        partner_ids = {reward.partner_id for reward in rewards}
+        advertiser_ids = {reward.offer.advertiser_id for reward in rewards}
+        found = Account.objects.filter(
+            Q(kind=Account.Kind.PARTNER_PENDING, partner_id__in=partner_ids)
+            | Q(kind=Account.Kind.ADVERTISER_PAYABLE, advertiser_id__in=advertiser_ids),
+            currency__in={reward.currency for reward in rewards},
+        )
+        for account in found:
+            owner = (
+                {"partner_id": account.partner_id}
+                if account.kind == Account.Kind.PARTNER_PENDING
+                else {"advertiser_id": account.advertiser_id}
+            )
+            key = {"kind": account.kind, **owner, "currency": account.currency}
+            self.accounts.setdefault(tuple(sorted(key.items())), account)
 
     def existing_reward(self, conversion_id) -> Reward | None:
         if self.existing is not None:
@@ -134,10 +161,65 @@ def reward_grant(
     writes nothing (the conversion is decided when the rate arrives).
     """
     context = context or RewardContext()
+    considered = _reward_consider(conversion_id, offer, facts, now, context)
+    if isinstance(considered, RewardDecision):
+        return considered
+    try:
+        with transaction.atomic():  # a savepoint: counters and reward commit together or not at all
+            decision = _rewards_decide([considered], now=now, batch=False)[0]
+            if decision.reward is not None:
+                _reward_save(decision.reward, context, now=now)
+            return decision
+    except _AlreadyRewarded:
+        # Another path rewarded this conversion first; our savepoint (counters included) is undone.
+        reward = Reward.objects.get(conversion_id=conversion_id)
+        return RewardDecision(outcome=Outcome.REWARDED, reward=reward, explanation=reward.explanation)
+
+
+def reward_grants_decide(
+    *, items: list[tuple[UUID, Offer, ConversionFacts]], now: datetime, context: RewardContext
+) -> list[RewardDecision]:
+    """`reward_grant` for a batch of (conversion_id, offer, facts), in order, writing nothing but counters.
+
+    The decisions are the ones `reward_grant` would make one after another: invoices are numbered and
+    spend limits charged in the batch's order (rewards/limits.py, a few statements for the batch). The
+    rewards are kept in `context.to_create` for `reward_grants_flush`.
+    """
+    considered = [_reward_consider(*item, now, context) for item in items]
+    pending = [item for item in considered if isinstance(item, _Pending)]
+    decided = iter(_rewards_decide(pending, now=now, batch=bulk_supported()))
+    decisions = [item if isinstance(item, RewardDecision) else next(decided) for item in considered]
+    context.to_create.extend(
+        decision.reward
+        for item, decision in zip(considered, decisions, strict=True)
+        if isinstance(item, _Pending) and decision.reward is not None
+    )
+    return decisions
+
+
+class _AlreadyRewarded(Exception):
+    pass
+
+
+@dataclass
+class _Pending:
+    """A conversion whose rule is chosen; what it earns depends on its invoice count and spend limit."""
+
+    conversion_id: UUID
+    offer: Offer
+    facts: ConversionFacts
+    choice: object
+    rates: dict
+    rates_shown: dict
+    explanation: dict
+    computed: object = None
+
+
+def _reward_consider(conversion_id, offer, facts, now, context) -> "RewardDecision | _Pending":
+    """Everything decided without counters: an existing reward, the matching rule, a missing rate."""
     existing = context.existing_reward(conversion_id)
     if existing:
         return RewardDecision(outcome=Outcome.REWARDED, reward=existing, explanation=existing.explanation)
-
     rules = context.rules_for(offer=offer, partner_id=facts.partner_id)
     rates, rates_shown = context.rates_for(facts, rules)
     choice = reward_rules_match(rules, facts, rates)
@@ -153,43 +235,62 @@ def reward_grant(
         explanation["outcome"] = Outcome.MISSING_EXCHANGE_RATE
         explanation["missing_rate"] = {"base": base, "quote": quote, "date": facts.occurred_at.date().isoformat()}
         return RewardDecision(outcome=Outcome.MISSING_EXCHANGE_RATE, reward=None, explanation=explanation)
-
-    try:
-        return _grant_decided(conversion_id, offer, facts, now, context, choice, rates, rates_shown, explanation)
-    except _AlreadyRewarded:
-        # Another path rewarded this conversion first; our savepoint (counters included) is undone.
-        reward = Reward.objects.get(conversion_id=conversion_id)
-        return RewardDecision(outcome=Outcome.REWARDED, reward=reward, explanation=reward.explanation)
+    return _Pending(conversion_id, offer, facts, choice, rates, rates_shown, explanation)
 
 
-class _AlreadyRewarded(Exception):
-    pass
+def _rewards_decide(pending: list[_Pending], *, now: datetime, batch: bool) -> list[RewardDecision]:
+    """Count invoices, apply recurring limits, compute amounts, charge spend limits: in order, for each.
+
+    `batch` counts and charges the whole list with a few set-based statements (rewards/limits.py);
+    otherwise each with its own single statement. Either way the outcome is the same.
+    """
+    subscriptions = [item for item in pending if item.facts.type == "subscription"]
+    if batch:
+        invoices = subscription_invoices_count([(item.offer.pk, item.facts) for item in subscriptions])
+    else:
+        invoices = [subscription_invoice_count(offer_id=item.offer.pk, facts=item.facts) for item in subscriptions]
+    invoice_of = {id(item): invoice for item, invoice in zip(subscriptions, invoices, strict=True)}
+    decisions: dict[int, RewardDecision] = {}
+    to_charge = []
+    for item in pending:
+        rule, explanation = item.choice.rule, item.explanation
+        if rule is None:
+            explanation["outcome"] = Outcome.NO_MATCHING_RULE
+            decisions[id(item)] = RewardDecision(outcome=Outcome.NO_MATCHING_RULE, reward=None, explanation=explanation)
+            continue
+        invoice = invoice_of.get(id(item))
+        if invoice is not None:
+            allowed, explanation["recurring"] = recurring_allows(rule, invoice, item.facts.occurred_at)
+            if not allowed:
+                explanation["outcome"] = Outcome.RECURRING_LIMIT_REACHED
+                decisions[id(item)] = RewardDecision(
+                    outcome=Outcome.RECURRING_LIMIT_REACHED, reward=None, explanation=explanation
+                )
+                continue
+        item.computed = reward_amount_compute(rule, item.facts, item.rates)
+        explanation["reward"] = _reward_explained(rule, item.computed)
+        to_charge.append(item)
+    requests = [
+        ChargeRequest(
+            rule=item.choice.rule,
+            partner_id=item.facts.partner_id,
+            amount=item.computed.amount,
+            occurred_at=item.facts.occurred_at,
+            time_zone=item.offer.advertiser.time_zone,
+        )
+        for item in to_charge
+    ]
+    if batch:
+        charges = spend_charges(requests)
+    else:
+        charges = [spend_charge(**vars(request)) for request in requests]
+    for item, charge in zip(to_charge, charges, strict=True):
+        decisions[id(item)] = _reward_charged(item, charge, now=now)
+    return [decisions[id(item)] for item in pending]
 
 
-def _grant_decided(conversion_id, offer, facts, now, context, choice, rates, rates_shown, explanation):
-    if context.deferred:
-        # The batch path: the caller's transaction is the unit, and rewards are written by `flush`.
-        return _decide(conversion_id, offer, facts, now, context, choice, rates, rates_shown, explanation)
-    with transaction.atomic():  # a savepoint: counters and reward commit together or not at all
-        return _decide(conversion_id, offer, facts, now, context, choice, rates, rates_shown, explanation)
-
-
-def _decide(conversion_id, offer, facts, now, context, choice, rates, rates_shown, explanation):
-    invoice = None
-    if facts.type == "subscription":
-        invoice = subscription_invoice_count(offer_id=offer.pk, facts=facts)
-    if choice.rule is None:
-        explanation["outcome"] = Outcome.NO_MATCHING_RULE
-        return RewardDecision(outcome=Outcome.NO_MATCHING_RULE, reward=None, explanation=explanation)
-    rule = choice.rule
-    if invoice is not None:
-        allowed, explanation["recurring"] = recurring_allows(rule, invoice, facts.occurred_at)
-        if not allowed:
-            explanation["outcome"] = Outcome.RECURRING_LIMIT_REACHED
-            return RewardDecision(outcome=Outcome.RECURRING_LIMIT_REACHED, reward=None, explanation=explanation)
-
-    computed = reward_amount_compute(rule, facts, rates)
-    explanation["reward"] = {
+def _reward_explained(rule: RewardRule, computed) -> dict:
+    return {
         "rule_id": rule.pk,
         "reward_type": rule.reward_type,
         "value": str(rule.value),
@@ -202,20 +303,23 @@ def _decide(conversion_id, offer, facts, now, context, choice, rates, rates_show
         "currency": computed.currency,
         "rounding": "ROUND_HALF_UP to the currency's minor unit, once",
     }
-    time_zone = offer.advertiser.time_zone
-    charge = spend_charge(
-        rule=rule,
-        partner_id=facts.partner_id,
-        amount=computed.amount,
-        occurred_at=facts.occurred_at,
-        time_zone=time_zone,
+
+
+def _reward_charged(item: _Pending, charge, *, now: datetime) -> RewardDecision:
+    """The reward (not saved) once its spend limit allowed it; or the cap reached."""
+    explanation, facts, offer, rule, computed = (
+        item.explanation,
+        item.facts,
+        item.offer,
+        item.choice.rule,
+        item.computed,
     )
     if charge.state:
         explanation["spend_limit"] = {**charge.state, "reached": not charge.allowed}
     if not charge.allowed:
         explanation["outcome"] = Outcome.CAP_REACHED
         return RewardDecision(outcome=Outcome.CAP_REACHED, reward=None, explanation=explanation)
-
+    time_zone = offer.advertiser.time_zone
     approve_after = validation_term_end(facts.occurred_at, term_days=offer.validation_term_days, time_zone=time_zone)
     explanation["validation"] = {
         "term_days": offer.validation_term_days,
@@ -223,12 +327,14 @@ def _decide(conversion_id, offer, facts, now, context, choice, rates, rates_show
         "approve_after": approve_after.isoformat(),
     }
     explanation["outcome"] = Outcome.REWARDED
-    rate_used = rates_shown.get(f"{facts.currency}->{rule.currency}") if computed.rate is not None else None
-    reward = Reward(
-        conversion_id=conversion_id,
+    rate_used = item.rates_shown.get(f"{facts.currency}->{rule.currency}") if computed.rate is not None else None
+    reward = instance_new(
+        Reward,
+        related={"offer": offer, "rule": rule},
+        conversion_id=item.conversion_id,
         partner_id=facts.partner_id,
-        offer=offer,
-        rule=rule,
+        offer_id=offer.pk,
+        rule_id=rule.pk,
         amount=computed.amount,
         currency=computed.currency,
         explanation=explanation,
@@ -239,9 +345,10 @@ def _decide(conversion_id, offer, facts, now, context, choice, rates, rates_show
         spend_counter_id=charge.counter_id,
         created_at=now,
     )
-    if context.deferred:
-        context.to_create.append(reward)
-        return RewardDecision(outcome=Outcome.REWARDED, reward=reward, explanation=explanation)
+    return RewardDecision(outcome=Outcome.REWARDED, reward=reward, explanation=explanation)
+
+
+def _reward_save(reward: Reward, context: "RewardContext", *, now: datetime) -> None:
     try:
         with transaction.atomic():
             reward.save(force_insert=True)
@@ -251,11 +358,10 @@ def _decide(conversion_id, offer, facts, now, context, choice, rates, rates_show
         kind=Transaction.Kind.ACCRUAL,
         reward=reward,
         legs=_accrual_legs(reward, context),
-        memo=f"reward for conversion {conversion_id}",
+        memo=f"reward for conversion {reward.conversion_id}",
         now=now,
         fresh=True,
     )
-    return RewardDecision(outcome=Outcome.REWARDED, reward=reward, explanation=explanation)
 
 
 def _accrual_legs(reward: Reward, context: "RewardContext") -> list[tuple[Account, Decimal]]:
@@ -266,8 +372,8 @@ def _accrual_legs(reward: Reward, context: "RewardContext") -> list[tuple[Accoun
     return [(payable, -reward.amount), (pending, reward.amount)]
 
 
-def reward_grants_flush(*, context: "RewardContext", now: datetime) -> int:
-    """Write the rewards a deferred context decided, with their accruals, in a few set-based INSERTs.
+def reward_grants_flush(*, context: "RewardContext", now: datetime, serialized: dict | None = None) -> int:
+    """Write the rewards a batch decided, with their accruals: ids reserved in one query, then three COPYs.
 
     The batch holds every conversion's lock and knew their existing rewards, so
     a conflict here means something bypassed the locks: the unique constraints
@@ -276,22 +382,67 @@ def reward_grants_flush(*, context: "RewardContext", now: datetime) -> int:
     rewards, context.to_create = context.to_create, []
     if not rewards:
         return 0
-    Reward.objects.bulk_create(rewards)
-    postings = Transaction.objects.bulk_create(
-        Transaction(
-            kind=Transaction.Kind.ACCRUAL,
-            reward=reward,
-            memo=f"reward for conversion {reward.conversion_id}",
-            created_at=now,
+    context.accounts_load(rewards)
+    postings = [
+        (reward, f"reward for conversion {reward.conversion_id}", _accrual_legs(reward, context)) for reward in rewards
+    ]
+    if not bulk_supported():
+        Reward.objects.bulk_create(rewards)
+        made = Transaction.objects.bulk_create(
+            Transaction(kind=Transaction.Kind.ACCRUAL, reward=reward, memo=memo, created_at=now)
+            for reward, memo, _ in postings
         )
-        for reward in rewards
+        Entry.objects.bulk_create(
+            Entry(transaction=posted, account=account, amount=amount, currency=account.currency)
+            for posted, (_, _, legs) in zip(made, postings, strict=True)
+            for account, amount in legs
+        )
+        return len(rewards)
+    ids = ids_reserve(len(rewards), Reward, Transaction)
+    for reward, (reward_id, _) in zip(rewards, ids, strict=True):
+        reward.pk = reward_id
+        reward._state.adding, reward._state.db = False, "default"
+    rows_copy(
+        Reward,
+        [*_REWARD_COLUMNS, "id"],
+        ((*(getattr(reward, name) for name in _REWARD_COLUMNS), reward.pk) for reward in rewards),
+        serialized=serialized,
     )
-    Entry.objects.bulk_create(
-        Entry(transaction=posted, account=account, amount=amount, currency=account.currency)
-        for posted, reward in zip(postings, rewards, strict=True)
-        for account, amount in _accrual_legs(reward, context)
+    rows_copy(
+        Transaction,
+        ["id", "kind", "reward_id", "memo", "created_at"],
+        (
+            (transaction_id, Transaction.Kind.ACCRUAL, reward.pk, memo, now)
+            for (reward, memo, _), (_, transaction_id) in zip(postings, ids, strict=True)
+        ),
+    )
+    rows_copy(
+        Entry,
+        ["transaction_id", "account_id", "amount", "currency"],
+        (
+            (transaction_id, account.pk, amount, account.currency)
+            for (_, _, legs), (_, transaction_id) in zip(postings, ids, strict=True)
+            for account, amount in legs
+        ),
     )
     return len(rewards)
+
+
+_REWARD_COLUMNS = [
+    "conversion_id",
+    "partner_id",
+    "offer_id",
+    "rule_id",
+    "amount",
+    "currency",
+    "explanation",
+    "exchange_rate",
+    "rate_date",
+    "occurred_at",
+    "approve_after",
+    "spend_counter_id",
+    "created_at",
+]
 
 
 def _reward_locked(conversion_id=None, reward_id=None) -> Reward | None:

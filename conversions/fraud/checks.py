@@ -7,9 +7,11 @@ docs/fraud.md describes every check, its default and how to tune it.
 """
 
 import hashlib
+import json
 import math
 import statistics
 import time
+from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -59,12 +61,114 @@ class Signal:
         return {"code": self.code, "score": self.score, "action": action, "evidence": self.evidence}
 
 
+def _json_key(value) -> tuple:
+    """A value as jsonb compares it: true is not 1, 1 is 1.0, "1" is neither."""
+    if isinstance(value, bool):
+        return ("bool", value)
+    if isinstance(value, int | float):
+        return ("number", Decimal(str(value)))
+    if isinstance(value, str):
+        return ("string", value)
+    return ("other", json.dumps(value, sort_keys=True))
+
+
+CUSTOMER_KEYS = ("customer_email_sha256", "customer_id")
+
+
+class ScreeningPreload:
+    """What the checks of a whole batch read, loaded with one query per kind instead of one per conversion.
+
+    Each answer is the one the per-conversion query gives (ScreeningContext's methods), computed from the
+    rows of all the batch's conversions at once: a batch screens exactly as one-by-one processing does.
+    """
+
+    def __init__(self, conversions: list[Conversion]) -> None:
+        partner_ids = {conversion.partner_id for conversion in conversions if conversion.partner_id}
+        self.partners = Partner.objects.select_related("user").in_bulk(partner_ids) if partner_ids else {}
+        self._ip_times = self._ip_times_load(conversions)
+        click_ids = {conversion.click_id for conversion in conversions if conversion.click_id}
+        self._click_partners: dict[int, set[int]] = {click_id: set() for click_id in click_ids}
+        if click_ids:
+            rows = Conversion.objects.filter(click_id__in=click_ids).exclude(partner_id=None)
+            for click_id, partner_id in rows.values_list("click_id", "partner_id"):
+                self._click_partners[click_id].add(partner_id)
+        self._customers = self._customers_load(conversions)
+
+    @staticmethod
+    def _ip_times_load(conversions: list[Conversion]) -> dict[str, list[datetime]]:
+        visitor = [conversion for conversion in conversions if conversion.ip and conversion.ip_from_visitor]
+        if not visitor:
+            return {}
+        times: dict[str, list[datetime]] = {conversion.ip: [] for conversion in visitor}
+        rows = Conversion.objects.filter(
+            ip__in=list(times),
+            ip_from_visitor=True,
+            created_at__gt=min(conversion.created_at for conversion in visitor) - IpVelocity.window,
+            created_at__lte=max(conversion.created_at for conversion in visitor),
+        )
+        for ip, created_at in rows.values_list("ip", "created_at"):
+            times[ip].append(created_at)
+        for values in times.values():
+            values.sort()
+        return times
+
+    @staticmethod
+    def _customers_load(conversions: list[Conversion]) -> dict[str, list[tuple]]:
+        wanted: dict[str, list] = {}
+        for conversion in conversions:
+            key = customer_key_of(conversion)
+            if key is not None and conversion.partner_id:
+                wanted.setdefault(key[0], []).append((conversion, key[1]))
+        found: dict[str, list[tuple]] = {}
+        for name, items in wanted.items():
+            rows = (
+                Conversion.objects.filter(
+                    offer_id__in={conversion.offer_id for conversion, _ in items},
+                    created_at__gte=min(conversion.created_at for conversion, _ in items) - MultiPartner.window,
+                    **{f"meta__{name}__in": list({_json_key(value): value for _, value in items}.values())},
+                )
+                .exclude(partner_id=None)
+                .values_list("pk", "offer_id", "created_at", "partner_id", f"meta__{name}")
+            )
+            found[name] = [
+                (pk, offer_id, created_at, partner_id, _json_key(value))
+                for (pk, offer_id, created_at, partner_id, value) in rows
+            ]
+        return found
+
+    def ip_conversions_in_hour(self, ip: str, until: datetime) -> int:
+        times = self._ip_times[ip]
+        return bisect_right(times, until) - bisect_right(times, until - IpVelocity.window)
+
+    def click_partner_ids(self, click_id: int) -> set[int]:
+        return set(self._click_partners[click_id])
+
+    def customer_partner_ids(self, conversion: Conversion, name: str, value, since: datetime) -> set[int]:
+        key = _json_key(value)
+        return {
+            partner_id
+            for pk, offer_id, created_at, partner_id, found in self._customers.get(name, [])
+            if found == key and offer_id == conversion.offer_id and created_at >= since and pk != conversion.pk
+        }
+
+
+def customer_key_of(conversion: Conversion) -> tuple[str, str] | None:
+    """The advertiser's customer identity from meta: ("customer_email_sha256" | "customer_id", value)."""
+    meta = conversion.meta if isinstance(conversion.meta, dict) else {}
+    for name in CUSTOMER_KEYS:
+        value = meta.get(name)
+        if isinstance(value, str | int) and str(value).strip():
+            return name, str(value).strip().lower() if name == "customer_email_sha256" else value
+    return None
+
+
 @dataclass
 class ScreeningContext:
-    """One conversion and what the checks read around it."""
+    """One conversion and what the checks read around it (from a batch's preload when there is one)."""
 
     conversion: Conversion
     now: datetime
+    preload: ScreeningPreload | None = None
 
     @cached_property
     def click(self) -> Click | None:
@@ -78,7 +182,37 @@ class ScreeningContext:
     def partner(self) -> Partner | None:
         if not self.conversion.partner_id:
             return None
+        if self.preload is not None:
+            return self.preload.partners[self.conversion.partner_id]
         return Partner.objects.select_related("user").get(pk=self.conversion.partner_id)
+
+    def ip_conversions_in_hour(self, ip: str) -> int:
+        """Visitor conversions from the IP created in the hour up to this one's creation (itself included)."""
+        until = self.conversion.created_at
+        if self.preload is not None:
+            return self.preload.ip_conversions_in_hour(ip, until)
+        return Conversion.objects.filter(
+            ip=ip, ip_from_visitor=True, created_at__gt=until - IpVelocity.window, created_at__lte=until
+        ).count()
+
+    def click_partner_ids(self) -> set[int]:
+        """The partners of every conversion on this one's click."""
+        if self.preload is not None:
+            return self.preload.click_partner_ids(self.conversion.click_id)
+        rows = Conversion.objects.filter(click_id=self.click.pk).exclude(partner_id=None)
+        return set(rows.values_list("partner_id", flat=True))
+
+    def customer_partner_ids(self, name: str, value, since: datetime) -> set[int]:
+        """The partners of the offer's other conversions of this customer since `since`."""
+        conversion = self.conversion
+        if self.preload is not None:
+            return self.preload.customer_partner_ids(conversion, name, value, since)
+        rows = (
+            Conversion.objects.filter(offer_id=conversion.offer_id, created_at__gte=since, **{f"meta__{name}": value})
+            .exclude(partner_id=None)
+            .exclude(pk=conversion.pk)
+        )
+        return set(rows.values_list("partner_id", flat=True))
 
     @property
     def visitor_ip(self) -> str | None:
@@ -97,13 +231,7 @@ class ScreeningContext:
 
     @property
     def customer_key(self) -> tuple[str, str] | None:
-        """The advertiser's customer identity from meta: ("customer_email_sha256" | "customer_id", value)."""
-        meta = self.conversion.meta if isinstance(self.conversion.meta, dict) else {}
-        for name in ("customer_email_sha256", "customer_id"):
-            value = meta.get(name)
-            if isinstance(value, str | int) and str(value).strip():
-                return name, str(value).strip().lower() if name == "customer_email_sha256" else value
-        return None
+        return customer_key_of(self.conversion)
 
 
 def _positive_number(value, *, name: str = "threshold") -> float:
@@ -183,15 +311,13 @@ class CtitTooLong(Check):
 
 
 class IpVelocity(Check):
+    window = timedelta(hours=1)
+
     def run(self, context, threshold):
         ip = context.visitor_ip
         if not ip:
             return None
-        created_at = context.conversion.created_at
-        since = created_at - timedelta(hours=1)
-        count = Conversion.objects.filter(
-            ip=ip, ip_from_visitor=True, created_at__gt=since, created_at__lte=created_at
-        ).count()
+        count = context.ip_conversions_in_hour(ip)
         if count <= threshold:
             return None
         return self.signal(ip=ip, conversions_last_hour=count, limit_per_hour=threshold)
@@ -209,12 +335,7 @@ class MultiPartner(Check):
         evidence = {}
         click = context.click
         if click is not None:
-            other = set(
-                Conversion.objects.filter(click_id=click.pk)
-                .exclude(partner_id=conversion.partner_id)
-                .exclude(partner_id=None)
-                .values_list("partner_id", flat=True)
-            )
+            other = context.click_partner_ids() - {conversion.partner_id}
             if click.partner_id != conversion.partner_id:
                 other.add(click.partner_id)
             if other:
@@ -223,16 +344,8 @@ class MultiPartner(Check):
         key = context.customer_key
         if key is not None:
             name, value = key
-            since = conversion.created_at - self.window
-            others = set(
-                Conversion.objects.filter(
-                    offer_id=conversion.offer_id, created_at__gte=since, **{f"meta__{name}": value}
-                )
-                .exclude(partner_id=conversion.partner_id)
-                .exclude(partner_id=None)
-                .exclude(pk=conversion.pk)
-                .values_list("partner_id", flat=True)
-            )
+            others = context.customer_partner_ids(name, value, conversion.created_at - self.window)
+            others.discard(conversion.partner_id)
             if others:
                 evidence["customer_key"] = name
                 evidence["customer_other_partner_ids"] = sorted(others)

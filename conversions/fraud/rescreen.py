@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from conversions.fraud.screening import FLAG, REJECT, conversion_screen_store
 from conversions.models import Conversion, StatusChange
-from conversions.processing import _status_set, conversion_approve
+from conversions.processing import _screening_hold, _status_set, conversion_approve
 
 RESCREEN_STATUSES = (Conversion.Status.PENDING, Conversion.Status.SUSPICIOUS)
 PASSED_REMARK = "Passed fraud screening again after the offer's settings changed."
@@ -38,16 +38,8 @@ def conversion_rescreen(*, conversion_id: str | UUID, now: datetime | None = Non
             return "skipped"
         screening = conversion_screen_store(conversion, now=now)
         if conversion.status == Conversion.Status.PENDING:
-            if not screening.holds:
+            if not _screening_hold(conversion, screening, now=now):
                 return "still_pending"
-            _status_set(
-                conversion,
-                screening.status,
-                reason=screening.reason,
-                remark=screening.remark,
-                channel="fraud",
-                now=now,
-            )
             return "flagged" if screening.decision == FLAG else "rejected"
         # Suspicious.
         if screening.decision == REJECT:

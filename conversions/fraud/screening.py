@@ -11,7 +11,7 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from conversions.fraud.checks import CHECKS, ScreeningContext, Signal, ThresholdInvalid
+from conversions.fraud.checks import CHECKS, ScreeningContext, ScreeningPreload, Signal, ThresholdInvalid
 from conversions.fraud.models import FraudSetting
 from conversions.models import Conversion
 
@@ -79,12 +79,23 @@ def _decide(fired: list[tuple[Signal, str]]) -> tuple[str, str]:
     return PASS, ""
 
 
-def conversion_screen(conversion: Conversion, *, now: datetime | None = None) -> Screening:
-    """Run every enabled check on the conversion and decide what its signals call for."""
+def conversion_screen(
+    conversion: Conversion,
+    *,
+    now: datetime | None = None,
+    settings: dict[str, CheckSetting] | None = None,
+    preload: ScreeningPreload | None = None,
+) -> Screening:
+    """Run every enabled check on the conversion and decide what its signals call for.
+
+    A batch passes its offers' `settings` and a `preload` of what the checks read; the answer is the same.
+    """
     now = now or timezone.now()
-    context = ScreeningContext(conversion=conversion, now=now)
+    context = ScreeningContext(conversion=conversion, now=now, preload=preload)
     fired: list[tuple[Signal, str]] = []
-    for code, setting in fraud_settings_for(conversion.offer_id).items():
+    if settings is None:
+        settings = fraud_settings_for(conversion.offer_id)
+    for code, setting in settings.items():
         if not setting.enabled:
             continue
         signal = CHECKS[code].run(context, setting.threshold)
@@ -106,14 +117,37 @@ def conversion_screen(conversion: Conversion, *, now: datetime | None = None) ->
     )
 
 
+SCREENING_FIELDS = ["fraud_score", "fraud_signals", "screened_at"]
+
+
 def conversion_screen_store(conversion: Conversion, *, now: datetime | None = None) -> Screening:
     """Screen the (locked) conversion and store its score and signals on it; the caller acts on the decision."""
     now = now or timezone.now()
     screening = conversion_screen(conversion, now=now)
+    _screening_set(conversion, screening, now=now)
+    conversion.save(update_fields=SCREENING_FIELDS)
+    return screening
+
+
+def conversions_screen(conversions: list[Conversion], *, now: datetime) -> list[Screening]:
+    """Screen a batch of (locked) conversions, setting each one's score and signals; the caller saves them.
+
+    The offers' settings are read once per offer and what the checks look up once per batch
+    (ScreeningPreload), so a batch makes a handful of queries instead of several per conversion.
+    """
+    settings = {offer_id: fraud_settings_for(offer_id) for offer_id in {c.offer_id for c in conversions}}
+    preload = ScreeningPreload(conversions)
+    screenings = []
+    for conversion in conversions:
+        screening = conversion_screen(conversion, now=now, settings=settings[conversion.offer_id], preload=preload)
+        _screening_set(conversion, screening, now=now)
+        screenings.append(screening)
+    return screenings
+
+
+def _screening_set(conversion: Conversion, screening: Screening, *, now: datetime) -> None:
     conversion.fraud_score, conversion.fraud_signals, conversion.screened_at = (
         screening.total_score,
         screening.signals,
         now,
     )
-    conversion.save(update_fields=["fraud_score", "fraud_signals", "screened_at"])
-    return screening
