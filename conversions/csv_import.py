@@ -17,8 +17,11 @@ chunk, and a finished upload is never imported twice.
 import hashlib
 import json
 import uuid
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from decimal import Decimal
+from functools import lru_cache
 from itertools import islice
 from zoneinfo import ZoneInfo
 
@@ -27,14 +30,22 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.db.models import JSONField
 from django.utils import timezone
+from psycopg.errors import UniqueViolation
 
 from config.errors import DomainError
 from config.jobs import job_enqueue_on_commit
 from conversions.advertiser.services import conversion_amount_change, conversion_validate
-from conversions.attribution import click_attribution, referral_attribution
+from conversions.attribution import (
+    Attribution,
+    AttributionIds,
+    any_text_sql,
+    click_facts_attribution,
+    click_facts_for_ids,
+    referral_attribution,
+)
 from conversions.csv_files import CsvFileInvalid, CsvRow, CsvTable, csv_table_read
-from conversions.errors import ConversionNotFound
-from conversions.ingestion import ConversionReport, conversion_build, occurred_at_resolve
+from conversions.errors import ConversionInvalid, ConversionNotFound
+from conversions.ingestion import REJECTION_REMARKS, ConversionReport, conversion_build, occurred_at_resolve
 from conversions.models import Conversion, ConversionUpload, StatusChange, UploadRowError
 from conversions.upload_jobs import process_conversions_batch, upload_import
 from conversions.validation import (
@@ -48,8 +59,8 @@ from conversions.validation import (
     type_validate,
 )
 from referrals.click_buffer import buffered_clicks_insert
-from referrals.models import Advertiser, Click, Offer, Partner
-from referrals.money import money_quantize
+from referrals.models import Advertiser, Offer, Partner
+from referrals.money import MoneyError, money_quantize
 
 CHUNK_ROWS = 2000
 PROCESS_BATCH = 500
@@ -149,37 +160,56 @@ def occurred_at_parse(value: str, tz: ZoneInfo) -> datetime:
     return parsed
 
 
-def conversion_row_parse(row: CsvRow, *, offer: Offer, tz: ZoneInfo) -> tuple[ConversionReport | None, list[RowError]]:
-    """One row into a report, with every field error of the row (not just the first)."""
+@lru_cache(maxsize=4096)
+def _occurred_at_parse_cached(tz: ZoneInfo, value: str) -> datetime:
+    """occurred_at_parse, remembered: the rows of a file often share their times."""
+    return occurred_at_parse(value, tz)
+
+
+_TEXT_COLUMNS = ("click_id", "referral_code", "product_id", "category", "plan", "subscription_id", "source")
+
+
+def conversion_row_parse(
+    row: CsvRow, *, offer: Offer, tz: ZoneInfo, meta_columns: tuple[str, ...] | None = None
+) -> tuple[ConversionReport | None, list[RowError]]:
+    """One row into a report, with every field error of the row (not just the first).
+
+    `meta_columns`: the header's meta_ columns, when the caller has picked them out once for many rows.
+    """
     errors: list[RowError] = []
     attrs: dict = {"offer": offer.public_id}
-    external_id = row.get("external_id")
+    get = row.get
+    external_id = get("external_id")
 
-    def check(column: str, validate, value: str) -> None:
+    def check(column: str, value: str, validate, *args) -> None:
         try:
-            attrs[column] = validate(value)
+            attrs[column] = validate(*args, value)
         except FieldInvalid as error:
             errors.append(RowError(row.number, column, str(error), value, external_id))
 
     if not external_id:
         errors.append(RowError(row.number, "external_id", "Required: your order or invoice id."))
     else:
-        check("external_id", lambda v: text_validate("external_id", v), external_id)
-    check("type", type_validate, row.get("type").lower())
-    if not row.get("amount"):
+        check("external_id", external_id, text_validate, "external_id")
+    check("type", get("type").lower(), type_validate)
+    if not (amount := get("amount")):
         errors.append(RowError(row.number, "amount", "Required.", "", external_id))
     else:
-        check("amount", amount_validate, row.get("amount"))
-    check("currency", currency_validate, row.get("currency"))
-    for name in ("click_id", "referral_code", "product_id", "category", "plan", "subscription_id", "source"):
-        check(name, lambda v, name=name: text_validate(name, v), row.get(name))
-    if row.get("quantity"):
-        check("quantity", quantity_validate, row.get("quantity"))
-    if row.get("occurred_at"):
-        check("occurred_at", lambda v: occurred_at_parse(v, tz), row.get("occurred_at"))
-    meta = {name[len(META_PREFIX) :]: value for name, value in row.values.items() if name.startswith(META_PREFIX)}
-    meta = {key: value.strip() for key, value in meta.items() if key and value.strip()}
-    check("meta", meta_validate, meta)
+        check("amount", amount, amount_validate)
+    check("currency", get("currency"), currency_validate)
+    for name in _TEXT_COLUMNS:
+        check(name, get(name), text_validate, name)
+    if quantity := get("quantity"):
+        check("quantity", quantity, quantity_validate)
+    if occurred_at := get("occurred_at"):
+        check("occurred_at", occurred_at, _occurred_at_parse_cached, tz)
+    if meta_columns is None:
+        meta_columns = tuple(name for name in row.values if name.startswith(META_PREFIX))
+    meta = {}
+    for name in meta_columns:
+        if (key := name[len(META_PREFIX) :]) and (value := (row.values.get(name) or "").strip()):
+            meta[key] = value
+    check("meta", meta, meta_validate)
     if row.extra_cells:
         errors.append(RowError(row.number, "", "The row has more cells than the header has columns.", "", external_id))
     if not errors and not attrs.get("click_id") and not attrs.get("referral_code"):
@@ -215,10 +245,11 @@ def _conversion_chunk_import(
     advertiser, offer = upload.advertiser, upload.offer
     tz = ZoneInfo(advertiser.time_zone)
     outcome = ChunkOutcome()
+    meta_columns = tuple(name for name in rows[0].values if name.startswith(META_PREFIX)) if rows else ()
 
     parsed: list[tuple[CsvRow, ConversionReport]] = []
     for row in rows:
-        report, errors = conversion_row_parse(row, offer=offer, tz=tz)
+        report, errors = conversion_row_parse(row, offer=offer, tz=tz, meta_columns=meta_columns)
         if errors:
             outcome.errors.extend(errors)
             continue
@@ -238,66 +269,143 @@ def _conversion_chunk_import(
         parsed.append((row, report))
 
     # As the API: a known external id is answered with the first conversion, before any attribution.
-    existing = set(
-        Conversion.objects.filter(
-            advertiser=advertiser, external_id__in=[report.external_id for _, report in parsed]
-        ).values_list("external_id", flat=True)
-    )
+    existing = _existing_external_ids(advertiser, [report.external_id for _, report in parsed])
     fresh = [(row, report) for row, report in parsed if report.external_id not in existing]
     outcome.duplicates += len(parsed) - len(fresh)
 
     click_ids = {report.click_id for _, report in fresh if report.click_id}
-    clicks = {
-        click.click_id: click
-        for click in Click.objects.select_related("offer", "partner").filter(click_id__in=click_ids)
-    }
+    clicks = click_facts_for_ids(click_ids)
     # Clicks still in the Redis click buffer: written now, so they attribute like the others.
-    if missing := click_ids - clicks.keys():
-        if buffered_clicks_insert(missing):
-            clicks.update(
-                (click.click_id, click)
-                for click in Click.objects.select_related("offer", "partner").filter(click_id__in=missing)
-            )
-    codes = {report.referral_code.strip().upper() for _, report in fresh if not report.click_id}
-    partners = {partner.referral_code: partner for partner in Partner.objects.filter(referral_code__in=codes)}
+    if (missing := click_ids - clicks.keys()) and buffered_clicks_insert(missing):
+        clicks.update(click_facts_for_ids(missing))
+    by_code = _referral_attributions(offer, {report.referral_code for _, report in fresh if not report.click_id})
 
-    built: list[Conversion] = []
-    for row, report in fresh:
-        try:
-            occurred_at = occurred_at_resolve(report.occurred_at, now=now)
-            if report.click_id:
-                attribution = click_attribution(
-                    advertiser=advertiser,
-                    click=clicks.get(report.click_id),
-                    occurred_at=occurred_at,
-                    offer_public_id=offer.public_id,
-                )
-            else:
-                attribution = referral_attribution(
-                    offer=offer, partner=partners.get(report.referral_code.strip().upper())
-                )
-            built.append(
-                conversion_build(
-                    advertiser=advertiser,
-                    report=report,
-                    attribution=attribution,
-                    occurred_at=occurred_at,
-                    channel=Conversion.Channel.CSV,
-                    request=None,
-                    now=now,
-                )
-            )
-        except DomainError as error:
-            outcome.errors.extend(_errors_from(error, row, report))
+    builder = ConversionRowBuilder(upload=upload, now=now)
 
-    if built:
-        inserted = _conversions_insert(built)
-        created = [conversion for conversion in built if conversion.pk in inserted]
+    def attributed_rows() -> Iterator[tuple]:
+        for row, report in fresh:
+            try:
+                occurred_at = occurred_at_resolve(report.occurred_at, now=now)
+                if report.click_id:
+                    attribution = click_facts_attribution(
+                        advertiser_id=advertiser.pk,
+                        facts=clicks.get(report.click_id),
+                        occurred_at=occurred_at,
+                        offer_public_id=offer.public_id,
+                    )
+                else:
+                    attribution = by_code[report.referral_code]
+                    if isinstance(attribution, DomainError):
+                        outcome.errors.extend(_errors_from(attribution, row, report))
+                        continue
+                yield builder.row(report, attribution, occurred_at)
+            except DomainError as error:
+                outcome.errors.extend(_errors_from(error, row, report))
+
+    # Built while they are copied: the server inserts a row while the next is being built.
+    built, created = _conversions_insert(builder.columns, attributed_rows())
+    if created:
         _status_changes_insert(created, actor_id=upload.uploaded_by_id, now=now)
-        outcome.created += len(created)
-        outcome.duplicates += len(built) - len(created)
-        outcome.to_process = [str(c.pk) for c in created if c.status == Conversion.Status.PENDING]
+    outcome.created += len(created)
+    outcome.duplicates += len(built) - len(created)
+    outcome.to_process = [str(values[0]) for values in created if values[_STATUS] == Conversion.Status.PENDING]
     return outcome
+
+
+def _existing_external_ids(advertiser: Advertiser, external_ids: list[str]) -> set[str]:
+    if not external_ids:
+        return set()
+    if connection.vendor != "postgresql":
+        conversions = Conversion.objects.filter(advertiser=advertiser, external_id__in=external_ids)
+        return set(conversions.values_list("external_id", flat=True))
+    any_ids, param = any_text_sql(external_ids)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT external_id FROM {Conversion._meta.db_table}"  # noqa: S608
+            f" WHERE advertiser_id = %s AND external_id = {any_ids}",
+            [advertiser.pk, param],
+        )
+        return {external_id for (external_id,) in cursor.fetchall()}
+
+
+def _referral_attributions(offer: Offer, codes: set[str]) -> dict[str, AttributionIds | DomainError]:
+    """The attribution (or the refusal) for each referral code as written in the file, one query for all."""
+    normalised = {code: code.strip().upper() for code in codes}
+    partners = {p.referral_code: p for p in Partner.objects.filter(referral_code__in=set(normalised.values()))}
+    attributions: dict[str, AttributionIds | DomainError] = {}
+    for code, key in normalised.items():
+        try:
+            attributions[code] = AttributionIds.of(referral_attribution(offer=offer, partner=partners.get(key)))
+        except DomainError as error:
+            attributions[code] = error
+    return attributions
+
+
+# The row's own fields, first in each COPY row; the other columns are the same for every row of a CSV.
+_ROW_FIELDS = tuple(
+    "id offer_id partner_id click_id external_id type status status_reason status_remark amount currency"
+    " product_id category quantity plan subscription_id source meta attribution occurred_at processed_at".split()
+)
+_STATUS = _ROW_FIELDS.index("status")
+_JSON_FIELDS = {f.attname for f in Conversion._meta.concrete_fields if isinstance(f, JSONField)}
+
+
+class ConversionRowBuilder:
+    """The values of the conversions of a CSV, as tuples of COPY columns (no model instance per row).
+
+    The same fields as conversion_build: the columns that are the same for every CSV row come from
+    a conversion built by conversion_build itself; `row` sets each row's fields as conversion_build does
+    (tests/conversions/test_csv_import_equivalence.py holds the two to the same result).
+    """
+
+    def __init__(self, *, upload: ConversionUpload, now: datetime):
+        self.offer, self.now = upload.offer, now
+        template = conversion_build(
+            advertiser=upload.advertiser,
+            report=ConversionReport(type=Conversion.Type.PURCHASE, external_id="", amount=Decimal(0)),
+            attribution=Attribution(
+                offer=upload.offer, partner=None, click=None, step="", rejection="", explanation={}
+            ),
+            occurred_at=now,
+            channel=Conversion.Channel.CSV,
+            request=None,
+            now=now,
+        )
+        shared = [f for f in Conversion._meta.concrete_fields if f.attname not in _ROW_FIELDS]
+        self.columns = [*_ROW_FIELDS, *(f.attname for f in shared)]
+        self.shared_values = tuple(_copy_values(template, shared))
+
+    def row(self, report: ConversionReport, attribution: AttributionIds, occurred_at: datetime) -> tuple:
+        currency = report.currency or self.offer.currency  # the click's offer is the upload's (else refused)
+        try:
+            amount = money_quantize(report.amount, currency)
+        except MoneyError as error:
+            raise ConversionInvalid(str(error), fields={"currency": [str(error)]}) from None
+        reason = attribution.rejection
+        return (
+            uuid.uuid4(),
+            attribution.offer_id,
+            attribution.partner_id,
+            attribution.click_pk,
+            report.external_id,
+            report.type,
+            Conversion.Status.REJECTED.value if reason else Conversion.Status.PENDING.value,
+            reason,
+            REJECTION_REMARKS.get(reason, ""),
+            amount,
+            currency,
+            report.product_id,
+            report.category,
+            report.quantity,
+            report.plan,
+            report.subscription_id,
+            report.source,
+            json.dumps(report.meta),
+            json.dumps(attribution.explanation),
+            occurred_at,
+            self.now if reason else None,
+            *self.shared_values,
+        )
 
 
 def _copy_values(obj, fields) -> list:
@@ -310,47 +418,73 @@ def _copy_values(obj, fields) -> list:
     return values
 
 
-def _conversions_insert(conversions: list[Conversion]) -> set:
-    """Insert, skipping external ids that exist already; return the ids of the rows inserted.
+def _conversions_insert(columns: list[str], rows: Iterable[tuple]) -> tuple[list[tuple], list[tuple]]:
+    """Insert the rows, skipping external ids that exist already; return the rows and those inserted.
 
-    On PostgreSQL the rows go by COPY into a temporary table and on with one
-    `INSERT ... SELECT ... ON CONFLICT DO NOTHING RETURNING id`: five times
-    faster than a multi-row INSERT built by the ORM, and it says which rows
-    won. Elsewhere (the SQLite demo) the ORM's bulk insert does the same.
+    On PostgreSQL the rows go by COPY straight into the table, in a savepoint: the caller has left
+    out the external ids that existed, so only a race with the API can break the unique constraint;
+    then the COPY is undone and the rows go by COPY into a temporary table and on with one
+    `INSERT ... SELECT ... ON CONFLICT DO NOTHING RETURNING id`, which says which rows won.
+    Elsewhere (the SQLite demo) the ORM's bulk insert does the same.
     """
+    rows = iter(rows)
+    built: list[tuple] = []
     if connection.vendor != "postgresql":
+        built.extend(rows)
+        decoded = ({name: json.loads(v) if name in _JSON_FIELDS else v for name, v in zip(columns, row, strict=True)}
+                   for row in built)  # fmt: skip
+        conversions = [Conversion(**values) for values in decoded]
         Conversion.objects.bulk_create(conversions, batch_size=500, ignore_conflicts=True)
         # Ids are made here, so the rows that exist now are exactly the ones this insert made.
-        return set(Conversion.objects.filter(pk__in=[c.pk for c in conversions]).values_list("pk", flat=True))
-    fields = Conversion._meta.concrete_fields
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+        inserted = set(Conversion.objects.filter(pk__in=[row[0] for row in built]).values_list("pk", flat=True))
+        return built, [row for row in built if row[0] in inserted]
+    names = ", ".join(connection.ops.quote_name(name) for name in columns)
     table = connection.ops.quote_name(Conversion._meta.db_table)
+
+    def kept(source):
+        for row in source:
+            built.append(row)
+            yield row
+
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            _copy_rows(cursor, f"COPY {table} ({names}) FROM STDIN", kept(rows))
+        return built, built
+    except UniqueViolation:
+        built.extend(rows)  # the rows not yet built when the COPY failed
     with connection.cursor() as cursor:
         # Dropped first: the caller's transaction may be a savepoint inside a longer one (tests).
         cursor.execute("DROP TABLE IF EXISTS pg_temp.conversion_csv_stage")
         cursor.execute(f"CREATE TEMPORARY TABLE conversion_csv_stage (LIKE {table}) ON COMMIT DROP")
-        with cursor.cursor.copy(f"COPY conversion_csv_stage ({columns}) FROM STDIN") as copy:
-            for conversion in conversions:
-                copy.write_row(_copy_values(conversion, fields))
+        _copy_rows(cursor, f"COPY conversion_csv_stage ({names}) FROM STDIN", built)
         cursor.execute(
-            f"INSERT INTO {table} ({columns}) SELECT {columns} FROM conversion_csv_stage "  # noqa: S608
+            f"INSERT INTO {table} ({names}) SELECT {names} FROM conversion_csv_stage "  # noqa: S608
             "ON CONFLICT DO NOTHING RETURNING id"
         )
         inserted = {row[0] for row in cursor.fetchall()}
         cursor.execute("DROP TABLE pg_temp.conversion_csv_stage")
-    return inserted
+    return built, [row for row in built if row[0] in inserted]
 
 
-def _status_changes_insert(conversions: list[Conversion], *, actor_id: int | None, now: datetime) -> None:
-    """The first status change of each new conversion, as conversion_record writes it."""
+def _copy_rows(cursor, statement: str, rows) -> None:
+    with cursor.cursor.copy(statement) as copy:
+        write_row = copy.write_row
+        for row in rows:
+            write_row(row)
+
+
+def _status_changes_insert(conversions: list[tuple], *, actor_id: int | None, now: datetime) -> None:
+    """The first status change of each new conversion (rows of ConversionRowBuilder), as conversion_record writes it."""
+    reason = _ROW_FIELDS.index("status_reason")
+    channel = Conversion.Channel.CSV.value
     if connection.vendor != "postgresql":
         StatusChange.objects.bulk_create(
             [
                 StatusChange(
-                    conversion=c,
-                    to_status=c.status,
-                    reason=c.status_reason,
-                    channel=Conversion.Channel.CSV,
+                    conversion_id=c[0],
+                    to_status=c[_STATUS],
+                    reason=c[reason],
+                    channel=channel,
                     actor_id=actor_id,
                     created_at=now,
                 )
@@ -361,9 +495,12 @@ def _status_changes_insert(conversions: list[Conversion], *, actor_id: int | Non
         return
     table = connection.ops.quote_name(StatusChange._meta.db_table)
     columns = "conversion_id, from_status, to_status, reason, remark, actor_id, channel, created_at"
-    with connection.cursor() as cursor, cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-        for c in conversions:
-            copy.write_row((c.pk, "", c.status, c.status_reason, "", actor_id, Conversion.Channel.CSV, now))
+    with connection.cursor() as cursor:
+        _copy_rows(
+            cursor,
+            f"COPY {table} ({columns}) FROM STDIN",
+            ((c[0], "", c[_STATUS], c[reason], "", actor_id, channel, now) for c in conversions),
+        )
 
 
 # Importing adjustments --------------------------------------------------------------------------
