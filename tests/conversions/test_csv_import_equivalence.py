@@ -6,7 +6,6 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.utils import timezone
 
-from conversions import csv_import
 from conversions.attribution import click_attribution, referral_attribution
 from conversions.csv_files import csv_table_read
 from conversions.csv_import import conversion_row_parse, upload_create, upload_run
@@ -68,6 +67,8 @@ def test_imported_rows_are_the_conversions_conversion_build_makes(acme, manual_o
         f"{'a' * 32},,by-click,purchase,120.005,,2026-01-02T10:00:00,sku-1,2,,shop,",
         f"{'b' * 32},,too-late,purchase,5,EUR,,sku-2,,,,",
         ",alice ,by-code,subscription,29.5,JPY,2026-01-02T10:00:00+05:00,,,gold,,SPRING",
+        # COPY's text format escapes tabs, line breaks and backslashes; JSON escapes quotes and non-ASCII.
+        ',ALICE,odd\\id,purchase,1,,,"a\tb\\c",,"two\nlines",Café,"q""uote\\é"',
     )
     finance = UserFactory(username="acme-finance")
     now = timezone.now()
@@ -77,7 +78,7 @@ def test_imported_rows_are_the_conversions_conversion_build_makes(acme, manual_o
     )
     upload = upload_run(upload_id=upload.pk, now=now)
 
-    assert (upload.created_count, upload.error_count) == (3, 0)
+    assert (upload.created_count, upload.error_count) == (4, 0)
     expected = expected_conversions(upload, raw, now)
     fields = [f.attname for f in Conversion._meta.concrete_fields if f.attname != "id"]
     for conversion in Conversion.objects.all():
@@ -87,38 +88,46 @@ def test_imported_rows_are_the_conversions_conversion_build_makes(acme, manual_o
         history = list(conversion.status_changes.values_list("from_status", "to_status", "reason", "channel"))
         assert history == [("", built.status, built.status_reason, "csv")]
     assert set(StatusChange.objects.values_list("actor_id", "created_at")) == {(finance.pk, now)}
+    odd = Conversion.objects.get(external_id="odd\\id")
+    assert (odd.product_id, odd.plan, odd.meta) == ("a\tb\\c", "two\nlines", {"coupon": 'q"uote\\é'})
     rejected = Conversion.objects.get(external_id="too-late")
     assert (rejected.status, rejected.processed_at) == ("rejected", now)
 
 
-def test_a_conversion_the_api_stores_during_the_import_is_a_duplicate_not_a_failure(
-    acme, manual_offer, alice, monkeypatch
-):
-    """The import's COPY goes straight into the table; an external id stored after the importer looked
-    (a race with the API) breaks the unique constraint, and the chunk falls back to ON CONFLICT DO NOTHING."""
+def test_known_external_ids_are_duplicates_also_when_their_rows_no_longer_attribute(acme, manual_offer, alice):
+    """Rows are copied straight into the table; a known external id breaks the unique constraint there,
+    and the chunk goes again with ON CONFLICT DO NOTHING. A known external id whose row fails attribution
+    is a duplicate too, as the API answers a repeat with the first conversion before attributing it."""
+    header = "click_id,referral_code,external_id,type,amount,product_id"
     first = upload_run(
         upload_id=upload_create(
             advertiser=acme,
             kind="conversions",
             name="a.csv",
-            raw=csv_bytes("referral_code,external_id,type,amount,product_id", "ALICE,o-1,purchase,10,sku"),
+            raw=csv_bytes(header, ",ALICE,o-1,purchase,10,sku", ",ALICE,o-2,purchase,10,sku"),
             offer=manual_offer,
         ).pk
     )
-    assert first.created_count == 1
-    monkeypatch.setattr(csv_import, "_existing_external_ids", lambda advertiser, external_ids: set())
+    assert first.created_count == 2
     raw = csv_bytes(
-        "referral_code,external_id,type,amount,product_id", *(f"ALICE,o-{n},purchase,1,sku" for n in (2, 1, 3))
+        header,
+        ",ALICE,o-3,purchase,1,sku",
+        ",ALICE,o-1,purchase,1,sku",  # known, attributes: skipped by the insert
+        f"{'0' * 32},,o-2,purchase,1,sku",  # known, its click is unknown: still a duplicate
+        f"{'0' * 32},,o-4,purchase,1,sku",  # new, its click is unknown: an error
+        ",ALICE,o-5,purchase,1,sku",
     )
 
     upload = upload_run(
         upload_id=upload_create(advertiser=acme, kind="conversions", name="b.csv", raw=raw, offer=manual_offer).pk
     )
 
-    assert (upload.created_count, upload.duplicate_count, upload.error_count) == (2, 1, 0)
+    assert (upload.created_count, upload.duplicate_count, upload.error_count) == (2, 2, 1)
+    assert list(upload.row_errors.values_list("row", "column")) == [(5, "click_id")]
     assert sorted(Conversion.objects.values_list("external_id", "amount")) == [
         ("o-1", 10),
-        ("o-2", 1),
+        ("o-2", 10),
         ("o-3", 1),
+        ("o-5", 1),
     ]
-    assert StatusChange.objects.count() == 3
+    assert StatusChange.objects.count() == 4
