@@ -15,6 +15,7 @@ the step, the click or code, the click time, the window and the age.
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from django.db import connection
 
@@ -130,9 +131,8 @@ def referral_attribution(*, offer: Offer, partner: Partner | None) -> Attributio
 # Set-based attribution for bulk imports: the same rules on rows read many at once, without model instances.
 
 
-@dataclass(frozen=True, slots=True)
-class ClickFacts:
-    """What step 1 reads of a click and its offer."""
+class ClickFacts(NamedTuple):
+    """What step 1 reads of a click and its offer (a tuple: a bulk read makes many)."""
 
     pk: int
     click_id: str
@@ -202,7 +202,7 @@ def click_facts_for_ids(click_ids: Collection[str]) -> dict[str, ClickFacts]:
             "pk", "click_id", "created_at", "partner_id", "offer_id",
             "offer__advertiser_id", "offer__public_id", "offer__cookie_window_days",
         )  # fmt: skip
-    return {row[1]: ClickFacts(*row) for row in rows}
+    return {row[1]: ClickFacts._make(row) for row in rows}
 
 
 def click_facts_attribution(
