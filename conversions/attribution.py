@@ -55,7 +55,9 @@ def _owned_offer(advertiser: Advertiser, public_id: str) -> Offer:
     return offer
 
 
-def _click_window(step: str, click_id: str, click_at: datetime, window_days: int, occurred_at: datetime):
+def _click_window(
+    step: str, click_id: str, click_at: datetime, window_days: int, occurred_at: datetime
+) -> tuple[str, dict]:
     """Is the conversion inside the click's cookie window? Return the rejection ("" if so) and the explanation."""
     age = occurred_at - click_at
     within = timedelta(0) <= age <= timedelta(days=window_days)

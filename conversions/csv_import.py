@@ -544,10 +544,10 @@ def _copy_values(obj, fields) -> list:
 def _conversions_insert(builder: "ConversionRowBuilder", rows: Iterable[tuple]) -> tuple[list[tuple], list[tuple]]:
     """Insert the rows, skipping external ids that exist already; return the rows and those inserted.
 
-    On PostgreSQL the rows go by COPY straight into the table, in a savepoint: the caller has left
-    out the external ids that existed, so only a race with the API can break the unique constraint;
-    then the COPY is undone and the rows go by COPY into a temporary table and on with one
-    `INSERT ... SELECT ... ON CONFLICT DO NOTHING RETURNING id`, which says which rows won.
+    On PostgreSQL the rows go by COPY straight into the table, in a savepoint: new external ids are
+    the common case. A known one (a file imported again, a race with the API) breaks the unique
+    constraint; then the COPY is undone and the rows go by COPY into a temporary table and on with
+    one `INSERT ... SELECT ... ON CONFLICT DO NOTHING RETURNING id`, which says which rows won.
     Elsewhere (the SQLite demo) the ORM's bulk insert does the same.
     """
     rows = iter(rows)
