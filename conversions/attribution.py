@@ -12,8 +12,12 @@ on the offer, so the last click wins. Each conversion keeps the explanation:
 the step, the click or code, the click time, the window and the age.
 """
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
+
+from django.db import connection
 
 from conversions.errors import ConversionInvalid, ConversionNotFound, UnknownClick
 from referrals.models import Advertiser, Click, Coupon, Offer, Partner
@@ -51,24 +55,34 @@ def _owned_offer(advertiser: Advertiser, public_id: str) -> Offer:
     return offer
 
 
+def _click_window(
+    step: str, click_id: str, click_at: datetime, window_days: int, occurred_at: datetime
+) -> tuple[str, dict]:
+    """Is the conversion inside the click's cookie window? Return the rejection ("" if so) and the explanation."""
+    age = occurred_at - click_at
+    within = timedelta(0) <= age <= timedelta(days=window_days)
+    explanation = {
+        "step": step,
+        "click_id": click_id,
+        "click_at": click_at.isoformat(),
+        "window_days": window_days,
+        "age_seconds": int(age.total_seconds()),
+        "within_window": within,
+    }
+    return ("" if within else OUTSIDE_WINDOW), explanation
+
+
 def _by_click(click: Click, step: str, occurred_at: datetime) -> Attribution:
-    window = timedelta(days=click.offer.cookie_window_days)
-    age = occurred_at - click.created_at
-    within = timedelta(0) <= age <= window
+    rejection, explanation = _click_window(
+        step, click.click_id, click.created_at, click.offer.cookie_window_days, occurred_at
+    )
     return Attribution(
         offer=click.offer,
         partner_id=click.partner_id,
         click=click,
         step=step,
-        rejection="" if within else OUTSIDE_WINDOW,
-        explanation={
-            "step": step,
-            "click_id": click.click_id,
-            "click_at": click.created_at.isoformat(),
-            "window_days": click.offer.cookie_window_days,
-            "age_seconds": int(age.total_seconds()),
-            "within_window": within,
-        },
+        rejection=rejection,
+        explanation=explanation,
     )
 
 
@@ -86,16 +100,25 @@ def _by_partner(offer: Offer, partner: Partner, step: str, code: str) -> Attribu
 def click_attribution(
     *, advertiser: Advertiser, click: Click | None, occurred_at: datetime, offer_public_id: str = ""
 ) -> Attribution:
-    """Step 1 for a click already looked up (None: an unknown id); the CSV importer fetches clicks in bulk."""
-    if click is None:
+    """Step 1 for a click already looked up (None: an unknown id)."""
+    _click_check(
+        None if click is None else (click.offer.advertiser_id, click.offer.public_id),
+        advertiser_id=advertiser.pk,
+        offer_public_id=offer_public_id,
+    )
+    return _by_click(click, "click_id", occurred_at)
+
+
+def _click_check(click_offer: tuple[int, str] | None, *, advertiser_id: int, offer_public_id: str) -> None:
+    """Refuse a click that is unknown (None), or whose offer (advertiser id, public id) is not the one reported."""
+    if click_offer is None:
         raise UnknownClick("Unknown click id.", fields={"click_id": ["No click has this id."]})
-    if click.offer.advertiser_id != advertiser.pk:
+    if click_offer[0] != advertiser_id:
         raise ConversionNotFound("No such click.", fields={"click_id": ["No click with this id is yours."]})
-    if offer_public_id and offer_public_id != click.offer.public_id:
+    if offer_public_id and offer_public_id != click_offer[1]:
         raise ConversionInvalid(
             "The click belongs to another offer.", fields={"offer": ["The click was on another offer."]}
         )
-    return _by_click(click, "click_id", occurred_at)
 
 
 def referral_attribution(*, offer: Offer, partner: Partner | None) -> Attribution:
@@ -105,6 +128,98 @@ def referral_attribution(*, offer: Offer, partner: Partner | None) -> Attributio
             "Unknown referral code.", fields={"referral_code": ["No partner has this referral code."]}
         )
     return _by_partner(offer, partner, "referral_code", partner.referral_code)
+
+
+# Set-based attribution for bulk imports: the same rules on rows read many at once, without model instances.
+
+
+class ClickFacts(NamedTuple):
+    """What step 1 reads of a click and its offer (a tuple: a bulk read makes many)."""
+
+    pk: int
+    click_id: str
+    created_at: datetime
+    partner_id: int
+    offer_id: int
+    offer_advertiser_id: int
+    offer_public_id: str
+    cookie_window_days: int
+
+
+@dataclass(slots=True)
+class AttributionIds:
+    """An attribution as ids, for a bulk insert: offer, partner and click ids, rejection and explanation."""
+
+    offer_id: int
+    partner_id: int | None
+    click_pk: int | None
+    rejection: str
+    explanation: dict
+
+    @classmethod
+    def of(cls, attribution: Attribution) -> "AttributionIds":
+        return cls(
+            offer_id=attribution.offer.pk,
+            partner_id=attribution.partner.pk if attribution.partner else None,
+            click_pk=attribution.click.pk if attribution.click else None,
+            rejection=attribution.rejection,
+            explanation=attribution.explanation,
+        )
+
+
+_UNIT_SEPARATOR = "\x1f"
+
+
+def any_text_sql(values: Collection[str]) -> tuple[str, str | list[str]]:
+    """`ANY(...)` SQL and its one parameter for `column = ANY(...)` over many strings (PostgreSQL).
+
+    The strings go joined into one text parameter split by the server: the ORM's `IN (%s, ...)`
+    and a list parameter (quoted element by element in Python) cost more than the query itself.
+    A value holding the separator (no CSV cell can: csv_files refuses control characters), or an empty
+    one (the server splits "" into no element), makes it a list.
+    """
+    joined = _UNIT_SEPARATOR.join(values)
+    if joined.count(_UNIT_SEPARATOR) == len(values) - 1 and all(values):
+        return "ANY(string_to_array(%s, chr(31)))", joined
+    return "ANY(%s)", list(values)
+
+
+def click_facts_for_ids(click_ids: Collection[str]) -> dict[str, ClickFacts]:
+    """The clicks with these ids (those in the table), in one query."""
+    if not click_ids:
+        return {}
+    if connection.vendor == "postgresql":
+        any_ids, param = any_text_sql(click_ids)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT click.id, click.click_id, click.created_at, click.partner_id, click.offer_id,"  # noqa: S608
+                " offer.advertiser_id, offer.public_id, offer.cookie_window_days"
+                f" FROM {Click._meta.db_table} click JOIN {Offer._meta.db_table} offer ON offer.id = click.offer_id"
+                f" WHERE click.click_id = {any_ids}",
+                [param],
+            )
+            rows = cursor.fetchall()
+    else:
+        rows = Click.objects.filter(click_id__in=click_ids).values_list(
+            "pk", "click_id", "created_at", "partner_id", "offer_id",
+            "offer__advertiser_id", "offer__public_id", "offer__cookie_window_days",
+        )  # fmt: skip
+    return {row[1]: ClickFacts._make(row) for row in rows}
+
+
+def click_facts_attribution(
+    *, advertiser_id: int, facts: ClickFacts | None, occurred_at: datetime, offer_public_id: str = ""
+) -> AttributionIds:
+    """click_attribution for a click read by click_facts_for_ids (None: an unknown id)."""
+    _click_check(
+        None if facts is None else (facts.offer_advertiser_id, facts.offer_public_id),
+        advertiser_id=advertiser_id,
+        offer_public_id=offer_public_id,
+    )
+    rejection, explanation = _click_window(
+        "click_id", facts.click_id, facts.created_at, facts.cookie_window_days, occurred_at
+    )
+    return AttributionIds(facts.offer_id, facts.partner_id, facts.pk, rejection, explanation)
 
 
 def conversion_attribute(*, advertiser: Advertiser, occurred_at: datetime, keys: AttributionKeys) -> Attribution:

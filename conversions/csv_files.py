@@ -62,7 +62,7 @@ def csv_delimiter(text: str) -> str:
     return ";" if header.count(";") > header.count(",") else ","
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class CsvRow:
     number: int
     values: dict[str, str]
@@ -72,6 +72,10 @@ class CsvRow:
         return (self.values.get(column) or "").strip()
 
 
+def _is_blank(cells: list[str]) -> bool:
+    return not "".join(cells).strip()
+
+
 @dataclass
 class CsvTable:
     """The header (names stripped and lower-cased) and the data rows with their spreadsheet row numbers."""
@@ -79,26 +83,30 @@ class CsvTable:
     header: list[str]
     delimiter: str
     text: str
+    row_count: int | None = None  # non-blank data rows, counted by csv_table_read
 
     def rows(self, start: int = 0) -> Iterator["CsvRow"]:
         """The data rows after the first `start` non-blank ones; blank rows are skipped."""
         reader = csv.reader(io.StringIO(self.text, newline=""), delimiter=self.delimiter)
         next(reader)
+        header, width = self.header, len(self.header)
         # Row numbers as a spreadsheet shows them: the header is row 1, blank rows count, a quoted
         # line break inside a cell does not.
         record, seen = 1, 0
         for cells in reader:
             record += 1
-            if not any(cell.strip() for cell in cells):
+            if _is_blank(cells):
                 continue
             seen += 1
             if seen <= start:
                 continue
-            extra = sum(1 for cell in cells[len(self.header) :] if cell.strip())
-            yield CsvRow(number=record, values=dict(zip(self.header, cells, strict=False)), extra_cells=extra)
+            extra = sum(1 for cell in cells[width:] if cell.strip()) if len(cells) > width else 0
+            yield CsvRow(record, dict(zip(header, cells, strict=False)), extra)
 
     def count(self) -> int:
-        return sum(1 for _ in self.rows())
+        if self.row_count is None:
+            self.row_count = sum(1 for _ in self.rows())
+        return self.row_count
 
 
 def csv_table_read(raw: bytes) -> CsvTable:
@@ -109,8 +117,7 @@ def csv_table_read(raw: bytes) -> CsvTable:
         reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
         header = [name.strip().lower() for name in next(reader)]
         # Read it all once, so that a broken quote fails here and not half-way through an import.
-        for _ in reader:
-            pass
+        row_count = sum(1 for cells in reader if not _is_blank(cells))
     except csv.Error as error:
         raise CsvFileInvalid(f"The file is not valid CSV: {error}.") from None
     if not any(header):
@@ -118,7 +125,7 @@ def csv_table_read(raw: bytes) -> CsvTable:
     repeated = sorted({name for name in header if name and header.count(name) > 1})
     if repeated:
         raise CsvFileInvalid(f"These columns appear more than once: {', '.join(repeated)}.")
-    return CsvTable(header=header, delimiter=delimiter, text=text)
+    return CsvTable(header=header, delimiter=delimiter, text=text, row_count=row_count)
 
 
 def csv_safe(value) -> str:

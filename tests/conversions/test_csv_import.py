@@ -307,3 +307,16 @@ def test_another_advertisers_offer_cannot_be_the_target(acme, globex, alice):
 
     with pytest.raises(ConversionNotFound):
         imported(acme, foreign, csv_bytes("referral_code,external_id,type,amount,product_id", "A,o,purchase,1,s"))
+
+
+def test_a_meta_column_over_10_kb_is_a_row_error_and_the_other_rows_import(acme, manual_offer, alice):
+    raw = csv_bytes(
+        "referral_code,external_id,type,amount,product_id,meta_note",
+        f"ALICE,o-1,purchase,10,sku,{'x' * 11_000}",
+        "ALICE,o-2,purchase,10,sku,short",
+    )
+
+    upload = imported(acme, manual_offer, raw)
+
+    assert [(row, column) for row, column, _ in errors_of(upload)] == [(2, "meta")]
+    assert Conversion.objects.get().meta == {"note": "short"}
