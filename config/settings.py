@@ -211,7 +211,7 @@ EXCHANGE_RATE_MAX_AGE_DAYS = env.int("EXCHANGE_RATE_MAX_AGE_DAYS", default=4)
 # A partner's payout profile may set their own minimum.
 PAYOUT_MINIMUMS = env.dict("PAYOUT_MINIMUMS", default={"USD": "50", "EUR": "50", "GBP": "40"})
 # Pending conversions the sweeper (process_pending_conversions) takes per batch and transaction.
-CONVERSION_BATCH_SIZE = env.int("CONVERSION_BATCH_SIZE", default=500)
+CONVERSION_BATCH_SIZE = env.int("CONVERSION_BATCH_SIZE", default=1000)
 # Email (password reset). The console backend prints mail to the server log; set SMTP for real mail.
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")

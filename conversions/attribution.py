@@ -160,7 +160,7 @@ class AttributionIds:
     def of(cls, attribution: Attribution) -> "AttributionIds":
         return cls(
             offer_id=attribution.offer.pk,
-            partner_id=attribution.partner.pk if attribution.partner else None,
+            partner_id=attribution.partner_id,
             click_pk=attribution.click.pk if attribution.click else None,
             rejection=attribution.rejection,
             explanation=attribution.explanation,

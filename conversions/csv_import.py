@@ -435,7 +435,7 @@ class ConversionRowBuilder:
             advertiser=upload.advertiser,
             report=ConversionReport(type=Conversion.Type.PURCHASE, external_id="", amount=Decimal(0)),
             attribution=Attribution(
-                offer=upload.offer, partner=None, click=None, step="", rejection="", explanation={}
+                offer=upload.offer, partner_id=None, click=None, step="", rejection="", explanation={}
             ),
             occurred_at=now,
             channel=Conversion.Channel.CSV,

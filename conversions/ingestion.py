@@ -9,7 +9,6 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from config.jobs import job_enqueue_on_commit
 from conversions.attribution import (
     OUTSIDE_WINDOW,
     UNATTRIBUTED,
@@ -19,7 +18,7 @@ from conversions.attribution import (
 )
 from conversions.conversion_insert import conversion_insert
 from conversions.errors import ConversionInvalid
-from conversions.jobs import process_conversion
+from conversions.jobs import conversions_processing_request
 from conversions.models import Conversion, PartnerPostback
 from conversions.postbacks import partner_postback_events, partner_postbacks_enqueue
 from referrals.models import Advertiser
@@ -195,5 +194,5 @@ def conversion_record(
         # Another request stored the same external id first; answer with its conversion.
         return Conversion.objects.get(advertiser=advertiser, external_id=report.external_id), False
     if conversion.status == Conversion.Status.PENDING:
-        job_enqueue_on_commit(process_conversion, str(conversion.pk))
+        conversions_processing_request()
     return conversion, True

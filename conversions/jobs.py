@@ -2,6 +2,8 @@
 
 from django.conf import settings
 
+from config.jobs import job_coalesce_release, job_enqueue_on_commit
+
 
 def process_conversion(conversion_id: str) -> str:
     """The seed's ProcessReferralConversion: one conversion, for latency right after ingestion."""
@@ -46,6 +48,29 @@ def process_pending_conversions(
         # New pending conversions are taken from the oldest each time; waiting ones in one forward pass.
         after = result.last if retry_missing_rates else None
     return totals
+
+
+# One sweep job at a time for newly recorded conversions (config/jobs.py, coalesce_key).
+NEW_CONVERSIONS_KEY = "jobs:process-new-conversions"
+
+
+def process_new_conversions() -> dict[str, int]:
+    """Enqueued when conversions are recorded, once for many: processes every pending one in batches.
+
+    One job per conversion cost each request an RQ enqueue (~0.2 ms of CPU, W2 in
+    docs/performance.md), and the batches are the fast way to process (W3).
+    """
+    job_coalesce_release(NEW_CONVERSIONS_KEY)  # before reading: what commits from now on asks again
+    max_batches = 20
+    totals = process_pending_conversions(max_batches=max_batches)
+    if sum(totals.values()) >= max_batches * settings.CONVERSION_BATCH_SIZE:
+        conversions_processing_request()  # more were waiting than one job takes: go on in a new job
+    return totals
+
+
+def conversions_processing_request() -> None:
+    """After commit, have the pending conversions processed by a worker (inline without Redis)."""
+    job_enqueue_on_commit(process_new_conversions, coalesce_key=NEW_CONVERSIONS_KEY)
 
 
 def process_conversions_waiting_for_rates() -> dict[str, int]:

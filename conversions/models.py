@@ -117,6 +117,8 @@ class Conversion(models.Model):
             models.Index(fields=["partner", "amount"], name="conversion_partner_amount"),
             models.Index(fields=["offer", "created_at"], name="conversion_offer_time"),
             models.Index(fields=["status", "created_at"], name="conversion_status_time"),
+            # The processing queue: the sweeper takes the oldest pending conversions, batch after batch.
+            models.Index(fields=["created_at", "id"], condition=Q(status="pending"), name="conversion_pending_queue"),
             # Fraud screening: conversions per visitor IP in the last hour; one customer across partners.
             models.Index(fields=["ip", "created_at"], name="conversion_ip_time"),
             models.Index(F("offer"), KeyTransform("customer_id", "meta"), name="conversion_offer_cust_id"),

@@ -9,6 +9,7 @@ import pytest
 from django.db import connection
 from django.test import Client
 
+from conversions.jobs import process_conversion, process_pending_conversions
 from conversions.models import Conversion
 from referrals.services import postback_token_rotate
 from rewards.models import Entry, Reward
@@ -58,7 +59,13 @@ def test_50_conversions_racing_a_cap_of_10_on_two_worker_processes_reward_exactl
             "product_id": "p",
         }
         assert acme_api.post("/v1/convert", body, format="json").status_code == 202
-    assert django_rq.get_queue("default").count == 50
+    queue = django_rq.get_queue("default")
+    assert queue.count == 1  # the 50 asked for processing once: one sweeper job
+    # Make the two workers race for the same conversions: small sweeps and a job per conversion besides.
+    for _ in range(5):
+        queue.enqueue(process_pending_conversions, batch_size=10)
+    for conversion_id in Conversion.objects.values_list("pk", flat=True):
+        queue.enqueue(process_conversion, str(conversion_id))
 
     workers = [worker_process("--burst"), worker_process("--burst")]
     for worker in workers:
