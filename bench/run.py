@@ -500,6 +500,7 @@ def batch_workloads(size: str) -> list[dict]:
         str(sizes["w4_runs"]),
     )
     w5_for_100k = w5["seconds"] * 100_000 / w5["rows"]
+    w4_slowest = max(w4["per_page"], key=lambda page: w4["per_page"][page]["p95_ms"])
     rows = [
         {
             "workload": "W1b click flush",
@@ -521,12 +522,13 @@ def batch_workloads(size: str) -> list[dict]:
         },
         {
             "workload": "W4 reports",
+            # Every page must meet it: the p95 over all requests would hide one slow page among 24.
             "detail": f"{w4['clicks']:,} clicks, {w4['conversions']:,} conversions, {w4['pages']} pages "
-            "(a heavy and a typical partner)",
-            "figure": w4["p95_ms"],
-            "unit": "ms p95",
+            f"(a heavy and a typical partner); slowest {w4_slowest}, all requests p95 {w4['p95_ms']:.1f} ms",
+            "figure": w4["per_page"][w4_slowest]["p95_ms"],
+            "unit": "ms p95, slowest page",
             "target": "p95 <= 50 ms",
-            "pass": w4["p95_ms"] <= 50,
+            "pass": w4["per_page"][w4_slowest]["p95_ms"] <= 50,
             "raw": w4,
         },
         {

@@ -72,6 +72,23 @@ def test_performance_by_sub1_and_by_offer(alice_client, traffic):
     assert total.conversion_rate == Decimal("25.00") and total.epc == [("USD", Decimal("1.6250"))]
 
 
+def test_a_long_sub1_breakdown_is_paged_busiest_first_and_the_total_covers_every_page(alice_client, alice_link, rule):
+    from conversions.dashboard.report_views import BREAKDOWN_PAGE_SIZE
+
+    base = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
+    for number in range(BREAKDOWN_PAGE_SIZE + 5):
+        for _ in range(2 if number == BREAKDOWN_PAGE_SIZE + 4 else 1):  # one sub id is clicked twice
+            click_at(alice_link, base + timedelta(minutes=number), sub1=f"s{number:03}")
+
+    first = alice_client.get("/dashboard/performance/", {**MARCH, "group_by": "sub1"})
+    second = alice_client.get("/dashboard/performance/", {**MARCH, "group_by": "sub1", "page": 2})
+
+    assert len(first.context["rows"]) == BREAKDOWN_PAGE_SIZE and len(second.context["rows"]) == 5
+    assert first.context["rows"][0].label == f"s{BREAKDOWN_PAGE_SIZE + 4:03}"
+    assert first.context["total"].clicks == second.context["total"].clicks == BREAKDOWN_PAGE_SIZE + 6
+    assert "Page 1 of 2" in first.content.decode() and 'rel="next"' in first.content.decode()
+
+
 def test_performance_by_day_lists_every_day_of_the_period(alice_client, traffic):
     rows = alice_client.get("/dashboard/performance/", MARCH).context["rows"]
     assert len(rows) == 31 and rows[9].label == "2026-03-10" and rows[9].clicks == 8 and rows[0].clicks == 0
