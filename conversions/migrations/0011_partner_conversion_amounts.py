@@ -19,32 +19,52 @@ def _fill(bucket: str) -> str:
     )
 
 
-def _postgres_add(row: str, sign: str) -> str:
+def _postgres_change(rows: str) -> str:
+    """Add the statement's changed rows, grouped per target row: (+1, amount) new, (-1, -amount) old.
+
+    Statement-level with transition tables: a 100k-row CSV COPY makes one grouped upsert, where a
+    row trigger made 100k upserts of the same few rows (W5: 1.3 s of every 20k rows).
+    """
     return (
-        f"IF {row}.partner_id IS NOT NULL THEN INSERT INTO {TARGET} "
-        "(partner_id, bucket, currency, conversions, earnings, priced, amount) "
-        f"VALUES ({row}.partner_id, {POSTGRES_BUCKET.format(row=row)}, {row}.currency, 0, 0, {sign}1, {sign}{row}.amount) "
+        f"INSERT INTO {TARGET} (partner_id, bucket, currency, conversions, earnings, priced, amount) "
+        "SELECT partner_id, bucket, currency, 0, 0, sum(sign), sum(sign * amount) FROM ("
+        + " UNION ALL ".join(
+            f"SELECT partner_id, {POSTGRES_BUCKET.format(row=name)} AS bucket, currency, {sign} AS sign, amount "
+            f"FROM {name}"
+            for name, sign in rows
+        )
+        + ") AS changed WHERE partner_id IS NOT NULL GROUP BY 1, 2, 3 "
+        "HAVING sum(sign) <> 0 OR sum(sign * amount) <> 0 "
         f"ON CONFLICT (partner_id, bucket, currency) DO UPDATE SET priced = {TARGET}.priced + excluded.priced, "
-        f"amount = {TARGET}.amount + excluded.amount; "
-        "END IF;"
+        f"amount = {TARGET}.amount + excluded.amount;"
     )
 
 
+_NEW, _OLD = ("new_rows", 1), ("old_rows", -1)
 POSTGRES_UP = [
     f"""CREATE OR REPLACE FUNCTION conversions_conversion_amounts() RETURNS trigger AS $$
 BEGIN
-    IF TG_OP IN ('UPDATE', 'DELETE') THEN {_postgres_add("OLD", "-")} END IF;
-    IF TG_OP IN ('INSERT', 'UPDATE') THEN {_postgres_add("NEW", "")} END IF;
+    IF TG_OP = 'INSERT' THEN {_postgres_change([_NEW])}
+    ELSIF TG_OP = 'UPDATE' THEN {_postgres_change([_NEW, _OLD])}
+    ELSE {_postgres_change([_OLD])}
+    END IF;
     RETURN NULL;
 END;
 $$ LANGUAGE plpgsql""",
-    "CREATE TRIGGER conversions_conversion_amounts AFTER INSERT OR DELETE "
-    "OR UPDATE OF amount, currency, partner_id, created_at ON conversions_conversion "
-    "FOR EACH ROW EXECUTE FUNCTION conversions_conversion_amounts()",
+    "CREATE TRIGGER conversions_conversion_amounts_insert AFTER INSERT ON conversions_conversion "
+    "REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION conversions_conversion_amounts()",
+    "CREATE TRIGGER conversions_conversion_amounts_update AFTER UPDATE ON conversions_conversion "
+    "REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows "
+    "FOR EACH STATEMENT EXECUTE FUNCTION conversions_conversion_amounts()",
+    "CREATE TRIGGER conversions_conversion_amounts_delete AFTER DELETE ON conversions_conversion "
+    "REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION conversions_conversion_amounts()",
     _fill(POSTGRES_BUCKET),
 ]
 POSTGRES_DOWN = [
-    "DROP TRIGGER IF EXISTS conversions_conversion_amounts ON conversions_conversion",
+    *(
+        f"DROP TRIGGER IF EXISTS conversions_conversion_amounts_{event} ON conversions_conversion"
+        for event in ("insert", "update", "delete")
+    ),
     "DROP FUNCTION IF EXISTS conversions_conversion_amounts()",
 ]
 # SQLite keeps a datetime as 'YYYY-MM-DD HH:MM:SS[.ffffff]' in UTC; a bucket is its quarter hour, written so.
