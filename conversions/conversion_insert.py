@@ -11,9 +11,9 @@ demo) insert the row the same way and write the rest through the models, in a tr
 
 from django.db import connection, transaction
 
-from conversions.models import Conversion, ConversionStat, ConversionSub1Stat, StatusChange
-from conversions.rollups import rollup_conversion_add
-from referrals.rollups import rollup_upsert_sql
+from conversions.models import Conversion, StatusChange
+from conversions.rollups import conversion_rollup_sql, rollup_conversion_add
+from referrals.rollups import BUCKET_SQL
 
 _FIELDS = Conversion._meta.concrete_fields
 _INSERT_SQL = (
@@ -23,32 +23,18 @@ _INSERT_SQL = (
 )
 _STATUS_COLUMNS = ["conversion_id", "from_status", "to_status", "reason", "remark", "actor_id", "channel", "created_at"]
 _STATUS_TABLE = StatusChange._meta.db_table
-_COUNTERS = ["conversions", "earnings"]
-_KEY = ["partner_id", "bucket", "offer_id"]
-_BUCKET = "date_bin('15 minutes', created_at, TIMESTAMPTZ '2000-01-01 00:00:00+00')"  # rollup_bucket, in SQL
-
-
-def _rollup_sql(stat_source: str, sub1_source: str) -> tuple[str, str]:
-    """The conversion rollup and its per-sub1 twin, counting one conversion (no earnings yet)."""
-    return (
-        rollup_upsert_sql(ConversionStat._meta.db_table, [*_KEY, "currency"], _COUNTERS, source=stat_source),
-        rollup_upsert_sql(
-            ConversionSub1Stat._meta.db_table, [*_KEY, "sub1", "currency"], _COUNTERS, source=sub1_source
-        ),
-    )
-
-
 # Every later write selects FROM the inserted row, so a repeat (no row) writes nothing at all, and
 # takes its values from that row: the only parameters are the row's (psycopg caches the parsed
-# statement only up to 50 parameters, and parsing this one cost a third of a millisecond).
+# statement only up to 50 parameters, and parsing this one cost a third of a millisecond). The row's
+# sub1 is its click's: the database copies the sub ids on insert (migration conversions 0009).
 _COUNTED = "FROM new WHERE partner_id IS NOT NULL"
-_CTE_STAT_SQL, _CTE_SUB1_SQL = _rollup_sql(
-    f"SELECT partner_id, bucket, offer_id, '', 1, 0 {_COUNTED}",
-    f"SELECT partner_id, bucket, offer_id, sub1, '', 1, 0 {_COUNTED}",
+_CTE_STAT_SQL, _CTE_SUB1_SQL = conversion_rollup_sql(
+    source=f"SELECT partner_id, bucket, offer_id, '', 1, 0 {_COUNTED}",
+    sub1_source=f"SELECT partner_id, bucket, offer_id, sub1, '', 1, 0 {_COUNTED}",
 )
 _CTE_SQL = (
     f"WITH new AS ({_INSERT_SQL} RETURNING id, status, status_reason, channel, created_at, "
-    f"partner_id, offer_id, sub1, {_BUCKET} AS bucket), "
+    f"partner_id, offer_id, sub1, {BUCKET_SQL} AS bucket), "
     f"status AS (INSERT INTO {_STATUS_TABLE} ({', '.join(_STATUS_COLUMNS)}) "
     "SELECT id, '', status, status_reason, '', NULL, channel, created_at FROM new), "
     f"stat AS ({_CTE_STAT_SQL}), sub1 AS ({_CTE_SUB1_SQL}) "

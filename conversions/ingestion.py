@@ -24,7 +24,6 @@ from conversions.postbacks import partner_postback_events, partner_postbacks_enq
 from referrals.models import Advertiser
 from referrals.money import MoneyError, money_quantize
 from referrals.request_metadata import RequestMetadata, country_for_ip, user_agent_describe
-from referrals.services import SUB_IDS
 
 
 @dataclass
@@ -132,8 +131,6 @@ def conversion_build(
         occurred_at=occurred_at,
         created_at=now,
         processed_at=now if reason else None,
-        # The click's sub ids, for reports (the database copies them too, for every other writer).
-        **{name: getattr(attribution.click, name) for name in SUB_IDS} if attribution.click else {},
     )
 
 

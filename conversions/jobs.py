@@ -6,7 +6,7 @@ from config.jobs import job_coalesce_release, job_enqueue_on_commit
 
 
 def process_conversion(conversion_id: str) -> str:
-    """The seed's ProcessReferralConversion: one conversion, for latency right after ingestion."""
+    """The seed's ProcessReferralConversion: one conversion (new ones go through process_new_conversions)."""
     from conversions.processing import conversion_process
 
     return conversion_process(conversion_id=conversion_id)
@@ -28,8 +28,12 @@ def prune_ingestion_records() -> dict:
     }
 
 
+# Batches one sweeper job takes before it ends (and, for new conversions, asks for the next job).
+SWEEP_MAX_BATCHES = 20
+
+
 def process_pending_conversions(
-    batch_size: int | None = None, max_batches: int = 20, retry_missing_rates: bool = False
+    batch_size: int | None = None, max_batches: int = SWEEP_MAX_BATCHES, retry_missing_rates: bool = False
 ) -> dict[str, int]:
     """The sweeper: drain pending conversions in batches (scheduled by config/cron.py); counts per outcome."""
     from conversions.processing import conversions_process_pending
@@ -61,9 +65,8 @@ def process_new_conversions() -> dict[str, int]:
     docs/performance.md), and the batches are the fast way to process (W3).
     """
     job_coalesce_release(NEW_CONVERSIONS_KEY)  # before reading: what commits from now on asks again
-    max_batches = 20
-    totals = process_pending_conversions(max_batches=max_batches)
-    if sum(totals.values()) >= max_batches * settings.CONVERSION_BATCH_SIZE:
+    totals = process_pending_conversions()
+    if sum(totals.values()) >= SWEEP_MAX_BATCHES * settings.CONVERSION_BATCH_SIZE:
         conversions_processing_request()  # more were waiting than one job takes: go on in a new job
     return totals
 

@@ -10,13 +10,23 @@ from django.db import connection
 
 from conversions.models import Conversion, ConversionStat, ConversionSub1Stat
 from referrals.models import Click
-from referrals.rollups import rollup_bucket, rollup_upsert_pair, rollup_upsert_sql
+from referrals.rollups import ROLLUP_KEY, rollup_bucket, rollup_upsert_pair, rollup_upsert_sql
 from rewards.models import Reward
 
 _COUNTERS = ["conversions", "earnings"]
-_KEY = ["partner_id", "bucket", "offer_id"]
-CONVERSION_SQL = rollup_upsert_sql(ConversionStat._meta.db_table, [*_KEY, "currency"], _COUNTERS)
-CONVERSION_SUB1_SQL = rollup_upsert_sql(ConversionSub1Stat._meta.db_table, [*_KEY, "sub1", "currency"], _COUNTERS)
+
+
+def conversion_rollup_sql(*, source: str = "", sub1_source: str = "") -> tuple[str, str]:
+    """The ConversionStat and ConversionSub1Stat upserts; a source replaces their VALUES row (rollup_upsert_sql)."""
+    return (
+        rollup_upsert_sql(ConversionStat._meta.db_table, [*ROLLUP_KEY, "currency"], _COUNTERS, source=source),
+        rollup_upsert_sql(
+            ConversionSub1Stat._meta.db_table, [*ROLLUP_KEY, "sub1", "currency"], _COUNTERS, source=sub1_source
+        ),
+    )
+
+
+CONVERSION_SQL, CONVERSION_SUB1_SQL = conversion_rollup_sql()
 
 
 def _conversion_sub1(conversion: Conversion) -> str:

@@ -38,9 +38,10 @@ from django.db import connection, transaction
 from psycopg.errors import UniqueViolation
 from redis.exceptions import RedisError
 
+from config.postgres_text import without_nul
 from config.redis_connection import redis_for_queue
-from referrals.models import Click, ClickStat, ClickSub1Stat
-from referrals.rollups import _write_click_counts, rollup_bucket, rollup_upsert_sql
+from referrals.models import Click
+from referrals.rollups import BUCKET_SQL, _write_click_counts, click_rollup_sql, rollup_bucket
 
 QUEUE = "clickbuf:queue"
 PROCESSING = "clickbuf:processing"
@@ -95,11 +96,11 @@ end
 return table.concat(items, '\\n')
 """
 
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\x00": "\ufffd"})
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
 def _copy_field(value) -> str:
-    """One value in COPY's text format; PostgreSQL text cannot hold NUL, so it becomes U+FFFD."""
+    """One value in COPY's text format (click_record has already replaced any NUL, which text cannot hold)."""
     if value is None:
         return "\\N"
     if isinstance(value, bool):
@@ -143,6 +144,7 @@ def _legacy_line(payload: bytes) -> bytes:
     fields = json.loads(payload[1:])
     fields["created_at"] = datetime.fromisoformat(fields["created_at"])
     fields["is_unique"] = payload[:1] == b"1"
+    fields = without_nul(fields)  # the earlier version buffered what the visitor sent
     return "\t".join(_copy_field(fields[name]) for name in COLUMNS).encode()
 
 
@@ -155,26 +157,15 @@ def _click_id(line: bytes) -> bytes:
 
 
 _BATCH_COLUMNS = ", ".join(COLUMNS)
-_BUCKET = "date_bin('15 minutes', created_at, TIMESTAMPTZ '2000-01-01 00:00:00+00')"  # rollup_bucket, in SQL
-_ROLLUP_KEY = ["partner_id", "bucket", "offer_id"]
-_ROLLUP_COUNTERS = ["clicks", "unique_clicks"]
-_STAT_SQL = rollup_upsert_sql(
-    ClickStat._meta.db_table,
-    _ROLLUP_KEY,
-    _ROLLUP_COUNTERS,
+_STAT_SQL, _SUB1_SQL = click_rollup_sql(
     source="SELECT partner_id, bucket, offer_id, sum(clicks), sum(unique_clicks) FROM by_sub1 GROUP BY 1, 2, 3",
-)
-_SUB1_SQL = rollup_upsert_sql(
-    ClickSub1Stat._meta.db_table,
-    [*_ROLLUP_KEY, "sub1"],
-    _ROLLUP_COUNTERS,
-    source="SELECT partner_id, bucket, offer_id, sub1, clicks, unique_clicks FROM by_sub1",
+    sub1_source="SELECT partner_id, bucket, offer_id, sub1, clicks, unique_clicks FROM by_sub1",
 )
 # One statement: the new clicks in, their counts grouped per rollup row and added to both rollups.
 _FLUSH_SQL = (
     f"WITH inserted AS (INSERT INTO {Click._meta.db_table} ({_BATCH_COLUMNS}) "
     f"SELECT {_BATCH_COLUMNS} FROM click_buffer_batch ON CONFLICT (click_id) DO NOTHING "
-    f"RETURNING partner_id, {_BUCKET} AS bucket, offer_id, sub1, is_unique), "
+    f"RETURNING partner_id, {BUCKET_SQL} AS bucket, offer_id, sub1, is_unique), "
     "by_sub1 AS (SELECT partner_id, bucket, offer_id, sub1, count(*) AS clicks, "
     "count(*) FILTER (WHERE is_unique) AS unique_clicks FROM inserted GROUP BY 1, 2, 3, 4), "
     f"stat AS ({_STAT_SQL}), sub1 AS ({_SUB1_SQL}) "

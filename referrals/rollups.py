@@ -38,9 +38,21 @@ def rollup_upsert_pair(first_sql: str, first_params: list, second_sql: str, seco
             cursor.execute(second_sql, second_params)
 
 
+ROLLUP_KEY = ["partner_id", "bucket", "offer_id"]
+# rollup_bucket in PostgreSQL, for rollups counted in SQL from rows with a created_at.
+BUCKET_SQL = "date_bin('15 minutes', created_at, TIMESTAMPTZ '2000-01-01 00:00:00+00')"
 _CLICKS = ["clicks", "unique_clicks"]
-CLICK_SQL = rollup_upsert_sql(ClickStat._meta.db_table, ["partner_id", "bucket", "offer_id"], _CLICKS)
-CLICK_SUB1_SQL = rollup_upsert_sql(ClickSub1Stat._meta.db_table, ["partner_id", "bucket", "offer_id", "sub1"], _CLICKS)
+
+
+def click_rollup_sql(*, source: str = "", sub1_source: str = "") -> tuple[str, str]:
+    """The ClickStat and ClickSub1Stat upserts; a source replaces their VALUES row (rollup_upsert_sql)."""
+    return (
+        rollup_upsert_sql(ClickStat._meta.db_table, ROLLUP_KEY, _CLICKS, source=source),
+        rollup_upsert_sql(ClickSub1Stat._meta.db_table, [*ROLLUP_KEY, "sub1"], _CLICKS, source=sub1_source),
+    )
+
+
+CLICK_SQL, CLICK_SUB1_SQL = click_rollup_sql()
 
 
 def rollup_click_add(*, click: Click) -> None:
