@@ -1,8 +1,7 @@
-"""Enqueueing jobs after commit, on RQ or inline when no Redis is configured."""
+"""Enqueueing jobs on RQ after commit."""
 
 import logging
 
-from django.conf import settings
 from django.db import transaction
 from redis.exceptions import RedisError
 
@@ -17,8 +16,7 @@ COALESCE_SECONDS = 60
 def job_enqueue_on_commit(func, *args, queue_name: str = "default", coalesce_key: str = "", **kwargs) -> None:
     """Run `func(*args)` on a worker once the current transaction commits.
 
-    Jobs take ids, never objects, so they read the committed state. Without
-    REDIS_URL (queue ASYNC=False) the job runs inline after commit instead.
+    Jobs take ids, never objects, so they read the committed state.
 
     With `coalesce_key`, a job is enqueued only when none with that key is waiting: one Redis
     SET NX instead of an enqueue for each caller. The job must call `job_coalesce_release(key)`
@@ -27,9 +25,6 @@ def job_enqueue_on_commit(func, *args, queue_name: str = "default", coalesce_key
     """
 
     def enqueue() -> None:
-        if not settings.RQ_QUEUES[queue_name].get("ASYNC", True):
-            func(*args, **kwargs)
-            return
         try:
             if coalesce_key and not redis_for_queue(queue_name).set(coalesce_key, 1, nx=True, ex=COALESCE_SECONDS):
                 return  # a job is waiting already and will see this work
@@ -44,8 +39,6 @@ def job_enqueue_on_commit(func, *args, queue_name: str = "default", coalesce_key
 
 def job_coalesce_release(coalesce_key: str, queue_name: str = "default") -> None:
     """Called by a coalesced job as it starts: callers from now on enqueue a new job."""
-    if not settings.RQ_QUEUES[queue_name].get("ASYNC", True):
-        return
     try:
         redis_for_queue(queue_name).delete(coalesce_key)
     except RedisError:

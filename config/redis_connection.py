@@ -19,8 +19,7 @@ _clients: dict[tuple, Redis] = {}
 
 
 def redis_for_queue(name: str = "default") -> Redis:
-    config = settings.RQ_QUEUES[name]
-    key = (os.getpid(), name, config.get("URL"), config.get("HOST"), config.get("PORT"), config.get("DB"))
+    key = (os.getpid(), name, settings.RQ_QUEUES[name]["URL"])
     client = _clients.get(key)
     if client is None:
         client = _clients[key] = django_rq.get_connection(name)

@@ -1,15 +1,19 @@
 """Affitrack settings: one file, every value from the environment.
 
-With nothing set, Affitrack runs on a SQLite file and runs jobs inline, which
-is enough to click around. Set DATABASE_URL and REDIS_URL for PostgreSQL and
-real RQ workers. Every variable is listed in `.env.example`.
+Affitrack runs on PostgreSQL and Redis, always. DATABASE_URL and REDIS_URL name
+them; one that is unset is read from the embedded servers that `make run` and
+`make test` start under .data/ (core/embedded_services.py), and when those are
+not running either, Django refuses to start and says what to do. Every
+variable is listed in `.env.example`.
 """
 
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 from config.log_format import logging_config
+from core.embedded_services import EmbeddedServicesMissing, embedded_services_read
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -106,24 +110,26 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+
+def _service_url(name: str) -> str:
+    """The variable when set, else the embedded server's address (set variables always win)."""
+    if url := env.str(name, default=""):
+        return url
+    try:
+        return embedded_services_read(BASE_DIR / ".data")[name]
+    except EmbeddedServicesMissing as missing:
+        raise ImproperlyConfigured(str(missing)) from None
+
+
+DATABASES = {"default": env.db_url_config(_service_url("DATABASE_URL"))}
 # Persistent connections: the click and ingest paths should not pay a connect per request.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-# The report indexes carry extra columns (INCLUDE) on PostgreSQL; SQLite, the demo's default, ignores them.
-SILENCED_SYSTEM_CHECKS = ["models.W040"] if DATABASES["default"]["ENGINE"].endswith("sqlite3") else []
 
-# Jobs: with REDIS_URL they go to RQ and a worker runs them; without it they
-# run inline, right after the transaction that asked for them commits.
-REDIS_URL = env.str("REDIS_URL", default="")
-RQ_QUEUES = {
-    "default": {
-        "URL": REDIS_URL or "redis://127.0.0.1:6379/0",
-        "ASYNC": bool(REDIS_URL),
-        "DEFAULT_TIMEOUT": 300,
-    },
-}
+# Jobs go to RQ after commit and a worker runs them (the Procfile's `worker`).
+REDIS_URL = _service_url("REDIS_URL")
+RQ_QUEUES = {"default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 300}}
 RQ = {"COMMIT_MODE": "auto"}  # we enqueue with transaction.on_commit ourselves
 
 LANGUAGE_CODE = "en-us"
@@ -159,12 +165,8 @@ REST_FRAMEWORK = {
     },
 }
 
-# The cache holds throttle counters; Redis when there is one, so all workers share them.
-CACHES = {
-    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
-    if REDIS_URL
-    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
-}
+# The cache holds throttle counters, in Redis so all workers share them.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Affitrack API",
@@ -191,8 +193,8 @@ GEOIP_MMDB_PATH = env.str("GEOIP_MMDB_PATH", default="")
 # How long a worker keeps link -> offer and API key -> advertiser lookups (referrals/hot_cache.py):
 # a change made in another process (offer paused, key revoked) takes effect there within this time.
 HOT_CACHE_TTL_SECONDS = env.int("HOT_CACHE_TTL_SECONDS", default=30)
-# With Redis, clicks go to a Redis buffer and `manage.py flush_clicks` (its own process, see Procfile)
-# COPYs them into PostgreSQL in batches (referrals/click_buffer.py). Off: each click is an INSERT.
+# Clicks go to a Redis buffer and `manage.py flush_clicks` (its own process, see Procfile) COPYs them
+# into PostgreSQL in batches (referrals/click_buffer.py). Off: each click is written at once, a batch of one.
 CLICK_BUFFER = env.bool("CLICK_BUFFER", default=True)
 CLICK_BUFFER_BATCH_SIZE = env.int("CLICK_BUFFER_BATCH_SIZE", default=2000)
 CLICK_UNIQUE_WINDOW_SECONDS = env.int("CLICK_UNIQUE_WINDOW_SECONDS", default=3600)

@@ -1,7 +1,4 @@
-import logging
-
 from django.apps import AppConfig
-from django.conf import settings
 from django.contrib.auth.signals import user_logged_in
 
 
@@ -12,12 +9,6 @@ class ReferralsConfig(AppConfig):
     def ready(self) -> None:
         from config import login_guard  # noqa: F401 - connects the failed-login counters
 
-        log = logging.getLogger("affitrack")
-        database = settings.DATABASES["default"]
-        if database["ENGINE"].endswith("sqlite3"):
-            log.info("Running on the SQLite file %s (set DATABASE_URL for PostgreSQL)", database["NAME"])
-        if not settings.REDIS_URL:
-            log.info("REDIS_URL is not set: jobs run inline after commit (RQ ASYNC=False)")
         # A signal because logins happen in django.contrib.auth, not in our views (admin, API sessions too).
         user_logged_in.connect(_partner_login_ip, dispatch_uid="referrals.partner_login_ip")
         # The hot-path cache forgets what this process changes through the models at once.

@@ -12,18 +12,17 @@ Keys (in the RQ Redis connection's database):
   (the view writes the columns, the Lua script appends is_unique once it knows it);
 - `clickbuf:processing` the batch a flusher is writing: moved there with LMOVE first, deleted
   only after COMMIT, so a flusher killed mid-batch leaves it to be written on the next run;
-- `clickbuf:pending`    hash click_id -> the same JSON, until flushed: attribution looks there
+- `clickbuf:pending`    hash click_id -> the same line, until flushed: attribution looks there
   when a click id is not in the table yet, and writes that click at once (buffered_clicks_insert);
 - `clickbuf:lock`       one flusher at a time (expires, so a killed flusher blocks nobody for long).
 
-Written with COPY into a temporary table, then one statement: `INSERT ... ON CONFLICT (click_id)
-DO NOTHING RETURNING` feeding the rollup upserts, grouped in SQL. A batch written twice (a replay
-after a crash between COMMIT and the deletes, or a click written early for attribution) inserts,
-and counts in the rollups, each click once. The flusher never decodes a click: the lines go to
-COPY as they are (W1b in docs/performance.md).
-
-Without Redis (REDIS_URL unset, the SQLite demo) or with CLICK_BUFFER off, clicks are written
-directly as before; when Redis fails mid-request the click is written directly too.
+One writer, `clicks_write`, puts clicks and their rollup counts in the database: the flusher's
+batches, a click attribution needs before the flush, and a click that is not buffered (CLICK_BUFFER
+off, or Redis failing mid-request) as a batch of one. It COPYs the lines straight into the click
+table; a batch that meets a click already there (a replay after a crash between COMMIT and the
+deletes, a click written early for attribution) goes through a temporary table and `ON CONFLICT DO
+NOTHING` instead, so each click is inserted, and counted in the rollups, once. The lines go to COPY
+as they are, never decoded into clicks (W1b in docs/performance.md).
 """
 
 # ruff: noqa: S608 - table and column names come from the models; no value is formatted into SQL.
@@ -41,7 +40,7 @@ from redis.exceptions import RedisError
 from config.postgres_text import without_nul
 from config.redis_connection import redis_for_queue
 from referrals.models import Click
-from referrals.rollups import BUCKET_SQL, _write_click_counts, click_rollup_sql, rollup_bucket
+from referrals.rollups import rollup_bucket, rollup_click_counts_add
 
 QUEUE = "clickbuf:queue"
 PROCESSING = "clickbuf:processing"
@@ -116,8 +115,7 @@ def click_copy_line(click: Click) -> str:
 
 
 def click_buffer_enabled() -> bool:
-    # COPY and ON CONFLICT ... RETURNING as written here are PostgreSQL's.
-    return bool(settings.REDIS_URL) and settings.CLICK_BUFFER and connection.vendor == "postgresql"
+    return settings.CLICK_BUFFER
 
 
 def _redis():
@@ -157,19 +155,10 @@ def _click_id(line: bytes) -> bytes:
 
 
 _BATCH_COLUMNS = ", ".join(COLUMNS)
-_STAT_SQL, _SUB1_SQL = click_rollup_sql(
-    source="SELECT partner_id, bucket, offer_id, sum(clicks), sum(unique_clicks) FROM by_sub1 GROUP BY 1, 2, 3",
-    sub1_source="SELECT partner_id, bucket, offer_id, sub1, clicks, unique_clicks FROM by_sub1",
-)
-# One statement: the new clicks in, their counts grouped per rollup row and added to both rollups.
-_FLUSH_SQL = (
-    f"WITH inserted AS (INSERT INTO {Click._meta.db_table} ({_BATCH_COLUMNS}) "
-    f"SELECT {_BATCH_COLUMNS} FROM click_buffer_batch ON CONFLICT (click_id) DO NOTHING "
-    f"RETURNING partner_id, {BUCKET_SQL} AS bucket, offer_id, sub1, is_unique), "
-    "by_sub1 AS (SELECT partner_id, bucket, offer_id, sub1, count(*) AS clicks, "
-    "count(*) FILTER (WHERE is_unique) AS unique_clicks FROM inserted GROUP BY 1, 2, 3, 4), "
-    f"stat AS ({_STAT_SQL}), sub1 AS ({_SUB1_SQL}) "
-    "SELECT coalesce(sum(clicks), 0) FROM by_sub1"
+# The batch's clicks not yet in the table, from the temporary table the batch was copied into.
+_INSERT_NEW_SQL = (
+    f"INSERT INTO {Click._meta.db_table} ({_BATCH_COLUMNS}) SELECT {_BATCH_COLUMNS} FROM click_buffer_batch "
+    "ON CONFLICT (click_id) DO NOTHING RETURNING click_id"
 )
 _scripts: dict = {}
 
@@ -206,7 +195,7 @@ def _copy_text(field: bytes) -> str:
 
 
 def _rollups_add(lines: list[bytes]) -> None:
-    """Count freshly copied clicks in the rollups, read from their lines (the COPY returned nothing)."""
+    """Count the clicks just written in the rollups, read from their lines (each minute's bucket parsed once)."""
     by_sub1: dict[tuple, list[int]] = {}
     buckets: dict[tuple, datetime] = {}
     for line in lines:
@@ -221,40 +210,55 @@ def _rollups_add(lines: list[bytes]) -> None:
         total = by_sub1.setdefault((*key, _copy_text(fields[_SUB1])), [0, 0])
         total[0] += 1
         total[1] += fields[-1] == b"t"
-    _write_click_counts(by_sub1)
+    rollup_click_counts_add(by_sub1)
 
 
-def _insert(payloads: list[bytes], *, first_write: bool = False) -> int:
-    """COPY the buffered lines in, skip clicks already there, count the new ones in the rollups.
+def _lines_new(cursor, lines: list[bytes]) -> list[bytes]:
+    """Insert the lines whose click is not in the table yet, through a temporary table; returns those lines."""
+    # The click columns without the table's constraints; kept per connection, emptied at each commit.
+    cursor.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS click_buffer_batch ON COMMIT DELETE ROWS "
+        f"AS SELECT {_BATCH_COLUMNS} FROM {Click._meta.db_table} WITH NO DATA"
+    )
+    _copy(cursor, "click_buffer_batch", lines)
+    cursor.execute(_INSERT_NEW_SQL)
+    inserted = {click_id.encode() for (click_id,) in cursor.fetchall()}
+    cursor.execute("TRUNCATE click_buffer_batch")
+    return [line for line in lines if _click_id(line) in inserted]
 
-    Call it in a transaction. A batch's first write goes straight into the click table, as fast as
-    COPY goes; when some click is there already (a replayed batch, a click written early for
-    attribution), that COPY is undone to its savepoint and the batch goes through a temporary table
-    and `ON CONFLICT DO NOTHING`.
+
+def clicks_write(payloads: list[bytes]) -> int:
+    """Write click lines (COPY text, is_unique last) and count them in the rollups, each click once; returns
+    how many were new.
+
+    The one writer of clicks: the flusher's batches, clicks attribution needs now, a click not buffered.
+    Call it in a transaction. The first try COPYs straight into the click table, as fast as COPY goes;
+    when some click is there already, that COPY is undone to its savepoint and only the others go in.
     """
     if not payloads:
         return 0
     lines = _copy_lines(payloads)
     with connection.cursor() as cursor:
-        if first_write:
-            try:
-                with transaction.atomic():
-                    _copy(cursor, Click._meta.db_table, lines)
-            except UniqueViolation:  # psycopg's own: the COPY runs on the raw cursor
-                pass
-            else:
-                _rollups_add(lines)
-                return len(lines)
-        # The click columns without the table's constraints; kept per connection, emptied at each commit.
-        cursor.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS click_buffer_batch ON COMMIT DELETE ROWS "
-            f"AS SELECT {_BATCH_COLUMNS} FROM {Click._meta.db_table} WITH NO DATA"
-        )
-        _copy(cursor, "click_buffer_batch", lines)
-        cursor.execute(_FLUSH_SQL)
-        written = int(cursor.fetchone()[0])
-        cursor.execute("TRUNCATE click_buffer_batch")
-    return written
+        try:
+            with transaction.atomic():
+                _copy(cursor, Click._meta.db_table, lines)
+        except UniqueViolation:  # psycopg's own: the COPY runs on the raw cursor
+            lines = _lines_new(cursor, lines)
+    _rollups_add(lines)
+    return len(lines)
+
+
+def click_write(*, click: Click, is_unique: bool) -> None:
+    """Write one unbuffered click (CLICK_BUFFER off, or Redis failing just now): a batch of one.
+
+    The click comes back as a saved one, with its pk (COPY returns none: one more read, off the buffered path).
+    """
+    click.is_unique = is_unique
+    line = click_copy_line(click) + ("\tt" if is_unique else "\tf")
+    with transaction.atomic():
+        clicks_write([line.encode()])
+    click.pk = Click.objects.values_list("pk", flat=True).get(click_id=click.click_id)
+    click._state.adding = False
 
 
 def _lock_take(redis, token: str) -> bool:
@@ -268,18 +272,13 @@ def _lock_release(redis, token: str) -> None:
     )
 
 
-def _batch_take(redis, batch_size: int) -> tuple[list[bytes], bool]:
-    """The batch to write, and whether it is a leftover processing list (a flusher died with it)."""
-    leftover = redis.lrange(PROCESSING, 0, -1)
-    if leftover:
-        return leftover, True
-    taken = _script_run(redis, _TAKE_SCRIPT, keys=[QUEUE, PROCESSING], args=[batch_size])
-    return (taken.split(b"\n") if taken else []), False
-
-
 def clicks_batch_take(redis, batch_size: int) -> list[bytes]:
     """The batch to write: a leftover processing list (a flusher died), else up to batch_size moved from the queue."""
-    return _batch_take(redis, batch_size)[0]
+    leftover = redis.lrange(PROCESSING, 0, -1)
+    if leftover:
+        return leftover
+    taken = _script_run(redis, _TAKE_SCRIPT, keys=[QUEUE, PROCESSING], args=[batch_size])
+    return taken.split(b"\n") if taken else []
 
 
 def clicks_flush(*, batch_size: int | None = None, max_batches: int | None = None) -> int:
@@ -298,11 +297,11 @@ def clicks_flush(*, batch_size: int | None = None, max_batches: int | None = Non
     written = batches = 0
     try:
         while max_batches is None or batches < max_batches:
-            batch, replay = _batch_take(redis, batch_size)
+            batch = clicks_batch_take(redis, batch_size)
             if not batch:
                 break
             with transaction.atomic():
-                written += _insert(batch, first_write=not replay)
+                written += clicks_write(batch)
             pipe = redis.pipeline(transaction=True)
             pipe.delete(PROCESSING)
             pipe.hdel(PENDING, *{_click_id(line) for line in _copy_lines(batch)})
@@ -331,7 +330,7 @@ def buffered_clicks_insert(click_ids: Iterable[str]) -> int:
     if not found:
         return 0
     with transaction.atomic():
-        return _insert(found)
+        return clicks_write(found)
 
 
 def click_buffer_length() -> int:

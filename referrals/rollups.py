@@ -29,13 +29,9 @@ def rollup_upsert_sql(table: str, keys: list[str], counters: list[str], *, sourc
 
 
 def rollup_upsert_pair(first_sql: str, first_params: list, second_sql: str, second_params: list) -> None:
-    """Both upserts; on PostgreSQL in one round trip (a data-modifying CTE), since the click path pays per trip."""
+    """Both upserts in one round trip (a data-modifying CTE), since the click and convert paths pay per trip."""
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(f"WITH first AS ({first_sql} RETURNING 1) {second_sql}", [*first_params, *second_params])
-        else:
-            cursor.execute(first_sql, first_params)
-            cursor.execute(second_sql, second_params)
+        cursor.execute(f"WITH first AS ({first_sql} RETURNING 1) {second_sql}", [*first_params, *second_params])
 
 
 ROLLUP_KEY = ["partner_id", "bucket", "offer_id"]
@@ -55,26 +51,12 @@ def click_rollup_sql(*, source: str = "", sub1_source: str = "") -> tuple[str, s
 CLICK_SQL, CLICK_SUB1_SQL = click_rollup_sql()
 
 
-def rollup_click_add(*, click: Click) -> None:
-    """Count one click in its bucket, in both rollups."""
-    key = [click.partner_id, rollup_bucket(click.created_at), click.offer_id]
-    counts = [1, int(click.is_unique)]
-    rollup_upsert_pair(CLICK_SQL, [*key, *counts], CLICK_SUB1_SQL, [*key, click.sub1, *counts])
+def rollup_click_counts_add(by_sub1: dict[tuple, list[int]]) -> None:
+    """Add (clicks, unique clicks) per (partner, bucket, offer, sub1) to both click rollups.
 
-
-def rollup_clicks_add(clicks) -> None:
-    """Count many clicks at once (a buffered or bulk insert of clicks calls this with the batch)."""
-    by_sub1: dict[tuple, list[int]] = {}
-    for click in clicks:
-        total = by_sub1.setdefault(
-            (click.partner_id, rollup_bucket(click.created_at), click.offer_id, click.sub1), [0, 0]
-        )
-        total[0] += 1
-        total[1] += int(click.is_unique)
-    _write_click_counts(by_sub1)
-
-
-def _write_click_counts(by_sub1: dict[tuple, list[int]]) -> None:
+    The one way click rollups grow: the click writer (referrals/click_buffer.py) calls it with
+    the clicks it wrote, and the rebuild with the whole table.
+    """
     totals: dict[tuple, list[int]] = {}
     for (partner_id, bucket, offer_id, _), (clicks, unique) in by_sub1.items():
         total = totals.setdefault((partner_id, bucket, offer_id), [0, 0])
@@ -100,12 +82,12 @@ def rollup_clicks_rebuild() -> int:
         total = by_sub1.setdefault((partner_id, rollup_bucket(created_at), offer_id, sub1), [0, 0])
         total[0] += 1
         total[1] += int(is_unique)
-    _write_click_counts(by_sub1)
+    rollup_click_counts_add(by_sub1)
     return len(by_sub1)
 
 
 def partner_rollup_trigger(*, source: str, target: str) -> str:
-    """The name of the trigger (and, on PostgreSQL, its function) that keeps `target` in step with `source`."""
+    """The name of the trigger (and its function) that keeps `target` in step with `source` (their migrations)."""
     return f"{source}_to_{target}"
 
 
@@ -126,75 +108,34 @@ def partner_rollup_fill_sql(
     )
 
 
-def partner_rollup_sync_sql(
-    *, source: str, target: str, keys: list[str], counters: list[str], vendor: str
-) -> tuple[list[str], list[str]]:
-    """(up, down) statements of the triggers that keep `target` equal to `source` summed over its offers.
+def partner_rollup_sync_sql(*, source: str, target: str, keys: list[str], counters: list[str]) -> tuple[list, list]:
+    """(up, down) statements of the trigger that keeps `target` equal to `source` summed over its offers.
 
     `keys` are the target's key columns (partner_id, bucket, ...), all present in `source`. Each change of a
     source row adds its difference to the target row with the same keys, in the writer's transaction, so
-    the two agree whoever writes (the click and conversion services, a rebuild, a bulk load). Then the
-    target is filled from what the source holds already.
+    the two agree whoever writes (the click and conversion writers, a rebuild, a bulk load). For a
+    migration's RunSQL.
     """
     name = partner_rollup_trigger(source=source, target=target)
     columns = ", ".join([*keys, *counters])
-    fill = partner_rollup_fill_sql(source=source, target=target, keys=keys, counters=counters)
-    if vendor == "postgresql":
 
-        def add(row: str, sign: str) -> str:
-            values = ", ".join([f"{row}.{key}" for key in keys] + [f"{sign}{row}.{counter}" for counter in counters])
-            return (
-                f"INSERT INTO {target} ({columns}) VALUES ({values}) "  # noqa: S608 (our own tables)
-                f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET "
-                + ", ".join(f"{counter} = {target}.{counter} + excluded.{counter}" for counter in counters)
-                + ";"
-            )
+    def add(row: str, sign: str) -> str:
+        values = ", ".join([f"{row}.{key}" for key in keys] + [f"{sign}{row}.{counter}" for counter in counters])
+        return (
+            f"INSERT INTO {target} ({columns}) VALUES ({values}) "  # noqa: S608 (our own tables)
+            f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET "
+            + ", ".join(f"{counter} = {target}.{counter} + excluded.{counter}" for counter in counters)
+            + ";"
+        )
 
-        up = [
-            f"""CREATE OR REPLACE FUNCTION {name}() RETURNS trigger AS $$
+    up = [
+        f"""CREATE OR REPLACE FUNCTION {name}() RETURNS trigger AS $$
 BEGIN
     IF TG_OP IN ('UPDATE', 'DELETE') THEN {add("OLD", "-")} END IF;
     IF TG_OP IN ('INSERT', 'UPDATE') THEN {add("NEW", "")} END IF;
     RETURN NULL;
 END;
 $$ LANGUAGE plpgsql""",
-            f"CREATE TRIGGER {name} AFTER INSERT OR UPDATE OR DELETE ON {source} "
-            f"FOR EACH ROW EXECUTE FUNCTION {name}()",
-            fill,
-        ]
-        return up, [f"DROP TRIGGER IF EXISTS {name} ON {source}", f"DROP FUNCTION IF EXISTS {name}()"]
-
-    def change(row: str, sign: str) -> str:
-        match = " AND ".join(f"{key} = {row}.{key}" for key in keys)
-        # Not INSERT OR IGNORE: inside a trigger SQLite applies the outer statement's conflict
-        # clause instead (the rollup's ON CONFLICT DO UPDATE), and the duplicate key fails.
-        return (
-            f"INSERT INTO {target} ({columns}) SELECT "  # noqa: S608 (our own tables)
-            + ", ".join([f"{row}.{key}" for key in keys] + ["0"] * len(counters))
-            + f" WHERE NOT EXISTS (SELECT 1 FROM {target} WHERE {match}); UPDATE {target} SET "  # noqa: S608
-            + ", ".join(f"{counter} = {counter} {sign} {row}.{counter}" for counter in counters)
-            + f" WHERE {match};"
-        )
-
-    up = [
-        f"CREATE TRIGGER {name}_insert AFTER INSERT ON {source} BEGIN {change('NEW', '+')} END",
-        f"CREATE TRIGGER {name}_update AFTER UPDATE ON {source} BEGIN {change('OLD', '-')} {change('NEW', '+')} END",
-        f"CREATE TRIGGER {name}_delete AFTER DELETE ON {source} BEGIN {change('OLD', '-')} END",
-        fill,
+        f"CREATE TRIGGER {name} AFTER INSERT OR UPDATE OR DELETE ON {source} FOR EACH ROW EXECUTE FUNCTION {name}()",
     ]
-    return up, [f"DROP TRIGGER IF EXISTS {name}_{op}" for op in ("insert", "update", "delete")]
-
-
-def partner_rollup_sync_operation(*, source: str, target: str, keys: list[str], counters: list[str]):
-    """The migration operation that installs (or removes) `partner_rollup_sync_sql`'s triggers."""
-    from django.db import migrations
-
-    def run(schema_editor, index: int) -> None:
-        vendor = schema_editor.connection.vendor
-        statements = partner_rollup_sync_sql(source=source, target=target, keys=keys, counters=counters, vendor=vendor)
-        for statement in statements[index]:
-            schema_editor.execute(statement, params=None)
-
-    return migrations.RunPython(
-        lambda apps, schema_editor: run(schema_editor, 0), lambda apps, schema_editor: run(schema_editor, 1)
-    )
+    return up, [f"DROP TRIGGER IF EXISTS {name} ON {source}", f"DROP FUNCTION IF EXISTS {name}()"]

@@ -28,14 +28,10 @@ _CLICK_BY_ID_SQL = f"SELECT {', '.join(_CLICK_COLUMNS)} FROM {Click._meta.db_tab
 
 
 def _click_row(click_id: str) -> Click | None:
-    if connection.vendor != "postgresql":
-        # Other drivers return raw column values (SQLite: text dates) that only the ORM converts.
-        click = Click.objects.filter(click_id=click_id).first()
-    else:
-        with connection.cursor() as cursor:
-            cursor.execute(_CLICK_BY_ID_SQL, [click_id])
-            row = cursor.fetchone()
-        click = Click.from_db(connection.alias, _CLICK_COLUMNS, row) if row else None
+    with connection.cursor() as cursor:
+        cursor.execute(_CLICK_BY_ID_SQL, [click_id])
+        row = cursor.fetchone()
+    click = Click.from_db(connection.alias, _CLICK_COLUMNS, row) if row else None
     if click is not None:
         click.offer = offer_for_id(click.offer_id)  # its partner and link load when asked for
     return click

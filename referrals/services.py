@@ -16,10 +16,9 @@ from redis.exceptions import RedisError
 from config.postgres_text import without_nul
 from config.redis_connection import redis_for_queue
 from referrals import hot_cache
-from referrals.click_buffer import click_buffer_enabled, click_buffer_push
+from referrals.click_buffer import click_buffer_enabled, click_buffer_push, click_write
 from referrals.models import Advertiser, ApiKey, Click, Link, Offer, Partner
 from referrals.request_metadata import RequestMetadata
-from referrals.rollups import rollup_click_add
 
 _CODE_ALPHABET = string.ascii_letters + string.digits
 SUB_IDS = ("sub1", "sub2", "sub3", "sub4", "sub5")
@@ -127,31 +126,26 @@ def click_unique_key(*, link: Link, metadata: RequestMetadata) -> str:
     return f"uclick:{link.pk}:{fingerprint}"
 
 
-def click_is_unique(*, link: Link, metadata: RequestMetadata, now: datetime) -> bool:
+def click_is_unique(*, link: Link, metadata: RequestMetadata) -> bool:
     """False when the same IP and user agent clicked the same link within the unique window.
 
-    With Redis, one SET NX with an expiry answers it without touching the click table.
+    One SET NX with an expiry answers it without touching the click table.
     """
-    window = settings.CLICK_UNIQUE_WINDOW_SECONDS
-    if settings.REDIS_URL:
-        try:
-            connection = redis_for_queue("default")
-            return bool(connection.set(click_unique_key(link=link, metadata=metadata), 1, nx=True, ex=window))
-        except RedisError:
-            return True  # without Redis we cannot tell; count it and keep redirecting
-    return not Click.objects.filter(
-        link_id=link.pk,
-        ip=metadata.ip,
-        user_agent=metadata.user_agent,
-        created_at__gte=now - timedelta(seconds=window),
-    ).exists()
+    try:
+        return bool(
+            redis_for_queue("default").set(
+                click_unique_key(link=link, metadata=metadata), 1, nx=True, ex=settings.CLICK_UNIQUE_WINDOW_SECONDS
+            )
+        )
+    except RedisError:
+        return True  # without Redis we cannot tell; count it and keep redirecting
 
 
 def click_record(*, link: Link, request: ClickRequest, now: datetime | None = None) -> Click:
-    """Record a click: into the Redis click buffer when there is one (referrals/click_buffer.py), else the table.
+    """Record a click: into the Redis click buffer (referrals/click_buffer.py), else straight to the table.
 
-    A buffered click is returned unsaved (no pk); its row appears when the flusher runs, or at once
-    when a conversion names its click id.
+    The click is returned unsaved (no pk): a buffered one's row appears when the flusher runs, or at
+    once when a conversion names its click id.
     """
     now = now or timezone.now()
     metadata = request.metadata
@@ -177,10 +171,8 @@ def click_record(*, link: Link, request: ClickRequest, now: datetime | None = No
         click=click, unique_key=click_unique_key(link=link, metadata=metadata)
     ):
         return click
-    # No buffer, or Redis failed just now: write it directly (unique fails open without Redis).
-    click.is_unique = click_is_unique(link=link, metadata=metadata, now=now)
-    click.save(force_insert=True)
-    rollup_click_add(click=click)
+    # No buffer, or Redis failed just now: the same writer as the flusher's, now (unique fails open without Redis).
+    click_write(click=click, is_unique=click_is_unique(link=link, metadata=metadata))
     return click
 
 

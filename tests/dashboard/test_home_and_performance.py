@@ -157,15 +157,20 @@ def test_rebuilding_the_rollups_from_the_raw_tables_gives_the_same_report(alice_
 
 
 def test_a_batch_of_clicks_is_counted_like_single_ones(alice_link, alice):
+    from django.db import transaction
+
+    from referrals.click_buffer import click_copy_line, click_write, clicks_write
     from referrals.models import Click
-    from referrals.rollups import rollup_clicks_add
 
     at = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
-    batch = Click.objects.bulk_create(
+    clicks = [
         Click(click_id=f"{n:032d}", link=alice_link, offer=alice_link.offer, partner=alice, created_at=at, sub1="x")
         for n in range(5)
-    )
+    ]
 
-    rollup_clicks_add(batch)
+    click_write(click=clicks[0], is_unique=True)
+    with transaction.atomic():
+        clicks_write([f"{click_copy_line(click)}\tf".encode() for click in clicks[1:]])
 
     assert ClickStat.objects.get(partner=alice).clicks == 5
+    assert ClickStat.objects.get(partner=alice).unique_clicks == 1

@@ -25,9 +25,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, once=False, interval=0.5, batch_size=None, **options):
         if not click_buffer_enabled():
-            self.stdout.write(
-                "The click buffer is off (no REDIS_URL, CLICK_BUFFER=0 or not PostgreSQL): nothing to do."
-            )
+            self.stdout.write("The click buffer is off (CLICK_BUFFER=0): nothing to do.")
             return
         if once:
             self.stdout.write(f"{clicks_flush(batch_size=batch_size)} clicks written")
