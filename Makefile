@@ -6,11 +6,11 @@ PIP := $(VENV)/bin/pip
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-# Tests run against real PostgreSQL and Redis on localhost; override as you need.
-TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/affitrack
-TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
+# PostgreSQL and Redis: DATABASE_URL / REDIS_URL when set (CI, production); any that is unset is an
+# embedded server under .data/ (core/embedded_services.py), started here if it is not running yet.
+EMBEDDED := $(PY) -m core.embedded_services
 
-.PHONY: run test lint format bench bench-full soak venv dev-venv clean
+.PHONY: run test services stop lint format bench bench-full soak venv dev-venv clean
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,18 +25,22 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt $(VENV)/.installed
 venv: $(VENV)/.installed
 dev-venv: $(VENV)/.installed-dev
 
-run: venv
+services: venv
+	$(EMBEDDED) start
+
+# Stops the embedded servers (their data stays in .data/; `rm -rf .data` forgets it).
+stop: venv
+	$(EMBEDDED) stop
+
+# The production topology under honcho (Procfile): web, RQ worker, click flusher, scheduler.
+run: services
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo --base-url http://$(HOST):$(PORT)
-	@if [ -n "$$REDIS_URL" ]; then \
-		LOG_FORMAT=$${LOG_FORMAT:-console} HOST=$(HOST) PORT=$(PORT) $(VENV)/bin/honcho start -f Procfile; \
-	else \
-		DEBUG=$${DEBUG:-1} LOG_FORMAT=$${LOG_FORMAT:-console} $(PY) manage.py runserver $(HOST):$(PORT); \
-	fi
+	LOG_FORMAT=$${LOG_FORMAT:-console} HOST=$(HOST) PORT=$(PORT) $(VENV)/bin/honcho start -f Procfile
 
+# Tests use Redis database 15 of the embedded server (they empty it), never make run's database 0.
 test: dev-venv
-	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
-		$(VENV)/bin/pytest $(PYTEST_ARGS)
+	$(EMBEDDED) exec --redis-db 15 -- $(VENV)/bin/pytest $(PYTEST_ARGS)
 
 lint: dev-venv
 	$(VENV)/bin/ruff check .
@@ -60,4 +64,4 @@ soak: dev-venv
 	$(PY) bench/soak.py $(SOAK_ARGS)
 
 clean:
-	rm -rf $(VENV) db.sqlite3 staticfiles
+	rm -rf $(VENV) staticfiles
