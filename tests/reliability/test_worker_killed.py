@@ -19,7 +19,7 @@ from conversions.jobs import process_pending_conversions
 from conversions.models import Conversion
 from rewards.models import Entry, Reward, Transaction
 from tests.factories import RewardRuleFactory
-from tests.reliability.conftest import process_tree_kill
+from tests.reliability.conftest import process_tree_kill, test_database_url
 
 pytestmark = pytest.mark.django_db(transaction=True)
 PER_PARTNER = 10
@@ -34,10 +34,7 @@ def wait_for(predicate, timeout: float = 30.0) -> None:
 
 
 def hold_the_reward_of(conversion: Conversion, rule):
-    database = connection.settings_dict
-    session = psycopg.connect(
-        host=database["HOST"], port=database["PORT"], user=database["USER"], dbname=database["NAME"]
-    )
+    session = psycopg.connect(test_database_url())
     session.execute("BEGIN")
     session.execute(
         "INSERT INTO rewards_reward (conversion_id, partner_id, offer_id, rule_id, amount, currency, status,"
