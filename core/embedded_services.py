@@ -16,6 +16,7 @@ This module imports no app (the bottom package).
 """
 
 import argparse
+import fcntl
 import hashlib
 import json
 import os
@@ -157,16 +158,15 @@ def _redis_start(data_dir: Path) -> tuple[str, int]:
 def embedded_services_start(data_dir: Path = DATA_DIR) -> dict[str, str]:
     """Start (or reuse) the embedded PostgreSQL and Redis, record where they listen; returns their URLs."""
     data_dir.mkdir(exist_ok=True)
-    database_url, postgres_pid = _postgres_start(data_dir)
-    redis_url, redis_pid = _redis_start(data_dir)
-    recorded = {
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
-        "postgres_pid": postgres_pid,
-        "redis_pid": redis_pid,
-    }
-    (data_dir / _ADDRESS_FILE).write_text(json.dumps(recorded, indent=2) + "\n")
-    return {"DATABASE_URL": database_url, "REDIS_URL": redis_url}
+    # One starter at a time (make run and make test in two terminals): the second finds them running.
+    with open(data_dir / ".start.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        database_url, postgres_pid = _postgres_start(data_dir)
+        redis_url, redis_pid = _redis_start(data_dir)
+        recorded = {"postgres_pid": postgres_pid, "redis_pid": redis_pid}
+        urls = {"DATABASE_URL": database_url, "REDIS_URL": redis_url}
+        (data_dir / _ADDRESS_FILE).write_text(json.dumps({**urls, **recorded}, indent=2) + "\n")
+    return urls
 
 
 def embedded_services_stop(data_dir: Path = DATA_DIR) -> None:

@@ -29,7 +29,7 @@ def rollup_upsert_sql(table: str, keys: list[str], counters: list[str], *, sourc
 
 
 def rollup_upsert_pair(first_sql: str, first_params: list, second_sql: str, second_params: list) -> None:
-    """Both upserts in one round trip (a data-modifying CTE), since the click and convert paths pay per trip."""
+    """Both upserts in one round trip (a data-modifying CTE), since the convert path pays per trip."""
     with connection.cursor() as cursor:
         cursor.execute(f"WITH first AS ({first_sql} RETURNING 1) {second_sql}", [*first_params, *second_params])
 
@@ -38,17 +38,8 @@ ROLLUP_KEY = ["partner_id", "bucket", "offer_id"]
 # rollup_bucket in PostgreSQL, for rollups counted in SQL from rows with a created_at.
 BUCKET_SQL = "date_bin('15 minutes', created_at, TIMESTAMPTZ '2000-01-01 00:00:00+00')"
 _CLICKS = ["clicks", "unique_clicks"]
-
-
-def click_rollup_sql(*, source: str = "", sub1_source: str = "") -> tuple[str, str]:
-    """The ClickStat and ClickSub1Stat upserts; a source replaces their VALUES row (rollup_upsert_sql)."""
-    return (
-        rollup_upsert_sql(ClickStat._meta.db_table, ROLLUP_KEY, _CLICKS, source=source),
-        rollup_upsert_sql(ClickSub1Stat._meta.db_table, [*ROLLUP_KEY, "sub1"], _CLICKS, source=sub1_source),
-    )
-
-
-CLICK_SQL, CLICK_SUB1_SQL = click_rollup_sql()
+CLICK_SQL = rollup_upsert_sql(ClickStat._meta.db_table, ROLLUP_KEY, _CLICKS)
+CLICK_SUB1_SQL = rollup_upsert_sql(ClickSub1Stat._meta.db_table, [*ROLLUP_KEY, "sub1"], _CLICKS)
 
 
 def rollup_click_counts_add(by_sub1: dict[tuple, list[int]]) -> None:
