@@ -109,14 +109,13 @@ def main() -> None:
     }
     print(json.dumps(result), flush=True)
 
-    if settings.RQ_QUEUES["default"].get("ASYNC"):
-        queue = django_rq.get_queue("default")
-        if args.process:
-            began = time.perf_counter()
-            SimpleWorker([queue], connection=queue.connection).work(burst=True)
-            print(f"W5 processing (rewards and ledger) of {args.rows}: {time.perf_counter() - began:.2f} s")
-        else:
-            print(f"  {queue.count} processing jobs left on the queue (run with --process to time them)")
+    queue = django_rq.get_queue("default")
+    if args.process:
+        began = time.perf_counter()
+        SimpleWorker([queue], connection=queue.connection).work(burst=True)
+        print(f"W5 processing (rewards and ledger) of {args.rows}: {time.perf_counter() - began:.2f} s")
+    else:
+        print(f"  {queue.count} processing jobs left on the queue (run with --process to time them)")
 
 
 def _backend_cpu_seconds() -> float | None:
