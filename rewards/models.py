@@ -1,7 +1,8 @@
 """Reward rules, rewards and the double-entry ledger.
 
 This app knows partners, offers and plain facts about a conversion; it never
-imports `conversions`. A reward names its conversion by id only.
+imports `conversions`. A reward's conversion is a foreign key named by string
+("conversions.Conversion"): the database holds the link, the code stays apart.
 """
 
 from django.conf import settings
@@ -137,7 +138,14 @@ class Reward(models.Model):
         PAID = "paid"
         REVERSED = "reversed"
 
-    conversion_id = models.UUIDField(unique=True, help_text="One reward per conversion, at most.")
+    # The database holds the link; named by string, so this app imports nothing of conversions. No reverse
+    # accessor: conversions ask rewards.selectors, as every app above asks a lower one.
+    conversion = models.OneToOneField(
+        "conversions.Conversion",
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="One reward per conversion, at most.",
+    )
     # Indexed by reward_partner_status (partner first): a second index would only cost every insert.
     partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="rewards", db_index=False)
     offer = models.ForeignKey(Offer, on_delete=models.PROTECT, related_name="rewards")
