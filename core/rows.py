@@ -35,6 +35,33 @@ def copy_json(value) -> str:
     return _json_encode(value)
 
 
+def _text(value: str) -> str:
+    if "\x00" in value:
+        raise CopyValueInvalid("COPY text cannot hold a NUL character")
+    return value.translate(_COPY_ESCAPES)
+
+
+def _json(value) -> str:
+    return copy_json(value).translate(_COPY_ESCAPES)
+
+
+# By exact type first (one dict look-up, the common case); subclasses (TextChoices members, IntEnums) by
+# isinstance in this order: bool before int, datetime before date (each is a subclass of the next).
+_ENCODERS = {
+    str: _text,
+    bool: lambda value: "t" if value else "f",
+    int: int.__str__,
+    float: float.__repr__,
+    Decimal: lambda value: format(value, "f"),  # never an exponent
+    UUID: UUID.__str__,
+    datetime: datetime.isoformat,
+    date: date.isoformat,
+    time: time.isoformat,
+    dict: _json,
+    list: _json,
+}
+
+
 def copy_text(value) -> str:
     """One value in COPY's text format: NULL as \\N, booleans as t/f, text with its backslash escapes.
 
@@ -43,21 +70,12 @@ def copy_text(value) -> str:
     """
     if value is None:
         return COPY_NULL
-    if isinstance(value, str):  # TextChoices members too
-        if "\x00" in value:
-            raise CopyValueInvalid("COPY text cannot hold a NUL character")
-        return value.translate(_COPY_ESCAPES)
-    if isinstance(value, bool):  # before int: True is an int
-        return "t" if value else "f"
-    if isinstance(value, int | float | UUID):
-        return str(value)
-    if isinstance(value, Decimal):
-        return format(value, "f")  # never an exponent
-    if isinstance(value, datetime | date | time):
-        return value.isoformat()
-    if isinstance(value, dict | list):
-        return copy_json(value).translate(_COPY_ESCAPES)
-    raise CopyValueInvalid(f"no COPY text for a {type(value).__name__}")
+    encode = _ENCODERS.get(type(value))
+    if encode is None:
+        encode = next((encode for kind, encode in _ENCODERS.items() if isinstance(value, kind)), None)
+        if encode is None:
+            raise CopyValueInvalid(f"no COPY text for a {type(value).__name__}")
+    return encode(value)
 
 
 def copy_line(values: Iterable) -> str:
