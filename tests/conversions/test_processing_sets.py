@@ -5,7 +5,7 @@ one sweeper batch. Both are the same code (conversions/processing/pipeline.py); 
 it does, whatever the size.
 """
 
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -34,6 +34,11 @@ def process(conversions: list[Conversion], **options) -> None:
         conversion_process(conversion_id=conversions[0].pk)
     else:
         conversions_process_pending(batch_size=len(conversions), **options)
+
+
+def in_order(n: int) -> datetime:
+    """A creation time n seconds after the first: the sweeper takes the oldest first."""
+    return datetime(2025, 6, 2, 12, 0, tzinfo=UTC) + timedelta(seconds=n)
 
 
 def statuses(conversions) -> list[tuple[str, str]]:
@@ -103,7 +108,10 @@ def test_a_subscription_earns_on_its_first_two_invoices_only(offer, alice, size)
     RewardRuleFactory(
         offer=offer, conversion_type="subscription", value=Decimal("5"), recurring="first_n", recurring_count=2
     )
-    invoices = [make_conversion(offer, alice, type="subscription", subscription_id="sub-1") for _ in range(size)]
+    invoices = [
+        make_conversion(offer, alice, type="subscription", subscription_id="sub-1", created_at=in_order(n))
+        for n in range(size)
+    ]
 
     process(invoices)
 
@@ -118,7 +126,7 @@ def test_a_subscription_earns_on_its_first_two_invoices_only(offer, alice, size)
 @SIZES
 def test_a_spend_limit_pays_until_it_is_reached_in_the_sets_order(offer, alice, size):
     RewardRuleFactory(offer=offer, value=Decimal("7"), spend_limit=Decimal("20"), spend_limit_period="day")
-    conversions = [make_conversion(offer, alice) for _ in range(size)]
+    conversions = [make_conversion(offer, alice, created_at=in_order(n)) for n in range(size)]
 
     process(conversions)
 

@@ -1,5 +1,6 @@
 """The row writer's one COPY encoder: every kind of value goes in by COPY and comes back out as it was."""
 
+import json
 import uuid
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
@@ -45,8 +46,9 @@ def test_every_kind_of_value_comes_back_from_copy_as_it_went_in():
     assert len(rows) == 3
     back = rows[0]
     assert back[:12] == (*ROW[:5], Decimal("100"), Decimal("-0.0050"), *ROW[7:12])
-    assert back[12] == {"text": "a\tb\\c\nd", "amount": "1.10", "at": "2025-01-01T00:00:00Z", "n": [1, None]}
-    assert back[13] == ["x", {"y": True}]
+    expected = {"text": "a\tb\\c\nd", "amount": "1.10", "at": "2025-01-01T00:00:00Z", "n": [1, None]}
+    assert json.loads(back[12]) == expected
+    assert json.loads(back[13]) == ["x", {"y": True}]
 
 
 def test_text_choices_are_written_as_their_value():
