@@ -3,8 +3,11 @@
 Every set-based service writes through here, whether its batch holds one row or
 thousands. Django's bulk_create and bulk_update build model instances and (with
 psycopg's client-side binding) quote every value into the SQL text in Python;
-for a 1,000-conversion batch that was most of its time. COPY streams text lines,
-made by the one encoder of this module (`copy_text`). PostgreSQL only.
+for a 1,000-conversion batch that was most of its time. COPY streams the rows.
+
+Rows given as tuples go through psycopg's dumpers. Callers that keep rows as
+COPY text (a buffer, a staged file) make each line with `copy_line`, the one
+text encoder here, and send them with `copy_lines`. PostgreSQL only.
 """
 
 import hashlib
@@ -75,6 +78,7 @@ def copy_text(value) -> str:
         encode = next((encode for kind, encode in _ENCODERS.items() if isinstance(value, kind)), None)
         if encode is None:
             raise CopyValueInvalid(f"no COPY text for a {type(value).__name__}")
+        _ENCODERS[type(value)] = encode  # the next value of this type finds it at once
     return encode(value)
 
 
@@ -138,38 +142,43 @@ class JsonOnce:
         return self._texts[key][1]
 
 
-def _encoders(fields: list[models.Field], json_once: JsonOnce | None) -> list:
-    """For each field, how its value becomes COPY text: JSON fields by their text (once per object)."""
+def _json_positions(fields: list[models.Field]) -> list[int]:
+    return [index for index, field in enumerate(fields) if isinstance(field, models.JSONField)]
 
-    def json_text(value) -> str:
-        if value is None:
-            return COPY_NULL
-        text = value if isinstance(value, str) else json_once.text(value) if json_once else copy_json(value)
-        return text.translate(_COPY_ESCAPES)
 
-    return [json_text if isinstance(field, models.JSONField) else copy_text for field in fields]
+def _json_texts(values, positions: list[int], json_once: JsonOnce | None) -> list:
+    """The values with each JSON field's object as its JSON text (COPY takes text for json columns)."""
+    values = list(values)
+    for index in positions:
+        value = values[index]
+        if value is not None and not isinstance(value, str):
+            values[index] = json_once.text(value) if json_once else copy_json(value)
+    return values
+
+
+def _rows_write(statement: str, rows: Iterable) -> None:
+    # Tuples go to psycopg's own C dumpers (write_row): for a batch's ten thousand values several times
+    # faster than text made in Python. Lines already made as text (copy_line) go by `copy_lines`.
+    with connection.cursor() as cursor, cursor.cursor.copy(statement) as copy:
+        for row in rows:
+            copy.write_row(row)
 
 
 def rows_copy(model, fields: list[str], rows: Iterable[tuple], *, json_once: JsonOnce | None = None) -> None:
     """COPY rows (tuples of `fields`, by attname) into the model's table; omitted fields get their defaults.
 
-    A JSON field's value is an object (encoded here) or its JSON text already.
+    A JSON field's value is an object (encoded here, once per object with `json_once`) or its JSON text.
     """
     by_name = {field.attname: field for field in model._meta.concrete_fields}
     given = [by_name[name] for name in fields]
     # As bulk_create fills them: the field's default, "" for text, else NULL.
     defaults = [field for field in model._meta.concrete_fields if field.attname not in fields and not field.primary_key]
-    encoders = _encoders(given, json_once)
-    filler = "".join(
-        "\t" + encode(field.get_default()) for field, encode in zip(defaults, _encoders(defaults, None), strict=True)
-    )
+    filler = tuple(_json_texts((field.get_default() for field in defaults), _json_positions(defaults), None))
+    positions = _json_positions(given)
     columns = ", ".join(field.column for field in given + defaults)
-    copy_lines(
+    _rows_write(
         f"COPY {model._meta.db_table} ({columns}) FROM STDIN",
-        (
-            "\t".join([encode(value) for encode, value in zip(encoders, row, strict=True)]) + filler + "\n"
-            for row in rows
-        ),
+        ((*(_json_texts(row, positions, json_once) if positions else row), *filler) for row in rows),
     )
 
 
@@ -182,7 +191,7 @@ def rows_update(model, fields: list[str], objects, *, json_once: JsonOnce | None
     by_name = {field.name: field for field in model._meta.concrete_fields}
     given = [by_name[name] for name in fields]
     columns = [field.column for field in given]
-    encoders = _encoders(given, json_once)
+    positions = [index + 1 for index in _json_positions(given)]  # after the id
     scratch = f"_update_{table}_{hashlib.sha1(','.join(columns).encode()).hexdigest()[:8]}"  # noqa: S324 - a name
     with connection.cursor() as cursor:
         # Per session, emptied by the UPDATE that reads it (a test's one transaction may run several batches).
@@ -190,14 +199,10 @@ def rows_update(model, fields: list[str], objects, *, json_once: JsonOnce | None
             f"CREATE TEMP TABLE IF NOT EXISTS {scratch} AS "  # noqa: S608
             f"SELECT id, {', '.join(columns)} FROM {table} WITH NO DATA"
         )
-    copy_lines(
+    _rows_write(
         f"COPY {scratch} (id, {', '.join(columns)}) FROM STDIN",
         (
-            copy_text(instance.pk)
-            + "".join(
-                "\t" + encode(getattr(instance, field.attname)) for field, encode in zip(given, encoders, strict=True)
-            )
-            + "\n"
+            _json_texts((instance.pk, *(getattr(instance, field.attname) for field in given)), positions, json_once)
             for instance in objects
         ),
     )

@@ -13,7 +13,7 @@ from conversions.errors import ConversionTransitionNotAllowed
 from conversions.fraud.screening import SCREENING_FIELDS
 from conversions.models import Conversion, StatusChange
 from conversions.postbacks import partner_postbacks_enqueue, partners_with_postbacks
-from core.rows import JsonOnce, copy_line, copy_lines, rows_update
+from core.rows import JsonOnce, rows_copy, rows_update
 
 # The lifecycle of DESIGN.md: which status may follow which.
 ALLOWED_TRANSITIONS = {
@@ -63,10 +63,7 @@ class StatusWrites:
     def write(self, conversions: list[Conversion], *, json_once: JsonOnce | None = None) -> None:
         """Save `conversions` (every one the set took, changed or not) and the audit rows; then the postbacks."""
         if self.changes:
-            copy_lines(
-                f"COPY {StatusChange._meta.db_table} ({', '.join(_AUDIT_COLUMNS)}) FROM STDIN",
-                (copy_line(change.row) for change in self.changes),
-            )
+            rows_copy(StatusChange, _AUDIT_COLUMNS, (change.row for change in self.changes))
         rows_update(Conversion, WRITTEN_FIELDS, conversions, json_once=json_once)
         # Postbacks read the saved status, so they come after the update; one query finds who has any.
         with_postbacks = partners_with_postbacks({change.conversion.partner_id for change in self.changes})
