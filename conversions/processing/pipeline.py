@@ -1,8 +1,9 @@
 """The processor: a set of locked conversions screened, rewarded or rejected, and written in a few statements.
 
 One path for any number of conversions: the job for one conversion
-(`conversion_process`), the sweeper's batches (`conversions_process_pending`)
-and staff approval (conversions/lifecycle.py) all call `conversions_settle`.
+(`conversion_process`), a job for a list of them (`conversions_process`), the
+sweeper's batches (`conversions_process_pending`) and staff approval
+(conversions/lifecycle.py) all call `conversions_settle`.
 Screening reads what its checks need once for the set; the reward engine loads
 rules, rates and existing rewards once and charges limits in the set's order
 (rewards/grants.py); rewards, accruals, status changes and the conversions are
@@ -179,6 +180,16 @@ def conversion_process(*, conversion_id: str | UUID, now: datetime | None = None
         if locked[0].status == Conversion.Status.PENDING:
             conversions_settle(locked, now=now)
         return locked[0].status
+
+
+def conversions_process(*, conversion_ids: list, now: datetime | None = None) -> dict[str, int]:
+    """Process these conversions as one set (those still pending), in one transaction; a count per outcome."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        # Locked oldest first, as the sweeper takes them: two callers wanting the same rows queue, never deadlock.
+        query = Conversion.objects.filter(pk__in=conversion_ids).order_by("created_at", "pk")
+        pending = [c for c in conversions_lock(query) if c.status == Conversion.Status.PENDING]
+        return conversions_settle(pending, now=now) if pending else {}
 
 
 @dataclass

@@ -235,3 +235,24 @@ def test_the_database_links_each_reward_to_its_conversion(offer, alice, size):
     with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("UPDATE rewards_reward SET conversion_id = gen_random_uuid()")
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+
+
+@SIZES
+def test_a_job_for_a_list_processes_those_still_pending_as_one_set(offer, alice, size):
+    from conversions.lifecycle import conversion_reject
+    from conversions.processing.pipeline import conversions_process
+
+    RewardRuleFactory(offer=offer, value=Decimal("2.00"), spend_limit=Decimal("2.00"), spend_limit_period="day")
+    conversions = [make_conversion(offer, alice, created_at=in_order(n)) for n in range(size)]
+    conversion_reject(conversion_id=conversions[-1].pk, reason="returned", remark="Returned.")
+
+    counts = conversions_process(conversion_ids=[c.pk for c in conversions])
+    again = conversions_process(conversion_ids=[c.pk for c in conversions])
+
+    assert again == {}
+    if size == 1:
+        assert counts == {} and statuses(conversions) == [("rejected", "returned")]
+    else:
+        assert counts == {"rewarded": 1, "cap_reached": size - 2}
+        assert statuses(conversions)[0] == ("accepted", "")
+        assert statuses(conversions)[-1] == ("rejected", "returned")
