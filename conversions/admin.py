@@ -19,6 +19,7 @@ from config.errors import DomainError
 from conversions.api.intake import request_log_replay
 from conversions.claims import claim_approve, claim_decline, claim_review_start
 from conversions.errors import ConversionTransitionNotAllowed
+from conversions.lifecycle import conversion_approve, conversion_reject
 from conversions.models import (
     Conversion,
     MissingConversionClaim,
@@ -27,7 +28,6 @@ from conversions.models import (
     RequestLogEntry,
     StatusChange,
 )
-from conversions.processing import conversion_approve, conversion_reject
 from referrals.admin_read_only import ReadOnlyAdmin, ReadOnlyInline
 from referrals.money import money_quantize
 from rewards.models import Reward

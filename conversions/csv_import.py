@@ -42,7 +42,6 @@ from psycopg.errors import UniqueViolation
 
 from config.errors import DomainError
 from config.jobs import job_enqueue_on_commit
-from conversions.advertiser.services import conversion_amount_change, conversion_validate
 from conversions.attribution import (
     Attribution,
     AttributionIds,
@@ -54,6 +53,7 @@ from conversions.attribution import (
 from conversions.csv_files import CsvFileInvalid, CsvRow, CsvTable, csv_table_read
 from conversions.errors import ConversionInvalid, ConversionNotFound
 from conversions.ingestion import REJECTION_REMARKS, ConversionReport, conversion_build, occurred_at_resolve
+from conversions.lifecycle import conversion_amount_change, conversion_decide
 from conversions.models import Conversion, ConversionUpload, StatusChange, UploadRowError
 from conversions.upload_jobs import process_conversions_batch, upload_import
 from conversions.validation import (
@@ -694,7 +694,7 @@ def _adjustment_chunk_apply(
                 continue
             conversion.refresh_from_db()
         try:
-            changed = conversion_validate(
+            changed = conversion_decide(
                 conversion=conversion,
                 decision=decision,
                 remark=reason,

@@ -1,25 +1,22 @@
 """RQ jobs. Each takes ids, calls one service, and is safe to run twice."""
 
 from django.conf import settings
+from django.utils import timezone
 
 from config.jobs import job_coalesce_release, job_enqueue_on_commit
+from conversions.idempotency import idempotency_keys_prune
+from conversions.processing.pipeline import conversion_process, conversions_process_pending
+from conversions.request_log import request_log_prune
+from conversions.signatures import used_signatures_prune
 
 
 def process_conversion(conversion_id: str) -> str:
     """The seed's ProcessReferralConversion: one conversion (new ones go through process_new_conversions)."""
-    from conversions.processing import conversion_process
-
     return conversion_process(conversion_id=conversion_id)
 
 
 def prune_ingestion_records() -> dict:
     """Scheduled: drop idempotency keys past 24 h, used signatures past their window, old request-log entries."""
-    from django.utils import timezone
-
-    from conversions.idempotency import idempotency_keys_prune
-    from conversions.request_log import request_log_prune
-    from conversions.signatures import used_signatures_prune
-
     now = timezone.now()
     return {
         "idempotency_keys": idempotency_keys_prune(now=now),
@@ -36,8 +33,6 @@ def process_pending_conversions(
     batch_size: int | None = None, max_batches: int = SWEEP_MAX_BATCHES, retry_missing_rates: bool = False
 ) -> dict[str, int]:
     """The sweeper: drain pending conversions in batches (scheduled by config/cron.py); counts per outcome."""
-    from conversions.processing import conversions_process_pending
-
     batch_size = batch_size or settings.CONVERSION_BATCH_SIZE
     totals: dict[str, int] = {}
     after = None
@@ -79,10 +74,3 @@ def conversions_processing_request() -> None:
 def process_conversions_waiting_for_rates() -> dict[str, int]:
     """Retry the conversions that waited for an exchange rate (after rates were loaded, and hourly)."""
     return process_pending_conversions(retry_missing_rates=True)
-
-
-def deliver_partner_postback(dispatch_id: int) -> str:
-    """One attempt at a partner postback; raises on failure so RQ retries it with backoff."""
-    from conversions.postbacks import postback_dispatch_deliver
-
-    return postback_dispatch_deliver(dispatch_id=dispatch_id)

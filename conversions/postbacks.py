@@ -36,7 +36,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from rq import Retry
 
-from config.redis_connection import job_queue
+from config.jobs import job_enqueue_on_commit
 from conversions.models import Conversion, PartnerPostback, PostbackDelivery, PostbackDispatch
 from referrals import hot_cache
 from referrals.models import Partner
@@ -235,21 +235,10 @@ def postback_retry_policy() -> Retry:
 
 
 def _enqueue_on_commit(dispatch_id: int) -> None:
-    from conversions.jobs import deliver_partner_postback
-
-    def enqueue() -> None:
-        if not settings.RQ_QUEUES["default"].get("ASYNC", True):
-            # No Redis (the SQLite demo): one attempt inline, no retries.
-            try:
-                deliver_partner_postback(dispatch_id)
-            except PostbackDeliveryFailed:
-                pass
-            return
-        job_queue("default").enqueue(
-            deliver_partner_postback, dispatch_id, retry=postback_retry_policy(), job_timeout=60
-        )
-
-    transaction.on_commit(enqueue)
+    # The job is the delivery service itself: it takes the dispatch's id and is safe to run twice.
+    job_enqueue_on_commit(
+        postback_dispatch_deliver, dispatch_id=dispatch_id, retry=postback_retry_policy(), job_timeout=60
+    )
 
 
 # --- delivering -----------------------------------------------------------------------------------------------

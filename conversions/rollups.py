@@ -55,35 +55,25 @@ def rollup_conversion_add(*, conversion: Conversion) -> None:
     _add(conversion, currency="", conversions=1, earnings=Decimal(0))
 
 
-def rollup_reward_adjusted(*, conversion: Conversion, currency: str, difference: Decimal) -> None:
-    """A reward's amount changed (an advertiser's amount adjustment): move the earnings by the difference."""
-    _add(conversion, currency=currency, conversions=0, earnings=difference)
+def rollup_earnings_add(moves: list[tuple[Conversion, str, Decimal]]) -> None:
+    """Move the earnings by (conversion, currency, amount): a reward granted (+), reversed (-) or adjusted.
 
-
-def rollup_reward_add(*, conversion: Conversion) -> None:
-    """Add the conversion's reward to the earnings (call once, when the reward is granted)."""
-    reward = Reward.objects.filter(conversion_id=conversion.pk).first()
-    if reward is not None:
-        _add(conversion, currency=reward.currency, conversions=0, earnings=reward.amount)
-
-
-def rollup_rewards_add(granted: list[tuple[Conversion, Reward]]) -> None:
-    """Add many granted rewards to the earnings at once (the batch processor, after its rewards are written).
-
-    Summed per rollup row in memory, one statement per table, the click sub1s read in one query:
-    per reward this was three round trips, 43% of W3's time (docs/performance.md).
+    The one place earnings change, for one reward or a batch of them: summed per rollup row in
+    memory, one statement per table, the click sub1s read in one query (per reward this was three
+    round trips, 43% of W3's time, docs/performance.md).
     """
+    moves = [move for move in moves if move[0].partner_id is not None]
+    if not moves:
+        return
     missing = {
         conversion.click_id
-        for conversion, _ in granted
+        for conversion, _, _ in moves
         if conversion.click_id is not None and not Conversion.click.is_cached(conversion)
     }
     sub1s = dict(Click.objects.filter(pk__in=missing).values_list("pk", "sub1")) if missing else {}
     totals: dict[tuple, Decimal] = {}
     by_sub1: dict[tuple, Decimal] = {}
-    for conversion, reward in granted:
-        if conversion.partner_id is None:
-            continue
+    for conversion, currency, amount in moves:
         if conversion.click_id is None:
             sub1 = ""
         elif Conversion.click.is_cached(conversion):
@@ -91,21 +81,12 @@ def rollup_rewards_add(granted: list[tuple[Conversion, Reward]]) -> None:
         else:
             sub1 = sub1s.get(conversion.click_id, "")
         key = (conversion.partner_id, rollup_bucket(conversion.created_at), conversion.offer_id)
-        totals[(*key, reward.currency)] = totals.get((*key, reward.currency), Decimal(0)) + reward.amount
-        sub1_key = (*key, sub1, reward.currency)
-        by_sub1[sub1_key] = by_sub1.get(sub1_key, Decimal(0)) + reward.amount
+        totals[(*key, currency)] = totals.get((*key, currency), Decimal(0)) + amount
+        sub1_key = (*key, sub1, currency)
+        by_sub1[sub1_key] = by_sub1.get(sub1_key, Decimal(0)) + amount
     with connection.cursor() as cursor:
-        if totals:
-            cursor.executemany(CONVERSION_SQL, [[*key, 0, earnings] for key, earnings in totals.items()])
-        if by_sub1:
-            cursor.executemany(CONVERSION_SUB1_SQL, [[*key, 0, earnings] for key, earnings in by_sub1.items()])
-
-
-def rollup_reward_reversed(*, conversion: Conversion) -> None:
-    """Take a reversed reward back out of the earnings (call once, when it is reversed)."""
-    reward = Reward.objects.filter(conversion_id=conversion.pk, status=Reward.Status.REVERSED).first()
-    if reward is not None:
-        _add(conversion, currency=reward.currency, conversions=0, earnings=-reward.amount)
+        cursor.executemany(CONVERSION_SQL, [[*key, 0, earnings] for key, earnings in totals.items()])
+        cursor.executemany(CONVERSION_SUB1_SQL, [[*key, 0, earnings] for key, earnings in by_sub1.items()])
 
 
 def rollup_conversions_rebuild() -> int:

@@ -14,7 +14,7 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 
 from conversions.models import Conversion
-from conversions.processing import conversion_facts
+from conversions.processing.pipeline import conversion_facts
 from referrals.models import Partner
 from rewards.admin import RewardRuleForm
 from rewards.models import RewardRule

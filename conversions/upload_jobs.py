@@ -10,8 +10,7 @@ def upload_import(upload_id: int) -> str:
 
 def process_conversions_batch(conversion_ids: list[str]) -> int:
     """Process many new conversions in one job (an RQ job per conversion costs more than processing it)."""
-    from conversions.processing import conversion_process
+    from conversions.processing.pipeline import conversions_process
 
-    for conversion_id in conversion_ids:
-        conversion_process(conversion_id=conversion_id)
+    conversions_process(conversion_ids=conversion_ids)
     return len(conversion_ids)

@@ -119,7 +119,7 @@ class TransactionInline(ReadOnlyInline):
 class RewardAdmin(ReadOnlyAdmin):
     list_display = ("created_at", "conversion_id", "partner", "offer", "rule", "amount", "currency", "status")
     list_filter = ("status", "currency", "offer")
-    search_fields = ("conversion_id", "partner__referral_code", "offer__public_id")
+    search_fields = ("conversion__id", "partner__referral_code", "offer__public_id")
     list_select_related = ("partner__user", "offer", "rule__offer")
     raw_id_fields = ("partner", "offer", "rule")
     date_hierarchy = "created_at"
@@ -180,7 +180,7 @@ class EntryInline(ReadOnlyInline):
 class TransactionAdmin(ReadOnlyAdmin):
     list_display = ("id", "kind", "reward", "memo", "created_at")
     list_filter = ("kind",)
-    search_fields = ("=id", "memo", "reward__conversion_id")
+    search_fields = ("=id", "memo", "reward__conversion__id")
     list_select_related = ("reward__partner__user",)
     raw_id_fields = ("reward",)
     date_hierarchy = "created_at"
@@ -193,7 +193,7 @@ class TransactionAdmin(ReadOnlyAdmin):
 class EntryAdmin(ReadOnlyAdmin):
     list_display = ("id", "transaction", "account", "amount", "currency")
     list_filter = ("currency", "account__kind", "transaction__kind")
-    search_fields = ("=transaction__id", "transaction__reward__conversion_id")
+    search_fields = ("=transaction__id", "transaction__reward__conversion__id")
     list_select_related = ("transaction", "account__advertiser", "account__partner__user")
     raw_id_fields = ("transaction", "account")
     fields = ("transaction", "account", "amount", "currency")

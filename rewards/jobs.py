@@ -2,7 +2,7 @@
 
 from django.utils import timezone
 
-from rewards.services import rewards_approve_due
+from rewards.lifecycle import rewards_approve_due
 
 
 def approve_due_rewards() -> int:

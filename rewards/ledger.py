@@ -21,9 +21,12 @@ from decimal import Decimal
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
 
+from core.rows import ids_reserve, rows_copy
 from referrals.models import Advertiser, Partner
 from referrals.money import money_quantize
 from rewards.models import Account, Entry, PayoutItem, Reward, Transaction
+
+Legs = list[tuple[Account, Decimal]]
 
 
 class UnbalancedTransaction(ValueError):
@@ -36,21 +39,10 @@ def account_get(*, kind: str, currency: str, advertiser: Advertiser | None = Non
     return account
 
 
-def ledger_post(
-    *,
-    kind: str,
-    reward: Reward | None = None,
-    payout_item: PayoutItem | None = None,
-    legs: list[tuple[Account, Decimal]],
-    memo: str,
-    now: datetime,
-    fresh: bool = False,
-) -> Transaction:
-    """Post one balanced transaction; per reward (or payout line) at most one of each kind.
+def ledger_legs_check(legs: Legs) -> None:
+    """Refuse a transaction whose entries do not sum to zero per currency or are not rounded to its minor unit.
 
-    A repeat returns the first transaction and writes nothing. `fresh` skips the
-    look-up when the caller has just created the reward (the unique constraint
-    still guards it).
+    Every posting passes it, one at a time (`ledger_post`) or a batch (`ledger_post_new`).
     """
     totals: dict[str, Decimal] = defaultdict(Decimal)
     for account, amount in legs:
@@ -59,8 +51,24 @@ def ledger_post(
         totals[account.currency] += amount
     if not legs or any(total != 0 for total in totals.values()):
         raise UnbalancedTransaction(f"entries do not sum to zero: {dict(totals)}")
+
+
+def ledger_post(
+    *,
+    kind: str,
+    reward: Reward | None = None,
+    payout_item: PayoutItem | None = None,
+    legs: Legs,
+    memo: str,
+    now: datetime,
+) -> Transaction:
+    """Post one balanced transaction; per reward (or payout line) at most one of each kind.
+
+    A repeat returns the first transaction and writes nothing.
+    """
+    ledger_legs_check(legs)
     owner = {"reward": reward} if reward is not None else {"payout_item": payout_item} if payout_item else None
-    if owner and not fresh:
+    if owner:
         existing = Transaction.objects.filter(kind=kind, **owner).first()
         if existing:
             return existing
@@ -78,6 +86,35 @@ def ledger_post(
         if owner is None:
             raise
         return Transaction.objects.get(kind=kind, **owner)
+
+
+def ledger_post_new(*, kind: str, postings: list[tuple[int, str, Legs]], now: datetime) -> None:
+    """Post one transaction of `kind` for each of many rewards just created: (reward id, memo, legs).
+
+    Set-based (ids reserved in one query, then a COPY of transactions and one of entries), each
+    checked as `ledger_post` checks one. The rewards are new, so there is no earlier posting to
+    return; the unique constraint (one transaction per reward and kind) still guards it.
+    """
+    for _, _, legs in postings:
+        ledger_legs_check(legs)
+    ids = [transaction_id for (transaction_id,) in ids_reserve(len(postings), Transaction)]
+    rows_copy(
+        Transaction,
+        ["id", "kind", "reward_id", "memo", "created_at"],
+        (
+            (transaction_id, kind, reward_id, memo[:255], now)
+            for transaction_id, (reward_id, memo, _) in zip(ids, postings, strict=True)
+        ),
+    )
+    rows_copy(
+        Entry,
+        ["transaction_id", "account_id", "amount", "currency"],
+        (
+            (transaction_id, account.pk, amount, account.currency)
+            for transaction_id, (_, _, legs) in zip(ids, postings, strict=True)
+            for account, amount in legs
+        ),
+    )
 
 
 def account_balance(account: Account) -> Decimal:

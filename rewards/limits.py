@@ -1,7 +1,11 @@
 """Spend limits and recurring limits: the two rule features that need state, kept race-safe.
 
-Both run inside the transaction that creates the reward, so what they count
-and what is rewarded commit together or not at all.
+Both run inside the transaction that creates the rewards, so what they count
+and what is rewarded commit together or not at all. Both take a set (of one or
+many) and spend a few statements on it: the counter rows are created if
+missing, locked in id order (two sets wanting the same rows never deadlock, and
+a concurrent set waits, then reads our committed total), counted on in memory in
+the set's order, and written back (core/rows.py).
 """
 
 from dataclasses import dataclass
@@ -10,7 +14,7 @@ from decimal import Decimal
 
 from django.db import connection
 
-from rewards.bulk import rows_lock, rows_update
+from core.rows import rows_lock, rows_update
 from rewards.engine import ConversionFacts
 from rewards.models import RewardRule, SpendCounter, SubscriptionInvoices
 from rewards.periods import months_after, spend_period_start
@@ -24,44 +28,6 @@ class SpendCharge:
     allowed: bool
     counter_id: int | None
     state: dict
-
-
-def spend_charge(*, rule: RewardRule, partner_id: int, amount: Decimal, occurred_at: datetime, time_zone: str):
-    """Charge `amount` to the rule's spend limit for the partner's period, if it fits.
-
-    A single conditional UPDATE (`spent + amount <= limit`) decides: concurrent
-    transactions queue on the counter row and each re-checks the condition
-    against the committed total, so the limit is never overshot; there is no
-    read-then-write to race.
-    """
-    if rule.spend_limit is None:
-        return SpendCharge(allowed=True, counter_id=None, state={})
-    start = spend_period_start(occurred_at, period=rule.spend_limit_period, time_zone=time_zone)
-    SpendCounter.objects.bulk_create(
-        [SpendCounter(rule=rule, partner_id=partner_id, period_start=start)], ignore_conflicts=True
-    )
-    table = SpendCounter._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} SET spent = spent + %s "  # noqa: S608 - the table name is ours, values are parameters
-            "WHERE rule_id = %s AND partner_id = %s AND period_start = %s AND spent + %s <= %s "
-            "RETURNING id, spent",
-            [amount, rule.pk, partner_id, start, amount, rule.spend_limit],
-        )
-        row = cursor.fetchone()
-    state = _spend_state(rule, start, time_zone, amount)
-    if row is None:
-        spent = SpendCounter.objects.filter(rule=rule, partner_id=partner_id, period_start=start).values_list(
-            "spent", flat=True
-        )[0]
-        return SpendCharge(allowed=False, counter_id=None, state={**state, "spent_before": str(spent)})
-    counter_id, spent_after = row
-    spent_after = Decimal(spent_after)
-    return SpendCharge(
-        allowed=True,
-        counter_id=counter_id,
-        state={**state, "spent_before": str(spent_after - amount), "spent_after": str(spent_after)},
-    )
 
 
 def spend_release(*, counter_id: int, amount: Decimal) -> None:
@@ -78,35 +44,6 @@ def spend_release(*, counter_id: int, amount: Decimal) -> None:
 class Invoice:
     number: int  # 1 for the first invoice of the subscription processed, 2 for the next, ...
     first_invoice_at: datetime
-
-
-def subscription_invoice_count(*, offer_id: int, facts: ConversionFacts) -> Invoice:
-    """Count this invoice of its subscription (once: the caller holds the conversion's lock).
-
-    Invoices are numbered in the order they are processed; `first_invoice_at`
-    is the earliest `occurred_at` seen. The counter row is locked, so two
-    invoices of one subscription processed at once get numbers 1 and 2.
-    A conversion without a subscription_id is a one-off: invoice 1.
-    """
-    if not facts.subscription_id:
-        return Invoice(number=1, first_invoice_at=facts.occurred_at)
-    # One statement: insert the first invoice or count the next one; the row lock of ON CONFLICT DO UPDATE
-    # makes concurrent invoices of one subscription wait for each other and get consecutive numbers.
-    table = SubscriptionInvoices._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} AS t (offer_id, subscription_id, first_invoice_at, invoices_seen) "  # noqa: S608
-            "VALUES (%s, %s, %s, 1) ON CONFLICT (offer_id, subscription_id) DO UPDATE SET "
-            "invoices_seen = t.invoices_seen + 1, first_invoice_at = CASE "
-            "WHEN excluded.first_invoice_at < t.first_invoice_at THEN excluded.first_invoice_at "
-            "ELSE t.first_invoice_at END "
-            "RETURNING invoices_seen, first_invoice_at",
-            [offer_id, facts.subscription_id, facts.occurred_at],
-        )
-        number, first_invoice_at = cursor.fetchone()
-    if not isinstance(first_invoice_at, datetime):  # SQLite hands back text
-        first_invoice_at = datetime.fromisoformat(first_invoice_at).replace(tzinfo=UTC)
-    return Invoice(number=number, first_invoice_at=first_invoice_at)
 
 
 def recurring_allows(rule: RewardRule, invoice: Invoice, occurred_at: datetime) -> tuple[bool, dict]:
@@ -148,12 +85,9 @@ def _spend_state(rule: RewardRule, start, time_zone: str, amount: Decimal) -> di
 
 
 def spend_charges(requests: list[ChargeRequest]) -> list[SpendCharge]:
-    """`spend_charge` for a batch, in order, with a few statements instead of two per request (PostgreSQL).
+    """Charge each amount to its rule's spend limit for the partner's period, in order, if it fits.
 
-    The counters are created if missing, then locked and read (`rows_lock`); the charges are decided
-    in memory in the batch's order, as one conditional UPDATE each would decide them, and the new
-    totals written back. The locks hold to the end of the transaction: a concurrent charge waits and
-    sees our total.
+    A charge that would pass the limit is refused and charges nothing, so the limit is never overshot.
     """
     if not requests:
         return []
@@ -194,10 +128,10 @@ def spend_charges(requests: list[ChargeRequest]) -> list[SpendCharge]:
 
 
 def subscription_invoices_count(items: list[tuple[int, ConversionFacts]]) -> list[Invoice]:
-    """`subscription_invoice_count` for a batch of (offer_id, facts), numbered in the batch's order.
+    """Count each (offer_id, facts) invoice of its subscription, numbered in the set's order.
 
-    The subscriptions' rows are created if missing (with no invoice seen), locked (`rows_lock`) and
-    counted on in memory, then written back: a few statements for the batch, not one per invoice (PostgreSQL).
+    Invoices are numbered in the order they are processed; `first_invoice_at` is the earliest
+    `occurred_at` seen. A conversion without a subscription_id is a one-off: invoice 1.
     """
     invoices: list[Invoice | None] = [None] * len(items)
     keys = {(offer_id, facts.subscription_id) for offer_id, facts in items if facts.subscription_id}

@@ -36,10 +36,10 @@ from conversions.advertiser.selectors import (
     request_log_of,
     uploads_of,
 )
-from conversions.advertiser.services import conversion_validate, validation_term_ends
 from conversions.claims import claim_approve, claim_decline
 from conversions.csv_files import CsvFileInvalid, csv_download
 from conversions.csv_import import ADJUSTMENT_COLUMNS, CONVERSION_COLUMNS, upload_create
+from conversions.lifecycle import conversion_decide, validation_term_ends
 from conversions.models import Conversion, ConversionUpload, MissingConversionClaim
 from conversions.reconciliation import reconciliation_lines
 from referrals.models import ApiKey, Offer
@@ -310,7 +310,7 @@ def _validation_apply(request, selected: list[str], data: dict, now) -> None:
     changed, refused = 0, []
     for conversion in found.values():
         try:
-            if conversion_validate(
+            if conversion_decide(
                 conversion=conversion,
                 decision=data["decision"],
                 remark=data.get("reason", ""),

@@ -19,8 +19,8 @@ from conversions.api.intake import IntakeRequest, failure_log, report_intake
 from conversions.api.serializers import ConversionSerializer, ConvertInputSerializer, StatusUpdateSerializer
 from conversions.errors import ConversionNotFound
 from conversions.idempotency import idempotent_call, request_fingerprint
+from conversions.lifecycle import conversion_approve, conversion_reject
 from conversions.models import Conversion, RequestLogEntry
-from conversions.processing import conversion_approve, conversion_reject
 from conversions.signatures import HEADER as SIGNATURE_HEADER
 from conversions.signatures import SignatureRefused, signature_verify
 from referrals.request_metadata import request_metadata

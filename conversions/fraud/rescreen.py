@@ -12,8 +12,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from conversions.fraud.screening import FLAG, REJECT, conversion_screen_store
+from conversions.lifecycle import conversion_approve
 from conversions.models import Conversion, StatusChange
-from conversions.processing import _screening_hold, _status_set, conversion_approve
+from conversions.processing.pipeline import screening_hold
+from conversions.processing.status import StatusWrites, conversion_status_set
 
 RESCREEN_STATUSES = (Conversion.Status.PENDING, Conversion.Status.SUSPICIOUS)
 PASSED_REMARK = "Passed fraud screening again after the offer's settings changed."
@@ -38,12 +40,14 @@ def conversion_rescreen(*, conversion_id: str | UUID, now: datetime | None = Non
             return "skipped"
         screening = conversion_screen_store(conversion, now=now)
         if conversion.status == Conversion.Status.PENDING:
-            if not _screening_hold(conversion, screening, now=now):
+            writes = StatusWrites()
+            if not screening_hold(conversion, screening, now=now, writes=writes):
                 return "still_pending"
+            writes.write([conversion])
             return "flagged" if screening.decision == FLAG else "rejected"
         # Suspicious.
         if screening.decision == REJECT:
-            _status_set(
+            conversion_status_set(
                 conversion,
                 Conversion.Status.REJECTED,
                 reason=screening.reason,

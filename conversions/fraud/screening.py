@@ -1,8 +1,9 @@
 """Screening one conversion: run the offer's checks, score it, decide pass, flag or reject.
 
 `conversion_screen` only reads; `conversion_screen_store` also writes the score and
-signals on the conversion. Status changes are made by the caller (the processing
-job, or a re-screen), through the lifecycle's `_status_set`, so they leave an audit row.
+signals on the conversion; `conversions_screen` screens a set for the processor. Status
+changes are made by the caller (the processor, or a re-screen), through
+conversions/processing/status.py, so they leave an audit row.
 """
 
 import logging

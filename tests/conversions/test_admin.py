@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from conversions.ingestion import ConversionReport, conversion_record
 from conversions.models import Conversion, StatusChange
-from conversions.processing import conversion_process
+from conversions.processing.pipeline import conversion_process
 from referrals.models import Click
 from rewards.models import Reward, Transaction
 from tests.factories import RewardRuleFactory, UserFactory

@@ -12,7 +12,7 @@ from django.utils import timezone
 from conversions.csv_import import upload_run
 from conversions.ingestion import ConversionReport, conversion_record
 from conversions.models import Conversion, ConversionUpload
-from conversions.processing import conversion_process
+from conversions.processing.pipeline import conversion_process
 from referrals.models import ApiKey
 from referrals.services import advertiser_for_api_key, secret_digest
 from rewards.models import Reward, Transaction

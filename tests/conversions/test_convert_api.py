@@ -5,7 +5,7 @@ import pytest
 from django.utils import timezone
 
 from conversions.models import Conversion
-from conversions.processing import conversion_process
+from conversions.processing.pipeline import conversion_process
 from referrals.models import Click
 from tests.factories import LinkFactory, OfferFactory, RewardRuleFactory
 

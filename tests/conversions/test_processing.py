@@ -6,8 +6,9 @@ from django.db import connection
 from django.utils import timezone
 
 from conversions.ingestion import ConversionReport, conversion_record
+from conversions.lifecycle import conversion_approve, conversion_reject
 from conversions.models import Conversion, StatusChange
-from conversions.processing import conversion_approve, conversion_process, conversion_reject
+from conversions.processing.pipeline import conversion_process
 from referrals.models import Click
 from rewards.ledger import account_balance
 from rewards.models import Account, Entry, Reward, Transaction

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from conversions.jobs import process_conversion, process_pending_conversions
 from conversions.models import Conversion, StatusChange
-from conversions.processing import conversions_process_pending
+from conversions.processing.pipeline import conversions_process_pending
 from referrals.models import Click
 from rewards.models import Reward, Transaction
 from tests.factories import RewardRuleFactory
@@ -152,13 +152,16 @@ def test_the_sweeper_adds_the_batch_earnings_to_the_rollups_as_a_rebuild_counts_
 
 @pytest.mark.django_db
 def test_a_batch_keeps_the_reward_a_pending_conversion_already_has(offer, alice, caplog):
-    from conversions.processing import conversion_facts
-    from rewards.services import reward_grant
+    from conversions.processing.pipeline import conversion_facts
+    from rewards.grants import GrantRequest, rewards_grant
 
     RewardRuleFactory(offer=offer, value=Decimal("3.00"))
     conversion = make_conversion(offer, alice)
     # Rewarded, but its status not settled yet (as a worker killed between the two would leave it).
-    reward_grant(conversion_id=conversion.pk, offer=offer, facts=conversion_facts(conversion), now=timezone.now())
+    rewards_grant(
+        requests=[GrantRequest(conversion_id=conversion.pk, offer=offer, facts=conversion_facts(conversion))],
+        now=timezone.now(),
+    )
     make_conversion(offer, alice)
 
     assert conversions_process_pending(batch_size=10).counts == {"rewarded": 2}

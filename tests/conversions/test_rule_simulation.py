@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from conversions.processing import conversion_process
+from conversions.processing.pipeline import conversion_process
 from rewards.models import Reward, RewardRule, SpendCounter, Transaction
 from tests.factories import RewardRuleFactory, UserFactory
 from tests.rewards.conftest import make_conversion

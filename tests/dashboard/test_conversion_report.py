@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from conversions.processing import conversion_reject
+from conversions.lifecycle import conversion_reject
 from tests.dashboard.conftest import click_at, convert
 from tests.factories import LinkFactory, RewardRuleFactory
 

@@ -6,8 +6,8 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from conversions.lifecycle import conversion_reject
 from conversions.models import ConversionStat
-from conversions.processing import conversion_reject
 from referrals.models import Click, ClickStat
 from tests.dashboard.conftest import click_at, convert
 
@@ -140,7 +140,7 @@ def test_the_default_period_is_the_last_seven_days(alice_client, alice_link):
 def test_rebuilding_the_rollups_from_the_raw_tables_gives_the_same_report(alice_client, traffic):
     from django.core.management import call_command
 
-    from conversions.processing import conversion_reject
+    from conversions.lifecycle import conversion_reject
 
     conversion_reject(conversion_id=traffic[6].conversions.get().pk, reason="fraud", remark="")
     before = alice_client.get("/dashboard/performance/", {**MARCH, "group_by": "sub1"}).context["rows"]

@@ -9,8 +9,8 @@ from django.test import Client, override_settings
 from referrals.link_requests import link_request_approve, link_request_decline
 from referrals.models import Link, LinkRequest
 from rewards.ledger import account_get, ledger_post
+from rewards.lifecycle import reward_approve
 from rewards.models import Account, Reward
-from rewards.services import reward_approve
 from tests.dashboard.conftest import click_at, convert
 from tests.factories import OfferFactory
 

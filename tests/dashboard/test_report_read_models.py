@@ -8,8 +8,8 @@ import pytest
 from django.core.management import call_command
 from django.db.models import Sum
 
+from conversions.lifecycle import conversion_reject
 from conversions.models import Conversion, ConversionStat, PartnerConversionStat
-from conversions.processing import conversion_reject
 from referrals.models import ClickStat, PartnerClickStat
 from tests.dashboard.conftest import click_at, convert
 from tests.factories import LinkFactory

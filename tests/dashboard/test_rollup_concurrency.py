@@ -8,7 +8,7 @@ import pytest
 from django.db import connection
 
 from conversions.models import ConversionStat
-from conversions.processing import conversion_process
+from conversions.processing.pipeline import conversion_process
 from referrals.models import ClickStat, ClickSub1Stat
 from tests.dashboard.conftest import click_at, convert
 

@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from conversions.ingestion import ConversionReport, conversion_record
-from conversions.processing import conversion_process
+from conversions.processing.pipeline import conversion_process
 from referrals.models import Click
 from rewards.admin import RewardRuleForm
 from rewards.ledger import account_balance

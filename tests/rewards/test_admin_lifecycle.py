@@ -6,7 +6,8 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import ValidationError
 
-from conversions.processing import conversion_process, conversion_validate
+from conversions.lifecycle import conversion_validate
+from conversions.processing.pipeline import conversion_process
 from rewards.models import ExchangeRate, PayoutBatch, Transaction
 from tests.factories import RewardRuleFactory, UserFactory
 

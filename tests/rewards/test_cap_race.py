@@ -8,7 +8,7 @@ import pytest
 from django.db import connection
 
 from conversions.models import Conversion
-from conversions.processing import conversion_process
+from conversions.processing.pipeline import conversion_process
 from rewards.ledger import partner_balance
 from rewards.models import Reward, SpendCounter, SubscriptionInvoices
 from tests.factories import RewardRuleFactory

@@ -7,7 +7,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from conversions.models import Conversion
-from conversions.processing import conversion_process
+from conversions.processing.pipeline import conversion_process
 from rewards.models import ExchangeRate, Reward
 from rewards.rates import exchange_rate_set
 from tests.factories import RewardRuleFactory
@@ -126,7 +126,7 @@ def test_loading_again_corrects_a_day_and_creates_nothing_twice(tmp_path, capsys
 
 
 def test_waiting_conversions_are_left_to_the_rate_path_by_the_sweeper(offer, alice, eur_rule, conversion_for):
-    from conversions.processing import conversions_process_pending
+    from conversions.processing.pipeline import conversions_process_pending
 
     waiting = conversion_for(offer, alice)
     conversion_process(conversion_id=waiting.pk)

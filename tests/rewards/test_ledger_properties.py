@@ -10,12 +10,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conversions.errors import ConversionTransitionNotAllowed
+from conversions.lifecycle import conversion_reject, conversion_validate
 from conversions.models import Conversion
-from conversions.processing import conversion_process, conversion_reject, conversion_validate
+from conversions.processing.pipeline import conversion_process
 from referrals.money import money_quantize
+from rewards.lifecycle import rewards_approve_due
 from rewards.models import Account, Entry, ExchangeRate, PayoutItem, Reward, SpendCounter, Transaction
 from rewards.payouts import payout_batch_create, payout_batch_mark_paid
-from rewards.services import rewards_approve_due
 from tests.factories import RewardRuleFactory
 from tests.rewards.conftest import make_conversion
 

@@ -6,13 +6,14 @@ from decimal import Decimal
 import pytest
 
 from conversions.errors import ConversionTransitionNotAllowed
-from conversions.processing import conversion_process, conversion_reject, conversion_validate
+from conversions.lifecycle import conversion_reject, conversion_validate
+from conversions.processing.pipeline import conversion_process
 from rewards.jobs import approve_due_rewards
 from rewards.ledger import partner_balance
+from rewards.lifecycle import rewards_approve_due
 from rewards.models import Reward, Transaction
 from rewards.payouts import payout_batch_create, payout_batch_mark_paid
 from rewards.periods import validation_term_end
-from rewards.services import rewards_approve_due
 from tests.factories import RewardRuleFactory
 
 pytestmark = pytest.mark.django_db

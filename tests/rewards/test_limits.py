@@ -5,8 +5,9 @@ from decimal import Decimal
 
 import pytest
 
+from conversions.lifecycle import conversion_reject
 from conversions.models import Conversion
-from conversions.processing import conversion_process, conversion_reject
+from conversions.processing.pipeline import conversion_process
 from rewards.models import Reward, SpendCounter
 from tests.factories import RewardRuleFactory
 

@@ -7,7 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from conversions.processing import conversion_process, conversion_reject, conversion_validate
+from conversions.lifecycle import conversion_reject, conversion_validate
+from conversions.processing.pipeline import conversion_process
 from rewards.ledger import partner_balance
 from rewards.models import PayoutProfile, Reward, Transaction
 from rewards.payouts import csv_cell, payout_batch_create, payout_batch_csv, payout_batch_mark_paid

@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from conversions.processing import conversion_process
+from conversions.processing.pipeline import conversion_process
 from referrals.money import money_quantize
 from rewards.models import ExchangeRate, Reward
 from tests.factories import RewardRuleFactory

@@ -13,7 +13,7 @@ from django.utils import timezone
 from conversions.csv_import import upload_create, upload_run
 from conversions.ingestion import ConversionReport, conversion_record
 from conversions.models import Conversion, ConversionUpload
-from conversions.processing import conversion_process
+from conversions.processing.pipeline import conversion_process
 from referrals.models import Click
 from rewards.models import PayoutProfile
 from rewards.payouts import payout_batch_create
@@ -123,8 +123,8 @@ def test_the_payout_batch_csv_defuses_formulas_in_bank_details(admin_client, acm
     report = ConversionReport(type="purchase", external_id="pay-1", amount=Decimal("100"), click_id=click.click_id)
     conversion, _ = conversion_record(advertiser=acme, report=report, channel="api", now=at)
     conversion_process(conversion_id=conversion.pk, now=at + timedelta(seconds=30))
+    from rewards.lifecycle import reward_approve
     from rewards.models import Reward
-    from rewards.services import reward_approve
 
     assert Reward.objects.filter(conversion_id=conversion.pk).exists()
     reward_approve(conversion_id=conversion.pk, now=at + timedelta(days=1))

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from conversions.ingestion import ConversionReport, conversion_record
 from conversions.models import Conversion
-from conversions.processing import conversion_process
+from conversions.processing.pipeline import conversion_process
 from referrals.models import Advertiser, ApiKey, Click, Link, Offer, Partner
 from referrals.request_metadata import RequestMetadata
 from referrals.services import (

@@ -10,7 +10,7 @@ from conversions.fraud.checks import _baselines
 from conversions.fraud.datacenter import datacenter_ranges_forget
 from conversions.ingestion import ConversionReport, conversion_record
 from conversions.models import Conversion
-from conversions.processing import conversion_process
+from conversions.processing.pipeline import conversion_process
 from referrals.models import Click
 from tests.factories import LinkFactory, RewardRuleFactory
 

@@ -101,7 +101,7 @@ def test_an_object_threshold_may_set_only_some_knobs(convert, offer, history):
 
 
 def test_processing_twice_screens_once(convert):
-    from conversions.processing import conversion_process
+    from conversions.processing.pipeline import conversion_process
 
     conversion = convert(click_age=timedelta(seconds=2))
     assert conversion_process(conversion_id=conversion.pk) == "suspicious"

@@ -1,18 +1,26 @@
-"""Advertisers' decisions on their conversions: approve, reject or change the amount within the validation term."""
+"""Decisions on one conversion after it was recorded: staff and advertisers approve, reject, validate, change amounts.
+
+Approving a pending or suspicious conversion runs the one processor
+(conversions/processing/pipeline.py) on it, without screening: staff or the
+advertiser released it. Every status change goes through
+conversions/processing/status.py, which writes the audit row.
+"""
 
 from datetime import datetime, timedelta
 from decimal import Decimal
+from uuid import UUID
 
 from django.db import transaction
 from django.utils import timezone
 
 from conversions.errors import ConversionTransitionNotAllowed
 from conversions.models import Conversion, StatusChange
-from conversions.processing import conversion_approve, conversion_facts, conversion_reject
-from conversions.rollups import rollup_reward_adjusted
+from conversions.processing.pipeline import conversion_facts, conversions_lock, conversions_settle
+from conversions.processing.status import conversion_status_set
+from conversions.rollups import rollup_earnings_add
 from referrals.money import money_quantize
+from rewards.lifecycle import reward_amount_adjust, reward_approve, reward_reverse
 from rewards.models import Reward
-from rewards.services import reward_amount_adjust
 
 ADVERTISER_REJECTED = "advertiser_rejected"
 
@@ -26,7 +34,62 @@ def validation_term_ends(conversion: Conversion) -> datetime:
     return conversion.created_at + timedelta(days=conversion.offer.validation_term_days)
 
 
+def conversion_approve(
+    *, conversion_id: str | UUID, actor=None, remark: str = "", channel: str = "admin", now: datetime | None = None
+) -> Conversion:
+    """Accept a pending or suspicious conversion and reward it (exactly once, however often it is called)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        locked = conversions_lock(Conversion.objects.filter(pk=conversion_id))
+        if not locked:
+            raise Conversion.DoesNotExist(f"no conversion {conversion_id}")
+        conversion = locked[0]
+        if conversion.status == Conversion.Status.ACCEPTED:
+            return conversion
+        if conversion.status not in (Conversion.Status.PENDING, Conversion.Status.SUSPICIOUS):
+            raise ConversionTransitionNotAllowed(f"A {conversion.status} conversion cannot be approved.")
+        conversions_settle(locked, now=now, screen=False, channel=channel, actor=actor, remark=remark)
+        return conversion
+
+
+def conversion_reject(
+    *,
+    conversion_id: str | UUID,
+    reason: str,
+    remark: str,
+    actor=None,
+    channel: str = "admin",
+    now: datetime | None = None,
+) -> Conversion:
+    """Reject a conversion with a reason the publisher sees; an accepted one has its reward reversed."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        conversion = Conversion.objects.select_for_update(of=("self",)).get(pk=conversion_id)
+        if conversion.status == Conversion.Status.REJECTED:
+            return conversion
+        conversion_status_set(
+            conversion, Conversion.Status.REJECTED, reason=reason, remark=remark, channel=channel, now=now, actor=actor
+        )
+        reward = reward_reverse(conversion_id=conversion.pk, reason=remark or reason, now=now)
+        if reward is not None and reward.status == Reward.Status.REVERSED:
+            rollup_earnings_add([(conversion, reward.currency, -reward.amount)])
+        return conversion
+
+
 def conversion_validate(
+    *, conversion_id: str | UUID, actor=None, channel: str = "advertiser", now: datetime | None = None
+) -> Conversion:
+    """The advertiser confirms an accepted conversion before its validation term ends: its reward is approved."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        conversion = Conversion.objects.select_for_update(of=("self",)).get(pk=conversion_id)
+        if conversion.status != Conversion.Status.ACCEPTED:
+            raise ConversionTransitionNotAllowed(f"A {conversion.status} conversion cannot be validated.")
+        reward_approve(conversion_id=conversion.pk, now=now, memo=f"validated ({channel})")
+        return conversion
+
+
+def conversion_decide(
     *,
     conversion: Conversion,
     decision: str,
@@ -35,9 +98,9 @@ def conversion_validate(
     channel: str = "advertiser",
     now: datetime | None = None,
 ) -> bool:
-    """Approve (`decision="approve"`) or reject with a remark the publisher sees; True if the status changed.
+    """The advertiser's decision within the validation term: approve, or reject with a remark the publisher sees.
 
-    Deciding the same way twice changes nothing the second time.
+    True if the status changed; deciding the same way twice changes nothing the second time.
     """
     now = now or timezone.now()
     if now > validation_term_ends(conversion):
@@ -108,9 +171,7 @@ def conversion_amount_change(
             )
         if reward is not None and reward_before is not None and reward.amount != reward_before:
             # A reversed reward is never adjusted, so a changed one still counts in the earnings.
-            rollup_reward_adjusted(
-                conversion=conversion, currency=reward.currency, difference=reward.amount - reward_before
-            )
+            rollup_earnings_add([(conversion, reward.currency, reward.amount - reward_before)])
             conversion.reward_explanation = reward.explanation
             conversion.save(update_fields=["reward_explanation"])
         StatusChange.objects.create(

@@ -1,0 +1,274 @@
+"""The processor: a set of locked conversions screened, rewarded or rejected, and written in a few statements.
+
+One path for any number of conversions: the job for one conversion
+(`conversion_process`), a job for a list of them (`conversions_process`), the
+sweeper's batches (`conversions_process_pending`) and staff approval
+(conversions/lifecycle.py) all call `conversions_settle`.
+Screening reads what its checks need once for the set; the reward engine loads
+rules, rates and existing rewards once and charges limits in the set's order
+(rewards/grants.py); rewards, accruals, status changes and the conversions are
+written by COPY and one UPDATE (core/rows.py); postbacks follow.
+"""
+
+import gc
+import logging
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from uuid import UUID
+
+from django.db import transaction
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
+
+from conversions.fraud.screening import Screening, conversions_screen
+from conversions.models import Conversion
+from conversions.processing.status import StatusWrites
+from conversions.rollups import rollup_earnings_add
+from core.rows import JsonOnce
+from referrals.models import Click, Offer
+from rewards.engine import ConversionFacts
+from rewards.grants import GrantRequest, Outcome, RewardDecision, rewards_grant
+from rewards.models import Reward
+
+log = logging.getLogger(__name__)
+
+MISSING_EXCHANGE_RATE = Outcome.MISSING_EXCHANGE_RATE
+
+# What the publisher is told when a conversion earns nothing.
+_REJECTION_REMARKS = {
+    Outcome.NO_MATCHING_RULE: "No reward rule of the offer applies to this conversion.",
+    Outcome.CAP_REACHED: "The offer's spend limit for this period was reached.",
+    Outcome.RECURRING_LIMIT_REACHED: "The offer pays no commission on this invoice of the subscription.",
+}
+
+
+def conversion_facts(conversion: Conversion) -> ConversionFacts:
+    """The plain facts the reward engine sees; it never sees the model."""
+    return ConversionFacts(
+        type=conversion.type,
+        amount=conversion.amount,
+        currency=conversion.currency,
+        occurred_at=conversion.occurred_at,
+        partner_id=conversion.partner_id,
+        product_id=conversion.product_id,
+        category=conversion.category,
+        plan=conversion.plan,
+        quantity=conversion.quantity,
+        source=conversion.source,
+        country=conversion.country,
+        subscription_id=conversion.subscription_id,
+        meta=conversion.meta if isinstance(conversion.meta, dict) else {},
+    )
+
+
+def conversions_lock(query: QuerySet, *, skip_locked: bool = False, limit: int | None = None) -> list[Conversion]:
+    """Lock the conversions `query` selects (the first `limit`, in its order) and load what processing reads.
+
+    Each comes with its offer (and advertiser) and click, one instance each for the set, and whether it
+    has a reward (rarely true for a pending one: no query by a thousand ids for it).
+    """
+    has_reward = Exists(Reward.objects.filter(conversion_id=OuterRef("pk")))
+    # The request headers and attribution trail are for people reading a conversion, not for processing it.
+    query = (
+        query.select_for_update(of=("self",), skip_locked=skip_locked)
+        .defer("headers", "attribution")
+        .annotate(has_reward=has_reward)
+    )
+    conversions = list(query[:limit] if limit else query)
+    offers = Offer.objects.select_related("advertiser").in_bulk({conversion.offer_id for conversion in conversions})
+    click_ids = {conversion.click_id for conversion in conversions if conversion.click_id}
+    clicks = Click.objects.in_bulk(click_ids) if click_ids else {}
+    for conversion in conversions:
+        conversion.offer = offers[conversion.offer_id]
+        if conversion.click_id:
+            conversion.click = clicks[conversion.click_id]
+    return conversions
+
+
+def screening_hold(conversion: Conversion, screening: Screening, *, now: datetime, writes: StatusWrites) -> str | None:
+    """Hold the conversion as the screening decided (flag or reject); the outcome, or None when it passed."""
+    if not screening.holds:
+        return None
+    writes.change(
+        conversion, screening.status, reason=screening.reason, remark=screening.remark, channel="fraud", now=now
+    )
+    return f"fraud_{screening.decision}"
+
+
+def conversions_settle(
+    conversions: list[Conversion],
+    *,
+    now: datetime,
+    screen: bool = True,
+    channel: str = "job",
+    actor=None,
+    remark: str = "",
+) -> dict[str, int]:
+    """Process locked conversions: screen them (unless staff release them), reward or reject, write it all.
+
+    Returns a count per outcome. Each is decided as if processed alone, one after another in the
+    list's order (invoices numbered and spend limits charged in that order). A conversion waiting
+    for an exchange rate stays as it is, with the rate it waits for as its reason.
+    """
+    writes, counts, passed = StatusWrites(), {}, conversions
+    if screen:
+        # Fraud screening comes before any reward: a held conversion earns nothing until staff approve it.
+        passed = []
+        for conversion, screening in zip(conversions, conversions_screen(conversions, now=now), strict=True):
+            held = screening_hold(conversion, screening, now=now, writes=writes)
+            if held:
+                counts[held] = counts.get(held, 0) + 1
+            else:
+                passed.append(conversion)
+    json_once = JsonOnce()  # each explanation as JSON once, for its reward and its conversion
+    decisions = rewards_grant(
+        requests=[
+            GrantRequest(
+                conversion_id=conversion.pk,
+                offer=conversion.offer,
+                facts=conversion_facts(conversion),
+                may_have_reward=getattr(conversion, "has_reward", True),
+            )
+            for conversion in passed
+        ],
+        now=now,
+        json_once=json_once,
+    )
+    earned = []
+    for conversion, decision in zip(passed, decisions, strict=True):
+        _settle(conversion, decision, writes=writes, channel=channel, now=now, actor=actor, remark=remark)
+        counts[decision.outcome] = counts.get(decision.outcome, 0) + 1
+        if decision.reward is not None:
+            earned.append((conversion, decision.reward.currency, decision.reward.amount))
+    rollup_earnings_add(earned)
+    writes.write(conversions, json_once=json_once)
+    return counts
+
+
+def _settle(conversion: Conversion, decision: RewardDecision, *, writes: StatusWrites, channel, now, actor, remark):
+    """Settle the conversion's status by its reward decision (in memory; `writes` saves it)."""
+    conversion.reward_explanation = decision.explanation
+    if decision.outcome == Outcome.MISSING_EXCHANGE_RATE:
+        # It stays pending; loading the rate processes it (conversions/jobs.py).
+        missing = decision.explanation["missing_rate"]
+        conversion.status_reason = MISSING_EXCHANGE_RATE
+        conversion.status_remark = f"Waiting for the {missing['base']}->{missing['quote']} rate of {missing['date']}."
+    elif decision.reward is None:
+        writes.change(
+            conversion,
+            Conversion.Status.REJECTED,
+            reason=decision.outcome,
+            remark=_REJECTION_REMARKS[decision.outcome],
+            channel=channel,
+            now=now,
+            actor=actor,
+        )
+    else:
+        writes.change(
+            conversion, Conversion.Status.ACCEPTED, reason="", remark=remark, channel=channel, now=now, actor=actor
+        )
+
+
+def conversion_process(*, conversion_id: str | UUID, now: datetime | None = None) -> str:
+    """Reward a pending conversion or reject it, in one transaction; a no-op unless it is still pending."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        locked = conversions_lock(Conversion.objects.filter(pk=conversion_id))
+        if not locked:
+            return "missing"
+        if locked[0].status == Conversion.Status.PENDING:
+            conversions_settle(locked, now=now)
+        return locked[0].status
+
+
+def conversions_process(*, conversion_ids: list, now: datetime | None = None) -> dict[str, int]:
+    """Process these conversions as one set (those still pending), in one transaction; a count per outcome."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        # Locked oldest first, as the sweeper takes them: two callers wanting the same rows queue, never deadlock.
+        query = Conversion.objects.filter(pk__in=conversion_ids).order_by("created_at", "pk")
+        pending = [c for c in conversions_lock(query) if c.status == Conversion.Status.PENDING]
+        return conversions_settle(pending, now=now) if pending else {}
+
+
+@dataclass
+class BatchResult:
+    counts: dict[str, int] = field(default_factory=dict)
+    # The (created_at, id) of the last conversion taken: where a pass over waiting conversions goes on.
+    last: tuple[datetime, UUID] | None = None
+
+    @property
+    def taken(self) -> int:
+        return sum(self.counts.values())
+
+
+def conversions_process_pending(
+    *,
+    batch_size: int = 500,
+    retry_missing_rates: bool = False,
+    after: tuple[datetime, UUID] | None = None,
+    now: datetime | None = None,
+) -> BatchResult:
+    """Process up to `batch_size` pending conversions in one transaction; returns a count per outcome.
+
+    The rows are locked with SKIP LOCKED, so several workers (and the
+    per-conversion job) share the work without waiting on each other, and a
+    conversion is never processed twice: each is re-checked as `pending` under
+    its lock, and a reward is unique per conversion.
+    Conversions waiting for a rate are left out unless `retry_missing_rates`
+    (then only they are taken, from `after` on, so one pass ends).
+    """
+    now = now or timezone.now()
+    result = BatchResult()
+    with transaction.atomic():
+        query = Conversion.objects.filter(status=Conversion.Status.PENDING)
+        if retry_missing_rates:
+            query = query.filter(status_reason=MISSING_EXCHANGE_RATE)
+        else:
+            query = query.exclude(status_reason=MISSING_EXCHANGE_RATE)
+        if after is not None:
+            query = query.filter(Q(created_at__gt=after[0]) | Q(created_at=after[0], pk__gt=after[1]))
+        batch = conversions_lock(query.order_by("created_at", "pk"), skip_locked=True, limit=batch_size)
+        if not batch:
+            return result
+        result.last = (batch[-1].created_at, batch[-1].pk)
+        try:
+            with transaction.atomic(), _cycle_collection_paused():
+                result.counts = conversions_settle(batch, now=now)
+        except Exception:
+            # Something in the batch failed: redo it one conversion at a time, each in its own savepoint, so
+            # the others go through and the bad one stays pending (and is logged).
+            log.exception("batch of %d conversions failed; processing them one by one", len(batch))
+            result.counts = _one_by_one([conversion.pk for conversion in batch], now=now)
+    return result
+
+
+@contextmanager
+def _cycle_collection_paused():
+    """No cyclic GC while a batch runs: its thousands of short-lived objects would trigger collections that scan
+    every object of the worker and free nothing (they live to the end of the batch). Reference counting still
+    frees as usual, and the next collection after the batch finds any cycles."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def _one_by_one(conversion_ids: list, *, now: datetime) -> dict[str, int]:
+    """The same processor on sets of one (their locks are held already), each in a savepoint of its own."""
+    counts: dict[str, int] = {}
+    for conversion_id in conversion_ids:
+        try:
+            with transaction.atomic():
+                outcomes = conversions_settle(conversions_lock(Conversion.objects.filter(pk=conversion_id)), now=now)
+        except Exception:
+            log.exception("processing conversion %s failed", conversion_id)
+            outcomes = {"failed": 1}
+        for outcome, count in outcomes.items():
+            counts[outcome] = counts.get(outcome, 0) + count
+    return counts

@@ -1,0 +1,82 @@
+"""Status changes: which status may follow which, and how a set of changes is written with its audit rows.
+
+Every status change of a conversion goes through `StatusWrites.change`, which
+checks the transition and records who, when, why; `write` then saves a set of
+them (one or a thousand) in three statements and asks for the partners'
+postbacks, which read the saved status.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from conversions.errors import ConversionTransitionNotAllowed
+from conversions.fraud.screening import SCREENING_FIELDS
+from conversions.models import Conversion, StatusChange
+from conversions.postbacks import partner_postbacks_enqueue, partners_with_postbacks
+from core.rows import JsonOnce, rows_copy, rows_update
+
+# The lifecycle of DESIGN.md: which status may follow which.
+ALLOWED_TRANSITIONS = {
+    Conversion.Status.PENDING: {Conversion.Status.ACCEPTED, Conversion.Status.REJECTED, Conversion.Status.SUSPICIOUS},
+    Conversion.Status.SUSPICIOUS: {Conversion.Status.ACCEPTED, Conversion.Status.REJECTED},
+    Conversion.Status.ACCEPTED: {Conversion.Status.REJECTED},
+    Conversion.Status.REJECTED: set(),
+}
+
+# What processing writes on a conversion, changed or not: one UPDATE of the same columns for the whole set.
+WRITTEN_FIELDS = ["status", "status_reason", "status_remark", "processed_at", "reward_explanation", *SCREENING_FIELDS]
+
+_AUDIT_COLUMNS = ["conversion_id", "from_status", "to_status", "reason", "remark", "actor_id", "channel", "created_at"]
+
+
+@dataclass(frozen=True)
+class _Change:
+    conversion: Conversion
+    row: tuple  # _AUDIT_COLUMNS
+
+
+class StatusWrites:
+    """The status changes of a set of conversions, decided in memory and written together by `write`."""
+
+    def __init__(self) -> None:
+        self.changes: list[_Change] = []
+
+    def change(
+        self,
+        conversion: Conversion,
+        to_status: str,
+        *,
+        reason: str,
+        remark: str = "",
+        channel: str,
+        now: datetime,
+        actor=None,
+    ) -> None:
+        """Move the conversion to `to_status` (in memory) if the lifecycle allows it, with its audit row."""
+        if to_status not in ALLOWED_TRANSITIONS[conversion.status]:
+            raise ConversionTransitionNotAllowed(f"A {conversion.status} conversion cannot become {to_status}.")
+        row = (conversion.pk, conversion.status, to_status, reason, remark, actor.pk if actor else None, channel, now)
+        self.changes.append(_Change(conversion, row))
+        conversion.status, conversion.status_reason, conversion.status_remark = to_status, reason, remark
+        conversion.processed_at = now
+
+    def write(self, conversions: list[Conversion], *, json_once: JsonOnce | None = None) -> None:
+        """Save `conversions` (every one the set took, changed or not) and the audit rows; then the postbacks."""
+        if self.changes:
+            rows_copy(StatusChange, _AUDIT_COLUMNS, (change.row for change in self.changes))
+        rows_update(Conversion, WRITTEN_FIELDS, conversions, json_once=json_once)
+        # Postbacks read the saved status, so they come after the update; one query finds who has any.
+        with_postbacks = partners_with_postbacks({change.conversion.partner_id for change in self.changes})
+        for change in self.changes:
+            if change.conversion.partner_id in with_postbacks:
+                partner_postbacks_enqueue(conversion_id=change.conversion.pk, event="status_changed")
+        self.changes = []
+
+
+def conversion_status_set(
+    conversion: Conversion, to_status: str, *, reason: str, remark: str = "", channel: str, now: datetime, actor=None
+) -> None:
+    """One conversion's status change, written now (a set of one)."""
+    writes = StatusWrites()
+    writes.change(conversion, to_status, reason=reason, remark=remark, channel=channel, now=now, actor=actor)
+    writes.write([conversion])

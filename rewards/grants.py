@@ -1,0 +1,336 @@
+"""Granting rewards: what each of a set of conversions earns, decided in order and written in a few statements.
+
+One path for any number of conversions (one, or a sweeper's batch of a thousand):
+the offers' rules, the exchange rates and the rewards already made are loaded
+once; invoices are numbered and spend limits charged in the set's order
+(rewards/limits.py); the rewards and their accruals are written by COPY
+(core/rows.py), each accrual checked as every ledger transaction is.
+
+The caller holds each conversion's lock, so a conversion is rewarded at most
+once; a second grant for it returns its existing reward.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from uuid import UUID
+
+from django.db.models import Q
+
+from core.rows import JsonOnce, ids_reserve, instance_new, rows_copy
+from referrals.models import Offer
+from rewards.engine import ConversionFacts, reward_amount_compute, reward_rules_match
+from rewards.ledger import Legs, ledger_post_new
+from rewards.limits import ChargeRequest, recurring_allows, spend_charges, subscription_invoices_count
+from rewards.models import Account, Reward, RewardRule, Transaction
+from rewards.periods import validation_term_end
+from rewards.rates import RateBook
+
+
+class Outcome:
+    """What processing a conversion's facts came to; the codes are the conversion's status_reason."""
+
+    REWARDED = "rewarded"
+    NO_MATCHING_RULE = "no_matching_rule"
+    CAP_REACHED = "cap_reached"
+    RECURRING_LIMIT_REACHED = "recurring_limit_reached"
+    MISSING_EXCHANGE_RATE = "missing_exchange_rate"
+
+
+@dataclass(frozen=True)
+class GrantRequest:
+    conversion_id: UUID
+    offer: Offer  # with its advertiser (the time zone of spend periods and validation terms)
+    facts: ConversionFacts
+    # False when the caller knows the conversion has no reward yet (its own query said so): no look-up for it.
+    may_have_reward: bool = True
+
+
+@dataclass
+class RewardDecision:
+    outcome: str
+    reward: Reward | None
+    explanation: dict
+
+
+@dataclass
+class _Context:
+    """What a set of conversions shares: rules per offer, rates, rewards already made, ledger accounts."""
+
+    rules_by_offer: dict[int, list[RewardRule]] = field(default_factory=dict)
+    rates: RateBook = field(default_factory=RateBook)
+    existing: dict[UUID, Reward] = field(default_factory=dict)
+    accounts: dict[tuple, Account] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, requests: list[GrantRequest]) -> "_Context":
+        """One query for the rules of every offer, one for the rates, one for rewards already made."""
+        context = cls()
+        offer_ids = {request.offer.pk for request in requests}
+        context.rules_by_offer = {offer_id: [] for offer_id in offer_ids}
+        for rule in RewardRule.objects.filter(offer_id__in=offer_ids, is_active=True):
+            context.rules_by_offer[rule.offer_id].append(rule)
+        currencies = {rule.currency for rules in context.rules_by_offer.values() for rule in rules}
+        currencies |= {request.facts.currency for request in requests}
+        days = [request.facts.occurred_at.date() for request in requests]
+        context.rates.preload(currencies, min(days), max(days))
+        maybe = [request.conversion_id for request in requests if request.may_have_reward]
+        if maybe:
+            rewarded = Reward.objects.filter(conversion_id__in=maybe)
+            context.existing = {reward.conversion_id: reward for reward in rewarded}
+        return context
+
+    def rules_for(self, *, offer: Offer, partner_id: int) -> list[RewardRule]:
+        return [rule for rule in self.rules_by_offer[offer.pk] if rule.partner_id in (None, partner_id)]
+
+    def rates_for(self, facts: ConversionFacts, rules: list[RewardRule]) -> tuple[dict, dict]:
+        """The rates the engine may need for these facts, and how each was found (for the explanation)."""
+        rates, shown = {}, {}
+        for currency in {rule.currency for rule in rules} - {facts.currency}:
+            found = self.rates.find(facts.currency, currency, facts.occurred_at.date())
+            rates[(facts.currency, currency)] = found.rate if found else None
+            if found:
+                shown[f"{facts.currency}->{currency}"] = {
+                    "rate": _plain(found.rate),
+                    "date": found.date.isoformat(),
+                    "inverse_of_stored_rate": found.inverse,
+                }
+        return rates, shown
+
+    def accrual_legs(self, rewards: list[Reward]) -> list[Legs]:
+        """Each reward's accrual: from the advertiser's payable to the partner's pending, accounts made on first use."""
+        wanted = {
+            key
+            for reward in rewards
+            for key in (
+                (Account.Kind.ADVERTISER_PAYABLE, reward.offer.advertiser_id, reward.currency),
+                (Account.Kind.PARTNER_PENDING, reward.partner_id, reward.currency),
+            )
+        }
+        found = Account.objects.filter(
+            Q(kind=Account.Kind.PARTNER_PENDING, partner_id__in={reward.partner_id for reward in rewards})
+            | Q(kind=Account.Kind.ADVERTISER_PAYABLE, advertiser_id__in={r.offer.advertiser_id for r in rewards}),
+            currency__in={reward.currency for reward in rewards},
+        )
+        for account in found:
+            owner = account.partner_id if account.kind == Account.Kind.PARTNER_PENDING else account.advertiser_id
+            self.accounts[(account.kind, owner, account.currency)] = account
+        for kind, owner, currency in wanted - self.accounts.keys():
+            # Rare (a partner's first reward in a currency); get_or_create settles a race on the unique constraint.
+            owner_field = "partner_id" if kind == Account.Kind.PARTNER_PENDING else "advertiser_id"
+            self.accounts[(kind, owner, currency)], _ = Account.objects.get_or_create(
+                kind=kind, currency=currency, **{owner_field: owner}
+            )
+        legs = []
+        for reward in rewards:
+            payable = self.accounts[(Account.Kind.ADVERTISER_PAYABLE, reward.offer.advertiser_id, reward.currency)]
+            pending = self.accounts[(Account.Kind.PARTNER_PENDING, reward.partner_id, reward.currency)]
+            legs.append([(payable, -reward.amount), (pending, reward.amount)])
+        return legs
+
+
+def _plain(number) -> str:
+    """A Decimal without trailing zeros or an exponent, for explanations: 151.3700000000 -> 151.37."""
+    return f"{number.normalize():f}"
+
+
+def rewards_grant(
+    *, requests: list[GrantRequest], now: datetime, json_once: JsonOnce | None = None
+) -> list[RewardDecision]:
+    """Decide what each conversion earns, in order, and write the rewards made with their accruals.
+
+    Call inside the caller's transaction with the conversions locked. Idempotent per
+    conversion: one already rewarded keeps its reward. A missing rate writes nothing
+    (the conversion is decided when the rate arrives). `json_once` lets the caller
+    write each explanation's JSON once, for the reward and for its conversion.
+    """
+    if not requests:
+        return []
+    context = _Context.load(requests)
+    considered = [_reward_consider(request, now, context) for request in requests]
+    pending = [item for item in considered if isinstance(item, _Pending)]
+    decided = iter(_rewards_decide(pending, now=now))
+    decisions = [item if isinstance(item, RewardDecision) else next(decided) for item in considered]
+    made = [
+        decision.reward
+        for item, decision in zip(considered, decisions, strict=True)
+        if isinstance(item, _Pending) and decision.reward is not None
+    ]
+    _rewards_write(made, context, now=now, json_once=json_once)
+    return decisions
+
+
+@dataclass
+class _Pending:
+    """A conversion whose rule is chosen; what it earns depends on its invoice count and spend limit."""
+
+    request: GrantRequest
+    choice: object
+    rates: dict
+    rates_shown: dict
+    explanation: dict
+    computed: object = None
+
+
+def _reward_consider(request: GrantRequest, now: datetime, context: _Context) -> "RewardDecision | _Pending":
+    """Everything decided without counters: an existing reward, the matching rule, a missing rate."""
+    existing = context.existing.get(request.conversion_id)
+    if existing:
+        return RewardDecision(outcome=Outcome.REWARDED, reward=existing, explanation=existing.explanation)
+    facts = request.facts
+    rules = context.rules_for(offer=request.offer, partner_id=facts.partner_id)
+    rates, rates_shown = context.rates_for(facts, rules)
+    choice = reward_rules_match(rules, facts, rates)
+    explanation = {
+        "facts": facts.as_json(),
+        "rules": choice.considered,
+        "precedence": "partner override, then priority, then newest",
+        "rates": rates_shown,
+        "decided_at": now.isoformat(),
+    }
+    if choice.missing_rate:
+        base, quote = choice.missing_rate
+        explanation["outcome"] = Outcome.MISSING_EXCHANGE_RATE
+        explanation["missing_rate"] = {"base": base, "quote": quote, "date": facts.occurred_at.date().isoformat()}
+        return RewardDecision(outcome=Outcome.MISSING_EXCHANGE_RATE, reward=None, explanation=explanation)
+    return _Pending(request, choice, rates, rates_shown, explanation)
+
+
+def _rewards_decide(pending: list[_Pending], *, now: datetime) -> list[RewardDecision]:
+    """Count invoices, apply recurring limits, compute amounts, charge spend limits: in order, for each."""
+    subscriptions = [item for item in pending if item.request.facts.type == "subscription"]
+    invoices = subscription_invoices_count([(item.request.offer.pk, item.request.facts) for item in subscriptions])
+    invoice_of = {id(item): invoice for item, invoice in zip(subscriptions, invoices, strict=True)}
+    decisions: dict[int, RewardDecision] = {}
+    to_charge = []
+    for item in pending:
+        rule, explanation = item.choice.rule, item.explanation
+        if rule is None:
+            explanation["outcome"] = Outcome.NO_MATCHING_RULE
+            decisions[id(item)] = RewardDecision(outcome=Outcome.NO_MATCHING_RULE, reward=None, explanation=explanation)
+            continue
+        invoice = invoice_of.get(id(item))
+        if invoice is not None:
+            allowed, explanation["recurring"] = recurring_allows(rule, invoice, item.request.facts.occurred_at)
+            if not allowed:
+                explanation["outcome"] = Outcome.RECURRING_LIMIT_REACHED
+                decisions[id(item)] = RewardDecision(
+                    outcome=Outcome.RECURRING_LIMIT_REACHED, reward=None, explanation=explanation
+                )
+                continue
+        item.computed = reward_amount_compute(rule, item.request.facts, item.rates)
+        explanation["reward"] = _reward_explained(rule, item.computed)
+        to_charge.append(item)
+    charges = spend_charges(
+        [
+            ChargeRequest(
+                rule=item.choice.rule,
+                partner_id=item.request.facts.partner_id,
+                amount=item.computed.amount,
+                occurred_at=item.request.facts.occurred_at,
+                time_zone=item.request.offer.advertiser.time_zone,
+            )
+            for item in to_charge
+        ]
+    )
+    for item, charge in zip(to_charge, charges, strict=True):
+        decisions[id(item)] = _reward_charged(item, charge, now=now)
+    return [decisions[id(item)] for item in pending]
+
+
+def _reward_explained(rule: RewardRule, computed) -> dict:
+    return {
+        "rule_id": rule.pk,
+        "reward_type": rule.reward_type,
+        "value": str(rule.value),
+        "base_amount": None if computed.base_amount is None else _plain(computed.base_amount),
+        "exchange_rate": None if computed.rate is None else _plain(computed.rate),
+        "max_reward": None if rule.max_reward is None else str(rule.max_reward),
+        "uncapped": str(computed.uncapped),
+        "capped": computed.capped,
+        "amount": str(computed.amount),
+        "currency": computed.currency,
+        "rounding": "ROUND_HALF_UP to the currency's minor unit, once",
+    }
+
+
+def _reward_charged(item: _Pending, charge, *, now: datetime) -> RewardDecision:
+    """The reward (not saved) once its spend limit allowed it; or the cap reached."""
+    explanation, rule, computed = item.explanation, item.choice.rule, item.computed
+    facts, offer = item.request.facts, item.request.offer
+    if charge.state:
+        explanation["spend_limit"] = {**charge.state, "reached": not charge.allowed}
+    if not charge.allowed:
+        explanation["outcome"] = Outcome.CAP_REACHED
+        return RewardDecision(outcome=Outcome.CAP_REACHED, reward=None, explanation=explanation)
+    time_zone = offer.advertiser.time_zone
+    approve_after = validation_term_end(facts.occurred_at, term_days=offer.validation_term_days, time_zone=time_zone)
+    explanation["validation"] = {
+        "term_days": offer.validation_term_days,
+        "time_zone": time_zone,
+        "approve_after": approve_after.isoformat(),
+    }
+    explanation["outcome"] = Outcome.REWARDED
+    rate_used = item.rates_shown.get(f"{facts.currency}->{rule.currency}") if computed.rate is not None else None
+    reward = instance_new(
+        Reward,
+        related={"offer": offer, "rule": rule},
+        conversion_id=item.request.conversion_id,
+        partner_id=facts.partner_id,
+        offer_id=offer.pk,
+        rule_id=rule.pk,
+        amount=computed.amount,
+        currency=computed.currency,
+        explanation=explanation,
+        exchange_rate=computed.rate,
+        rate_date=rate_used["date"] if rate_used else None,
+        occurred_at=facts.occurred_at,
+        approve_after=approve_after,
+        spend_counter_id=charge.counter_id,
+        created_at=now,
+    )
+    return RewardDecision(outcome=Outcome.REWARDED, reward=reward, explanation=explanation)
+
+
+_REWARD_COLUMNS = [
+    "conversion_id",
+    "partner_id",
+    "offer_id",
+    "rule_id",
+    "amount",
+    "currency",
+    "explanation",
+    "exchange_rate",
+    "rate_date",
+    "occurred_at",
+    "approve_after",
+    "spend_counter_id",
+    "created_at",
+]
+
+
+def _rewards_write(rewards: list[Reward], context: _Context, *, now: datetime, json_once: JsonOnce | None) -> None:
+    """The new rewards by COPY (ids reserved first), then their accruals (ledger_post_new).
+
+    Every conversion's lock is held and its existing reward was known, so a conflict here means
+    something bypassed the locks: the unique constraint refuses it and the caller's transaction
+    rolls back.
+    """
+    if not rewards:
+        return
+    for reward, (reward_id,) in zip(rewards, ids_reserve(len(rewards), Reward), strict=True):
+        reward.pk = reward_id
+        reward._state.adding, reward._state.db = False, "default"
+    rows_copy(
+        Reward,
+        [*_REWARD_COLUMNS, "id"],
+        ((*(getattr(reward, name) for name in _REWARD_COLUMNS), reward.pk) for reward in rewards),
+        json_once=json_once,
+    )
+    ledger_post_new(
+        kind=Transaction.Kind.ACCRUAL,
+        postings=[
+            (reward.pk, f"reward for conversion {reward.conversion_id}", legs)
+            for reward, legs in zip(rewards, context.accrual_legs(rewards), strict=True)
+        ],
+        now=now,
+    )
