@@ -34,7 +34,8 @@ from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
 from rq import SimpleWorker  # noqa: E402
 
-from conversions.csv_import import upload_create, upload_run  # noqa: E402
+from conversions.uploads.importing import upload_run  # noqa: E402
+from conversions.uploads.services import upload_create  # noqa: E402
 from referrals.models import Advertiser, Click, Link, Offer, Partner  # noqa: E402
 from rewards.models import RewardRule  # noqa: E402
 

@@ -1,7 +1,8 @@
 """The conversion rollups: conversions and earnings per quarter hour, partner and offer (and per sub1).
 
-Called inside the transactions of ingestion and processing, so a rollup row
-changes exactly when the conversion or reward it counts does.
+Counts are added by the statement that records conversions (conversions/intake/conversion_rows.py),
+earnings inside the transactions of processing, so a rollup row changes exactly when the conversion
+or reward it counts does.
 """
 
 from decimal import Decimal
@@ -48,11 +49,6 @@ def _add(conversion: Conversion, *, currency: str, conversions: int, earnings: D
         CONVERSION_SUB1_SQL,
         [*key, _conversion_sub1(conversion), currency, *counters],
     )
-
-
-def rollup_conversion_add(*, conversion: Conversion) -> None:
-    """Count a newly recorded conversion, in the bucket of its creation time."""
-    _add(conversion, currency="", conversions=1, earnings=Decimal(0))
 
 
 def rollup_reward_adjusted(*, conversion: Conversion, currency: str, difference: Decimal) -> None:

@@ -38,10 +38,11 @@ from conversions.advertiser.selectors import (
 )
 from conversions.advertiser.services import conversion_validate, validation_term_ends
 from conversions.claims import claim_approve, claim_decline
-from conversions.csv_files import CsvFileInvalid, csv_download
-from conversions.csv_import import ADJUSTMENT_COLUMNS, CONVERSION_COLUMNS, upload_create
 from conversions.models import Conversion, ConversionUpload, MissingConversionClaim
-from conversions.reconciliation import reconciliation_lines
+from conversions.uploads.csv_files import CsvFileInvalid, csv_download
+from conversions.uploads.reconciliation import reconciliation_lines
+from conversions.uploads.rows import ADJUSTMENT_COLUMNS, CONVERSION_COLUMNS
+from conversions.uploads.services import upload_create
 from referrals.models import ApiKey, Offer
 from referrals.services import api_key_create, api_key_revoke, postback_token_rotate
 

@@ -5,9 +5,10 @@ from decimal import Decimal
 
 import pytest
 
-from conversions.csv_files import CsvFileInvalid
-from conversions.csv_import import upload_create, upload_run
 from conversions.models import Conversion, ConversionUpload, StatusChange
+from conversions.uploads.csv_files import CsvFileInvalid
+from conversions.uploads.importing import upload_run
+from conversions.uploads.services import upload_create
 from tests.factories import LinkFactory, OfferFactory
 from tests.upload_helpers import HEADER, click_on, csv_bytes
 
@@ -261,7 +262,7 @@ def test_running_the_import_job_twice_changes_nothing_the_second_time(acme, manu
 
 
 def test_an_interrupted_import_resumes_after_its_last_committed_chunk(acme, manual_offer, alice, monkeypatch):
-    from conversions import csv_import
+    from conversions.uploads import importing as csv_import
 
     monkeypatch.setattr(csv_import, "CHUNK_ROWS", 2)
     real_chunk_import, calls = csv_import._conversion_chunk_import, []

@@ -15,7 +15,7 @@ from django.utils import timezone
 from conversions.fraud.checks import _baselines
 from conversions.fraud.datacenter import datacenter_ranges_forget
 from conversions.fraud.models import FraudSetting
-from conversions.ingestion import ConversionReport, conversion_record
+from conversions.intake.recording import ConversionReport, conversion_record
 from conversions.models import (
     Conversion,
     ConversionStat,
