@@ -18,8 +18,9 @@ codes, coupons), so a chunk costs what one report costs in round trips.
 
 # ruff: noqa: S608 - table and column names come from the models; every value is a bound parameter.
 
+import json
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db import connection
@@ -48,27 +49,25 @@ class AttributionKeys:
 
 @dataclass(slots=True)
 class ClickRow:
-    """A click as read for attribution: its columns (to make the model when one is wanted) and its offer's facts."""
+    """A click as read for attribution: its columns (to make the model when one is wanted), then its offer's
+    advertiser id, public id and cookie window."""
 
-    values: tuple
-    offer_advertiser_id: int
-    offer_public_id: str
-    cookie_window_days: int
+    row: tuple
 
     @property
     def pk(self) -> int:
-        return self.values[_CLICK_PK]
+        return self.row[_CLICK_PK]
 
     @property
     def click_id(self) -> str:
-        return self.values[_CLICK_ID]
+        return self.row[_CLICK_ID]
 
     @property
     def offer_id(self) -> int:
-        return self.values[_CLICK_OFFER]
+        return self.row[_CLICK_OFFER]
 
     def model(self) -> Click:
-        click = Click.from_db(connection.alias, CLICK_COLUMNS, self.values)
+        click = Click.from_db(connection.alias, CLICK_COLUMNS, self.row[: len(CLICK_COLUMNS)])
         click.offer = offer_for_id(click.offer_id)
         return click
 
@@ -79,7 +78,7 @@ class Attribution:
     partner_id: int | None
     click: ClickRow | None
     rejection: str  # "" when the conversion may go on to processing
-    explanation: dict
+    explanation: str  # JSON: the step, the click or code, and for a click its time, the window and the age
 
 
 CLICK_COLUMNS = [field.attname for field in Click._meta.concrete_fields]
@@ -113,8 +112,7 @@ def _click_rows(click_ids: Collection[str]) -> dict[str, ClickRow]:
     with connection.cursor() as cursor:
         cursor.execute(_CLICKS_SQL.format(any_ids=any_ids), [param])
         rows = cursor.fetchall()
-    width = len(CLICK_COLUMNS)
-    return {row[_CLICK_ID]: ClickRow(row[:width], *row[width:]) for row in rows}
+    return {row[_CLICK_ID]: ClickRow(row) for row in rows}
 
 
 def click_rows_for_ids(click_ids: Collection[str]) -> dict[str, ClickRow]:
@@ -125,32 +123,33 @@ def click_rows_for_ids(click_ids: Collection[str]) -> dict[str, ClickRow]:
     return clicks
 
 
-def _click_window(step: str, click: ClickRow, occurred_at: datetime) -> tuple[str, dict]:
-    """Is the conversion inside the click's cookie window? Return the rejection ("" if so) and the explanation."""
-    click_at = click.values[_CLICK_CREATED]
-    age = occurred_at - click_at
-    within = timedelta(0) <= age <= timedelta(days=click.cookie_window_days)
-    explanation = {
-        "step": step,
-        "click_id": click.click_id,
-        "click_at": click_at.isoformat(),
-        "window_days": click.cookie_window_days,
-        "age_seconds": int(age.total_seconds()),
-        "within_window": within,
-    }
-    return ("" if within else OUTSIDE_WINDOW), explanation
-
-
 _CLICK_CREATED, _CLICK_PARTNER = (CLICK_COLUMNS.index(name) for name in ("created_at", "partner_id"))
+_ADVERTISER, _PUBLIC_ID, _WINDOW = (len(CLICK_COLUMNS) + n for n in range(3))
+
+
+def _click_explanation(step: str, click_id: str, click_at: datetime, window_days: int, age: int, within: bool) -> str:
+    """The explanation of a click step as JSON, written out: a CSV chunk makes one per row, and json.dumps
+    cost more than the rest of attributing it. Click ids are ours (hex); any other text goes through json."""
+    click_id = f'"{click_id}"' if click_id.isalnum() and click_id.isascii() else json.dumps(click_id)
+    return (
+        f'{{"step": "{step}", "click_id": {click_id}, "click_at": "{click_at.isoformat()}", '
+        f'"window_days": {window_days}, "age_seconds": {age}, "within_window": {"true" if within else "false"}}}'
+    )
 
 
 def _by_click(click: ClickRow, step: str, occurred_at: datetime) -> Attribution:
-    rejection, explanation = _click_window(step, click, occurred_at)
-    return Attribution(offer_for_id(click.offer_id), click.values[_CLICK_PARTNER], click, rejection, explanation)
+    """Is the conversion inside the click's cookie window? Rejected outside it, with the explanation either way."""
+    row = click.row
+    click_at, window_days = row[_CLICK_CREATED], row[_WINDOW]
+    age = occurred_at - click_at
+    within = timedelta(0) <= age <= timedelta(days=window_days)
+    explanation = _click_explanation(step, row[_CLICK_ID], click_at, window_days, int(age.total_seconds()), within)
+    offer = offer_for_id(row[_CLICK_OFFER])
+    return Attribution(offer, row[_CLICK_PARTNER], click, "" if within else OUTSIDE_WINDOW, explanation)
 
 
 def _by_partner(offer: Offer, partner_id: int, step: str, code: str) -> Attribution:
-    return Attribution(offer, partner_id, None, "", {"step": step, step: code, "partner_id": partner_id})
+    return Attribution(offer, partner_id, None, "", json.dumps({"step": step, step: code, "partner_id": partner_id}))
 
 
 @dataclass
@@ -161,6 +160,14 @@ class _Lookups:
     offers: dict[str, Offer]
     partners: dict[str, int]  # referral code -> partner id
     coupons: dict[str, tuple[str, int, int, int]]  # lower-cased code -> (code, offer id, advertiser id, partner id)
+    by_code: dict[tuple, Attribution] = field(default_factory=dict)
+
+    def partner_attribution(self, offer: Offer, partner_id: int, step: str, code: str) -> Attribution:
+        """One per offer and code, shared by every report naming it (read only): a chunk names few codes."""
+        key = (offer.pk, step, code)
+        if key not in self.by_code:
+            self.by_code[key] = _by_partner(offer, partner_id, step, code)
+        return self.by_code[key]
 
     @classmethod
     def read(cls, keys: list[AttributionKeys]) -> "_Lookups":
@@ -170,19 +177,21 @@ class _Lookups:
         public_ids = {key.offer for key in keys if key.offer and not key.click_id}
         codes = {key.referral_code.strip().upper() for key in keys if key.referral_code and not key.click_id}
         coupons = {key.coupon.strip().lower() for key in keys if key.coupon and not key.click_id}
-        partners = Partner.objects.filter(referral_code__in=codes).values_list("referral_code", "pk")
+        # Each kind is read only when named: one click read is all a typical API report costs.
+        offers = Offer.objects.select_related("advertiser").filter(public_id__in=public_ids) if public_ids else []
+        partners = Partner.objects.filter(referral_code__in=codes).values_list("referral_code", "pk") if codes else []
         found = (
             Coupon.objects.annotate(lowered=Lower("code"))
             .filter(lowered__in=coupons)
             .values_list("lowered", "code", "offer_id", "offer__advertiser_id", "partner_id")
+            if coupons
+            else []
         )
         return cls(
             clicks=click_rows_for_ids(click_ids),
-            offers={o.public_id: o for o in Offer.objects.select_related("advertiser").filter(public_id__in=public_ids)}
-            if public_ids
-            else {},
-            partners=dict(partners) if codes else {},
-            coupons={row[0]: row[1:] for row in found} if coupons else {},
+            offers={offer.public_id: offer for offer in offers},
+            partners=dict(partners),
+            coupons={row[0]: row[1:] for row in found},
         )
 
 
@@ -190,9 +199,9 @@ def _click_check(click: ClickRow | None, *, advertiser_id: int, offer_public_id:
     """Refuse a click that is unknown (None), not the advertiser's, or not on the offer reported."""
     if click is None:
         raise UnknownClick("Unknown click id.", fields={"click_id": ["No click has this id."]})
-    if click.offer_advertiser_id != advertiser_id:
+    if click.row[_ADVERTISER] != advertiser_id:
         raise ConversionNotFound("No such click.", fields={"click_id": ["No click with this id is yours."]})
-    if offer_public_id and offer_public_id != click.offer_public_id:
+    if offer_public_id and offer_public_id != click.row[_PUBLIC_ID]:
         raise ConversionInvalid(
             "The click belongs to another offer.", fields={"offer": ["The click was on another offer."]}
         )
@@ -226,7 +235,7 @@ def _attribute(advertiser: Advertiser, occurred_at: datetime, keys: AttributionK
             raise ConversionInvalid(
                 "Unknown referral code.", fields={"referral_code": ["No partner has this referral code."]}
             )
-        return _by_partner(offer, found.partners[code], "referral_code", code)
+        return found.partner_attribution(offer, found.partners[code], "referral_code", code)
 
     if keys.coupon:
         coupon = found.coupons.get(keys.coupon.strip().lower())
@@ -239,14 +248,16 @@ def _attribute(advertiser: Advertiser, occurred_at: datetime, keys: AttributionK
             raise ConversionInvalid(
                 "The coupon is for another offer.", fields={"coupon": ["Not a coupon of this offer."]}
             )
-        return _by_partner(offer or offer_for_id(offer_id), partner_id, "coupon", code)
+        return found.partner_attribution(offer or offer_for_id(offer_id), partner_id, "coupon", code)
 
     if offer is None:
         raise ConversionInvalid(
             "Say who referred the conversion.",
             fields={"click_id": ["Send click_id, or referral_code or coupon with offer."]},
         )
-    return Attribution(offer, None, None, UNATTRIBUTED, {"step": "none", "cookie_seen": bool(keys.cookie_click_id)})
+    return Attribution(
+        offer, None, None, UNATTRIBUTED, json.dumps({"step": "none", "cookie_seen": bool(keys.cookie_click_id)})
+    )
 
 
 def conversions_attribute(

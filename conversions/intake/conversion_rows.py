@@ -21,6 +21,7 @@ triggers (migrations 0010, 0011): whoever inserts, nothing is forgotten.
 
 from uuid import UUID
 
+from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, transaction
 
 from conversions.models import Conversion, StatusChange
@@ -46,8 +47,9 @@ _FIXED = {
     **{f"sub{n}": "''" for n in range(1, 6)},
 }
 _FIELDS = {field.column: field for field in Conversion._meta.concrete_fields}
-_missing = set(_FIELDS) - {*ROW_COLUMNS, *_SHARED, *_FIXED}
-assert not _missing, f"conversion columns no channel writes: {_missing}"  # noqa: S101 - a new field must say
+if _missing := set(_FIELDS) - {*ROW_COLUMNS, *_SHARED, *_FIXED}:
+    # A new Conversion field must say where a new conversion's value comes from.
+    raise ImproperlyConfigured(f"conversions/intake/conversion_rows.py writes no value for: {sorted(_missing)}")
 
 _TABLE = Conversion._meta.db_table
 _STAGE = "pg_temp.conversion_intake_stage"

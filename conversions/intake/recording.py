@@ -108,8 +108,18 @@ def _visitor_metadata(report: ConversionReport, request: RequestMetadata) -> Req
     )
 
 
-def _json(value: dict) -> str:
-    return json.dumps(value) if value else "{}"
+def _json(value: dict, known: dict[tuple, str]) -> str:
+    """`value` as JSON; a flat object seen before in this call (a CSV's meta columns repeat) from memory."""
+    if not value:
+        return "{}"
+    try:
+        key = tuple(value.items())
+        text = known.get(key)
+    except TypeError:  # nested: not hashable
+        return json.dumps(value)
+    if text is None:
+        text = known[key] = json.dumps(value)
+    return text
 
 
 def conversion_row(
@@ -120,8 +130,10 @@ def conversion_row(
     channel: str,
     request: RequestMetadata,
     now: datetime,
+    known: dict[tuple, str],
 ) -> tuple:
-    """The new conversion's values (conversion_rows.ROW_COLUMNS) for an attributed report."""
+    """The new conversion's values (conversion_rows.ROW_COLUMNS) for an attributed report; `known` remembers
+    the JSON of objects that repeat."""
     currency = report.currency or attribution.offer.currency
     try:
         amount = money_quantize(report.amount, currency)
@@ -150,15 +162,15 @@ def conversion_row(
         report.subscription_id,
         report.source,
         metadata.user_agent,
-        _json(report.meta),
-        _json(attribution.explanation),
+        _json(report.meta, known),
+        attribution.explanation,
         metadata.ip,
         metadata.country,
         agent.device_type,
         agent.browser[:64],
         agent.os[:64],
         agent.is_bot,
-        _json(metadata.headers),
+        _json(metadata.headers, known),
         from_visitor or bool(report.ip),
         from_visitor or bool(report.user_agent),
         occurred_at,
@@ -205,13 +217,20 @@ def conversions_record(
     )
     request = request or RequestMetadata()
     rows: list[tuple] = []
+    known: dict[tuple, str] = {}
     for (index, occurred_at), attribution in zip(resolved, attributions, strict=True):
         outcome = recorded[index]
         try:
             if isinstance(attribution, DomainError):
                 raise attribution
             row = conversion_row(
-                reports[index], attribution, occurred_at=occurred_at, channel=channel, request=request, now=now
+                reports[index],
+                attribution,
+                occurred_at=occurred_at,
+                channel=channel,
+                request=request,
+                now=now,
+                known=known,
             )
         except DomainError as error:
             outcome.error = error
