@@ -89,10 +89,10 @@ _STATUS = ROW_COLUMNS.index("status")
 _PARTNER = ROW_COLUMNS.index("partner_id")
 
 
-def occurred_at_resolve(occurred_at: datetime | None, *, now: datetime) -> datetime:
-    """When the conversion happened: as reported (not in the future, within a tolerance), else now."""
+def _occurred_at_resolve(occurred_at: datetime | None, *, now: datetime, latest: datetime) -> datetime:
+    """When the conversion happened: as reported (not after `latest`, now and a tolerance), else now."""
     occurred_at = occurred_at or now
-    if occurred_at > now + timedelta(seconds=settings.CONVERSION_FUTURE_TOLERANCE_SECONDS):
+    if occurred_at > latest:
         raise ConversionInvalid("occurred_at is in the future.", fields={"occurred_at": ["Must not be in the future."]})
     return occurred_at
 
@@ -197,9 +197,10 @@ def conversions_record(
     now = now or timezone.now()
     recorded = [Recorded() for _ in reports]
     resolved: list[tuple[int, datetime]] = []
+    latest = now + timedelta(seconds=settings.CONVERSION_FUTURE_TOLERANCE_SECONDS)
     for index, report in enumerate(reports):
         try:
-            resolved.append((index, occurred_at_resolve(report.occurred_at, now=now)))
+            resolved.append((index, _occurred_at_resolve(report.occurred_at, now=now, latest=latest)))
         except DomainError as error:
             recorded[index].error = error
     keys = [
