@@ -7,9 +7,9 @@ class ConversionsConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_delete, post_save
 
-        from conversions import admin_uploads  # noqa: F401 - registers the uploads' admin
         from conversions.api import authentication  # noqa: F401 - registers the OpenAPI auth scheme
         from conversions.models import PartnerPostback
+        from conversions.uploads import admin  # noqa: F401 - registers the uploads' admin
         from referrals import hot_cache
         from rewards.signals import exchange_rates_changed
 

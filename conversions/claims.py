@@ -16,7 +16,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from config.errors import DomainError
-from conversions.ingestion import ConversionReport, conversion_record
+from conversions.intake.recording import ConversionReport, conversion_record
 from conversions.models import Conversion, MissingConversionClaim
 from conversions.reports import partner_today, partner_tz
 from referrals.models import Click, Link, Offer, Partner

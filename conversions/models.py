@@ -60,7 +60,7 @@ class Conversion(models.Model):
     sub4 = models.CharField(max_length=255, blank=True, default="", editable=False)
     sub5 = models.CharField(max_length=255, blank=True, default="", editable=False)
 
-    # Attribution: how this conversion found its partner (see conversions/attribution.py).
+    # Attribution: how this conversion found its partner (see conversions/intake/attribution.py).
     attribution = models.JSONField(default=dict, blank=True)
 
     # Why it earned what it earned (or nothing): rules considered, inputs, rate, caps (rewards.services.reward_grant).

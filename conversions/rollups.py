@@ -1,7 +1,8 @@
 """The conversion rollups: conversions and earnings per quarter hour, partner and offer (and per sub1).
 
-Called inside the transactions of ingestion and processing, so a rollup row
-changes exactly when the conversion or reward it counts does.
+Counts are added by the statement that records conversions (conversions/intake/conversion_rows.py),
+earnings inside the transactions of processing, so a rollup row changes exactly when the conversion
+or reward it counts does.
 """
 
 from decimal import Decimal
@@ -10,7 +11,7 @@ from django.db import connection
 
 from conversions.models import Conversion, ConversionStat, ConversionSub1Stat
 from referrals.models import Click
-from referrals.rollups import ROLLUP_KEY, rollup_bucket, rollup_upsert_pair, rollup_upsert_sql
+from referrals.rollups import ROLLUP_KEY, rollup_bucket, rollup_upsert_sql
 from rewards.models import Reward
 
 _COUNTERS = ["conversions", "earnings"]
@@ -27,32 +28,6 @@ def conversion_rollup_sql(*, source: str = "", sub1_source: str = "") -> tuple[s
 
 
 CONVERSION_SQL, CONVERSION_SUB1_SQL = conversion_rollup_sql()
-
-
-def _conversion_sub1(conversion: Conversion) -> str:
-    if conversion.click_id is None:
-        return ""
-    if Conversion.click.is_cached(conversion):
-        return conversion.click.sub1
-    return Click.objects.filter(pk=conversion.click_id).values_list("sub1", flat=True).first() or ""
-
-
-def _add(conversion: Conversion, *, currency: str, conversions: int, earnings: Decimal) -> None:
-    if conversion.partner_id is None:
-        return
-    key = [conversion.partner_id, rollup_bucket(conversion.created_at), conversion.offer_id]
-    counters = [conversions, earnings]
-    rollup_upsert_pair(
-        CONVERSION_SQL,
-        [*key, currency, *counters],
-        CONVERSION_SUB1_SQL,
-        [*key, _conversion_sub1(conversion), currency, *counters],
-    )
-
-
-def rollup_conversion_add(*, conversion: Conversion) -> None:
-    """Count a newly recorded conversion, in the bucket of its creation time."""
-    _add(conversion, currency="", conversions=1, earnings=Decimal(0))
 
 
 def rollup_earnings_add(moves: list[tuple[Conversion, str, Decimal]]) -> None:

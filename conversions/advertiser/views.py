@@ -37,11 +37,12 @@ from conversions.advertiser.selectors import (
     uploads_of,
 )
 from conversions.claims import claim_approve, claim_decline
-from conversions.csv_files import CsvFileInvalid, csv_download
-from conversions.csv_import import ADJUSTMENT_COLUMNS, CONVERSION_COLUMNS, upload_create
 from conversions.lifecycle import conversion_decide, validation_term_ends
 from conversions.models import Conversion, ConversionUpload, MissingConversionClaim
-from conversions.reconciliation import reconciliation_lines
+from conversions.uploads.csv_files import CsvFileInvalid, csv_download
+from conversions.uploads.reconciliation import reconciliation_lines
+from conversions.uploads.rows import ADJUSTMENT_COLUMNS, CONVERSION_COLUMNS
+from conversions.uploads.services import upload_create
 from referrals.models import ApiKey, Offer
 from referrals.services import api_key_create, api_key_revoke, postback_token_rotate
 

@@ -13,10 +13,10 @@ from rest_framework import exceptions
 from config.api_errors import error_fields
 from config.errors import DomainError
 from conversions.api.serializers import ConvertInputSerializer
-from conversions.attribution import OUTSIDE_WINDOW, UNATTRIBUTED
 from conversions.errors import UnknownClick
 from conversions.idempotency import IdempotencyKeyReused
-from conversions.ingestion import conversion_record
+from conversions.intake.attribution import OUTSIDE_WINDOW, UNATTRIBUTED
+from conversions.intake.recording import conversion_record
 from conversions.models import Conversion, RequestLogEntry
 from conversions.request_log import request_log_record
 from referrals.models import Advertiser

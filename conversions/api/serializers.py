@@ -3,7 +3,7 @@ import copy
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from conversions.ingestion import ConversionReport
+from conversions.intake.recording import ConversionReport
 from conversions.models import Conversion, RequestLogEntry
 from conversions.validation import (
     QUANTITY_MAX,

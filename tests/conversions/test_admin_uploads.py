@@ -3,8 +3,8 @@
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from conversions.csv_import import upload_run
 from conversions.models import Conversion, ConversionUpload
+from conversions.uploads.importing import upload_run
 from tests.factories import UserFactory
 from tests.upload_helpers import csv_bytes
 
@@ -47,7 +47,7 @@ def test_the_admin_form_shows_why_a_file_is_refused(staff_client, acme, manual_o
 
 
 def test_requeue_runs_a_failed_upload_again_and_leaves_finished_ones(staff_client, acme, manual_offer, alice):
-    from conversions.csv_import import upload_create
+    from conversions.uploads.services import upload_create
 
     upload = upload_create(
         advertiser=acme, kind="conversions", name="o.csv", offer=manual_offer,

@@ -9,10 +9,10 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
-from conversions.csv_import import upload_run
-from conversions.ingestion import ConversionReport, conversion_record
+from conversions.intake.recording import ConversionReport, conversion_record
 from conversions.models import Conversion, ConversionUpload
 from conversions.processing.pipeline import conversion_process
+from conversions.uploads.importing import upload_run
 from referrals.models import ApiKey
 from referrals.services import advertiser_for_api_key, secret_digest
 from rewards.models import Reward, Transaction
@@ -124,7 +124,7 @@ def test_progress_is_reported_while_a_real_worker_imports(
     from django.db import connections
     from django.test import Client
 
-    monkeypatch.setattr("conversions.csv_import.CHUNK_ROWS", 25)
+    monkeypatch.setattr("conversions.uploads.importing.CHUNK_ROWS", 25)
     raw = csv_bytes(CONVERSIONS_HEADER, *(f"ALICE,o-{n},purchase,10,sku" for n in range(300)))
     assert post_upload(acme_client, raw, offer=manual_offer).status_code == 302
     upload = ConversionUpload.objects.get()

@@ -28,7 +28,7 @@ def test_a_new_conversion_costs_the_click_read_and_one_write_transaction(acme_ap
     acme_api.post("/v1/convert", purchase("first", click_id), format="json")  # the API key is now cached
 
     # The click read, then the conversion with its status change and rollups in one statement
-    # (conversions/conversion_insert.py); the partner has no postbacks, which the cache knows.
+    # (conversions/intake/conversion_rows.py); the partner has no postbacks, which the cache knows.
     with django_assert_num_queries(2):
         response = acme_api.post("/v1/convert", purchase("second", click_id), format="json")
 

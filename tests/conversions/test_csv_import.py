@@ -5,9 +5,10 @@ from decimal import Decimal
 
 import pytest
 
-from conversions.csv_files import CsvFileInvalid
-from conversions.csv_import import upload_create, upload_run
 from conversions.models import Conversion, ConversionUpload, StatusChange
+from conversions.uploads.csv_files import CsvFileInvalid
+from conversions.uploads.importing import upload_run
+from conversions.uploads.services import upload_create
 from tests.factories import LinkFactory, OfferFactory
 from tests.upload_helpers import HEADER, click_on, csv_bytes
 
@@ -261,10 +262,10 @@ def test_running_the_import_job_twice_changes_nothing_the_second_time(acme, manu
 
 
 def test_an_interrupted_import_resumes_after_its_last_committed_chunk(acme, manual_offer, alice, monkeypatch):
-    from conversions import csv_import
+    from conversions.uploads import importing
 
-    monkeypatch.setattr(csv_import, "CHUNK_ROWS", 2)
-    real_chunk_import, calls = csv_import._conversion_chunk_import, []
+    monkeypatch.setattr(importing, "CHUNK_ROWS", 2)
+    real_chunk_import, calls = importing._conversion_chunk_import, []
 
     def dies_on_the_second_chunk(**kwargs):
         calls.append(1)
@@ -272,7 +273,7 @@ def test_an_interrupted_import_resumes_after_its_last_committed_chunk(acme, manu
             raise RuntimeError("worker killed")
         return real_chunk_import(**kwargs)
 
-    monkeypatch.setattr(csv_import, "_conversion_chunk_import", dies_on_the_second_chunk)
+    monkeypatch.setattr(importing, "_conversion_chunk_import", dies_on_the_second_chunk)
     lines = [f"ALICE,o-{n},purchase,10,sku" for n in range(5)]
     upload = upload_create(
         advertiser=acme,

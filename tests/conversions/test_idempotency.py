@@ -63,17 +63,17 @@ def test_keys_older_than_24_hours_are_pruned(acme_api, click):
 def test_a_request_in_flight_with_the_same_key_answers_409(acme, acme_key, click):
     """The first request holds the conversion row's unique slot until we let it go; the second
     arrives meanwhile with the same key."""
-    from conversions import ingestion
+    from conversions.intake import recording
 
     entered, release = threading.Event(), threading.Event()
-    original = ingestion.conversion_attribute
+    original = recording.conversions_attribute
 
     def slow_attribute(**kwargs):
         entered.set()
         release.wait(10)
         return original(**kwargs)
 
-    ingestion.conversion_attribute = slow_attribute
+    recording.conversions_attribute = slow_attribute
     results = {}
 
     def first():
@@ -92,7 +92,7 @@ def test_a_request_in_flight_with_the_same_key_answers_409(acme, acme_key, click
     finally:
         release.set()
         thread.join(10)
-        ingestion.conversion_attribute = original
+        recording.conversions_attribute = original
 
     assert second.status_code == 409 and second.json()["error"]["code"] == "idempotency_key_in_flight"
     assert results["first"] == 202

@@ -5,7 +5,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from conversions.ingestion import ConversionReport, conversion_record
+from conversions.intake.recording import ConversionReport, conversion_record
 from conversions.lifecycle import conversion_approve, conversion_reject
 from conversions.models import Conversion, StatusChange
 from conversions.processing.pipeline import conversion_process

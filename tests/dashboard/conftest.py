@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from conversions.ingestion import ConversionReport, conversion_record
+from conversions.intake.recording import ConversionReport, conversion_record
 from conversions.processing.pipeline import conversion_process
 from referrals.request_metadata import RequestMetadata
 from referrals.services import ClickRequest, click_record

@@ -14,7 +14,7 @@ import pytest
 from django.test import override_settings
 from django.utils import timezone
 
-from conversions.ingestion import ConversionReport, conversion_record
+from conversions.intake.recording import ConversionReport, conversion_record
 from conversions.models import PartnerPostback, PostbackDelivery, PostbackDispatch
 from conversions.postbacks import (
     PostbackDeliveryFailed,

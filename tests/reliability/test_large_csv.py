@@ -4,8 +4,9 @@ sweeper's and W3's business, not this proof's: their jobs are left in the queue.
 
 import pytest
 
-from conversions.csv_import import upload_create, upload_run
 from conversions.models import Conversion, ConversionUpload
+from conversions.uploads.importing import upload_run
+from conversions.uploads.services import upload_create
 
 pytestmark = pytest.mark.django_db
 ROWS = 100_000

@@ -26,7 +26,7 @@ SYSTEM_BIN = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
 SEED = """
 from decimal import Decimal
 from django.contrib.auth import get_user_model
-from conversions.ingestion import ConversionReport, conversion_record
+from conversions.intake.recording import ConversionReport, conversion_record
 from referrals.models import Advertiser, Offer, Partner
 from rewards.models import RewardRule
 acme = Advertiser.objects.create(name="Acme")

@@ -25,9 +25,10 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from conversions.claims import claim_submit
-from conversions.csv_import import upload_create, upload_run
 from conversions.models import Conversion, ConversionUpload, MissingConversionClaim, PartnerPostback
 from conversions.postbacks import postback_create
+from conversions.uploads.importing import upload_run
+from conversions.uploads.services import upload_create
 from referrals.models import ApiKey
 from referrals.services import api_key_create
 from rewards.payouts import payout_batch_create

@@ -9,8 +9,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
-from conversions.csv_files import CsvFileInvalid, CsvRow, csv_table_read
-from conversions.csv_import import conversion_row_parse, upload_file_check
+from conversions.uploads.csv_files import CsvFileInvalid, CsvRow, csv_table_read
+from conversions.uploads.rows import conversion_row_parse
+from conversions.uploads.services import upload_file_check
 from referrals.services import postback_token_rotate
 
 pytestmark = pytest.mark.django_db

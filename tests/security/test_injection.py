@@ -10,10 +10,11 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from conversions.csv_import import upload_create, upload_run
-from conversions.ingestion import ConversionReport, conversion_record
+from conversions.intake.recording import ConversionReport, conversion_record
 from conversions.models import Conversion, ConversionUpload
 from conversions.processing.pipeline import conversion_process
+from conversions.uploads.importing import upload_run
+from conversions.uploads.services import upload_create
 from referrals.models import Click
 from rewards.models import PayoutProfile
 from rewards.payouts import payout_batch_create

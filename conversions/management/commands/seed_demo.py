@@ -13,7 +13,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
-from conversions.ingestion import ConversionReport, conversion_record
+from conversions.intake.recording import ConversionReport, conversion_record
 from conversions.models import Conversion
 from conversions.processing.pipeline import conversion_process
 from referrals.models import Advertiser, ApiKey, Click, Link, Offer, Partner

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from conversions.fraud.checks import _baselines
 from conversions.fraud.datacenter import datacenter_ranges_forget
-from conversions.ingestion import ConversionReport, conversion_record
+from conversions.intake.recording import ConversionReport, conversion_record
 from conversions.models import Conversion
 from conversions.processing.pipeline import conversion_process
 from referrals.models import Click

@@ -8,9 +8,9 @@ from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from conversions.csv_files import CsvFileInvalid, csv_download
-from conversions.csv_import import upload_create, upload_file_check, upload_requeue
 from conversions.models import ConversionUpload
+from conversions.uploads.csv_files import CsvFileInvalid, csv_download
+from conversions.uploads.services import upload_create, upload_file_check, upload_requeue
 
 
 class UploadAddForm(forms.ModelForm):

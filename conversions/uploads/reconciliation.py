@@ -15,8 +15,8 @@ from zoneinfo import ZoneInfo
 from django.db import transaction
 from django.utils import timezone
 
-from conversions.csv_files import CsvTable, csv_table_read
 from conversions.models import Conversion, ConversionUpload, UploadRowError
+from conversions.uploads.csv_files import CsvTable, csv_table_read
 from conversions.validation import FieldInvalid, amount_validate
 from referrals.money import MoneyError, money_quantize
 

@@ -1,0 +1,275 @@
+"""Attribution: which click or code earns a conversion, and why.
+
+One priority, the first step that finds a partner wins:
+1. `click_id`: an explicit click id in the report;
+2. `cookie`: the click id in our first-party click cookie (the pixel sees it);
+3. `referral_code` (with `offer`) or `coupon`: the partner who owns the code;
+4. none: the conversion is stored `rejected` with `unattributed`.
+Clicks count only inside the offer's cookie window before the conversion;
+outside it the conversion is stored `rejected` with
+`outside_attribution_window`. The cookie always holds a visitor's latest click
+on the offer, so the last click wins. Each conversion keeps the explanation:
+the step, the click or code, the click time, the window and the age.
+
+Set-based: one call attributes a list of reports (the API a list of one, a CSV
+import a chunk) with one query per kind of key named (clicks, offers, referral
+codes, coupons), so a chunk costs what one report costs in round trips.
+"""
+
+# ruff: noqa: S608 - table and column names come from the models; every value is a bound parameter.
+
+import json
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.db import connection
+from django.db.models.functions import Lower
+
+from config.errors import DomainError
+from conversions.errors import ConversionInvalid, ConversionNotFound, UnknownClick
+from referrals.click_buffer import buffered_clicks_insert
+from referrals.models import Advertiser, Click, Coupon, Offer, Partner
+from referrals.selectors import offer_for_id
+
+OUTSIDE_WINDOW = "outside_attribution_window"
+UNATTRIBUTED = "unattributed"
+
+
+@dataclass(frozen=True, slots=True)
+class AttributionKeys:
+    """What the report and the request offer to attribute by."""
+
+    click_id: str = ""
+    cookie_click_id: str = ""
+    referral_code: str = ""
+    coupon: str = ""
+    offer: str = ""
+
+
+@dataclass(slots=True)
+class ClickRow:
+    """A click as read for attribution: its columns (to make the model when one is wanted), then its offer's
+    advertiser id, public id and cookie window."""
+
+    row: tuple
+
+    @property
+    def pk(self) -> int:
+        return self.row[_CLICK_PK]
+
+    @property
+    def click_id(self) -> str:
+        return self.row[_CLICK_ID]
+
+    @property
+    def offer_id(self) -> int:
+        return self.row[_CLICK_OFFER]
+
+    def model(self) -> Click:
+        click = Click.from_db(connection.alias, CLICK_COLUMNS, self.row[: len(CLICK_COLUMNS)])
+        click.offer = offer_for_id(click.offer_id)
+        return click
+
+
+@dataclass(slots=True)
+class Attribution:
+    offer: Offer
+    partner_id: int | None
+    click: ClickRow | None
+    rejection: str  # "" when the conversion may go on to processing
+    explanation: str  # JSON: the step, the click or code, and for a click its time, the window and the age
+
+
+CLICK_COLUMNS = [field.attname for field in Click._meta.concrete_fields]
+_CLICK_PK, _CLICK_ID, _CLICK_OFFER = (CLICK_COLUMNS.index(name) for name in ("id", "click_id", "offer_id"))
+_CLICKS_SQL = (
+    f"SELECT {', '.join(f'click.{name}' for name in CLICK_COLUMNS)},"
+    " offer.advertiser_id, offer.public_id, offer.cookie_window_days"
+    f" FROM {Click._meta.db_table} click JOIN {Offer._meta.db_table} offer ON offer.id = click.offer_id"
+    " WHERE click.click_id = {any_ids}"
+)
+_UNIT_SEPARATOR = "\x1f"
+
+
+def any_text_sql(values: Collection[str]) -> tuple[str, str | list[str]]:
+    """`ANY(...)` SQL and its one parameter for `column = ANY(...)` over many strings.
+
+    The strings go joined into one text parameter split by the server: the ORM's `IN (%s, ...)`
+    and a list parameter (quoted element by element in Python) cost more than the query itself.
+    A value holding the separator, or an empty one (the server splits "" into no element), makes it a list.
+    """
+    joined = _UNIT_SEPARATOR.join(values)
+    if joined.count(_UNIT_SEPARATOR) == len(values) - 1 and all(values):
+        return "ANY(string_to_array(%s, chr(31)))", joined
+    return "ANY(%s)", list(values)
+
+
+def _click_rows(click_ids: Collection[str]) -> dict[str, ClickRow]:
+    if not click_ids:
+        return {}
+    any_ids, param = any_text_sql(click_ids)
+    with connection.cursor() as cursor:
+        cursor.execute(_CLICKS_SQL.format(any_ids=any_ids), [param])
+        rows = cursor.fetchall()
+    return {row[_CLICK_ID]: ClickRow(row) for row in rows}
+
+
+def click_rows_for_ids(click_ids: Collection[str]) -> dict[str, ClickRow]:
+    """The clicks with these ids in one query; those still in the Redis click buffer are written first."""
+    clicks = _click_rows(click_ids)
+    if (missing := set(click_ids) - clicks.keys()) and buffered_clicks_insert(missing):
+        clicks.update(_click_rows(missing))
+    return clicks
+
+
+_CLICK_CREATED, _CLICK_PARTNER = (CLICK_COLUMNS.index(name) for name in ("created_at", "partner_id"))
+_ADVERTISER, _PUBLIC_ID, _WINDOW = (len(CLICK_COLUMNS) + n for n in range(3))
+
+
+def _click_explanation(step: str, click_id: str, click_at: datetime, window_days: int, age: int, within: bool) -> str:
+    """The explanation of a click step as JSON, written out: a CSV chunk makes one per row, and json.dumps
+    cost more than the rest of attributing it. Click ids are ours (hex); any other text goes through json."""
+    click_id = f'"{click_id}"' if click_id.isalnum() and click_id.isascii() else json.dumps(click_id)
+    return (
+        f'{{"step": "{step}", "click_id": {click_id}, "click_at": "{click_at.isoformat()}", '
+        f'"window_days": {window_days}, "age_seconds": {age}, "within_window": {"true" if within else "false"}}}'
+    )
+
+
+def _by_click(click: ClickRow, step: str, occurred_at: datetime) -> Attribution:
+    """Is the conversion inside the click's cookie window? Rejected outside it, with the explanation either way."""
+    row = click.row
+    click_at, window_days = row[_CLICK_CREATED], row[_WINDOW]
+    age = occurred_at - click_at
+    within = timedelta(0) <= age <= timedelta(days=window_days)
+    explanation = _click_explanation(step, row[_CLICK_ID], click_at, window_days, int(age.total_seconds()), within)
+    offer = offer_for_id(row[_CLICK_OFFER])
+    return Attribution(offer, row[_CLICK_PARTNER], click, "" if within else OUTSIDE_WINDOW, explanation)
+
+
+def _by_partner(offer: Offer, partner_id: int, step: str, code: str) -> Attribution:
+    return Attribution(offer, partner_id, None, "", json.dumps({"step": step, step: code, "partner_id": partner_id}))
+
+
+@dataclass
+class _Lookups:
+    """Everything a list of reports names, each kind read in one query."""
+
+    clicks: dict[str, ClickRow]
+    offers: dict[str, Offer]
+    partners: dict[str, int]  # referral code -> partner id
+    coupons: dict[str, tuple[str, int, int, int]]  # lower-cased code -> (code, offer id, advertiser id, partner id)
+    by_code: dict[tuple, Attribution] = field(default_factory=dict)
+
+    def partner_attribution(self, offer: Offer, partner_id: int, step: str, code: str) -> Attribution:
+        """One per offer and code, shared by every report naming it (read only): a chunk names few codes."""
+        key = (offer.pk, step, code)
+        if key not in self.by_code:
+            self.by_code[key] = _by_partner(offer, partner_id, step, code)
+        return self.by_code[key]
+
+    @classmethod
+    def read(cls, keys: list[AttributionKeys]) -> "_Lookups":
+        click_ids = {key.click_id for key in keys if key.click_id}
+        # The cookie is looked up only where no explicit click id comes first.
+        click_ids |= {key.cookie_click_id for key in keys if key.cookie_click_id and not key.click_id}
+        public_ids = {key.offer for key in keys if key.offer and not key.click_id}
+        codes = {key.referral_code.strip().upper() for key in keys if key.referral_code and not key.click_id}
+        coupons = {key.coupon.strip().lower() for key in keys if key.coupon and not key.click_id}
+        # Each kind is read only when named: one click read is all a typical API report costs.
+        offers = Offer.objects.select_related("advertiser").filter(public_id__in=public_ids) if public_ids else []
+        partners = Partner.objects.filter(referral_code__in=codes).values_list("referral_code", "pk") if codes else []
+        found = (
+            Coupon.objects.annotate(lowered=Lower("code"))
+            .filter(lowered__in=coupons)
+            .values_list("lowered", "code", "offer_id", "offer__advertiser_id", "partner_id")
+            if coupons
+            else []
+        )
+        return cls(
+            clicks=click_rows_for_ids(click_ids),
+            offers={offer.public_id: offer for offer in offers},
+            partners=dict(partners),
+            coupons={row[0]: row[1:] for row in found},
+        )
+
+
+def _click_check(click: ClickRow | None, *, advertiser_id: int, offer_public_id: str) -> ClickRow:
+    """Refuse a click that is unknown (None), not the advertiser's, or not on the offer reported."""
+    if click is None:
+        raise UnknownClick("Unknown click id.", fields={"click_id": ["No click has this id."]})
+    if click.row[_ADVERTISER] != advertiser_id:
+        raise ConversionNotFound("No such click.", fields={"click_id": ["No click with this id is yours."]})
+    if offer_public_id and offer_public_id != click.row[_PUBLIC_ID]:
+        raise ConversionInvalid(
+            "The click belongs to another offer.", fields={"offer": ["The click was on another offer."]}
+        )
+    return click
+
+
+def _attribute(advertiser: Advertiser, occurred_at: datetime, keys: AttributionKeys, found: _Lookups) -> Attribution:
+    if keys.click_id:
+        click = _click_check(found.clicks.get(keys.click_id), advertiser_id=advertiser.pk, offer_public_id=keys.offer)
+        return _by_click(click, "click_id", occurred_at)
+
+    offer = None
+    if keys.offer:
+        offer = found.offers.get(keys.offer)
+        if offer is None or offer.advertiser_id != advertiser.pk:
+            raise ConversionNotFound("No such offer.", fields={"offer": ["No offer with this id is yours."]})
+
+    if keys.cookie_click_id:
+        # The cookie is the visitor's, not the advertiser's input: a stale or foreign one is ignored.
+        click = found.clicks.get(keys.cookie_click_id)
+        if click is not None and offer is not None and click.offer_id == offer.pk:
+            return _by_click(click, "cookie", occurred_at)
+
+    if keys.referral_code:
+        if offer is None:
+            raise ConversionInvalid(
+                "A referral code needs an offer.", fields={"offer": ["Required with referral_code."]}
+            )
+        code = keys.referral_code.strip().upper()
+        if code not in found.partners:
+            raise ConversionInvalid(
+                "Unknown referral code.", fields={"referral_code": ["No partner has this referral code."]}
+            )
+        return found.partner_attribution(offer, found.partners[code], "referral_code", code)
+
+    if keys.coupon:
+        coupon = found.coupons.get(keys.coupon.strip().lower())
+        if coupon is None or coupon[2] != advertiser.pk:
+            raise ConversionInvalid(
+                "Unknown coupon.", fields={"coupon": ["No partner has this coupon on your offers."]}
+            )
+        code, offer_id, _, partner_id = coupon
+        if offer is not None and offer_id != offer.pk:
+            raise ConversionInvalid(
+                "The coupon is for another offer.", fields={"coupon": ["Not a coupon of this offer."]}
+            )
+        return found.partner_attribution(offer or offer_for_id(offer_id), partner_id, "coupon", code)
+
+    if offer is None:
+        raise ConversionInvalid(
+            "Say who referred the conversion.",
+            fields={"click_id": ["Send click_id, or referral_code or coupon with offer."]},
+        )
+    return Attribution(
+        offer, None, None, UNATTRIBUTED, json.dumps({"step": "none", "cookie_seen": bool(keys.cookie_click_id)})
+    )
+
+
+def conversions_attribute(
+    *, advertiser: Advertiser, reports: list[tuple[datetime, AttributionKeys]]
+) -> list[Attribution | DomainError]:
+    """Attribute each (occurred_at, keys) by the priority above: its attribution, or the error that refuses it
+    (input that names something unknown or not the advertiser's)."""
+    found = _Lookups.read([keys for _, keys in reports])
+    attributions: list[Attribution | DomainError] = []
+    for occurred_at, keys in reports:
+        try:
+            attributions.append(_attribute(advertiser, occurred_at, keys, found))
+        except DomainError as error:
+            attributions.append(error)
+    return attributions

@@ -1,0 +1,129 @@
+"""Writing new conversions: the rows, their first status changes and their rollup counts, in one statement.
+
+One data-modifying CTE inserts any number of conversions with `ON CONFLICT
+(advertiser_id, external_id) DO NOTHING` (the unique constraint decides a
+repeat, also against a racing request), and from the rows it inserted, and
+only those, writes each one's first status change and adds the counts to the
+conversion rollups, grouped per rollup row. Its input is one of two sources
+of the same columns:
+- one conversion (`POST /v1/convert`, the postback, the pixel, a claim): a
+  VALUES row of bound parameters, so the whole write is one round trip in
+  autocommit, atomic without BEGIN and COMMIT (W2 pays for every trip);
+- many (a CSV chunk): COPY into a temporary table, which the statement
+  empties as it reads it (`DELETE ... RETURNING`), so a chunk is the same
+  few statements whatever its size.
+The click's sub ids are copied onto the row by the database on insert
+(migration conversions 0009), and the per-partner sums by statement-level
+triggers (migrations 0010, 0011): whoever inserts, nothing is forgotten.
+"""
+
+# ruff: noqa: S608 - table and column names come from the models; every value is a bound parameter.
+
+from uuid import UUID
+
+from django.core.exceptions import ImproperlyConfigured
+from django.db import IntegrityError, connection, transaction
+
+from conversions.models import Conversion, StatusChange
+from conversions.rollups import conversion_rollup_sql
+from referrals.rollups import BUCKET_SQL
+
+# What varies from one conversion to the next, in the order of a row tuple (recording.conversion_row).
+ROW_COLUMNS = (
+    "offer_id partner_id click_id external_id type status status_reason status_remark amount currency"
+    " product_id category quantity plan subscription_id source user_agent meta attribution ip country device"
+    " browser os is_bot headers ip_from_visitor user_agent_from_visitor occurred_at processed_at"
+).split()
+# The same for every conversion of one call, bound once: advertiser_id, channel, created_at.
+_SHARED = ("advertiser_id", "channel", "created_at")
+# A new conversion's values that no channel sets (screening and processing fill them later).
+_FIXED = {
+    "id": "gen_random_uuid()",
+    "reward_explanation": "'{}'::jsonb",
+    "fraud_score": "0",
+    "fraud_signals": "'[]'::jsonb",
+    "screened_at": "NULL",
+    # Overwritten by the trigger with the click's sub ids.
+    **{f"sub{n}": "''" for n in range(1, 6)},
+}
+_FIELDS = {field.column: field for field in Conversion._meta.concrete_fields}
+if _missing := set(_FIELDS) - {*ROW_COLUMNS, *_SHARED, *_FIXED}:
+    # A new Conversion field must say where a new conversion's value comes from.
+    raise ImproperlyConfigured(f"conversions/intake/conversion_rows.py writes no value for: {sorted(_missing)}")
+
+_TABLE = Conversion._meta.db_table
+_STAGE = "pg_temp.conversion_intake_stage"
+_TYPES = [_FIELDS[name].db_type(connection) for name in ROW_COLUMNS]
+_VALUES_SOURCE = (
+    f"SELECT * FROM (VALUES ({', '.join(f'%s::{kind}' for kind in _TYPES)})) AS input ({', '.join(ROW_COLUMNS)})"
+)
+_STAGE_SOURCE = f"DELETE FROM {_STAGE} RETURNING {', '.join(ROW_COLUMNS)}"
+_STAGE_CREATE = (
+    f"CREATE TEMPORARY TABLE IF NOT EXISTS {_STAGE.removeprefix('pg_temp.')} ON COMMIT DELETE ROWS AS "
+    f"SELECT {', '.join(ROW_COLUMNS)} FROM {_TABLE} WITH NO DATA"
+)
+_STAGE_COPY = f"COPY {_STAGE} ({', '.join(ROW_COLUMNS)}) FROM STDIN"
+
+_COLUMNS = list(_FIELDS)
+_SELECTED = ", ".join(
+    f"input.{name}" if name in ROW_COLUMNS else "%s" if name in _SHARED else _FIXED[name] for name in _COLUMNS
+)
+_SHARED_ORDER = [name for name in _COLUMNS if name in _SHARED]  # as their parameters appear in _SELECTED
+_STATUS_COLUMNS = "conversion_id, from_status, to_status, reason, remark, actor_id, channel, created_at"
+# Grouped per rollup row: ON CONFLICT DO UPDATE may touch a row once per statement. Ordered, so that
+# two writers take the rows' locks in the same order.
+_COUNTED = "FROM new WHERE partner_id IS NOT NULL"
+_STAT_SQL, _SUB1_SQL = conversion_rollup_sql(
+    source=f"SELECT partner_id, bucket, offer_id, '', count(*), 0 {_COUNTED} GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
+    sub1_source=f"SELECT partner_id, bucket, offer_id, sub1, '', count(*), 0 {_COUNTED} "
+    "GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4",
+)
+_INSERT_SQL = (
+    "WITH input AS ({source}), "
+    f"new AS (INSERT INTO {_TABLE} ({', '.join(_COLUMNS)}) SELECT {_SELECTED} FROM input {{conflict}}"
+    f"RETURNING id, external_id, status, status_reason, channel, created_at, partner_id, offer_id, sub1, "
+    f"{BUCKET_SQL} AS bucket), "
+    f"status AS (INSERT INTO {StatusChange._meta.db_table} ({_STATUS_COLUMNS}) "
+    "SELECT id, '', status, status_reason, '', %s, channel, created_at FROM new), "
+    f"stat AS ({_STAT_SQL}), sub1 AS ({_SUB1_SQL}) "
+    "SELECT external_id, id FROM new"
+)
+_SKIP_TAKEN = "ON CONFLICT (advertiser_id, external_id) DO NOTHING "
+_ONE_SQL = _INSERT_SQL.replace("{source}", _VALUES_SOURCE).replace("{conflict}", _SKIP_TAKEN)
+_MANY_SQL = _INSERT_SQL.replace("{source}", _STAGE_SOURCE).replace("{conflict}", _SKIP_TAKEN)
+# Without the conflict clause: ON CONFLICT's speculative insertion made a chunk's insert half as slow again.
+_MANY_NEW_SQL = _INSERT_SQL.replace("{source}", _STAGE_SOURCE).replace("{conflict}", "")
+
+
+def conversion_rows_insert(
+    rows: list[tuple], *, advertiser_id: int, channel: str, actor_id: int | None, now
+) -> dict[str, UUID]:
+    """Insert the conversions (tuples of ROW_COLUMNS) with their first status changes and rollup counts.
+
+    Returns the new conversions' ids by external id; an external id the advertiser has already
+    (or that an earlier row of `rows` has) is skipped and writes nothing.
+    """
+    if not rows:
+        return {}
+    values = {"advertiser_id": advertiser_id, "channel": channel, "created_at": now}
+    shared = [*(values[name] for name in _SHARED_ORDER), actor_id]
+    with connection.cursor() as cursor:
+        if len(rows) == 1:
+            cursor.execute(_ONE_SQL, [*rows[0], *shared])
+            return dict(cursor.fetchall())
+        # COPY in autocommit would commit, and so empty, the table before the insert reads it.
+        with transaction.atomic(savepoint=False):
+            cursor.execute(_STAGE_CREATE)
+            with cursor.cursor.copy(_STAGE_COPY) as copy:
+                for row in rows:
+                    copy.write_row(row)
+            # New external ids are the common case (a file imported again, or a race with the API, is
+            # not): insert them plainly, and only when one is taken go again skipping the taken ones.
+            # The failed statement's emptying of the stage is undone with it.
+            try:
+                with transaction.atomic():
+                    cursor.execute(_MANY_NEW_SQL, shared)
+                    return dict(cursor.fetchall())
+            except IntegrityError:
+                cursor.execute(_MANY_SQL, shared)
+                return dict(cursor.fetchall())

@@ -1,0 +1,319 @@
+"""Recording reported conversions, whatever the channel: attribute them, store them `pending`, enqueue processing.
+
+`POST /v1/convert`, the postback, the pixel, an approved claim and every CSV
+row (an advertiser's or a staff upload) become the same `ConversionReport`,
+and `conversions_record` records any number of them in a constant number of
+statements: the attribution's reads (conversions/intake/attribution.py), one
+insert of the conversions with their first status changes and rollup counts
+(conversions/intake/conversion_rows.py), and, only for external ids that were
+already taken, one read of the first conversions. The API records a list of
+one, the CSV import a chunk.
+"""
+
+import json
+from contextlib import nullcontext
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from decimal import Decimal
+from uuid import UUID
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from config.errors import DomainError
+from conversions.errors import ConversionInvalid
+from conversions.intake.attribution import (
+    OUTSIDE_WINDOW,
+    UNATTRIBUTED,
+    Attribution,
+    AttributionKeys,
+    any_text_sql,
+    conversions_attribute,
+)
+from conversions.intake.conversion_rows import ROW_COLUMNS, conversion_rows_insert
+from conversions.jobs import conversions_processing_request
+from conversions.models import Conversion, PartnerPostback
+from conversions.postbacks import partner_postback_events, partner_postbacks_enqueue
+from referrals.models import Advertiser
+from referrals.money import MoneyError, money_quantize
+from referrals.request_metadata import RequestMetadata, country_for_ip, user_agent_describe
+
+
+@dataclass(slots=True)
+class ConversionReport:
+    """A validated conversion as the advertiser reported it, whatever the channel."""
+
+    type: str
+    external_id: str
+    amount: Decimal
+    click_id: str = ""
+    referral_code: str = ""
+    coupon: str = ""
+    offer: str = ""
+    currency: str = ""
+    ip: str | None = None  # the visitor's IP, when a server reports on the visitor's behalf
+    occurred_at: datetime | None = None
+    product_id: str = ""
+    category: str = ""
+    quantity: int = 1
+    plan: str = ""
+    subscription_id: str = ""
+    source: str = ""
+    user_agent: str = ""
+    meta: dict = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Recorded:
+    """What recording one report did: its conversion and whether it is new, or the error that refused it.
+
+    A repeated external id is not an error: it answers with the first conversion, also when the
+    repeat would no longer attribute or validate.
+    """
+
+    conversion_id: UUID | None = None
+    created: bool = False
+    error: DomainError | None = None
+    row: tuple | None = None
+    attribution: Attribution | None = None
+
+
+REJECTION_REMARKS = {
+    OUTSIDE_WINDOW: "The click was older than the offer's cookie window.",
+    UNATTRIBUTED: "No click, referral code or coupon identified a partner.",
+}
+_PENDING, _REJECTED = Conversion.Status.PENDING.value, Conversion.Status.REJECTED.value
+_JSON_COLUMNS = ("meta", "attribution", "headers")
+_STATUS = ROW_COLUMNS.index("status")
+_PARTNER = ROW_COLUMNS.index("partner_id")
+
+
+def _occurred_at_resolve(occurred_at: datetime | None, *, now: datetime, latest: datetime) -> datetime:
+    """When the conversion happened: as reported (not after `latest`, now and a tolerance), else now."""
+    occurred_at = occurred_at or now
+    if occurred_at > latest:
+        raise ConversionInvalid("occurred_at is in the future.", fields={"occurred_at": ["Must not be in the future."]})
+    return occurred_at
+
+
+def _visitor_metadata(report: ConversionReport, request: RequestMetadata) -> RequestMetadata:
+    """The visitor's metadata: a server-to-server report may carry the visitor's IP and user agent."""
+    if not report.ip and not report.user_agent:
+        return request
+    ip = report.ip or request.ip
+    user_agent = report.user_agent or request.user_agent
+    return replace(
+        request, ip=ip, country=country_for_ip(ip), user_agent=user_agent, agent=user_agent_describe(user_agent)
+    )
+
+
+def _json(value: dict, known: dict[tuple, str]) -> str:
+    """`value` as JSON; a flat object seen before in this call (a CSV's meta columns repeat) from memory."""
+    if not value:
+        return "{}"
+    try:
+        key = tuple(value.items())
+        text = known.get(key)
+    except TypeError:  # nested: not hashable
+        return json.dumps(value)
+    if text is None:
+        text = known[key] = json.dumps(value)
+    return text
+
+
+def conversion_row(
+    report: ConversionReport,
+    attribution: Attribution,
+    *,
+    occurred_at: datetime,
+    channel: str,
+    request: RequestMetadata,
+    now: datetime,
+    known: dict[tuple, str],
+) -> tuple:
+    """The new conversion's values (conversion_rows.ROW_COLUMNS) for an attributed report; `known` remembers
+    the JSON of objects that repeat."""
+    currency = report.currency or attribution.offer.currency
+    try:
+        amount = money_quantize(report.amount, currency)
+    except MoneyError as error:
+        raise ConversionInvalid(str(error), fields={"currency": [str(error)]}) from None
+    metadata = _visitor_metadata(report, request)
+    agent = metadata.agent
+    reason = attribution.rejection
+    # The pixel sees the visitor's browser; a server's report only when it names the visitor's IP or agent.
+    from_visitor = channel == Conversion.Channel.PIXEL
+    return (
+        attribution.offer.pk,
+        attribution.partner_id,
+        attribution.click.pk if attribution.click else None,
+        report.external_id,
+        report.type,
+        _REJECTED if reason else _PENDING,
+        reason,
+        REJECTION_REMARKS.get(reason, ""),
+        amount,
+        currency,
+        report.product_id,
+        report.category,
+        report.quantity,
+        report.plan,
+        report.subscription_id,
+        report.source,
+        metadata.user_agent,
+        _json(report.meta, known),
+        attribution.explanation,
+        metadata.ip,
+        metadata.country,
+        agent.device_type,
+        agent.browser[:64],
+        agent.os[:64],
+        agent.is_bot,
+        _json(metadata.headers, known),
+        from_visitor or bool(report.ip),
+        from_visitor or bool(report.user_agent),
+        occurred_at,
+        now if reason else None,
+    )
+
+
+def conversions_record(
+    *,
+    advertiser: Advertiser,
+    reports: list[ConversionReport],
+    channel: str,
+    request: RequestMetadata | None = None,
+    cookie_click_id: str = "",
+    actor_id: int | None = None,
+    now: datetime | None = None,
+) -> list[Recorded]:
+    """Store each report once per (advertiser, external_id); what happened to each, in the order given.
+
+    The unique constraint decides a repeat, also when many requests race. `request` is the
+    reporting request's metadata, `cookie_click_id` its click cookie (the pixel), `actor_id` who
+    is recorded on the first status changes (the uploader of a file).
+    """
+    now = now or timezone.now()
+    recorded = [Recorded() for _ in reports]
+    resolved: list[tuple[int, datetime]] = []
+    latest = now + timedelta(seconds=settings.CONVERSION_FUTURE_TOLERANCE_SECONDS)
+    for index, report in enumerate(reports):
+        try:
+            resolved.append((index, _occurred_at_resolve(report.occurred_at, now=now, latest=latest)))
+        except DomainError as error:
+            recorded[index].error = error
+    keys = [
+        AttributionKeys(
+            click_id=reports[index].click_id,
+            cookie_click_id=cookie_click_id,
+            referral_code=reports[index].referral_code,
+            coupon=reports[index].coupon,
+            offer=reports[index].offer,
+        )
+        for index, _ in resolved
+    ]
+    attributions = conversions_attribute(
+        advertiser=advertiser, reports=[(at, key) for (_, at), key in zip(resolved, keys, strict=True)]
+    )
+    request = request or RequestMetadata()
+    rows: list[tuple] = []
+    known: dict[tuple, str] = {}
+    for (index, occurred_at), attribution in zip(resolved, attributions, strict=True):
+        outcome = recorded[index]
+        try:
+            if isinstance(attribution, DomainError):
+                raise attribution
+            row = conversion_row(
+                reports[index],
+                attribution,
+                occurred_at=occurred_at,
+                channel=channel,
+                request=request,
+                now=now,
+                known=known,
+            )
+        except DomainError as error:
+            outcome.error = error
+            continue
+        outcome.row, outcome.attribution = row, attribution
+        rows.append(row)
+
+    # A partner postback on "created" is written with its conversion, in one transaction; most
+    # partners have none, and then one conversion is one statement in autocommit.
+    partners = {row[_PARTNER] for row in rows}
+    notified = {p for p in partners if PartnerPostback.Event.CREATED in partner_postback_events(p)}
+    with transaction.atomic() if notified else nullcontext():
+        inserted = conversion_rows_insert(
+            rows, advertiser_id=advertiser.pk, channel=channel, actor_id=actor_id, now=now
+        )
+        for index, outcome in enumerate(recorded):
+            conversion_id = inserted.pop(reports[index].external_id, None) if outcome.row else None
+            if conversion_id is not None:
+                outcome.conversion_id, outcome.created = conversion_id, True
+                if outcome.row[_PARTNER] in notified:
+                    partner_postbacks_enqueue(conversion_id=conversion_id, event=PartnerPostback.Event.CREATED)
+
+    repeats = [index for index, outcome in enumerate(recorded) if not outcome.created]
+    if repeats:
+        taken = _conversion_ids(advertiser, {reports[index].external_id for index in repeats})
+        for index in repeats:
+            if first := taken.get(reports[index].external_id):
+                recorded[index] = Recorded(conversion_id=first)
+    if any(outcome.created and outcome.row[_STATUS] == _PENDING for outcome in recorded):
+        conversions_processing_request()
+    return recorded
+
+
+def _conversion_ids(advertiser: Advertiser, external_ids: set[str]) -> dict[str, UUID]:
+    """The advertiser's conversions with these external ids, in one query."""
+    any_ids, param = any_text_sql(external_ids)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT external_id, id FROM {Conversion._meta.db_table}"  # noqa: S608
+            f" WHERE advertiser_id = %s AND external_id = {any_ids}",
+            [advertiser.pk, param],
+        )
+        return dict(cursor.fetchall())
+
+
+def _conversion_model(advertiser: Advertiser, outcome: Recorded, *, channel: str, now: datetime) -> Conversion:
+    """The conversion just inserted, as a model, from the values it was inserted with (no read back)."""
+    values = dict(zip(ROW_COLUMNS, outcome.row, strict=True))
+    for name in _JSON_COLUMNS:
+        values[name] = json.loads(values[name])
+    conversion = Conversion(id=outcome.conversion_id, advertiser=advertiser, channel=channel, created_at=now, **values)
+    conversion.offer = outcome.attribution.offer
+    if outcome.attribution.click is not None:
+        conversion.click = outcome.attribution.click.model()
+    conversion._state.adding, conversion._state.db = False, connection.alias
+    return conversion
+
+
+def conversion_record(
+    *,
+    advertiser: Advertiser,
+    report: ConversionReport,
+    channel: str,
+    request: RequestMetadata | None = None,
+    cookie_click_id: str = "",
+    now: datetime | None = None,
+) -> tuple[Conversion, bool]:
+    """Record one report (conversions_record with a list of one); the conversion and whether it is new.
+
+    Raises the error that refused the report.
+    """
+    now = now or timezone.now()
+    [outcome] = conversions_record(
+        advertiser=advertiser,
+        reports=[report],
+        channel=channel,
+        request=request,
+        cookie_click_id=cookie_click_id,
+        now=now,
+    )
+    if outcome.error is not None:
+        raise outcome.error
+    if not outcome.created:
+        return Conversion.objects.select_related("offer").get(pk=outcome.conversion_id), False
+    return _conversion_model(advertiser, outcome, channel=channel, now=now), True

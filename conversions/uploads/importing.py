@@ -1,0 +1,261 @@
+"""Importing an upload: new conversions through the one recorder, and adjustments of existing ones.
+
+A conversions file's rows are checked like `POST /v1/convert` bodies
+(conversions/uploads/rows.py) and recorded like them, a chunk at a time, by
+`conversions_record` (conversions/intake/recording.py): the same attribution,
+the same rows, status changes and rollups, in a few statements per chunk. A
+known external id is a duplicate, not an error. The next chunk is read and its
+fields checked in a thread (no database) while the server commits the last one.
+
+Each chunk commits with its row errors and the upload's counters, `rows_done`
+being the cursor: a second run of the job resumes after the last committed
+chunk, and a finished upload is never imported twice.
+"""
+
+import gc
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from itertools import islice
+
+from django.db import transaction
+from django.utils import timezone
+
+from config.errors import DomainError
+from conversions.intake.recording import conversions_record
+from conversions.lifecycle import conversion_amount_change, conversion_decide
+from conversions.models import Conversion, ConversionUpload, UploadRowError
+from conversions.uploads.csv_files import CsvFileInvalid, CsvRow, CsvTable, csv_table_read
+from conversions.uploads.reconciliation import reconciliation_run
+from conversions.uploads.rows import (
+    CheckedRows,
+    RowError,
+    conversion_rows_check,
+    row_errors_from,
+    upload_columns_check,
+)
+from conversions.validation import FieldInvalid, amount_validate
+from referrals.money import money_quantize
+
+CHUNK_ROWS = 10_000
+
+_APPROVE_WORDS = {"approved", "approve", "accepted", "accept"}
+_REJECT_WORDS = {"rejected", "reject", "declined", "decline"}
+
+
+class UploadSuperseded(Exception):
+    """Another run of the same upload's job moved the cursor first; this run stops."""
+
+
+@dataclass
+class ChunkOutcome:
+    created: int = 0
+    duplicates: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    errors: list[RowError] = field(default_factory=list)
+
+
+def _conversion_chunk_import(
+    *,
+    upload: ConversionUpload,
+    rows: list[CsvRow],
+    seen: dict[str, int],
+    now: datetime,
+    checked: CheckedRows | None = None,
+) -> ChunkOutcome:
+    """Check (unless `checked` already) and record a chunk of rows. Runs inside the caller's transaction."""
+    checked = checked or conversion_rows_check(upload=upload, rows=rows, seen=seen)
+    outcome = ChunkOutcome(errors=checked.errors)
+    recorded = conversions_record(
+        advertiser=upload.advertiser,
+        reports=[report for _, report in checked.valid],
+        channel=Conversion.Channel.CSV,
+        actor_id=upload.uploaded_by_id,
+        now=now,
+    )
+    for (row, report), result in zip(checked.valid, recorded, strict=True):
+        if result.created:
+            outcome.created += 1
+        elif result.error is None:
+            outcome.duplicates += 1  # the external id was taken, by an earlier file or a racing request
+        else:
+            outcome.errors.extend(row_errors_from(result.error, row, report))
+    return outcome
+
+
+# Importing adjustments --------------------------------------------------------------------------
+
+
+def _adjustment_chunk_apply(
+    *, upload: ConversionUpload, rows: list[CsvRow], seen: dict[str, int], now: datetime
+) -> ChunkOutcome:
+    outcome = ChunkOutcome()
+    ids = [row.get("external_id") for row in rows]
+    conversions = {
+        conversion.external_id: conversion
+        for conversion in Conversion.objects.select_related("offer").filter(
+            advertiser=upload.advertiser, external_id__in=ids
+        )
+    }
+    for row in rows:
+        external_id, status, reason = row.get("external_id"), row.get("status").lower(), row.get("reason")
+
+        def error(column: str, message: str, value: str = "", *, number=row.number, ext=external_id) -> None:
+            outcome.errors.append(RowError(number, column, message, value, ext))
+
+        if not external_id:
+            error("external_id", "Required.")
+            continue
+        if external_id in seen:
+            error("external_id", f"Repeats row {seen[external_id]}; only that row is applied.", external_id)
+            continue
+        conversion = conversions.get(external_id)
+        if conversion is None:
+            error("external_id", "No conversion of yours has this external_id.", external_id)
+            continue
+        if status in _APPROVE_WORDS:
+            decision = "approve"
+        elif status in _REJECT_WORDS:
+            decision = "reject"
+        else:
+            error("status", "Must be approved or rejected.", row.get("status"))
+            continue
+        if decision == "reject" and not reason:
+            error("reason", "Required when rejecting: the publisher is told why.")
+            continue
+        amount = None
+        if row.get("amount"):
+            try:
+                amount = amount_validate(row.get("amount"))
+            except FieldInvalid as invalid:
+                error("amount", str(invalid), row.get("amount"))
+                continue
+        # A row claims its external id once it is valid; a later row for it is a repeat.
+        seen[external_id] = row.number
+        amount_changed = False
+        if amount is not None and money_quantize(amount, conversion.currency) != conversion.amount:
+            # The new amount first (its reward recomputed), then the decision, which then applies to it.
+            try:
+                amount_changed = conversion_amount_change(
+                    conversion_id=conversion.pk,
+                    amount=amount,
+                    actor=upload.uploaded_by,
+                    channel=Conversion.Channel.CSV,
+                    now=now,
+                )
+            except DomainError as refused:
+                error("amount", refused.message, row.get("amount"))
+                continue
+            conversion.refresh_from_db()
+        try:
+            changed = conversion_decide(
+                conversion=conversion,
+                decision=decision,
+                remark=reason,
+                actor=upload.uploaded_by,
+                channel=Conversion.Channel.CSV,
+                now=now,
+            )
+        except DomainError as refused:
+            error("status", refused.message, row.get("status"))
+            continue
+        if changed or amount_changed:
+            outcome.updated += 1
+        else:
+            outcome.unchanged += 1
+    return outcome
+
+
+# The job's work ---------------------------------------------------------------------------------
+
+
+def _chunks(rows, size) -> Iterator[list]:
+    iterator = iter(rows)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+def upload_run(*, upload_id: int, now: datetime | None = None) -> ConversionUpload:
+    """Import an upload, resuming after its last committed chunk; a finished upload is left as it is."""
+    now = now or timezone.now()
+    upload = ConversionUpload.objects.select_related("advertiser", "offer", "uploaded_by").get(pk=upload_id)
+    if upload.is_finished:
+        return upload
+    ConversionUpload.objects.filter(pk=upload.pk, status=ConversionUpload.Status.QUEUED).update(
+        status=ConversionUpload.Status.RUNNING, started_at=now
+    )
+    try:
+        with upload.file.open("rb") as stored:
+            raw = stored.read()
+        table = csv_table_read(raw)
+        upload_columns_check(table, upload.kind)
+        if upload.kind == ConversionUpload.Kind.RECONCILIATION:
+            reconciliation_run(upload=upload, table=table, now=now)
+        else:
+            _rows_import(upload=upload, table=table, now=now)
+    except CsvFileInvalid as error:
+        ConversionUpload.objects.filter(pk=upload.pk).exclude(status=ConversionUpload.Status.DONE).update(
+            status=ConversionUpload.Status.FAILED, failure=error.message, finished_at=timezone.now()
+        )
+    except UploadSuperseded:
+        pass
+    upload.refresh_from_db()
+    return upload
+
+
+@contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """An import makes and drops millions of small objects (cells, reports, rows) that reference counting
+    frees; the cyclic collector's full passes over them freed nothing and were over half of its Python
+    time (W5)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _rows_import(*, upload: ConversionUpload, table: CsvTable, now: datetime) -> None:
+    conversions = upload.kind == ConversionUpload.Kind.CONVERSIONS
+    apply = _conversion_chunk_import if conversions else _adjustment_chunk_apply
+    seen: dict[str, int] = {}
+    cursor = upload.rows_done
+    chunks = _chunks(table.rows(start=cursor), CHUNK_ROWS)
+
+    def read_next() -> tuple[list[CsvRow] | None, dict]:
+        """The next chunk, its new conversions' fields checked: no database, so it can run while the server commits."""
+        rows = next(chunks, None)
+        if rows is None or not conversions:
+            return rows, {}
+        return rows, {"checked": conversion_rows_check(upload=upload, rows=rows, seen=seen)}
+
+    with _cyclic_gc_paused(), ThreadPoolExecutor(max_workers=1, thread_name_prefix="csv-read") as reader:
+        upcoming = reader.submit(read_next)
+        while (chunk := upcoming.result())[0] is not None:
+            rows, checked = chunk
+            with transaction.atomic():
+                # The lock and the cursor check make two runs of the job take turns, and the loser stop.
+                locked = ConversionUpload.objects.select_for_update().get(pk=upload.pk)
+                if locked.rows_done != cursor or locked.is_finished:
+                    raise UploadSuperseded
+                outcome = apply(upload=upload, rows=rows, seen=seen, now=now, **checked)
+                UploadRowError.objects.bulk_create([error.model(upload) for error in outcome.errors], batch_size=1000)
+                cursor += len(rows)
+                locked.rows_done = cursor
+                locked.created_count += outcome.created
+                locked.duplicate_count += outcome.duplicates
+                locked.updated_count += outcome.updated
+                locked.unchanged_count += outcome.unchanged
+                locked.error_count += len({error.row for error in outcome.errors})
+                fields = ["rows_done", "created_count", "duplicate_count", "updated_count", "unchanged_count"]
+                locked.save(update_fields=[*fields, "error_count"])
+                # The next chunk is read and checked while the server commits this one.
+                upcoming = reader.submit(read_next)
+    ConversionUpload.objects.filter(pk=upload.pk, status=ConversionUpload.Status.RUNNING).update(
+        status=ConversionUpload.Status.DONE, finished_at=timezone.now()
+    )

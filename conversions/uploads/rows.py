@@ -1,0 +1,237 @@
+"""A CSV's rows checked against the rules of `POST /v1/convert`, before anything is written.
+
+The same field checks as the API (conversions/validation.py), cell by cell, with every error of a row
+(not just the first) and its spreadsheet row number; no database, so the importer checks the next
+chunk in a thread while the server commits the last one.
+"""
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+from django.utils import timezone
+
+from config.errors import DomainError
+from conversions.intake.recording import ConversionReport
+from conversions.models import ConversionUpload, UploadRowError
+from conversions.uploads.csv_files import CsvFileInvalid, CsvRow, CsvTable
+from conversions.validation import (
+    FieldInvalid,
+    amount_validate,
+    currency_validate,
+    meta_validate,
+    quantity_validate,
+    report_fields_check,
+    text_validate,
+    type_validate,
+)
+from referrals.models import Offer
+
+CONVERSION_COLUMNS = [
+    "click_id",
+    "referral_code",
+    "external_id",
+    "type",
+    "amount",
+    "currency",
+    "occurred_at",
+    "product_id",
+    "category",
+    "quantity",
+    "plan",
+    "subscription_id",
+    "source",
+]
+ADJUSTMENT_COLUMNS = ["external_id", "status", "reason", "amount"]
+RECONCILIATION_COLUMNS = ["external_id", "amount"]
+META_PREFIX = "meta_"
+
+_COLUMNS = {
+    ConversionUpload.Kind.CONVERSIONS: (CONVERSION_COLUMNS, ["external_id", "type", "amount"]),
+    ConversionUpload.Kind.ADJUSTMENTS: (ADJUSTMENT_COLUMNS, ["external_id", "status"]),
+    ConversionUpload.Kind.RECONCILIATION: (RECONCILIATION_COLUMNS, ["external_id", "amount"]),
+}
+
+
+@dataclass
+class RowError:
+    row: int
+    column: str
+    reason: str
+    value: str = ""
+    external_id: str = ""
+
+    def model(self, upload: ConversionUpload) -> UploadRowError:
+        return UploadRowError(
+            upload=upload,
+            row=self.row,
+            column=self.column[:100],
+            value=self.value[:200],
+            external_id=self.external_id[:128],
+            reason=self.reason[:500],
+        )
+
+
+def upload_columns_check(table: CsvTable, kind: str) -> list[str]:
+    """Refuse a header without the required columns; return the columns we will ignore."""
+    known, required = _COLUMNS[kind]
+    missing = [name for name in required if name not in table.header]
+    if kind == ConversionUpload.Kind.CONVERSIONS and not {"click_id", "referral_code"} & set(table.header):
+        missing.append("click_id or referral_code")
+    if missing:
+        raise CsvFileInvalid(
+            f"Missing columns: {', '.join(missing)}. The first row must name the columns; "
+            f"download the template to see them. Found: {', '.join(name for name in table.header if name) or 'none'}."
+        )
+    allow_meta = kind == ConversionUpload.Kind.CONVERSIONS
+    return [
+        name
+        for name in table.header
+        if name and name not in known and not (allow_meta and name.startswith(META_PREFIX) and len(name) > 5)
+    ]
+
+
+def occurred_at_parse(value: str, tz: ZoneInfo) -> datetime:
+    """ISO 8601; without an offset the time is the advertiser's local time."""
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise FieldInvalid("Not an ISO 8601 date and time, such as 2025-03-31T14:05:00+02:00.") from None
+    if timezone.is_naive(parsed):
+        parsed = parsed.replace(tzinfo=tz)
+    return parsed
+
+
+def _remembered(validate):
+    """A pure validator answering from memory for a value seen before: a file's types, currencies and times repeat.
+
+    Returns (value, "") or (None, the FieldInvalid message).
+    """
+
+    @lru_cache(maxsize=4096)
+    def answer(*args) -> tuple:
+        try:
+            return validate(*args), ""
+        except FieldInvalid as error:
+            return None, str(error)
+
+    return answer
+
+
+_type_answer = _remembered(type_validate)
+_currency_answer = _remembered(currency_validate)
+_occurred_at_answer = _remembered(occurred_at_parse)
+_meta_answer = _remembered(lambda items: meta_validate(dict(items)))
+_TEXT_COLUMNS = ("click_id", "referral_code", "product_id", "category", "plan", "subscription_id", "source")
+
+
+def conversion_row_parse(
+    row: CsvRow, *, offer: Offer, tz: ZoneInfo, meta_columns: tuple[str, ...] | None = None
+) -> tuple[ConversionReport | None, list[RowError]]:
+    """One row into a report, with every field error of the row (not just the first).
+
+    `meta_columns`: the header's meta_ columns, when the caller has picked them out once for many rows.
+    """
+    errors: list[RowError] = []
+    attrs: dict = {"offer": offer.public_id}
+    number, values = row.number, row.values
+    external_id = (values.get("external_id") or "").strip()
+
+    def check(column: str, value: str, answer: tuple) -> None:
+        if answer[1]:
+            errors.append(RowError(number, column, answer[1], value, external_id))
+        else:
+            attrs[column] = answer[0]
+
+    def validated(column: str, value, validate, *args) -> None:
+        try:
+            attrs[column] = validate(*args, value)
+        except FieldInvalid as error:
+            errors.append(RowError(number, column, str(error), value, external_id))
+
+    if not external_id:
+        errors.append(RowError(number, "external_id", "Required: your order or invoice id."))
+    else:
+        validated("external_id", external_id, text_validate, "external_id")
+    kind = (values.get("type") or "").strip().lower()
+    check("type", kind, _type_answer(kind))
+    if not (amount := (values.get("amount") or "").strip()):
+        errors.append(RowError(number, "amount", "Required.", "", external_id))
+    else:
+        validated("amount", amount, amount_validate)
+    currency = (values.get("currency") or "").strip()
+    check("currency", currency, _currency_answer(currency))
+    for name in _TEXT_COLUMNS:
+        validated(name, (values.get(name) or "").strip(), text_validate, name)
+    if quantity := (values.get("quantity") or "").strip():
+        validated("quantity", quantity, quantity_validate)
+    if occurred_at := (values.get("occurred_at") or "").strip():
+        check("occurred_at", occurred_at, _occurred_at_answer(occurred_at, tz))
+    if meta_columns is None:
+        meta_columns = tuple(name for name in values if name.startswith(META_PREFIX))
+    meta = {}
+    for name in meta_columns:
+        if (key := name[len(META_PREFIX) :]) and (value := (values.get(name) or "").strip()):
+            meta[key] = value
+    meta_answer = _meta_answer(tuple(meta.items()))
+    check("meta", json.dumps(meta) if meta_answer[1] else "", meta_answer)
+    if row.extra_cells:
+        errors.append(RowError(number, "", "The row has more cells than the header has columns.", "", external_id))
+    if not errors and not attrs.get("click_id") and not attrs.get("referral_code"):
+        # A file row names its partner itself: the offer is the upload's, and there is no cookie.
+        errors.append(RowError(number, "click_id", "Send click_id or referral_code.", "", external_id))
+    if not errors:
+        for column, messages in report_fields_check(attrs).items():
+            errors.extend(RowError(number, column, message, "", external_id) for message in messages)
+    if errors:
+        return None, errors
+    return ConversionReport(**attrs), []
+
+
+def row_errors_from(error: DomainError, row: CsvRow, report: ConversionReport) -> list[RowError]:
+    fields = error.fields or {"": [error.message]}
+    if "offer" in fields:
+        # In a file the offer is the upload's, so the click is the column to fix.
+        fields = {"click_id": fields["offer"]}
+    return [
+        RowError(row.number, column, message, row.get(column) if column else "", report.external_id)
+        for column, messages in fields.items()
+        for message in messages
+    ]
+
+
+@dataclass
+class CheckedRows:
+    """A chunk's rows checked field by field: the valid ones with their reports, and the row errors."""
+
+    valid: list[tuple[CsvRow, ConversionReport]]
+    errors: list[RowError]
+
+
+def conversion_rows_check(*, upload: ConversionUpload, rows: list[CsvRow], seen: dict[str, int]) -> CheckedRows:
+    """Check each row's fields and its external id against the earlier rows; no database."""
+    offer, tz = upload.offer, ZoneInfo(upload.advertiser.time_zone)
+    meta_columns = tuple(name for name in rows[0].values if name.startswith(META_PREFIX)) if rows else ()
+    checked = CheckedRows(valid=[], errors=[])
+    for row in rows:
+        report, errors = conversion_row_parse(row, offer=offer, tz=tz, meta_columns=meta_columns)
+        if errors:
+            checked.errors.extend(errors)
+            continue
+        first = seen.get(report.external_id)
+        if first is not None:
+            checked.errors.append(
+                RowError(
+                    row.number,
+                    "external_id",
+                    f"Repeats the external_id of row {first}; only row {first} is imported.",
+                    report.external_id,
+                    report.external_id,
+                )
+            )
+            continue
+        seen[report.external_id] = row.number
+        checked.valid.append((row, report))
+    return checked
