@@ -25,6 +25,8 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt $(VENV)/.installed
 venv: $(VENV)/.installed
 dev-venv: $(VENV)/.installed-dev
 
+# A local run only: production sets its own SECRET_KEY, and the app refuses to start without one.
+run: export SECRET_KEY ?= dev-only-insecure-key-change-me
 run: venv
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo --base-url http://$(HOST):$(PORT)

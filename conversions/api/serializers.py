@@ -13,6 +13,7 @@ from conversions.validation import (
     meta_validate,
     report_fields_check,
 )
+from core.input_limits import StrictDateTimeField, meta_depth_check
 from referrals.models import Click
 from referrals.money import money_quantize
 from rewards.selectors import reward_for_conversion
@@ -43,7 +44,7 @@ class ConvertInputSerializer(serializers.Serializer):
     referral_code = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
     coupon = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
     offer = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
-    occurred_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    occurred_at = StrictDateTimeField(required=False, allow_null=True, default=None)
     amount = AmountField()
     currency = serializers.CharField(max_length=3, required=False, allow_blank=True, default="")
     product_id = serializers.CharField(max_length=128, required=False, allow_blank=True, default="")
@@ -74,7 +75,7 @@ class ConvertInputSerializer(serializers.Serializer):
 
     def validate_meta(self, value):
         try:
-            return meta_validate(value)
+            return meta_validate(meta_depth_check(value))
         except FieldInvalid as error:
             raise serializers.ValidationError(str(error)) from None
 
