@@ -1,9 +1,11 @@
+import glob
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -13,6 +15,7 @@ from django.db import connection
 from tests.upload_helpers import _media_in_tmp, manual_offer  # noqa: F401 - fixtures for the upload proofs
 
 ROOT = Path(__file__).resolve().parents[2]
+BIN = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
 
 
 def _free_port() -> int:
@@ -22,11 +25,17 @@ def _free_port() -> int:
 
 
 class PrivateRedis:
-    """A redis-server of the test's own, so that stopping it harms no one else."""
+    """A redis-server of the test's own, so that stopping it harms no one else.
 
-    def __init__(self):
+    `durable`: with the append-only file the production set-up uses (docs/operations.md), in a directory
+    of its own, so that a restart after SIGKILL reloads what was acknowledged.
+    """
+
+    def __init__(self, *, durable: bool = False):
         self.port = _free_port()
         self.process = None
+        self.durable = durable
+        self.directory = tempfile.mkdtemp(prefix="affitrack-redis-") if durable else None
 
     @property
     def url(self) -> str:
@@ -42,8 +51,11 @@ class PrivateRedis:
                 "127.0.0.1",
                 "--save",
                 "",
-                "--appendonly",
-                "no",
+                *(
+                    ["--appendonly", "yes", "--appendfsync", "everysec", "--dir", self.directory]
+                    if self.durable
+                    else ["--appendonly", "no"]
+                ),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -122,3 +134,43 @@ def process_tree_kill(process: subprocess.Popen) -> None:
         except ProcessLookupError:
             pass
     process.wait()
+
+
+@pytest.fixture
+def private_postgres():
+    """A PostgreSQL cluster of the test's own (initdb in a temporary directory): restart, stop and start it freely."""
+    if not BIN or os.geteuid() != 0 or not shutil.which("runuser"):
+        pytest.skip("needs PostgreSQL's server binaries and root to run them as the postgres user")
+    bin_dir = Path(BIN[-1])
+    data = Path(tempfile.mkdtemp(prefix="affitrack-pg-"))
+    shutil.chown(data, "postgres", "postgres")
+    port = _free_port()
+
+    def as_postgres(*command: str) -> None:
+        # No pipes: the server that pg_ctl starts would hold them open and the call would never return.
+        subprocess.run(
+            ["runuser", "-u", "postgres", "--", *command],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    as_postgres(str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust")
+    options = f"-p {port} -k {data} -c listen_addresses=127.0.0.1 -c fsync=off"
+    as_postgres(str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(data / "server.log"), "-w", "start")
+    as_postgres(str(bin_dir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "affitrack")
+
+    def pg_ctl(action: str) -> None:
+        as_postgres(
+            str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(data / "server.log"), "-m", "fast",
+            "-w", action,
+        )  # fmt: skip
+
+    yield {
+        "url": f"postgres://postgres@127.0.0.1:{port}/affitrack",
+        "restart": lambda: pg_ctl("restart"),
+        "stop": lambda: pg_ctl("stop"),
+        "start": lambda: pg_ctl("start"),
+    }
+    as_postgres(str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop")
+    shutil.rmtree(data, ignore_errors=True)

@@ -1,25 +1,18 @@
 """PostgreSQL restarted while a worker processes conversions: nothing is lost, nothing counted twice.
 
-The test runs its own PostgreSQL cluster (initdb in a temporary directory) so that restarting it
-harms no one else; the app, a real worker process and the checks all talk to that cluster.
+The test runs its own PostgreSQL cluster (initdb in a temporary directory, tests/reliability/conftest.py)
+so that restarting it harms no one else; the app, a real worker process and the checks all talk to that cluster.
 """
 
-import glob
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from decimal import Decimal
-from pathlib import Path
 
-import pytest
+from tests.reliability.conftest import ROOT, process_tree_kill
 
-from tests.reliability.conftest import ROOT, _free_port, process_tree_kill
-
-BIN = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
 SEED = """
 from decimal import Decimal
 from django.contrib.auth import get_user_model
@@ -49,49 +42,6 @@ print(json.dumps({
 }))
 """
 SWEEP = "from conversions.jobs import process_pending_conversions; print(process_pending_conversions())"
-
-
-@pytest.fixture
-def private_postgres():
-    if not BIN or os.geteuid() != 0 or not shutil.which("runuser"):
-        pytest.skip("needs PostgreSQL's server binaries and root to run them as the postgres user")
-    bin_dir = Path(BIN[-1])
-    data = Path(tempfile.mkdtemp(prefix="affitrack-pg-"))
-    shutil.chown(data, "postgres", "postgres")
-    port = _free_port()
-
-    def as_postgres(*command: str) -> None:
-        # No pipes: the server that pg_ctl starts would hold them open and the call would never return.
-        subprocess.run(
-            ["runuser", "-u", "postgres", "--", *command],
-            check=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-
-    as_postgres(str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust")
-    options = f"-p {port} -k {data} -c listen_addresses=127.0.0.1 -c fsync=off"
-    as_postgres(str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(data / "server.log"), "-w", "start")
-    as_postgres(str(bin_dir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "affitrack")
-
-    def restart() -> None:
-        as_postgres(
-            str(bin_dir / "pg_ctl"),
-            "-D",
-            str(data),
-            "-o",
-            options,
-            "-l",
-            str(data / "server.log"),
-            "-m",
-            "fast",
-            "-w",
-            "restart",
-        )
-
-    yield {"url": f"postgres://postgres@127.0.0.1:{port}/affitrack", "restart": restart}
-    as_postgres(str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop")
-    shutil.rmtree(data, ignore_errors=True)
 
 
 def test_a_postgres_restart_during_processing_loses_nothing(private_postgres, private_redis):
