@@ -78,5 +78,7 @@ def test_a_redis_crash_loses_no_acknowledged_click_or_conversion(acme, acme_key,
 
     assert alive == {"web": True, "worker": True, "clicks": True, "scheduler": True}
     assert flushed and processed, (topology.log("clicks")[-2000:], topology.log("worker")[-2000:])
+    flusher = topology.log("clicks")
+    assert flusher.count("Redis unavailable") == 1 and flusher.count("back after") == 1, flusher[-2000:]
     for row in rows:
         assert row["acknowledged"] > 0 and row["lost"] == 0 and row["doubled"] == 0 and row["5xx"] == 0, row
