@@ -35,6 +35,13 @@ class NewestFirst(CursorPagination):
             request.query_params, name=self.page_size_query_param, default=self.page_size, maximum=self.max_page_size
         )
 
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"].update(minimum=1, maximum=self.max_page_size, default=self.page_size)
+        return parameters
+
     def decode_cursor(self, request):
         # A cursor the client mangled is bad input, not a missing page.
         try:

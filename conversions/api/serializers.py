@@ -1,6 +1,6 @@
 import copy
 
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema_field
 from rest_framework import serializers
 
 from conversions.ingestion import ConversionReport
@@ -35,6 +35,17 @@ class AmountField(serializers.Field):
         return str(value)
 
 
+@extend_schema_field(
+    {
+        "type": "object",
+        "additionalProperties": True,
+        "description": "Your own keys and values: a JSON object of at most 10 KB, nested at most 8 deep.",
+    }
+)
+class MetaField(serializers.JSONField):
+    """`meta`: a JSON object. Plain JSONField would be documented as any value, null included, which we refuse."""
+
+
 class ConvertInputSerializer(serializers.Serializer):
     """The body of `POST /v1/convert` (and the postback's parameters)."""
 
@@ -59,7 +70,7 @@ class ConvertInputSerializer(serializers.Serializer):
     ip = serializers.IPAddressField(
         required=False, allow_null=True, default=None, help_text="The visitor's IP, when a server reports."
     )
-    meta = serializers.JSONField(required=False, default=dict)
+    meta = MetaField(required=False, default=dict)
 
     def get_fields(self):
         # Shallow copies of the declared fields: nothing changes a field per instance here, and DRF's
@@ -232,6 +243,27 @@ class StatusUpdateSerializer(serializers.Serializer):
         if attrs["status"] == Conversion.Status.REJECTED and not attrs["remark"].strip():
             raise serializers.ValidationError({"remark": ["Say why: the publisher sees this remark."]})
         return attrs
+
+
+# What the OpenAPI schema says of a status update: one shape per status, so that a rejection's remark is
+# required there as it is here (StatusUpdateSerializer stays the one that validates).
+class StatusAcceptSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=[Conversion.Status.ACCEPTED])
+    remark = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+
+class StatusRejectSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=[Conversion.Status.REJECTED])
+    reason = serializers.SlugField(max_length=64, required=False, default="rejected_by_advertiser")
+    remark = serializers.RegexField(r"\S", max_length=500, help_text="Why: the publisher sees it.")
+
+
+STATUS_UPDATE_SCHEMA = PolymorphicProxySerializer(
+    component_name="StatusUpdate",
+    serializers={"accepted": StatusAcceptSerializer, "rejected": StatusRejectSerializer},
+    resource_type_field_name="status",
+    many=False,
+)
 
 
 class RequestLogEntrySerializer(serializers.ModelSerializer):

@@ -16,7 +16,12 @@ from rest_framework.views import APIView
 from config.errors import DomainError
 from conversions.api.authentication import AdvertiserKeyAuthentication, PostbackTokenAuthentication
 from conversions.api.intake import IntakeRequest, failure_log, report_intake
-from conversions.api.serializers import ConversionSerializer, ConvertInputSerializer, StatusUpdateSerializer
+from conversions.api.serializers import (
+    STATUS_UPDATE_SCHEMA,
+    ConversionSerializer,
+    ConvertInputSerializer,
+    StatusUpdateSerializer,
+)
 from conversions.errors import ConversionNotFound
 from conversions.idempotency import idempotent_call, request_fingerprint
 from conversions.models import Conversion, RequestLogEntry
@@ -322,7 +327,7 @@ def status_update_schema(operation_id: str, summary: str):
     return extend_schema(
         operation_id=operation_id,
         summary=summary,
-        request=StatusUpdateSerializer,
+        request=STATUS_UPDATE_SCHEMA,
         parameters=[IDEMPOTENCY_HEADER],
         responses={
             200: ConversionSerializer,
