@@ -76,6 +76,20 @@ class OutageLog:
             self.started = None
 
 
+def redis_persistence_check(client) -> str | None:
+    """What a Redis crash would lose, or None when Redis keeps an append-only file (docs/operations.md).
+
+    Managed Redis services may refuse CONFIG: then we cannot tell, and say nothing.
+    """
+    try:
+        appendonly = client.config_get("appendonly").get("appendonly")
+    except redis.exceptions.RedisError:
+        return None
+    if appendonly == "yes":
+        return None
+    return "Redis keeps no append-only file (appendonly no): a Redis crash loses the clicks still in the buffer"
+
+
 def connections_drop() -> None:
     """Close Django's database connections so the next query connects afresh (a dead socket never recovers)."""
     for connection in connections.all(initialized_only=True):

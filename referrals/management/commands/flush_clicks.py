@@ -14,7 +14,8 @@ import time
 
 from django.core.management.base import BaseCommand
 
-from core.outages import outages_ride_out
+from config.redis_connection import redis_for_queue
+from core.outages import outages_ride_out, redis_persistence_check
 from referrals.click_buffer import click_buffer_enabled, clicks_flush
 
 
@@ -32,6 +33,9 @@ class Command(BaseCommand):
                 "The click buffer is off (no REDIS_URL, CLICK_BUFFER=0 or not PostgreSQL): nothing to do."
             )
             return
+        risk = redis_persistence_check(redis_for_queue("default"))
+        if risk:
+            self.stderr.write(f"Warning: {risk}. Set appendonly yes (docs/operations.md).")
         if once:
             self.stdout.write(f"{clicks_flush(batch_size=batch_size)} clicks written")
             return
