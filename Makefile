@@ -33,6 +33,8 @@ stop: venv
 	$(EMBEDDED) stop
 
 # The production topology under honcho (Procfile): web, RQ worker, click flusher, scheduler.
+# A local run only: production sets its own SECRET_KEY, and the app refuses to start without one.
+run: export SECRET_KEY ?= dev-only-insecure-key-change-me
 run: services
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo --base-url http://$(HOST):$(PORT)

@@ -1,5 +1,9 @@
 """Settings for `make bench`: the project's own, plus the baseline views in `bench.urls`."""
 
+import os
+
+os.environ.setdefault("SECRET_KEY", "bench-only-insecure-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz")
+
 from config.settings import *  # noqa: F403
 from config.settings import ALLOWED_HOSTS
 

@@ -5,9 +5,11 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
-from rest_framework.views import exception_handler
+from rest_framework.views import exception_handler, set_rollback
 
 from config.errors import DomainError
+from core.http_errors import outage_response
+from core.outages import outage_is
 
 # DRF's own exceptions, by class, to our stable codes.
 _CODES = {
@@ -44,6 +46,9 @@ def error_fields(detail) -> dict:
 
 
 def api_exception_handler(exc, context):
+    if outage_is(exc):  # PostgreSQL or Redis away: 503 with Retry-After (core/http_errors.py), not a 500
+        set_rollback()
+        return outage_response(context["request"], exc)
     if isinstance(exc, DomainError):
         return Response(error_body(exc.code, exc.message, exc.fields), status=exc.status_code)
     if isinstance(exc, Http404):

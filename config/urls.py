@@ -1,14 +1,23 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from config.health import healthz, readyz
 from config.metrics import metrics
 from conversions.simulation import rule_simulation
+from core.input_limits import TextConverter
 from referrals.views import click_redirect, home_for_role
 
+register_converter(TextConverter, "text")
+
+# Under /v1/ errors answer in the API's JSON shape; an outage answers 503 with Retry-After.
+handler400 = "core.http_errors.bad_request"
+handler403 = "core.http_errors.permission_denied"
+handler404 = "core.http_errors.page_not_found"
+handler500 = "core.http_errors.server_error"
+
 urlpatterns = [
-    path("c/<str:code>", click_redirect, name="click"),
+    path("c/<text:code>", click_redirect, name="click"),
     path("v1/", include("conversions.api.urls")),
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),

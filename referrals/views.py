@@ -1,9 +1,9 @@
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import redirect
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
-from referrals.models import Offer
+from referrals.models import Click, Offer
 from referrals.request_metadata import request_metadata
 from referrals.selectors import link_for_code
 from referrals.services import (
@@ -16,12 +16,14 @@ from referrals.services import (
 )
 
 
-@require_GET
+@require_safe
 def click_redirect(request, code: str):
     """`GET /c/<code>`: record a click and send the visitor on to the offer.
 
     Bots are recorded (flagged) and sent where everyone else goes. A paused
     offer sends visitors to its fallback URL without recording, or answers 404.
+    `HEAD` (link checkers, previews) answers the same status and destination but
+    records nothing: no one was sent anywhere.
     """
     link = link_for_code(code)
     if link is None:
@@ -31,12 +33,16 @@ def click_redirect(request, code: str):
         if offer.fallback_url:
             return HttpResponseRedirect(offer.fallback_url)
         raise Http404("This offer is paused.")
+    sub_ids = {name: request.GET.get(name, "")[:255] for name in SUB_IDS}
+    if request.method == "HEAD":
+        unrecorded = Click(click_id="", **sub_ids)
+        return HttpResponseRedirect(click_destination_url(offer=offer, link=link, click=unrecorded))
     click = click_record(
         link=link,
         request=ClickRequest(
             metadata=request_metadata(request.META),
             referer=request.META.get("HTTP_REFERER", ""),
-            sub_ids={name: request.GET.get(name, "")[:255] for name in SUB_IDS},
+            sub_ids=sub_ids,
         ),
     )
     destination = click_destination_url(offer=offer, link=link, click=click, deep_link=request.GET.get("url", ""))

@@ -16,6 +16,7 @@ from conversions.api.serializers import (
     RequestLogEntrySerializer,
 )
 from conversions.models import Conversion, RequestLogEntry
+from core.input_limits import page_size_parse
 from referrals.models import Click, Partner
 from rewards.selectors import rewards_by_conversion
 
@@ -27,6 +28,19 @@ class NewestFirst(CursorPagination):
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 500
+
+    def get_page_size(self, request):
+        # DRF falls back to the default on page_size=-1 or null; that is bad input, answered 400.
+        return page_size_parse(
+            request.query_params, name=self.page_size_query_param, default=self.page_size, maximum=self.max_page_size
+        )
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"].update(minimum=1, maximum=self.max_page_size, default=self.page_size)
+        return parameters
 
     def decode_cursor(self, request):
         # A cursor the client mangled is bad input, not a missing page.

@@ -1,6 +1,6 @@
 import copy
 
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema_field
 from rest_framework import serializers
 
 from conversions.intake.recording import ConversionReport
@@ -13,6 +13,7 @@ from conversions.validation import (
     meta_validate,
     report_fields_check,
 )
+from core.input_limits import StrictDateTimeField, meta_depth_check
 from referrals.models import Click
 from referrals.money import money_quantize
 from rewards.selectors import reward_for_conversion
@@ -34,6 +35,17 @@ class AmountField(serializers.Field):
         return str(value)
 
 
+@extend_schema_field(
+    {
+        "type": "object",
+        "additionalProperties": True,
+        "description": "Your own keys and values: a JSON object of at most 10 KB, nested at most 8 deep.",
+    }
+)
+class MetaField(serializers.JSONField):
+    """`meta`: a JSON object. Plain JSONField would be documented as any value, null included, which we refuse."""
+
+
 class ConvertInputSerializer(serializers.Serializer):
     """The body of `POST /v1/convert` (and the postback's parameters)."""
 
@@ -43,7 +55,7 @@ class ConvertInputSerializer(serializers.Serializer):
     referral_code = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
     coupon = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
     offer = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
-    occurred_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    occurred_at = StrictDateTimeField(required=False, allow_null=True, default=None)
     amount = AmountField()
     currency = serializers.CharField(max_length=3, required=False, allow_blank=True, default="")
     product_id = serializers.CharField(max_length=128, required=False, allow_blank=True, default="")
@@ -58,7 +70,7 @@ class ConvertInputSerializer(serializers.Serializer):
     ip = serializers.IPAddressField(
         required=False, allow_null=True, default=None, help_text="The visitor's IP, when a server reports."
     )
-    meta = serializers.JSONField(required=False, default=dict)
+    meta = MetaField(required=False, default=dict)
 
     def get_fields(self):
         # Shallow copies of the declared fields: nothing changes a field per instance here, and DRF's
@@ -74,7 +86,7 @@ class ConvertInputSerializer(serializers.Serializer):
 
     def validate_meta(self, value):
         try:
-            return meta_validate(value)
+            return meta_validate(meta_depth_check(value))
         except FieldInvalid as error:
             raise serializers.ValidationError(str(error)) from None
 
@@ -231,6 +243,27 @@ class StatusUpdateSerializer(serializers.Serializer):
         if attrs["status"] == Conversion.Status.REJECTED and not attrs["remark"].strip():
             raise serializers.ValidationError({"remark": ["Say why: the publisher sees this remark."]})
         return attrs
+
+
+# What the OpenAPI schema says of a status update: one shape per status, so that a rejection's remark is
+# required there as it is here (StatusUpdateSerializer stays the one that validates).
+class StatusAcceptSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=[Conversion.Status.ACCEPTED])
+    remark = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+
+class StatusRejectSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=[Conversion.Status.REJECTED])
+    reason = serializers.SlugField(max_length=64, required=False, default="rejected_by_advertiser")
+    remark = serializers.RegexField(r"\S", max_length=500, help_text="Why: the publisher sees it.")
+
+
+STATUS_UPDATE_SCHEMA = PolymorphicProxySerializer(
+    component_name="StatusUpdate",
+    serializers={"accepted": StatusAcceptSerializer, "rejected": StatusRejectSerializer},
+    resource_type_field_name="status",
+    many=False,
+)
 
 
 class RequestLogEntrySerializer(serializers.ModelSerializer):

@@ -12,7 +12,7 @@ urlpatterns = [
     path("clicks", reads.ClickList.as_view(), name="api-clicks"),
     path("conversions/<uuid:conversion_id>/status", views.ConversionStatusView.as_view(), name="api-conversion-status"),
     path(
-        "conversions/by-external-id/<str:external_id>/status",
+        "conversions/by-external-id/<text:external_id>/status",
         views.ConversionStatusByExternalIdView.as_view(),
         name="api-conversion-status-by-external-id",
     ),

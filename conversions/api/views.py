@@ -8,7 +8,7 @@ from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, renderers, status
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -16,13 +16,19 @@ from rest_framework.views import APIView
 from config.errors import DomainError
 from conversions.api.authentication import AdvertiserKeyAuthentication, PostbackTokenAuthentication
 from conversions.api.intake import IntakeRequest, failure_log, report_intake
-from conversions.api.serializers import ConversionSerializer, ConvertInputSerializer, StatusUpdateSerializer
+from conversions.api.serializers import (
+    STATUS_UPDATE_SCHEMA,
+    ConversionSerializer,
+    ConvertInputSerializer,
+    StatusUpdateSerializer,
+)
 from conversions.errors import ConversionNotFound
 from conversions.idempotency import idempotent_call, request_fingerprint
 from conversions.lifecycle import conversion_approve, conversion_reject
 from conversions.models import Conversion, RequestLogEntry
 from conversions.signatures import HEADER as SIGNATURE_HEADER
 from conversions.signatures import SignatureRefused, signature_verify
+from core.input_limits import NUL, StrictJSONParser, single_values
 from referrals.request_metadata import request_metadata
 from referrals.selectors import offer_for_public_id
 from referrals.services import address_allowed, click_cookie_name
@@ -161,7 +167,9 @@ class ConvertView(IngestionView):
 
 
 def _fields_of(data) -> dict:
-    """Postback parameters as one dict; `meta_<key>` parameters gather into `meta`."""
+    """Postback parameters as one dict; `meta_<key>` parameters gather into `meta`. Each may come once."""
+    if hasattr(data, "getlist"):
+        single_values(data)
     fields, meta = {}, {}
     for name in data:
         value = data.get(name)
@@ -182,7 +190,7 @@ class PostbackView(IngestionView):
     channel = Conversion.Channel.POSTBACK
     authentication_classes = [PostbackTokenAuthentication]
     permission_classes = [IsAuthenticated]
-    parser_classes = [JSONParser, FormParser, MultiPartParser]
+    parser_classes = [StrictJSONParser, FormParser, MultiPartParser]
     renderer_classes = [renderers.JSONRenderer, PlainTextRenderer]
 
     def check_sender(self, request, signed_body: bytes) -> None:
@@ -277,7 +285,8 @@ def pixel(request):
     Attribution by an explicit `click_id` (affitrack.js keeps it on the advertiser's site), else by our
     click cookie for the offer, which the browser sends with this request.
     """
-    offer = offer_for_public_id(request.GET.get("offer", ""))
+    public_id = request.GET.get("offer", "")
+    offer = offer_for_public_id(public_id) if NUL not in public_id else None  # no offer id holds NUL
     intake = IntakeRequest(
         channel=Conversion.Channel.PIXEL,
         method=request.method,
@@ -285,15 +294,14 @@ def pixel(request):
         metadata=request_metadata(request.META),
         cookie_click_id=request.COOKIES.get(click_cookie_name(offer), "") if offer else "",
     )
-    data = _fields_of(request.GET)
+    try:
+        data = _fields_of(request.GET)
+        refused = None if offer else ConversionNotFound("No such offer.", fields={"offer": ["Unknown offer."]})
+    except exceptions.ValidationError as error:
+        data, refused = dict(request.GET.items()), error  # a parameter sent twice: logged, and still the GIF
     data.setdefault("type", Conversion.Type.PURCHASE)
-    if offer is None:
-        failure_log(
-            advertiser=None,
-            intake=intake,
-            payload=data,
-            error=ConversionNotFound("No such offer.", fields={"offer": ["Unknown offer."]}),
-        )
+    if refused is not None:
+        failure_log(advertiser=offer.advertiser if offer else None, intake=intake, payload=data, error=refused)
     else:
         try:
             report_intake(advertiser=offer.advertiser, data=data, intake=intake)
@@ -319,7 +327,7 @@ def status_update_schema(operation_id: str, summary: str):
     return extend_schema(
         operation_id=operation_id,
         summary=summary,
-        request=StatusUpdateSerializer,
+        request=STATUS_UPDATE_SCHEMA,
         parameters=[IDEMPOTENCY_HEADER],
         responses={
             200: ConversionSerializer,

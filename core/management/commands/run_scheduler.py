@@ -1,0 +1,49 @@
+"""`manage.py run_scheduler config.cron`: `rqcron` that rides out Redis outages (the Procfile's scheduler).
+
+rq's cron scheduler ends on the first Redis error; here it starts again once Redis answers. A tick missed
+during the outage costs nothing: every scheduled job is safe to miss once and to run twice (config/cron.py).
+"""
+
+import logging
+import signal
+import time
+
+from django.core.management.base import BaseCommand
+from django_rq.cron import DjangoCronScheduler
+
+from core.outages import OutageLog, backoff_delays, outage_is
+
+
+class Command(BaseCommand):
+    help = "Run rq's cron scheduler for a config module, carrying on through Redis outages."
+
+    def add_arguments(self, parser):
+        parser.add_argument("config_path", help="The cron configuration module, e.g. config.cron.")
+
+    def handle(self, *args, config_path, **options):
+        outage = OutageLog("scheduler")
+        delays = backoff_delays()
+        while True:
+            scheduler = DjangoCronScheduler(logging_level=logging.INFO)
+            try:
+                scheduler.load_config_from_file(config_path)
+                scheduler.start()  # returns on SIGTERM or SIGINT
+                return
+            except Exception as error:
+                if not outage_is(error):
+                    raise
+                outage.failed(error)
+            # Its signal handlers raise inside it; while we wait, a stop request simply ends the process.
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            # Wait for Redis before building the next scheduler (its start registers it there).
+            while True:
+                time.sleep(next(delays))
+                try:
+                    scheduler.connection.ping()
+                    break
+                except Exception as error:
+                    if not outage_is(error):
+                        raise
+            outage.recovered()
+            delays = backoff_delays()

@@ -1,0 +1,79 @@
+"""`manage.py run_worker [queues] [--with-scheduler]`: `rqworker` that rides out Redis and PostgreSQL outages.
+
+RQ's own loop quits on the first error it does not expect (a Redis restart under its heartbeat, say),
+and the process ends. Here, when it quits without being asked to, we wait with backoff until Redis and
+PostgreSQL answer again and start a new worker. Jobs that meet a database outage are retried
+(core/outages.py: job_retry_on_outage) instead of failing.
+"""
+
+import signal
+import time
+
+from django.core.management.base import BaseCommand
+from django.db import connection
+from django_rq.utils import reset_db_connections
+from django_rq.workers import get_worker
+from rq import Worker
+from rq.logutils import setup_loghandlers
+
+from core.outages import OutageLog, backoff_delays, connections_drop, job_retry_on_outage, outage_is
+
+
+class OutlastingWorker(Worker):
+    """RQ's worker, remembering whether a stop was asked for (RQ's own flag is set only while busy)."""
+
+    stop_asked = False
+
+    def request_stop(self, signum, frame):
+        self.stop_asked = True
+        super().request_stop(signum, frame)
+
+
+def services_check(worker: Worker) -> None:
+    """Raise if Redis or PostgreSQL does not answer."""
+    worker.connection.ping()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+
+
+class Command(BaseCommand):
+    help = "Run an RQ worker that carries on through Redis and PostgreSQL outages (the Procfile's worker)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("queues", nargs="*", default=["default"])
+        parser.add_argument("--with-scheduler", action="store_true", help="Also move due retries back to queues.")
+        parser.add_argument("--burst", action="store_true", help="Run the queued jobs, then exit.")
+
+    def handle(self, *args, queues, with_scheduler=False, burst=False, **options):
+        level = "DEBUG" if options["verbosity"] >= 2 else "WARNING" if options["verbosity"] == 0 else "INFO"
+        setup_loghandlers(level)
+        outage = OutageLog("worker")
+        delays = backoff_delays()
+        while True:
+            worker = get_worker(*queues, worker_class=OutlastingWorker)
+            worker.push_exc_handler(job_retry_on_outage)
+            reset_db_connections()  # before RQ forks its work horses
+            try:
+                worker.work(burst=burst, with_scheduler=with_scheduler, logging_level=level)
+            except Exception as error:
+                if not outage_is(error):
+                    raise
+            if worker.stop_asked or burst:
+                return
+            # RQ's loop quit on an error it logged. Wait for both services, then start again; meanwhile
+            # a stop request simply ends the process (RQ's handlers would ask Redis for the worker's state).
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            while True:
+                try:
+                    services_check(worker)
+                    break
+                except Exception as error:
+                    if not outage_is(error):
+                        raise
+                    outage.failed(error)
+                    connections_drop()
+                    time.sleep(next(delays))
+            outage.recovered()
+            delays = backoff_delays()
+            time.sleep(next(delays))  # an unexpected error with both services up: do not spin

@@ -1,0 +1,145 @@
+"""PostgreSQL or Redis unreachable: what counts as an outage, and how a long-running process rides one out.
+
+The worker, the scheduler and the click flusher loop for days; a restart of either service must not end
+them (under honcho one exiting process stops the others, and nothing is processed until someone notices).
+Each waits with a growing delay, logs once when the outage starts and once when it ends, and carries on.
+"""
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from typing import TypeVar
+
+import psycopg
+import redis
+from django.db import InterfaceError, OperationalError, connections
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# Connection refused, reset, timed out, server restarting ("the database system is shutting down",
+# Redis LOADING its append-only file). psycopg's own appear where the click buffer COPYs on a raw cursor.
+OUTAGE_ERRORS = (
+    OperationalError,
+    InterfaceError,
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+)
+# How long a client should wait before trying again (the Retry-After of a 503).
+RETRY_AFTER_SECONDS = 5
+
+
+def outage_is(error: BaseException) -> bool:
+    """True when error (or what caused it) says PostgreSQL or Redis could not be reached."""
+    while error is not None:
+        if isinstance(error, OUTAGE_ERRORS):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
+def outage_service(error: BaseException) -> str:
+    return "Redis" if isinstance(error, redis.exceptions.RedisError) else "PostgreSQL"
+
+
+def backoff_delays(*, first: float = 0.5, longest: float = 30.0) -> Iterator[float]:
+    """0.5 s, 1 s, 2 s, ... up to `longest`: quick to notice a blip, gentle on a service that stays down."""
+    delay = first
+    while True:
+        yield delay
+        delay = min(delay * 2, longest)
+
+
+class OutageLog:
+    """One warning when an outage starts and one line when the service is back, however many retries between."""
+
+    def __init__(self, process: str):
+        self.process = process
+        self.started: float | None = None
+
+    def failed(self, error: BaseException) -> None:
+        if self.started is None:
+            self.started = time.monotonic()
+            log.warning(
+                "%s: %s unavailable (%s: %s); retrying with backoff",
+                self.process,
+                outage_service(error),
+                error.__class__.__name__,
+                str(error).strip().splitlines()[0] if str(error).strip() else "",
+            )
+
+    def recovered(self) -> None:
+        if self.started is not None:
+            log.warning("%s: back after %.1f s; carrying on", self.process, time.monotonic() - self.started)
+            self.started = None
+
+
+def redis_persistence_check(client) -> str | None:
+    """What a Redis crash would lose, or None when Redis keeps an append-only file (docs/operations.md).
+
+    Managed Redis services may refuse CONFIG: then we cannot tell, and say nothing.
+    """
+    try:
+        appendonly = client.config_get("appendonly").get("appendonly")
+    except redis.exceptions.RedisError:
+        return None
+    if appendonly == "yes":
+        return None
+    return "Redis keeps no append-only file (appendonly no): a Redis crash loses the clicks still in the buffer"
+
+
+def connections_drop() -> None:
+    """Close Django's database connections so the next query connects afresh (a dead socket never recovers)."""
+    for connection in connections.all(initialized_only=True):
+        try:
+            connection.close()
+        except Exception:  # noqa: S110 - closing a connection to a server that is gone may fail; it is gone either way
+            pass
+
+
+def outages_ride_out(
+    step: Callable[[], T],
+    *,
+    process: str,
+    stopping: Callable[[], bool] = lambda: False,
+    sleep: Callable[[float], None] = time.sleep,
+) -> T | None:
+    """Call `step` until it gets through without an outage; returns its result (None if asked to stop first).
+
+    Anything that is not an outage is raised: a bug should stop the process loudly, not loop.
+    """
+    outage = OutageLog(process)
+    delays = backoff_delays()
+    while not stopping():
+        try:
+            result = step()
+        except Exception as error:
+            if not outage_is(error):
+                raise
+            outage.failed(error)
+            connections_drop()
+            sleep(next(delays))
+            continue
+        outage.recovered()
+        return result
+    return None
+
+
+# A job that met an outage runs again after these many seconds (the worker's scheduler requeues it).
+JOB_RETRY_DELAYS = [2, 5, 10, 30, 60, 120]
+
+
+def job_retry_on_outage(job, exc_type, exc_value, traceback) -> bool:
+    """RQ exception handler: a job that failed because PostgreSQL or Redis was away is retried with backoff.
+
+    Every job is safe to run twice, so running it again costs nothing; a job that fails for any other
+    reason fails as before. Once the retries are spent the job fails too, and the sweeper, every minute,
+    picks up whatever it left pending.
+    """
+    if outage_is(exc_value) and job.retries_left is None:
+        job.retries_left = len(JOB_RETRY_DELAYS)
+        job.retry_intervals = JOB_RETRY_DELAYS
+        log.warning("job %s met an outage (%s); retrying in %s s", job.id, exc_type.__name__, JOB_RETRY_DELAYS[0])
+    return True  # on to RQ's own handling, which sees retries_left and requeues

@@ -1,0 +1,182 @@
+"""The production topology as real processes (gunicorn, the worker, the click flusher), a stream of clicks and
+conversions against it, and the proof table: sent, acknowledged, stored, lost, doubled, 5xx.
+
+Used by the outage proofs: the stream runs while a test kills or stops Redis or PostgreSQL under it.
+"""
+
+import http.client
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tests.reliability.conftest import ROOT, _free_port, process_tree_kill
+
+
+@dataclass
+class Answer:
+    status: int
+    content_type: str
+    retry_after: str
+    key: str  # the click id (from the cookie) or the conversion's external id
+
+
+@dataclass
+class Stream:
+    """Two threads, one sending clicks and one conversions, each as fast as the server answers."""
+
+    port: int
+    api_key: str
+    link_code: str
+    cookie_name: str
+    clicks: list[Answer] = field(default_factory=list)
+    conversions: list[Answer] = field(default_factory=list)
+    stopping: threading.Event = field(default_factory=threading.Event)
+    threads: list[threading.Thread] = field(default_factory=list)
+
+    def _request(self, method: str, path: str, body: bytes | None = None, headers: dict | None = None):
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        try:
+            connection.request(method, path, body=body, headers=headers or {})
+            response = connection.getresponse()
+            response.read()
+            return response
+        except OSError:
+            return None  # refused or reset: counted as not acknowledged
+        finally:
+            connection.close()
+
+    def _clicks(self) -> None:
+        while not self.stopping.is_set():
+            response = self._request("GET", f"/c/{self.link_code}")
+            if response is None:
+                self.clicks.append(Answer(0, "", "", ""))
+                continue
+            cookie = response.getheader("Set-Cookie", "")
+            click_id = cookie.split(f"{self.cookie_name}=", 1)[1].split(";", 1)[0] if self.cookie_name in cookie else ""
+            self.clicks.append(Answer(response.status, response.getheader("Content-Type", ""), "", click_id))
+            self.clicks[-1].retry_after = response.getheader("Retry-After", "")
+
+    def _conversions(self) -> None:
+        number = 0
+        while not self.stopping.is_set():
+            number += 1
+            external_id = f"stream-{number}"
+            body = {
+                "type": "purchase",
+                "referral_code": "ALICE",
+                "offer": "acme-shoes",
+                "external_id": external_id,
+                "amount": "10.00",
+                "product_id": "p",
+            }
+            response = self._request(
+                "POST",
+                "/v1/convert",
+                json.dumps(body).encode(),
+                {"Authorization": f"Bearer {self.api_key}", "Content-Type": "application/json"},
+            )
+            if response is None:
+                self.conversions.append(Answer(0, "", "", external_id))
+                continue
+            self.conversions.append(
+                Answer(
+                    response.status,
+                    response.getheader("Content-Type", ""),
+                    response.getheader("Retry-After", ""),
+                    external_id,
+                )
+            )
+
+    def start(self) -> None:
+        self.threads = [threading.Thread(target=self._clicks), threading.Thread(target=self._conversions)]
+        for thread in self.threads:
+            thread.start()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        for thread in self.threads:
+            thread.join()
+
+
+class Topology:
+    """The Procfile's four processes as production runs them: gunicorn, `run_worker --with-scheduler`,
+    `flush_clicks` and `run_scheduler config.cron`, on the given PostgreSQL and Redis."""
+
+    def __init__(self, *, database_url: str, redis_url: str):
+        self.port = _free_port()
+        self.logs = Path(tempfile.mkdtemp(prefix="affitrack-topology-"))
+        self.env = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis_url,
+            "LOG_FORMAT": "console",
+            "GUNICORN_BIND": f"127.0.0.1:{self.port}",
+            "WEB_CONCURRENCY": "2",
+            "API_RATE_INGEST": "1000000/min",
+            "CLICK_BUFFER": "1",
+        }
+        self.processes: dict[str, subprocess.Popen] = {}
+
+    def _start(self, name: str, command: list[str]) -> None:
+        log = open(self.logs / f"{name}.log", "wb")
+        self.processes[name] = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=log, stderr=log)
+
+    def start(self) -> None:
+        self._start("web", [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", "config.wsgi"])
+        self._start("worker", [sys.executable, "manage.py", "run_worker", "default", "--with-scheduler"])
+        self._start("clicks", [sys.executable, "manage.py", "flush_clicks", "--interval", "0.2"])
+        self._start("scheduler", [sys.executable, "manage.py", "run_scheduler", "config.cron"])
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+                connection.request("GET", "/healthz")
+                if connection.getresponse().status == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.2)
+        raise AssertionError(f"gunicorn did not answer /healthz; see {self.logs}")
+
+    def alive(self) -> dict[str, bool]:
+        return {name: process.poll() is None for name, process in self.processes.items()}
+
+    def log(self, name: str) -> str:
+        return (self.logs / f"{name}.log").read_text(errors="replace")
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            process_tree_kill(process)
+
+
+def proof_rows(kind: str, answers: list[Answer], acknowledged_statuses: set[int], stored: dict[str, int]) -> dict:
+    """One row of the proof table. `stored` maps each key found in the database to how many rows hold it."""
+    acknowledged = [answer.key for answer in answers if answer.status in acknowledged_statuses]
+    return {
+        "what": kind,
+        "sent": len(answers),
+        "acknowledged": len(acknowledged),
+        "stored": sum(1 for key in acknowledged if stored.get(key, 0) >= 1),
+        "lost": sum(1 for key in acknowledged if stored.get(key, 0) == 0),
+        "doubled": sum(1 for key in acknowledged if stored.get(key, 0) > 1),
+        "5xx": sum(1 for answer in answers if answer.status >= 500),
+        "5xx not 503+Retry-After": sum(
+            1 for answer in answers if answer.status >= 500 and not (answer.status == 503 and answer.retry_after)
+        ),
+        "no answer": sum(1 for answer in answers if answer.status == 0),
+    }
+
+
+def proof_table(title: str, rows: list[dict]) -> str:
+    columns = list(rows[0])
+    widths = {column: max(len(column), *(len(str(row[column])) for row in rows)) for column in columns}
+    lines = [title, " | ".join(column.ljust(widths[column]) for column in columns)]
+    lines.append("-|-".join("-" * widths[column] for column in columns))
+    lines += [" | ".join(str(row[column]).ljust(widths[column]) for column in columns) for row in rows]
+    return "\n".join(lines)
