@@ -181,7 +181,7 @@ def generate(
     """
     from django.contrib.auth.hashers import make_password
 
-    from referrals.money import money_quantize
+    from core.money import money_quantize
     from rewards.periods import validation_term_end
 
     rng = random.Random(seed)

@@ -58,8 +58,8 @@ def main() -> None:
     from django.utils import timezone
     from rq import SimpleWorker
 
-    from conversions.jobs import process_conversion, process_pending_conversions
     from conversions.models import Conversion
+    from conversions.processing.jobs import process_conversion, process_pending_conversions
     from referrals.models import Advertiser, Offer, Partner
     from rewards.models import Reward, RewardRule
 

@@ -7,7 +7,7 @@ costs nothing.
 
 from rq import cron
 
-from conversions.jobs import (
+from conversions.processing.jobs import (
     process_conversions_waiting_for_rates,
     process_pending_conversions,
     prune_ingestion_records,

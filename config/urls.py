@@ -2,10 +2,10 @@ from django.contrib import admin
 from django.urls import include, path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from config.health import healthz, readyz
-from config.metrics import metrics
-from conversions.simulation import rule_simulation
+from conversions.processing.simulation import rule_simulation
+from core.health import healthz, readyz
 from core.input_limits import TextConverter
+from core.metrics import metrics
 from referrals.views import click_redirect, home_for_role
 
 register_converter(TextConverter, "text")
@@ -18,7 +18,7 @@ handler500 = "core.http_errors.server_error"
 
 urlpatterns = [
     path("c/<text:code>", click_redirect, name="click"),
-    path("v1/", include("conversions.api.urls")),
+    path("v1/", include("config.api_urls")),
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
     path("metrics", metrics, name="metrics"),
@@ -29,6 +29,6 @@ urlpatterns = [
     path("advertiser/", include("conversions.advertiser.urls")),
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
-    path("dashboard/", include("conversions.dashboard.urls")),
+    path("dashboard/", include("config.dashboard_urls")),
     path("", home_for_role, name="home"),
 ]

@@ -7,7 +7,7 @@ class ConversionsConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_delete, post_save
 
-        from conversions.api import authentication  # noqa: F401 - registers the OpenAPI auth scheme
+        from conversions.intake import authentication  # noqa: F401 - registers the OpenAPI auth scheme
         from conversions.models import PartnerPostback
         from conversions.uploads import admin  # noqa: F401 - registers the uploads' admin
         from referrals import hot_cache
@@ -23,7 +23,7 @@ class ConversionsConfig(AppConfig):
 
 
 def _process_waiting_conversions(sender, **kwargs) -> None:
-    from config.jobs import job_enqueue_on_commit
-    from conversions.jobs import process_conversions_waiting_for_rates
+    from conversions.processing.jobs import process_conversions_waiting_for_rates
+    from core.jobs import job_enqueue_on_commit
 
     job_enqueue_on_commit(process_conversions_waiting_for_rates)

@@ -1,4 +1,4 @@
-from config.errors import DomainError, NotFoundError
+from core.errors import DomainError, NotFoundError
 
 
 class ConversionInvalid(DomainError):

@@ -18,7 +18,7 @@ from conversions.models import Conversion, StatusChange
 from conversions.processing.pipeline import conversion_facts, conversions_lock, conversions_settle
 from conversions.processing.status import conversion_status_set
 from conversions.rollups import rollup_earnings_add
-from referrals.money import money_quantize
+from core.money import money_quantize
 from rewards.lifecycle import reward_amount_adjust, reward_approve, reward_reverse
 from rewards.models import Reward
 

@@ -83,7 +83,7 @@ class StrictJSONParser(parsers.JSONParser):
 
 
 def meta_depth_check(value):
-    """`meta` nested at most META_MAX_DEPTH deep (its size limit is conversions/validation.py's)."""
+    """`meta` nested at most META_MAX_DEPTH deep (its size limit is conversions/intake/validation.py's)."""
     if json_depth(value) > META_MAX_DEPTH:
         raise serializers.ValidationError(f"Must nest at most {META_MAX_DEPTH} levels deep.")
     return value

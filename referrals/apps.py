@@ -7,7 +7,7 @@ class ReferralsConfig(AppConfig):
     verbose_name = "Advertisers, offers and partners"
 
     def ready(self) -> None:
-        from config import login_guard  # noqa: F401 - connects the failed-login counters
+        from referrals import login_guard  # noqa: F401 - connects the failed-login counters
 
         # A signal because logins happen in django.contrib.auth, not in our views (admin, API sessions too).
         user_logged_in.connect(_partner_login_ip, dispatch_uid="referrals.partner_login_ip")

@@ -37,8 +37,8 @@ from django.db import connection, transaction
 from psycopg.errors import UniqueViolation
 from redis.exceptions import RedisError
 
-from config.postgres_text import without_nul
-from config.redis_connection import redis_for_queue
+from core.postgres_text import without_nul
+from core.redis_connection import redis_for_queue
 from referrals.models import Click
 from referrals.rollups import rollup_bucket, rollup_click_counts_add
 

@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
-from referrals.money import CURRENCY_MINOR_UNITS
+from core.money import CURRENCY_MINOR_UNITS
 
 CURRENCY_CHOICES = [(code, code) for code in sorted(CURRENCY_MINOR_UNITS)]
 

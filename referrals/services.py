@@ -13,8 +13,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from redis.exceptions import RedisError
 
-from config.postgres_text import without_nul
-from config.redis_connection import redis_for_queue
+from core.postgres_text import without_nul
+from core.redis_connection import redis_for_queue
 from referrals import hot_cache
 from referrals.click_buffer import click_buffer_enabled, click_buffer_push, click_write
 from referrals.models import Advertiser, ApiKey, Click, Link, Offer, Partner

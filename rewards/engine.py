@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
-from referrals.money import money_quantize
+from core.money import money_quantize
 
 OPERATORS = ("eq", "ne", "in", "not_in", "gt", "gte", "lt", "lte", "contains")
 FACT_FIELDS = ("product_id", "category", "currency", "source", "plan", "quantity", "country", "type")
@@ -243,7 +243,7 @@ def reward_amount_compute(rule, facts: ConversionFacts, rates: Rates | None = No
     """Fixed: the rule's value. Percentage: value% of the amount in the rule's currency. Then the cap.
 
     The result is rounded once, at the end, to the rule currency's minor unit
-    (ROUND_HALF_UP, `referrals.money.money_quantize`): the rate and the
+    (ROUND_HALF_UP, `core.money.money_quantize`): the rate and the
     percentage are applied to the exact amount, never to a rounded step.
     """
     base, rate = amount_in_rule_currency(rule, facts, rates or {})

@@ -1,4 +1,4 @@
-from config.errors import ConflictError, DomainError, NotFoundError
+from core.errors import ConflictError, DomainError, NotFoundError
 
 
 class RewardError(DomainError):

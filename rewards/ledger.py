@@ -21,9 +21,9 @@ from decimal import Decimal
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
 
+from core.money import money_quantize
 from core.rows import ids_reserve, rows_copy
 from referrals.models import Advertiser, Partner
-from referrals.money import money_quantize
 from rewards.models import Account, Entry, PayoutItem, Reward, Transaction
 
 Legs = list[tuple[Account, Decimal]]

@@ -13,7 +13,7 @@ from uuid import UUID
 
 from django.db import connection, transaction
 
-from referrals.money import money_quantize
+from core.money import money_quantize
 from rewards.engine import ConversionFacts, reward_amount_compute
 from rewards.errors import RewardError
 from rewards.ledger import Legs, account_get, ledger_legs_check, ledger_post

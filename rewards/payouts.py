@@ -16,8 +16,8 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import transaction
 
+from core.money import currency_is_known, decimal_parse, money_quantize
 from referrals.models import Partner
-from referrals.money import currency_is_known, decimal_parse, money_quantize
 from rewards.errors import RewardError
 from rewards.ledger import account_get, ledger_post
 from rewards.models import Account, PayoutBatch, PayoutItem, PayoutProfile, Reward, Transaction

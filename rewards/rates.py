@@ -15,7 +15,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import transaction
 
-from referrals.money import MoneyError, currency_is_known, decimal_parse
+from core.money import MoneyError, currency_is_known, decimal_parse
 from rewards.errors import RewardError
 from rewards.models import ExchangeRate
 from rewards.signals import exchange_rates_changed

@@ -19,7 +19,6 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from config.errors import DomainError
 from conversions.advertiser.forms import (
     ApiKeyForm,
     ClaimDeclineForm,
@@ -36,13 +35,14 @@ from conversions.advertiser.selectors import (
     request_log_of,
     uploads_of,
 )
-from conversions.claims import claim_approve, claim_decline
+from conversions.claims.services import claim_approve, claim_decline
 from conversions.lifecycle import conversion_decide, validation_term_ends
 from conversions.models import Conversion, ConversionUpload, MissingConversionClaim
 from conversions.uploads.csv_files import CsvFileInvalid, csv_download
 from conversions.uploads.reconciliation import reconciliation_lines
 from conversions.uploads.rows import ADJUSTMENT_COLUMNS, CONVERSION_COLUMNS
 from conversions.uploads.services import upload_create
+from core.errors import DomainError
 from referrals.models import ApiKey, Offer
 from referrals.services import api_key_create, api_key_revoke, postback_token_rotate
 

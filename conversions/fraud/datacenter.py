@@ -101,7 +101,7 @@ def datacenter_ranges_forget() -> None:
 
 
 def datacenter_ranges() -> RangeSet:
-    from conversions.fraud.models import DatacenterRange
+    from conversions.models.fraud import DatacenterRange
 
     if _loaded["ranges"] is not None and time.monotonic() - _loaded["checked"] < VERSION_CHECK_SECONDS:
         return _loaded["ranges"]
@@ -120,7 +120,7 @@ def datacenter_ranges() -> RangeSet:
 
 def datacenter_ranges_replace(*, text: str, now=None) -> int:
     """Replace the table with a new list, all or nothing; answer how many networks it holds."""
-    from conversions.fraud.models import DatacenterRange
+    from conversions.models.fraud import DatacenterRange
 
     ranges = dict(ranges_parse(text))  # one row per network; a repeated network keeps its last provider
     now = now or timezone.now()

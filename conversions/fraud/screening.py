@@ -13,8 +13,8 @@ from datetime import datetime
 from django.utils import timezone
 
 from conversions.fraud.checks import CHECKS, ScreeningContext, ScreeningPreload, Signal, ThresholdInvalid
-from conversions.fraud.models import FraudSetting
 from conversions.models import Conversion
+from conversions.models.fraud import FraudSetting
 
 log = logging.getLogger(__name__)
 

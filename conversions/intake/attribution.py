@@ -26,8 +26,8 @@ from datetime import datetime, timedelta
 from django.db import connection
 from django.db.models.functions import Lower
 
-from config.errors import DomainError
 from conversions.errors import ConversionInvalid, ConversionNotFound, UnknownClick
+from core.errors import DomainError
 from referrals.click_buffer import buffered_clicks_insert
 from referrals.models import Advertiser, Click, Coupon, Offer, Partner
 from referrals.selectors import offer_for_id

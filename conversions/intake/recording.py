@@ -21,7 +21,6 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from config.errors import DomainError
 from conversions.errors import ConversionInvalid
 from conversions.intake.attribution import (
     OUTSIDE_WINDOW,
@@ -32,11 +31,12 @@ from conversions.intake.attribution import (
     conversions_attribute,
 )
 from conversions.intake.conversion_rows import ROW_COLUMNS, conversion_rows_insert
-from conversions.jobs import conversions_processing_request
 from conversions.models import Conversion, PartnerPostback
-from conversions.postbacks import partner_postback_events, partner_postbacks_enqueue
+from conversions.postbacks.services import partner_postback_events, partner_postbacks_enqueue
+from conversions.processing.jobs import conversions_processing_request
+from core.errors import DomainError
+from core.money import MoneyError, money_quantize
 from referrals.models import Advertiser
-from referrals.money import MoneyError, money_quantize
 from referrals.request_metadata import RequestMetadata, country_for_ip, user_agent_describe
 
 

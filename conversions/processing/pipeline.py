@@ -150,7 +150,7 @@ def _settle(conversion: Conversion, decision: RewardDecision, *, writes: StatusW
     """Settle the conversion's status by its reward decision (in memory; `writes` saves it)."""
     conversion.reward_explanation = decision.explanation
     if decision.outcome == Outcome.MISSING_EXCHANGE_RATE:
-        # It stays pending; loading the rate processes it (conversions/jobs.py).
+        # It stays pending; loading the rate processes it (conversions/processing/jobs.py).
         missing = decision.explanation["missing_rate"]
         conversion.status_reason = MISSING_EXCHANGE_RATE
         conversion.status_remark = f"Waiting for the {missing['base']}->{missing['quote']} rate of {missing['date']}."

@@ -12,7 +12,7 @@ from datetime import datetime
 from conversions.errors import ConversionTransitionNotAllowed
 from conversions.fraud.screening import SCREENING_FIELDS
 from conversions.models import Conversion, StatusChange
-from conversions.postbacks import partner_postbacks_enqueue, partners_with_postbacks
+from conversions.postbacks.services import partner_postbacks_enqueue, partners_with_postbacks
 from core.rows import JsonOnce, rows_copy, rows_update
 
 # The lifecycle of DESIGN.md: which status may follow which.

@@ -2,7 +2,7 @@ from decimal import Decimal
 
 from django import template
 
-from referrals.money import MoneyError, money_quantize
+from core.money import MoneyError, money_quantize
 
 register = template.Library()
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from django.http import HttpResponse
 
-from config.errors import DomainError
+from core.errors import DomainError
 
 # Control characters that never occur in a text CSV (tab, LF and CR do).
 _BINARY = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")

@@ -23,8 +23,8 @@ from itertools import islice
 from django.db import transaction
 from django.utils import timezone
 
-from config.errors import DomainError
 from conversions.intake.recording import conversions_record
+from conversions.intake.validation import FieldInvalid, amount_validate
 from conversions.lifecycle import conversion_amount_change, conversion_decide
 from conversions.models import Conversion, ConversionUpload, UploadRowError
 from conversions.uploads.csv_files import CsvFileInvalid, CsvRow, CsvTable, csv_table_read
@@ -36,8 +36,8 @@ from conversions.uploads.rows import (
     row_errors_from,
     upload_columns_check,
 )
-from conversions.validation import FieldInvalid, amount_validate
-from referrals.money import money_quantize
+from core.errors import DomainError
+from core.money import money_quantize
 
 CHUNK_ROWS = 10_000
 

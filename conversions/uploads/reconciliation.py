@@ -15,10 +15,10 @@ from zoneinfo import ZoneInfo
 from django.db import transaction
 from django.utils import timezone
 
+from conversions.intake.validation import FieldInvalid, amount_validate
 from conversions.models import Conversion, ConversionUpload, UploadRowError
 from conversions.uploads.csv_files import CsvTable, csv_table_read
-from conversions.validation import FieldInvalid, amount_validate
-from referrals.money import MoneyError, money_quantize
+from core.money import MoneyError, money_quantize
 
 RESULTS = ("matched", "amount_differs", "only_theirs", "only_ours")
 

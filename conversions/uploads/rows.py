@@ -1,6 +1,6 @@
 """A CSV's rows checked against the rules of `POST /v1/convert`, before anything is written.
 
-The same field checks as the API (conversions/validation.py), cell by cell, with every error of a row
+The same field checks as the API (conversions/intake/validation.py), cell by cell, with every error of a row
 (not just the first) and its spreadsheet row number; no database, so the importer checks the next
 chunk in a thread while the server commits the last one.
 """
@@ -13,11 +13,8 @@ from zoneinfo import ZoneInfo
 
 from django.utils import timezone
 
-from config.errors import DomainError
 from conversions.intake.recording import ConversionReport
-from conversions.models import ConversionUpload, UploadRowError
-from conversions.uploads.csv_files import CsvFileInvalid, CsvRow, CsvTable
-from conversions.validation import (
+from conversions.intake.validation import (
     FieldInvalid,
     amount_validate,
     currency_validate,
@@ -27,6 +24,9 @@ from conversions.validation import (
     text_validate,
     type_validate,
 )
+from conversions.models import ConversionUpload, UploadRowError
+from conversions.uploads.csv_files import CsvFileInvalid, CsvRow, CsvTable
+from core.errors import DomainError
 from referrals.models import Offer
 
 CONVERSION_COLUMNS = [

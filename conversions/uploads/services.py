@@ -8,12 +8,12 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 
-from config.jobs import job_enqueue_on_commit
 from conversions.errors import ConversionNotFound
 from conversions.models import ConversionUpload
 from conversions.uploads.csv_files import CsvFileInvalid, csv_table_read
 from conversions.uploads.jobs import upload_import
 from conversions.uploads.rows import upload_columns_check
+from core.jobs import job_enqueue_on_commit
 from referrals.models import Advertiser, Offer
 
 

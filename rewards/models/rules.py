@@ -103,7 +103,7 @@ class RewardRule(models.Model):
 
     def clean(self) -> None:
         """What the admin's form reports before the database's constraints would refuse it."""
-        from referrals.money import money_quantize
+        from core.money import money_quantize
         from rewards.engine import condition_errors
 
         errors: dict[str, list[str]] = {}

@@ -6,9 +6,9 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from conversions.claims import claim_submit
+from conversions.claims.services import claim_submit
+from conversions.intake.request_log import request_log_record
 from conversions.models import Conversion, MissingConversionClaim
-from conversions.request_log import request_log_record
 from tests.factories import OfferFactory
 
 pytestmark = pytest.mark.django_db

@@ -9,8 +9,8 @@ from urllib.parse import urlencode
 import pytest
 from django.db.models import F
 
+from conversions.intake.signatures import signature_header
 from conversions.models import Conversion
-from conversions.signatures import signature_header
 from referrals.models import Click
 from referrals.services import postback_token_rotate, signing_secret_rotate
 from rewards.models import Entry, Reward

@@ -17,7 +17,7 @@ from django.db.models import F, Sum
 from django.test import Client
 from django.utils import timezone
 
-from conversions.claims import claim_approve, claim_submit
+from conversions.claims.services import claim_approve, claim_submit
 from conversions.models import Conversion
 from referrals.models import Click
 from referrals.services import postback_token_rotate
@@ -29,7 +29,7 @@ from tests.upload_helpers import csv_bytes
 pytestmark = pytest.mark.django_db(transaction=True)
 
 AMOUNT = Decimal("40.00")
-PAGE_SIZE = 50  # conversions/dashboard/report_views.py
+PAGE_SIZE = 50  # conversions/reports/views.py
 MANY_REQUESTS = 55  # more than a page of the report
 MANY_ROWS = 2500  # more than a chunk of the import (set to 1,000 below)
 

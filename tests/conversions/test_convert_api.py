@@ -223,7 +223,7 @@ def test_a_date_filter_with_an_extreme_offset_is_not_a_server_error(acme_api, cl
 def test_the_written_out_representation_matches_drf_field_by_field(acme_api, click, make_click, alice):
     from rest_framework import serializers
 
-    from conversions.api.serializers import ConversionSerializer, PartnerConversionSerializer
+    from conversions.intake.serializers import ConversionSerializer, PartnerConversionSerializer
 
     make_click("d" * 32, age=timedelta(days=400))  # outside the cookie window: rejected at once
     acme_api.post("/v1/convert", purchase(meta={"customer_id": "c-1"}, category="shoes", quantity=2), format="json")

@@ -3,7 +3,7 @@
 import pytest
 
 from conversions.models import Conversion, ConversionStat, ConversionSub1Stat, PostbackDispatch
-from conversions.postbacks import postback_create
+from conversions.postbacks.services import postback_create
 from referrals.models import Click
 
 

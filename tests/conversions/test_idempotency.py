@@ -5,7 +5,7 @@ from django.db import connection
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from conversions.idempotency import idempotency_keys_prune
+from conversions.intake.idempotency import idempotency_keys_prune
 from conversions.models import Conversion, IdempotencyKey
 
 BODY = {"type": "purchase", "click_id": "c" * 32, "external_id": "idem-1", "amount": "10.00", "product_id": "p"}

@@ -5,8 +5,8 @@ from urllib.parse import urlencode
 import pytest
 from django.test import Client
 
+from conversions.intake.signatures import signature_header
 from conversions.models import Conversion, RequestLogEntry
-from conversions.signatures import signature_header
 from referrals.services import signing_secret_rotate
 
 pytestmark = pytest.mark.django_db

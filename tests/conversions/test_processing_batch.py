@@ -10,8 +10,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from conversions.jobs import process_conversion, process_pending_conversions
 from conversions.models import Conversion, StatusChange
+from conversions.processing.jobs import process_conversion, process_pending_conversions
 from conversions.processing.pipeline import conversions_process_pending
 from referrals.models import Click
 from rewards.models import Reward, Transaction

@@ -5,9 +5,9 @@ from decimal import Decimal
 
 import pytest
 
-from config.jobs import job_coalesce_release
-from conversions.jobs import NEW_CONVERSIONS_KEY
 from conversions.models import Conversion
+from conversions.processing.jobs import NEW_CONVERSIONS_KEY
+from core.jobs import job_coalesce_release
 from rewards.models import Reward
 from tests.factories import RewardRuleFactory
 

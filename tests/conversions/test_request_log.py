@@ -3,9 +3,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from conversions.api.intake import request_log_replay
+from conversions.intake.request_log import payload_redact, request_log_prune
+from conversions.intake.requests import request_log_replay
 from conversions.models import Conversion, RequestLogEntry
-from conversions.request_log import payload_redact, request_log_prune
 from referrals.models import Click
 
 pytestmark = pytest.mark.django_db
@@ -89,8 +89,8 @@ def test_staff_replay_from_the_admin(admin_client, acme_api, alice_link):
 
 
 def test_the_scheduled_prune_run_twice_removes_only_what_is_old(acme_api, acme):
-    from conversions.jobs import prune_ingestion_records
     from conversions.models import IdempotencyKey, UsedSignature
+    from conversions.processing.jobs import prune_ingestion_records
 
     acme_api.post("/v1/convert", {"type": "refund"}, format="json", HTTP_IDEMPOTENCY_KEY="k")
     UsedSignature.objects.create(advertiser=acme, signature="a" * 64, created_at=timezone.now() - timedelta(hours=1))

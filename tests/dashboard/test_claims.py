@@ -7,7 +7,7 @@ import pytest
 from django.contrib.admin.sites import site
 from django.utils import timezone
 
-from conversions.claims import ClaimInvalid, claim_approve, claim_decline, claim_review_start, claim_submit
+from conversions.claims.services import ClaimInvalid, claim_approve, claim_decline, claim_review_start, claim_submit
 from conversions.models import Conversion, MissingConversionClaim
 from rewards.models import Reward
 from tests.dashboard.conftest import click_at, convert

@@ -51,7 +51,7 @@ def test_home_period_excludes_other_months(alice_client, traffic):
 
 
 def test_home_tells_the_partner_about_a_disabled_postback(alice_client, alice):
-    from conversions.postbacks import postback_create
+    from conversions.postbacks.services import postback_create
 
     postback = postback_create(partner=alice, url="https://hooks.example.com/x")
     postback.is_active, postback.disabled_reason = False, "Disabled after 25 failed deliveries in a row."
@@ -73,7 +73,7 @@ def test_performance_by_sub1_and_by_offer(alice_client, traffic):
 
 
 def test_a_long_sub1_breakdown_is_paged_busiest_first_and_the_total_covers_every_page(alice_client, alice_link, rule):
-    from conversions.dashboard.report_views import BREAKDOWN_PAGE_SIZE
+    from conversions.reports.views import BREAKDOWN_PAGE_SIZE
 
     base = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
     for number in range(BREAKDOWN_PAGE_SIZE + 5):

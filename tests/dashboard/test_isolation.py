@@ -7,8 +7,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from conversions.claims import claim_submit
-from conversions.postbacks import postback_create
+from conversions.claims.services import claim_submit
+from conversions.postbacks.services import postback_create
 from tests.dashboard.conftest import click_at, convert
 from tests.factories import UserFactory
 

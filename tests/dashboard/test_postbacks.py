@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from conversions.intake.recording import ConversionReport, conversion_record
 from conversions.models import PartnerPostback, PostbackDelivery, PostbackDispatch
-from conversions.postbacks import (
+from conversions.postbacks.services import (
     PostbackDeliveryFailed,
     address_is_public,
     partner_postbacks_enqueue,
@@ -195,7 +195,7 @@ def test_private_addresses_are_refused_without_a_request(alice, alice_client, re
 @pytest.mark.django_db
 @override_settings(POSTBACKS_ALLOW_PRIVATE=False)
 def test_a_host_name_that_resolves_to_loopback_is_refused(alice, receiver):
-    from conversions.postbacks import postback_test_send
+    from conversions.postbacks.services import postback_test_send
 
     server = receiver()
     postback = postback_create(partner=alice, url=server.url.replace("127.0.0.1", "localhost") + "/")
@@ -231,7 +231,7 @@ def test_only_global_addresses_are_public(address, public):
 @pytest.mark.django_db
 @override_settings(POSTBACKS_ALLOW_PRIVATE=True)
 def test_redirects_are_not_followed(alice, receiver):
-    from conversions.postbacks import postback_test_send
+    from conversions.postbacks.services import postback_test_send
 
     target = receiver()
     server = receiver(statuses=[302], location=target.url + "/elsewhere")
@@ -259,14 +259,14 @@ def test_test_button_sends_a_signed_sample_and_logs_it(alice, alice_client, rece
 @pytest.mark.django_db
 @override_settings(POSTBACKS_ALLOW_PRIVATE=True)
 def test_after_a_rotation_both_secrets_sign_until_the_old_one_expires(alice, receiver):
-    from conversions.postbacks import postback_signature_header
+    from conversions.postbacks.services import postback_signature_header
 
     server = receiver()
     postback = postback_create(partner=alice, url=server.url + "/")
     old = postback.secret
 
     new = postback_secret_rotate(postback=postback)
-    from conversions.postbacks import postback_test_send
+    from conversions.postbacks.services import postback_test_send
 
     postback_test_send(postback=postback)
 

@@ -149,7 +149,7 @@ def test_sub_ids_with_tabs_backslashes_newlines_and_nul_survive_the_buffer(clien
 def test_a_click_buffered_as_json_by_the_previous_version_is_still_written(alice_link):
     import json
 
-    from config.redis_connection import redis_for_queue
+    from core.redis_connection import redis_for_queue
 
     fields = {
         "click_id": "f" * 32,

@@ -41,7 +41,7 @@ print(json.dumps({
     "ledger_sum": str(Entry.objects.aggregate(total=Sum("amount"))["total"] or 0),
 }))
 """
-SWEEP = "from conversions.jobs import process_pending_conversions; print(process_pending_conversions())"
+SWEEP = "from conversions.processing.jobs import process_pending_conversions; print(process_pending_conversions())"
 
 
 def test_a_postgres_restart_during_processing_loses_nothing(private_postgres, private_redis):

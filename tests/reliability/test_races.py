@@ -9,8 +9,8 @@ import pytest
 from django.db import connection
 from django.test import Client
 
-from conversions.jobs import process_conversion, process_pending_conversions
 from conversions.models import Conversion
+from conversions.processing.jobs import process_conversion, process_pending_conversions
 from referrals.services import postback_token_rotate
 from rewards.models import Entry, Reward
 from tests.factories import RewardRuleFactory

@@ -9,8 +9,8 @@ import pytest
 from django.db.models import F
 from rq import SimpleWorker
 
-from conversions.jobs import process_pending_conversions
 from conversions.models import Conversion
+from conversions.processing.jobs import process_pending_conversions
 from referrals.models import Click
 from referrals.services import postback_token_rotate
 from rewards.models import Entry, Reward

@@ -15,8 +15,8 @@ import pytest
 from django.db import connection
 from rq import SimpleWorker
 
-from conversions.jobs import process_pending_conversions
 from conversions.models import Conversion
+from conversions.processing.jobs import process_pending_conversions
 from rewards.models import Entry, Reward, Transaction
 from tests.factories import RewardRuleFactory
 from tests.reliability.conftest import process_tree_kill, test_database_url

@@ -13,7 +13,7 @@ from conversions.errors import ConversionTransitionNotAllowed
 from conversions.lifecycle import conversion_reject, conversion_validate
 from conversions.models import Conversion
 from conversions.processing.pipeline import conversion_process
-from referrals.money import money_quantize
+from core.money import money_quantize
 from rewards.lifecycle import rewards_approve_due
 from rewards.models import Account, Entry, ExchangeRate, PayoutItem, Reward, SpendCounter, Transaction
 from rewards.payouts import payout_batch_create, payout_batch_mark_paid

@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 
 from conversions.processing.pipeline import conversion_process
-from referrals.money import money_quantize
+from core.money import money_quantize
 from rewards.models import ExchangeRate, Reward
 from tests.factories import RewardRuleFactory
 

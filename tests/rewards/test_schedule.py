@@ -9,8 +9,8 @@ def test_the_cron_config_schedules_the_sweeper_the_rate_retry_and_approvals():
     scheduler = DjangoCronScheduler()
     scheduler.load_config_from_file("config.cron")
     assert {job.func_name for job in scheduler.get_jobs()} == {
-        "conversions.jobs.process_pending_conversions",
-        "conversions.jobs.process_conversions_waiting_for_rates",
+        "conversions.processing.jobs.process_pending_conversions",
+        "conversions.processing.jobs.process_conversions_waiting_for_rates",
         "rewards.jobs.approve_due_rewards",
-        "conversions.jobs.prune_ingestion_records",
+        "conversions.processing.jobs.prune_ingestion_records",
     }

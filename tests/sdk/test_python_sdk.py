@@ -26,8 +26,8 @@ from affitrack import (
     verify_signature,
 )
 
+from conversions.intake.signatures import signature_header
 from conversions.models import Conversion as ConversionRow
-from conversions.signatures import signature_header
 from tests.factories import RewardRuleFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -24,9 +24,9 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from conversions.claims import claim_submit
+from conversions.claims.services import claim_submit
 from conversions.models import Conversion, ConversionUpload, MissingConversionClaim, PartnerPostback
-from conversions.postbacks import postback_create
+from conversions.postbacks.services import postback_create
 from conversions.uploads.importing import upload_run
 from conversions.uploads.services import upload_create
 from referrals.models import ApiKey

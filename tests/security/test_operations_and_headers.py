@@ -29,7 +29,7 @@ def test_a_sane_incoming_request_id_is_kept_and_a_hostile_one_replaced(client):
 
 
 def test_log_lines_are_json_with_the_request_id(client, caplog):
-    from config.log_format import logging_config
+    from core.log_format import logging_config
 
     formatter = logging.config.dictConfigClass(logging_config(level="INFO", json_lines=True)).configure_formatter(
         logging_config(level="INFO", json_lines=True)["formatters"]["structured"]

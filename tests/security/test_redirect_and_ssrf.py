@@ -8,7 +8,7 @@ import pytest
 from django.test import override_settings
 
 from conversions.models import PostbackDelivery
-from conversions.postbacks import PostbackRefused, http_post, postback_create, postback_test_send
+from conversions.postbacks.services import PostbackRefused, http_post, postback_create, postback_test_send
 from tests.factories import LinkFactory, OfferFactory
 
 pytestmark = pytest.mark.django_db

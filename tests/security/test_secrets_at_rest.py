@@ -89,7 +89,7 @@ def test_used_secrets_are_in_no_table_and_no_log(acme, globex, offer, alice, ali
 
 
 def test_error_reports_carry_no_postback_token_or_credentials():
-    from config.sentry_scrub import sentry_before_send
+    from core.sentry_scrub import sentry_before_send
 
     event = {
         "request": {

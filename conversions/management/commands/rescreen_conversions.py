@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from conversions.fraud.rescreen import conversions_rescreen
+from conversions.processing.rescreen import conversions_rescreen
 from referrals.models import Offer
 
 

@@ -14,8 +14,8 @@ import time
 
 from django.core.management.base import BaseCommand
 
-from config.redis_connection import redis_for_queue
 from core.outages import outages_ride_out, redis_persistence_check
+from core.redis_connection import redis_for_queue
 from referrals.click_buffer import click_buffer_enabled, clicks_flush
 
 

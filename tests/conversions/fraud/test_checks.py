@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from conversions.fraud.models import FraudSetting
 from conversions.models import Conversion
+from conversions.models.fraud import FraudSetting
 from referrals.models import Partner
 from referrals.request_metadata import country_for_ip
 from rewards.models import Reward

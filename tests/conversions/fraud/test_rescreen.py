@@ -6,8 +6,8 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
-from conversions.fraud.models import FraudSetting
 from conversions.models import StatusChange
+from conversions.models.fraud import FraudSetting
 from rewards.models import Reward
 
 pytestmark = pytest.mark.django_db

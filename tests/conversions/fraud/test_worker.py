@@ -4,8 +4,8 @@ from decimal import Decimal
 
 import pytest
 
-from conversions.jobs import process_conversion
 from conversions.models import Conversion, StatusChange
+from conversions.processing.jobs import process_conversion
 from rewards.models import Reward
 from tests.factories import RewardRuleFactory
 

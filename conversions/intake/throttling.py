@@ -1,0 +1,62 @@
+"""Fair-use limits per API key (or postback token, or partner), not per IP: one noisy
+integration must not starve the others. A refused request gets 429 with Retry-After.
+
+With Redis the count is a fixed window: one pipelined INCR + EXPIRE per request, one round
+trip (DRF's own throttle reads and writes a list of timestamps through the cache: two round
+trips and a pickle, a measurable share of W2, docs/performance.md). A key may so send up to
+twice its rate across a window boundary, which fair use tolerates. Without Redis (the SQLite
+demo) DRF's sliding window over the local cache is used.
+"""
+
+import time
+
+from django.conf import settings
+from redis.exceptions import RedisError
+from rest_framework.throttling import SimpleRateThrottle
+
+from core.redis_connection import redis_for_queue
+
+
+class PerCredentialThrottle(SimpleRateThrottle):
+    """The rate for the view's `throttle_scope` ("ingest" or "read"), counted per authenticated caller."""
+
+    def __init__(self):
+        self.retry_after = None  # the rate depends on the view, so it is read in allow_request
+
+    def allow_request(self, request, view):
+        self.scope = getattr(view, "throttle_scope", None)
+        if not self.scope:
+            return True
+        self.rate = self.get_rate()
+        self.num_requests, self.duration = self.parse_rate(self.rate)
+        try:
+            if not settings.REDIS_URL:
+                return super().allow_request(request, view)
+            return self._allow_in_window(request, view)
+        except RedisError:
+            return True  # fair use is not worth refusing conversions while the cache is down
+
+    def _allow_in_window(self, request, view) -> bool:
+        key = self.get_cache_key(request, view)
+        if key is None:
+            return True
+        now = time.time()
+        window = int(now // self.duration)
+        pipeline = redis_for_queue().pipeline(transaction=False)
+        pipeline.incr(f"{key}:{window}")
+        pipeline.expire(f"{key}:{window}", self.duration + 1)
+        count, _ = pipeline.execute()
+        if count <= self.num_requests:
+            return True
+        self.retry_after = (window + 1) * self.duration - now
+        return False
+
+    def wait(self):
+        return self.retry_after if self.retry_after is not None else super().wait()
+
+    def get_cache_key(self, request, view):
+        principal = request.auth
+        if principal is None:
+            return None  # unauthenticated requests fail authentication first
+        owner = f"{type(principal).__name__}:{principal.pk}"
+        return self.cache_format % {"scope": self.scope, "ident": owner}

@@ -1,0 +1,377 @@
+"""The advertiser's ingestion API: convert, postback, pixel, status updates, and its read endpoints."""
+
+import base64
+
+from django.conf import settings
+from django.http import HttpResponse
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import exceptions, renderers, status
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from conversions.errors import ConversionNotFound
+from conversions.intake.authentication import AdvertiserKeyAuthentication, PostbackTokenAuthentication
+from conversions.intake.idempotency import idempotent_call, request_fingerprint
+from conversions.intake.requests import IntakeRequest, failure_log, report_intake
+from conversions.intake.serializers import (
+    STATUS_UPDATE_SCHEMA,
+    ConversionSerializer,
+    ConvertInputSerializer,
+    StatusUpdateSerializer,
+)
+from conversions.intake.signatures import HEADER as SIGNATURE_HEADER
+from conversions.intake.signatures import SignatureRefused, signature_verify
+from conversions.lifecycle import conversion_approve, conversion_reject
+from conversions.models import Conversion, RequestLogEntry
+from core.errors import DomainError
+from core.input_limits import NUL, StrictJSONParser, single_values
+from referrals.request_metadata import request_metadata
+from referrals.selectors import offer_for_public_id
+from referrals.services import address_allowed, click_cookie_name
+
+ERROR_RESPONSES = {
+    400: OpenApiResponse(description='Invalid input: `{"error": {"code", "message", "fields"}}`'),
+    401: OpenApiResponse(description="No valid credentials, or a bad, stale or replayed signature."),
+    404: OpenApiResponse(description="Not found, or not yours."),
+}
+IDEMPOTENCY_HEADER = OpenApiParameter(
+    "Idempotency-Key",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="Replays the first answer for the same key and body (24 h); 422 for another body, 409 in flight.",
+)
+
+
+class PlainTextRenderer(renderers.BaseRenderer):
+    """`OK` for clients that ask for text (many postback senders only check for it)."""
+
+    media_type = "text/plain"
+    format = "txt"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        response = renderer_context["response"] if renderer_context else None
+        if response is not None and response.status_code < 400:
+            return b"OK"
+        error = (data or {}).get("error", {}) if isinstance(data, dict) else {}
+        return f"ERROR {error.get('code', 'error')}: {error.get('message', '')}".encode()
+
+
+class IngestionView(APIView):
+    """Every failure of an ingestion request, authentication included, lands in the request log."""
+
+    channel = Conversion.Channel.API
+    throttle_scope = "ingest"
+
+    def intake_request(self, request) -> IntakeRequest:
+        return IntakeRequest(
+            channel=self.channel,
+            method=request.method,
+            path=request.path,
+            metadata=request_metadata(request.META),
+        )
+
+    def handle_exception(self, exc):
+        if isinstance(exc, exceptions.APIException | DomainError) and not isinstance(exc, exceptions.Throttled):
+            request = self.request
+            advertiser = request.auth if hasattr(request, "_auth") else None
+            failure_log(advertiser=advertiser, intake=self.intake_request(request), payload=self.payload(), error=exc)
+        return super().handle_exception(exc)
+
+    def payload(self) -> dict:
+        """The request's fields as received, for the log (raw text when it did not parse)."""
+        request = self.request
+        try:
+            data = request.data if request.method == "POST" else {}
+        except exceptions.APIException:
+            data = {"body": request.body[:5000].decode("utf-8", "replace")}
+        merged = dict(request.query_params.items())
+        merged.update(data if isinstance(data, dict) else {"body": data})
+        return merged
+
+    def respond_with_conversion(self, request, data: dict) -> Response:
+        conversion, created = report_intake(advertiser=request.auth, data=data, intake=self.intake_request(request))
+        context = {}
+        if created and settings.RQ_QUEUES["default"].get("ASYNC", True):
+            # Rewards are made by the processing job, enqueued on commit a moment ago: a new
+            # conversion has none yet, so the reward lookup would be a query for nothing.
+            context["rewards_by_conversion"] = {}
+        return Response(
+            ConversionSerializer(conversion, context=context).data,
+            status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK,
+        )
+
+    def idempotently(self, request, handle) -> Response:
+        key = request.headers.get("Idempotency-Key", "").strip()
+        if not key:
+            return handle()
+        return idempotent_call(
+            advertiser=request.auth,
+            key=key,
+            fingerprint=request_fingerprint(request.method, request.get_full_path(), request.body),
+            now=timezone.now(),
+            handle=handle,
+        )
+
+
+class ConvertView(IngestionView):
+    authentication_classes = [AdvertiserKeyAuthentication]
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        operation_id="conversion_create",
+        summary="Report a conversion",
+        request=ConvertInputSerializer,
+        parameters=[IDEMPOTENCY_HEADER],
+        responses={
+            202: ConversionSerializer,
+            200: OpenApiResponse(ConversionSerializer, description="The external id was reported before."),
+            409: OpenApiResponse(description="A request with this Idempotency-Key is in flight."),
+            422: OpenApiResponse(description="This Idempotency-Key was used with another body."),
+            **ERROR_RESPONSES,
+        },
+        examples=[
+            OpenApiExample(
+                "Purchase",
+                request_only=True,
+                value={
+                    "type": "purchase",
+                    "click_id": "9f1c0e1b2a3d4c5e6f708192a3b4c5d6",
+                    "external_id": "order-1001",
+                    "amount": "120.00",
+                    "currency": "USD",
+                    "product_id": "sku-1",
+                },
+            ),
+            OpenApiExample(
+                "Subscription by referral code",
+                request_only=True,
+                value={
+                    "type": "subscription",
+                    "referral_code": "ALICE",
+                    "offer": "acme-shoes",
+                    "external_id": "inv-77",
+                    "amount": "29.00",
+                    "plan": "pro",
+                    "subscription_id": "sub_9",
+                },
+            ),
+        ],
+    )
+    def post(self, request):
+        request.body  # noqa: B018 - read the raw body before DRF parses it, for the idempotency fingerprint
+        return self.idempotently(request, lambda: self.respond_with_conversion(request, request.data))
+
+
+def _fields_of(data) -> dict:
+    """Postback parameters as one dict; `meta_<key>` parameters gather into `meta`. Each may come once."""
+    if hasattr(data, "getlist"):
+        single_values(data)
+    fields, meta = {}, {}
+    for name in data:
+        value = data.get(name)
+        if name in ("token", "signature"):
+            continue
+        if name.startswith("meta_"):
+            meta[name.removeprefix("meta_")] = value
+        else:
+            fields[name] = value
+    if meta and "meta" not in fields:
+        fields["meta"] = meta
+    return fields
+
+
+class PostbackView(IngestionView):
+    """`GET|POST /v1/postback?token=...`: the same report as `POST /v1/convert`, from a server."""
+
+    channel = Conversion.Channel.POSTBACK
+    authentication_classes = [PostbackTokenAuthentication]
+    permission_classes = [IsAuthenticated]
+    parser_classes = [StrictJSONParser, FormParser, MultiPartParser]
+    renderer_classes = [renderers.JSONRenderer, PlainTextRenderer]
+
+    def check_sender(self, request, signed_body: bytes) -> None:
+        advertiser = request.auth
+        if not address_allowed(allowlist=advertiser.postback_allowed_ips, ip=request_metadata(request.META).ip):
+            raise exceptions.PermissionDenied("Postbacks from this address are not allowed.")
+        header = request.headers.get(SIGNATURE_HEADER, "")
+        if header or advertiser.require_signed_postbacks:
+            signature_verify(advertiser=advertiser, header=header, body=signed_body, now=timezone.now())
+
+    def handle_exception(self, exc):
+        if isinstance(exc, exceptions.PermissionDenied) and hasattr(self.request, "_auth"):
+            exc.code = RequestLogEntry.Reason.IP_NOT_ALLOWED
+            failure_log(
+                advertiser=self.request.auth,
+                intake=self.intake_request(self.request),
+                payload=self.payload(),
+                error=SignatureRefused(str(exc.detail), code=RequestLogEntry.Reason.IP_NOT_ALLOWED),
+            )
+            exc.request_logged = True
+        return super().handle_exception(exc)
+
+    @extend_schema(
+        operation_id="postback_get",
+        summary="Server-to-server postback (query parameters)",
+        parameters=[
+            OpenApiParameter("token", OpenApiTypes.STR, required=True, description="The postback token."),
+            OpenApiParameter(
+                SIGNATURE_HEADER,
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                description="`t=<unix>,v1=<hmac-sha256 hex of '<t>.<query string>'>`",
+            ),
+            OpenApiParameter("type", OpenApiTypes.STR, required=True, enum=["purchase", "subscription"]),
+            OpenApiParameter("external_id", OpenApiTypes.STR, required=True),
+            OpenApiParameter("amount", OpenApiTypes.STR, required=True),
+            OpenApiParameter("click_id", OpenApiTypes.STR),
+            OpenApiParameter("referral_code", OpenApiTypes.STR),
+            OpenApiParameter("coupon", OpenApiTypes.STR),
+            OpenApiParameter("offer", OpenApiTypes.STR),
+            OpenApiParameter("currency", OpenApiTypes.STR),
+            OpenApiParameter("product_id", OpenApiTypes.STR),
+        ],
+        responses={
+            202: ConversionSerializer,
+            200: ConversionSerializer,
+            403: OpenApiResponse(description="The sender's address is not in the allowlist."),
+            **ERROR_RESPONSES,
+        },
+    )
+    def get(self, request):
+        self.check_sender(request, self._signed_query(request))
+        return self.respond_with_conversion(request, _fields_of(request.query_params))
+
+    @extend_schema(
+        operation_id="postback_post",
+        summary="Server-to-server postback (JSON or form body)",
+        request=ConvertInputSerializer,
+        parameters=[
+            OpenApiParameter("token", OpenApiTypes.STR, required=True),
+            OpenApiParameter(
+                SIGNATURE_HEADER,
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                description="`t=<unix>,v1=<hmac-sha256 hex of '<t>.<raw body>'>`",
+            ),
+            IDEMPOTENCY_HEADER,
+        ],
+        responses={
+            202: ConversionSerializer,
+            200: ConversionSerializer,
+            403: OpenApiResponse(description="The sender's address is not in the allowlist."),
+            **ERROR_RESPONSES,
+        },
+    )
+    def post(self, request):
+        body = request.body
+        self.check_sender(request, body)
+        return self.idempotently(request, lambda: self.respond_with_conversion(request, _fields_of(request.data)))
+
+    @staticmethod
+    def _signed_query(request) -> bytes:
+        return request.META.get("QUERY_STRING", "").encode()
+
+
+TRANSPARENT_GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
+
+
+def pixel(request):
+    """`GET /v1/pixel.gif?offer=..&external_id=..&amount=..`: always a 1x1 GIF; failures go to the request log.
+
+    Attribution by an explicit `click_id` (affitrack.js keeps it on the advertiser's site), else by our
+    click cookie for the offer, which the browser sends with this request.
+    """
+    public_id = request.GET.get("offer", "")
+    offer = offer_for_public_id(public_id) if NUL not in public_id else None  # no offer id holds NUL
+    intake = IntakeRequest(
+        channel=Conversion.Channel.PIXEL,
+        method=request.method,
+        path=request.path,
+        metadata=request_metadata(request.META),
+        cookie_click_id=request.COOKIES.get(click_cookie_name(offer), "") if offer else "",
+    )
+    try:
+        data = _fields_of(request.GET)
+        refused = None if offer else ConversionNotFound("No such offer.", fields={"offer": ["Unknown offer."]})
+    except exceptions.ValidationError as error:
+        data, refused = dict(request.GET.items()), error  # a parameter sent twice: logged, and still the GIF
+    data.setdefault("type", Conversion.Type.PURCHASE)
+    if refused is not None:
+        failure_log(advertiser=offer.advertiser if offer else None, intake=intake, payload=data, error=refused)
+    else:
+        try:
+            report_intake(advertiser=offer.advertiser, data=data, intake=intake)
+        except (DomainError, exceptions.APIException):
+            pass  # logged by report_intake; a pixel answers the same GIF whatever happened
+    response = HttpResponse(TRANSPARENT_GIF, content_type="image/gif")
+    response["Cache-Control"] = "no-store, max-age=0"
+    return response
+
+
+def owned_conversion(request, *, conversion_id=None, external_id=None) -> Conversion:
+    query = Conversion.objects.filter(advertiser=request.auth).select_related("offer", "click")
+    conversion = (
+        query.filter(pk=conversion_id).first() if conversion_id else query.filter(external_id=external_id).first()
+    )
+    if conversion is None:
+        raise ConversionNotFound("No such conversion.")
+    return conversion
+
+
+def status_update_schema(operation_id: str, summary: str):
+    """The OpenAPI description both status-update endpoints share."""
+    return extend_schema(
+        operation_id=operation_id,
+        summary=summary,
+        request=STATUS_UPDATE_SCHEMA,
+        parameters=[IDEMPOTENCY_HEADER],
+        responses={
+            200: ConversionSerializer,
+            409: OpenApiResponse(description="The transition is not allowed."),
+            **ERROR_RESPONSES,
+        },
+    )
+
+
+class ConversionStatusView(IngestionView):
+    """`POST /v1/conversions/{id}/status`: the advertiser accepts or rejects a conversion with a reason."""
+
+    authentication_classes = [AdvertiserKeyAuthentication]
+    permission_classes = [IsAuthenticated]
+
+    @status_update_schema("conversion_status_update", "Accept or reject a conversion")
+    def post(self, request, conversion_id=None, external_id=None):
+        request.body  # noqa: B018 - the raw body, before parsing, for the idempotency fingerprint
+
+        def handle() -> Response:
+            conversion = owned_conversion(request, conversion_id=conversion_id, external_id=external_id)
+            update = StatusUpdateSerializer(data=request.data)
+            update.is_valid(raise_exception=True)
+            actor_channel = "advertiser_api"
+            if update.validated_data["status"] == Conversion.Status.ACCEPTED:
+                conversion_approve(
+                    conversion_id=conversion.pk, remark=update.validated_data["remark"], channel=actor_channel
+                )
+            else:
+                conversion_reject(
+                    conversion_id=conversion.pk,
+                    reason=update.validated_data["reason"],
+                    remark=update.validated_data["remark"],
+                    channel=actor_channel,
+                )
+            conversion.refresh_from_db()
+            return Response(ConversionSerializer(conversion).data)
+
+        return self.idempotently(request, handle)
+
+
+class ConversionStatusByExternalIdView(ConversionStatusView):
+    """`POST /v1/conversions/by-external-id/{external_id}/status`: the same, naming the advertiser's order id."""
+
+    @status_update_schema("conversion_status_update_by_external_id", "Accept or reject a conversion by its external id")
+    def post(self, request, external_id):
+        return super().post(request, external_id=external_id)

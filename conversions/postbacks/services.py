@@ -1,0 +1,390 @@
+"""Postbacks out: telling partners about their conversions by signed HTTP calls.
+
+An event (a conversion created, or its status changed) becomes one
+`PostbackDispatch` per active postback of the partner, written in the same
+transaction as the change and delivered by an RQ job after commit, with
+retries and exponential backoff. Each HTTP attempt is logged. After
+`POSTBACK_FAILURE_LIMIT` failed attempts in a row the postback is disabled.
+
+Signature: header `X-Affitrack-Signature: t=<unix>,v1=<hex>` where hex is
+HMAC-SHA256(secret, f"{t}.{body}"). After a rotation the header carries a
+second `v1=` made with the previous secret until it expires.
+
+We never call loopback, link-local, private or otherwise non-global
+addresses (unless POSTBACKS_ALLOW_PRIVATE): the host is resolved, every
+address checked, the connection made to a checked address, and redirects are
+not followed.
+"""
+
+import hashlib
+import hmac
+import http.client
+import ipaddress
+import json
+import secrets
+import socket
+import ssl
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from urllib.parse import quote, urlsplit
+from uuid import UUID
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+from rq import Retry
+
+from conversions.models import Conversion, PartnerPostback, PostbackDelivery, PostbackDispatch
+from core.jobs import job_enqueue_on_commit
+from core.money import money_quantize
+from referrals import hot_cache
+from referrals.models import Partner
+from referrals.services import SUB_IDS
+from rewards.models import Reward
+
+SIGNATURE_HEADER = "X-Affitrack-Signature"
+MACROS = ("click_id", *SUB_IDS, "conversion_id", "external_id", "offer_id", "status", "payout", "currency", "event")
+EXCERPT_CHARS = 500
+
+
+class PostbackRefused(Exception):
+    """The URL may not be called (scheme, or an address that is not public)."""
+
+
+class PostbackDeliveryFailed(Exception):
+    """An attempt failed; raised from the job so RQ retries it."""
+
+
+# --- managing postbacks --------------------------------------------------------------------------------------
+
+
+def postback_create(
+    *, partner: Partner, url: str, on_created: bool = True, on_status_changed: bool = True, now: datetime | None = None
+) -> PartnerPostback:
+    return PartnerPostback.objects.create(
+        partner=partner,
+        url=url,
+        on_created=on_created,
+        on_status_changed=on_status_changed,
+        secret=_new_secret(),
+        created_at=now or timezone.now(),
+    )
+
+
+def postback_update(*, postback: PartnerPostback, url: str, on_created: bool, on_status_changed: bool) -> None:
+    postback.url, postback.on_created, postback.on_status_changed = url, on_created, on_status_changed
+    postback.save(update_fields=["url", "on_created", "on_status_changed"])
+
+
+def postback_enable(*, postback: PartnerPostback) -> None:
+    """Turn a postback back on (after the partner fixed it); the failure count starts again."""
+    PartnerPostback.objects.filter(pk=postback.pk).update(
+        is_active=True, consecutive_failures=0, disabled_at=None, disabled_reason=""
+    )
+
+
+def postback_secret_rotate(*, postback: PartnerPostback, now: datetime | None = None) -> str:
+    """A new secret; the old one keeps signing alongside it for POSTBACK_SECRET_OVERLAP_HOURS."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        locked = PartnerPostback.objects.select_for_update().get(pk=postback.pk)
+        locked.previous_secret = locked.secret
+        locked.previous_secret_expires_at = now + timedelta(hours=settings.POSTBACK_SECRET_OVERLAP_HOURS)
+        locked.secret = _new_secret()
+        locked.save(update_fields=["secret", "previous_secret", "previous_secret_expires_at"])
+    postback.secret, postback.previous_secret = locked.secret, locked.previous_secret
+    postback.previous_secret_expires_at = locked.previous_secret_expires_at
+    return locked.secret
+
+
+def _new_secret() -> str:
+    return f"whsec_{secrets.token_hex(24)}"
+
+
+# --- signing and rendering ------------------------------------------------------------------------------------
+
+
+def postback_signature(*, secret: str, timestamp: int, body: bytes) -> str:
+    return hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+
+
+def postback_signature_header(*, postback: PartnerPostback, timestamp: int, body: bytes, now: datetime) -> str:
+    parts = [f"t={timestamp}", f"v1={postback_signature(secret=postback.secret, timestamp=timestamp, body=body)}"]
+    if postback.previous_secret and postback.previous_secret_expires_at and postback.previous_secret_expires_at > now:
+        parts.append(f"v1={postback_signature(secret=postback.previous_secret, timestamp=timestamp, body=body)}")
+    return ",".join(parts)
+
+
+def postback_url_render(template: str, payload: dict) -> str:
+    """Fill the URL's macros, each value URL-encoded so it cannot add parameters of its own."""
+    url = template
+    for name in MACROS:
+        url = url.replace("{" + name + "}", quote(str(payload.get(name, "")), safe=""))
+    return url
+
+
+def postback_payload(conversion: Conversion, event: str) -> dict:
+    reward = Reward.objects.filter(conversion_id=conversion.pk).first()
+    click = conversion.click
+    return {
+        "event": event,
+        "conversion_id": str(conversion.pk),
+        "external_id": conversion.external_id,
+        "offer_id": conversion.offer.public_id,
+        "type": conversion.type,
+        "status": conversion.status,
+        "status_remark": conversion.status_remark,
+        "amount": str(money_quantize(conversion.amount, conversion.currency)),
+        "payout": str(money_quantize(reward.amount, reward.currency))
+        if reward and reward.status != Reward.Status.REVERSED
+        else "0",
+        "currency": reward.currency if reward else conversion.currency,
+        "click_id": click.click_id if click else "",
+        **{name: getattr(click, name) if click else "" for name in SUB_IDS},
+        "created_at": conversion.created_at.isoformat(),
+    }
+
+
+SAMPLE_PAYLOAD = {
+    "event": "test",
+    "conversion_id": "00000000-0000-0000-0000-000000000000",
+    "external_id": "test-order",
+    "offer_id": "test-offer",
+    "type": "purchase",
+    "status": "accepted",
+    "status_remark": "",
+    "amount": "100.00",
+    "payout": "10.00",
+    "currency": "USD",
+    "click_id": "0" * 32,
+    **dict.fromkeys(SUB_IDS, ""),
+    "created_at": "2026-01-01T00:00:00+00:00",
+}
+
+
+# --- enqueueing -----------------------------------------------------------------------------------------------
+
+
+def partners_with_postbacks(partner_ids: set) -> set:
+    """Which of these partners have an active postback (a batch asks once, not per conversion)."""
+    return set(
+        PartnerPostback.objects.filter(is_active=True, partner_id__in=partner_ids).values_list("partner_id", flat=True)
+    )
+
+
+def partner_postback_events(partner_id: int | None) -> frozenset:
+    """The events the partner's active postbacks subscribe to; cached per process (referrals/hot_cache.py).
+
+    Most partners have none, so a new conversion usually skips the postback queries altogether.
+    """
+    if partner_id is None:
+        return frozenset()
+
+    def load() -> frozenset:
+        flags = PartnerPostback.objects.filter(partner_id=partner_id, is_active=True).values_list(
+            "on_created", "on_status_changed"
+        )
+        events = set()
+        for on_created, on_status_changed in flags:
+            if on_created:
+                events.add(PartnerPostback.Event.CREATED)
+            if on_status_changed:
+                events.add(PartnerPostback.Event.STATUS_CHANGED)
+        return frozenset(events)
+
+    return hot_cache.partner_postback_events.get_or_load(partner_id, load)
+
+
+def partner_postbacks_enqueue(*, conversion_id: str | UUID, event: str, now: datetime | None = None) -> int:
+    """Record the event for each of the partner's active postbacks and deliver them after commit.
+
+    Call inside the transaction that changed the conversion. Idempotent per
+    (postback, conversion, event, status): enqueueing the same event again
+    delivers nothing twice. Returns how many dispatches were made.
+    """
+    subscribed = Q(on_created=True) if event == PartnerPostback.Event.CREATED else Q(on_status_changed=True)
+    postbacks = list(
+        PartnerPostback.objects.filter(subscribed, is_active=True, partner__conversions__pk=conversion_id).distinct()
+    )
+    if not postbacks:
+        return 0
+    now = now or timezone.now()
+    conversion = Conversion.objects.select_related("offer", "click").get(pk=conversion_id)
+    payload = postback_payload(conversion, event)
+    made = 0
+    for postback in postbacks:
+        dispatch, created = PostbackDispatch.objects.get_or_create(
+            postback=postback,
+            conversion=conversion,
+            event=event,
+            # A conversion is created once, but may reach several statuses: one status_changed for each.
+            status=conversion.status if event == PartnerPostback.Event.STATUS_CHANGED else "",
+            defaults={"payload": payload, "created_at": now},
+        )
+        if created:
+            made += 1
+            _enqueue_on_commit(dispatch.pk)
+    return made
+
+
+def postback_retry_policy() -> Retry:
+    intervals = settings.POSTBACK_RETRY_INTERVALS
+    return Retry(max=len(intervals), interval=intervals)
+
+
+def _enqueue_on_commit(dispatch_id: int) -> None:
+    # The job is the delivery service itself: it takes the dispatch's id and is safe to run twice.
+    job_enqueue_on_commit(
+        postback_dispatch_deliver, dispatch_id=dispatch_id, retry=postback_retry_policy(), job_timeout=60
+    )
+
+
+# --- delivering -----------------------------------------------------------------------------------------------
+
+
+def postback_dispatch_deliver(*, dispatch_id: int, now: datetime | None = None) -> str:
+    """Make one attempt at a dispatch; a delivered one is left alone. Raises PostbackDeliveryFailed on failure."""
+    with transaction.atomic():
+        # The row lock makes a second run of the same job wait, then see the delivery and stop.
+        dispatch = PostbackDispatch.objects.select_for_update().filter(pk=dispatch_id).first()
+        if dispatch is None:
+            return "missing"
+        if dispatch.delivered_at is not None:
+            return "delivered"
+        postback = PartnerPostback.objects.get(pk=dispatch.postback_id)
+        if not postback.is_active:
+            dispatch.given_up_at = now or timezone.now()
+            dispatch.save(update_fields=["given_up_at"])
+            return "disabled"
+        delivery = _attempt(postback, dispatch.payload, dispatch=dispatch)
+        dispatch.attempts += 1
+        if delivery.ok:
+            dispatch.delivered_at = delivery.created_at
+        dispatch.save(update_fields=["attempts", "delivered_at"])
+        _count_outcome(postback, ok=delivery.ok, now=delivery.created_at)
+    if not delivery.ok:
+        raise PostbackDeliveryFailed(f"postback {postback.pk}: {delivery.status_code or delivery.error}")
+    return "delivered"
+
+
+def postback_test_send(*, postback: PartnerPostback) -> PostbackDelivery:
+    """Send a sample event now, and log it; a test does not count toward disabling."""
+    return _attempt(postback, SAMPLE_PAYLOAD, dispatch=None)
+
+
+def _count_outcome(postback: PartnerPostback, *, ok: bool, now: datetime) -> None:
+    if ok:
+        PartnerPostback.objects.filter(pk=postback.pk).update(consecutive_failures=0)
+        return
+    PartnerPostback.objects.filter(pk=postback.pk).update(consecutive_failures=F("consecutive_failures") + 1)
+    limit = settings.POSTBACK_FAILURE_LIMIT
+    PartnerPostback.objects.filter(pk=postback.pk, is_active=True, consecutive_failures__gte=limit).update(
+        is_active=False, disabled_at=now, disabled_reason=f"Disabled after {limit} failed deliveries in a row."
+    )
+
+
+def _attempt(postback: PartnerPostback, payload: dict, *, dispatch: PostbackDispatch | None) -> PostbackDelivery:
+    now = timezone.now()
+    url = postback_url_render(postback.url, payload)
+    body = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
+    timestamp = int(now.timestamp())
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "Affitrack-Postback/1",
+        "X-Affitrack-Event": payload["event"],
+        SIGNATURE_HEADER: postback_signature_header(postback=postback, timestamp=timestamp, body=body, now=now),
+    }
+    started = time.monotonic()
+    status_code, excerpt, error = None, "", ""
+    try:
+        status_code, excerpt = http_post(url, body=body, headers=headers, timeout=settings.POSTBACK_TIMEOUT_SECONDS)
+    except PostbackRefused as refused:
+        error = f"refused: {refused}"
+    except (OSError, http.client.HTTPException) as failure:
+        error = f"{type(failure).__name__}: {failure}"
+    latency_ms = int((time.monotonic() - started) * 1000)
+    return PostbackDelivery.objects.create(
+        postback=postback,
+        dispatch=dispatch,
+        event=payload["event"],
+        url=url,
+        status_code=status_code,
+        latency_ms=latency_ms,
+        ok=status_code is not None and 200 <= status_code < 300,
+        error=error[:255],
+        response_excerpt=excerpt[:EXCERPT_CHARS],
+        created_at=now,
+    )
+
+
+# --- HTTP to public addresses only ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Target:
+    scheme: str
+    host: str
+    port: int
+    path: str
+    netloc: str
+
+
+def _target(url: str) -> _Target:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise PostbackRefused("only http and https URLs")
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return _Target(parts.scheme, parts.hostname, port, path, parts.netloc.rpartition("@")[2])
+
+
+def address_is_public(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    return ip.is_global and not ip.is_multicast
+
+
+def resolve_checked(host: str, port: int) -> list[str]:
+    """Every address the host resolves to; refused if any of them is not public (unless allowed)."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as error:
+        raise PostbackRefused(f"cannot resolve {host}: {error}") from None
+    addresses = list(dict.fromkeys(info[4][0] for info in infos))
+    if not settings.POSTBACKS_ALLOW_PRIVATE:
+        blocked = [address for address in addresses if not address_is_public(address)]
+        if blocked:
+            raise PostbackRefused(f"{host} resolves to a non-public address ({blocked[0]})")
+    return addresses
+
+
+class _PinnedHTTPSConnection(http.client.HTTPSConnection):
+    """HTTPS to an address we checked, with the certificate checked for the host name."""
+
+    def __init__(self, host: str, port: int, *, address: str, timeout: float):
+        super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
+        self._address = address
+
+    def connect(self) -> None:
+        sock = socket.create_connection((self._address, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
+
+
+def http_post(url: str, *, body: bytes, headers: dict, timeout: float) -> tuple[int, str]:
+    """POST to the URL's checked address; a redirect is an answer like any other, never followed."""
+    target = _target(url)
+    address = resolve_checked(target.host, target.port)[0]
+    if target.scheme == "https":
+        connection = _PinnedHTTPSConnection(target.host, target.port, address=address, timeout=timeout)
+    else:
+        connection = http.client.HTTPConnection(address, target.port, timeout=timeout)
+    try:
+        connection.request("POST", target.path, body=body, headers={"Host": target.netloc, **headers})
+        response = connection.getresponse()
+        excerpt = response.read(EXCERPT_CHARS * 4).decode("utf-8", "replace")
+        return response.status, excerpt
+    finally:
+        connection.close()

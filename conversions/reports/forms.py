@@ -1,0 +1,174 @@
+"""Forms of the publisher dashboard. They parse and validate; services and selectors do the rest."""
+
+import zoneinfo
+from datetime import timedelta
+
+from django import forms
+from django.conf import settings
+
+from conversions.models import Conversion, MissingConversionClaim, PartnerPostback
+from conversions.reports.selectors import GROUPINGS, MAX_PERIOD_DAYS, PRESETS, Period, period_for_preset
+from referrals.models import Offer, Partner
+from referrals.services import deep_link_allowed
+
+
+class PeriodForm(forms.Form):
+    """A preset or a custom range of local days."""
+
+    preset = forms.ChoiceField(choices=list(PRESETS.items()), required=False, initial="last_7", label="Period")
+    start = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), label="From")
+    end = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), label="To")
+
+    def __init__(self, *args, partner: Partner, today, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.partner, self.today = partner, today
+        self.tz = zoneinfo.ZoneInfo(partner.time_zone or "UTC")
+
+    def clean(self):
+        cleaned = super().clean()
+        preset = cleaned.get("preset") or ("custom" if cleaned.get("start") else "last_7")
+        if preset == "custom":
+            start, end = cleaned.get("start"), cleaned.get("end") or cleaned.get("start")
+            if not start:
+                raise forms.ValidationError("Choose the first day of a custom period.")
+            if end < start:
+                raise forms.ValidationError("The last day comes before the first.")
+            if (end - start).days >= MAX_PERIOD_DAYS:
+                raise forms.ValidationError(f"A period is at most {MAX_PERIOD_DAYS} days.")
+            cleaned["period"] = Period(start, end, self.tz)
+        else:
+            cleaned["period"] = period_for_preset(preset, today=self.today, tz=self.tz)
+        cleaned["preset"] = preset
+        return cleaned
+
+    def period(self) -> Period:
+        """The chosen period, or the default when the input is invalid."""
+        if self.is_valid():
+            return self.cleaned_data["period"]
+        return period_for_preset("last_7", today=self.today, tz=self.tz)
+
+
+def _partner_offers(partner: Partner):
+    """Offers the partner has a link for: the only ones their reports can show."""
+    return Offer.objects.filter(links__partner=partner).order_by("name")
+
+
+class ConversionReportForm(PeriodForm):
+    offer = forms.ModelChoiceField(queryset=Offer.objects.none(), required=False, empty_label="All offers")
+    status = forms.ChoiceField(choices=[("", "All statuses"), *Conversion.Status.choices], required=False)
+    type = forms.ChoiceField(choices=[("", "All types"), *Conversion.Type.choices], required=False)
+    sub1 = forms.CharField(required=False, max_length=255, label="Sub ID 1")
+    sub2 = forms.CharField(required=False, max_length=255, label="Sub ID 2")
+    sub3 = forms.CharField(required=False, max_length=255, label="Sub ID 3")
+    sub4 = forms.CharField(required=False, max_length=255, label="Sub ID 4")
+    sub5 = forms.CharField(required=False, max_length=255, label="Sub ID 5")
+    q = forms.CharField(required=False, max_length=128, label="Conversion or external id")
+    # Free text: the selector knows the sortable columns and falls back to newest first.
+    sort = forms.CharField(required=False, max_length=32)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["offer"].queryset = _partner_offers(self.partner)
+
+
+class PerformanceForm(PeriodForm):
+    group_by = forms.ChoiceField(choices=list(GROUPINGS.items()), required=False, label="Group by")
+    offer = forms.ModelChoiceField(queryset=Offer.objects.none(), required=False, empty_label="All offers")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["offer"].queryset = _partner_offers(self.partner)
+
+
+TIME_ZONE_CHOICES = [(name, name) for name in sorted(zoneinfo.available_timezones()) if "/" in name or name == "UTC"]
+
+
+class ProfileForm(forms.ModelForm):
+    time_zone = forms.ChoiceField(choices=TIME_ZONE_CHOICES, help_text="Your reports' days follow this time zone.")
+
+    class Meta:
+        model = Partner
+        fields = ["time_zone", "payout_method", "payout_details"]
+        widgets = {"payout_details": forms.Textarea(attrs={"rows": 3})}
+
+
+class LinkBuilderForm(forms.Form):
+    sub1 = forms.CharField(required=False, max_length=255, label="Sub ID 1")
+    sub2 = forms.CharField(required=False, max_length=255, label="Sub ID 2")
+    sub3 = forms.CharField(required=False, max_length=255, label="Sub ID 3")
+    sub4 = forms.CharField(required=False, max_length=255, label="Sub ID 4")
+    sub5 = forms.CharField(required=False, max_length=255, label="Sub ID 5")
+    url = forms.URLField(
+        required=False, max_length=2000, assume_scheme="https", label="Deep link (a page on the offer's site)"
+    )
+
+    def __init__(self, *args, offer: Offer, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.offer = offer
+        if not offer.deep_link_hosts.strip():
+            del self.fields["url"]
+
+    def clean_url(self) -> str:
+        url = self.cleaned_data.get("url", "")
+        if url and not deep_link_allowed(offer=self.offer, url=url):
+            raise forms.ValidationError(
+                "This offer allows deep links only to: "
+                + ", ".join(
+                    host.strip() for host in self.offer.deep_link_hosts.replace(",", "\n").splitlines() if host.strip()
+                )
+            )
+        return url
+
+
+class JoinOfferForm(forms.Form):
+    message = forms.CharField(
+        required=False, max_length=500, label="About your traffic (optional)", widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+
+class PostbackForm(forms.ModelForm):
+    url = forms.URLField(max_length=2000, assume_scheme="https", label="URL", widget=forms.URLInput(attrs={"size": 60}))
+
+    class Meta:
+        model = PartnerPostback
+        fields = ["url", "on_created", "on_status_changed"]
+        labels = {
+            "url": "URL",
+            "on_created": "Send when a conversion is created",
+            "on_status_changed": "Send when a conversion's status changes",
+        }
+        widgets = {"url": forms.URLInput(attrs={"size": 60})}
+
+    def clean(self):
+        cleaned = super().clean()
+        if not cleaned.get("on_created") and not cleaned.get("on_status_changed"):
+            raise forms.ValidationError("Choose at least one event.")
+        return cleaned
+
+
+class ClaimForm(forms.ModelForm):
+    offer = forms.ModelChoiceField(queryset=Offer.objects.none())
+    purchase_date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    amount = forms.DecimalField(min_value=0, max_digits=18, decimal_places=4)
+
+    class Meta:
+        model = MissingConversionClaim
+        fields = ["offer", "order_id", "purchase_date", "amount", "sub1", "remarks"]
+        labels = {"order_id": "Order id", "sub1": "Sub ID 1"}
+        widgets = {"remarks": forms.Textarea(attrs={"rows": 3})}
+
+    def __init__(self, *args, partner: Partner, today, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.partner, self.today = partner, today
+        self.fields["offer"].queryset = _partner_offers(partner)
+        self.fields["purchase_date"].help_text = f"Within the last {settings.CLAIM_MAX_AGE_DAYS} days."
+
+    def clean_purchase_date(self):
+        day = self.cleaned_data["purchase_date"]
+        if day > self.today:
+            raise forms.ValidationError("The purchase date is in the future.")
+        if day < self.today - timedelta(days=settings.CLAIM_MAX_AGE_DAYS):
+            raise forms.ValidationError(
+                f"Claims are accepted up to {settings.CLAIM_MAX_AGE_DAYS} days after a purchase."
+            )
+        return day
