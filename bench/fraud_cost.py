@@ -30,7 +30,8 @@ from django.contrib.auth import get_user_model  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from conversions.fraud.checks import CHECKS, ScreeningContext  # noqa: E402
+from conversions.fraud.checks import CHECKS  # noqa: E402
+from conversions.fraud.context import ScreeningContext  # noqa: E402
 from conversions.fraud.screening import conversion_screen, fraud_settings_for  # noqa: E402
 from conversions.models import Conversion  # noqa: E402
 from referrals.models import Advertiser, Click, Link, Offer, Partner  # noqa: E402

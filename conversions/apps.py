@@ -7,9 +7,15 @@ class ConversionsConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_delete, post_save
 
+        # Each concept registers its own admin screens; Django's autodiscovery only knows conversions.review.admin.
+        from conversions.claims import admin as claims_admin  # noqa: F401
+        from conversions.intake import admin as intake_admin  # noqa: F401
         from conversions.intake import authentication  # noqa: F401 - registers the OpenAPI auth scheme
         from conversions.models import PartnerPostback
-        from conversions.uploads import admin  # noqa: F401 - registers the uploads' admin
+        from conversions.postbacks import admin as postbacks_admin  # noqa: F401
+        from conversions.review import admin as review_admin  # noqa: F401
+        from conversions.review import fraud_admin  # noqa: F401
+        from conversions.uploads import admin as uploads_admin  # noqa: F401
         from referrals import hot_cache
         from rewards.signals import exchange_rates_changed
 

@@ -1,6 +1,14 @@
 """Admins for records that only services write (clicks, the ledger, audit rows): staff read, never edit."""
 
+import json
+
 from django.contrib import admin
+from django.utils.html import format_html
+
+
+def json_block(value) -> str:
+    """A JSON field shown read-only, indented, keys sorted."""
+    return format_html("<pre>{}</pre>", json.dumps(value, indent=2, sort_keys=True, default=str))
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

@@ -5,8 +5,6 @@ change only through the services, and the database refuses to change ledger
 rows at all, so here they are read-only.
 """
 
-import json
-
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
@@ -14,17 +12,13 @@ from django.db.models import Sum
 from django.urls import reverse
 from django.utils.html import format_html
 
-from referrals.admin_read_only import ReadOnlyAdmin, ReadOnlyInline
+from referrals.admin_read_only import ReadOnlyAdmin, ReadOnlyInline, json_block
 from rewards.engine import FACT_FIELDS, OPERATORS
 from rewards.ledger import account_balance
 from rewards.models import Account, Entry, Reward, RewardRule, Transaction
 
 CONDITION_KEYS = {"field", "operator", "value"}
 LIST_OPERATORS = ("in", "not_in")
-
-
-def json_block(value) -> str:
-    return format_html("<pre>{}</pre>", json.dumps(value, indent=2, sort_keys=True, default=str))
 
 
 def reward_rule_conditions_errors(conditions) -> list[str]:

@@ -17,6 +17,8 @@ from django.db import transaction
 from django.db.models import Count, Max
 from django.utils import timezone
 
+from conversions.models.datacenter import DatacenterRange
+
 SHIPPED_FILE = Path(__file__).parent / "data" / "datacenter_cidrs.txt"
 
 
@@ -101,8 +103,6 @@ def datacenter_ranges_forget() -> None:
 
 
 def datacenter_ranges() -> RangeSet:
-    from conversions.models.fraud import DatacenterRange
-
     if _loaded["ranges"] is not None and time.monotonic() - _loaded["checked"] < VERSION_CHECK_SECONDS:
         return _loaded["ranges"]
     _loaded["checked"] = time.monotonic()
@@ -120,8 +120,6 @@ def datacenter_ranges() -> RangeSet:
 
 def datacenter_ranges_replace(*, text: str, now=None) -> int:
     """Replace the table with a new list, all or nothing; answer how many networks it holds."""
-    from conversions.models.fraud import DatacenterRange
-
     ranges = dict(ranges_parse(text))  # one row per network; a repeated network keeps its last provider
     now = now or timezone.now()
     with transaction.atomic():

@@ -12,9 +12,9 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from conversions.fraud.checks import CHECKS, ScreeningContext, ScreeningPreload, Signal, ThresholdInvalid
-from conversions.models import Conversion
-from conversions.models.fraud import FraudSetting
+from conversions.fraud.checks import CHECKS
+from conversions.fraud.context import ScreeningContext, ScreeningPreload, Signal, ThresholdInvalid
+from conversions.models import Conversion, FraudSetting
 
 log = logging.getLogger(__name__)
 

@@ -1,20 +1,16 @@
-"""Per-offer fraud settings, the data-centre ranges table, and the review-queue proxy.
-
-Imported at the bottom of conversions/models/, so Django finds them in the
-`conversions` app.
-"""
+"""Per-offer fraud settings and the review-queue proxy."""
 
 from django.core.exceptions import ValidationError
 from django.db import models
 
-from conversions.models import Conversion
+from conversions.fraud.checks import CHECKS
+from conversions.fraud.context import ThresholdInvalid
+from conversions.models.conversion import Conversion
 from referrals.models import Offer
 
 
 def check_choices() -> list[tuple[str, str]]:
-    # Callable: the registry imports the models, so it cannot be read at import time here.
-    from conversions.fraud.checks import CHECKS
-
+    # A callable, named by migration 0007, so that a new check needs no migration.
     return [(check.code, check.title) for check in CHECKS.values() if check.configurable]
 
 
@@ -47,8 +43,6 @@ class FraudSetting(models.Model):
         return f"{self.offer.public_id}: {self.check_code}"
 
     def clean(self) -> None:
-        from conversions.fraud.checks import CHECKS, ThresholdInvalid
-
         check = CHECKS.get(self.check_code)
         if check is None or not check.configurable:
             raise ValidationError({"check_code": "Unknown check."})
@@ -57,20 +51,6 @@ class FraudSetting(models.Model):
                 check.threshold_parse(self.threshold)
             except ThresholdInvalid as error:
                 raise ValidationError({"threshold": str(error)}) from None
-
-
-class DatacenterRange(models.Model):
-    """A hosting or cloud network. When the table has rows they replace the list shipped in the repo."""
-
-    cidr = models.CharField(max_length=64, unique=True)
-    provider = models.CharField(max_length=100, blank=True)
-    loaded_at = models.DateTimeField()
-
-    class Meta:
-        ordering = ["cidr"]
-
-    def __str__(self) -> str:
-        return f"{self.cidr} ({self.provider})" if self.provider else self.cidr
 
 
 class SuspiciousConversion(Conversion):

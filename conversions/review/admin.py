@@ -5,7 +5,6 @@ then call `conversion_approve` / `conversion_reject` once per conversion and
 say what happened to each.
 """
 
-import json
 from dataclasses import dataclass, field
 
 from django import forms
@@ -15,21 +14,14 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
-from conversions.claims.services import claim_approve, claim_decline, claim_review_start
 from conversions.errors import ConversionTransitionNotAllowed
-from conversions.intake.requests import request_log_replay
-from conversions.lifecycle import conversion_approve, conversion_reject
 from conversions.models import (
     Conversion,
-    MissingConversionClaim,
-    PartnerPostback,
-    PostbackDelivery,
-    RequestLogEntry,
     StatusChange,
 )
-from core.errors import DomainError
+from conversions.lifecycle import conversion_approve, conversion_reject
 from core.money import money_quantize
-from referrals.admin_read_only import ReadOnlyAdmin, ReadOnlyInline
+from referrals.admin_read_only import ReadOnlyAdmin, ReadOnlyInline, json_block
 from rewards.models import Reward
 
 REVIEW_TEMPLATE = "admin/conversions/conversion_review.html"
@@ -40,10 +32,6 @@ REJECT_REASONS = [
     ("duplicate", "Duplicate"),
     ("invalid", "Invalid"),
 ]
-
-
-def json_block(value) -> str:
-    return format_html("<pre>{}</pre>", json.dumps(value, indent=2, sort_keys=True, default=str))
 
 
 @dataclass
@@ -266,141 +254,3 @@ class StatusChangeAdmin(ReadOnlyAdmin):
     raw_id_fields = ("conversion", "actor")
     date_hierarchy = "created_at"
     show_full_result_count = False
-
-
-@admin.register(RequestLogEntry)
-class RequestLogEntryAdmin(ReadOnlyAdmin):
-    """Refused or duplicate ingestion requests; staff replay one after the cause is fixed."""
-
-    list_display = ("created_at", "advertiser", "channel", "reason", "http_status", "message", "replayed_at")
-    list_filter = ("reason", "channel", "advertiser")
-    search_fields = ("message", "path")
-    list_select_related = ("advertiser",)
-    raw_id_fields = ("advertiser", "conversion")
-    date_hierarchy = "created_at"
-    show_full_result_count = False
-    fields = (
-        "created_at",
-        "advertiser",
-        "channel",
-        "method",
-        "path",
-        "reason",
-        "message",
-        "http_status",
-        "payload_pretty",
-        "ip",
-        "conversion",
-        "replayed_at",
-        "replay_result",
-    )
-    readonly_fields = fields
-    actions = ("replay_selected",)
-
-    @admin.display(description="payload (secrets redacted)")
-    def payload_pretty(self, entry: RequestLogEntry) -> str:
-        return json_block(entry.payload)
-
-    @admin.action(
-        description="Replay selected requests (as their advertiser, skipping auth and signature)",
-        permissions=["review"],
-    )
-    def replay_selected(self, request, queryset):
-        results = [request_log_replay(entry_id=entry.pk) for entry in queryset]
-        created = sum(1 for result in results if result.startswith("created"))
-        self.message_user(request, f"Replayed {len(results)}: {created} created a conversion. " + "; ".join(results))
-
-    def has_review_permission(self, request) -> bool:
-        return request.user.has_perm("conversions.review_conversion")
-
-
-@admin.register(MissingConversionClaim)
-class MissingConversionClaimAdmin(admin.ModelAdmin):
-    list_display = ("order_id", "partner", "offer", "purchase_date", "amount", "currency", "status", "clicks_found")
-    list_filter = ("status", "offer")
-    list_select_related = ("partner__user", "offer")
-    search_fields = ("order_id", "partner__referral_code", "partner__user__username")
-    raw_id_fields = ("conversion",)
-    readonly_fields = (
-        "partner",
-        "offer",
-        "order_id",
-        "purchase_date",
-        "amount",
-        "currency",
-        "sub1",
-        "remarks",
-        "status",
-        "evidence_shown",
-        "conversion",
-        "reviewed_by",
-        "reviewed_at",
-        "created_at",
-    )
-    fields = (*readonly_fields[:9], "decision_reason", *readonly_fields[9:])
-    exclude = ("evidence",)
-    actions = ("start_review", "approve", "decline")
-
-    @admin.display(description="clicks found")
-    def clicks_found(self, claim):
-        return claim.evidence.get("clicks_found", 0)
-
-    @admin.display(description="evidence (automatic matching)")
-    def evidence_shown(self, claim):
-        return format_html("<pre>{}</pre>", json.dumps(claim.evidence, indent=2))
-
-    def has_add_permission(self, request):
-        return False
-
-    def _each(self, request, queryset, action, verb):
-        done = 0
-        for claim in queryset:
-            try:
-                action(claim)
-                done += 1
-            except DomainError as error:
-                self.message_user(request, f"{claim.order_id}: {error.message}", messages.ERROR)
-        if done:
-            self.message_user(request, f"{done} claim(s) {verb}.", messages.SUCCESS)
-
-    @admin.action(description="Start review")
-    def start_review(self, request, queryset):
-        self._each(request, queryset, lambda c: claim_review_start(claim_id=c.pk, actor=request.user), "under review")
-
-    @admin.action(description="Approve: record the conversion through the normal pipeline")
-    def approve(self, request, queryset):
-        self._each(request, queryset, lambda c: claim_approve(claim_id=c.pk, actor=request.user), "approved")
-
-    @admin.action(description="Decline, with the decision reason entered on each claim")
-    def decline(self, request, queryset):
-        self._each(
-            request,
-            queryset,
-            lambda c: claim_decline(claim_id=c.pk, reason=c.decision_reason, actor=request.user),
-            "declined",
-        )
-
-
-@admin.register(PartnerPostback)
-class PartnerPostbackAdmin(admin.ModelAdmin):
-    list_display = ("partner", "url", "is_active", "consecutive_failures", "disabled_at")
-    list_filter = ("is_active",)
-    list_select_related = ("partner__user",)
-    search_fields = ("url", "partner__referral_code")
-    readonly_fields = ("consecutive_failures", "disabled_at", "disabled_reason", "created_at")
-    exclude = ("secret", "previous_secret")
-
-
-@admin.register(PostbackDelivery)
-class PostbackDeliveryAdmin(admin.ModelAdmin):
-    list_display = ("created_at", "postback", "event", "status_code", "latency_ms", "ok", "error")
-    list_filter = ("ok", "event")
-    list_select_related = ("postback__partner__user",)
-    raw_id_fields = ("postback", "dispatch")
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-
-# The review desk (suspicious queue, fraud settings, partner suspension) builds on the admins above.
-from conversions.review import fraud_admin as _fraud_admin  # noqa: E402, F401

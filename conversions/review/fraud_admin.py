@@ -1,7 +1,7 @@
 """The review desk: the suspicious queue, fraud detail on every conversion, per-offer fraud
 settings with re-screening, and partner suspension with the partner's fraud history.
 
-Imported at the bottom of conversions/review/admin.py. The approve and reject actions are
+Registered by conversions/apps.py, like every admin of the app. The approve and reject actions are
 ConversionAdmin's own (a confirmation page, a required reason to reject, one service
 call per conversion). Offer and Partner screens are the referrals app's admins,
 extended here, because referrals must not import conversions.
@@ -21,8 +21,9 @@ from conversions.fraud.checks import CHECKS
 from conversions.fraud.screening import fraud_settings_for
 from conversions.models import Conversion, FraudSetting, SuspiciousConversion
 from conversions.processing.rescreen import conversions_rescreen
-from conversions.review.admin import ConversionAdmin, StatusChangeInline, json_block
+from conversions.review.admin import ConversionAdmin, StatusChangeInline
 from referrals.admin import OfferAdmin, PartnerAdmin
+from referrals.admin_read_only import json_block
 from referrals.models import Offer, Partner
 from referrals.services import partner_reinstate, partner_suspend
 from rewards.models import Reward

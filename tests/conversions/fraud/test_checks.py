@@ -6,8 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from conversions.models import Conversion
-from conversions.models.fraud import FraudSetting
+from conversions.models import Conversion, FraudSetting
 from referrals.models import Partner
 from referrals.request_metadata import country_for_ip
 from rewards.models import Reward

@@ -4,7 +4,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from conversions.fraud.datacenter import RangeSet, ranges_parse
-from conversions.models.fraud import DatacenterRange
+from conversions.models import DatacenterRange
 from tests.conversions.fraud.conftest import CHROME, HETZNER_DE, RESIDENTIAL_GB, signal_of
 
 pytestmark = pytest.mark.django_db

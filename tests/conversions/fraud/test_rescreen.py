@@ -6,8 +6,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
-from conversions.models import StatusChange
-from conversions.models.fraud import FraudSetting
+from conversions.models import FraudSetting, StatusChange
 from rewards.models import Reward
 
 pytestmark = pytest.mark.django_db

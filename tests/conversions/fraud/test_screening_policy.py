@@ -5,8 +5,7 @@ from datetime import timedelta
 import pytest
 from django.core.exceptions import ValidationError
 
-from conversions.models import StatusChange
-from conversions.models.fraud import FraudSetting
+from conversions.models import FraudSetting, StatusChange
 from rewards.models import Reward
 from tests.conversions.fraud.conftest import RESIDENTIAL_GB, signal_of
 

@@ -1,0 +1,81 @@
+"""Conversion counts and amounts per bucket, offer, status (and sub1, partner): what reports read."""
+
+from django.db import models
+
+from referrals.models import Offer, Partner
+
+
+class ConversionStat(models.Model):
+    """Conversions and earnings rolled up per quarter hour (UTC, by conversion time), partner and offer.
+
+    Counts live on the row with an empty currency; earnings (rewards granted
+    minus reversals) on a row per reward currency. Kept current by the
+    ingestion and processing services; the home page and the performance
+    report read only this and `referrals.ClickStat`.
+    """
+
+    bucket = models.DateTimeField(help_text="Start of the quarter hour, UTC.")
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+")
+    offer = models.ForeignKey(Offer, on_delete=models.CASCADE, related_name="+")
+    currency = models.CharField(max_length=3, blank=True)
+    conversions = models.BigIntegerField(default=0)
+    earnings = models.DecimalField(max_digits=18, decimal_places=4, default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["partner", "bucket", "offer", "currency"], name="conversion_stat_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.bucket:%Y-%m-%d %H:%M} {self.partner_id}/{self.offer_id} {self.currency}"
+
+
+class ConversionSub1Stat(models.Model):
+    """The same per sub1 of the conversion's click, for the report by sub1 (see `referrals.ClickSub1Stat`)."""
+
+    bucket = models.DateTimeField(help_text="Start of the quarter hour, UTC.")
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+")
+    offer = models.ForeignKey(Offer, on_delete=models.CASCADE, related_name="+")
+    sub1 = models.CharField(max_length=255, blank=True)
+    currency = models.CharField(max_length=3, blank=True)
+    conversions = models.BigIntegerField(default=0)
+    earnings = models.DecimalField(max_digits=18, decimal_places=4, default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["partner", "bucket", "offer", "sub1", "currency"], name="conversion_sub1_stat_key"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.bucket:%Y-%m-%d %H:%M} {self.partner_id}/{self.offer_id}/{self.sub1} {self.currency}"
+
+
+class PartnerConversionStat(models.Model):
+    """`ConversionStat` summed over offers: conversions and earnings per quarter hour, partner and currency;
+    and the conversions' amounts per currency.
+
+    Read by the day-by-day reports (see `referrals.PartnerClickStat`) and the conversion report's totals.
+    Database triggers keep it equal to the sums of `ConversionStat` (migration 0010) and of the
+    conversions' amounts (migration 0011), whoever writes those.
+    """
+
+    bucket = models.DateTimeField(help_text="Start of the quarter hour, UTC.")
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+")
+    currency = models.CharField(max_length=3, blank=True)
+    conversions = models.BigIntegerField(default=0)
+    earnings = models.DecimalField(max_digits=18, decimal_places=4, default=0)
+    # The conversions in this currency and their amounts (not the rewards' currency).
+    priced = models.BigIntegerField(default=0, db_default=0, help_text="Conversions in this currency.")
+    amount = models.DecimalField(
+        max_digits=18, decimal_places=4, default=0, db_default=0, help_text="Of conversions in this currency."
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["partner", "bucket", "currency"], name="partner_conversion_stat_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.bucket:%Y-%m-%d %H:%M} {self.partner_id} {self.currency}"
