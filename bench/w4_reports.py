@@ -34,8 +34,8 @@ from django.utils import timezone  # noqa: E402
 
 from bench.datagen import Sizes, load  # noqa: E402
 from conversions.models import Conversion  # noqa: E402
-from conversions.reports.selectors import partner_today  # noqa: E402
 from referrals.models import ClickStat, ClickSub1Stat, Partner  # noqa: E402
+from referrals.partner_access import partner_today  # noqa: E402
 
 
 def percentile(samples: list[float], share: float) -> float:

@@ -28,7 +28,7 @@ class ReferralsConfig(AppConfig):
 
 
 def _partner_login_ip(sender, request, user, **kwargs) -> None:
-    from referrals.request_metadata import client_ip
+    from core.client_ip import client_ip
     from referrals.services import partner_login_record
 
     if request is not None:

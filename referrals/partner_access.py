@@ -1,13 +1,27 @@
-"""Who may see the dashboard: a logged-in partner, and only their own rows."""
+"""A partner's pages: who may see them (a logged-in partner, only their own rows), in which time zone."""
 
 import zoneinfo
+from datetime import date, datetime
 from functools import wraps
 
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.utils import timezone
 
-from referrals.models import Partner
+from referrals.models import Offer, Partner
+
+
+def partner_tz(partner: Partner) -> zoneinfo.ZoneInfo:
+    return zoneinfo.ZoneInfo(partner.time_zone or "UTC")
+
+
+def partner_today(partner: Partner, now: datetime) -> date:
+    return now.astimezone(partner_tz(partner)).date()
+
+
+def partner_offers(partner: Partner):
+    """Offers the partner has a link for: the only ones their pages can show."""
+    return Offer.objects.filter(links__partner=partner).order_by("name")
 
 
 def partner_required(view):
@@ -20,7 +34,7 @@ def partner_required(view):
         if partner is None:
             raise Http404("No partner account.")
         request.partner = partner
-        timezone.activate(zoneinfo.ZoneInfo(partner.time_zone or "UTC"))
+        timezone.activate(partner_tz(partner))
         try:
             return view(request, *args, **kwargs)
         finally:

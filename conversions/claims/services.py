@@ -17,10 +17,10 @@ from django.utils import timezone
 
 from conversions.intake.recording import ConversionReport, conversion_record
 from conversions.models import Conversion, MissingConversionClaim
-from conversions.reports.selectors import partner_today, partner_tz
 from core.errors import DomainError
 from core.money import money_quantize
 from referrals.models import Click, Link, Offer, Partner
+from referrals.partner_access import partner_today, partner_tz
 
 EVIDENCE_CLICKS = 20
 

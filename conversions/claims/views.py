@@ -5,11 +5,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
+from conversions.claims.forms import ClaimForm
 from conversions.claims.services import ClaimInvalid, claim_submit
 from conversions.models import MissingConversionClaim
-from conversions.reports.forms import ClaimForm
-from conversions.reports.selectors import partner_today
-from referrals.partner_access import partner_required
+from referrals.partner_access import partner_required, partner_today
 
 
 @require_http_methods(["GET", "POST"])

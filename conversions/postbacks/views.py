@@ -6,6 +6,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from conversions.models import PartnerPostback
+from conversions.postbacks.forms import PostbackForm
 from conversions.postbacks.services import (
     MACROS,
     SIGNATURE_HEADER,
@@ -15,7 +16,6 @@ from conversions.postbacks.services import (
     postback_test_send,
     postback_update,
 )
-from conversions.reports.forms import PostbackForm
 from referrals.partner_access import partner_required
 
 

@@ -4,7 +4,7 @@ from django.core.paginator import Paginator
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from conversions.reports.selectors import ledger_balances, rewards_by_status
+from conversions.reports.earnings import ledger_balances, rewards_by_status
 from core.money import money_quantize
 from referrals.partner_access import partner_required
 from rewards.models import PayoutItem, Reward

@@ -1,14 +1,14 @@
 """Forms of the publisher dashboard. They parse and validate; services and selectors do the rest."""
 
 import zoneinfo
-from datetime import timedelta
 
 from django import forms
-from django.conf import settings
 
-from conversions.models import Conversion, MissingConversionClaim, PartnerPostback
-from conversions.reports.selectors import GROUPINGS, MAX_PERIOD_DAYS, PRESETS, Period, period_for_preset
+from conversions.models import Conversion
+from conversions.reports.performance import GROUPINGS
+from conversions.reports.periods import MAX_PERIOD_DAYS, PRESETS, Period, period_for_preset
 from referrals.models import Offer, Partner
+from referrals.partner_access import partner_offers
 from referrals.services import deep_link_allowed
 
 
@@ -48,11 +48,6 @@ class PeriodForm(forms.Form):
         return period_for_preset("last_7", today=self.today, tz=self.tz)
 
 
-def _partner_offers(partner: Partner):
-    """Offers the partner has a link for: the only ones their reports can show."""
-    return Offer.objects.filter(links__partner=partner).order_by("name")
-
-
 class ConversionReportForm(PeriodForm):
     offer = forms.ModelChoiceField(queryset=Offer.objects.none(), required=False, empty_label="All offers")
     status = forms.ChoiceField(choices=[("", "All statuses"), *Conversion.Status.choices], required=False)
@@ -68,7 +63,7 @@ class ConversionReportForm(PeriodForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["offer"].queryset = _partner_offers(self.partner)
+        self.fields["offer"].queryset = partner_offers(self.partner)
 
 
 class PerformanceForm(PeriodForm):
@@ -77,7 +72,7 @@ class PerformanceForm(PeriodForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["offer"].queryset = _partner_offers(self.partner)
+        self.fields["offer"].queryset = partner_offers(self.partner)
 
 
 TIME_ZONE_CHOICES = [(name, name) for name in sorted(zoneinfo.available_timezones()) if "/" in name or name == "UTC"]
@@ -124,51 +119,3 @@ class JoinOfferForm(forms.Form):
     message = forms.CharField(
         required=False, max_length=500, label="About your traffic (optional)", widget=forms.Textarea(attrs={"rows": 2})
     )
-
-
-class PostbackForm(forms.ModelForm):
-    url = forms.URLField(max_length=2000, assume_scheme="https", label="URL", widget=forms.URLInput(attrs={"size": 60}))
-
-    class Meta:
-        model = PartnerPostback
-        fields = ["url", "on_created", "on_status_changed"]
-        labels = {
-            "url": "URL",
-            "on_created": "Send when a conversion is created",
-            "on_status_changed": "Send when a conversion's status changes",
-        }
-        widgets = {"url": forms.URLInput(attrs={"size": 60})}
-
-    def clean(self):
-        cleaned = super().clean()
-        if not cleaned.get("on_created") and not cleaned.get("on_status_changed"):
-            raise forms.ValidationError("Choose at least one event.")
-        return cleaned
-
-
-class ClaimForm(forms.ModelForm):
-    offer = forms.ModelChoiceField(queryset=Offer.objects.none())
-    purchase_date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
-    amount = forms.DecimalField(min_value=0, max_digits=18, decimal_places=4)
-
-    class Meta:
-        model = MissingConversionClaim
-        fields = ["offer", "order_id", "purchase_date", "amount", "sub1", "remarks"]
-        labels = {"order_id": "Order id", "sub1": "Sub ID 1"}
-        widgets = {"remarks": forms.Textarea(attrs={"rows": 3})}
-
-    def __init__(self, *args, partner: Partner, today, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.partner, self.today = partner, today
-        self.fields["offer"].queryset = _partner_offers(partner)
-        self.fields["purchase_date"].help_text = f"Within the last {settings.CLAIM_MAX_AGE_DAYS} days."
-
-    def clean_purchase_date(self):
-        day = self.cleaned_data["purchase_date"]
-        if day > self.today:
-            raise forms.ValidationError("The purchase date is in the future.")
-        if day < self.today - timedelta(days=settings.CLAIM_MAX_AGE_DAYS):
-            raise forms.ValidationError(
-                f"Claims are accepted up to {settings.CLAIM_MAX_AGE_DAYS} days after a purchase."
-            )
-        return day

@@ -8,20 +8,18 @@ from django.views.decorators.http import require_GET
 
 from conversions.models import Conversion, PartnerPostback
 from conversions.reports.csv_export import csv_lines
+from conversions.reports.earnings import rewards_by_status
 from conversions.reports.forms import ConversionReportForm, PerformanceForm, PeriodForm
+from conversions.reports.performance import daily_chart, performance_report
 from conversions.reports.selectors import (
     SUB_FIELDS,
     ConversionFilters,
     conversion_report,
     conversion_report_totals,
     conversion_rows,
-    daily_chart,
-    partner_today,
-    performance_report,
-    rewards_by_status,
 )
 from core.money import money_quantize
-from referrals.partner_access import partner_required
+from referrals.partner_access import partner_required, partner_today
 
 PAGE_SIZE = 50
 BREAKDOWN_PAGE_SIZE = 100  # rows of the performance report by offer or sub1, busiest first

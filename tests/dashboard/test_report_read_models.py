@@ -79,7 +79,9 @@ def test_the_day_report_of_all_offers_and_of_one_offer_agree(alice_client, acme,
 
 
 def test_the_period_totals_from_the_rollup_are_the_totals_of_the_rows(acme, alice, alice_link, bob_link, rule):
-    from conversions.reports.selectors import ConversionFilters, Period, _matching_totals, _period_totals, partner_tz
+    from conversions.reports.periods import Period
+    from conversions.reports.selectors import ConversionFilters, _matching_totals, _period_totals
+    from referrals.partner_access import partner_tz
 
     alice.time_zone = "Europe/Berlin"
     alice.save()

@@ -139,14 +139,14 @@ def test_forwarded_for_from_an_untrusted_peer_is_ignored(client, alice_link, set
 
 
 def test_forwarded_for_from_a_trusted_proxy_gives_the_client_and_its_country(client, alice_link, settings):
-    from referrals import request_metadata
+    from core import client_ip
 
     settings.TRUSTED_PROXIES = ["10.0.0.0/8"]
-    request_metadata._trusted_proxies.cache_clear()
+    client_ip._trusted_proxies.cache_clear()
 
     client.get("/c/alice-shoes", HTTP_X_FORWARDED_FOR="1.2.3.4, 8.8.8.8, 10.1.1.1", REMOTE_ADDR="10.0.0.2")
 
-    request_metadata._trusted_proxies.cache_clear()
+    client_ip._trusted_proxies.cache_clear()
     click = Click.objects.get()
     assert click.ip == "8.8.8.8"  # the rightmost address not ours; 1.2.3.4 could be forged by the client
     assert click.country == "US"

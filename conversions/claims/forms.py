@@ -1,0 +1,38 @@
+"""The publisher's missing-conversion claim form."""
+
+from datetime import timedelta
+
+from django import forms
+from django.conf import settings
+
+from conversions.models import MissingConversionClaim
+from referrals.models import Offer, Partner
+from referrals.partner_access import partner_offers
+
+
+class ClaimForm(forms.ModelForm):
+    offer = forms.ModelChoiceField(queryset=Offer.objects.none())
+    purchase_date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    amount = forms.DecimalField(min_value=0, max_digits=18, decimal_places=4)
+
+    class Meta:
+        model = MissingConversionClaim
+        fields = ["offer", "order_id", "purchase_date", "amount", "sub1", "remarks"]
+        labels = {"order_id": "Order id", "sub1": "Sub ID 1"}
+        widgets = {"remarks": forms.Textarea(attrs={"rows": 3})}
+
+    def __init__(self, *args, partner: Partner, today, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.partner, self.today = partner, today
+        self.fields["offer"].queryset = partner_offers(partner)
+        self.fields["purchase_date"].help_text = f"Within the last {settings.CLAIM_MAX_AGE_DAYS} days."
+
+    def clean_purchase_date(self):
+        day = self.cleaned_data["purchase_date"]
+        if day > self.today:
+            raise forms.ValidationError("The purchase date is in the future.")
+        if day < self.today - timedelta(days=settings.CLAIM_MAX_AGE_DAYS):
+            raise forms.ValidationError(
+                f"Claims are accepted up to {settings.CLAIM_MAX_AGE_DAYS} days after a purchase."
+            )
+        return day

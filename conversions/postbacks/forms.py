@@ -1,0 +1,25 @@
+"""The publisher's postback form."""
+
+from django import forms
+
+from conversions.models import PartnerPostback
+
+
+class PostbackForm(forms.ModelForm):
+    url = forms.URLField(max_length=2000, assume_scheme="https", label="URL", widget=forms.URLInput(attrs={"size": 60}))
+
+    class Meta:
+        model = PartnerPostback
+        fields = ["url", "on_created", "on_status_changed"]
+        labels = {
+            "url": "URL",
+            "on_created": "Send when a conversion is created",
+            "on_status_changed": "Send when a conversion's status changes",
+        }
+        widgets = {"url": forms.URLInput(attrs={"size": 60})}
+
+    def clean(self):
+        cleaned = super().clean()
+        if not cleaned.get("on_created") and not cleaned.get("on_status_changed"):
+            raise forms.ValidationError("Choose at least one event.")
+        return cleaned

@@ -1,0 +1,160 @@
+"""The performance report from the rollups (by day, offer or sub1) and its daily chart."""
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.db.models import F, Sum
+from django.db.models.functions import TruncDate
+
+from conversions.models import ConversionStat, ConversionSub1Stat, PartnerConversionStat
+from conversions.reports.periods import Period
+from core.money import money_quantize
+from referrals.models import ClickStat, ClickSub1Stat, Offer, Partner, PartnerClickStat
+
+GROUPINGS = {"day": "Day", "offer": "Offer", "sub1": "Sub ID 1"}
+
+
+@dataclass
+class PerformanceRow:
+    key: object
+    label: str
+    clicks: int = 0
+    unique_clicks: int = 0
+    conversions: int = 0
+    earnings: dict = field(default_factory=dict)  # currency -> Decimal
+
+    @property
+    def conversion_rate(self) -> Decimal | None:
+        if not self.clicks:
+            return None
+        return (Decimal(self.conversions) * 100 / self.clicks).quantize(Decimal("0.01"))
+
+    @property
+    def epc(self) -> list[tuple[str, Decimal]]:
+        """Earnings per click, per currency."""
+        if not self.clicks:
+            return []
+        return [
+            (currency, (amount / self.clicks).quantize(Decimal("0.0001")))
+            for currency, amount in sorted(self.earnings.items())
+            if amount
+        ]
+
+    @property
+    def earnings_list(self) -> list[tuple[str, Decimal]]:
+        """Per currency; a currency whose rewards were all reversed drops out."""
+        return [
+            (currency, money_quantize(amount, currency)) for currency, amount in sorted(self.earnings.items()) if amount
+        ]
+
+
+def performance_report(
+    *, partner: Partner, period: Period, group_by: str = "day", offer: Offer | None = None
+) -> tuple[list[PerformanceRow], PerformanceRow]:
+    """Clicks, conversions and earnings grouped by local day, offer or sub1; and the total row."""
+    # By sub1 needs the (bigger) sub1 rollups; days of all offers the per-partner sums, a row per quarter hour
+    # however many offers the partner has; the rest the rollups per offer.
+    if group_by == "sub1":
+        click_model, conversion_model = ClickSub1Stat, ConversionSub1Stat
+    elif group_by == "day" and offer is None:
+        click_model, conversion_model = PartnerClickStat, PartnerConversionStat
+    else:
+        click_model, conversion_model = ClickStat, ConversionStat
+    clicks = click_model.objects.filter(partner=partner, bucket__gte=period.utc_start, bucket__lt=period.utc_end)
+    conversions = conversion_model.objects.filter(
+        partner=partner, bucket__gte=period.utc_start, bucket__lt=period.utc_end
+    )
+    if offer is not None:
+        clicks, conversions = clicks.filter(offer=offer), conversions.filter(offer=offer)
+    if group_by == "day":
+        # Each bucket is a UTC quarter hour, which lies inside one local day in any real time zone.
+        key = TruncDate("bucket", tzinfo=period.tz)
+    elif group_by == "offer":
+        key = F("offer_id")
+    else:
+        key = F("sub1")
+    rows: dict = {}
+
+    def row_for(value) -> PerformanceRow:
+        if value not in rows:
+            rows[value] = PerformanceRow(key=value, label=str(value))
+        return rows[value]
+
+    for found in clicks.annotate(key=key).values("key").annotate(c=Sum("clicks"), u=Sum("unique_clicks")):
+        row = row_for(found["key"])
+        row.clicks, row.unique_clicks = found["c"], found["u"]
+    for found in (
+        conversions.annotate(key=key).values("key", "currency").annotate(n=Sum("conversions"), e=Sum("earnings"))
+    ):
+        row = row_for(found["key"])
+        row.conversions += found["n"]
+        if found["currency"]:
+            row.earnings[found["currency"]] = row.earnings.get(found["currency"], Decimal(0)) + found["e"]
+
+    if group_by == "day":
+        ordered = [rows.get(day) or PerformanceRow(key=day, label="") for day in period.days()]
+        for row in ordered:
+            row.label = row.key.isoformat()
+    elif group_by == "offer":
+        names = dict(Offer.objects.filter(pk__in=list(rows)).values_list("pk", "name"))
+        for row in rows.values():
+            row.label = names.get(row.key, str(row.key))
+        ordered = sorted(rows.values(), key=lambda r: (-r.clicks, r.label))
+    else:
+        for row in rows.values():
+            row.label = row.key or "(none)"
+        ordered = sorted(rows.values(), key=lambda r: (-r.clicks, r.label))
+
+    total = PerformanceRow(key=None, label="Total")
+    for row in ordered:
+        total.clicks += row.clicks
+        total.unique_clicks += row.unique_clicks
+        total.conversions += row.conversions
+        for currency, amount in row.earnings.items():
+            total.earnings[currency] = total.earnings.get(currency, Decimal(0)) + amount
+    return ordered, total
+
+
+# --- home and earnings ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class ChartBar:
+    x: float
+    conversions_x: float
+    width: float
+    clicks_y: float
+    clicks_height: float
+    conversions_y: float
+    conversions_height: float
+    label: str
+    clicks: int
+    conversions: int
+    show_label: bool
+
+
+def daily_chart(rows: list[PerformanceRow], *, width: int = 720, height: int = 200) -> dict:
+    """Bars for clicks and conversions per day, laid out for an inline SVG."""
+    top = max([row.clicks for row in rows] + [row.conversions for row in rows] + [1])
+    slot = width / max(len(rows), 1)
+    every = max(1, len(rows) // 10)
+    bars = []
+    for index, row in enumerate(rows):
+        clicks_height = height * row.clicks / top
+        conversions_height = height * row.conversions / top
+        bars.append(
+            ChartBar(
+                x=round(index * slot + slot * 0.1, 2),
+                conversions_x=round(index * slot + slot * 0.5, 2),
+                width=round(slot * 0.4, 2),
+                clicks_y=round(height - clicks_height, 2),
+                clicks_height=round(clicks_height, 2),
+                conversions_y=round(height - conversions_height, 2),
+                conversions_height=round(conversions_height, 2),
+                label=row.label[5:] if len(row.label) == 10 else row.label,
+                clicks=row.clicks,
+                conversions=row.conversions,
+                show_label=index % every == 0,
+            )
+        )
+    return {"bars": bars, "width": width, "height": height, "top": top}
