@@ -47,6 +47,7 @@ test: dev-venv
 lint: dev-venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache
 
 format: dev-venv
 	$(VENV)/bin/ruff check --fix .

@@ -15,11 +15,11 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from conversions.errors import ConversionTransitionNotAllowed
+from conversions.lifecycle import conversion_approve, conversion_reject
 from conversions.models import (
     Conversion,
     StatusChange,
 )
-from conversions.lifecycle import conversion_approve, conversion_reject
 from core.money import money_quantize
 from referrals.admin_read_only import ReadOnlyAdmin, ReadOnlyInline, json_block
 from rewards.models import Reward
