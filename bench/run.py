@@ -10,369 +10,50 @@ import argparse
 import json
 import os
 import platform
-import shutil
 import signal
-import socket
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS_DIR = ROOT / "bench" / "results"
-# BENCH_DATABASE lets two checkouts bench on one machine without dropping each other's database.
-BENCH_DATABASE = os.environ.get("BENCH_DATABASE", "affitrack_bench")
-DATABASE_URL = f"postgres://postgres@127.0.0.1:5432/{BENCH_DATABASE}"
-ADMIN_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/postgres"
-REDIS_URL = "redis://127.0.0.1:6379/14"
-RESULT_MARKER = "BENCH_RESULT "
-SEEDED_CLICKS = 500
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-
-@dataclass(frozen=True)
-class Workload:
-    name: str
-    method: str
-    path: str
-    script: str = "bench/report.lua"
-
-
-NOOP_DJANGO = Workload("noop-django", "GET", "/bench/noop")
-CLICK = Workload("click", "GET", "/c/{link_code}?sub1=x")
-NOOP_DRF = Workload("noop-drf", "POST", "/bench/noop-drf", script="bench/json_post.lua")
-CONVERT = Workload("convert", "POST", "/v1/convert", script="bench/convert.lua")
-NOOP_DRF_GET = Workload("noop-drf-get", "GET", "/bench/noop-drf")
-# The soak's postback script with no pause: a new conversion each request, by query parameters.
-POSTBACK = Workload("postback", "GET", "/v1/postback", script="bench/soak_postback.lua")
-# (baseline, candidate): a GET that writes a click against Django's floor, a JSON POST against DRF's,
-# a server-to-server GET postback against DRF's GET.
-PAIRS = [(NOOP_DJANGO, CLICK), (NOOP_DRF, CONVERT), (NOOP_DRF_GET, POSTBACK)]
-
-
-class BenchError(Exception):
-    """Something the person running the bench has to fix; printed without a traceback."""
-
-
-def parse_wrk_output(stdout: str) -> dict:
-    """The numbers from the JSON line that bench/report.lua's done() hook prints, with req/s and error totals."""
-    for line in stdout.splitlines():
-        if line.startswith(RESULT_MARKER):
-            raw = json.loads(line[len(RESULT_MARKER) :])
-            break
-    else:
-        raise BenchError(f"wrk printed no {RESULT_MARKER.strip()} line; its output was:\n{stdout}")
-    errors = raw["errors"]
-    seconds = raw["duration_us"] / 1_000_000
-    return {
-        "requests": raw["requests"],
-        "duration_s": round(seconds, 3),
-        "req_per_s": round(raw["requests"] / seconds, 1) if seconds else 0.0,
-        "p50_ms": raw["latency_us"]["p50"] / 1000,
-        "p90_ms": raw["latency_us"]["p90"] / 1000,
-        "p99_ms": raw["latency_us"]["p99"] / 1000,
-        "mean_ms": round(raw["latency_us"]["mean"] / 1000, 3),
-        "max_ms": raw["latency_us"]["max"] / 1000,
-        # wrk counts answers with a status above 399 as "status" errors: our non-2xx/3xx count.
-        "non_2xx_3xx": errors["status"],
-        "socket_errors": {name: errors[name] for name in ("connect", "read", "write", "timeout")},
-        "errors": sum(errors.values()),
-    }
-
-
-def workload_summary(workload: Workload, runs: list[dict], baseline: dict | None) -> dict:
-    """One table row: the median of each number over the rounds, errors summed over all of them."""
-    row = {
-        "workload": workload.name,
-        "request": f"{workload.method} {workload.path.replace('{link_code}', '<code>')}",
-        "baseline": baseline["workload"] if baseline else None,
-        "req_per_s": round(statistics.median(run["req_per_s"] for run in runs), 1),
-        # The spread says how far to trust the median: other work on the machine shows up here first.
-        "req_per_s_min": min(run["req_per_s"] for run in runs),
-        "req_per_s_max": max(run["req_per_s"] for run in runs),
-        "p50_ms": round(statistics.median(run["p50_ms"] for run in runs), 3),
-        "p99_ms": round(statistics.median(run["p99_ms"] for run in runs), 3),
-        "requests": sum(run["requests"] for run in runs),
-        "errors": sum(run["errors"] for run in runs),
-        "non_2xx_3xx": sum(run["non_2xx_3xx"] for run in runs),
-        "runs": runs,
-    }
-    reference = baseline or row
-    row["ratio_req_per_s"] = round(row["req_per_s"] / reference["req_per_s"], 3) if reference["req_per_s"] else None
-    # Each round's candidate ran right after its baseline, so the median of the per-round ratios
-    # cancels a machine that slows down or speeds up during the run; the table shows this one.
-    pairs = list(zip(runs, reference["runs"], strict=True))
-    row["ratio_req_per_s_paired"] = (
-        round(statistics.median(run["req_per_s"] / base["req_per_s"] for run, base in pairs), 3)
-        if all(base["req_per_s"] for _, base in pairs)
-        else None
-    )
-    row["ratio_p50"] = round(row["p50_ms"] / reference["p50_ms"], 3) if reference["p50_ms"] else None
-    row["ratio_p99"] = round(row["p99_ms"] / reference["p99_ms"], 3) if reference["p99_ms"] else None
-    return row
-
-
-def markdown_table(rows: list[dict]) -> str:
-    lines = [
-        "| workload | req/s | p50 ms | p99 ms | errors | ratio to baseline |",
-        "| --- | ---: | ---: | ---: | ---: | --- |",
-    ]
-    for row in rows:
-        if not row["baseline"]:
-            ratio = "1.00 (baseline)"
-        elif row["ratio_req_per_s_paired"] is None:
-            ratio = f"n/a ({row['baseline']} answered nothing)"
-        else:
-            ratio = f"{row['ratio_req_per_s_paired']:.2f} of {row['baseline']}"
-        lines.append(
-            f"| {row['workload']} `{row['request']}` | {row['req_per_s']:,.0f} | {row['p50_ms']:.2f} "
-            f"| {row['p99_ms']:.2f} | {row['errors']} | {ratio} |"
-        )
-    return "\n".join(lines)
-
-
-# --- the environment: wrk, database, Redis, gunicorn -------------------------------------------
-
-
-def wrk_ensure() -> str:
-    found = shutil.which("wrk")
-    if found:
-        return found
-    print("wrk is not installed; installing it from Debian (apt-get install -y wrk) ...", flush=True)
-    sudo = [] if os.geteuid() == 0 else ["sudo", "-n"]
-    for command in (["apt-get", "install", "-y", "wrk"], ["apt-get", "update"], ["apt-get", "install", "-y", "wrk"]):
-        try:
-            subprocess.run([*sudo, *command], check=False, stdout=subprocess.DEVNULL)
-        except FileNotFoundError:
-            break
-        found = shutil.which("wrk")
-        if found:
-            return found
-    raise BenchError(
-        "wrk is needed and could not be installed. Install it yourself (Debian/Ubuntu: `apt-get install wrk`, "
-        "macOS: `brew install wrk`) and run `make bench` again."
-    )
-
-
-def bench_env() -> dict:
-    env = dict(os.environ)
-    env.update(
-        DJANGO_SETTINGS_MODULE="bench.settings",
-        DATABASE_URL=DATABASE_URL,
-        REDIS_URL=REDIS_URL,
-        DEBUG="0",
-        PYTHONPATH=str(ROOT),
-    )
-    return env
-
-
-def database_reset() -> None:
-    import psycopg
-
-    try:
-        with psycopg.connect(ADMIN_DATABASE_URL, autocommit=True) as connection:
-            connection.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
-            connection.execute(f"CREATE DATABASE {BENCH_DATABASE}")
-    except psycopg.OperationalError as error:
-        raise BenchError(f"PostgreSQL is needed at {ADMIN_DATABASE_URL}: {error}") from None
-
-
-def redis_flush() -> None:
-    import redis
-
-    try:
-        redis.Redis.from_url(REDIS_URL).flushdb()
-    except redis.RedisError as error:
-        raise BenchError(f"Redis is needed at {REDIS_URL}: {error}") from None
-
-
-def row_count(table: str) -> int:
-    import psycopg
-
-    with psycopg.connect(DATABASE_URL) as connection:
-        return connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-
-
-def manage(*args: str) -> None:
-    subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=bench_env(), check=True)
-
-
-def seed() -> dict:
-    result = subprocess.run(
-        [sys.executable, "-m", "bench.seed", "--clicks", str(SEEDED_CLICKS)],
-        cwd=ROOT,
-        env=bench_env(),
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return json.loads(result.stdout)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def gunicorn_start(port: int, log_path: Path, workers: int) -> subprocess.Popen:
-    # A session of its own: Ctrl-C in the terminal reaches us, and we stop gunicorn in order.
-    # Its log goes to a file: a failing endpoint would print a traceback per request.
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with log_path.open("w") as log:
-        return subprocess.Popen(
-            # The production config (config/gunicorn.conf.py), so the bench measures what is deployed.
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "-c",
-                "config/gunicorn.conf.py",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--log-level",
-                "warning",
-                "config.wsgi:application",
-            ],
-            cwd=ROOT,
-            env={**bench_env(), "WEB_CONCURRENCY": str(workers)},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-
-def flusher_start(log_path: Path) -> subprocess.Popen:
-    """The click buffer's flusher (`manage.py flush_clicks`), as the Procfile runs it next to the web process."""
-    with log_path.open("a") as log:
-        return subprocess.Popen(
-            [sys.executable, "manage.py", "flush_clicks"],
-            cwd=ROOT,
-            env=bench_env(),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-
-def click_buffer_drained(timeout: float = 60) -> None:
-    """Wait until the flusher has written every buffered click, so the lost-clicks check counts rows, not a backlog."""
-    import redis
-
-    connection = redis.Redis.from_url(REDIS_URL)
-    deadline = time.monotonic() + timeout
-    while connection.llen("clickbuf:queue") + connection.llen("clickbuf:processing"):
-        if time.monotonic() > deadline:
-            raise BenchError(f"the click buffer was not flushed within {timeout:.0f} s; is flush_clicks running?")
-        time.sleep(0.2)
-
-
-class BufferLagSampler:
-    """How old the oldest buffered click is, sampled every 0.1 s while a click run goes on (W1b: <= 2 s)."""
-
-    def __init__(self):
-        import threading
-
-        import redis
-
-        self.connection = redis.Redis.from_url(REDIS_URL)
-        self.samples: list[float] = []
-        self.stopping = threading.Event()
-        self.thread = threading.Thread(target=self.run, daemon=True)
-
-    def oldest_age(self) -> float:
-        # The batch being written is older than anything still queued.
-        line = self.connection.lindex("clickbuf:processing", 0) or self.connection.lindex("clickbuf:queue", 0)
-        if not line:
-            return 0.0
-        created_at = datetime.fromisoformat(line.split(b"\t")[4].decode())
-        return max(0.0, (datetime.now(UTC) - created_at).total_seconds())
-
-    def run(self) -> None:
-        while not self.stopping.wait(0.1):
-            self.samples.append(self.oldest_age())
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc_info):
-        self.stopping.set()
-        self.thread.join()
-
-
-def gunicorn_wait_healthy(process: subprocess.Popen, port: int, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise BenchError(f"gunicorn exited with status {process.returncode} before /healthz answered")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError):
-            pass
-        time.sleep(0.2)
-    raise BenchError(f"/healthz did not answer 200 within {timeout:.0f} s")
-
-
-def log_tail(path: Path, lines: int = 30) -> str:
-    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-
-
-def gunicorn_stop(process: subprocess.Popen) -> None:
-    if process.poll() is not None:
-        return
-    process.send_signal(signal.SIGTERM)  # graceful: workers finish their request and exit
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
-# --- the measurement ---------------------------------------------------------------------------
-
-
-@dataclass
-class Target:
-    wrk: str
-    port: int
-    link_code: str
-    api_key: str
-    postback_token: str
-    clicks_file: str
-    threads: int
-    connections: int
-
-
-def wrk_run(target: Target, workload: Workload, duration: float, run_label: str) -> dict:
-    url = f"http://127.0.0.1:{target.port}{workload.path.format(link_code=target.link_code)}"
-    command = [
-        target.wrk,
-        f"--threads={target.threads}",
-        f"--connections={target.connections}",
-        f"--duration={duration:g}s",
-        "--timeout=10s",
-        "--latency",
-        f"--script={workload.script}",
-        url,
-    ]
-    if workload is CONVERT:
-        # A fresh nonce each run keeps external ids unique across rounds and the warm-up.
-        command += ["--", target.clicks_file, target.api_key, f"{run_label}-{time.time_ns()}"]
-    elif workload is POSTBACK:
-        command += ["--", target.clicks_file, target.postback_token, f"pb{run_label}-{time.time_ns()}", "0"]
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise BenchError(f"wrk failed ({result.returncode}) on {workload.name}:\n{result.stdout}{result.stderr}")
-    return parse_wrk_output(result.stdout)
-
+from bench.servers import (
+    BENCH_DATABASE,
+    DATABASE_URL,
+    REDIS_URL,
+    RESULTS_DIR,
+    ROOT,
+    SEEDED_CLICKS,
+    BenchError,
+    BufferLagSampler,
+    bench_env,
+    click_buffer_drained,
+    database_reset,
+    flusher_start,
+    free_port,
+    gunicorn_start,
+    gunicorn_stop,
+    gunicorn_wait_healthy,
+    log_tail,
+    manage,
+    redis_flush,
+    row_count,
+    seed,
+)
+from bench.wrk import (
+    CLICK,
+    CONVERT,
+    PAIRS,
+    POSTBACK,
+    Target,
+    markdown_table,
+    workload_summary,
+    wrk_ensure,
+    wrk_run,
+)
 
 # Rows each candidate writes, to check that every answered request stored its row.
 WRITES = {
@@ -380,6 +61,7 @@ WRITES = {
     CONVERT.name: "conversions_conversion",
     POSTBACK.name: "conversions_conversion",
 }
+
 WRITTEN = {CLICK.name: "clicks", CONVERT.name: "conversions", POSTBACK.name: "postback conversions"}
 
 
@@ -430,8 +112,6 @@ def measure(target: Target, *, duration: float, warmup: float, rounds: int) -> t
     return rows, writes
 
 
-# --- W3, W4, W5: the scripts, each in a process of its own, on the same database -------------------
-
 # (size in `make bench`, size in `make bench-full`). The quick sizes keep `make bench` to a few
 # minutes; W5's target is for 100k rows, so the quick run's time is scaled linearly to 100k
 # (the import is a per-row loop over batches: linear in the rows) and says so. W4 runs on
@@ -454,8 +134,10 @@ SIZES = {
         "w5_rows": 100_000,
     },
 }
+
 # The targets of issue 8.
 P99_TARGETS_MS = {"click": 6, "convert": 15, "postback": 15}
+
 TARGETS = {
     "click": ("ratio >= 0.65 of noop-django", lambda row: row["ratio_req_per_s_paired"], ">=", 0.65),
     "convert": ("ratio >= 0.50 of noop-drf", lambda row: row["ratio_req_per_s_paired"], ">=", 0.50),
@@ -597,9 +279,6 @@ def verdict_table(verdicts: list[dict]) -> str:
         verdict = "pass" if row["pass"] else "MISS"
         lines.append(f"| {row['workload']} | {figure} | {row['target']} | {verdict} | {row['detail']} |")
     return "\n".join(lines)
-
-
-# --- the report ----------------------------------------------------------------------------------
 
 
 def git_commit() -> dict:

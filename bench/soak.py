@@ -18,7 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.run import (
+from bench.run import git_commit, machine
+from bench.servers import (
     REDIS_URL,
     RESULTS_DIR,
     ROOT,
@@ -28,18 +29,15 @@ from bench.run import (
     database_reset,
     flusher_start,
     free_port,
-    git_commit,
     gunicorn_start,
     gunicorn_stop,
     gunicorn_wait_healthy,
-    machine,
     manage,
-    parse_wrk_output,
     redis_flush,
     row_count,
     seed,
-    wrk_ensure,
 )
+from bench.wrk import parse_wrk_output, wrk_ensure
 
 TOKEN = (
     "from referrals.models import Advertiser; from referrals.services import postback_token_rotate; "

@@ -1,6 +1,6 @@
 """The bench harness's arithmetic: what it reads from wrk and how it turns rounds into a table row."""
 
-from bench.run import CLICK, NOOP_DJANGO, parse_wrk_output, workload_summary
+from bench.wrk import CLICK, NOOP_DJANGO, parse_wrk_output, workload_summary
 
 # Captured from wrk 4.1.0 with bench/report.lua against a link code that does not exist (all 404).
 WRK_OUTPUT_ALL_404 = """\
@@ -68,7 +68,8 @@ def test_summary_keeps_the_median_of_each_number_sums_errors_and_pairs_rounds_fo
 
 
 def test_the_verdict_table_holds_every_workload_against_its_target():
-    from bench.run import CONVERT, NOOP_DRF, verdict_rows, verdict_table
+    from bench.run import verdict_rows, verdict_table
+    from bench.wrk import CONVERT, NOOP_DRF
 
     noop = workload_summary(NOOP_DJANGO, [run_result(1000, 2.0, 5.0)], None)
     click = workload_summary(CLICK, [{**run_result(700, 3.0, 6.0), "buffer_lag_max_s": 2.5}], noop)

@@ -1,0 +1,211 @@
+"""The processes and stores a bench run uses: its database, Redis, gunicorn and the click flusher."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+RESULTS_DIR = ROOT / "bench" / "results"
+
+# BENCH_DATABASE lets two checkouts bench on one machine without dropping each other's database.
+BENCH_DATABASE = os.environ.get("BENCH_DATABASE", "affitrack_bench")
+
+DATABASE_URL = f"postgres://postgres@127.0.0.1:5432/{BENCH_DATABASE}"
+
+ADMIN_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/postgres"
+
+REDIS_URL = "redis://127.0.0.1:6379/14"
+
+RESULT_MARKER = "BENCH_RESULT "
+
+SEEDED_CLICKS = 500
+
+
+class BenchError(Exception):
+    """Something the person running the bench has to fix; printed without a traceback."""
+
+
+def bench_env() -> dict:
+    env = dict(os.environ)
+    env.update(
+        DJANGO_SETTINGS_MODULE="bench.settings",
+        DATABASE_URL=DATABASE_URL,
+        REDIS_URL=REDIS_URL,
+        DEBUG="0",
+        PYTHONPATH=str(ROOT),
+    )
+    return env
+
+
+def database_reset() -> None:
+    import psycopg
+
+    try:
+        with psycopg.connect(ADMIN_DATABASE_URL, autocommit=True) as connection:
+            connection.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
+            connection.execute(f"CREATE DATABASE {BENCH_DATABASE}")
+    except psycopg.OperationalError as error:
+        raise BenchError(f"PostgreSQL is needed at {ADMIN_DATABASE_URL}: {error}") from None
+
+
+def redis_flush() -> None:
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS_URL).flushdb()
+    except redis.RedisError as error:
+        raise BenchError(f"Redis is needed at {REDIS_URL}: {error}") from None
+
+
+def row_count(table: str) -> int:
+    import psycopg
+
+    with psycopg.connect(DATABASE_URL) as connection:
+        return connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+
+def manage(*args: str) -> None:
+    subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=bench_env(), check=True)
+
+
+def seed() -> dict:
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.seed", "--clicks", str(SEEDED_CLICKS)],
+        cwd=ROOT,
+        env=bench_env(),
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return json.loads(result.stdout)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def gunicorn_start(port: int, log_path: Path, workers: int) -> subprocess.Popen:
+    # A session of its own: Ctrl-C in the terminal reaches us, and we stop gunicorn in order.
+    # Its log goes to a file: a failing endpoint would print a traceback per request.
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("w") as log:
+        return subprocess.Popen(
+            # The production config (config/gunicorn.conf.py), so the bench measures what is deployed.
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "-c",
+                "config/gunicorn.conf.py",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--log-level",
+                "warning",
+                "config.wsgi:application",
+            ],
+            cwd=ROOT,
+            env={**bench_env(), "WEB_CONCURRENCY": str(workers)},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def flusher_start(log_path: Path) -> subprocess.Popen:
+    """The click buffer's flusher (`manage.py flush_clicks`), as the Procfile runs it next to the web process."""
+    with log_path.open("a") as log:
+        return subprocess.Popen(
+            [sys.executable, "manage.py", "flush_clicks"],
+            cwd=ROOT,
+            env=bench_env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def click_buffer_drained(timeout: float = 60) -> None:
+    """Wait until the flusher has written every buffered click, so the lost-clicks check counts rows, not a backlog."""
+    import redis
+
+    connection = redis.Redis.from_url(REDIS_URL)
+    deadline = time.monotonic() + timeout
+    while connection.llen("clickbuf:queue") + connection.llen("clickbuf:processing"):
+        if time.monotonic() > deadline:
+            raise BenchError(f"the click buffer was not flushed within {timeout:.0f} s; is flush_clicks running?")
+        time.sleep(0.2)
+
+
+class BufferLagSampler:
+    """How old the oldest buffered click is, sampled every 0.1 s while a click run goes on (W1b: <= 2 s)."""
+
+    def __init__(self):
+        import threading
+
+        import redis
+
+        self.connection = redis.Redis.from_url(REDIS_URL)
+        self.samples: list[float] = []
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def oldest_age(self) -> float:
+        # The batch being written is older than anything still queued.
+        line = self.connection.lindex("clickbuf:processing", 0) or self.connection.lindex("clickbuf:queue", 0)
+        if not line:
+            return 0.0
+        created_at = datetime.fromisoformat(line.split(b"\t")[4].decode())
+        return max(0.0, (datetime.now(UTC) - created_at).total_seconds())
+
+    def run(self) -> None:
+        while not self.stopping.wait(0.1):
+            self.samples.append(self.oldest_age())
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc_info):
+        self.stopping.set()
+        self.thread.join()
+
+
+def gunicorn_wait_healthy(process: subprocess.Popen, port: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise BenchError(f"gunicorn exited with status {process.returncode} before /healthz answered")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError):
+            pass
+        time.sleep(0.2)
+    raise BenchError(f"/healthz did not answer 200 within {timeout:.0f} s")
+
+
+def log_tail(path: Path, lines: int = 30) -> str:
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def gunicorn_stop(process: subprocess.Popen) -> None:
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)  # graceful: workers finish their request and exit
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
