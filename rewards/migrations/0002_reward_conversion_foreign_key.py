@@ -11,8 +11,8 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("conversions", "0012_pending_queue_index"),
-        ("rewards", "0005_partial_indexes_for_inserts"),
+        ("conversions", "0001_initial"),
+        ("rewards", "0001_initial"),
     ]
 
     operations = [
