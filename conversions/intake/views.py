@@ -2,7 +2,6 @@
 
 import base64
 
-from django.conf import settings
 from django.http import HttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -94,11 +93,9 @@ class IngestionView(APIView):
 
     def respond_with_conversion(self, request, data: dict) -> Response:
         conversion, created = report_intake(advertiser=request.auth, data=data, intake=self.intake_request(request))
-        context = {}
-        if created and settings.RQ_QUEUES["default"].get("ASYNC", True):
-            # Rewards are made by the processing job, enqueued on commit a moment ago: a new
-            # conversion has none yet, so the reward lookup would be a query for nothing.
-            context["rewards_by_conversion"] = {}
+        # Rewards are made by the processing job, enqueued on commit a moment ago: a new
+        # conversion has none yet, so the reward lookup would be a query for nothing.
+        context = {"rewards_by_conversion": {}} if created else {}
         return Response(
             ConversionSerializer(conversion, context=context).data,
             status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK,
