@@ -15,14 +15,10 @@ from conversions.models import Conversion
 from referrals.models import Click
 from referrals.services import click_cookie_name
 from tests.factories import RewardRuleFactory
-from tests.reliability.conftest import PrivateRedis
+from tests.reliability.conftest import PrivateRedis, test_database_url
 from tests.reliability.traffic import Stream, Topology, proof_rows, proof_table
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def _database_url(settings_dict) -> str:
-    return f"postgres://{settings_dict['USER']}@{settings_dict['HOST']}:{settings_dict['PORT']}/{settings_dict['NAME']}"
 
 
 def wait_until(predicate, timeout: float) -> bool:
@@ -35,12 +31,10 @@ def wait_until(predicate, timeout: float) -> bool:
 
 
 def test_a_redis_crash_loses_no_acknowledged_click_or_conversion(acme, acme_key, alice_link, capsys):
-    from django.db import connection
-
     RewardRuleFactory(offer=alice_link.offer, value=Decimal("2.00"))
     redis = PrivateRedis(durable=True)
     redis.start()
-    topology = Topology(database_url=_database_url(connection.settings_dict), redis_url=redis.url)
+    topology = Topology(database_url=test_database_url(), redis_url=redis.url)
     stream = Stream(
         port=topology.port, api_key=acme_key, link_code="alice-shoes", cookie_name=click_cookie_name(alice_link.offer)
     )
