@@ -10,7 +10,6 @@ import argparse
 import json
 import os
 import signal
-import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,10 +25,10 @@ from bench.servers import (
     RESULTS_DIR,
     ROOT,
     SEEDED_CLICKS,
-    BenchError,
     app_serving,
     bench_reset,
     clicks_file,
+    main_exit,
     redis_flush,
 )
 from bench.verdicts import verdict_rows, verdict_table
@@ -141,16 +140,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except BenchError as error:
-        print(f"bench: {error}", file=sys.stderr)
-        sys.exit(2)
-    except subprocess.CalledProcessError as error:
-        print(f"bench: {' '.join(map(str, error.cmd))} failed with status {error.returncode}", file=sys.stderr)
-        if error.stderr:
-            print(error.stderr, file=sys.stderr)
-        sys.exit(2)
-    except KeyboardInterrupt:
-        print("bench: interrupted", file=sys.stderr)
-        sys.exit(130)
+    main_exit(main, "bench")

@@ -36,6 +36,23 @@ class BenchError(Exception):
     """Something the person running the bench has to fix; printed without a traceback."""
 
 
+def main_exit(main, name: str) -> None:
+    """Exit with what `main` returns, or print what went wrong in one line and exit 2 (130 on Ctrl-C)."""
+    try:
+        sys.exit(main())
+    except BenchError as error:
+        print(f"{name}: {error}", file=sys.stderr)
+        sys.exit(2)
+    except subprocess.CalledProcessError as error:
+        print(f"{name}: {' '.join(map(str, error.cmd))} failed with status {error.returncode}", file=sys.stderr)
+        if error.stderr:
+            print(error.stderr, file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print(f"{name}: interrupted", file=sys.stderr)
+        sys.exit(130)
+
+
 def bench_env() -> dict:
     return dict(
         os.environ,

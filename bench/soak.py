@@ -20,11 +20,11 @@ from bench.provenance import git_commit, machine
 from bench.servers import (
     REDIS_URL,
     RESULTS_DIR,
-    BenchError,
     app_serving,
     bench_reset,
     click_buffer_drained,
     clicks_file,
+    main_exit,
     redis_flush,
     row_count,
     shell,
@@ -149,8 +149,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except BenchError as error:
-        print(f"soak: {error}", file=sys.stderr)
-        sys.exit(2)
+    main_exit(main, "soak")
