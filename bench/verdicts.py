@@ -7,15 +7,9 @@ RATIO_TARGETS = {"click": 0.65, "convert": 0.50, "postback": 0.50}
 P99_TARGETS_MS = {"click": 6, "convert": 15, "postback": 15}
 
 
-def verdict(workload: str, detail: str, figure, unit: str, target: str, passed: bool, **raw) -> dict:
-    return {
-        "workload": workload,
-        "detail": detail,
-        "figure": figure,
-        "unit": unit,
-        "target": target,
-        "pass": passed,
-    } | raw
+def verdict(*values, **raw) -> dict:
+    """A row of the table from its workload, detail, figure, unit, target and pass, in this order."""
+    return dict(zip(("workload", "detail", "figure", "unit", "target", "pass"), values, strict=True)) | raw
 
 
 def verdict_rows(rows: list[dict], batch: list[dict]) -> list[dict]:

@@ -20,13 +20,9 @@ class Workload:
 
 
 NOOP_DJANGO = Workload("noop-django", "GET", "/bench/noop")
-
 CLICK = Workload("click", "GET", "/c/{link_code}?sub1=x")
-
 NOOP_DRF = Workload("noop-drf", "POST", "/bench/noop-drf", script="bench/json_post.lua")
-
 CONVERT = Workload("convert", "POST", "/v1/convert", script="bench/convert.lua")
-
 NOOP_DRF_GET = Workload("noop-drf-get", "GET", "/bench/noop-drf")
 
 # The soak's postback script with no pause: a new conversion each request, by query parameters.
@@ -157,17 +153,8 @@ def wrk_measure(
     binary: str, url: str, script: str, args: list[str], *, threads: int, connections: int, duration: float, label: str
 ) -> dict:
     """One wrk run with one of the bench's Lua scripts (their arguments after `--`), parsed."""
-    command = [
-        binary,
-        f"--threads={threads}",
-        f"--connections={connections}",
-        f"--duration={duration:g}s",
-        "--timeout=10s",
-        "--latency",
-        f"--script={script}",
-        url,
-        *(["--", *args] if args else []),
-    ]
+    options = f"--threads={threads} --connections={connections} --duration={duration:g}s --timeout=10s --latency"
+    command = [binary, *options.split(), f"--script={script}", url, *(["--", *args] if args else [])]
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise BenchError(f"wrk failed ({result.returncode}) on {label}:\n{result.stdout}{result.stderr}")
