@@ -2,29 +2,16 @@
 -- counter, random) and one of the seeded clicks, so each request records a conversion rather than
 -- answering "seen before" from the unique constraint.
 -- Arguments after `--`: <file with one click id a line> <API key> <run nonce>.
-dofile("bench/report.lua")
+dofile("bench/seeded_clicks.lua")
 
-local threads_started = 0
-
-function setup(thread)
-   threads_started = threads_started + 1
-   thread:set("thread_number", threads_started)
-end
-
-local click_ids = {}
 local headers
 local nonce
 local counter = 0
 
 function init(args)
-   for line in io.lines(args[1]) do
-      if line ~= "" then
-         click_ids[#click_ids + 1] = line
-      end
-   end
+   click_ids_read(args[1])
    headers = { ["Authorization"] = "Bearer " .. args[2], ["Content-Type"] = "application/json" }
    nonce = args[3]
-   math.randomseed(os.time() * 1000 + thread_number)
 end
 
 function request()
@@ -32,7 +19,7 @@ function request()
    local body = string.format(
       '{"type":"purchase","external_id":"%s-t%d-%d-%d","click_id":"%s",'
          .. '"amount":"120.00","currency":"USD","product_id":"sku-1"}',
-      nonce, thread_number, counter, math.random(1, 999999999), click_ids[math.random(#click_ids)]
+      nonce, thread_number, counter, math.random(1, 999999999), click_id_random()
    )
    return wrk.format("POST", "/v1/convert", headers, body)
 end

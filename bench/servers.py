@@ -6,9 +6,11 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -34,16 +36,32 @@ class BenchError(Exception):
     """Something the person running the bench has to fix; printed without a traceback."""
 
 
+def main_exit(main, name: str) -> None:
+    """Exit with what `main` returns, or print what went wrong in one line and exit 2 (130 on Ctrl-C)."""
+    try:
+        sys.exit(main())
+    except BenchError as error:
+        print(f"{name}: {error}", file=sys.stderr)
+        sys.exit(2)
+    except subprocess.CalledProcessError as error:
+        print(f"{name}: {' '.join(map(str, error.cmd))} failed with status {error.returncode}", file=sys.stderr)
+        if error.stderr:
+            print(error.stderr, file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print(f"{name}: interrupted", file=sys.stderr)
+        sys.exit(130)
+
+
 def bench_env() -> dict:
-    env = dict(os.environ)
-    env.update(
+    return dict(
+        os.environ,
         DJANGO_SETTINGS_MODULE="bench.settings",
         DATABASE_URL=DATABASE_URL,
         REDIS_URL=REDIS_URL,
         DEBUG="0",
         PYTHONPATH=str(ROOT),
     )
-    return env
 
 
 def database_reset() -> None:
@@ -77,16 +95,33 @@ def manage(*args: str) -> None:
     subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=bench_env(), check=True)
 
 
-def seed() -> dict:
-    result = subprocess.run(
-        [sys.executable, "-m", "bench.seed", "--clicks", str(SEEDED_CLICKS)],
-        cwd=ROOT,
-        env=bench_env(),
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return json.loads(result.stdout)
+def python_output(*args: str) -> str:
+    """What `python *args` prints, run from the project root on the bench's database and Redis."""
+    return subprocess.run(
+        [sys.executable, *args], cwd=ROOT, env=bench_env(), check=True, capture_output=True, text=True
+    ).stdout
+
+
+def shell(code: str) -> str:
+    """The last word `manage.py shell -c code` prints."""
+    return python_output("manage.py", "shell", "-v", "0", "-c", code).split()[-1]
+
+
+def bench_reset() -> dict:
+    """The bench database dropped, made again, migrated and seeded, Redis db 14 emptied; returns the seed's JSON."""
+    database_reset()
+    redis_flush()
+    manage("migrate", "--noinput", "--verbosity=0")
+    return json.loads(python_output("-m", "bench.seed", "--clicks", str(SEEDED_CLICKS)))
+
+
+@contextmanager
+def clicks_file(click_ids: list[str]):
+    """A file of one click id a line, for the wrk scripts that convert; yields its name."""
+    with tempfile.NamedTemporaryFile("w", prefix="bench-clicks-", suffix=".txt") as file:
+        file.write("\n".join(click_ids) + "\n")
+        file.flush()
+        yield file.name
 
 
 def free_port() -> int:
@@ -95,44 +130,52 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def gunicorn_start(port: int, log_path: Path, workers: int) -> subprocess.Popen:
-    # A session of its own: Ctrl-C in the terminal reaches us, and we stop gunicorn in order.
-    # Its log goes to a file: a failing endpoint would print a traceback per request.
+def process_start(log_path: Path, *args: str, **env: str) -> subprocess.Popen:
+    # A session of its own: Ctrl-C in the terminal reaches us, and we stop the process in order.
+    # Its output goes to a file: a failing endpoint would print a traceback per request.
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("w") as log:
         return subprocess.Popen(
-            # The production config (config/gunicorn.conf.py), so the bench measures what is deployed.
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "-c",
-                "config/gunicorn.conf.py",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--log-level",
-                "warning",
-                "config.wsgi:application",
-            ],
+            [sys.executable, *args],
             cwd=ROOT,
-            env={**bench_env(), "WEB_CONCURRENCY": str(workers)},
+            env={**bench_env(), **env},
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
 
 
-def flusher_start(log_path: Path) -> subprocess.Popen:
-    """The click buffer's flusher (`manage.py flush_clicks`), as the Procfile runs it next to the web process."""
-    with log_path.open("a") as log:
-        return subprocess.Popen(
-            [sys.executable, "manage.py", "flush_clicks"],
-            cwd=ROOT,
-            env=bench_env(),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+def process_stop(process: subprocess.Popen) -> None:
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)  # graceful: workers finish their request, the flusher its batch
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@contextmanager
+def app_serving(log_path: Path, workers: int, *, rq_worker: bool = False):
+    """gunicorn with the production config (config/gunicorn.conf.py) on a free port, the click flusher and, if
+    asked, an RQ worker, as the Procfile runs them; yields the port once /healthz answers, stops them after."""
+    port = free_port()
+    web = process_start(
+        log_path,
+        *("-m", "gunicorn", "-c", "config/gunicorn.conf.py", "--bind", f"127.0.0.1:{port}", "--log-level", "warning"),
+        "config.wsgi:application",
+        WEB_CONCURRENCY=str(workers),
+    )
+    processes = [web, process_start(log_path.with_suffix(".flusher.log"), "manage.py", "flush_clicks")]
+    if rq_worker:
+        processes.append(process_start(log_path.with_suffix(".worker.log"), "manage.py", "rqworker", "default"))
+    try:
+        gunicorn_wait_healthy(web, port, log_path)
+        yield port
+    finally:
+        for process in processes:
+            process_stop(process)
 
 
 def click_buffer_drained(timeout: float = 60) -> None:
@@ -181,11 +224,13 @@ class BufferLagSampler:
         self.thread.join()
 
 
-def gunicorn_wait_healthy(process: subprocess.Popen, port: int, timeout: float = 30) -> None:
+def gunicorn_wait_healthy(process: subprocess.Popen, port: int, log_path: Path, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
+    problem = f"/healthz did not answer 200 within {timeout:.0f} s"
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise BenchError(f"gunicorn exited with status {process.returncode} before /healthz answered")
+            problem = f"gunicorn exited with status {process.returncode} before /healthz answered"
+            break
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
                 if response.status == 200:
@@ -193,19 +238,5 @@ def gunicorn_wait_healthy(process: subprocess.Popen, port: int, timeout: float =
         except (urllib.error.URLError, ConnectionError):
             pass
         time.sleep(0.2)
-    raise BenchError(f"/healthz did not answer 200 within {timeout:.0f} s")
-
-
-def log_tail(path: Path, lines: int = 30) -> str:
-    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-
-
-def gunicorn_stop(process: subprocess.Popen) -> None:
-    if process.poll() is not None:
-        return
-    process.send_signal(signal.SIGTERM)  # graceful: workers finish their request and exit
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-30:])
+    raise BenchError(f"{problem}; the end of {log_path}:\n{tail}")

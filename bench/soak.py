@@ -8,9 +8,7 @@ by default) while the queue length is sampled every 10 s. `make soak`; `make ben
 import argparse
 import json
 import statistics
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from datetime import UTC, datetime
@@ -18,50 +16,26 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.run import git_commit, machine
+from bench.provenance import git_commit, machine
 from bench.servers import (
     REDIS_URL,
     RESULTS_DIR,
-    ROOT,
-    BenchError,
-    bench_env,
+    app_serving,
+    bench_reset,
     click_buffer_drained,
-    database_reset,
-    flusher_start,
-    free_port,
-    gunicorn_start,
-    gunicorn_stop,
-    gunicorn_wait_healthy,
-    manage,
+    clicks_file,
+    main_exit,
     redis_flush,
     row_count,
-    seed,
+    shell,
 )
-from bench.wrk import parse_wrk_output, wrk_ensure
+from bench.wrk import wrk_ensure, wrk_measure
 
 TOKEN = (
     "from referrals.models import Advertiser; from referrals.services import postback_token_rotate; "
     "print(postback_token_rotate(advertiser=Advertiser.objects.get()))"
 )
-
-
-def wrk(binary: str, url: str, script: str, args: list[str], *, connections: int, duration: int) -> dict:
-    command = [
-        binary,
-        "--threads=1",
-        f"--connections={connections}",
-        f"--duration={duration}s",
-        "--timeout=10s",
-        "--latency",
-        f"--script={script}",
-        url,
-        "--",
-        *args,
-    ]
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise BenchError(f"wrk failed on {url}:\n{result.stdout}{result.stderr}")
-    return parse_wrk_output(result.stdout)
+PENDING = "from conversions.models import Conversion; print(Conversion.objects.filter(status='pending').count())"
 
 
 def main() -> int:
@@ -72,42 +46,17 @@ def main() -> int:
     args = parser.parse_args()
     started = datetime.now(UTC)
     binary = wrk_ensure()
-    database_reset()
-    redis_flush()
-    manage("migrate", "--noinput", "--verbosity=0")
-    seeded = seed()
-    token = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-v", "0", "-c", TOKEN],
-        cwd=ROOT,
-        env=bench_env(),
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.split()[-1]
+    seeded = bench_reset()
+    token = shell(TOKEN)
     redis_flush()
     import redis
 
     queue = redis.Redis.from_url(REDIS_URL)
-    port = free_port()
-    log_path = RESULTS_DIR / f"soak-{started:%Y%m%dT%H%M%SZ}.log"
-    web = gunicorn_start(port, log_path, workers=2)
-    flusher = flusher_start(log_path.with_suffix(".flusher.log"))
-    with log_path.with_suffix(".worker.log").open("w") as worker_log:
-        worker = subprocess.Popen(
-            [sys.executable, "manage.py", "rqworker", "default"],
-            cwd=ROOT,
-            env=bench_env(),
-            stdout=worker_log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
     samples: list[int] = []
     results: dict[str, dict] = {}
-    try:
-        gunicorn_wait_healthy(web, port)
-        with tempfile.NamedTemporaryFile("w", suffix=".txt") as clicks_file:
-            clicks_file.write("\n".join(seeded["click_ids"]) + "\n")
-            clicks_file.flush()
+    log_path = RESULTS_DIR / f"soak-{started:%Y%m%dT%H%M%SZ}.log"
+    with app_serving(log_path, 2, rq_worker=True) as port:
+        with clicks_file(seeded["click_ids"]) as clicks:
             # Each connection pauses `delay` ms between requests: 4 connections at 40 ms is about 100/s.
             plans = {
                 "click": (
@@ -119,18 +68,24 @@ def main() -> int:
                 "postback": (
                     f"http://127.0.0.1:{port}/v1/postback",
                     "bench/soak_postback.lua",
-                    [clicks_file.name, token, f"soak{time.time_ns()}", str(int(2000 / args.postback_rate))],
+                    [clicks, token, f"soak{time.time_ns()}", str(int(2000 / args.postback_rate))],
                     2,
                 ),
             }
-            threads = [
-                threading.Thread(
-                    target=lambda name=name, plan=plan: results.__setitem__(
-                        name, wrk(binary, plan[0], plan[1], plan[2], connections=plan[3], duration=args.duration)
-                    )
+
+            def soak(name: str, url: str, script: str, script_args: list[str], connections: int) -> None:
+                results[name] = wrk_measure(
+                    binary,
+                    url,
+                    script,
+                    script_args,
+                    threads=1,
+                    connections=connections,
+                    duration=args.duration,
+                    label=url,
                 )
-                for name, plan in plans.items()
-            ]
+
+            threads = [threading.Thread(target=soak, args=(name, *plan)) for name, plan in plans.items()]
             for thread in threads:
                 thread.start()
             while any(thread.is_alive() for thread in threads):
@@ -143,33 +98,12 @@ def main() -> int:
         while queue.llen("rq:queue:default") and time.monotonic() < deadline:
             time.sleep(1)
         backlog_after = queue.llen("rq:queue:default")
-    finally:
-        gunicorn_stop(web)
-        gunicorn_stop(flusher)
-        gunicorn_stop(worker)
 
     answered = {name: result["requests"] for name, result in results.items()}
     errors = {name: result["errors"] for name, result in results.items()}
     clicks_stored = row_count("referrals_click") - len(seeded["click_ids"])
     conversions_stored = row_count("conversions_conversion")
-    pending = int(
-        subprocess.run(
-            [
-                sys.executable,
-                "manage.py",
-                "shell",
-                "-v",
-                "0",
-                "-c",
-                "from conversions.models import Conversion; print(Conversion.objects.filter(status='pending').count())",
-            ],
-            cwd=ROOT,
-            env=bench_env(),
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.split()[-1]
-    )
+    pending = int(shell(PENDING))
     minute = max(1, len(samples) // max(1, args.duration // 60))
     first, last = samples[:minute] or [0], samples[-minute:] or [0]
     report = {
@@ -215,8 +149,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except BenchError as error:
-        print(f"soak: {error}", file=sys.stderr)
-        sys.exit(2)
+    main_exit(main, "soak")

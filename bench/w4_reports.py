@@ -107,13 +107,11 @@ def partner_pages(partner: Partner) -> list[tuple[str, str]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    defaults = Sizes()
-    for name in ("clicks", "conversions", "offers", "partners", "days"):
-        parser.add_argument(f"--{name}", type=int, default=getattr(defaults, name))
+    Sizes.arguments_add(parser)
     parser.add_argument("--runs", type=int, default=15, help="requests per page and partner (default 15)")
     args = parser.parse_args()
     settings.ALLOWED_HOSTS = ["*"]
-    sizes = Sizes(args.clicks, args.conversions, args.offers, args.partners, args.days)
+    sizes = Sizes.from_arguments(args)
     started = time.perf_counter()
     loaded = load(sizes, log=lambda line: print(f"  datagen {line}", flush=True))
     print(f"data set ready in {time.perf_counter() - started:.0f} s", flush=True)

@@ -1,4 +1,4 @@
-"""wrk and what it measures: the workloads, one run, its parsed output and the summary of rounds."""
+"""wrk and what it measures: the workloads, one run and its parsed output, the rounds and their summary."""
 
 import json
 import os
@@ -8,7 +8,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 
-from bench.servers import RESULT_MARKER, ROOT, BenchError
+from bench.servers import RESULT_MARKER, ROOT, BenchError, BufferLagSampler, click_buffer_drained, row_count
 
 
 @dataclass(frozen=True)
@@ -20,13 +20,9 @@ class Workload:
 
 
 NOOP_DJANGO = Workload("noop-django", "GET", "/bench/noop")
-
 CLICK = Workload("click", "GET", "/c/{link_code}?sub1=x")
-
 NOOP_DRF = Workload("noop-drf", "POST", "/bench/noop-drf", script="bench/json_post.lua")
-
 CONVERT = Workload("convert", "POST", "/v1/convert", script="bench/convert.lua")
-
 NOOP_DRF_GET = Workload("noop-drf-get", "GET", "/bench/noop-drf")
 
 # The soak's postback script with no pause: a new conversion each request, by query parameters.
@@ -35,6 +31,13 @@ POSTBACK = Workload("postback", "GET", "/v1/postback", script="bench/soak_postba
 # (baseline, candidate): a GET that writes a click against Django's floor, a JSON POST against DRF's,
 # a server-to-server GET postback against DRF's GET.
 PAIRS = [(NOOP_DJANGO, CLICK), (NOOP_DRF, CONVERT), (NOOP_DRF_GET, POSTBACK)]
+
+# Rows each candidate writes, to check that every answered request stored its row.
+WRITES = {
+    CLICK.name: "referrals_click",
+    CONVERT.name: "conversions_conversion",
+    POSTBACK.name: "conversions_conversion",
+}
 
 
 def parse_wrk_output(stdout: str) -> dict:
@@ -146,24 +149,80 @@ class Target:
     connections: int
 
 
-def wrk_run(target: Target, workload: Workload, duration: float, run_label: str) -> dict:
-    url = f"http://127.0.0.1:{target.port}{workload.path.format(link_code=target.link_code)}"
-    command = [
-        target.wrk,
-        f"--threads={target.threads}",
-        f"--connections={target.connections}",
-        f"--duration={duration:g}s",
-        "--timeout=10s",
-        "--latency",
-        f"--script={workload.script}",
-        url,
-    ]
-    if workload is CONVERT:
-        # A fresh nonce each run keeps external ids unique across rounds and the warm-up.
-        command += ["--", target.clicks_file, target.api_key, f"{run_label}-{time.time_ns()}"]
-    elif workload is POSTBACK:
-        command += ["--", target.clicks_file, target.postback_token, f"pb{run_label}-{time.time_ns()}", "0"]
+def wrk_measure(
+    binary: str, url: str, script: str, args: list[str], *, threads: int, connections: int, duration: float, label: str
+) -> dict:
+    """One wrk run with one of the bench's Lua scripts (their arguments after `--`), parsed."""
+    options = f"--threads={threads} --connections={connections} --duration={duration:g}s --timeout=10s --latency"
+    command = [binary, *options.split(), f"--script={script}", url, *(["--", *args] if args else [])]
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
     if result.returncode != 0:
-        raise BenchError(f"wrk failed ({result.returncode}) on {workload.name}:\n{result.stdout}{result.stderr}")
+        raise BenchError(f"wrk failed ({result.returncode}) on {label}:\n{result.stdout}{result.stderr}")
     return parse_wrk_output(result.stdout)
+
+
+def wrk_run(target: Target, workload: Workload, duration: float, run_label: str) -> dict:
+    args = []
+    if workload is CONVERT:
+        # A fresh nonce each run keeps external ids unique across rounds and the warm-up.
+        args = [target.clicks_file, target.api_key, f"{run_label}-{time.time_ns()}"]
+    elif workload is POSTBACK:
+        args = [target.clicks_file, target.postback_token, f"pb{run_label}-{time.time_ns()}", "0"]
+    return wrk_measure(
+        target.wrk,
+        f"http://127.0.0.1:{target.port}{workload.path.format(link_code=target.link_code)}",
+        workload.script,
+        args,
+        threads=target.threads,
+        connections=target.connections,
+        duration=duration,
+        label=workload.name,
+    )
+
+
+def measure(target: Target, *, duration: float, warmup: float, rounds: int) -> tuple[list[dict], dict]:
+    """Each pair warmed up, then its baseline and candidate in turn for `rounds` rounds: the table rows, and per
+    candidate how many of its answers stored their row."""
+    rows: list[dict] = []
+    writes: dict = {}
+    for baseline, candidate in PAIRS:
+        for workload in (baseline, candidate):
+            print(f"warm-up {workload.name} ({warmup:g} s)", flush=True)
+            wrk_run(target, workload, warmup, "warmup")
+        runs: dict[str, list[dict]] = {baseline.name: [], candidate.name: []}
+        stored = {"answered": 0, "rows_added": 0}
+        for number in range(1, rounds + 1):
+            for workload in (baseline, candidate):
+                table = WRITES.get(workload.name)
+                if table:
+                    click_buffer_drained()  # the warm-up's or last round's clicks are counted before, not in, this run
+                before = row_count(table) if table else 0
+                if workload is CLICK:
+                    with BufferLagSampler() as lag:
+                        run = wrk_run(target, workload, duration, f"round{number}")
+                    run["buffer_lag_max_s"] = round(max(lag.samples, default=0.0), 3)
+                else:
+                    run = wrk_run(target, workload, duration, f"round{number}")
+                runs[workload.name].append(run)
+                if table:
+                    # Requests still in flight when wrk stops are finished by gunicorn, not counted by wrk.
+                    time.sleep(1)
+                    click_buffer_drained()
+                    stored["answered"] += run["requests"] - run["non_2xx_3xx"]
+                    stored["rows_added"] += row_count(table) - before
+                print(
+                    f"round {number}/{rounds} {workload.name:12} {run['req_per_s']:9,.0f} req/s  "
+                    f"p50 {run['p50_ms']:7.2f} ms  p99 {run['p99_ms']:7.2f} ms  errors {run['errors']}",
+                    flush=True,
+                )
+        baseline_row = workload_summary(baseline, runs[baseline.name], None)
+        rows += [baseline_row, workload_summary(candidate, runs[candidate.name], baseline_row)]
+        # wrk does not count a request it stopped waiting for, so rows may exceed answers by up to
+        # the number of connections; fewer rows than answers means writes were lost.
+        writes[candidate.name] = {
+            "table": WRITES[candidate.name],
+            **stored,
+            "lost": max(0, stored["answered"] - stored["rows_added"]),
+            "unanswered_but_stored": max(0, stored["rows_added"] - stored["answered"]),
+        }
+    return rows, writes

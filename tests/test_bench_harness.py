@@ -68,7 +68,7 @@ def test_summary_keeps_the_median_of_each_number_sums_errors_and_pairs_rounds_fo
 
 
 def test_the_verdict_table_holds_every_workload_against_its_target():
-    from bench.run import verdict_rows, verdict_table
+    from bench.verdicts import verdict_rows, verdict_table
     from bench.wrk import CONVERT, NOOP_DRF
 
     noop = workload_summary(NOOP_DJANGO, [run_result(1000, 2.0, 5.0)], None)

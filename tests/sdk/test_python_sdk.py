@@ -21,6 +21,7 @@ from affitrack import (
     InvalidRequest,
     NotFound,
     RateLimited,
+    ServerError,
     postback_url,
     sign,
     verify_signature,
@@ -269,6 +270,55 @@ def test_a_retry_after_longer_than_the_client_waits_is_raised_at_once(sdk, sleep
         purchase(sdk, "rl-2")
 
     assert limited.value.retry_after > sdk.max_retry_wait and sleeps == []
+
+
+def test_a_503_is_retried_after_its_retry_after_then_raised(server_without_database, sleeps):
+    client = Client(server_without_database, "ak_x", sleep=sleeps.append)
+
+    with pytest.raises(ServerError) as down:
+        client.conversion(uuid.uuid4())
+
+    assert down.value.status == 503 and down.value.code == "unavailable"
+    assert sleeps == [5.0, 5.0]  # the server's Retry-After, not the backoff's half second and second
+    sleeps.clear()
+    with pytest.raises(ServerError):
+        purchase(client, "down-1")  # a POST, with the Idempotency-Key that convert always sends
+    assert sleeps == [5.0, 5.0]
+
+
+def test_a_503_retry_after_longer_than_the_client_waits_is_raised_at_once(server_without_database, sleeps):
+    client = Client(server_without_database, "ak_x", max_retry_wait=2, sleep=sleeps.append)
+
+    with pytest.raises(ServerError) as down:
+        client.conversion(uuid.uuid4())
+
+    assert down.value.status == 503 and sleeps == []
+
+
+def test_a_convert_that_meets_a_503_is_sent_again_after_retry_after_and_recorded_once(
+    acme_key, alice_link, sleeps, outage_for_a_moment
+):
+    proxy = outage_for_a_moment(outages=1)
+    client = Client(proxy.url, acme_key, sleep=sleeps.append)
+
+    conversion = purchase(client, "after-503")
+    again = client.conversion(conversion.id)
+
+    assert conversion.created is True and again.id == conversion.id
+    assert sleeps == [1.0]
+    first, retried, read = proxy.requests
+    assert (first["status"], retried["status"], read["status"]) == (503, 202, 200)
+    assert first["key"] == retried["key"] and first["key"].startswith("sdk-") and first["body"] == retried["body"]
+    assert ConversionRow.objects.filter(external_id="after-503").count() == 1
+
+
+def test_a_read_that_meets_a_503_is_sent_again_after_retry_after(acme_key, alice_link, sleeps, outage_for_a_moment):
+    proxy = outage_for_a_moment(outages=2)
+    client = Client(proxy.url, acme_key, sleep=sleeps.append)
+
+    assert list(client.conversions()) == []
+    assert sleeps == [1.0, 1.0]
+    assert [(request["method"], request["status"]) for request in proxy.requests] == [("GET", 503)] * 2 + [("GET", 200)]
 
 
 def test_connection_errors_are_retried_then_raised(sleeps):

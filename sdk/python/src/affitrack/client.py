@@ -15,7 +15,7 @@ from urllib.error import HTTPError, URLError
 from urllib.parse import quote, urlencode, urlsplit
 from urllib.request import Request, urlopen
 
-from affitrack.errors import AffitrackError, APIConnectionError, Conflict, RateLimited, error_for_response
+from affitrack.errors import AffitrackError, APIConnectionError, Conflict, error_for_response, retry_after_seconds
 from affitrack.models import Conversion, RequestLogEntry
 from affitrack.postback import _text
 
@@ -29,9 +29,10 @@ class Client:
 
     Reads (GET) and writes that carry an Idempotency-Key are retried on
     connection errors, timeouts, 429 and 5xx, up to `max_retries` times with
-    exponential backoff and jitter (a 429's Retry-After is honoured up to
-    `max_retry_wait` seconds). `convert` and `update_status` always send a key,
-    generated when you give none, so a retry never records twice.
+    exponential backoff and jitter. A Retry-After (a 429's, a 503's) is waited
+    for when it is at most `max_retry_wait` seconds; a longer one is raised at
+    once. `convert` and `update_status` always send a key, generated when you
+    give none, so a retry never records twice.
     """
 
     def __init__(
@@ -221,10 +222,12 @@ class Client:
         if not (isinstance(error, APIConnectionError) or error.status in _RETRY_STATUSES or in_flight):
             return None
         wait: float = self.backoff * (2.0**attempt) * (0.5 + random.random() / 2)  # noqa: S311 - jitter, not crypto
-        if isinstance(error, RateLimited) and error.retry_after is not None:
-            if error.retry_after > self.max_retry_wait:
+        # The server says when to come back (a 429 over the rate, a 503 while its database or Redis is away).
+        retry_after = retry_after_seconds(error.headers)
+        if retry_after is not None:
+            if retry_after > self.max_retry_wait:
                 return None  # longer than we are willing to block: let the caller decide
-            wait = max(wait, error.retry_after)
+            wait = max(wait, retry_after)
         return wait
 
     def _send(
