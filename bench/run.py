@@ -62,7 +62,7 @@ def main() -> int:
             "will show in the numbers (compare the rounds, and the ratios rather than req/s)",
             file=sys.stderr,
         )
-    print(f"resetting database {BENCH_DATABASE} and Redis db 14 ...", flush=True)
+    print(f"resetting database {BENCH_DATABASE} and Redis {REDIS_URL} ...", flush=True)
     seeded = bench_reset()
     batch = [] if args.skip_batch else batch_workloads(args.size)
     redis_flush()

@@ -25,7 +25,8 @@ DATABASE_URL = f"postgres://postgres@127.0.0.1:5432/{BENCH_DATABASE}"
 
 ADMIN_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 
-REDIS_URL = "redis://127.0.0.1:6379/14"
+# BENCH_REDIS_URL: another Redis, e.g. one with a different append-only setting to measure what it costs W1.
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 
 RESULT_MARKER = "BENCH_RESULT "
 
