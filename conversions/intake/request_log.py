@@ -15,15 +15,10 @@ REDACTED = "[redacted]"
 
 def payload_redact(payload: dict) -> dict:
     """The payload with every secret-looking field replaced, nested objects included."""
-    clean = {}
-    for name, value in payload.items():
-        if str(name).lower() in SECRET_FIELDS:
-            clean[name] = REDACTED
-        elif isinstance(value, dict):
-            clean[name] = payload_redact(value)
-        else:
-            clean[name] = value
-    return clean
+    redacted = {name: REDACTED for name in payload if str(name).lower() in SECRET_FIELDS}
+    return {
+        name: payload_redact(value) if isinstance(value, dict) else value for name, value in payload.items()
+    } | redacted
 
 
 def request_log_record(

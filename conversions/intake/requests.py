@@ -10,7 +10,7 @@ from rest_framework import exceptions
 from conversions.errors import UnknownClick
 from conversions.intake.attribution import OUTSIDE_WINDOW, UNATTRIBUTED
 from conversions.intake.idempotency import IdempotencyKeyReused
-from conversions.intake.recording import conversion_record
+from conversions.intake.recording import ConversionReport, conversion_record
 from conversions.intake.request_log import request_log_record
 from conversions.intake.serializers import ConvertInputSerializer
 from conversions.models import Conversion, RequestLogEntry
@@ -99,7 +99,7 @@ def report_intake(*, advertiser: Advertiser, data: dict, intake: IntakeRequest) 
         serializer.is_valid(raise_exception=True)
         conversion, created = conversion_record(
             advertiser=advertiser,
-            report=serializer.report(),
+            report=ConversionReport(**serializer.validated_data),
             channel=intake.channel,
             request=intake.metadata,
             cookie_click_id=intake.cookie_click_id,

@@ -3,7 +3,6 @@ import copy
 from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema_field
 from rest_framework import serializers
 
-from conversions.intake.recording import ConversionReport
 from conversions.intake.validation import (
     QUANTITY_MAX,
     FieldInvalid,
@@ -93,9 +92,6 @@ class ConvertInputSerializer(serializers.Serializer):
         if errors := report_fields_check(attrs):
             raise serializers.ValidationError(errors)
         return attrs
-
-    def report(self) -> ConversionReport:
-        return ConversionReport(**self.validated_data)
 
 
 class ConversionRewardSerializer(serializers.Serializer):

@@ -177,7 +177,9 @@ def _fields_of(data) -> dict:
     """Postback parameters as one dict; `meta_<key>` parameters gather into `meta`. Each may come once."""
     if hasattr(data, "getlist"):
         single_values(data)
-    fields = {name: data.get(name) for name in data if name not in ("token", "signature") and name[:5] != "meta_"}
+    fields = {
+        name: data.get(name) for name in data if name not in ("token", "signature") and not name.startswith("meta_")
+    }
     meta = {name.removeprefix("meta_"): data.get(name) for name in data if name.startswith("meta_")}
     if meta and "meta" not in fields:
         fields["meta"] = meta
