@@ -77,12 +77,9 @@ def claim_evidence(*, partner: Partner, offer: Offer, order_id: str, purchase_da
     tz = partner_tz(partner)
     start = datetime.combine(purchase_date - timedelta(days=1), time.min, tzinfo=tz)
     end = datetime.combine(purchase_date + timedelta(days=2), time.min, tzinfo=tz)
-    clicks = Click.objects.filter(partner=partner, offer=offer, created_at__gte=start, created_at__lt=end).order_by(
-        "created_at"
-    )
-    conversions = Conversion.objects.filter(advertiser_id=offer.advertiser_id, external_id=order_id).select_related(
-        "offer"
-    )
+    clicks = Click.objects.filter(partner=partner, offer=offer, created_at__gte=start, created_at__lt=end)
+    clicks = clicks.order_by("created_at")
+    conversions = Conversion.objects.filter(advertiser_id=offer.advertiser_id, external_id=order_id)
     return {
         "window": {"from": start.isoformat(), "to": end.isoformat(), "time_zone": tz.key},
         "clicks_found": clicks.count(),
@@ -100,7 +97,7 @@ def claim_evidence(*, partner: Partner, offer: Offer, order_id: str, purchase_da
                 "currency": conversion.currency,
                 "at": conversion.created_at.isoformat(),
             }
-            for conversion in conversions
+            for conversion in conversions.select_related("offer")
         ],
     }
 

@@ -7,7 +7,6 @@ from django.utils import timezone
 
 from conversions.models import RequestLogEntry
 from core.postgres_text import without_nul
-from referrals.models import Advertiser
 
 SECRET_FIELDS = {"token", "signature", "api_key", "key", "secret", "password", "authorization"}
 REDACTED = "[redacted]"
@@ -22,31 +21,17 @@ def payload_redact(payload: dict) -> dict:
 
 
 def request_log_record(
-    *,
-    advertiser: Advertiser | None,
-    channel: str,
-    method: str,
-    path: str,
-    reason: str,
-    message: str,
-    http_status: int,
-    payload: dict,
-    ip: str | None,
-    conversion=None,
-    now: datetime | None = None,
+    *, method: str, path: str, message: str, payload: dict, now: datetime | None = None, **columns
 ) -> RequestLogEntry:
+    """One entry, cut to fit and with secrets redacted; `columns` are the model's other fields, as they are
+    (advertiser, channel, reason, http_status, ip and, when one was found, conversion)."""
     return RequestLogEntry.objects.create(
-        advertiser=advertiser,
-        channel=channel,
         method=method[:8],
         path=path[:200],
-        reason=reason,
         message=without_nul(message[:500]),
-        http_status=http_status,
         payload=without_nul(payload_redact(payload if isinstance(payload, dict) else {"body": str(payload)[:5000]})),
-        ip=ip,
-        conversion=conversion,
         created_at=now or timezone.now(),
+        **columns,
     )
 
 

@@ -37,6 +37,10 @@ class IntakeRequest:
     def of(cls, request, channel: str, *, cookie_click_id: str = "") -> "IntakeRequest":
         return cls(channel, request.method, request.path, request_metadata(request.META), cookie_click_id)
 
+    @property
+    def log_columns(self) -> dict:
+        return {"channel": self.channel, "method": self.method, "path": self.path, "ip": self.metadata.ip}
+
 
 def failure_reason(error: Exception) -> str:
     if isinstance(error, UnknownClick):
@@ -65,24 +69,13 @@ def failure_message(error: Exception) -> str:
     return getattr(error, "message", None) or str(getattr(error, "detail", error))
 
 
-def _log(*, advertiser: Advertiser | None, intake: IntakeRequest, **entry) -> None:
-    request_log_record(
-        advertiser=advertiser,
-        channel=intake.channel,
-        method=intake.method,
-        path=intake.path,
-        ip=intake.metadata.ip,
-        **entry,
-    )
-
-
 def failure_log(*, advertiser: Advertiser | None, intake: IntakeRequest, payload: dict, error: Exception) -> None:
     """Log a refused request once, however many layers see the exception."""
     if getattr(error, "request_logged", False):
         return
-    _log(
+    request_log_record(
+        **intake.log_columns,
         advertiser=advertiser,
-        intake=intake,
         reason=failure_reason(error),
         message=failure_message(error),
         http_status=getattr(error, "status_code", 500),
@@ -113,9 +106,9 @@ def report_intake(*, advertiser: Advertiser, data: dict, intake: IntakeRequest) 
         reason, status, message = conversion.status_reason, 202, conversion.status_remark
     else:
         return conversion, created
-    _log(
+    request_log_record(
+        **intake.log_columns,
         advertiser=advertiser,
-        intake=intake,
         reason=reason,
         message=message,
         http_status=status,
@@ -126,11 +119,8 @@ def report_intake(*, advertiser: Advertiser, data: dict, intake: IntakeRequest) 
 
 
 def request_log_replay(*, entry_id: int, now: datetime | None = None) -> str:
-    """Run a logged request again as its advertiser, e.g. after a missing click or offer was fixed.
-
-    Authentication and signatures are not checked again: staff vouch for the replay. The entry records
-    when and with what result; a replay that finds the conversion exists creates nothing.
-    """
+    """Run a logged request again as its advertiser (after a missing click or offer was fixed), recording when
+    and with what result. Staff vouch for it: authentication and signatures are not checked again."""
     entry = RequestLogEntry.objects.select_related("advertiser").get(pk=entry_id)
     if entry.advertiser is None:
         result = "not replayable: the request had no advertiser (bad credentials)"

@@ -64,8 +64,7 @@ class PlainTextRenderer(renderers.BaseRenderer):
     format = "txt"
 
     def render(self, data, accepted_media_type=None, renderer_context=None):
-        response = renderer_context["response"] if renderer_context else None
-        if response is not None and response.status_code < 400:
+        if renderer_context and renderer_context["response"].status_code < 400:
             return b"OK"
         error = data.get("error", {}) if isinstance(data, dict) else {}
         return f"ERROR {error.get('code', 'error')}: {error.get('message', '')}".encode()
@@ -241,11 +240,9 @@ TRANSPARENT_GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAAB
 
 
 def pixel(request):
-    """`GET /v1/pixel.gif?offer=..&external_id=..&amount=..`: always a 1x1 GIF; failures go to the request log.
-
+    """`GET /v1/pixel.gif?offer=..&external_id=..&amount=..`: always a 1x1 GIF, failures in the request log.
     Attributed by an explicit `click_id` (affitrack.js keeps it on the advertiser's site), else by our click
-    cookie for the offer, which the browser sends with this request.
-    """
+    cookie for the offer, which the browser sends with this request."""
     public_id = request.GET.get("offer", "")
     offer = offer_for_public_id(public_id) if NUL not in public_id else None  # no offer id holds NUL
     cookie_click_id = request.COOKIES.get(click_cookie_name(offer), "") if offer else ""

@@ -164,11 +164,8 @@ def partner_postback_events(partner_id: int | None) -> frozenset:
 
 
 def partner_postbacks_enqueue(*, conversion_id: str | UUID, event: str, now: datetime | None = None) -> int:
-    """Record the event for each of the partner's active postbacks, to deliver after commit; returns how many.
-
-    Call inside the transaction that changed the conversion. Idempotent per (postback, conversion, event,
-    status): enqueueing the same event again delivers nothing twice.
-    """
+    """Record the event for each of the partner's active postbacks, delivered after commit; returns how many.
+    Call inside the transaction that changed the conversion; the same event (and status) is delivered once."""
     subscribed = Q(on_created=True) if event == PartnerPostback.Event.CREATED else Q(on_status_changed=True)
     postbacks = list(
         PartnerPostback.objects.filter(subscribed, is_active=True, partner__conversions__pk=conversion_id).distinct()
