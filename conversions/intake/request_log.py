@@ -8,6 +8,8 @@ from django.utils import timezone
 from conversions.models import RequestLogEntry
 from core.postgres_text import without_nul
 
+# What was asked and how it was answered: the core of an entry, for staff (admin) and advertisers (API) alike.
+REQUEST_FIELDS = ("channel", "method", "path", "reason", "message", "http_status")
 SECRET_FIELDS = {"token", "signature", "api_key", "key", "secret", "password", "authorization"}
 REDACTED = "[redacted]"
 

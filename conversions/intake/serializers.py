@@ -3,6 +3,7 @@ import copy
 from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema_field
 from rest_framework import serializers
 
+from conversions.intake.request_log import REQUEST_FIELDS
 from conversions.intake.validation import (
     QUANTITY_MAX,
     FieldInvalid,
@@ -246,19 +247,5 @@ class RequestLogEntrySerializer(serializers.ModelSerializer):
 
     class Meta:
         model = RequestLogEntry
-        fields = [
-            "id",
-            "created_at",
-            "channel",
-            "method",
-            "path",
-            "reason",
-            "message",
-            "http_status",
-            "payload",
-            "ip",
-            "conversion_id",
-            "replayed_at",
-            "replay_result",
-        ]
+        fields = ["id", "created_at", *REQUEST_FIELDS, "payload", "ip", "conversion_id", "replayed_at", "replay_result"]
         read_only_fields = fields
