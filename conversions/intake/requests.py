@@ -62,10 +62,8 @@ def failure_reason(error: Exception) -> str:
 def failure_message(error: Exception) -> str:
     """The log's one-line explanation; a validation error names each field in words, not Python reprs."""
     if isinstance(error, exceptions.ValidationError):
-        fields = error_fields(error.detail)
-        return "The request has invalid fields: " + "; ".join(
-            f"{name}: {' '.join(messages)}" for name, messages in fields.items()
-        )
+        fields = error_fields(error.detail).items()
+        return "The request has invalid fields: " + "; ".join(f"{name}: {' '.join(texts)}" for name, texts in fields)
     return getattr(error, "message", None) or str(getattr(error, "detail", error))
 
 
