@@ -17,24 +17,10 @@ class MissingConversionClaimAdmin(admin.ModelAdmin):
     list_select_related = ("partner__user", "offer")
     search_fields = ("order_id", "partner__referral_code", "partner__user__username")
     raw_id_fields = ("conversion",)
-    readonly_fields = (
-        "partner",
-        "offer",
-        "order_id",
-        "purchase_date",
-        "amount",
-        "currency",
-        "sub1",
-        "remarks",
-        "status",
-        "evidence_shown",
-        "conversion",
-        "reviewed_by",
-        "reviewed_at",
-        "created_at",
-    )
-    fields = (*readonly_fields[:9], "decision_reason", *readonly_fields[9:])
-    exclude = ("evidence",)
+    # Every field in the model's order, the evidence formatted; staff write only the decision reason.
+    fields = [field.name for field in MissingConversionClaim._meta.fields if field.name != "id"]
+    fields[fields.index("evidence")] = "evidence_shown"
+    readonly_fields = [name for name in fields if name != "decision_reason"]
     actions = ("start_review", "approve", "decline")
 
     @admin.display(description="clicks found")

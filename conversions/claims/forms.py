@@ -6,20 +6,21 @@ from django import forms
 from django.conf import settings
 
 from conversions.models import MissingConversionClaim
-from referrals.models import Offer, Partner
+from referrals.models import Partner
 from referrals.partner_access import partner_offers
 
 
 class ClaimForm(forms.ModelForm):
-    offer = forms.ModelChoiceField(queryset=Offer.objects.none())
-    purchase_date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
     amount = forms.DecimalField(min_value=0, max_digits=18, decimal_places=4)
 
     class Meta:
         model = MissingConversionClaim
         fields = ["offer", "order_id", "purchase_date", "amount", "sub1", "remarks"]
         labels = {"order_id": "Order id", "sub1": "Sub ID 1"}
-        widgets = {"remarks": forms.Textarea(attrs={"rows": 3})}
+        widgets = {
+            "purchase_date": forms.DateInput(attrs={"type": "date"}),
+            "remarks": forms.Textarea(attrs={"rows": 3}),
+        }
 
     def __init__(self, *args, partner: Partner, today, **kwargs):
         super().__init__(*args, **kwargs)

@@ -1,11 +1,9 @@
 """Missing-conversion claims: a partner reports a sale we did not record; staff decide.
 
-On submission we look for evidence at once (no anchor does this): the
-partner's clicks on the offer from the day before the purchase to the day
-after, in the partner's time zone, and any conversion the advertiser already
-reported with that order id. Staff see it in the admin. Approval records the
-conversion through the normal pipeline (`conversion_record`, channel
-`admin`), so it is attributed, screened and rewarded like any other.
+On submission the evidence is gathered at once, for staff to see in the admin: the partner's clicks on the
+offer from the day before the purchase to the day after (in the partner's time zone), and any conversion the
+advertiser reported with the order id. Approval records the conversion through the normal pipeline
+(`conversion_record`, channel `admin`), so it is attributed, screened and rewarded like any other.
 """
 
 from datetime import datetime, time, timedelta
@@ -79,12 +77,9 @@ def claim_evidence(*, partner: Partner, offer: Offer, order_id: str, purchase_da
     tz = partner_tz(partner)
     start = datetime.combine(purchase_date - timedelta(days=1), time.min, tzinfo=tz)
     end = datetime.combine(purchase_date + timedelta(days=2), time.min, tzinfo=tz)
-    clicks = Click.objects.filter(partner=partner, offer=offer, created_at__gte=start, created_at__lt=end).order_by(
-        "created_at"
-    )
-    conversions = Conversion.objects.filter(advertiser_id=offer.advertiser_id, external_id=order_id).select_related(
-        "offer"
-    )
+    clicks = Click.objects.filter(partner=partner, offer=offer, created_at__gte=start, created_at__lt=end)
+    clicks = clicks.order_by("created_at")
+    conversions = Conversion.objects.filter(advertiser_id=offer.advertiser_id, external_id=order_id)
     return {
         "window": {"from": start.isoformat(), "to": end.isoformat(), "time_zone": tz.key},
         "clicks_found": clicks.count(),
@@ -102,7 +97,7 @@ def claim_evidence(*, partner: Partner, offer: Offer, order_id: str, purchase_da
                 "currency": conversion.currency,
                 "at": conversion.created_at.isoformat(),
             }
-            for conversion in conversions
+            for conversion in conversions.select_related("offer")
         ],
     }
 
@@ -111,7 +106,7 @@ def claim_review_start(*, claim_id: int, actor=None, now: datetime | None = None
     with transaction.atomic():
         claim = MissingConversionClaim.objects.select_for_update().get(pk=claim_id)
         if claim.status == MissingConversionClaim.Status.SUBMITTED:
-            claim.status, claim.reviewed_by, claim.reviewed_at = "under_review", actor, now or timezone.now()
+            claim.status, claim.reviewed_by, claim.reviewed_at = claim.Status.UNDER_REVIEW, actor, now or timezone.now()
             claim.save(update_fields=["status", "reviewed_by", "reviewed_at"])
         return claim
 
@@ -150,19 +145,20 @@ def _claim_report(claim: MissingConversionClaim, now: datetime) -> ConversionRep
     click = _best_click(claim, occurred_at)
     if click is not None and click.created_at >= occurred_at:
         occurred_at = datetime.combine(claim.purchase_date, time(23, 59, 59), tzinfo=tz)
-    occurred_at = min(occurred_at, now)
-    common = {
-        "type": Conversion.Type.PURCHASE,
-        "external_id": claim.order_id,
-        "amount": claim.amount,
-        "currency": claim.currency,
-        "occurred_at": occurred_at,
-        "source": "missing_conversion_claim",
-        "meta": {"claim_id": claim.pk, "remarks": claim.remarks[:500], "sub1": claim.sub1},
-    }
     if click is not None:
-        return ConversionReport(click_id=click.click_id, **common)
-    return ConversionReport(referral_code=claim.partner.referral_code, offer=claim.offer.public_id, **common)
+        credit = {"click_id": click.click_id}
+    else:
+        credit = {"referral_code": claim.partner.referral_code, "offer": claim.offer.public_id}
+    return ConversionReport(
+        type=Conversion.Type.PURCHASE,
+        external_id=claim.order_id,
+        amount=claim.amount,
+        currency=claim.currency,
+        occurred_at=min(occurred_at, now),
+        source="missing_conversion_claim",
+        meta={"claim_id": claim.pk, "remarks": claim.remarks[:500], "sub1": claim.sub1},
+        **credit,
+    )
 
 
 def _best_click(claim: MissingConversionClaim, around: datetime) -> Click | None:

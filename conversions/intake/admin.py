@@ -2,6 +2,7 @@
 
 from django.contrib import admin
 
+from conversions.intake.request_log import REQUEST_FIELDS
 from conversions.intake.requests import request_log_replay
 from conversions.models import RequestLogEntry
 from referrals.admin_read_only import ReadOnlyAdmin, json_block
@@ -21,12 +22,7 @@ class RequestLogEntryAdmin(ReadOnlyAdmin):
     fields = (
         "created_at",
         "advertiser",
-        "channel",
-        "method",
-        "path",
-        "reason",
-        "message",
-        "http_status",
+        *REQUEST_FIELDS,
         "payload_pretty",
         "ip",
         "conversion",

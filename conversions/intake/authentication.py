@@ -14,18 +14,23 @@ class AdvertiserPrincipal:
         self.advertiser = advertiser
 
 
+def _advertiser_authenticated(credential: str, advertiser_for, refusal: str):
+    """No credential: not this scheme's caller; a credential that names no advertiser: 401."""
+    if not credential:
+        return None
+    advertiser = advertiser_for(credential)
+    if advertiser is None:
+        raise exceptions.AuthenticationFailed(refusal)
+    return AdvertiserPrincipal(advertiser), advertiser
+
+
 class AdvertiserKeyAuthentication(authentication.BaseAuthentication):
     """`Authorization: Bearer <advertiser API key>`."""
 
     def authenticate(self, request):
-        header = authentication.get_authorization_header(request).decode("latin-1")
-        scheme, _, key = header.partition(" ")
-        if scheme.lower() != "bearer" or not key.strip():
-            return None
-        advertiser = advertiser_for_api_key(key.strip())
-        if advertiser is None:
-            raise exceptions.AuthenticationFailed("Invalid API key.")
-        return AdvertiserPrincipal(advertiser), advertiser
+        scheme, _, key = authentication.get_authorization_header(request).decode("latin-1").partition(" ")
+        key = key.strip() if scheme.lower() == "bearer" else ""
+        return _advertiser_authenticated(key, advertiser_for_api_key, "Invalid API key.")
 
     def authenticate_header(self, request):
         return 'Bearer realm="affitrack"'
@@ -44,12 +49,7 @@ class PostbackTokenAuthentication(authentication.BaseAuthentication):
 
     def authenticate(self, request):
         token = request.query_params.get("token", "").strip()
-        if not token:
-            return None
-        advertiser = advertiser_for_postback_token(token)
-        if advertiser is None:
-            raise exceptions.AuthenticationFailed("Invalid postback token.")
-        return AdvertiserPrincipal(advertiser), advertiser
+        return _advertiser_authenticated(token, advertiser_for_postback_token, "Invalid postback token.")
 
     def authenticate_header(self, request):
         return "Token"

@@ -1,9 +1,6 @@
-"""Idempotency-Key, with Stripe's semantics.
-
-The first request with a key stores its answer; the same key with the same
-body replays that answer; with a different body it answers 422; while the
-first is still in flight it answers 409. Keys are kept IDEMPOTENCY_KEY_TTL_HOURS
-and then pruned. An answer of 5xx is not kept, so the client may retry.
+"""Idempotency-Key, with Stripe's semantics: the first request with a key stores its answer, which the same key
+and body replay; another body answers 422, and 409 while the first is in flight. A 5xx is not kept, so the
+client may retry; keys are pruned after IDEMPOTENCY_KEY_TTL_HOURS.
 """
 
 import hashlib

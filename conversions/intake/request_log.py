@@ -7,51 +7,33 @@ from django.utils import timezone
 
 from conversions.models import RequestLogEntry
 from core.postgres_text import without_nul
-from referrals.models import Advertiser
 
+# What was asked and how it was answered: the core of an entry, for staff (admin) and advertisers (API) alike.
+REQUEST_FIELDS = ("channel", "method", "path", "reason", "message", "http_status")
 SECRET_FIELDS = {"token", "signature", "api_key", "key", "secret", "password", "authorization"}
 REDACTED = "[redacted]"
 
 
 def payload_redact(payload: dict) -> dict:
     """The payload with every secret-looking field replaced, nested objects included."""
-    clean = {}
-    for name, value in payload.items():
-        if str(name).lower() in SECRET_FIELDS:
-            clean[name] = REDACTED
-        elif isinstance(value, dict):
-            clean[name] = payload_redact(value)
-        else:
-            clean[name] = value
-    return clean
+    redacted = {name: REDACTED for name in payload if str(name).lower() in SECRET_FIELDS}
+    return {
+        name: payload_redact(value) if isinstance(value, dict) else value for name, value in payload.items()
+    } | redacted
 
 
 def request_log_record(
-    *,
-    advertiser: Advertiser | None,
-    channel: str,
-    method: str,
-    path: str,
-    reason: str,
-    message: str,
-    http_status: int,
-    payload: dict,
-    ip: str | None,
-    conversion=None,
-    now: datetime | None = None,
+    *, method: str, path: str, message: str, payload: dict, now: datetime | None = None, **columns
 ) -> RequestLogEntry:
+    """One entry, cut to fit and with secrets redacted; `columns` are the model's other fields, as they are
+    (advertiser, channel, reason, http_status, ip and, when one was found, conversion)."""
     return RequestLogEntry.objects.create(
-        advertiser=advertiser,
-        channel=channel,
         method=method[:8],
         path=path[:200],
-        reason=reason,
         message=without_nul(message[:500]),
-        http_status=http_status,
         payload=without_nul(payload_redact(payload if isinstance(payload, dict) else {"body": str(payload)[:5000]})),
-        ip=ip,
-        conversion=conversion,
         created_at=now or timezone.now(),
+        **columns,
     )
 
 

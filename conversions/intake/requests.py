@@ -1,8 +1,5 @@
-"""The one door every ingestion channel goes through: validate, record, and log what was refused.
-
-The API, the postback, the pixel and a replay from the request log all call
-`report_intake`; they differ only in how they authenticate and answer.
-"""
+"""The one door of every ingestion channel (API, postback, pixel, a replay from the request log): validate,
+record, and log what was refused; the channels differ only in how they authenticate and answer."""
 
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,14 +10,14 @@ from rest_framework import exceptions
 from conversions.errors import UnknownClick
 from conversions.intake.attribution import OUTSIDE_WINDOW, UNATTRIBUTED
 from conversions.intake.idempotency import IdempotencyKeyReused
-from conversions.intake.recording import conversion_record
+from conversions.intake.recording import ConversionReport, conversion_record
 from conversions.intake.request_log import request_log_record
 from conversions.intake.serializers import ConvertInputSerializer
 from conversions.models import Conversion, RequestLogEntry
 from core.api_errors import error_fields
 from core.errors import DomainError
 from referrals.models import Advertiser
-from referrals.request_metadata import RequestMetadata
+from referrals.request_metadata import RequestMetadata, request_metadata
 
 # The pixel's click cookie is kept in the logged payload under this name, so a replay can use it.
 COOKIE_FIELD = "cookie_click_id"
@@ -35,6 +32,14 @@ class IntakeRequest:
     path: str
     metadata: RequestMetadata
     cookie_click_id: str = ""
+
+    @classmethod
+    def of(cls, request, channel: str, *, cookie_click_id: str = "") -> "IntakeRequest":
+        return cls(channel, request.method, request.path, request_metadata(request.META), cookie_click_id)
+
+    @property
+    def log_columns(self) -> dict:
+        return {"channel": self.channel, "method": self.method, "path": self.path, "ip": self.metadata.ip}
 
 
 def failure_reason(error: Exception) -> str:
@@ -57,10 +62,8 @@ def failure_reason(error: Exception) -> str:
 def failure_message(error: Exception) -> str:
     """The log's one-line explanation; a validation error names each field in words, not Python reprs."""
     if isinstance(error, exceptions.ValidationError):
-        fields = error_fields(error.detail)
-        return "The request has invalid fields: " + "; ".join(
-            f"{name}: {' '.join(messages)}" for name, messages in fields.items()
-        )
+        fields = error_fields(error.detail).items()
+        return "The request has invalid fields: " + "; ".join(f"{name}: {' '.join(texts)}" for name, texts in fields)
     return getattr(error, "message", None) or str(getattr(error, "detail", error))
 
 
@@ -68,33 +71,26 @@ def failure_log(*, advertiser: Advertiser | None, intake: IntakeRequest, payload
     """Log a refused request once, however many layers see the exception."""
     if getattr(error, "request_logged", False):
         return
-    status = getattr(error, "status_code", 500)
     request_log_record(
+        **intake.log_columns,
         advertiser=advertiser,
-        channel=intake.channel,
-        method=intake.method,
-        path=intake.path,
         reason=failure_reason(error),
         message=failure_message(error),
-        http_status=status,
+        http_status=getattr(error, "status_code", 500),
         payload=payload,
-        ip=intake.metadata.ip,
     )
     error.request_logged = True
 
 
 def report_intake(*, advertiser: Advertiser, data: dict, intake: IntakeRequest) -> tuple[Conversion, bool]:
     """Validate and record one report; log it when it is refused or creates nothing new."""
-    if intake.cookie_click_id:
-        logged = {**data, COOKIE_FIELD: intake.cookie_click_id}
-    else:
-        logged = data
+    logged = {**data, COOKIE_FIELD: intake.cookie_click_id} if intake.cookie_click_id else data
     try:
         serializer = ConvertInputSerializer(data=data)
         serializer.is_valid(raise_exception=True)
         conversion, created = conversion_record(
             advertiser=advertiser,
-            report=serializer.report(),
+            report=ConversionReport(**serializer.validated_data),
             channel=intake.channel,
             request=intake.metadata,
             cookie_click_id=intake.cookie_click_id,
@@ -103,45 +99,33 @@ def report_intake(*, advertiser: Advertiser, data: dict, intake: IntakeRequest) 
         failure_log(advertiser=advertiser, intake=intake, payload=logged, error=error)
         raise
     if not created:
-        reason, status = RequestLogEntry.Reason.DUPLICATE, 200
+        reason, status, message = RequestLogEntry.Reason.DUPLICATE, 200, "The external id was reported before."
     elif conversion.status_reason in (OUTSIDE_WINDOW, UNATTRIBUTED):
-        reason, status = conversion.status_reason, 202
+        reason, status, message = conversion.status_reason, 202, conversion.status_remark
     else:
         return conversion, created
     request_log_record(
+        **intake.log_columns,
         advertiser=advertiser,
-        channel=intake.channel,
-        method=intake.method,
-        path=intake.path,
         reason=reason,
-        message=conversion.status_remark if created else "The external id was reported before.",
+        message=message,
         http_status=status,
         payload=logged,
-        ip=intake.metadata.ip,
         conversion=conversion,
     )
     return conversion, created
 
 
 def request_log_replay(*, entry_id: int, now: datetime | None = None) -> str:
-    """Run a logged request again as its advertiser, e.g. after a missing click or offer was fixed.
-
-    Authentication and signatures are not checked again: staff vouch for the replay. The
-    entry records when and with what result; a replay that finds the conversion exists creates nothing.
-    """
+    """Run a logged request again as its advertiser (after a missing click or offer was fixed), recording when
+    and with what result. Staff vouch for it: authentication and signatures are not checked again."""
     entry = RequestLogEntry.objects.select_related("advertiser").get(pk=entry_id)
     if entry.advertiser is None:
         result = "not replayable: the request had no advertiser (bad credentials)"
     else:
         payload = dict(entry.payload)
         cookie_click_id = payload.pop(COOKIE_FIELD, "")
-        intake = IntakeRequest(
-            channel=entry.channel,
-            method="REPLAY",
-            path=entry.path,
-            metadata=RequestMetadata(ip=entry.ip),
-            cookie_click_id=cookie_click_id,
-        )
+        intake = IntakeRequest(entry.channel, "REPLAY", entry.path, RequestMetadata(ip=entry.ip), cookie_click_id)
         try:
             conversion, created = report_intake(advertiser=entry.advertiser, data=payload, intake=intake)
             result = f"{'created' if created else 'already existed'}: {conversion.pk} ({conversion.status})"

@@ -3,7 +3,7 @@ import copy
 from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema_field
 from rest_framework import serializers
 
-from conversions.intake.recording import ConversionReport
+from conversions.intake.request_log import REQUEST_FIELDS
 from conversions.intake.validation import (
     QUANTITY_MAX,
     FieldInvalid,
@@ -16,7 +16,20 @@ from conversions.models import Conversion, RequestLogEntry
 from core.input_limits import StrictDateTimeField, meta_depth_check
 from core.money import money_quantize
 from referrals.models import Click
+from referrals.services import SUB_IDS
 from rewards.selectors import reward_for_conversion
+
+
+def _field_rule(rule):
+    """A rule of conversions/intake/validation.py (shared with the CSV importer) as a DRF field check."""
+
+    def check(self, value):
+        try:
+            return rule(value)
+        except FieldInvalid as error:
+            raise serializers.ValidationError(str(error)) from None
+
+    return check
 
 
 @extend_schema_field(
@@ -25,11 +38,7 @@ from rewards.selectors import reward_for_conversion
 class AmountField(serializers.Field):
     """A decimal string or JSON number, >= 0, kept as a Decimal (never a float)."""
 
-    def to_internal_value(self, data):
-        try:
-            return amount_validate(data)
-        except FieldInvalid as error:
-            raise serializers.ValidationError(str(error)) from None
+    to_internal_value = _field_rule(amount_validate)
 
     def to_representation(self, value):
         return str(value)
@@ -77,27 +86,13 @@ class ConvertInputSerializer(serializers.Serializer):
         # deep copy of all nineteen was three quarters of validating a report (W2, docs/performance.md).
         return {name: copy.copy(field) for name, field in self._declared_fields.items()}
 
-    # The rules live in conversions/intake/validation.py, shared with the CSV importer.
-    def validate_currency(self, value: str) -> str:
-        try:
-            return currency_validate(value)
-        except FieldInvalid as error:
-            raise serializers.ValidationError(str(error)) from None
-
-    def validate_meta(self, value):
-        try:
-            return meta_validate(meta_depth_check(value))
-        except FieldInvalid as error:
-            raise serializers.ValidationError(str(error)) from None
+    validate_currency = _field_rule(currency_validate)
+    validate_meta = _field_rule(lambda value: meta_validate(meta_depth_check(value)))
 
     def validate(self, attrs):
-        errors = report_fields_check(attrs)
-        if errors:
+        if errors := report_fields_check(attrs):
             raise serializers.ValidationError(errors)
         return attrs
-
-    def report(self) -> ConversionReport:
-        return ConversionReport(**self.validated_data)
 
 
 class ConversionRewardSerializer(serializers.Serializer):
@@ -111,6 +106,7 @@ class ConversionRewardSerializer(serializers.Serializer):
 
 # DRF's own date-time rendering (ISO 8601, current time zone, "Z" for UTC), used unbound.
 _DATETIME = serializers.DateTimeField()
+_DATETIMES = ("occurred_at", "created_at", "processed_at")
 
 
 class ConversionSerializer(serializers.ModelSerializer):
@@ -149,35 +145,19 @@ class ConversionSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def to_representation(self, conversion):
-        """The fields above, written out: DRF's field-by-field path (copying and binding ~25 fields per
-        instance) cost more than the rest of `POST /v1/convert` (docs/performance.md, W2). The OpenAPI
-        schema still comes from the fields; tests/conversions/test_convert_api.py checks both agree."""
+        # The fields above, written out: DRF's field-by-field path (copying and binding ~25 fields per instance)
+        # cost more than the rest of `POST /v1/convert` (docs/performance.md, W2). The OpenAPI schema still
+        # comes from the fields; tests/conversions/test_convert_api.py checks both agree.
         values = {
             "id": str(conversion.pk),
-            "status": conversion.status,
-            "status_reason": conversion.status_reason,
-            "status_remark": conversion.status_remark,
-            "external_id": conversion.external_id,
             "offer": conversion.offer.public_id,
-            "type": conversion.type,
             "amount": self.get_amount(conversion),
-            "currency": conversion.currency,
             "click_id": self.get_click_id(conversion),
-            "product_id": conversion.product_id,
-            "category": conversion.category,
             "quantity": int(conversion.quantity),
-            "plan": conversion.plan,
-            "subscription_id": conversion.subscription_id,
-            "source": conversion.source,
-            "meta": conversion.meta,
-            "attribution": conversion.attribution,
-            "channel": conversion.channel,
-            "occurred_at": _DATETIME.to_representation(conversion.occurred_at),
-            "created_at": _DATETIME.to_representation(conversion.created_at),
-            "processed_at": _DATETIME.to_representation(conversion.processed_at),
             "reward": self.get_reward(conversion),
+            **{name: _DATETIME.to_representation(getattr(conversion, name)) for name in _DATETIMES},
         }
-        return {name: values[name] for name in self.Meta.fields}
+        return {name: values[name] if name in values else getattr(conversion, name) for name in self.Meta.fields}
 
     def get_amount(self, conversion) -> str:
         return str(money_quantize(conversion.amount, conversion.currency))
@@ -219,11 +199,7 @@ class ClickSerializer(serializers.ModelSerializer):
             "click_id",
             "offer",
             "created_at",
-            "sub1",
-            "sub2",
-            "sub3",
-            "sub4",
-            "sub5",
+            *SUB_IDS,
             "country",
             "device",
             "browser",
@@ -271,19 +247,5 @@ class RequestLogEntrySerializer(serializers.ModelSerializer):
 
     class Meta:
         model = RequestLogEntry
-        fields = [
-            "id",
-            "created_at",
-            "channel",
-            "method",
-            "path",
-            "reason",
-            "message",
-            "http_status",
-            "payload",
-            "ip",
-            "conversion_id",
-            "replayed_at",
-            "replay_result",
-        ]
+        fields = ["id", "created_at", *REQUEST_FIELDS, "payload", "ip", "conversion_id", "replayed_at", "replay_result"]
         read_only_fields = fields

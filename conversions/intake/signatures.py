@@ -1,16 +1,11 @@
-"""Signed postbacks: HMAC-SHA256 over `<timestamp>.<body>`, replay-proof.
+"""Signed postbacks: `Affitrack-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`.
 
-Header: `Affitrack-Signature: t=<unix seconds>,v1=<hex digest>`. For a GET
-postback the signed body is the raw query string without its `signature`
-parameter (when the signature travels in the URL). A timestamp more than
-SIGNATURE_TOLERANCE_SECONDS away from our clock is stale; each signature is
-accepted once; the advertiser's current and previous secrets both verify
-while it rotates.
+For a GET postback the body is the raw query string. A timestamp more than SIGNATURE_TOLERANCE_SECONDS from
+our clock is stale; each signature is accepted once; while a secret rotates, the previous one verifies too.
 """
 
 import hashlib
 import hmac
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -27,12 +22,6 @@ class SignatureRefused(DomainError):
     status_code = 401
 
 
-@dataclass(frozen=True)
-class SignatureHeader:
-    timestamp: int
-    digests: tuple[str, ...]
-
-
 def signature_compute(*, secret: str, timestamp: int, body: bytes) -> str:
     return hmac.new(secret.encode(), str(timestamp).encode() + b"." + body, hashlib.sha256).hexdigest()
 
@@ -42,7 +31,7 @@ def signature_header(*, secret: str, timestamp: int, body: bytes) -> str:
     return f"t={timestamp},v1={signature_compute(secret=secret, timestamp=timestamp, body=body)}"
 
 
-def _parse(value: str) -> SignatureHeader:
+def _parse(value: str) -> tuple[int, list[str]]:
     timestamp, digests = None, []
     for part in value.split(","):
         name, _, item = part.strip().partition("=")
@@ -52,22 +41,22 @@ def _parse(value: str) -> SignatureHeader:
             digests.append(item.lower())
     if timestamp is None or not digests:
         raise SignatureRefused("The signature header is malformed.", code=RequestLogEntry.Reason.BAD_SIGNATURE)
-    return SignatureHeader(timestamp=timestamp, digests=tuple(digests))
+    return timestamp, digests
 
 
 def signature_verify(*, advertiser: Advertiser, header: str, body: bytes, now: datetime) -> None:
     """Raise SignatureRefused unless `header` signs `body` freshly, with a current secret, for the first time."""
     if not header:
         raise SignatureRefused("This advertiser requires signed postbacks.", code=RequestLogEntry.Reason.BAD_SIGNATURE)
-    parsed = _parse(header)
-    if abs(now.timestamp() - parsed.timestamp) > settings.SIGNATURE_TOLERANCE_SECONDS:
+    timestamp, digests = _parse(header)
+    if abs(now.timestamp() - timestamp) > settings.SIGNATURE_TOLERANCE_SECONDS:
         raise SignatureRefused(
             "The signature's timestamp is too old or in the future.", code=RequestLogEntry.Reason.STALE_SIGNATURE
         )
     secrets = [s for s in (advertiser.signing_secret, advertiser.signing_secret_previous) if s]
-    expected = [signature_compute(secret=secret, timestamp=parsed.timestamp, body=body) for secret in secrets]
+    expected = [signature_compute(secret=secret, timestamp=timestamp, body=body) for secret in secrets]
     # compare_digest on every pair: the time taken says nothing about which byte differed.
-    matched = [d for d in parsed.digests for e in expected if hmac.compare_digest(d, e)]
+    matched = [d for d in digests for e in expected if hmac.compare_digest(d, e)]
     if not matched:
         raise SignatureRefused("The signature does not match.", code=RequestLogEntry.Reason.BAD_SIGNATURE)
     try:

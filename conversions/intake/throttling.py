@@ -1,11 +1,9 @@
-"""Fair-use limits per API key (or postback token, or partner), not per IP: one noisy
-integration must not starve the others. A refused request gets 429 with Retry-After.
+"""Fair-use limits per API key (or postback token, or partner), not per IP, so one noisy integration cannot
+starve the others; a refused request gets 429 with Retry-After.
 
-With Redis the count is a fixed window: one pipelined INCR + EXPIRE per request, one round
-trip (DRF's own throttle reads and writes a list of timestamps through the cache: two round
-trips and a pickle, a measurable share of W2, docs/performance.md). A key may so send up to
-twice its rate across a window boundary, which fair use tolerates. Without Redis (the SQLite
-demo) DRF's sliding window over the local cache is used.
+With Redis the count is a fixed window, one pipelined INCR + EXPIRE (DRF's throttle makes two round trips and
+a pickle, a measurable share of W2, docs/performance.md); a key may so send twice its rate across a window
+boundary, which fair use tolerates. Without Redis (the SQLite demo) DRF's sliding window is used.
 """
 
 import time

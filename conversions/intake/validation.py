@@ -1,9 +1,5 @@
-"""The rules a reported conversion's fields must meet, whatever carried them.
-
-Pure functions, no database: the API serializer and the CSV importer both
-call them, so a row in a file is held to exactly the rules of `POST /v1/convert`.
-Each raises `FieldInvalid` with the message a user sees.
-"""
+"""The rules a reported conversion's fields must meet, whatever carried them: pure functions that the API
+serializer and the CSV importer both call, each raising `FieldInvalid` with the message a user sees."""
 
 import json
 from decimal import Decimal

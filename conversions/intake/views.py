@@ -1,6 +1,7 @@
 """The advertiser's ingestion API: convert, postback, pixel, status updates, and its read endpoints."""
 
 import base64
+from contextlib import suppress
 
 from django.http import HttpResponse
 from django.utils import timezone
@@ -26,9 +27,9 @@ from conversions.intake.signatures import HEADER as SIGNATURE_HEADER
 from conversions.intake.signatures import SignatureRefused, signature_verify
 from conversions.lifecycle import conversion_approve, conversion_reject
 from conversions.models import Conversion, RequestLogEntry
+from core.client_ip import client_ip
 from core.errors import DomainError
 from core.input_limits import NUL, StrictJSONParser, single_values
-from referrals.request_metadata import request_metadata
 from referrals.selectors import offer_for_public_id
 from referrals.services import address_allowed, click_cookie_name
 
@@ -43,6 +44,17 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
     OpenApiParameter.HEADER,
     description="Replays the first answer for the same key and body (24 h); 422 for another body, 409 in flight.",
 )
+POSTBACK_RESPONSES = {
+    202: ConversionSerializer,
+    200: ConversionSerializer,
+    403: OpenApiResponse(description="The sender's address is not in the allowlist."),
+    **ERROR_RESPONSES,
+}
+
+
+def _signature_parameter(signed: str) -> OpenApiParameter:
+    description = f"`t=<unix>,v1=<hmac-sha256 hex of '<t>.{signed}'>`"
+    return OpenApiParameter(SIGNATURE_HEADER, OpenApiTypes.STR, OpenApiParameter.HEADER, description=description)
 
 
 class PlainTextRenderer(renderers.BaseRenderer):
@@ -52,10 +64,9 @@ class PlainTextRenderer(renderers.BaseRenderer):
     format = "txt"
 
     def render(self, data, accepted_media_type=None, renderer_context=None):
-        response = renderer_context["response"] if renderer_context else None
-        if response is not None and response.status_code < 400:
+        if renderer_context and renderer_context["response"].status_code < 400:
             return b"OK"
-        error = (data or {}).get("error", {}) if isinstance(data, dict) else {}
+        error = data.get("error", {}) if isinstance(data, dict) else {}
         return f"ERROR {error.get('code', 'error')}: {error.get('message', '')}".encode()
 
 
@@ -64,20 +75,22 @@ class IngestionView(APIView):
 
     channel = Conversion.Channel.API
     throttle_scope = "ingest"
-
-    def intake_request(self, request) -> IntakeRequest:
-        return IntakeRequest(
-            channel=self.channel,
-            method=request.method,
-            path=request.path,
-            metadata=request_metadata(request.META),
-        )
+    authentication_classes = [AdvertiserKeyAuthentication]
+    permission_classes = [IsAuthenticated]
 
     def handle_exception(self, exc):
         if isinstance(exc, exceptions.APIException | DomainError) and not isinstance(exc, exceptions.Throttled):
-            request = self.request
-            advertiser = request.auth if hasattr(request, "_auth") else None
-            failure_log(advertiser=advertiser, intake=self.intake_request(request), payload=self.payload(), error=exc)
+            advertiser = self.request.auth if hasattr(self.request, "_auth") else None
+            logged = exc
+            if isinstance(exc, exceptions.PermissionDenied) and advertiser is not None:
+                # Only a postback's sender allowlist refuses an authenticated caller; logged as its own reason.
+                logged = SignatureRefused(str(exc.detail), code=RequestLogEntry.Reason.IP_NOT_ALLOWED)
+            failure_log(
+                advertiser=advertiser,
+                intake=IntakeRequest.of(self.request, self.channel),
+                payload=self.payload(),
+                error=logged,
+            )
         return super().handle_exception(exc)
 
     def payload(self) -> dict:
@@ -87,12 +100,11 @@ class IngestionView(APIView):
             data = request.data if request.method == "POST" else {}
         except exceptions.APIException:
             data = {"body": request.body[:5000].decode("utf-8", "replace")}
-        merged = dict(request.query_params.items())
-        merged.update(data if isinstance(data, dict) else {"body": data})
-        return merged
+        return {**request.query_params.dict(), **(data if isinstance(data, dict) else {"body": data})}
 
     def respond_with_conversion(self, request, data: dict) -> Response:
-        conversion, created = report_intake(advertiser=request.auth, data=data, intake=self.intake_request(request))
+        intake = IntakeRequest.of(request, self.channel)
+        conversion, created = report_intake(advertiser=request.auth, data=data, intake=intake)
         # Rewards are made by the processing job, enqueued on commit a moment ago: a new
         # conversion has none yet, so the reward lookup would be a query for nothing.
         context = {"rewards_by_conversion": {}} if created else {}
@@ -115,9 +127,6 @@ class IngestionView(APIView):
 
 
 class ConvertView(IngestionView):
-    authentication_classes = [AdvertiserKeyAuthentication]
-    permission_classes = [IsAuthenticated]
-
     @extend_schema(
         operation_id="conversion_create",
         summary="Report a conversion",
@@ -167,15 +176,10 @@ def _fields_of(data) -> dict:
     """Postback parameters as one dict; `meta_<key>` parameters gather into `meta`. Each may come once."""
     if hasattr(data, "getlist"):
         single_values(data)
-    fields, meta = {}, {}
-    for name in data:
-        value = data.get(name)
-        if name in ("token", "signature"):
-            continue
-        if name.startswith("meta_"):
-            meta[name.removeprefix("meta_")] = value
-        else:
-            fields[name] = value
+    fields = {
+        name: data.get(name) for name in data if name not in ("token", "signature") and not name.startswith("meta_")
+    }
+    meta = {name.removeprefix("meta_"): data.get(name) for name in data if name.startswith("meta_")}
     if meta and "meta" not in fields:
         fields["meta"] = meta
     return fields
@@ -186,60 +190,34 @@ class PostbackView(IngestionView):
 
     channel = Conversion.Channel.POSTBACK
     authentication_classes = [PostbackTokenAuthentication]
-    permission_classes = [IsAuthenticated]
     parser_classes = [StrictJSONParser, FormParser, MultiPartParser]
     renderer_classes = [renderers.JSONRenderer, PlainTextRenderer]
 
     def check_sender(self, request, signed_body: bytes) -> None:
         advertiser = request.auth
-        if not address_allowed(allowlist=advertiser.postback_allowed_ips, ip=request_metadata(request.META).ip):
+        if not address_allowed(allowlist=advertiser.postback_allowed_ips, ip=client_ip(request.META)):
             raise exceptions.PermissionDenied("Postbacks from this address are not allowed.")
         header = request.headers.get(SIGNATURE_HEADER, "")
         if header or advertiser.require_signed_postbacks:
             signature_verify(advertiser=advertiser, header=header, body=signed_body, now=timezone.now())
-
-    def handle_exception(self, exc):
-        if isinstance(exc, exceptions.PermissionDenied) and hasattr(self.request, "_auth"):
-            exc.code = RequestLogEntry.Reason.IP_NOT_ALLOWED
-            failure_log(
-                advertiser=self.request.auth,
-                intake=self.intake_request(self.request),
-                payload=self.payload(),
-                error=SignatureRefused(str(exc.detail), code=RequestLogEntry.Reason.IP_NOT_ALLOWED),
-            )
-            exc.request_logged = True
-        return super().handle_exception(exc)
 
     @extend_schema(
         operation_id="postback_get",
         summary="Server-to-server postback (query parameters)",
         parameters=[
             OpenApiParameter("token", OpenApiTypes.STR, required=True, description="The postback token."),
-            OpenApiParameter(
-                SIGNATURE_HEADER,
-                OpenApiTypes.STR,
-                OpenApiParameter.HEADER,
-                description="`t=<unix>,v1=<hmac-sha256 hex of '<t>.<query string>'>`",
-            ),
+            _signature_parameter("<query string>"),
             OpenApiParameter("type", OpenApiTypes.STR, required=True, enum=["purchase", "subscription"]),
-            OpenApiParameter("external_id", OpenApiTypes.STR, required=True),
-            OpenApiParameter("amount", OpenApiTypes.STR, required=True),
-            OpenApiParameter("click_id", OpenApiTypes.STR),
-            OpenApiParameter("referral_code", OpenApiTypes.STR),
-            OpenApiParameter("coupon", OpenApiTypes.STR),
-            OpenApiParameter("offer", OpenApiTypes.STR),
-            OpenApiParameter("currency", OpenApiTypes.STR),
-            OpenApiParameter("product_id", OpenApiTypes.STR),
+            *(OpenApiParameter(name, OpenApiTypes.STR, required=True) for name in ("external_id", "amount")),
+            *(
+                OpenApiParameter(name, OpenApiTypes.STR)
+                for name in ("click_id", "referral_code", "coupon", "offer", "currency", "product_id")
+            ),
         ],
-        responses={
-            202: ConversionSerializer,
-            200: ConversionSerializer,
-            403: OpenApiResponse(description="The sender's address is not in the allowlist."),
-            **ERROR_RESPONSES,
-        },
+        responses=POSTBACK_RESPONSES,
     )
     def get(self, request):
-        self.check_sender(request, self._signed_query(request))
+        self.check_sender(request, request.META.get("QUERY_STRING", "").encode())
         return self.respond_with_conversion(request, _fields_of(request.query_params))
 
     @extend_schema(
@@ -248,49 +226,27 @@ class PostbackView(IngestionView):
         request=ConvertInputSerializer,
         parameters=[
             OpenApiParameter("token", OpenApiTypes.STR, required=True),
-            OpenApiParameter(
-                SIGNATURE_HEADER,
-                OpenApiTypes.STR,
-                OpenApiParameter.HEADER,
-                description="`t=<unix>,v1=<hmac-sha256 hex of '<t>.<raw body>'>`",
-            ),
+            _signature_parameter("<raw body>"),
             IDEMPOTENCY_HEADER,
         ],
-        responses={
-            202: ConversionSerializer,
-            200: ConversionSerializer,
-            403: OpenApiResponse(description="The sender's address is not in the allowlist."),
-            **ERROR_RESPONSES,
-        },
+        responses=POSTBACK_RESPONSES,
     )
     def post(self, request):
-        body = request.body
-        self.check_sender(request, body)
+        self.check_sender(request, request.body)
         return self.idempotently(request, lambda: self.respond_with_conversion(request, _fields_of(request.data)))
-
-    @staticmethod
-    def _signed_query(request) -> bytes:
-        return request.META.get("QUERY_STRING", "").encode()
 
 
 TRANSPARENT_GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 
 
 def pixel(request):
-    """`GET /v1/pixel.gif?offer=..&external_id=..&amount=..`: always a 1x1 GIF; failures go to the request log.
-
-    Attribution by an explicit `click_id` (affitrack.js keeps it on the advertiser's site), else by our
-    click cookie for the offer, which the browser sends with this request.
-    """
+    """`GET /v1/pixel.gif?offer=..&external_id=..&amount=..`: always a 1x1 GIF, failures in the request log.
+    Attributed by an explicit `click_id` (affitrack.js keeps it on the advertiser's site), else by our click
+    cookie for the offer, which the browser sends with this request."""
     public_id = request.GET.get("offer", "")
     offer = offer_for_public_id(public_id) if NUL not in public_id else None  # no offer id holds NUL
-    intake = IntakeRequest(
-        channel=Conversion.Channel.PIXEL,
-        method=request.method,
-        path=request.path,
-        metadata=request_metadata(request.META),
-        cookie_click_id=request.COOKIES.get(click_cookie_name(offer), "") if offer else "",
-    )
+    cookie_click_id = request.COOKIES.get(click_cookie_name(offer), "") if offer else ""
+    intake = IntakeRequest.of(request, Conversion.Channel.PIXEL, cookie_click_id=cookie_click_id)
     try:
         data = _fields_of(request.GET)
         refused = None if offer else ConversionNotFound("No such offer.", fields={"offer": ["Unknown offer."]})
@@ -300,27 +256,13 @@ def pixel(request):
     if refused is not None:
         failure_log(advertiser=offer.advertiser if offer else None, intake=intake, payload=data, error=refused)
     else:
-        try:
+        # Logged by report_intake; a pixel answers the same GIF whatever happened.
+        with suppress(DomainError, exceptions.APIException):
             report_intake(advertiser=offer.advertiser, data=data, intake=intake)
-        except (DomainError, exceptions.APIException):
-            pass  # logged by report_intake; a pixel answers the same GIF whatever happened
-    response = HttpResponse(TRANSPARENT_GIF, content_type="image/gif")
-    response["Cache-Control"] = "no-store, max-age=0"
-    return response
-
-
-def owned_conversion(request, *, conversion_id=None, external_id=None) -> Conversion:
-    query = Conversion.objects.filter(advertiser=request.auth).select_related("offer", "click")
-    conversion = (
-        query.filter(pk=conversion_id).first() if conversion_id else query.filter(external_id=external_id).first()
-    )
-    if conversion is None:
-        raise ConversionNotFound("No such conversion.")
-    return conversion
+    return HttpResponse(TRANSPARENT_GIF, content_type="image/gif", headers={"Cache-Control": "no-store, max-age=0"})
 
 
 def status_update_schema(operation_id: str, summary: str):
-    """The OpenAPI description both status-update endpoints share."""
     return extend_schema(
         operation_id=operation_id,
         summary=summary,
@@ -337,29 +279,23 @@ def status_update_schema(operation_id: str, summary: str):
 class ConversionStatusView(IngestionView):
     """`POST /v1/conversions/{id}/status`: the advertiser accepts or rejects a conversion with a reason."""
 
-    authentication_classes = [AdvertiserKeyAuthentication]
-    permission_classes = [IsAuthenticated]
-
     @status_update_schema("conversion_status_update", "Accept or reject a conversion")
     def post(self, request, conversion_id=None, external_id=None):
         request.body  # noqa: B018 - the raw body, before parsing, for the idempotency fingerprint
 
         def handle() -> Response:
-            conversion = owned_conversion(request, conversion_id=conversion_id, external_id=external_id)
+            lookup = {"pk": conversion_id} if conversion_id else {"external_id": external_id}
+            owned = Conversion.objects.filter(advertiser=request.auth).select_related("offer", "click")
+            conversion = owned.filter(**lookup).first()
+            if conversion is None:
+                raise ConversionNotFound("No such conversion.")
             update = StatusUpdateSerializer(data=request.data)
             update.is_valid(raise_exception=True)
-            actor_channel = "advertiser_api"
+            change = {"conversion_id": conversion.pk, "remark": update.validated_data["remark"]}
             if update.validated_data["status"] == Conversion.Status.ACCEPTED:
-                conversion_approve(
-                    conversion_id=conversion.pk, remark=update.validated_data["remark"], channel=actor_channel
-                )
+                conversion_approve(**change, channel="advertiser_api")
             else:
-                conversion_reject(
-                    conversion_id=conversion.pk,
-                    reason=update.validated_data["reason"],
-                    remark=update.validated_data["remark"],
-                    channel=actor_channel,
-                )
+                conversion_reject(**change, reason=update.validated_data["reason"], channel="advertiser_api")
             conversion.refresh_from_db()
             return Response(ConversionSerializer(conversion).data)
 

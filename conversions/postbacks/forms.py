@@ -12,11 +12,9 @@ class PostbackForm(forms.ModelForm):
         model = PartnerPostback
         fields = ["url", "on_created", "on_status_changed"]
         labels = {
-            "url": "URL",
             "on_created": "Send when a conversion is created",
             "on_status_changed": "Send when a conversion's status changes",
         }
-        widgets = {"url": forms.URLInput(attrs={"size": 60})}
 
     def clean(self):
         cleaned = super().clean()

@@ -1,23 +1,14 @@
 """Postbacks out: telling partners about their conversions by signed HTTP calls.
 
-An event (a conversion created, or its status changed) becomes one
-`PostbackDispatch` per active postback of the partner, written in the same
-transaction as the change and delivered by an RQ job after commit, with
-retries and exponential backoff. Each HTTP attempt is logged. After
-`POSTBACK_FAILURE_LIMIT` failed attempts in a row the postback is disabled.
-
-Signature: header `X-Affitrack-Signature: t=<unix>,v1=<hex>` where hex is
-HMAC-SHA256(secret, f"{t}.{body}"). After a rotation the header carries a
-second `v1=` made with the previous secret until it expires.
-
-We never call loopback, link-local, private or otherwise non-global
-addresses (unless POSTBACKS_ALLOW_PRIVATE): the host is resolved, every
-address checked, the connection made to a checked address, and redirects are
-not followed.
+An event (a conversion created, or its status changed) becomes one `PostbackDispatch` per active postback of
+the partner, written in the transaction of the change and delivered by an RQ job after commit, with retries
+and backoff; every attempt is logged, and `POSTBACK_FAILURE_LIMIT` failures in a row disable the postback.
+The signature is `X-Affitrack-Signature: t=<unix>,v1=<hex>`, HMAC-SHA256(secret, f"{t}.{body}"), with a second
+`v1=` made by the previous secret until it expires. We only call global addresses (unless
+POSTBACKS_ALLOW_PRIVATE): the host is resolved, every address checked, the connection pinned to a checked
+address, and redirects are not followed.
 """
 
-import hashlib
-import hmac
 import http.client
 import ipaddress
 import json
@@ -25,7 +16,6 @@ import secrets
 import socket
 import ssl
 import time
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import quote, urlsplit
 from uuid import UUID
@@ -36,6 +26,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from rq import Retry
 
+from conversions.intake.signatures import signature_compute, signature_header
 from conversions.models import Conversion, PartnerPostback, PostbackDelivery, PostbackDispatch
 from core.jobs import job_enqueue_on_commit
 from core.money import money_quantize
@@ -55,9 +46,6 @@ class PostbackRefused(Exception):
 
 class PostbackDeliveryFailed(Exception):
     """An attempt failed; raised from the job so RQ retries it."""
-
-
-# --- managing postbacks --------------------------------------------------------------------------------------
 
 
 def postback_create(
@@ -89,32 +77,22 @@ def postback_secret_rotate(*, postback: PartnerPostback, now: datetime | None = 
     """A new secret; the old one keeps signing alongside it for POSTBACK_SECRET_OVERLAP_HOURS."""
     now = now or timezone.now()
     with transaction.atomic():
-        locked = PartnerPostback.objects.select_for_update().get(pk=postback.pk)
-        locked.previous_secret = locked.secret
-        locked.previous_secret_expires_at = now + timedelta(hours=settings.POSTBACK_SECRET_OVERLAP_HOURS)
-        locked.secret = _new_secret()
-        locked.save(update_fields=["secret", "previous_secret", "previous_secret_expires_at"])
-    postback.secret, postback.previous_secret = locked.secret, locked.previous_secret
-    postback.previous_secret_expires_at = locked.previous_secret_expires_at
-    return locked.secret
+        postback.previous_secret = PartnerPostback.objects.select_for_update().get(pk=postback.pk).secret
+        postback.previous_secret_expires_at = now + timedelta(hours=settings.POSTBACK_SECRET_OVERLAP_HOURS)
+        postback.secret = _new_secret()
+        postback.save(update_fields=["secret", "previous_secret", "previous_secret_expires_at"])
+    return postback.secret
 
 
 def _new_secret() -> str:
     return f"whsec_{secrets.token_hex(24)}"
 
 
-# --- signing and rendering ------------------------------------------------------------------------------------
-
-
-def postback_signature(*, secret: str, timestamp: int, body: bytes) -> str:
-    return hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-
-
 def postback_signature_header(*, postback: PartnerPostback, timestamp: int, body: bytes, now: datetime) -> str:
-    parts = [f"t={timestamp}", f"v1={postback_signature(secret=postback.secret, timestamp=timestamp, body=body)}"]
+    header = signature_header(secret=postback.secret, timestamp=timestamp, body=body)
     if postback.previous_secret and postback.previous_secret_expires_at and postback.previous_secret_expires_at > now:
-        parts.append(f"v1={postback_signature(secret=postback.previous_secret, timestamp=timestamp, body=body)}")
-    return ",".join(parts)
+        header += f",v1={signature_compute(secret=postback.previous_secret, timestamp=timestamp, body=body)}"
+    return header
 
 
 def postback_url_render(template: str, payload: dict) -> str:
@@ -164,9 +142,6 @@ SAMPLE_PAYLOAD = {
 }
 
 
-# --- enqueueing -----------------------------------------------------------------------------------------------
-
-
 def partners_with_postbacks(partner_ids: set) -> set:
     """Which of these partners have an active postback (a batch asks once, not per conversion)."""
     return set(
@@ -175,35 +150,22 @@ def partners_with_postbacks(partner_ids: set) -> set:
 
 
 def partner_postback_events(partner_id: int | None) -> frozenset:
-    """The events the partner's active postbacks subscribe to; cached per process (referrals/hot_cache.py).
-
-    Most partners have none, so a new conversion usually skips the postback queries altogether.
-    """
+    """The events the partner's active postbacks subscribe to, cached per process (referrals/hot_cache.py):
+    most partners have none, so a new conversion usually skips the postback queries altogether."""
     if partner_id is None:
         return frozenset()
 
     def load() -> frozenset:
-        flags = PartnerPostback.objects.filter(partner_id=partner_id, is_active=True).values_list(
-            "on_created", "on_status_changed"
-        )
-        events = set()
-        for on_created, on_status_changed in flags:
-            if on_created:
-                events.add(PartnerPostback.Event.CREATED)
-            if on_status_changed:
-                events.add(PartnerPostback.Event.STATUS_CHANGED)
-        return frozenset(events)
+        active = PartnerPostback.objects.filter(partner_id=partner_id, is_active=True)
+        columns = zip(*active.values_list("on_created", "on_status_changed"), strict=True)  # nothing when none
+        return frozenset(event for event, flags in zip(PartnerPostback.Event, columns, strict=False) if any(flags))
 
     return hot_cache.partner_postback_events.get_or_load(partner_id, load)
 
 
 def partner_postbacks_enqueue(*, conversion_id: str | UUID, event: str, now: datetime | None = None) -> int:
-    """Record the event for each of the partner's active postbacks and deliver them after commit.
-
-    Call inside the transaction that changed the conversion. Idempotent per
-    (postback, conversion, event, status): enqueueing the same event again
-    delivers nothing twice. Returns how many dispatches were made.
-    """
+    """Record the event for each of the partner's active postbacks, delivered after commit; returns how many.
+    Call inside the transaction that changed the conversion; the same event (and status) is delivered once."""
     subscribed = Q(on_created=True) if event == PartnerPostback.Event.CREATED else Q(on_status_changed=True)
     postbacks = list(
         PartnerPostback.objects.filter(subscribed, is_active=True, partner__conversions__pk=conversion_id).distinct()
@@ -225,23 +187,16 @@ def partner_postbacks_enqueue(*, conversion_id: str | UUID, event: str, now: dat
         )
         if created:
             made += 1
-            _enqueue_on_commit(dispatch.pk)
+            # The job is the delivery service itself: it takes the dispatch's id and is safe to run twice.
+            job_enqueue_on_commit(
+                postback_dispatch_deliver, dispatch_id=dispatch.pk, retry=postback_retry_policy(), job_timeout=60
+            )
     return made
 
 
 def postback_retry_policy() -> Retry:
     intervals = settings.POSTBACK_RETRY_INTERVALS
     return Retry(max=len(intervals), interval=intervals)
-
-
-def _enqueue_on_commit(dispatch_id: int) -> None:
-    # The job is the delivery service itself: it takes the dispatch's id and is safe to run twice.
-    job_enqueue_on_commit(
-        postback_dispatch_deliver, dispatch_id=dispatch_id, retry=postback_retry_policy(), job_timeout=60
-    )
-
-
-# --- delivering -----------------------------------------------------------------------------------------------
 
 
 def postback_dispatch_deliver(*, dispatch_id: int, now: datetime | None = None) -> str:
@@ -275,12 +230,13 @@ def postback_test_send(*, postback: PartnerPostback) -> PostbackDelivery:
 
 
 def _count_outcome(postback: PartnerPostback, *, ok: bool, now: datetime) -> None:
+    this = PartnerPostback.objects.filter(pk=postback.pk)
     if ok:
-        PartnerPostback.objects.filter(pk=postback.pk).update(consecutive_failures=0)
+        this.update(consecutive_failures=0)
         return
-    PartnerPostback.objects.filter(pk=postback.pk).update(consecutive_failures=F("consecutive_failures") + 1)
+    this.update(consecutive_failures=F("consecutive_failures") + 1)
     limit = settings.POSTBACK_FAILURE_LIMIT
-    PartnerPostback.objects.filter(pk=postback.pk, is_active=True, consecutive_failures__gte=limit).update(
+    this.filter(is_active=True, consecutive_failures__gte=limit).update(
         is_active=False, disabled_at=now, disabled_reason=f"Disabled after {limit} failed deliveries in a row."
     )
 
@@ -289,12 +245,12 @@ def _attempt(postback: PartnerPostback, payload: dict, *, dispatch: PostbackDisp
     now = timezone.now()
     url = postback_url_render(postback.url, payload)
     body = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
-    timestamp = int(now.timestamp())
+    signature = postback_signature_header(postback=postback, timestamp=int(now.timestamp()), body=body, now=now)
     headers = {
         "Content-Type": "application/json",
         "User-Agent": "Affitrack-Postback/1",
         "X-Affitrack-Event": payload["event"],
-        SIGNATURE_HEADER: postback_signature_header(postback=postback, timestamp=timestamp, body=body, now=now),
+        SIGNATURE_HEADER: signature,
     }
     started = time.monotonic()
     status_code, excerpt, error = None, "", ""
@@ -304,40 +260,18 @@ def _attempt(postback: PartnerPostback, payload: dict, *, dispatch: PostbackDisp
         error = f"refused: {refused}"
     except (OSError, http.client.HTTPException) as failure:
         error = f"{type(failure).__name__}: {failure}"
-    latency_ms = int((time.monotonic() - started) * 1000)
     return PostbackDelivery.objects.create(
         postback=postback,
         dispatch=dispatch,
         event=payload["event"],
         url=url,
         status_code=status_code,
-        latency_ms=latency_ms,
+        latency_ms=int((time.monotonic() - started) * 1000),
         ok=status_code is not None and 200 <= status_code < 300,
         error=error[:255],
         response_excerpt=excerpt[:EXCERPT_CHARS],
         created_at=now,
     )
-
-
-# --- HTTP to public addresses only ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Target:
-    scheme: str
-    host: str
-    port: int
-    path: str
-    netloc: str
-
-
-def _target(url: str) -> _Target:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise PostbackRefused("only http and https URLs")
-    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    return _Target(parts.scheme, parts.hostname, port, path, parts.netloc.rpartition("@")[2])
 
 
 def address_is_public(address: str) -> bool:
@@ -375,16 +309,19 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
 
 def http_post(url: str, *, body: bytes, headers: dict, timeout: float) -> tuple[int, str]:
     """POST to the URL's checked address; a redirect is an answer like any other, never followed."""
-    target = _target(url)
-    address = resolve_checked(target.host, target.port)[0]
-    if target.scheme == "https":
-        connection = _PinnedHTTPSConnection(target.host, target.port, address=address, timeout=timeout)
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise PostbackRefused("only http and https URLs")
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    address = resolve_checked(parts.hostname, port)[0]
+    if parts.scheme == "https":
+        connection = _PinnedHTTPSConnection(parts.hostname, port, address=address, timeout=timeout)
     else:
-        connection = http.client.HTTPConnection(address, target.port, timeout=timeout)
+        connection = http.client.HTTPConnection(address, port, timeout=timeout)
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     try:
-        connection.request("POST", target.path, body=body, headers={"Host": target.netloc, **headers})
+        connection.request("POST", path, body=body, headers={"Host": parts.netloc.rpartition("@")[2], **headers})
         response = connection.getresponse()
-        excerpt = response.read(EXCERPT_CHARS * 4).decode("utf-8", "replace")
-        return response.status, excerpt
+        return response.status, response.read(EXCERPT_CHARS * 4).decode("utf-8", "replace")
     finally:
         connection.close()

@@ -23,6 +23,12 @@ def _own(request, postback_id: int) -> PartnerPostback:
     return get_object_or_404(PartnerPostback, pk=postback_id, partner=request.partner)
 
 
+def _page(request, template: str, **context):
+    # Every postback page explains the macros and the signature header.
+    context = {"macros": MACROS, "signature_header": SIGNATURE_HEADER, "nav": "postbacks", **context}
+    return render(request, f"dashboard/{template}.html", context)
+
+
 @require_http_methods(["GET", "POST"])
 @partner_required
 def postbacks(request):
@@ -31,17 +37,7 @@ def postbacks(request):
         postback = postback_create(partner=request.partner, **form.cleaned_data)
         messages.success(request, "Postback added. Its signing secret is shown on its page.")
         return redirect("dashboard:postback", postback_id=postback.pk)
-    return render(
-        request,
-        "dashboard/postbacks.html",
-        {
-            "form": form,
-            "postbacks": PartnerPostback.objects.filter(partner=request.partner),
-            "macros": MACROS,
-            "signature_header": SIGNATURE_HEADER,
-            "nav": "postbacks",
-        },
-    )
+    return _page(request, "postbacks", form=form, postbacks=PartnerPostback.objects.filter(partner=request.partner))
 
 
 @require_http_methods(["GET", "POST"])
@@ -54,18 +50,26 @@ def postback_detail(request, postback_id: int):
         messages.success(request, "Postback saved.")
         return redirect("dashboard:postback", postback_id=postback.pk)
     deliveries = Paginator(postback.deliveries.all(), 25).get_page(request.GET.get("page"))
-    return render(
-        request,
-        "dashboard/postback_detail.html",
-        {
-            "postback": postback,
-            "form": form,
-            "page": deliveries,
-            "macros": MACROS,
-            "signature_header": SIGNATURE_HEADER,
-            "nav": "postbacks",
-        },
-    )
+    return _page(request, "postback_detail", postback=postback, form=form, page=deliveries)
+
+
+def _postback_action(service, done: str):
+    """A button on the postback's page: run the service on the partner's postback, say so, show the page."""
+
+    @require_POST
+    @partner_required
+    def action(request, postback_id: int):
+        service(postback=_own(request, postback_id))
+        messages.success(request, done)
+        return redirect("dashboard:postback", postback_id=postback_id)
+
+    return action
+
+
+postback_rotate = _postback_action(
+    postback_secret_rotate, "New secret made. The old one also signs for the next 24 hours."
+)
+postback_reenable = _postback_action(postback_enable, "Postback enabled again.")
 
 
 @require_POST
@@ -74,22 +78,6 @@ def postback_test(request, postback_id: int):
     delivery = postback_test_send(postback=_own(request, postback_id))
     outcome = f"HTTP {delivery.status_code}" if delivery.status_code else delivery.error
     (messages.success if delivery.ok else messages.error)(request, f"Test sent: {outcome} in {delivery.latency_ms} ms.")
-    return redirect("dashboard:postback", postback_id=postback_id)
-
-
-@require_POST
-@partner_required
-def postback_rotate(request, postback_id: int):
-    postback_secret_rotate(postback=_own(request, postback_id))
-    messages.success(request, "New secret made. The old one also signs for the next 24 hours.")
-    return redirect("dashboard:postback", postback_id=postback_id)
-
-
-@require_POST
-@partner_required
-def postback_reenable(request, postback_id: int):
-    postback_enable(postback=_own(request, postback_id))
-    messages.success(request, "Postback enabled again.")
     return redirect("dashboard:postback", postback_id=postback_id)
 
 
@@ -105,5 +93,4 @@ def postback_delete(request, postback_id: int):
 @partner_required
 def postback_secret(request, postback_id: int):
     """The secret, on its own page, so that it is not in every page view of the postback."""
-    postback = _own(request, postback_id)
-    return render(request, "dashboard/postback_secret.html", {"postback": postback, "nav": "postbacks"})
+    return _page(request, "postback_secret", postback=_own(request, postback_id))
