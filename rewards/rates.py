@@ -8,6 +8,7 @@ its inverse. Nothing older counts: the conversion waits for a rate instead.
 
 import csv
 import io
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -16,6 +17,7 @@ from django.conf import settings
 from django.db import transaction
 
 from core.money import MoneyError, currency_is_known, decimal_parse
+from rewards.engine import ConversionFacts
 from rewards.errors import RewardError
 from rewards.models import ExchangeRate
 from rewards.signals import exchange_rates_changed
@@ -32,26 +34,20 @@ class RateBook:
     """Rates loaded once (per batch) and answered from memory."""
 
     def __init__(self) -> None:
-        # (base, quote) -> {date: rate}
-        self._rows: dict[tuple[str, str], dict[date, Decimal]] = {}
-        self._loaded: set[tuple[str, date, date]] = set()
-
-    @staticmethod
-    def max_age() -> timedelta:
-        return timedelta(days=settings.EXCHANGE_RATE_MAX_AGE_DAYS)
+        self._rows: dict[tuple[str, str], dict[date, Decimal]] = defaultdict(dict)  # (base, quote) -> {date: rate}
+        self._loaded: set[tuple[str, date, date]] = set()  # (currency, first, last) of each preload
 
     def preload(self, currencies: set[str], first: date, last: date) -> None:
         """One query for every rate between these currencies that days from `first` to `last` may use."""
-        currencies = set(currencies)
         if len(currencies) < 2:
             return
+        oldest = first - timedelta(days=settings.EXCHANGE_RATE_MAX_AGE_DAYS)
         rows = ExchangeRate.objects.filter(
-            base__in=currencies, quote__in=currencies, date__gte=first - self.max_age(), date__lte=last
+            base__in=currencies, quote__in=currencies, date__gte=oldest, date__lte=last
         ).values_list("base", "quote", "date", "rate")
         for base, quote, day, rate in rows:
-            self._rows.setdefault((base, quote), {})[day] = rate
-        for currency in currencies:
-            self._loaded.add((currency, first, last))
+            self._rows[(base, quote)][day] = rate
+        self._loaded |= {(currency, first, last) for currency in currencies}
 
     def _covered(self, currency: str, day: date) -> bool:
         return any(c == currency and first <= day <= last for c, first, last in self._loaded)
@@ -61,24 +57,27 @@ class RateBook:
             return RateFound(rate=Decimal(1), date=day, inverse=False)
         if not (self._covered(base, day) and self._covered(quote, day)):
             self.preload({base, quote}, day, day)
-        for offset in range(self.max_age().days + 1):
+        for offset in range(settings.EXCHANGE_RATE_MAX_AGE_DAYS + 1):
             candidate = day - timedelta(days=offset)
-            direct = self._rows.get((base, quote), {}).get(candidate)
-            if direct is not None:
+            if (direct := self._rows.get((base, quote), {}).get(candidate)) is not None:
                 return RateFound(rate=direct, date=candidate, inverse=False)
-            inverse = self._rows.get((quote, base), {}).get(candidate)
-            if inverse is not None:
+            if (inverse := self._rows.get((quote, base), {}).get(candidate)) is not None:
                 return RateFound(rate=Decimal(1) / inverse, date=candidate, inverse=True)
         return None
 
-
-def exchange_rate_set(*, base: str, quote: str, day: date, rate: Decimal) -> ExchangeRate:
-    """Create or correct one day's rate, and wake the conversions that waited for it."""
-    _rate_check(base, quote, rate)
-    with transaction.atomic():
-        row, _ = ExchangeRate.objects.update_or_create(base=base, quote=quote, date=day, defaults={"rate": rate})
-        transaction.on_commit(lambda: exchange_rates_changed.send(sender=ExchangeRate))
-    return row
+    def rates_for(self, facts: ConversionFacts, currencies: set[str]) -> tuple[dict, dict]:
+        """The rates from the conversion's currency the engine may need, and how each was found (for explanations)."""
+        rates, shown = {}, {}
+        for currency in currencies - {facts.currency}:
+            found = self.find(facts.currency, currency, facts.occurred_at.date())
+            rates[(facts.currency, currency)] = found.rate if found else None
+            if found:
+                shown[f"{facts.currency}->{currency}"] = {
+                    "rate": f"{found.rate.normalize():f}",  # 151.3700000000 -> 151.37
+                    "date": found.date.isoformat(),
+                    "inverse_of_stored_rate": found.inverse,
+                }
+        return rates, shown
 
 
 def _rate_check(base: str, quote: str, rate: Decimal) -> None:
@@ -90,14 +89,29 @@ def _rate_check(base: str, quote: str, rate: Decimal) -> None:
         raise RewardError("A rate must be more than zero.", code="invalid_rate")
 
 
+def _rates_save(rows: list[tuple[str, str, date, Decimal]]) -> list[tuple[ExchangeRate, bool]]:
+    """Create or correct each (base, quote, day, rate), and wake the conversions that waited for a rate."""
+    with transaction.atomic():
+        saved = [
+            ExchangeRate.objects.update_or_create(base=base, quote=quote, date=day, defaults={"rate": rate})
+            for base, quote, day, rate in rows
+        ]
+        if saved:
+            transaction.on_commit(lambda: exchange_rates_changed.send(sender=ExchangeRate))
+    return saved
+
+
+def exchange_rate_set(*, base: str, quote: str, day: date, rate: Decimal) -> ExchangeRate:
+    """Create or correct one day's rate."""
+    _rate_check(base, quote, rate)
+    return _rates_save([(base, quote, day, rate)])[0][0]
+
+
 @dataclass
 class RatesLoaded:
     created: int
     updated: int
     errors: list[str]
-
-
-RATE_COLUMNS = ("date", "base", "quote", "rate")
 
 
 def exchange_rates_load(*, text: str) -> RatesLoaded:
@@ -107,7 +121,7 @@ def exchange_rates_load(*, text: str) -> RatesLoaded:
     a good file creates new days and corrects existing ones.
     """
     reader = csv.DictReader(io.StringIO(text))
-    missing = [name for name in RATE_COLUMNS if name not in (reader.fieldnames or [])]
+    missing = [name for name in ("date", "base", "quote", "rate") if name not in (reader.fieldnames or [])]
     if missing:
         return RatesLoaded(created=0, updated=0, errors=[f"line 1: missing column(s) {', '.join(missing)}"])
     parsed, errors = [], []
@@ -123,13 +137,5 @@ def exchange_rates_load(*, text: str) -> RatesLoaded:
         parsed.append((base, quote, day, rate))
     if errors:
         return RatesLoaded(created=0, updated=0, errors=errors)
-    created = updated = 0
-    with transaction.atomic():
-        for base, quote, day, rate in parsed:
-            _, was_created = ExchangeRate.objects.update_or_create(
-                base=base, quote=quote, date=day, defaults={"rate": rate}
-            )
-            created, updated = created + was_created, updated + (not was_created)
-        if parsed:
-            transaction.on_commit(lambda: exchange_rates_changed.send(sender=ExchangeRate))
-    return RatesLoaded(created=created, updated=updated, errors=[])
+    created = sum(was_created for _, was_created in _rates_save(parsed))
+    return RatesLoaded(created=created, updated=len(parsed) - created, errors=[])
