@@ -1,17 +1,11 @@
-"""The reward rule engine: plain facts in, the winning rule and an explanation out.
+"""The reward rule engine: plain facts in, the winning rule and an explanation out; no database.
 
-It reads no database and writes nothing, so it can run inside the processing
-job, a batch, or a simulation alike. Exchange rates come in as a plain mapping
-the caller filled (`rewards.rates.RateBook.rates_for`).
-
-Precedence among matching rules, one order with no ties: a partner's own rule
-(an override) before an offer-wide rule, then higher `priority`, then the
-newest (`created_at`, then id; ids are unique, so two rules never tie).
-
-A rule whose currency differs from the conversion's converts the amount at the
-day's rate before it compares the amount range or takes a percentage. If the
-rule that would decide needs a rate nobody has loaded yet, the engine does not
-guess: it answers "missing rate" and the conversion waits.
+Precedence, one order with no ties: a partner's own rule (an override) before an
+offer-wide rule, then higher `priority`, then the newest (`created_at`, then id).
+A rule in another currency converts the amount at the day's rate (a mapping the
+caller filled) before it compares the amount range or takes a percentage; if the
+deciding rule needs a rate nobody has loaded, it answers "missing rate" and the
+conversion waits.
 """
 
 import copy
@@ -226,11 +220,9 @@ class RewardAmount:
 
 
 def reward_amount_compute(rule, facts: ConversionFacts, rates: Rates | None = None) -> RewardAmount:
-    """Fixed: the rule's value. Percentage: value% of the amount in the rule's currency. Then the cap.
+    """Fixed: the rule's value; percentage: value% of the amount in the rule's currency; then the cap.
 
-    The result is rounded once, at the end, to the rule currency's minor unit
-    (ROUND_HALF_UP, `core.money.money_quantize`): the rate and the
-    percentage are applied to the exact amount, never to a rounded step.
+    Rounded once, at the end (`money_quantize`): the rate and percentage apply to the exact amount.
     """
     base, rate = amount_in_rule_currency(rule, facts, rates or {})
     if rule.reward_type == "fixed":

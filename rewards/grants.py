@@ -1,13 +1,9 @@
-"""Granting rewards: what each of a set of conversions earns, decided in order and written in a few statements.
+"""Granting rewards: what each of a set of conversions (one, or a batch of a thousand) earns, in order.
 
-One path for any number of conversions (one, or a sweeper's batch of a thousand):
-the offers' rules, the exchange rates and the rewards already made are loaded
-once; invoices are numbered and spend limits charged in the set's order
-(rewards/limits.py); the rewards and their accruals are written by COPY
-(core/rows.py), each accrual checked as every ledger transaction is.
-
-The caller holds each conversion's lock, so a conversion is rewarded at most
-once; a second grant for it returns its existing reward.
+Rules, rates and existing rewards are loaded once; invoices are numbered and spend
+limits charged in the set's order (rewards/limits.py); rewards and accruals are
+written by COPY (core/rows.py). The caller holds each conversion's lock, so a
+second grant for a conversion returns its existing reward.
 """
 
 from dataclasses import dataclass
@@ -69,26 +65,38 @@ class _Pending:
     computed: RewardAmount | None = None
 
 
+class RuleBook:
+    """Each offer's active rules and the rates they may need, for a set of (offer id, facts): two queries."""
+
+    def __init__(self, items: list[tuple[int, ConversionFacts]], *, draft: RewardRule | None = None) -> None:
+        # `draft` (the rule simulation's) takes the place of the rule it changes, or is added.
+        self.rules_by_offer: dict[int, list[RewardRule]] = {offer_id: [] for offer_id, _ in items}
+        for rule in RewardRule.objects.filter(offer_id__in=list(self.rules_by_offer), is_active=True):
+            if draft is None or rule.pk != draft.pk:
+                self.rules_by_offer[rule.offer_id].append(rule)
+        if draft is not None and draft.offer_id in self.rules_by_offer:
+            self.rules_by_offer[draft.offer_id].append(draft)
+        currencies = {rule.currency for rules in self.rules_by_offer.values() for rule in rules}
+        currencies |= {facts.currency for _, facts in items}
+        self.rates = RateBook(currencies, [facts.occurred_at.date() for _, facts in items])
+
+    def match(self, offer_id: int, facts: ConversionFacts) -> tuple[RuleChoice, dict, dict]:
+        """The rule the conversion's facts match, the rates used and how they were found."""
+        rules = [rule for rule in self.rules_by_offer[offer_id] if rule.partner_id in (None, facts.partner_id)]
+        rates, rates_shown = self.rates.rates_for(facts, {rule.currency for rule in rules})
+        return reward_rules_match(rules, facts, rates), rates, rates_shown
+
+
 def rewards_grant(
     *, requests: list[GrantRequest], now: datetime, json_once: JsonOnce | None = None
 ) -> list[RewardDecision]:
-    """Decide what each conversion earns, in order, and write the rewards made with their accruals.
+    """Decide what each (locked) conversion earns, in order, and write the rewards made with their accruals.
 
-    Call inside the caller's transaction with the conversions locked. Idempotent per
-    conversion: one already rewarded keeps its reward. A missing rate writes nothing
-    (the conversion is decided when the rate arrives). `json_once` lets the caller
-    write each explanation's JSON once, for the reward and for its conversion.
+    A missing rate writes nothing. `json_once` writes each explanation's JSON once, for reward and conversion.
     """
     if not requests:
         return []
-    # One query for the rules of every offer, one for the rates, one for rewards already made.
-    rules_by_offer: dict[int, list[RewardRule]] = {request.offer.pk: [] for request in requests}
-    for rule in RewardRule.objects.filter(offer_id__in=list(rules_by_offer), is_active=True):
-        rules_by_offer[rule.offer_id].append(rule)
-    rates = RateBook()
-    currencies = {rule.currency for rules in rules_by_offer.values() for rule in rules}
-    days = [request.facts.occurred_at.date() for request in requests]
-    rates.preload(currencies | {request.facts.currency for request in requests}, min(days), max(days))
+    book = RuleBook([(request.offer.pk, request.facts) for request in requests])
     maybe = [request.conversion_id for request in requests if request.may_have_reward]
     existing = (
         {reward.conversion_id: reward for reward in Reward.objects.filter(conversion_id__in=maybe)} if maybe else {}
@@ -99,10 +107,7 @@ def rewards_grant(
         if reward := existing.get(request.conversion_id):
             considered.append(RewardDecision(outcome=Outcome.REWARDED, reward=reward, explanation=reward.explanation))
         else:
-            rules = [
-                rule for rule in rules_by_offer[request.offer.pk] if rule.partner_id in (None, request.facts.partner_id)
-            ]
-            considered.append(_reward_consider(request, rules, rates, now=now))
+            considered.append(_reward_consider(request, *book.match(request.offer.pk, request.facts), now=now))
     pending = [item for item in considered if isinstance(item, _Pending)]
     decided = iter(_rewards_decide(pending, now=now))
     decisions = [next(decided) if isinstance(item, _Pending) else item for item in considered]
@@ -116,12 +121,10 @@ def rewards_grant(
 
 
 def _reward_consider(
-    request: GrantRequest, rules: list[RewardRule], book: RateBook, *, now
+    request: GrantRequest, choice: RuleChoice, rates: dict, rates_shown: dict, *, now: datetime
 ) -> RewardDecision | _Pending:
     """Everything decided without counters: the matching rule, or a missing rate."""
     facts = request.facts
-    rates, rates_shown = book.rates_for(facts, {rule.currency for rule in rules})
-    choice = reward_rules_match(rules, facts, rates)
     explanation = {
         "facts": facts.as_json(),
         "rules": choice.considered,
@@ -254,11 +257,9 @@ def _accrual_legs(rewards: list[Reward]) -> list[Legs]:
 
 
 def _rewards_write(rewards: list[Reward], *, now: datetime, json_once: JsonOnce | None) -> None:
-    """The new rewards by COPY (ids reserved first), then their accruals (ledger_post_new).
+    """The new rewards by COPY (ids reserved first), then their accruals.
 
-    Every conversion's lock is held and its existing reward was known, so a conflict here means
-    something bypassed the locks: the unique constraint refuses it and the caller's transaction
-    rolls back.
+    A conflict here means something bypassed the locks: the unique constraint refuses it.
     """
     if not rewards:
         return

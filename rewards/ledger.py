@@ -66,11 +66,6 @@ def ledger_post(
     several of, carry a reference (1, 2, ...).
     """
     ledger_legs_check(legs)
-    owner = {"reward": reward} if reward is not None else {"payout_item": payout_item} if payout_item else None
-    if owner:
-        existing = Transaction.objects.filter(kind=kind, reference=reference, **owner).first()
-        if existing:
-            return existing
     try:
         with transaction.atomic():
             posted = Transaction.objects.create(
@@ -82,9 +77,10 @@ def ledger_post(
             )
             return posted
     except IntegrityError:
-        if owner is None:
+        # A repeat: the unique constraints allow one of each kind (and reference) per reward or payout line.
+        if reward is None and payout_item is None:
             raise
-        return Transaction.objects.get(kind=kind, reference=reference, **owner)
+        return Transaction.objects.get(kind=kind, reward=reward, payout_item=payout_item, reference=reference)
 
 
 def _account_of(record: Reward | PayoutItem, kind: str) -> Account:
@@ -106,11 +102,9 @@ def ledger_move(
 
 
 def ledger_post_new(*, kind: str, postings: list[tuple[int, str, Legs]], now: datetime) -> None:
-    """Post one transaction of `kind` for each of many rewards just created: (reward id, memo, legs).
+    """Post a `kind` transaction for each of many new rewards, (reward id, memo, legs), each checked; by COPY.
 
-    Set-based (ids reserved in one query, then a COPY of transactions and one of entries), each
-    checked as `ledger_post` checks one. The rewards are new, so there is no earlier posting to
-    return; the unique constraint (one transaction per reward and kind) still guards it.
+    The rewards are new, so there is no earlier posting to return; the unique constraint still guards it.
     """
     for _, _, legs in postings:
         ledger_legs_check(legs)

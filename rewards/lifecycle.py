@@ -1,10 +1,7 @@
-"""A granted reward's lifecycle: approved, reversed, its amount adjusted; each change a ledger posting.
+"""A granted reward's lifecycle, each change a ledger posting (granting is rewards/grants.py).
 
-`pending` (in the offer's validation term) -> `approved` (term over, or the
-advertiser validated) -> `paid` (a payout batch); `pending` | `approved` |
-`paid` -> `reversed`. Every change posts a ledger transaction
-(rewards/ledger.py); nothing is edited or deleted there. Granting is
-rewards/grants.py.
+`pending` (in the offer's validation term) -> `approved` (term over, or the advertiser
+validated) -> `paid` (a payout batch); `pending` | `approved` | `paid` -> `reversed`.
 """
 
 from datetime import datetime
@@ -54,12 +51,7 @@ def reward_approve(*, conversion_id: UUID, now: datetime, memo: str = "validated
 
 
 def rewards_approve_due(*, now: datetime, batch_size: int = 500) -> int:
-    """Approve every pending reward whose validation term has ended; returns how many it approved.
-
-    Rows another worker holds are skipped (SKIP LOCKED), so two runs at once
-    share the work; each reward is re-checked under its lock, so a second run
-    approves nothing twice.
-    """
+    """Approve every pending reward whose term has ended; how many. Two runs at once share the work (SKIP LOCKED)."""
     approved = 0
     while True:
         with transaction.atomic():
@@ -95,14 +87,10 @@ def reward_amount_adjust(
 ) -> Reward | None:
     """Recompute the conversion's reward for its new facts (a new amount) and post the difference.
 
-    The same rule and, across currencies, the same exchange rate as when it was
-    granted, with the rule's cap; so only the amount moves. The difference goes
-    from the advertiser's payable to the account where the reward's money sits
-    (pending, or available once approved; a paid reward's difference lands in
-    available, a top-up or clawback the next payout settles) as one balanced
-    `adjustment` transaction, numbered per reward (`reference` 1, 2, ...).
-    No reward, a reversed one, or an unchanged amount: nothing is posted.
-    Call inside the caller's transaction; the reward row is locked.
+    The same rule and, across currencies, the same exchange rate as when granted, with the cap; so
+    only the amount moves. The difference goes from the advertiser's payable to where the reward's
+    money sits (a paid reward's lands in available, for the next payout to settle) as one balanced
+    `adjustment`, numbered per reward. No reward, a reversed one, or the same amount: nothing is posted.
     """
     with transaction.atomic():
         reward = _reward_locked(conversion_id)

@@ -1,11 +1,8 @@
 """Spend limits and recurring limits: the two rule features that need state, kept race-safe.
 
-Both run inside the transaction that creates the rewards, so what they count
-and what is rewarded commit together or not at all. Both take a set (of one or
-many) and spend a few statements on it: the counter rows are created if
-missing, locked in id order (two sets wanting the same rows never deadlock, and
-a concurrent set waits, then reads our committed total), counted on in memory in
-the set's order, and written back (core/rows.py).
+Both run in the transaction that creates the rewards, on a set: the counter rows are
+created if missing and locked in id order (core/rows.py: a concurrent set waits, then
+reads our committed total), counted on in memory in the set's order, and written back.
 """
 
 from dataclasses import dataclass
@@ -70,10 +67,7 @@ class SpendCharge:
 
 
 def spend_charges(requests: list[ChargeRequest]) -> list[SpendCharge]:
-    """Charge each amount to its rule's spend limit for the partner's period, in order, if it fits.
-
-    A charge that would pass the limit is refused and charges nothing, so the limit is never overshot.
-    """
+    """Charge each amount to its rule's spend limit for the partner's period, in order, if it fits (never overshot)."""
     keys = [
         None
         if request.rule.spend_limit is None
@@ -120,10 +114,9 @@ def spend_charges(requests: list[ChargeRequest]) -> list[SpendCharge]:
 
 
 def subscription_invoices_count(items: list[tuple[int, ConversionFacts]]) -> list[Invoice]:
-    """Count each (offer_id, facts) invoice of its subscription, numbered in the set's order.
+    """Number each (offer_id, facts) invoice of its subscription in processing order; without one it is invoice 1.
 
-    Invoices are numbered in the order they are processed; `first_invoice_at` is the earliest
-    `occurred_at` seen. A conversion without a subscription_id is a one-off: invoice 1.
+    `first_invoice_at` is the earliest `occurred_at` seen.
     """
     keys = {(offer_id, facts.subscription_id) for offer_id, facts in items if facts.subscription_id}
     rows = rows_lock(

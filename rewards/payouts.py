@@ -40,8 +40,7 @@ def payout_minimum(*, partner: Partner, currency: str) -> Decimal:
 def payout_batch_create(*, currency: str, period_end, now: datetime, created_by=None) -> PayoutBatch:
     """A batch of every partner whose net approved earnings up to `period_end` meet their minimum payout.
 
-    The rewards are locked and claimed by the batch in this transaction, so two
-    batches made at once never pay the same reward twice.
+    The rewards are locked and claimed in this transaction: two batches made at once never share one.
     """
     if not currency_is_known(currency):
         raise RewardError(f"Unknown currency {currency!r}.", code="invalid_currency")

@@ -23,60 +23,37 @@ from rewards.models import ExchangeRate
 from rewards.signals import exchange_rates_changed
 
 
-@dataclass(frozen=True)
-class RateFound:
-    rate: Decimal
-    date: date
-    inverse: bool
-
-
 class RateBook:
-    """Rates loaded once (per batch) and answered from memory."""
+    """The rates a set of conversions may use, loaded in one query and answered from memory."""
 
-    def __init__(self) -> None:
+    def __init__(self, currencies: set[str], days: list[date]) -> None:
         self._rows: dict[tuple[str, str], dict[date, Decimal]] = defaultdict(dict)  # (base, quote) -> {date: rate}
-        self._loaded: set[tuple[str, date, date]] = set()  # (currency, first, last) of each preload
-
-    def preload(self, currencies: set[str], first: date, last: date) -> None:
-        """One query for every rate between these currencies that days from `first` to `last` may use."""
-        if len(currencies) < 2:
+        if len(currencies) < 2 or not days:
             return
-        oldest = first - timedelta(days=settings.EXCHANGE_RATE_MAX_AGE_DAYS)
+        oldest = min(days) - timedelta(days=settings.EXCHANGE_RATE_MAX_AGE_DAYS)
         rows = ExchangeRate.objects.filter(
-            base__in=currencies, quote__in=currencies, date__gte=oldest, date__lte=last
-        ).values_list("base", "quote", "date", "rate")
-        for base, quote, day, rate in rows:
+            base__in=currencies, quote__in=currencies, date__gte=oldest, date__lte=max(days)
+        )
+        for base, quote, day, rate in rows.values_list("base", "quote", "date", "rate"):
             self._rows[(base, quote)][day] = rate
-        self._loaded |= {(currency, first, last) for currency in currencies}
-
-    def _covered(self, currency: str, day: date) -> bool:
-        return any(c == currency and first <= day <= last for c, first, last in self._loaded)
-
-    def find(self, base: str, quote: str, day: date) -> RateFound | None:
-        if base == quote:
-            return RateFound(rate=Decimal(1), date=day, inverse=False)
-        if not (self._covered(base, day) and self._covered(quote, day)):
-            self.preload({base, quote}, day, day)
-        for offset in range(settings.EXCHANGE_RATE_MAX_AGE_DAYS + 1):
-            candidate = day - timedelta(days=offset)
-            if (direct := self._rows.get((base, quote), {}).get(candidate)) is not None:
-                return RateFound(rate=direct, date=candidate, inverse=False)
-            if (inverse := self._rows.get((quote, base), {}).get(candidate)) is not None:
-                return RateFound(rate=Decimal(1) / inverse, date=candidate, inverse=True)
-        return None
 
     def rates_for(self, facts: ConversionFacts, currencies: set[str]) -> tuple[dict, dict]:
         """The rates from the conversion's currency the engine may need, and how each was found (for explanations)."""
         rates, shown = {}, {}
         for currency in currencies - {facts.currency}:
-            found = self.find(facts.currency, currency, facts.occurred_at.date())
-            rates[(facts.currency, currency)] = found.rate if found else None
-            if found:
-                shown[f"{facts.currency}->{currency}"] = {
-                    "rate": f"{found.rate.normalize():f}",  # 151.3700000000 -> 151.37
-                    "date": found.date.isoformat(),
-                    "inverse_of_stored_rate": found.inverse,
-                }
+            rates[(facts.currency, currency)] = None
+            for age in range(settings.EXCHANGE_RATE_MAX_AGE_DAYS + 1):
+                day = facts.occurred_at.date() - timedelta(days=age)
+                direct = self._rows[(facts.currency, currency)].get(day)
+                inverse = self._rows[(currency, facts.currency)].get(day)
+                if direct is not None or inverse is not None:
+                    rate = rates[(facts.currency, currency)] = direct if direct is not None else Decimal(1) / inverse
+                    shown[f"{facts.currency}->{currency}"] = {
+                        "rate": f"{rate.normalize():f}",  # 151.3700000000 -> 151.37
+                        "date": day.isoformat(),
+                        "inverse_of_stored_rate": direct is None,
+                    }
+                    break
         return rates, shown
 
 
@@ -115,11 +92,7 @@ class RatesLoaded:
 
 
 def exchange_rates_load(*, text: str) -> RatesLoaded:
-    """Load `date,base,quote,rate` rows (ISO date, 1 base = rate quote); all or nothing.
-
-    Every bad row is reported with its line number and nothing is written;
-    a good file creates new days and corrects existing ones.
-    """
+    """Load `date,base,quote,rate` rows (ISO date, 1 base = rate quote): all, or none and every bad line."""
     reader = csv.DictReader(io.StringIO(text))
     missing = [name for name in ("date", "base", "quote", "rate") if name not in (reader.fieldnames or [])]
     if missing:

@@ -9,11 +9,11 @@ from uuid import UUID
 from django.utils import timezone
 
 from referrals.models import Offer
-from rewards.engine import ConversionFacts, reward_amount_compute, reward_rules_match
+from rewards.engine import ConversionFacts, reward_amount_compute
+from rewards.grants import RuleBook
 from rewards.limits import Invoice, recurring_allows
 from rewards.models import Reward, RewardRule
 from rewards.periods import spend_period_start
-from rewards.rates import RateBook
 
 
 def reward_for_conversion(conversion_id: UUID) -> Reward | None:
@@ -59,30 +59,21 @@ class SimulationResult:
 
 
 def rule_simulate(*, draft: RewardRule, conversions: list[SimulatedConversion]) -> SimulationResult:
-    """What the offer's rules with `draft` (a changed rule, or a new one) would have paid; writes nothing.
+    """What the offer's active rules with `draft` (changing a rule, or new) would have paid; writes nothing.
 
-    Each conversion is matched against the offer's active rules as they are now,
-    with `draft` in place of the rule it changes (same id) or added (no id).
-    Spend limits and recurring limits are replayed in memory over the
-    conversions given, from zero: earlier history outside the window is not
-    counted. "Before" is what each conversion actually earned.
+    Spend and recurring limits are replayed in memory from zero over the conversions given (history
+    outside the window is not counted). "Before" is what each conversion actually earned.
     """
     if draft.created_at is None:
         draft.created_at = timezone.now()  # a new rule is the newest
-    rules_by_offer: dict[int, list[RewardRule]] = {}
-    rates = RateBook()
+    book = RuleBook([(item.offer.pk, item.facts) for item in conversions], draft=draft)
     lines: dict[tuple[int, str], SimulationLine] = {}
     spent: dict[tuple, Decimal] = defaultdict(Decimal)
     invoices: dict[tuple[int, str], list] = defaultdict(list)
     result = SimulationResult(lines=[], totals=[])
     for item in sorted(conversions, key=lambda c: c.facts.occurred_at):
         facts, offer = item.facts, item.offer
-        if offer.pk not in rules_by_offer:
-            current = [rule for rule in RewardRule.objects.filter(offer=offer, is_active=True) if rule.pk != draft.pk]
-            rules_by_offer[offer.pk] = [*current, draft] if draft.offer_id == offer.pk else current
-        rules = [rule for rule in rules_by_offer[offer.pk] if rule.partner_id in (None, facts.partner_id)]
-        needed, _ = rates.rates_for(facts, {rule.currency for rule in rules})
-        choice = reward_rules_match(rules, facts, needed)
+        choice, needed, _ = book.match(offer.pk, facts)
         after, currency, why = Decimal(0), item.actual_currency, "no rule"
         if choice.missing_rate:
             result.waiting_for_rates += 1

@@ -51,11 +51,7 @@ def process_pending_conversions(
 
 
 def process_new_conversions() -> dict[str, int]:
-    """Enqueued when conversions are recorded, once for many: processes every pending one in batches.
-
-    One job per conversion cost each request an RQ enqueue (~0.2 ms of CPU, W2 in
-    docs/performance.md), and the batches are the fast way to process (W3).
-    """
+    """Enqueued once for many recorded conversions (an enqueue each cost ~0.2 ms, W2): all pending, in batches."""
     job_coalesce_release(NEW_CONVERSIONS_KEY)  # before reading: what commits from now on asks again
     totals = process_pending_conversions()
     if sum(totals.values()) >= SWEEP_MAX_BATCHES * settings.CONVERSION_BATCH_SIZE:

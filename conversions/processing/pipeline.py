@@ -1,13 +1,9 @@
 """The processor: a set of locked conversions screened, rewarded or rejected, and written in a few statements.
 
-One path for any number of conversions: the job for one conversion
-(`conversion_process`), a job for a list of them (`conversions_process`), the
-sweeper's batches (`conversions_process_pending`) and staff approval
-(conversions/lifecycle.py) all call `conversions_settle`.
-Screening reads what its checks need once for the set; the reward engine loads
-rules, rates and existing rewards once and charges limits in the set's order
-(rewards/grants.py); rewards, accruals, status changes and the conversions are
-written by COPY and one UPDATE (core/rows.py); postbacks follow.
+One path for one conversion or thousands: the jobs, the sweeper's batches and staff
+approval (conversions/lifecycle.py) all call `conversions_settle`. Screening and the
+reward engine (rewards/grants.py) read what they need once for the set; the writes
+are COPY and one UPDATE (core/rows.py); postbacks follow.
 """
 
 import gc
@@ -50,10 +46,9 @@ def conversion_facts(conversion: Conversion) -> ConversionFacts:
 
 
 def conversions_lock(query: QuerySet, *, skip_locked: bool = False, limit: int | None = None) -> list[Conversion]:
-    """Lock the conversions `query` selects (the first `limit`, in its order) and load what processing reads.
+    """Lock the conversions `query` selects (the first `limit`) with their offer, advertiser, click, and has_reward.
 
-    Each comes with its offer (and advertiser) and click, one instance each for the set, and whether it
-    has a reward (rarely true for a pending one: no query by a thousand ids for it).
+    One instance of each offer and click for the set; `has_reward` saves the grant a query by a thousand ids.
     """
     has_reward = Exists(Reward.objects.filter(conversion_id=OuterRef("pk")))
     # The request headers and attribution trail are for people reading a conversion, not for processing it.
@@ -82,11 +77,9 @@ def conversions_settle(
     actor=None,
     remark: str = "",
 ) -> dict[str, int]:
-    """Process locked conversions: screen them (unless staff release them), reward or reject, write it all.
+    """Screen locked conversions (unless staff release them), reward or reject them, write it all; counts.
 
-    Returns a count per outcome. Each is decided as if processed alone, one after another in the
-    list's order (invoices numbered and spend limits charged in that order). A conversion waiting
-    for an exchange rate stays as it is, with the rate it waits for as its reason.
+    Each is decided as if processed alone, in the list's order. One waiting for a rate stays pending.
     """
     writes, counts, passed = StatusWrites(), Counter(), conversions
     if screen:
@@ -172,14 +165,10 @@ def conversions_process_pending(
     after: tuple[datetime, UUID] | None = None,
     now: datetime | None = None,
 ) -> BatchResult:
-    """Process up to `batch_size` pending conversions in one transaction; returns a count per outcome.
+    """Process up to `batch_size` pending conversions in one transaction; a count per outcome.
 
-    The rows are locked with SKIP LOCKED, so several workers (and the
-    per-conversion job) share the work without waiting on each other, and a
-    conversion is never processed twice: each is re-checked as `pending` under
-    its lock, and a reward is unique per conversion.
-    Conversions waiting for a rate are left out unless `retry_missing_rates`
-    (then only they are taken, from `after` on, so one pass ends).
+    SKIP LOCKED lets several workers share the work without waiting. Conversions waiting for a rate
+    are left out unless `retry_missing_rates` (then only they are taken, from `after` on: one pass ends).
     """
     now = now or timezone.now()
     result = BatchResult()

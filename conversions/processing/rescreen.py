@@ -21,11 +21,10 @@ PASSED_REMARK = "Passed fraud screening again after the offer's settings changed
 
 
 def conversion_rescreen(*, conversion_id: str | UUID, now: datetime) -> str:
-    """Screen one conversion again and act on it; answers what happened (a word for the summary).
+    """Screen one conversion again and act on it; a word for the summary.
 
     pending: held -> suspicious or rejected; passes -> stays pending for its processing job.
-    suspicious: reject -> rejected; still flagged -> stays (a new reason is recorded);
-    passes -> processed like an approval (rewarded, or rejected when no rule applies).
+    suspicious: reject -> rejected; still flagged -> stays (a new reason is recorded); passes -> approved.
     """
     with transaction.atomic():
         conversion = (

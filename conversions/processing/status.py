@@ -1,9 +1,7 @@
 """Status changes: which status may follow which, and how a set of changes is written with its audit rows.
 
-Every status change of a conversion goes through `StatusWrites.change`, which
-checks the transition and records who, when, why; `write` then saves a set of
-them (one or a thousand) in three statements and asks for the partners'
-postbacks, which read the saved status.
+Every status change goes through `StatusWrites.change` (the transition checked; who, when, why kept);
+`write` saves a set of them in three statements, then asks for the postbacks.
 """
 
 from datetime import datetime
