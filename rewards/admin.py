@@ -34,6 +34,9 @@ from rewards.models import (
 from rewards.payouts import payout_batch_create, payout_batch_csv, payout_batch_mark_paid
 from rewards.rates import exchange_rate_set
 
+# What a rule pays and how it ranks: edited in the form, shown in the list.
+RULE_TERMS = ("reward_type", "value", "currency", "max_reward", "priority", "is_active")
+
 
 class RewardRuleForm(forms.ModelForm):
     """Every field staff set on a rule; the rule simulation uses the same form for its draft."""
@@ -48,12 +51,7 @@ class RewardRuleForm(forms.ModelForm):
             "min_amount",
             "max_amount",
             "conditions",
-            "reward_type",
-            "value",
-            "currency",
-            "max_reward",
-            "priority",
-            "is_active",
+            *RULE_TERMS,
             "active_from",
             "active_until",
             "spend_limit",
@@ -71,18 +69,7 @@ class RewardRuleForm(forms.ModelForm):
 @admin.register(RewardRule)
 class RewardRuleAdmin(admin.ModelAdmin):
     form = RewardRuleForm
-    list_display = (
-        "name",
-        "offer",
-        "partner",
-        "conversion_type",
-        "reward_type",
-        "value",
-        "currency",
-        "max_reward",
-        "priority",
-        "is_active",
-    )
+    list_display = ("name", "offer", "partner", "conversion_type", *RULE_TERMS)
     list_filter = ("is_active", "reward_type", "conversion_type", "currency", "offer")
     search_fields = ("name", "offer__public_id", "offer__name", "partner__referral_code")
     list_select_related = ("offer", "partner__user")

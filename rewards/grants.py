@@ -98,10 +98,7 @@ def rewards_grant(
         return []
     book = RuleBook([(request.offer.pk, request.facts) for request in requests])
     maybe = [request.conversion_id for request in requests if request.may_have_reward]
-    existing = (
-        {reward.conversion_id: reward for reward in Reward.objects.filter(conversion_id__in=maybe)} if maybe else {}
-    )
-
+    existing = {reward.conversion_id: reward for reward in Reward.objects.filter(conversion_id__in=maybe)}
     considered = []
     for request in requests:
         if reward := existing.get(request.conversion_id):

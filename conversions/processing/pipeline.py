@@ -207,10 +207,11 @@ def _cycle_collection_paused():
     # No cyclic GC while a batch runs: its thousands of short-lived objects would trigger collections that scan
     # every object of the worker and free nothing (they live to the end of the batch). Reference counting still
     # frees as usual, and the next collection after the batch finds any cycles.
-    enabled = gc.isenabled()
+    if not gc.isenabled():
+        yield
+        return
     gc.disable()
     try:
         yield
     finally:
-        if enabled:
-            gc.enable()
+        gc.enable()
