@@ -50,17 +50,15 @@ def conversions_lock(query: QuerySet, *, skip_locked: bool = False, limit: int |
 
     One instance of each offer and click for the set; `has_reward` saves the grant a query by a thousand ids.
     """
-    has_reward = Exists(Reward.objects.filter(conversion_id=OuterRef("pk")))
     # The request headers and attribution trail are for people reading a conversion, not for processing it.
     query = (
         query.select_for_update(of=("self",), skip_locked=skip_locked)
         .defer("headers", "attribution")
-        .annotate(has_reward=has_reward)
+        .annotate(has_reward=Exists(Reward.objects.filter(conversion_id=OuterRef("pk"))))
     )
     conversions = list(query[:limit] if limit else query)
     offers = Offer.objects.select_related("advertiser").in_bulk({conversion.offer_id for conversion in conversions})
-    click_ids = {conversion.click_id for conversion in conversions if conversion.click_id}
-    clicks = Click.objects.in_bulk(click_ids) if click_ids else {}
+    clicks = Click.objects.in_bulk({conversion.click_id for conversion in conversions if conversion.click_id})
     for conversion in conversions:
         conversion.offer = offers[conversion.offer_id]
         if conversion.click_id:
