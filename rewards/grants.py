@@ -105,16 +105,11 @@ def rewards_grant(
             considered.append(RewardDecision(outcome=Outcome.REWARDED, reward=reward, explanation=reward.explanation))
         else:
             considered.append(_reward_consider(request, *book.match(request.offer.pk, request.facts), now=now))
-    pending = [item for item in considered if isinstance(item, _Pending)]
-    decided = iter(_rewards_decide(pending, now=now))
-    decisions = [next(decided) if isinstance(item, _Pending) else item for item in considered]
-    made = [
-        decision.reward
-        for item, decision in zip(considered, decisions, strict=True)
-        if isinstance(item, _Pending) and decision.reward is not None
-    ]
+    decided = _rewards_decide([item for item in considered if isinstance(item, _Pending)], now=now)
+    made = [decision.reward for decision in decided if decision.reward is not None]
     _rewards_write(made, now=now, json_once=json_once)
-    return decisions
+    in_order = iter(decided)
+    return [next(in_order) if isinstance(item, _Pending) else item for item in considered]
 
 
 def _reward_consider(
