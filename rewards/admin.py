@@ -1,46 +1,40 @@
-"""Staff screens for reward rules, rewards and the ledger.
+"""Staff screens for reward rules, rates, rewards, the ledger and payouts.
 
-Rules are configuration and editable. Rewards and the ledger are records: they
-change only through the services, and the database refuses to change ledger
-rows at all, so here they are read-only.
+Rules, rates and payout profiles are configuration and editable. Rewards, the
+ledger and the limits' counters are records: they change only through the
+services, and the database refuses to change ledger rows at all, so here they
+are read-only. Actions call services and say what they did.
 """
 
 from django import forms
-from django.contrib import admin
-from django.core.exceptions import ValidationError
+from django.contrib import admin, messages
 from django.db.models import Sum
-from django.urls import reverse
+from django.http import HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 
 from referrals.admin_read_only import ReadOnlyAdmin, ReadOnlyInline, json_block
-from rewards.engine import FACT_FIELDS, OPERATORS
-from rewards.ledger import account_balance
-from rewards.models import Account, Entry, Reward, RewardRule, Transaction
+from referrals.models import CURRENCY_CHOICES
+from rewards.models import (
+    Account,
+    Entry,
+    ExchangeRate,
+    PayoutBatch,
+    PayoutItem,
+    PayoutProfile,
+    Reward,
+    RewardRule,
+    SpendCounter,
+    SubscriptionInvoices,
+    Transaction,
+)
+from rewards.payouts import payout_batch_create, payout_batch_csv, payout_batch_mark_paid
+from rewards.rates import exchange_rate_set
 
-CONDITION_KEYS = {"field", "operator", "value"}
-LIST_OPERATORS = ("in", "not_in")
-
-
-def reward_rule_conditions_errors(conditions) -> list[str]:
-    """What is wrong with a rule's `conditions`, as the engine reads them; empty when they are fine."""
-    if not isinstance(conditions, list):
-        return ['Conditions must be a list of {"field", "operator", "value"} objects.']
-    errors = []
-    for number, condition in enumerate(conditions, start=1):
-        if not isinstance(condition, dict):
-            errors.append(f'Condition {number} must be an object with "field", "operator" and "value".')
-            continue
-        if set(condition) != CONDITION_KEYS:
-            errors.append(f'Condition {number} must have exactly the keys "field", "operator" and "value".')
-            continue
-        field, operator, value = condition["field"], condition["operator"], condition["value"]
-        if not isinstance(field, str) or not (field in FACT_FIELDS or (field.startswith("meta.") and field != "meta.")):
-            errors.append(f"Condition {number}: field {field!r} is not one of {', '.join(FACT_FIELDS)} or meta.<key>.")
-        if operator not in OPERATORS:
-            errors.append(f"Condition {number}: operator {operator!r} is not one of {', '.join(OPERATORS)}.")
-        elif operator in LIST_OPERATORS and not isinstance(value, list):
-            errors.append(f"Condition {number}: operator {operator!r} needs a list value.")
-    return errors
+# What a rule pays and how it ranks: edited in the form, shown in the list.
+RULE_TERMS = ("reward_type", "value", "currency", "max_reward", "priority", "is_active")
 
 
 class RewardRuleForm(forms.ModelForm):
@@ -56,12 +50,7 @@ class RewardRuleForm(forms.ModelForm):
             "min_amount",
             "max_amount",
             "conditions",
-            "reward_type",
-            "value",
-            "currency",
-            "max_reward",
-            "priority",
-            "is_active",
+            *RULE_TERMS,
             "active_from",
             "active_until",
             "spend_limit",
@@ -71,30 +60,15 @@ class RewardRuleForm(forms.ModelForm):
         )
 
     def clean_conditions(self):
+        # An empty box is no conditions; RewardRule.clean checks the rest as the engine reads them.
         conditions = self.cleaned_data["conditions"]
-        if conditions is None:
-            return []
-        errors = reward_rule_conditions_errors(conditions)
-        if errors:
-            raise ValidationError(errors)
-        return conditions
+        return [] if conditions is None else conditions
 
 
 @admin.register(RewardRule)
 class RewardRuleAdmin(admin.ModelAdmin):
     form = RewardRuleForm
-    list_display = (
-        "name",
-        "offer",
-        "partner",
-        "conversion_type",
-        "reward_type",
-        "value",
-        "currency",
-        "max_reward",
-        "priority",
-        "is_active",
-    )
+    list_display = ("name", "offer", "partner", "conversion_type", *RULE_TERMS)
     list_filter = ("is_active", "reward_type", "conversion_type", "currency", "offer")
     search_fields = ("name", "offer__public_id", "offer__name", "partner__referral_code")
     list_select_related = ("offer", "partner__user")
@@ -104,8 +78,7 @@ class RewardRuleAdmin(admin.ModelAdmin):
 
 class TransactionInline(ReadOnlyInline):
     model = Transaction
-    fields = ("kind", "memo", "created_at")
-    readonly_fields = fields
+    fields = readonly_fields = ("kind", "memo", "created_at")
     show_change_link = True
 
 
@@ -117,18 +90,7 @@ class RewardAdmin(ReadOnlyAdmin):
     list_select_related = ("partner__user", "offer", "rule__offer")
     raw_id_fields = ("partner", "offer", "rule")
     date_hierarchy = "created_at"
-    fields = (
-        "conversion_id",
-        "partner",
-        "offer",
-        "rule",
-        "amount",
-        "currency",
-        "status",
-        "created_at",
-        "explanation_pretty",
-    )
-    readonly_fields = fields
+    fields = readonly_fields = (*list_display[1:], "created_at", "explanation_pretty")
     inlines = (TransactionInline,)
 
     @admin.display(description="explanation")
@@ -138,25 +100,20 @@ class RewardAdmin(ReadOnlyAdmin):
 
 @admin.register(Account)
 class AccountAdmin(ReadOnlyAdmin):
-    list_display = ("kind", "advertiser", "partner", "currency", "balance_in_list")
+    list_display = ("kind", "advertiser", "partner", "currency", "balance")
     list_filter = ("kind", "currency")
     search_fields = ("advertiser__name", "partner__referral_code", "partner__user__username")
     list_select_related = ("advertiser", "partner__user")
     raw_id_fields = ("advertiser", "partner")
-    fields = ("kind", "advertiser", "partner", "currency", "balance", "entries_link")
-    readonly_fields = fields
+    fields = readonly_fields = ("kind", "advertiser", "partner", "currency", "balance", "entries_link")
 
     def get_queryset(self, request):
-        # The list sums all accounts in one query; the detail page asks the ledger.
+        # A balance is the sum of the account's entries, in the query that reads the accounts (list or page).
         return super().get_queryset(request).annotate(_balance=Sum("entries__amount"))
 
-    @admin.display(description="balance", ordering="_balance")
-    def balance_in_list(self, account: Account):
-        return account._balance or 0
-
-    @admin.display(description="balance")
+    @admin.display(ordering="_balance")
     def balance(self, account: Account):
-        return account_balance(account)
+        return account._balance or 0
 
     @admin.display(description="entries")
     def entries_link(self, account: Account) -> str:
@@ -166,8 +123,7 @@ class AccountAdmin(ReadOnlyAdmin):
 
 class EntryInline(ReadOnlyInline):
     model = Entry
-    fields = ("account", "amount", "currency")
-    readonly_fields = fields
+    fields = readonly_fields = ("account", "amount", "currency")
 
 
 @admin.register(Transaction)
@@ -178,8 +134,7 @@ class TransactionAdmin(ReadOnlyAdmin):
     list_select_related = ("reward__partner__user",)
     raw_id_fields = ("reward",)
     date_hierarchy = "created_at"
-    fields = ("kind", "reward", "memo", "created_at")
-    readonly_fields = fields
+    fields = readonly_fields = ("kind", "reward", "memo", "created_at")
     inlines = (EntryInline,)
 
 
@@ -190,5 +145,121 @@ class EntryAdmin(ReadOnlyAdmin):
     search_fields = ("=transaction__id", "transaction__reward__conversion__id")
     list_select_related = ("transaction", "account__advertiser", "account__partner__user")
     raw_id_fields = ("transaction", "account")
-    fields = ("transaction", "account", "amount", "currency")
-    readonly_fields = fields
+    fields = readonly_fields = ("transaction", "account", "amount", "currency")
+
+
+@admin.register(ExchangeRate)
+class ExchangeRateAdmin(admin.ModelAdmin):
+    list_display = ["date", "base", "quote", "rate"]
+    list_filter = ["base", "quote"]
+    date_hierarchy = "date"
+
+    def save_model(self, request, obj, form, change):
+        # Through the service, so conversions waiting for this rate are processed.
+        obj.pk = exchange_rate_set(base=obj.base, quote=obj.quote, day=obj.date, rate=obj.rate).pk
+
+
+class CounterAdmin(admin.ModelAdmin):
+    """The limits' counters: only grants and reversals change them; staff may still delete one."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(SpendCounter)
+class SpendCounterAdmin(CounterAdmin):
+    list_display = ["rule", "partner", "period_start", "spent"]
+    list_select_related = ["rule__offer", "partner__user"]
+    raw_id_fields = ["rule", "partner"]
+    search_fields = ["rule__name", "partner__referral_code"]
+
+
+@admin.register(SubscriptionInvoices)
+class SubscriptionInvoicesAdmin(CounterAdmin):
+    list_display = ["subscription_id", "offer", "invoices_seen", "first_invoice_at"]
+    list_select_related = ["offer"]
+    search_fields = ["subscription_id"]
+
+
+@admin.register(PayoutProfile)
+class PayoutProfileAdmin(admin.ModelAdmin):
+    list_display = ["partner", "method", "minimum_payout"]
+    list_filter = ["method"]
+    list_select_related = ["partner__user"]
+    raw_id_fields = ["partner"]
+    search_fields = ["partner__referral_code", "partner__user__username", "paypal_email"]
+
+
+class PayoutItemInline(ReadOnlyInline):
+    model = PayoutItem
+    fields = readonly_fields = ["partner", "gross", "clawback", "amount", "currency"]
+
+
+class PayoutBatchCreateForm(forms.Form):
+    currency = forms.ChoiceField(choices=CURRENCY_CHOICES, initial="USD")
+    period_end = forms.DateField(help_text="Rewards approved up to the end of this day (UTC).")
+
+
+@admin.register(PayoutBatch)
+class PayoutBatchAdmin(admin.ModelAdmin):
+    """Its change form and list (templates/admin/rewards/payoutbatch/) link the CSV and the create page."""
+
+    list_display = ["pk", "currency", "period_end", "status", "created_at", "paid_at"]
+    list_filter = ["status", "currency"]
+    readonly_fields = ["currency", "period_end", "status", "created_by", "created_at", "paid_at"]
+    inlines = [PayoutItemInline]
+    actions = ["mark_paid"]
+
+    def has_add_permission(self, request):
+        return False  # batches are made by the "Create a payout batch" page, which calls the service
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_urls(self):
+        return [
+            path("create/", self.admin_site.admin_view(self.create_view), name="rewards_payoutbatch_create"),
+            path("<int:batch_id>/csv/", self.admin_site.admin_view(self.csv_view), name="rewards_payoutbatch_csv"),
+            *super().get_urls(),
+        ]
+
+    def create_view(self, request):
+        if not self.has_view_permission(request) or not request.user.has_perm("rewards.change_payoutbatch"):
+            return HttpResponseRedirect(reverse("admin:index"))
+        form = PayoutBatchCreateForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            batch = payout_batch_create(**form.cleaned_data, created_by=request.user, now=timezone.now())
+            self.message_user(
+                request,
+                f"Batch {batch.pk}: {batch.items.count()} partner(s) at or above their minimum payout. "
+                "Download the CSV, pay it, then mark the batch paid.",
+                messages.SUCCESS,
+            )
+            return HttpResponseRedirect(reverse("admin:rewards_payoutbatch_change", args=[batch.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Create a payout batch",
+            "form": form,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/rewards/payoutbatch/create.html", context)
+
+    def csv_view(self, request, batch_id: int):
+        batch = PayoutBatch.objects.filter(pk=batch_id).first()
+        if batch is None or not self.has_view_permission(request, batch):
+            return HttpResponseRedirect(reverse("admin:rewards_payoutbatch_changelist"))
+        response = HttpResponse(payout_batch_csv(batch), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="payout-batch-{batch.pk}.csv"'
+        return response
+
+    @admin.action(description="Mark paid (posts the payouts to the ledger)")
+    def mark_paid(self, request, queryset):
+        paid = 0
+        for batch in queryset.order_by("pk"):
+            if batch.status != PayoutBatch.Status.PAID:
+                payout_batch_mark_paid(batch_id=batch.pk, now=timezone.now())
+                paid += 1
+        self.message_user(request, f"{paid} batch(es) marked paid; {queryset.count() - paid} already were.")

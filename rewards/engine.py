@@ -1,31 +1,27 @@
-"""The reward rule engine: plain facts in, the winning rule and an explanation out.
+"""The reward rule engine: plain facts in, the winning rule and an explanation out; no database.
 
-It reads no database and writes nothing, so it can run inside the processing
-job, a batch, or a simulation alike. Exchange rates come in as a plain mapping
-the caller filled (`rewards.rates.rates_for`).
-
-Precedence among matching rules, one order with no ties: a partner's own rule
-(an override) before an offer-wide rule, then higher `priority`, then the
-newest (`created_at`, then id; ids are unique, so two rules never tie).
-
-A rule whose currency differs from the conversion's converts the amount at the
-day's rate before it compares the amount range or takes a percentage. If the
-rule that would decide needs a rate nobody has loaded yet, the engine does not
-guess: it answers "missing rate" and the conversion waits.
+Precedence, one order with no ties: a partner's own rule (an override) before an
+offer-wide rule, then higher `priority`, then the newest (`created_at`, then id).
+A rule in another currency converts the amount at the day's rate (a mapping the
+caller filled) before it compares the amount range or takes a percentage; if the
+deciding rule needs a rate nobody has loaded, it answers "missing rate" and the
+conversion waits.
 """
 
 import copy
+import operator as op
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
-from core.money import money_quantize
+from core.money import MoneyError, decimal_parse, money_quantize
 
 OPERATORS = ("eq", "ne", "in", "not_in", "gt", "gte", "lt", "lte", "contains")
 FACT_FIELDS = ("product_id", "category", "currency", "source", "plan", "quantity", "country", "type")
-HUNDRED = Decimal(100)
+CONDITION_KEYS = {"field", "operator", "value"}
 MISSING_RATE = "missing_exchange_rate"
+_COMPARISONS = {"gt": op.gt, "gte": op.ge, "lt": op.lt, "lte": op.le}
 
 # (from currency, to currency) -> 1 unit of `from` in `to`, or None when no rate is known.
 Rates = Mapping[tuple[str, str], Decimal | None]
@@ -56,24 +52,21 @@ class ConversionFacts:
 
     def as_json(self) -> dict:
         # What dataclasses.asdict gives, without its generic deep copy of every field (a batch calls this per row).
-        data = {name: getattr(self, name) for name in _FACTS_FIELDS}
+        data = {name: getattr(self, name) for name in FACTS_NAMES}
         data["meta"] = copy.deepcopy(self.meta) if self.meta else {}
         data["amount"] = str(money_quantize(self.amount, self.currency))
         data["occurred_at"] = self.occurred_at.isoformat()
         return data
 
 
-_FACTS_FIELDS = [item.name for item in fields(ConversionFacts)]
+FACTS_NAMES = [item.name for item in fields(ConversionFacts)]
 
 
 def _decimal(value) -> Decimal | None:
-    if isinstance(value, bool) or value is None:
-        return None
     try:
-        number = Decimal(str(value).strip())
-    except (InvalidOperation, ValueError):
+        return decimal_parse(value)
+    except MoneyError:
         return None
-    return number if number.is_finite() else None
 
 
 def condition_holds(condition: dict, facts: ConversionFacts) -> bool:
@@ -91,22 +84,16 @@ def condition_holds(condition: dict, facts: ConversionFacts) -> bool:
         return False
     if actual is None or (actual == "" and condition.get("field", "").startswith("meta.")):
         return operator in ("ne", "not_in")
-    if operator in ("eq", "ne"):
-        equal = _same(actual, expected)
-        return equal if operator == "eq" else not equal
-    if operator in ("in", "not_in"):
-        options = expected if isinstance(expected, list) else [expected]
-        found = any(_same(actual, option) for option in options)
-        return found if operator == "in" else not found
+    if operator in ("eq", "ne", "in", "not_in"):
+        options = expected if operator in ("in", "not_in") and isinstance(expected, list) else [expected]
+        return any(_same(actual, option) for option in options) == (operator in ("eq", "in"))
     if operator == "contains":
         if isinstance(actual, list):
             return any(_same(item, expected) for item in actual)
         return str(expected).lower() in str(actual).lower()
-    if operator in ("gt", "gte", "lt", "lte"):
+    if operator in _COMPARISONS:
         left, right = _decimal(actual), _decimal(expected)
-        if left is None or right is None:
-            return False
-        return {"gt": left > right, "gte": left >= right, "lt": left < right, "lte": left <= right}[operator]
+        return left is not None and right is not None and _COMPARISONS[operator](left, right)
     return False
 
 
@@ -120,7 +107,7 @@ def _same(actual, expected) -> bool:
 
 
 def condition_errors(conditions) -> list[str]:
-    """What is wrong with a rule's conditions, for forms and the admin; empty when they are fine."""
+    """What is wrong with a rule's conditions, as the engine reads them; empty when they are fine."""
     if not isinstance(conditions, list):
         return ["Conditions must be a list."]
     errors = []
@@ -128,23 +115,20 @@ def condition_errors(conditions) -> list[str]:
         if not isinstance(condition, dict):
             errors.append(f"Condition {number} must be an object with field, operator and value.")
             continue
-        name = condition.get("field", "")
+        name, operator, value = condition.get("field", ""), condition.get("operator"), condition.get("value")
+        found = []
         if not isinstance(name, str) or not (name in FACT_FIELDS or (name.startswith("meta.") and len(name) > 5)):
-            errors.append(f"Condition {number}: unknown field {name!r}; use {', '.join(FACT_FIELDS)} or meta.<key>.")
-        if condition.get("operator") not in OPERATORS:
-            errors.append(f"Condition {number}: operator must be one of {', '.join(OPERATORS)}.")
-        elif condition.get("operator") in ("in", "not_in") and not isinstance(condition.get("value"), list):
-            errors.append(f"Condition {number}: {condition['operator']} needs a list value.")
-        elif condition.get("operator") in ("gt", "gte", "lt", "lte") and _decimal(condition.get("value")) is None:
-            errors.append(f"Condition {number}: {condition['operator']} needs a number.")
+            found.append(f"Condition {number}: unknown field {name!r}; use {', '.join(FACT_FIELDS)} or meta.<key>.")
+        if operator not in OPERATORS:
+            found.append(f"Condition {number}: operator {operator!r} is not one of {', '.join(OPERATORS)}.")
+        elif operator in ("in", "not_in") and not isinstance(value, list):
+            found.append(f"Condition {number}: {operator} needs a list value.")
+        elif operator in _COMPARISONS and _decimal(value) is None:
+            found.append(f"Condition {number}: {operator} needs a number.")
+        if not found and set(condition) != CONDITION_KEYS:
+            found.append(f"Condition {number} must have exactly the keys field, operator and value.")
+        errors += found
     return errors
-
-
-def rule_needs_rate(rule, facts: ConversionFacts) -> bool:
-    """A percentage or an amount range in another currency needs the conversion's amount converted."""
-    if rule.currency == facts.currency:
-        return False
-    return rule.reward_type == "percentage" or rule.min_amount is not None or rule.max_amount is not None
 
 
 def amount_in_rule_currency(rule, facts: ConversionFacts, rates: Rates) -> tuple[Decimal | None, Decimal | None]:
@@ -152,12 +136,10 @@ def amount_in_rule_currency(rule, facts: ConversionFacts, rates: Rates) -> tuple
     if rule.currency == facts.currency:
         return facts.amount, None
     rate = rates.get((facts.currency, rule.currency))
-    if rate is None:
-        return None, None
-    return facts.amount * rate, rate
+    return (None, None) if rate is None else (facts.amount * rate, rate)
 
 
-def rule_mismatch_reason(rule, facts: ConversionFacts, rates: Rates | None = None) -> str | None:
+def rule_mismatch_reason(rule, facts: ConversionFacts, rates: Rates) -> str | None:
     """Why `rule` does not apply to `facts`, or None when it does; MISSING_RATE when it cannot tell."""
     if not rule.is_active:
         return "inactive"
@@ -172,8 +154,10 @@ def rule_mismatch_reason(rule, facts: ConversionFacts, rates: Rates | None = Non
     for condition in rule.conditions or []:
         if not condition_holds(condition, facts):
             return f"condition {condition.get('field')} {condition.get('operator')} {condition.get('value')!r} fails"
-    if rule.min_amount is not None or rule.max_amount is not None:
-        amount, _ = amount_in_rule_currency(rule, facts, rates or {})
+    ranged = rule.min_amount is not None or rule.max_amount is not None
+    # A percentage or an amount range in another currency needs the conversion's amount converted.
+    if ranged or rule.reward_type == "percentage":
+        amount, _ = amount_in_rule_currency(rule, facts, rates)
         if amount is None:
             return MISSING_RATE
         shown = f"{amount.normalize():f} {rule.currency}"
@@ -181,12 +165,10 @@ def rule_mismatch_reason(rule, facts: ConversionFacts, rates: Rates | None = Non
             return f"amount {shown} below {rule.min_amount}"
         if rule.max_amount is not None and amount > rule.max_amount:
             return f"amount {shown} above {rule.max_amount}"
-    if rule_needs_rate(rule, facts) and (rates or {}).get((facts.currency, rule.currency)) is None:
-        return MISSING_RATE
     return None
 
 
-def rule_precedence(rule) -> tuple:
+def _precedence(rule) -> tuple:
     return (rule.partner_id is not None, rule.priority, rule.created_at, rule.pk or 0)
 
 
@@ -201,8 +183,8 @@ class RuleChoice:
 def reward_rules_match(rules, facts: ConversionFacts, rates: Rates | None = None) -> RuleChoice:
     """The winning rule by precedence, and a line for every rule considered."""
     considered, winner, missing = [], None, None
-    for rule in sorted(rules, key=rule_precedence, reverse=True):
-        reason = rule_mismatch_reason(rule, facts, rates)
+    for rule in sorted(rules, key=_precedence, reverse=True):
+        reason = rule_mismatch_reason(rule, facts, rates or {})
         if reason == "other_partner":
             continue  # another partner's override is none of this conversion's business
         decided = winner is not None or missing is not None
@@ -224,9 +206,7 @@ def reward_rules_match(rules, facts: ConversionFacts, rates: Rates | None = None
         considered.append(line)
     for line in considered:
         line["won"] = winner is not None and line["rule_id"] == winner.pk
-    if missing is not None:
-        winner = None
-    return RuleChoice(rule=winner, considered=considered, missing_rate=missing)
+    return RuleChoice(rule=None if missing else winner, considered=considered, missing_rate=missing)
 
 
 @dataclass(frozen=True)
@@ -240,27 +220,18 @@ class RewardAmount:
 
 
 def reward_amount_compute(rule, facts: ConversionFacts, rates: Rates | None = None) -> RewardAmount:
-    """Fixed: the rule's value. Percentage: value% of the amount in the rule's currency. Then the cap.
+    """Fixed: the rule's value; percentage: value% of the amount in the rule's currency; then the cap.
 
-    The result is rounded once, at the end, to the rule currency's minor unit
-    (ROUND_HALF_UP, `core.money.money_quantize`): the rate and the
-    percentage are applied to the exact amount, never to a rounded step.
+    Rounded once, at the end (`money_quantize`): the rate and percentage apply to the exact amount.
     """
     base, rate = amount_in_rule_currency(rule, facts, rates or {})
     if rule.reward_type == "fixed":
         uncapped = money_quantize(rule.value, rule.currency)
+    elif base is None:
+        raise ValueError(f"no {facts.currency}->{rule.currency} rate")
     else:
-        if base is None:
-            raise ValueError(f"no {facts.currency}->{rule.currency} rate")
-        uncapped = money_quantize(base * rule.value / HUNDRED, rule.currency)
+        uncapped = money_quantize(base * rule.value / 100, rule.currency)
     amount = uncapped
     if rule.max_reward is not None and amount > rule.max_reward:
         amount = money_quantize(rule.max_reward, rule.currency)
-    return RewardAmount(
-        amount=amount,
-        currency=rule.currency,
-        uncapped=uncapped,
-        capped=amount != uncapped,
-        rate=rate,
-        base_amount=base,
-    )
+    return RewardAmount(amount, rule.currency, uncapped, amount != uncapped, rate, base)

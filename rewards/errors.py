@@ -1,13 +1,5 @@
-from core.errors import ConflictError, DomainError, NotFoundError
+from core.errors import DomainError
 
 
 class RewardError(DomainError):
     """Bad input to a rewards service (a rule, a rate, a payout)."""
-
-
-class RewardNotFound(NotFoundError):
-    pass
-
-
-class PayoutConflict(ConflictError):
-    code = "payout_conflict"

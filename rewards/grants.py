@@ -1,16 +1,12 @@
-"""Granting rewards: what each of a set of conversions earns, decided in order and written in a few statements.
+"""Granting rewards: what each of a set of conversions (one, or a batch of a thousand) earns, in order.
 
-One path for any number of conversions (one, or a sweeper's batch of a thousand):
-the offers' rules, the exchange rates and the rewards already made are loaded
-once; invoices are numbered and spend limits charged in the set's order
-(rewards/limits.py); the rewards and their accruals are written by COPY
-(core/rows.py), each accrual checked as every ledger transaction is.
-
-The caller holds each conversion's lock, so a conversion is rewarded at most
-once; a second grant for it returns its existing reward.
+Rules, rates and existing rewards are loaded once; invoices are numbered and spend
+limits charged in the set's order (rewards/limits.py); rewards and accruals are
+written by COPY (core/rows.py). The caller holds each conversion's lock, so a
+second grant for a conversion returns its existing reward.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
@@ -18,9 +14,9 @@ from django.db.models import Q
 
 from core.rows import JsonOnce, ids_reserve, instance_new, rows_copy
 from referrals.models import Offer
-from rewards.engine import ConversionFacts, reward_amount_compute, reward_rules_match
+from rewards.engine import ConversionFacts, RewardAmount, RuleChoice, reward_amount_compute, reward_rules_match
 from rewards.ledger import Legs, ledger_post_new
-from rewards.limits import ChargeRequest, recurring_allows, spend_charges, subscription_invoices_count
+from rewards.limits import ChargeRequest, SpendCharge, recurring_allows, spend_charges, subscription_invoices_count
 from rewards.models import Account, Reward, RewardRule, Transaction
 from rewards.periods import validation_term_end
 from rewards.rates import RateBook
@@ -52,111 +48,9 @@ class RewardDecision:
     explanation: dict
 
 
-@dataclass
-class _Context:
-    """What a set of conversions shares: rules per offer, rates, rewards already made, ledger accounts."""
-
-    rules_by_offer: dict[int, list[RewardRule]] = field(default_factory=dict)
-    rates: RateBook = field(default_factory=RateBook)
-    existing: dict[UUID, Reward] = field(default_factory=dict)
-    accounts: dict[tuple, Account] = field(default_factory=dict)
-
-    @classmethod
-    def load(cls, requests: list[GrantRequest]) -> "_Context":
-        """One query for the rules of every offer, one for the rates, one for rewards already made."""
-        context = cls()
-        offer_ids = {request.offer.pk for request in requests}
-        context.rules_by_offer = {offer_id: [] for offer_id in offer_ids}
-        for rule in RewardRule.objects.filter(offer_id__in=offer_ids, is_active=True):
-            context.rules_by_offer[rule.offer_id].append(rule)
-        currencies = {rule.currency for rules in context.rules_by_offer.values() for rule in rules}
-        currencies |= {request.facts.currency for request in requests}
-        days = [request.facts.occurred_at.date() for request in requests]
-        context.rates.preload(currencies, min(days), max(days))
-        maybe = [request.conversion_id for request in requests if request.may_have_reward]
-        if maybe:
-            rewarded = Reward.objects.filter(conversion_id__in=maybe)
-            context.existing = {reward.conversion_id: reward for reward in rewarded}
-        return context
-
-    def rules_for(self, *, offer: Offer, partner_id: int) -> list[RewardRule]:
-        return [rule for rule in self.rules_by_offer[offer.pk] if rule.partner_id in (None, partner_id)]
-
-    def rates_for(self, facts: ConversionFacts, rules: list[RewardRule]) -> tuple[dict, dict]:
-        """The rates the engine may need for these facts, and how each was found (for the explanation)."""
-        rates, shown = {}, {}
-        for currency in {rule.currency for rule in rules} - {facts.currency}:
-            found = self.rates.find(facts.currency, currency, facts.occurred_at.date())
-            rates[(facts.currency, currency)] = found.rate if found else None
-            if found:
-                shown[f"{facts.currency}->{currency}"] = {
-                    "rate": _plain(found.rate),
-                    "date": found.date.isoformat(),
-                    "inverse_of_stored_rate": found.inverse,
-                }
-        return rates, shown
-
-    def accrual_legs(self, rewards: list[Reward]) -> list[Legs]:
-        """Each reward's accrual: from the advertiser's payable to the partner's pending, accounts made on first use."""
-        wanted = {
-            key
-            for reward in rewards
-            for key in (
-                (Account.Kind.ADVERTISER_PAYABLE, reward.offer.advertiser_id, reward.currency),
-                (Account.Kind.PARTNER_PENDING, reward.partner_id, reward.currency),
-            )
-        }
-        found = Account.objects.filter(
-            Q(kind=Account.Kind.PARTNER_PENDING, partner_id__in={reward.partner_id for reward in rewards})
-            | Q(kind=Account.Kind.ADVERTISER_PAYABLE, advertiser_id__in={r.offer.advertiser_id for r in rewards}),
-            currency__in={reward.currency for reward in rewards},
-        )
-        for account in found:
-            owner = account.partner_id if account.kind == Account.Kind.PARTNER_PENDING else account.advertiser_id
-            self.accounts[(account.kind, owner, account.currency)] = account
-        for kind, owner, currency in wanted - self.accounts.keys():
-            # Rare (a partner's first reward in a currency); get_or_create settles a race on the unique constraint.
-            owner_field = "partner_id" if kind == Account.Kind.PARTNER_PENDING else "advertiser_id"
-            self.accounts[(kind, owner, currency)], _ = Account.objects.get_or_create(
-                kind=kind, currency=currency, **{owner_field: owner}
-            )
-        legs = []
-        for reward in rewards:
-            payable = self.accounts[(Account.Kind.ADVERTISER_PAYABLE, reward.offer.advertiser_id, reward.currency)]
-            pending = self.accounts[(Account.Kind.PARTNER_PENDING, reward.partner_id, reward.currency)]
-            legs.append([(payable, -reward.amount), (pending, reward.amount)])
-        return legs
-
-
-def _plain(number) -> str:
-    """A Decimal without trailing zeros or an exponent, for explanations: 151.3700000000 -> 151.37."""
-    return f"{number.normalize():f}"
-
-
-def rewards_grant(
-    *, requests: list[GrantRequest], now: datetime, json_once: JsonOnce | None = None
-) -> list[RewardDecision]:
-    """Decide what each conversion earns, in order, and write the rewards made with their accruals.
-
-    Call inside the caller's transaction with the conversions locked. Idempotent per
-    conversion: one already rewarded keeps its reward. A missing rate writes nothing
-    (the conversion is decided when the rate arrives). `json_once` lets the caller
-    write each explanation's JSON once, for the reward and for its conversion.
-    """
-    if not requests:
-        return []
-    context = _Context.load(requests)
-    considered = [_reward_consider(request, now, context) for request in requests]
-    pending = [item for item in considered if isinstance(item, _Pending)]
-    decided = iter(_rewards_decide(pending, now=now))
-    decisions = [item if isinstance(item, RewardDecision) else next(decided) for item in considered]
-    made = [
-        decision.reward
-        for item, decision in zip(considered, decisions, strict=True)
-        if isinstance(item, _Pending) and decision.reward is not None
-    ]
-    _rewards_write(made, context, now=now, json_once=json_once)
-    return decisions
+def _decided(outcome: str, explanation: dict, reward: Reward | None = None) -> RewardDecision:
+    explanation["outcome"] = outcome
+    return RewardDecision(outcome=outcome, reward=reward, explanation=explanation)
 
 
 @dataclass
@@ -164,22 +58,65 @@ class _Pending:
     """A conversion whose rule is chosen; what it earns depends on its invoice count and spend limit."""
 
     request: GrantRequest
-    choice: object
+    choice: RuleChoice
     rates: dict
     rates_shown: dict
     explanation: dict
-    computed: object = None
+    computed: RewardAmount | None = None
 
 
-def _reward_consider(request: GrantRequest, now: datetime, context: _Context) -> "RewardDecision | _Pending":
-    """Everything decided without counters: an existing reward, the matching rule, a missing rate."""
-    existing = context.existing.get(request.conversion_id)
-    if existing:
-        return RewardDecision(outcome=Outcome.REWARDED, reward=existing, explanation=existing.explanation)
+class RuleBook:
+    """Each offer's active rules and the rates they may need, for a set of (offer id, facts): two queries."""
+
+    def __init__(self, items: list[tuple[int, ConversionFacts]], *, draft: RewardRule | None = None) -> None:
+        # `draft` (the rule simulation's) takes the place of the rule it changes, or is added.
+        self.rules_by_offer: dict[int, list[RewardRule]] = {offer_id: [] for offer_id, _ in items}
+        for rule in RewardRule.objects.filter(offer_id__in=list(self.rules_by_offer), is_active=True):
+            if draft is None or rule.pk != draft.pk:
+                self.rules_by_offer[rule.offer_id].append(rule)
+        if draft is not None and draft.offer_id in self.rules_by_offer:
+            self.rules_by_offer[draft.offer_id].append(draft)
+        currencies = {rule.currency for rules in self.rules_by_offer.values() for rule in rules}
+        currencies |= {facts.currency for _, facts in items}
+        self.rates = RateBook(currencies, [facts.occurred_at.date() for _, facts in items])
+
+    def match(self, offer_id: int, facts: ConversionFacts) -> tuple[RuleChoice, dict, dict]:
+        """The rule the conversion's facts match, the rates used and how they were found."""
+        rules = [rule for rule in self.rules_by_offer[offer_id] if rule.partner_id in (None, facts.partner_id)]
+        rates, rates_shown = self.rates.rates_for(facts, {rule.currency for rule in rules})
+        return reward_rules_match(rules, facts, rates), rates, rates_shown
+
+
+def rewards_grant(
+    *, requests: list[GrantRequest], now: datetime, json_once: JsonOnce | None = None
+) -> list[RewardDecision]:
+    """Decide what each (locked) conversion earns, in order, and write the rewards made with their accruals.
+
+    A missing rate writes nothing. `json_once` writes each explanation's JSON once, for reward and conversion.
+    """
+    if not requests:
+        return []
+    book = RuleBook([(request.offer.pk, request.facts) for request in requests])
+    maybe = [request.conversion_id for request in requests if request.may_have_reward]
+    existing = {reward.conversion_id: reward for reward in Reward.objects.filter(conversion_id__in=maybe)}
+    considered = []
+    for request in requests:
+        if reward := existing.get(request.conversion_id):
+            considered.append(RewardDecision(outcome=Outcome.REWARDED, reward=reward, explanation=reward.explanation))
+        else:
+            considered.append(_reward_consider(request, *book.match(request.offer.pk, request.facts), now=now))
+    decided = _rewards_decide([item for item in considered if isinstance(item, _Pending)], now=now)
+    made = [decision.reward for decision in decided if decision.reward is not None]
+    _rewards_write(made, now=now, json_once=json_once)
+    in_order = iter(decided)
+    return [next(in_order) if isinstance(item, _Pending) else item for item in considered]
+
+
+def _reward_consider(
+    request: GrantRequest, choice: RuleChoice, rates: dict, rates_shown: dict, *, now: datetime
+) -> RewardDecision | _Pending:
+    """Everything decided without counters: the matching rule, or a missing rate."""
     facts = request.facts
-    rules = context.rules_for(offer=request.offer, partner_id=facts.partner_id)
-    rates, rates_shown = context.rates_for(facts, rules)
-    choice = reward_rules_match(rules, facts, rates)
     explanation = {
         "facts": facts.as_json(),
         "rules": choice.considered,
@@ -188,11 +125,16 @@ def _reward_consider(request: GrantRequest, now: datetime, context: _Context) ->
         "decided_at": now.isoformat(),
     }
     if choice.missing_rate:
+        decision = _decided(Outcome.MISSING_EXCHANGE_RATE, explanation)
         base, quote = choice.missing_rate
-        explanation["outcome"] = Outcome.MISSING_EXCHANGE_RATE
         explanation["missing_rate"] = {"base": base, "quote": quote, "date": facts.occurred_at.date().isoformat()}
-        return RewardDecision(outcome=Outcome.MISSING_EXCHANGE_RATE, reward=None, explanation=explanation)
+        return decision
     return _Pending(request, choice, rates, rates_shown, explanation)
+
+
+def _plain(number) -> str | None:
+    """A Decimal without trailing zeros or an exponent, for explanations: 151.3700000000 -> 151.37."""
+    return None if number is None else f"{number.normalize():f}"
 
 
 def _rewards_decide(pending: list[_Pending], *, now: datetime) -> list[RewardDecision]:
@@ -205,20 +147,28 @@ def _rewards_decide(pending: list[_Pending], *, now: datetime) -> list[RewardDec
     for item in pending:
         rule, explanation = item.choice.rule, item.explanation
         if rule is None:
-            explanation["outcome"] = Outcome.NO_MATCHING_RULE
-            decisions[id(item)] = RewardDecision(outcome=Outcome.NO_MATCHING_RULE, reward=None, explanation=explanation)
+            decisions[id(item)] = _decided(Outcome.NO_MATCHING_RULE, explanation)
             continue
         invoice = invoice_of.get(id(item))
         if invoice is not None:
             allowed, explanation["recurring"] = recurring_allows(rule, invoice, item.request.facts.occurred_at)
             if not allowed:
-                explanation["outcome"] = Outcome.RECURRING_LIMIT_REACHED
-                decisions[id(item)] = RewardDecision(
-                    outcome=Outcome.RECURRING_LIMIT_REACHED, reward=None, explanation=explanation
-                )
+                decisions[id(item)] = _decided(Outcome.RECURRING_LIMIT_REACHED, explanation)
                 continue
-        item.computed = reward_amount_compute(rule, item.request.facts, item.rates)
-        explanation["reward"] = _reward_explained(rule, item.computed)
+        computed = item.computed = reward_amount_compute(rule, item.request.facts, item.rates)
+        explanation["reward"] = {
+            "rule_id": rule.pk,
+            "reward_type": rule.reward_type,
+            "value": str(rule.value),
+            "base_amount": _plain(computed.base_amount),
+            "exchange_rate": _plain(computed.rate),
+            "max_reward": None if rule.max_reward is None else str(rule.max_reward),
+            "uncapped": str(computed.uncapped),
+            "capped": computed.capped,
+            "amount": str(computed.amount),
+            "currency": computed.currency,
+            "rounding": "ROUND_HALF_UP to the currency's minor unit, once",
+        }
         to_charge.append(item)
     charges = spend_charges(
         [
@@ -237,31 +187,14 @@ def _rewards_decide(pending: list[_Pending], *, now: datetime) -> list[RewardDec
     return [decisions[id(item)] for item in pending]
 
 
-def _reward_explained(rule: RewardRule, computed) -> dict:
-    return {
-        "rule_id": rule.pk,
-        "reward_type": rule.reward_type,
-        "value": str(rule.value),
-        "base_amount": None if computed.base_amount is None else _plain(computed.base_amount),
-        "exchange_rate": None if computed.rate is None else _plain(computed.rate),
-        "max_reward": None if rule.max_reward is None else str(rule.max_reward),
-        "uncapped": str(computed.uncapped),
-        "capped": computed.capped,
-        "amount": str(computed.amount),
-        "currency": computed.currency,
-        "rounding": "ROUND_HALF_UP to the currency's minor unit, once",
-    }
-
-
-def _reward_charged(item: _Pending, charge, *, now: datetime) -> RewardDecision:
+def _reward_charged(item: _Pending, charge: SpendCharge, *, now: datetime) -> RewardDecision:
     """The reward (not saved) once its spend limit allowed it; or the cap reached."""
     explanation, rule, computed = item.explanation, item.choice.rule, item.computed
     facts, offer = item.request.facts, item.request.offer
     if charge.state:
         explanation["spend_limit"] = {**charge.state, "reached": not charge.allowed}
     if not charge.allowed:
-        explanation["outcome"] = Outcome.CAP_REACHED
-        return RewardDecision(outcome=Outcome.CAP_REACHED, reward=None, explanation=explanation)
+        return _decided(Outcome.CAP_REACHED, explanation)
     time_zone = offer.advertiser.time_zone
     approve_after = validation_term_end(facts.occurred_at, term_days=offer.validation_term_days, time_zone=time_zone)
     explanation["validation"] = {
@@ -269,7 +202,6 @@ def _reward_charged(item: _Pending, charge, *, now: datetime) -> RewardDecision:
         "time_zone": time_zone,
         "approve_after": approve_after.isoformat(),
     }
-    explanation["outcome"] = Outcome.REWARDED
     rate_used = item.rates_shown.get(f"{facts.currency}->{rule.currency}") if computed.rate is not None else None
     reward = instance_new(
         Reward,
@@ -288,49 +220,53 @@ def _reward_charged(item: _Pending, charge, *, now: datetime) -> RewardDecision:
         spend_counter_id=charge.counter_id,
         created_at=now,
     )
-    return RewardDecision(outcome=Outcome.REWARDED, reward=reward, explanation=explanation)
+    return _decided(Outcome.REWARDED, explanation, reward)
 
 
-_REWARD_COLUMNS = [
-    "conversion_id",
-    "partner_id",
-    "offer_id",
-    "rule_id",
-    "amount",
-    "currency",
-    "explanation",
-    "exchange_rate",
-    "rate_date",
-    "occurred_at",
-    "approve_after",
-    "spend_counter_id",
-    "created_at",
-]
+def _accrual_legs(rewards: list[Reward]) -> list[Legs]:
+    """Each reward's accrual, from the advertiser's payable to the partner's pending: the accounts in one query."""
+    payable, pending = Account.Kind.ADVERTISER_PAYABLE, Account.Kind.PARTNER_PENDING
+    keys = [((payable, r.offer.advertiser_id, r.currency), (pending, r.partner_id, r.currency)) for r in rewards]
+    found = Account.objects.filter(
+        Q(kind=pending, partner_id__in={reward.partner_id for reward in rewards})
+        | Q(kind=payable, advertiser_id__in={reward.offer.advertiser_id for reward in rewards}),
+        currency__in={reward.currency for reward in rewards},
+    )
+    # An account has a partner or an advertiser, never both (a check constraint).
+    accounts = {
+        (account.kind, account.partner_id or account.advertiser_id, account.currency): account for account in found
+    }
+    for kind, owner, currency in {key for pair in keys for key in pair} - accounts.keys():
+        # Rare (a partner's first reward in a currency); get_or_create settles a race on the unique constraint.
+        owner_field = "partner_id" if kind == pending else "advertiser_id"
+        accounts[(kind, owner, currency)], _ = Account.objects.get_or_create(
+            kind=kind, currency=currency, **{owner_field: owner}
+        )
+    return [
+        [(accounts[source], -reward.amount), (accounts[target], reward.amount)]
+        for reward, (source, target) in zip(rewards, keys, strict=True)
+    ]
 
 
-def _rewards_write(rewards: list[Reward], context: _Context, *, now: datetime, json_once: JsonOnce | None) -> None:
-    """The new rewards by COPY (ids reserved first), then their accruals (ledger_post_new).
+def _rewards_write(rewards: list[Reward], *, now: datetime, json_once: JsonOnce | None) -> None:
+    """The new rewards by COPY (ids reserved first), then their accruals.
 
-    Every conversion's lock is held and its existing reward was known, so a conflict here means
-    something bypassed the locks: the unique constraint refuses it and the caller's transaction
-    rolls back.
+    A conflict here means something bypassed the locks: the unique constraint refuses it.
     """
     if not rewards:
         return
     for reward, (reward_id,) in zip(rewards, ids_reserve(len(rewards), Reward), strict=True):
         reward.pk = reward_id
         reward._state.adding, reward._state.db = False, "default"
+    columns = [field.attname for field in Reward._meta.concrete_fields]
     rows_copy(
-        Reward,
-        [*_REWARD_COLUMNS, "id"],
-        ((*(getattr(reward, name) for name in _REWARD_COLUMNS), reward.pk) for reward in rewards),
-        json_once=json_once,
+        Reward, columns, (tuple(getattr(reward, name) for name in columns) for reward in rewards), json_once=json_once
     )
     ledger_post_new(
         kind=Transaction.Kind.ACCRUAL,
         postings=[
             (reward.pk, f"reward for conversion {reward.conversion_id}", legs)
-            for reward, legs in zip(rewards, context.accrual_legs(rewards), strict=True)
+            for reward, legs in zip(rewards, _accrual_legs(rewards), strict=True)
         ],
         now=now,
     )

@@ -40,10 +40,7 @@ def account_get(*, kind: str, currency: str, advertiser: Advertiser | None = Non
 
 
 def ledger_legs_check(legs: Legs) -> None:
-    """Refuse a transaction whose entries do not sum to zero per currency or are not rounded to its minor unit.
-
-    Every posting passes it, one at a time (`ledger_post`) or a batch (`ledger_post_new`).
-    """
+    """Refuse a transaction whose entries do not sum to zero per currency or are not rounded to its minor unit."""
     totals: dict[str, Decimal] = defaultdict(Decimal)
     for account, amount in legs:
         if money_quantize(amount, account.currency) != amount:
@@ -58,24 +55,21 @@ def ledger_post(
     kind: str,
     reward: Reward | None = None,
     payout_item: PayoutItem | None = None,
+    reference: str = "",
     legs: Legs,
     memo: str,
     now: datetime,
 ) -> Transaction:
-    """Post one balanced transaction; per reward (or payout line) at most one of each kind.
+    """Post one balanced transaction; per reward (or payout line) at most one of each kind and reference.
 
-    A repeat returns the first transaction and writes nothing.
+    A repeat returns the first transaction and writes nothing. Only adjustments, which a reward may have
+    several of, carry a reference (1, 2, ...).
     """
     ledger_legs_check(legs)
-    owner = {"reward": reward} if reward is not None else {"payout_item": payout_item} if payout_item else None
-    if owner:
-        existing = Transaction.objects.filter(kind=kind, **owner).first()
-        if existing:
-            return existing
     try:
         with transaction.atomic():
             posted = Transaction.objects.create(
-                kind=kind, reward=reward, payout_item=payout_item, memo=memo[:255], created_at=now
+                kind=kind, reward=reward, payout_item=payout_item, reference=reference, memo=memo[:255], created_at=now
             )
             Entry.objects.bulk_create(
                 Entry(transaction=posted, account=account, amount=amount, currency=account.currency)
@@ -83,17 +77,34 @@ def ledger_post(
             )
             return posted
     except IntegrityError:
-        if owner is None:
+        # A repeat: the unique constraints allow one of each kind (and reference) per reward or payout line.
+        if reward is None and payout_item is None:
             raise
-        return Transaction.objects.get(kind=kind, **owner)
+        return Transaction.objects.get(kind=kind, reward=reward, payout_item=payout_item, reference=reference)
+
+
+def _account_of(record: Reward | PayoutItem, kind: str) -> Account:
+    if kind == Account.Kind.ADVERTISER_PAYABLE:
+        return account_get(kind=kind, currency=record.currency, advertiser=record.offer.advertiser)
+    return account_get(kind=kind, currency=record.currency, partner=record.partner)
+
+
+def ledger_move(
+    kind: str, of: Reward | PayoutItem, source: str, target: str, amount: Decimal, *, memo: str, now: datetime, **ref
+) -> Transaction:
+    """Post a `kind` transaction of `amount` from one account of a reward (or payout line) to another, by kinds.
+
+    `ref`: an adjustment's `reference`, as `ledger_post` takes it.
+    """
+    owner = {"reward": of} if isinstance(of, Reward) else {"payout_item": of}
+    legs = [(_account_of(of, source), -amount), (_account_of(of, target), amount)]
+    return ledger_post(kind=kind, legs=legs, memo=memo, now=now, **owner, **ref)
 
 
 def ledger_post_new(*, kind: str, postings: list[tuple[int, str, Legs]], now: datetime) -> None:
-    """Post one transaction of `kind` for each of many rewards just created: (reward id, memo, legs).
+    """Post a `kind` transaction for each of many new rewards, (reward id, memo, legs), each checked; by COPY.
 
-    Set-based (ids reserved in one query, then a COPY of transactions and one of entries), each
-    checked as `ledger_post` checks one. The rewards are new, so there is no earlier posting to
-    return; the unique constraint (one transaction per reward and kind) still guards it.
+    The rewards are new, so there is no earlier posting to return; the unique constraint still guards it.
     """
     for _, _, legs in postings:
         ledger_legs_check(legs)
@@ -101,17 +112,14 @@ def ledger_post_new(*, kind: str, postings: list[tuple[int, str, Legs]], now: da
     rows_copy(
         Transaction,
         ["id", "kind", "reward_id", "memo", "created_at"],
-        (
-            (transaction_id, kind, reward_id, memo[:255], now)
-            for transaction_id, (reward_id, memo, _) in zip(ids, postings, strict=True)
-        ),
+        ((id_, kind, reward_id, memo[:255], now) for id_, (reward_id, memo, _) in zip(ids, postings, strict=True)),
     )
     rows_copy(
         Entry,
         ["transaction_id", "account_id", "amount", "currency"],
         (
-            (transaction_id, account.pk, amount, account.currency)
-            for transaction_id, (_, _, legs) in zip(ids, postings, strict=True)
+            (id_, account.pk, amount, account.currency)
+            for id_, (_, _, legs) in zip(ids, postings, strict=True)
             for account, amount in legs
         ),
     )
@@ -123,7 +131,5 @@ def account_balance(account: Account) -> Decimal:
 
 def partner_balance(*, partner: Partner, kind: str, currency: str) -> Decimal:
     """A partner's balance of one kind; zero when the account was never used."""
-    total = Entry.objects.filter(account__partner=partner, account__kind=kind, account__currency=currency).aggregate(
-        total=Sum("amount")
-    )["total"]
-    return total or Decimal(0)
+    entries = Entry.objects.filter(account__partner=partner, account__kind=kind, account__currency=currency)
+    return entries.aggregate(total=Sum("amount"))["total"] or Decimal(0)

@@ -1,43 +1,28 @@
 """Spend limits and recurring limits: the two rule features that need state, kept race-safe.
 
-Both run inside the transaction that creates the rewards, so what they count
-and what is rewarded commit together or not at all. Both take a set (of one or
-many) and spend a few statements on it: the counter rows are created if
-missing, locked in id order (two sets wanting the same rows never deadlock, and
-a concurrent set waits, then reads our committed total), counted on in memory in
-the set's order, and written back (core/rows.py).
+Both run in the transaction that creates the rewards, on a set: the counter rows are
+created if missing and locked in id order (core/rows.py: a concurrent set waits, then
+reads our committed total), counted on in memory in the set's order, and written back.
 """
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from django.db import connection
+from django.db.models import F
 
 from core.rows import rows_lock, rows_update
 from rewards.engine import ConversionFacts
-from rewards.models import RewardRule, SpendCounter, SubscriptionInvoices
+from rewards.models import Recurring, RewardRule, SpendCounter, SubscriptionInvoices
 from rewards.periods import months_after, spend_period_start
 
 # What a subscription's row holds before a batch counts its first invoice (invoices_seen is 0 then).
 EPOCH_START = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-@dataclass(frozen=True)
-class SpendCharge:
-    allowed: bool
-    counter_id: int | None
-    state: dict
-
-
 def spend_release(*, counter_id: int, amount: Decimal) -> None:
     """Give a reversed reward's amount back to its period's limit."""
-    table = SpendCounter._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} SET spent = spent - %s WHERE id = %s AND spent >= %s",  # noqa: S608
-            [amount, counter_id, amount],
-        )
+    SpendCounter.objects.filter(pk=counter_id, spent__gte=amount).update(spent=F("spent") - amount)
 
 
 @dataclass(frozen=True)
@@ -54,11 +39,11 @@ def recurring_allows(rule: RewardRule, invoice: Invoice, occurred_at: datetime) 
         "invoice_number": invoice.number,
         "first_invoice_at": invoice.first_invoice_at.isoformat(),
     }
-    if rule.recurring == RewardRule.Recurring.FIRST_ONLY:
+    if rule.recurring == Recurring.FIRST_ONLY:
         return invoice.number == 1, state
-    if rule.recurring == RewardRule.Recurring.FIRST_N:
+    if rule.recurring == Recurring.FIRST_N:
         return invoice.number <= rule.recurring_count, state
-    if rule.recurring == RewardRule.Recurring.WITHIN_MONTHS:
+    if rule.recurring == Recurring.WITHIN_MONTHS:
         until = months_after(invoice.first_invoice_at, rule.recurring_count)
         state["until"] = until.isoformat()
         return occurred_at < until, state
@@ -74,66 +59,65 @@ class ChargeRequest:
     time_zone: str
 
 
-def _spend_state(rule: RewardRule, start, time_zone: str, amount: Decimal) -> dict:
-    return {
-        "limit": str(rule.spend_limit),
-        "period": rule.spend_limit_period,
-        "period_start": start.isoformat(),
-        "time_zone": time_zone,
-        "amount": str(amount),
-    }
+@dataclass(frozen=True)
+class SpendCharge:
+    allowed: bool
+    counter_id: int | None = None
+    state: dict | None = None  # for the explanation; None when the rule has no limit
 
 
 def spend_charges(requests: list[ChargeRequest]) -> list[SpendCharge]:
-    """Charge each amount to its rule's spend limit for the partner's period, in order, if it fits.
-
-    A charge that would pass the limit is refused and charges nothing, so the limit is never overshot.
-    """
-    if not requests:
-        return []
-    keyed = []
-    for request in requests:
-        if request.rule.spend_limit is None:
-            keyed.append(None)
-            continue
-        start = spend_period_start(
-            request.occurred_at, period=request.rule.spend_limit_period, time_zone=request.time_zone
+    """Charge each amount to its rule's spend limit for the partner's period, in order, if it fits (never overshot)."""
+    keys = [
+        None
+        if request.rule.spend_limit is None
+        else (
+            request.rule.pk,
+            request.partner_id,
+            spend_period_start(
+                request.occurred_at, period=request.rule.spend_limit_period, time_zone=request.time_zone
+            ),
         )
-        keyed.append((request.rule.pk, request.partner_id, start))
-    keys = {key for key in keyed if key is not None}
-    if not keys:
-        return [SpendCharge(allowed=True, counter_id=None, state={}) for _ in requests]
+        for request in requests
+    ]
     counters = rows_lock(
-        SpendCounter, ["rule_id", "partner_id", "period_start"], keys, fill={"spent": 0}, read=["spent"]
+        SpendCounter,
+        ["rule_id", "partner_id", "period_start"],
+        {key for key in keys if key is not None},
+        fill={"spent": 0},
+        read=["spent"],
     )
     charges, changed = [], {}
-    for request, key in zip(requests, keyed, strict=True):
+    for request, key in zip(requests, keys, strict=True):
         if key is None:
-            charges.append(SpendCharge(allowed=True, counter_id=None, state={}))
+            charges.append(SpendCharge(allowed=True))
             continue
         counter, rule = counters[key], request.rule
-        state = _spend_state(rule, key[2], request.time_zone, request.amount)
+        state = {
+            "limit": str(rule.spend_limit),
+            "period": rule.spend_limit_period,
+            "period_start": key[2].isoformat(),
+            "time_zone": request.time_zone,
+            "amount": str(request.amount),
+            "spent_before": str(counter.spent),
+        }
         if counter.spent + request.amount > rule.spend_limit:
-            charges.append(
-                SpendCharge(allowed=False, counter_id=None, state={**state, "spent_before": str(counter.spent)})
-            )
+            charges.append(SpendCharge(allowed=False, state=state))
             continue
         counter.spent += request.amount
         changed[counter.pk] = counter
-        spent_after = counter.spent
-        state = {**state, "spent_before": str(spent_after - request.amount), "spent_after": str(spent_after)}
-        charges.append(SpendCharge(allowed=True, counter_id=counter.pk, state=state))
+        charges.append(
+            SpendCharge(allowed=True, counter_id=counter.pk, state={**state, "spent_after": str(counter.spent)})
+        )
     rows_update(SpendCounter, ["spent"], changed.values())
     return charges
 
 
 def subscription_invoices_count(items: list[tuple[int, ConversionFacts]]) -> list[Invoice]:
-    """Count each (offer_id, facts) invoice of its subscription, numbered in the set's order.
+    """Number each (offer_id, facts) invoice of its subscription in processing order; without one it is invoice 1.
 
-    Invoices are numbered in the order they are processed; `first_invoice_at` is the earliest
-    `occurred_at` seen. A conversion without a subscription_id is a one-off: invoice 1.
+    `first_invoice_at` is the earliest `occurred_at` seen.
     """
-    invoices: list[Invoice | None] = [None] * len(items)
     keys = {(offer_id, facts.subscription_id) for offer_id, facts in items if facts.subscription_id}
     rows = rows_lock(
         SubscriptionInvoices,
@@ -142,14 +126,15 @@ def subscription_invoices_count(items: list[tuple[int, ConversionFacts]]) -> lis
         fill={"first_invoice_at": EPOCH_START, "invoices_seen": 0},
         read=["first_invoice_at", "invoices_seen"],
     )
-    for index, (offer_id, facts) in enumerate(items):
+    invoices = []
+    for offer_id, facts in items:
         row = rows.get((offer_id, facts.subscription_id)) if facts.subscription_id else None
         if row is None:
-            invoices[index] = Invoice(number=1, first_invoice_at=facts.occurred_at)
+            invoices.append(Invoice(number=1, first_invoice_at=facts.occurred_at))
             continue
         if row.invoices_seen == 0 or facts.occurred_at < row.first_invoice_at:
             row.first_invoice_at = facts.occurred_at
         row.invoices_seen += 1
-        invoices[index] = Invoice(number=row.invoices_seen, first_invoice_at=row.first_invoice_at)
+        invoices.append(Invoice(number=row.invoices_seen, first_invoice_at=row.first_invoice_at))
     rows_update(SubscriptionInvoices, ["invoices_seen", "first_invoice_at"], rows.values())
     return invoices

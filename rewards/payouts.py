@@ -19,9 +19,13 @@ from django.db import transaction
 from core.money import currency_is_known, decimal_parse, money_quantize
 from referrals.models import Partner
 from rewards.errors import RewardError
-from rewards.ledger import account_get, ledger_post
+from rewards.ledger import ledger_move
 from rewards.models import Account, PayoutBatch, PayoutItem, PayoutProfile, Reward, Transaction
 from rewards.periods import local_midnight
+
+PROFILE_COLUMNS = ["method", "account_name", "iban", "bic", "paypal_email"]
+AMOUNT_COLUMNS = ["gross", "clawback", "amount"]
+CSV_COLUMNS = ["reference", "partner", *PROFILE_COLUMNS, *AMOUNT_COLUMNS, "currency"]
 
 
 def payout_minimum(*, partner: Partner, currency: str) -> Decimal:
@@ -36,8 +40,7 @@ def payout_minimum(*, partner: Partner, currency: str) -> Decimal:
 def payout_batch_create(*, currency: str, period_end, now: datetime, created_by=None) -> PayoutBatch:
     """A batch of every partner whose net approved earnings up to `period_end` meet their minimum payout.
 
-    The rewards are locked and claimed by the batch in this transaction, so two
-    batches made at once never pay the same reward twice.
+    The rewards are locked and claimed in this transaction: two batches made at once never share one.
     """
     if not currency_is_known(currency):
         raise RewardError(f"Unknown currency {currency!r}.", code="invalid_currency")
@@ -46,39 +49,27 @@ def payout_batch_create(*, currency: str, period_end, now: datetime, created_by=
         batch = PayoutBatch.objects.create(
             currency=currency, period_end=period_end, created_by=created_by, created_at=now
         )
-        approved = list(
-            Reward.objects.select_for_update()
-            .filter(currency=currency, status=Reward.Status.APPROVED, payout_item__isnull=True, approved_at__lt=cutoff)
-            .order_by("pk")
+        rewards = Reward.objects.select_for_update().filter(currency=currency).order_by("pk")
+        approved = rewards.filter(status=Reward.Status.APPROVED, payout_item__isnull=True, approved_at__lt=cutoff)
+        clawbacks = rewards.filter(
+            status=Reward.Status.REVERSED, reversed_from=Reward.Status.PAID, clawback_item__isnull=True
         )
-        clawbacks = list(
-            Reward.objects.select_for_update()
-            .filter(
-                currency=currency,
-                status=Reward.Status.REVERSED,
-                reversed_from=Reward.Status.PAID,
-                clawback_item__isnull=True,
-            )
-            .order_by("pk")
-        )
-        by_partner: dict[int, dict[str, list[Reward]]] = defaultdict(lambda: {"approved": [], "clawbacks": []})
-        for reward in approved:
-            by_partner[reward.partner_id]["approved"].append(reward)
-        for reward in clawbacks:
-            by_partner[reward.partner_id]["clawbacks"].append(reward)
+        # partner id -> (approved, clawbacks)
+        by_partner: dict[int, tuple[list[Reward], list[Reward]]] = defaultdict(lambda: ([], []))
+        for side, query in enumerate((approved, clawbacks)):
+            for reward in query:
+                by_partner[reward.partner_id][side].append(reward)
         partners = Partner.objects.in_bulk(list(by_partner))
         for partner_id in sorted(by_partner):
-            group = by_partner[partner_id]
-            gross = sum((reward.amount for reward in group["approved"]), Decimal(0))
-            clawback = sum((reward.amount for reward in group["clawbacks"]), Decimal(0))
+            gross, clawback = (sum((reward.amount for reward in side), Decimal(0)) for side in by_partner[partner_id])
             net = gross - clawback
             if net <= 0 or net < payout_minimum(partner=partners[partner_id], currency=currency):
                 continue  # below the minimum: everything waits for the next batch
             item = PayoutItem.objects.create(
                 batch=batch, partner_id=partner_id, gross=gross, clawback=clawback, amount=net, currency=currency
             )
-            Reward.objects.filter(pk__in=[reward.pk for reward in group["approved"]]).update(payout_item=item)
-            Reward.objects.filter(pk__in=[reward.pk for reward in group["clawbacks"]]).update(clawback_item=item)
+            for link, side in zip(("payout_item", "clawback_item"), by_partner[partner_id], strict=True):
+                Reward.objects.filter(pk__in=[reward.pk for reward in side]).update(**{link: item})
         return batch
 
 
@@ -88,16 +79,9 @@ def payout_batch_mark_paid(*, batch_id: int, now: datetime) -> PayoutBatch:
         batch = PayoutBatch.objects.select_for_update().get(pk=batch_id)
         if batch.status == PayoutBatch.Status.PAID:
             return batch
+        available, paid, memo = Account.Kind.PARTNER_AVAILABLE, Account.Kind.PARTNER_PAID, f"payout batch {batch.pk}"
         for item in batch.items.select_related("partner").order_by("pk"):
-            available = account_get(kind=Account.Kind.PARTNER_AVAILABLE, partner=item.partner, currency=item.currency)
-            paid = account_get(kind=Account.Kind.PARTNER_PAID, partner=item.partner, currency=item.currency)
-            ledger_post(
-                kind=Transaction.Kind.PAYOUT,
-                payout_item=item,
-                legs=[(available, -item.amount), (paid, item.amount)],
-                memo=f"payout batch {batch.pk}",
-                now=now,
-            )
+            ledger_move(Transaction.Kind.PAYOUT, item, available, paid, item.amount, memo=memo, now=now)
             Reward.objects.filter(payout_item=item, status=Reward.Status.APPROVED).update(
                 status=Reward.Status.PAID, paid_at=now
             )
@@ -111,21 +95,6 @@ def payout_batch_mark_paid(*, batch_id: int, now: datetime) -> PayoutBatch:
         return batch
 
 
-CSV_COLUMNS = [
-    "reference",
-    "partner",
-    "method",
-    "account_name",
-    "iban",
-    "bic",
-    "paypal_email",
-    "gross",
-    "clawback",
-    "amount",
-    "currency",
-]
-
-
 def csv_cell(value) -> str:
     """A cell a spreadsheet shows as text: one starting with = + - @ or a tab/CR gets a leading apostrophe."""
     text = str(value)
@@ -137,23 +106,14 @@ def payout_batch_csv(batch: PayoutBatch) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
-    items = batch.items.select_related("partner__user", "partner__payout_profile").order_by("pk")
-    for item in items:
+    for item in batch.items.select_related("partner__user", "partner__payout_profile").order_by("pk"):
         profile = getattr(item.partner, "payout_profile", None)
-        writer.writerow(
-            csv_cell(value)
-            for value in [
-                f"affitrack-{batch.pk}-{item.pk}",
-                item.partner.user.get_username(),
-                profile.method if profile else "",
-                profile.account_name if profile else "",
-                profile.iban if profile else "",
-                profile.bic if profile else "",
-                profile.paypal_email if profile else "",
-                money_quantize(item.gross, item.currency),
-                money_quantize(item.clawback, item.currency),
-                money_quantize(item.amount, item.currency),
-                item.currency,
-            ]
-        )
+        row = [
+            f"affitrack-{batch.pk}-{item.pk}",
+            item.partner.user.get_username(),
+            *(getattr(profile, name) if profile else "" for name in PROFILE_COLUMNS),
+            *(money_quantize(getattr(item, name), item.currency) for name in AMOUNT_COLUMNS),
+            item.currency,
+        ]
+        writer.writerow(csv_cell(value) for value in row)
     return out.getvalue()

@@ -1,9 +1,7 @@
 """Calendar arithmetic in a local time zone: validation term ends, spend-limit periods, months.
 
-Local calendar days are what advertisers and partners mean by "30 days" and
-"per day", so these work on the local date and turn a local midnight back into
-an instant with zoneinfo, which makes them right across DST changes (a day is
-23 or 25 hours then).
+"30 days" and "per day" mean local calendar days, so these work on the local date and turn a
+local midnight back into an instant with zoneinfo: right across DST changes (23- or 25-hour days).
 """
 
 import calendar
@@ -14,11 +12,7 @@ EPOCH = date(1970, 1, 1)  # the one "period" of an all-time limit
 
 
 def local_midnight(day: date, time_zone: str) -> datetime:
-    """The instant (UTC) at which `day` begins in `time_zone`.
-
-    Where a DST change skips midnight itself, `fold=0` gives the offset before
-    the change, which is the first instant of the day.
-    """
+    """The instant (UTC) `day` begins in `time_zone`; where DST skips midnight, `fold=0` gives its first instant."""
     return datetime.combine(day, time.min, tzinfo=zoneinfo.ZoneInfo(time_zone)).astimezone(UTC)
 
 
@@ -29,9 +23,7 @@ def local_date(moment: datetime, time_zone: str) -> date:
 def validation_term_end(occurred_at: datetime, *, term_days: int, time_zone: str) -> datetime:
     """When a reward's validation term is over: the end of the `term_days`-th local day after the conversion.
 
-    A conversion at 2025-03-01 15:00 in New York with a 10-day term may be
-    rejected through 2025-03-11 and is approved from 2025-03-12 00:00 New York
-    time (04:00 UTC, because DST began on 2025-03-09).
+    2025-03-01 15:00 in New York, 10 days: approved from 2025-03-12 00:00 there (04:00 UTC, after DST began).
     """
     return local_midnight(local_date(occurred_at, time_zone) + timedelta(days=term_days + 1), time_zone)
 

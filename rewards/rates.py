@@ -8,6 +8,7 @@ its inverse. Nothing older counts: the conversion waits for a rate instead.
 
 import csv
 import io
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -16,69 +17,44 @@ from django.conf import settings
 from django.db import transaction
 
 from core.money import MoneyError, currency_is_known, decimal_parse
+from rewards.engine import ConversionFacts
 from rewards.errors import RewardError
 from rewards.models import ExchangeRate
 from rewards.signals import exchange_rates_changed
 
 
-@dataclass(frozen=True)
-class RateFound:
-    rate: Decimal
-    date: date
-    inverse: bool
-
-
 class RateBook:
-    """Rates loaded once (per batch) and answered from memory."""
+    """The rates a set of conversions may use, loaded in one query and answered from memory."""
 
-    def __init__(self) -> None:
-        # (base, quote) -> {date: rate}
-        self._rows: dict[tuple[str, str], dict[date, Decimal]] = {}
-        self._loaded: set[tuple[str, date, date]] = set()
-
-    @staticmethod
-    def max_age() -> timedelta:
-        return timedelta(days=settings.EXCHANGE_RATE_MAX_AGE_DAYS)
-
-    def preload(self, currencies: set[str], first: date, last: date) -> None:
-        """One query for every rate between these currencies that days from `first` to `last` may use."""
-        currencies = set(currencies)
-        if len(currencies) < 2:
+    def __init__(self, currencies: set[str], days: list[date]) -> None:
+        self._rows: dict[tuple[str, str], dict[date, Decimal]] = defaultdict(dict)  # (base, quote) -> {date: rate}
+        if len(currencies) < 2 or not days:
             return
+        oldest = min(days) - timedelta(days=settings.EXCHANGE_RATE_MAX_AGE_DAYS)
         rows = ExchangeRate.objects.filter(
-            base__in=currencies, quote__in=currencies, date__gte=first - self.max_age(), date__lte=last
-        ).values_list("base", "quote", "date", "rate")
-        for base, quote, day, rate in rows:
-            self._rows.setdefault((base, quote), {})[day] = rate
-        for currency in currencies:
-            self._loaded.add((currency, first, last))
+            base__in=currencies, quote__in=currencies, date__gte=oldest, date__lte=max(days)
+        )
+        for base, quote, day, rate in rows.values_list("base", "quote", "date", "rate"):
+            self._rows[(base, quote)][day] = rate
 
-    def _covered(self, currency: str, day: date) -> bool:
-        return any(c == currency and first <= day <= last for c, first, last in self._loaded)
-
-    def find(self, base: str, quote: str, day: date) -> RateFound | None:
-        if base == quote:
-            return RateFound(rate=Decimal(1), date=day, inverse=False)
-        if not (self._covered(base, day) and self._covered(quote, day)):
-            self.preload({base, quote}, day, day)
-        for offset in range(self.max_age().days + 1):
-            candidate = day - timedelta(days=offset)
-            direct = self._rows.get((base, quote), {}).get(candidate)
-            if direct is not None:
-                return RateFound(rate=direct, date=candidate, inverse=False)
-            inverse = self._rows.get((quote, base), {}).get(candidate)
-            if inverse is not None:
-                return RateFound(rate=Decimal(1) / inverse, date=candidate, inverse=True)
-        return None
-
-
-def exchange_rate_set(*, base: str, quote: str, day: date, rate: Decimal) -> ExchangeRate:
-    """Create or correct one day's rate, and wake the conversions that waited for it."""
-    _rate_check(base, quote, rate)
-    with transaction.atomic():
-        row, _ = ExchangeRate.objects.update_or_create(base=base, quote=quote, date=day, defaults={"rate": rate})
-        transaction.on_commit(lambda: exchange_rates_changed.send(sender=ExchangeRate))
-    return row
+    def rates_for(self, facts: ConversionFacts, currencies: set[str]) -> tuple[dict, dict]:
+        """The rates from the conversion's currency the engine may need, and how each was found (for explanations)."""
+        rates, shown = {}, {}
+        for currency in currencies - {facts.currency}:
+            rates[(facts.currency, currency)] = None
+            for age in range(settings.EXCHANGE_RATE_MAX_AGE_DAYS + 1):
+                day = facts.occurred_at.date() - timedelta(days=age)
+                direct = self._rows[(facts.currency, currency)].get(day)
+                inverse = self._rows[(currency, facts.currency)].get(day)
+                if direct is not None or inverse is not None:
+                    rate = rates[(facts.currency, currency)] = direct if direct is not None else Decimal(1) / inverse
+                    shown[f"{facts.currency}->{currency}"] = {
+                        "rate": f"{rate.normalize():f}",  # 151.3700000000 -> 151.37
+                        "date": day.isoformat(),
+                        "inverse_of_stored_rate": direct is None,
+                    }
+                    break
+        return rates, shown
 
 
 def _rate_check(base: str, quote: str, rate: Decimal) -> None:
@@ -90,6 +66,24 @@ def _rate_check(base: str, quote: str, rate: Decimal) -> None:
         raise RewardError("A rate must be more than zero.", code="invalid_rate")
 
 
+def _rates_save(rows: list[tuple[str, str, date, Decimal]]) -> list[tuple[ExchangeRate, bool]]:
+    """Create or correct each (base, quote, day, rate), and wake the conversions that waited for a rate."""
+    with transaction.atomic():
+        saved = [
+            ExchangeRate.objects.update_or_create(base=base, quote=quote, date=day, defaults={"rate": rate})
+            for base, quote, day, rate in rows
+        ]
+        if saved:
+            transaction.on_commit(lambda: exchange_rates_changed.send(sender=ExchangeRate))
+    return saved
+
+
+def exchange_rate_set(*, base: str, quote: str, day: date, rate: Decimal) -> ExchangeRate:
+    """Create or correct one day's rate."""
+    _rate_check(base, quote, rate)
+    return _rates_save([(base, quote, day, rate)])[0][0]
+
+
 @dataclass
 class RatesLoaded:
     created: int
@@ -97,17 +91,10 @@ class RatesLoaded:
     errors: list[str]
 
 
-RATE_COLUMNS = ("date", "base", "quote", "rate")
-
-
 def exchange_rates_load(*, text: str) -> RatesLoaded:
-    """Load `date,base,quote,rate` rows (ISO date, 1 base = rate quote); all or nothing.
-
-    Every bad row is reported with its line number and nothing is written;
-    a good file creates new days and corrects existing ones.
-    """
+    """Load `date,base,quote,rate` rows (ISO date, 1 base = rate quote): all, or none and every bad line."""
     reader = csv.DictReader(io.StringIO(text))
-    missing = [name for name in RATE_COLUMNS if name not in (reader.fieldnames or [])]
+    missing = [name for name in ("date", "base", "quote", "rate") if name not in (reader.fieldnames or [])]
     if missing:
         return RatesLoaded(created=0, updated=0, errors=[f"line 1: missing column(s) {', '.join(missing)}"])
     parsed, errors = [], []
@@ -123,13 +110,5 @@ def exchange_rates_load(*, text: str) -> RatesLoaded:
         parsed.append((base, quote, day, rate))
     if errors:
         return RatesLoaded(created=0, updated=0, errors=errors)
-    created = updated = 0
-    with transaction.atomic():
-        for base, quote, day, rate in parsed:
-            _, was_created = ExchangeRate.objects.update_or_create(
-                base=base, quote=quote, date=day, defaults={"rate": rate}
-            )
-            created, updated = created + was_created, updated + (not was_created)
-        if parsed:
-            transaction.on_commit(lambda: exchange_rates_changed.send(sender=ExchangeRate))
-    return RatesLoaded(created=created, updated=updated, errors=[])
+    created = sum(was_created for _, was_created in _rates_save(parsed))
+    return RatesLoaded(created=created, updated=len(parsed) - created, errors=[])

@@ -9,11 +9,11 @@ from uuid import UUID
 from django.utils import timezone
 
 from referrals.models import Offer
-from rewards.engine import ConversionFacts, reward_amount_compute, reward_rules_match
+from rewards.engine import ConversionFacts, reward_amount_compute
+from rewards.grants import RuleBook
 from rewards.limits import Invoice, recurring_allows
 from rewards.models import Reward, RewardRule
 from rewards.periods import spend_period_start
-from rewards.rates import RateBook
 
 
 def reward_for_conversion(conversion_id: UUID) -> Reward | None:
@@ -59,67 +59,47 @@ class SimulationResult:
 
 
 def rule_simulate(*, draft: RewardRule, conversions: list[SimulatedConversion]) -> SimulationResult:
-    """What the offer's rules with `draft` (a changed rule, or a new one) would have paid; writes nothing.
+    """What the offer's active rules with `draft` (changing a rule, or new) would have paid; writes nothing.
 
-    Each conversion is matched against the offer's active rules as they are now,
-    with `draft` in place of the rule it changes (same id) or added (no id).
-    Spend limits and recurring limits are replayed in memory over the
-    conversions given, from zero: earlier history outside the window is not
-    counted. "Before" is what each conversion actually earned.
+    Spend and recurring limits are replayed in memory from zero over the conversions given (history
+    outside the window is not counted). "Before" is what each conversion actually earned.
     """
     if draft.created_at is None:
         draft.created_at = timezone.now()  # a new rule is the newest
-    rules_by_offer: dict[int, list[RewardRule]] = {}
-    rates = RateBook()
+    book = RuleBook([(item.offer.pk, item.facts) for item in conversions], draft=draft)
     lines: dict[tuple[int, str], SimulationLine] = {}
     spent: dict[tuple, Decimal] = defaultdict(Decimal)
-    invoices: dict[tuple[int, str], list] = {}
+    invoices: dict[tuple[int, str], list] = defaultdict(list)
     result = SimulationResult(lines=[], totals=[])
     for item in sorted(conversions, key=lambda c: c.facts.occurred_at):
-        facts = item.facts
-        if item.offer.pk not in rules_by_offer:
-            current = [
-                rule for rule in RewardRule.objects.filter(offer=item.offer, is_active=True) if rule.pk != draft.pk
-            ]
-            rules_by_offer[item.offer.pk] = [*current, draft] if draft.offer_id == item.offer.pk else current
-        rules = [rule for rule in rules_by_offer[item.offer.pk] if rule.partner_id in (None, facts.partner_id)]
-        needed = {}
-        for currency in {rule.currency for rule in rules} - {facts.currency}:
-            found = rates.find(facts.currency, currency, facts.occurred_at.date())
-            needed[(facts.currency, currency)] = found.rate if found else None
-        choice = reward_rules_match(rules, facts, needed)
+        facts, offer = item.facts, item.offer
+        choice, needed, _ = book.match(offer.pk, facts)
         after, currency, why = Decimal(0), item.actual_currency, "no rule"
         if choice.missing_rate:
             result.waiting_for_rates += 1
             why = "missing rate"
-        elif choice.rule is not None:
-            rule = choice.rule
+        elif rule := choice.rule:
             computed = reward_amount_compute(rule, facts, needed)
             currency, why = rule.currency, f"rule {rule.name}"
             allowed = True
             if facts.type == "subscription" and facts.subscription_id:
-                seen = invoices.setdefault((item.offer.pk, facts.subscription_id), [])
+                seen = invoices[(offer.pk, facts.subscription_id)]
                 seen.append(facts.occurred_at)
-                invoice = Invoice(number=len(seen), first_invoice_at=min(seen))
-                allowed, _ = recurring_allows(rule, invoice, facts.occurred_at)
+                allowed, _ = recurring_allows(rule, Invoice(len(seen), min(seen)), facts.occurred_at)
                 why = why if allowed else "recurring limit"
             if allowed and rule.spend_limit is not None:
-                start = spend_period_start(
-                    facts.occurred_at, period=rule.spend_limit_period, time_zone=item.offer.advertiser.time_zone
-                )
+                time_zone = offer.advertiser.time_zone
+                start = spend_period_start(facts.occurred_at, period=rule.spend_limit_period, time_zone=time_zone)
                 key = (rule.pk, facts.partner_id, start)
                 allowed = spent[key] + computed.amount <= rule.spend_limit
                 spent[key] += computed.amount if allowed else 0
                 why = why if allowed else "spend limit"
             after = computed.amount if allowed else Decimal(0)
-        for line_currency, before_amount, after_amount in _split(item, currency, after):
-            line = lines.setdefault(
-                (facts.partner_id, line_currency), SimulationLine(partner_id=facts.partner_id, currency=line_currency)
-            )
-            line.before += before_amount
-            line.after += after_amount
+        # A rule change may move a conversion's reward to another currency: before and after per currency.
+        _line(lines, facts.partner_id, item.actual_currency).before += item.actual_amount
+        line = _line(lines, facts.partner_id, currency)
+        line.after += after
         changed = after != item.actual_amount or (after and currency != item.actual_currency)
-        line = lines[(facts.partner_id, currency)]
         line.conversions += 1
         line.changed += bool(changed)
         if changed and len(result.examples) < 20:
@@ -134,19 +114,14 @@ def rule_simulate(*, draft: RewardRule, conversions: list[SimulatedConversion]) 
                 }
             )
     result.lines = sorted(lines.values(), key=lambda line: (line.partner_id, line.currency))
-    totals: dict[str, SimulationLine] = {}
+    totals: dict[tuple[int, str], SimulationLine] = {}
     for line in result.lines:
-        total = totals.setdefault(line.currency, SimulationLine(partner_id=0, currency=line.currency))
-        total.before += line.before
-        total.after += line.after
-        total.conversions += line.conversions
-        total.changed += line.changed
+        total = _line(totals, 0, line.currency)
+        for name in ("before", "after", "conversions", "changed"):
+            setattr(total, name, getattr(total, name) + getattr(line, name))
     result.totals = sorted(totals.values(), key=lambda line: line.currency)
     return result
 
 
-def _split(item: SimulatedConversion, currency: str, after: Decimal):
-    """Before and after per currency: a rule change may move a conversion's reward to another currency."""
-    if currency == item.actual_currency:
-        return [(currency, item.actual_amount, after)]
-    return [(item.actual_currency, item.actual_amount, Decimal(0)), (currency, Decimal(0), after)]
+def _line(lines: dict[tuple[int, str], SimulationLine], partner_id: int, currency: str) -> SimulationLine:
+    return lines.setdefault((partner_id, currency), SimulationLine(partner_id=partner_id, currency=currency))

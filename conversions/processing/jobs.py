@@ -1,5 +1,7 @@
 """RQ jobs. Each takes ids, calls one service, and is safe to run twice."""
 
+from collections import Counter
+
 from django.conf import settings
 from django.utils import timezone
 
@@ -8,6 +10,11 @@ from conversions.intake.request_log import request_log_prune
 from conversions.intake.signatures import used_signatures_prune
 from conversions.processing.pipeline import conversion_process, conversions_process_pending
 from core.jobs import job_coalesce_release, job_enqueue_on_commit
+
+# Batches one sweeper job takes before it ends (and, for new conversions, asks for the next job).
+SWEEP_MAX_BATCHES = 20
+# One sweep job at a time for newly recorded conversions (core/jobs.py, coalesce_key).
+NEW_CONVERSIONS_KEY = "jobs:process-new-conversions"
 
 
 def process_conversion(conversion_id: str) -> str:
@@ -25,40 +32,26 @@ def prune_ingestion_records() -> dict:
     }
 
 
-# Batches one sweeper job takes before it ends (and, for new conversions, asks for the next job).
-SWEEP_MAX_BATCHES = 20
-
-
 def process_pending_conversions(
     batch_size: int | None = None, max_batches: int = SWEEP_MAX_BATCHES, retry_missing_rates: bool = False
 ) -> dict[str, int]:
     """The sweeper: drain pending conversions in batches (scheduled by config/cron.py); counts per outcome."""
     batch_size = batch_size or settings.CONVERSION_BATCH_SIZE
-    totals: dict[str, int] = {}
-    after = None
+    totals, after = Counter(), None
     for _ in range(max_batches):
         result = conversions_process_pending(
             batch_size=batch_size, retry_missing_rates=retry_missing_rates, after=after
         )
-        for outcome, count in result.counts.items():
-            totals[outcome] = totals.get(outcome, 0) + count
+        totals.update(result.counts)
         if result.taken < batch_size:
             break
         # New pending conversions are taken from the oldest each time; waiting ones in one forward pass.
         after = result.last if retry_missing_rates else None
-    return totals
-
-
-# One sweep job at a time for newly recorded conversions (core/jobs.py, coalesce_key).
-NEW_CONVERSIONS_KEY = "jobs:process-new-conversions"
+    return dict(totals)
 
 
 def process_new_conversions() -> dict[str, int]:
-    """Enqueued when conversions are recorded, once for many: processes every pending one in batches.
-
-    One job per conversion cost each request an RQ enqueue (~0.2 ms of CPU, W2 in
-    docs/performance.md), and the batches are the fast way to process (W3).
-    """
+    """Enqueued once for many recorded conversions (an enqueue each cost ~0.2 ms, W2): all pending, in batches."""
     job_coalesce_release(NEW_CONVERSIONS_KEY)  # before reading: what commits from now on asks again
     totals = process_pending_conversions()
     if sum(totals.values()) >= SWEEP_MAX_BATCHES * settings.CONVERSION_BATCH_SIZE:

@@ -1,17 +1,14 @@
 """The processor: a set of locked conversions screened, rewarded or rejected, and written in a few statements.
 
-One path for any number of conversions: the job for one conversion
-(`conversion_process`), a job for a list of them (`conversions_process`), the
-sweeper's batches (`conversions_process_pending`) and staff approval
-(conversions/lifecycle.py) all call `conversions_settle`.
-Screening reads what its checks need once for the set; the reward engine loads
-rules, rates and existing rewards once and charges limits in the set's order
-(rewards/grants.py); rewards, accruals, status changes and the conversions are
-written by COPY and one UPDATE (core/rows.py); postbacks follow.
+One path for one conversion or thousands: the jobs, the sweeper's batches and staff
+approval (conversions/lifecycle.py) all call `conversions_settle`. Screening and the
+reward engine (rewards/grants.py) read what they need once for the set; the writes
+are COPY and one UPDATE (core/rows.py); postbacks follow.
 """
 
 import gc
 import logging
+from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -21,19 +18,17 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from conversions.fraud.screening import Screening, conversions_screen
+from conversions.fraud.screening import conversions_screen
 from conversions.models import Conversion
 from conversions.processing.status import StatusWrites
 from conversions.rollups import rollup_earnings_add
 from core.rows import JsonOnce
 from referrals.models import Click, Offer
-from rewards.engine import ConversionFacts
-from rewards.grants import GrantRequest, Outcome, RewardDecision, rewards_grant
+from rewards.engine import FACTS_NAMES, ConversionFacts
+from rewards.grants import GrantRequest, Outcome, rewards_grant
 from rewards.models import Reward
 
 log = logging.getLogger(__name__)
-
-MISSING_EXCHANGE_RATE = Outcome.MISSING_EXCHANGE_RATE
 
 # What the publisher is told when a conversion earns nothing.
 _REJECTION_REMARKS = {
@@ -44,56 +39,31 @@ _REJECTION_REMARKS = {
 
 
 def conversion_facts(conversion: Conversion) -> ConversionFacts:
-    """The plain facts the reward engine sees; it never sees the model."""
-    return ConversionFacts(
-        type=conversion.type,
-        amount=conversion.amount,
-        currency=conversion.currency,
-        occurred_at=conversion.occurred_at,
-        partner_id=conversion.partner_id,
-        product_id=conversion.product_id,
-        category=conversion.category,
-        plan=conversion.plan,
-        quantity=conversion.quantity,
-        source=conversion.source,
-        country=conversion.country,
-        subscription_id=conversion.subscription_id,
-        meta=conversion.meta if isinstance(conversion.meta, dict) else {},
-    )
+    """The plain facts the reward engine sees (its fields by the same names); it never sees the model."""
+    facts = {name: getattr(conversion, name) for name in FACTS_NAMES}
+    facts["meta"] = facts["meta"] if isinstance(facts["meta"], dict) else {}
+    return ConversionFacts(**facts)
 
 
 def conversions_lock(query: QuerySet, *, skip_locked: bool = False, limit: int | None = None) -> list[Conversion]:
-    """Lock the conversions `query` selects (the first `limit`, in its order) and load what processing reads.
+    """Lock the conversions `query` selects (the first `limit`) with their offer, advertiser, click, and has_reward.
 
-    Each comes with its offer (and advertiser) and click, one instance each for the set, and whether it
-    has a reward (rarely true for a pending one: no query by a thousand ids for it).
+    One instance of each offer and click for the set; `has_reward` saves the grant a query by a thousand ids.
     """
-    has_reward = Exists(Reward.objects.filter(conversion_id=OuterRef("pk")))
     # The request headers and attribution trail are for people reading a conversion, not for processing it.
     query = (
         query.select_for_update(of=("self",), skip_locked=skip_locked)
         .defer("headers", "attribution")
-        .annotate(has_reward=has_reward)
+        .annotate(has_reward=Exists(Reward.objects.filter(conversion_id=OuterRef("pk"))))
     )
     conversions = list(query[:limit] if limit else query)
     offers = Offer.objects.select_related("advertiser").in_bulk({conversion.offer_id for conversion in conversions})
-    click_ids = {conversion.click_id for conversion in conversions if conversion.click_id}
-    clicks = Click.objects.in_bulk(click_ids) if click_ids else {}
+    clicks = Click.objects.in_bulk({conversion.click_id for conversion in conversions if conversion.click_id})
     for conversion in conversions:
         conversion.offer = offers[conversion.offer_id]
         if conversion.click_id:
             conversion.click = clicks[conversion.click_id]
     return conversions
-
-
-def screening_hold(conversion: Conversion, screening: Screening, *, now: datetime, writes: StatusWrites) -> str | None:
-    """Hold the conversion as the screening decided (flag or reject); the outcome, or None when it passed."""
-    if not screening.holds:
-        return None
-    writes.change(
-        conversion, screening.status, reason=screening.reason, remark=screening.remark, channel="fraud", now=now
-    )
-    return f"fraud_{screening.decision}"
 
 
 def conversions_settle(
@@ -105,69 +75,52 @@ def conversions_settle(
     actor=None,
     remark: str = "",
 ) -> dict[str, int]:
-    """Process locked conversions: screen them (unless staff release them), reward or reject, write it all.
+    """Screen locked conversions (unless staff release them), reward or reject them, write it all; counts.
 
-    Returns a count per outcome. Each is decided as if processed alone, one after another in the
-    list's order (invoices numbered and spend limits charged in that order). A conversion waiting
-    for an exchange rate stays as it is, with the rate it waits for as its reason.
+    Each is decided as if processed alone, in the list's order. One waiting for a rate stays pending.
     """
-    writes, counts, passed = StatusWrites(), {}, conversions
+    writes, counts, passed = StatusWrites(), Counter(), conversions
     if screen:
         # Fraud screening comes before any reward: a held conversion earns nothing until staff approve it.
         passed = []
         for conversion, screening in zip(conversions, conversions_screen(conversions, now=now), strict=True):
-            held = screening_hold(conversion, screening, now=now, writes=writes)
-            if held:
-                counts[held] = counts.get(held, 0) + 1
-            else:
+            if not screening.holds:
                 passed.append(conversion)
+                continue
+            status, reason, why = screening.status, screening.reason, screening.remark
+            writes.change(conversion, status, reason=reason, remark=why, channel="fraud", now=now)
+            counts[f"fraud_{screening.decision}"] += 1
     json_once = JsonOnce()  # each explanation as JSON once, for its reward and its conversion
-    decisions = rewards_grant(
-        requests=[
-            GrantRequest(
-                conversion_id=conversion.pk,
-                offer=conversion.offer,
-                facts=conversion_facts(conversion),
-                may_have_reward=getattr(conversion, "has_reward", True),
-            )
-            for conversion in passed
-        ],
-        now=now,
-        json_once=json_once,
-    )
+    requests = [
+        GrantRequest(
+            conversion_id=conversion.pk,
+            offer=conversion.offer,
+            facts=conversion_facts(conversion),
+            may_have_reward=getattr(conversion, "has_reward", True),
+        )
+        for conversion in passed
+    ]
+    decisions = rewards_grant(requests=requests, now=now, json_once=json_once)
     earned = []
     for conversion, decision in zip(passed, decisions, strict=True):
-        _settle(conversion, decision, writes=writes, channel=channel, now=now, actor=actor, remark=remark)
-        counts[decision.outcome] = counts.get(decision.outcome, 0) + 1
-        if decision.reward is not None:
+        counts[decision.outcome] += 1
+        conversion.reward_explanation = decision.explanation
+        if decision.outcome == Outcome.MISSING_EXCHANGE_RATE:
+            # It stays pending; loading the rate processes it (conversions/processing/jobs.py).
+            conversion.status_reason = Outcome.MISSING_EXCHANGE_RATE
+            conversion.status_remark = "Waiting for the {base}->{quote} rate of {date}.".format(
+                **decision.explanation["missing_rate"]
+            )
+            continue
+        if decision.reward is None:
+            status, reason, why = Conversion.Status.REJECTED, decision.outcome, _REJECTION_REMARKS[decision.outcome]
+        else:
+            status, reason, why = Conversion.Status.ACCEPTED, "", remark
             earned.append((conversion, decision.reward.currency, decision.reward.amount))
+        writes.change(conversion, status, reason=reason, remark=why, channel=channel, now=now, actor=actor)
     rollup_earnings_add(earned)
     writes.write(conversions, json_once=json_once)
-    return counts
-
-
-def _settle(conversion: Conversion, decision: RewardDecision, *, writes: StatusWrites, channel, now, actor, remark):
-    """Settle the conversion's status by its reward decision (in memory; `writes` saves it)."""
-    conversion.reward_explanation = decision.explanation
-    if decision.outcome == Outcome.MISSING_EXCHANGE_RATE:
-        # It stays pending; loading the rate processes it (conversions/processing/jobs.py).
-        missing = decision.explanation["missing_rate"]
-        conversion.status_reason = MISSING_EXCHANGE_RATE
-        conversion.status_remark = f"Waiting for the {missing['base']}->{missing['quote']} rate of {missing['date']}."
-    elif decision.reward is None:
-        writes.change(
-            conversion,
-            Conversion.Status.REJECTED,
-            reason=decision.outcome,
-            remark=_REJECTION_REMARKS[decision.outcome],
-            channel=channel,
-            now=now,
-            actor=actor,
-        )
-    else:
-        writes.change(
-            conversion, Conversion.Status.ACCEPTED, reason="", remark=remark, channel=channel, now=now, actor=actor
-        )
+    return dict(counts)
 
 
 def conversion_process(*, conversion_id: str | UUID, now: datetime | None = None) -> str:
@@ -210,23 +163,17 @@ def conversions_process_pending(
     after: tuple[datetime, UUID] | None = None,
     now: datetime | None = None,
 ) -> BatchResult:
-    """Process up to `batch_size` pending conversions in one transaction; returns a count per outcome.
+    """Process up to `batch_size` pending conversions in one transaction; a count per outcome.
 
-    The rows are locked with SKIP LOCKED, so several workers (and the
-    per-conversion job) share the work without waiting on each other, and a
-    conversion is never processed twice: each is re-checked as `pending` under
-    its lock, and a reward is unique per conversion.
-    Conversions waiting for a rate are left out unless `retry_missing_rates`
-    (then only they are taken, from `after` on, so one pass ends).
+    SKIP LOCKED lets several workers share the work without waiting. Conversions waiting for a rate
+    are left out unless `retry_missing_rates` (then only they are taken, from `after` on: one pass ends).
     """
     now = now or timezone.now()
     result = BatchResult()
     with transaction.atomic():
         query = Conversion.objects.filter(status=Conversion.Status.PENDING)
-        if retry_missing_rates:
-            query = query.filter(status_reason=MISSING_EXCHANGE_RATE)
-        else:
-            query = query.exclude(status_reason=MISSING_EXCHANGE_RATE)
+        waiting = Q(status_reason=Outcome.MISSING_EXCHANGE_RATE)
+        query = query.filter(waiting) if retry_missing_rates else query.exclude(waiting)
         if after is not None:
             query = query.filter(Q(created_at__gt=after[0]) | Q(created_at=after[0], pk__gt=after[1]))
         batch = conversions_lock(query.order_by("created_at", "pk"), skip_locked=True, limit=batch_size)
@@ -240,15 +187,24 @@ def conversions_process_pending(
             # Something in the batch failed: redo it one conversion at a time, each in its own savepoint, so
             # the others go through and the bad one stays pending (and is logged).
             log.exception("batch of %d conversions failed; processing them one by one", len(batch))
-            result.counts = _one_by_one([conversion.pk for conversion in batch], now=now)
+            counts = Counter()
+            for conversion in batch:
+                try:
+                    with transaction.atomic():  # its lock is held already
+                        alone = conversions_lock(Conversion.objects.filter(pk=conversion.pk))
+                        counts.update(conversions_settle(alone, now=now))
+                except Exception:
+                    log.exception("processing conversion %s failed", conversion.pk)
+                    counts["failed"] += 1
+            result.counts = dict(counts)
     return result
 
 
 @contextmanager
 def _cycle_collection_paused():
-    """No cyclic GC while a batch runs: its thousands of short-lived objects would trigger collections that scan
-    every object of the worker and free nothing (they live to the end of the batch). Reference counting still
-    frees as usual, and the next collection after the batch finds any cycles."""
+    # No cyclic GC while a batch runs: its thousands of short-lived objects would trigger collections that scan
+    # every object of the worker and free nothing (they live to the end of the batch). Reference counting still
+    # frees as usual, and the next collection after the batch finds any cycles.
     if not gc.isenabled():
         yield
         return
@@ -257,18 +213,3 @@ def _cycle_collection_paused():
         yield
     finally:
         gc.enable()
-
-
-def _one_by_one(conversion_ids: list, *, now: datetime) -> dict[str, int]:
-    """The same processor on sets of one (their locks are held already), each in a savepoint of its own."""
-    counts: dict[str, int] = {}
-    for conversion_id in conversion_ids:
-        try:
-            with transaction.atomic():
-                outcomes = conversions_settle(conversions_lock(Conversion.objects.filter(pk=conversion_id)), now=now)
-        except Exception:
-            log.exception("processing conversion %s failed", conversion_id)
-            outcomes = {"failed": 1}
-        for outcome, count in outcomes.items():
-            counts[outcome] = counts.get(outcome, 0) + count
-    return counts

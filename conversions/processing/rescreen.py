@@ -14,48 +14,35 @@ from django.utils import timezone
 from conversions.fraud.screening import FLAG, REJECT, conversion_screen_store
 from conversions.lifecycle import conversion_approve
 from conversions.models import Conversion, StatusChange
-from conversions.processing.pipeline import screening_hold
-from conversions.processing.status import StatusWrites, conversion_status_set
+from conversions.processing.status import conversion_status_set
 
 RESCREEN_STATUSES = (Conversion.Status.PENDING, Conversion.Status.SUSPICIOUS)
 PASSED_REMARK = "Passed fraud screening again after the offer's settings changed."
 
 
-def conversion_rescreen(*, conversion_id: str | UUID, now: datetime | None = None) -> str:
-    """Screen one conversion again and act on it; answers what happened (a word for the summary).
+def conversion_rescreen(*, conversion_id: str | UUID, now: datetime) -> str:
+    """Screen one conversion again and act on it; a word for the summary.
 
     pending: held -> suspicious or rejected; passes -> stays pending for its processing job.
-    suspicious: reject -> rejected; still flagged -> stays (a new reason is recorded);
-    passes -> processed like an approval (rewarded, or rejected when no rule applies).
+    suspicious: reject -> rejected; still flagged -> stays (a new reason is recorded); passes -> approved.
     """
-    now = now or timezone.now()
     with transaction.atomic():
         conversion = (
             Conversion.objects.select_for_update(of=("self",))
             .select_related("offer__advertiser")
-            .filter(pk=conversion_id)
+            .filter(pk=conversion_id, status__in=RESCREEN_STATUSES)
             .first()
         )
-        if conversion is None or conversion.status not in RESCREEN_STATUSES:
+        if conversion is None:
             return "skipped"
         screening = conversion_screen_store(conversion, now=now)
-        if conversion.status == Conversion.Status.PENDING:
-            writes = StatusWrites()
-            if not screening_hold(conversion, screening, now=now, writes=writes):
+        if conversion.status == Conversion.Status.PENDING or screening.decision == REJECT:
+            if not screening.holds:
                 return "still_pending"
-            writes.write([conversion])
-            return "flagged" if screening.decision == FLAG else "rejected"
-        # Suspicious.
-        if screening.decision == REJECT:
             conversion_status_set(
-                conversion,
-                Conversion.Status.REJECTED,
-                reason=screening.reason,
-                remark=screening.remark,
-                channel="fraud",
-                now=now,
+                conversion, screening.status, reason=screening.reason, remark=screening.remark, channel="fraud", now=now
             )
-            return "rejected"
+            return "flagged" if screening.decision == FLAG else "rejected"
         if screening.decision == FLAG:
             if screening.reason != conversion.status_reason:
                 # Still held, for another reason now: keep a trace of the change.
@@ -81,7 +68,5 @@ def conversions_rescreen(*, offer_ids: list[int] | None = None, now: datetime | 
     queryset = Conversion.objects.filter(status__in=RESCREEN_STATUSES)
     if offer_ids is not None:
         queryset = queryset.filter(offer_id__in=offer_ids)
-    outcome = Counter()
-    for conversion_id in queryset.order_by("created_at").values_list("pk", flat=True).iterator():
-        outcome[conversion_rescreen(conversion_id=conversion_id, now=now)] += 1
-    return outcome
+    ids = queryset.order_by("created_at").values_list("pk", flat=True).iterator()
+    return Counter(conversion_rescreen(conversion_id=conversion_id, now=now) for conversion_id in ids)

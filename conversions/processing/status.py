@@ -1,12 +1,9 @@
 """Status changes: which status may follow which, and how a set of changes is written with its audit rows.
 
-Every status change of a conversion goes through `StatusWrites.change`, which
-checks the transition and records who, when, why; `write` then saves a set of
-them (one or a thousand) in three statements and asks for the partners'
-postbacks, which read the saved status.
+Every status change goes through `StatusWrites.change` (the transition checked; who, when, why kept);
+`write` saves a set of them in three statements, then asks for the postbacks.
 """
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from conversions.errors import ConversionTransitionNotAllowed
@@ -29,17 +26,11 @@ WRITTEN_FIELDS = ["status", "status_reason", "status_remark", "processed_at", "r
 _AUDIT_COLUMNS = ["conversion_id", "from_status", "to_status", "reason", "remark", "actor_id", "channel", "created_at"]
 
 
-@dataclass(frozen=True)
-class _Change:
-    conversion: Conversion
-    row: tuple  # _AUDIT_COLUMNS
-
-
 class StatusWrites:
     """The status changes of a set of conversions, decided in memory and written together by `write`."""
 
     def __init__(self) -> None:
-        self.changes: list[_Change] = []
+        self.changes: list[tuple[Conversion, tuple]] = []  # each conversion with its audit row (_AUDIT_COLUMNS)
 
     def change(
         self,
@@ -56,27 +47,25 @@ class StatusWrites:
         if to_status not in ALLOWED_TRANSITIONS[conversion.status]:
             raise ConversionTransitionNotAllowed(f"A {conversion.status} conversion cannot become {to_status}.")
         row = (conversion.pk, conversion.status, to_status, reason, remark, actor.pk if actor else None, channel, now)
-        self.changes.append(_Change(conversion, row))
+        self.changes.append((conversion, row))
         conversion.status, conversion.status_reason, conversion.status_remark = to_status, reason, remark
         conversion.processed_at = now
 
     def write(self, conversions: list[Conversion], *, json_once: JsonOnce | None = None) -> None:
         """Save `conversions` (every one the set took, changed or not) and the audit rows; then the postbacks."""
         if self.changes:
-            rows_copy(StatusChange, _AUDIT_COLUMNS, (change.row for change in self.changes))
+            rows_copy(StatusChange, _AUDIT_COLUMNS, (row for _, row in self.changes))
         rows_update(Conversion, WRITTEN_FIELDS, conversions, json_once=json_once)
         # Postbacks read the saved status, so they come after the update; one query finds who has any.
-        with_postbacks = partners_with_postbacks({change.conversion.partner_id for change in self.changes})
-        for change in self.changes:
-            if change.conversion.partner_id in with_postbacks:
-                partner_postbacks_enqueue(conversion_id=change.conversion.pk, event="status_changed")
+        with_postbacks = partners_with_postbacks({conversion.partner_id for conversion, _ in self.changes})
+        for conversion, _ in self.changes:
+            if conversion.partner_id in with_postbacks:
+                partner_postbacks_enqueue(conversion_id=conversion.pk, event="status_changed")
         self.changes = []
 
 
-def conversion_status_set(
-    conversion: Conversion, to_status: str, *, reason: str, remark: str = "", channel: str, now: datetime, actor=None
-) -> None:
-    """One conversion's status change, written now (a set of one)."""
+def conversion_status_set(conversion: Conversion, to_status: str, **change) -> None:
+    """One conversion's status change (`StatusWrites.change`'s arguments), written now: a set of one."""
     writes = StatusWrites()
-    writes.change(conversion, to_status, reason=reason, remark=remark, channel=channel, now=now, actor=actor)
+    writes.change(conversion, to_status, **change)
     writes.write([conversion])

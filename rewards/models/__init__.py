@@ -1,20 +1,15 @@
-"""Reward rules, rewards and the double-entry ledger.
+"""Reward rules, rewards and the ledger, one module per concept; Django finds them all through this one.
 
-This app knows partners, offers and plain facts about a conversion; it never
-imports `conversions`. A reward's conversion is a foreign key named by string
-("conversions.Conversion"): the database holds the link, the code stays apart.
-
-One module per concept; Django finds them all through this one.
+This app never imports `conversions`: a reward's conversion is a foreign key named by string.
 """
 
 from rewards.models.ledger import Account, Entry, Transaction
 from rewards.models.limits import ExchangeRate, SpendCounter, SubscriptionInvoices
 from rewards.models.payouts import PayoutBatch, PayoutItem, PayoutProfile
 from rewards.models.reward import Reward
-from rewards.models.rules import AMOUNT, Recurring, RewardRule, SpendPeriod
+from rewards.models.rules import Recurring, RewardRule
 
 __all__ = [
-    "AMOUNT",
     "Account",
     "Entry",
     "ExchangeRate",
@@ -25,7 +20,6 @@ __all__ = [
     "Reward",
     "RewardRule",
     "SpendCounter",
-    "SpendPeriod",
     "SubscriptionInvoices",
     "Transaction",
 ]

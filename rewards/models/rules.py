@@ -4,7 +4,9 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 
+from core.money import money_quantize
 from referrals.models import CURRENCY_CHOICES, Offer, Partner
+from rewards.engine import condition_errors
 
 AMOUNT = {"max_digits": 18, "decimal_places": 4}
 
@@ -24,9 +26,6 @@ class Recurring(models.TextChoices):
 
 
 class RewardRule(models.Model):
-    SpendPeriod = SpendPeriod
-    Recurring = Recurring
-
     class ConversionType(models.TextChoices):
         ANY = "", "any type"
         PURCHASE = "purchase"
@@ -103,9 +102,6 @@ class RewardRule(models.Model):
 
     def clean(self) -> None:
         """What the admin's form reports before the database's constraints would refuse it."""
-        from core.money import money_quantize
-        from rewards.engine import condition_errors
-
         errors: dict[str, list[str]] = {}
         if messages := condition_errors(self.conditions):
             errors["conditions"] = messages
