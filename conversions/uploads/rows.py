@@ -7,11 +7,12 @@ chunk in a thread while the server commits the last one.
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from django.utils import timezone
+from rest_framework.exceptions import ValidationError
 
 from conversions.intake.recording import ConversionReport
 from conversions.intake.validation import (
@@ -27,6 +28,7 @@ from conversions.intake.validation import (
 from conversions.models import ConversionUpload, UploadRowError
 from conversions.uploads.csv_files import CsvFileInvalid, CsvRow, CsvTable
 from core.errors import DomainError
+from core.input_limits import StrictDateTimeField
 from referrals.models import Offer
 
 CONVERSION_COLUMNS = [
@@ -93,15 +95,24 @@ def upload_columns_check(table: CsvTable, kind: str) -> list[str]:
     ]
 
 
+_API_OCCURRED_AT = StrictDateTimeField()
+
+
 def occurred_at_parse(value: str, tz: ZoneInfo) -> datetime:
-    """ISO 8601; without an offset the time is the advertiser's local time."""
+    """ISO 8601, without an offset in the advertiser's local time; then, as UTC, held to the API's own field
+    (2000-01-01 or later). A time in the future is refused when it is recorded, as for the API."""
     try:
         parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise FieldInvalid("Not an ISO 8601 date and time, such as 2025-03-31T14:05:00+02:00.") from None
-    if timezone.is_naive(parsed):
-        parsed = parsed.replace(tzinfo=tz)
-    return parsed
+        if timezone.is_naive(parsed):
+            parsed = parsed.replace(tzinfo=tz)
+        # In UTC first: an old local time's offset can have seconds, which the API's field does not read.
+        return _API_OCCURRED_AT.to_internal_value(parsed.astimezone(UTC))
+    except ValidationError as error:
+        if error.get_codes() == ["range"]:
+            raise FieldInvalid(str(error.detail[0])) from None
+    except (ValueError, OverflowError):
+        pass
+    raise FieldInvalid("Not an ISO 8601 date and time, such as 2025-03-31T14:05:00+02:00.")
 
 
 def _remembered(validate):
