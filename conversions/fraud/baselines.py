@@ -3,70 +3,64 @@
 import math
 import statistics
 import time
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from django.db.models import F
 
 from conversions.fraud.context import Check
 from conversions.models.conversion import Conversion
 
-# Statistics need recent history, but never more than this many rows per conversion.
-HISTORY_LIMIT = 500
 # An offer's history moves slowly: each process computes a baseline once per offer and hour
 # (the history up to the start of the conversion's hour) instead of once per conversion.
 BASELINE_TTL_SECONDS = 600
 _baselines: dict = {}
 
 
-def _baseline(key: tuple, compute):
-    now = time.monotonic()
-    cached = _baselines.get(key)
-    if cached is not None and cached[0] > now:
-        return cached[1]
-    if len(_baselines) > 5000:
-        _baselines.clear()
-    value = compute()
-    _baselines[key] = (now + BASELINE_TTL_SECONDS, value)
-    return value
+class BaselineCheck(Check):
+    def history_stats(self, history, threshold):
+        """The baseline from the history (newest first), or None when it is too short to judge by."""
+        raise NotImplementedError
+
+    def baseline(self, conversion: Conversion, threshold: dict, **filters):
+        """The cached baseline of the offer's accepted conversions (with `filters`) in the `days` before the hour."""
+        until = conversion.created_at.replace(minute=0, second=0, microsecond=0)
+        key = (self.code, conversion.offer_id, until, *sorted(filters.items()), *sorted(threshold.items()))
+        now = time.monotonic()
+        cached = _baselines.get(key)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        if len(_baselines) > 5000:
+            _baselines.clear()
+        history = Conversion.objects.filter(
+            offer_id=conversion.offer_id,
+            status=Conversion.Status.ACCEPTED,
+            created_at__gte=until - timedelta(days=threshold["days"]),
+            created_at__lt=until,
+            **filters,
+        ).order_by("-created_at")
+        value = self.history_stats(history, threshold)
+        _baselines[key] = (now + BASELINE_TTL_SECONDS, value)
+        return value
 
 
-def _hour_start(moment: datetime) -> datetime:
-    return moment.replace(minute=0, second=0, microsecond=0)
+class AmountOutlier(BaselineCheck):
+    def history_stats(self, history, threshold):
+        # Statistics need recent history, but never more than 500 rows.
+        amounts = [float(amount) for amount in history.values_list("amount", flat=True)[:500]]
+        if len(amounts) < threshold["min_samples"]:
+            return None
+        return statistics.fmean(amounts), statistics.pstdev(amounts), statistics.median(amounts), len(amounts)
 
-
-class AmountOutlier(Check):
     def run(self, context, threshold):
         conversion = context.conversion
-        until = _hour_start(conversion.created_at)
-        key = (self.code, conversion.offer_id, conversion.currency, until, tuple(sorted(threshold.items())))
-
-        def compute():
-            amounts = [
-                float(amount)
-                for amount in Conversion.objects.filter(
-                    offer_id=conversion.offer_id,
-                    currency=conversion.currency,
-                    status=Conversion.Status.ACCEPTED,
-                    created_at__gte=until - timedelta(days=threshold["days"]),
-                    created_at__lt=until,
-                )
-                .order_by("-created_at")
-                .values_list("amount", flat=True)[:HISTORY_LIMIT]
-            ]
-            if len(amounts) < threshold["min_samples"]:
-                return None
-            return statistics.fmean(amounts), statistics.pstdev(amounts), statistics.median(amounts), len(amounts)
-
-        baseline = _baseline(key, compute)
+        baseline = self.baseline(conversion, threshold, currency=conversion.currency)
         if baseline is None:
             return None
         mean, sd, median, samples = baseline
         amount = float(conversion.amount)
         sd_limit = mean + threshold["sd"] * sd
         median_limit = median * threshold["median_multiple"]
-        over = []
-        if amount > sd_limit:
-            over.append("mean_plus_sd")
+        over = ["mean_plus_sd"] if amount > sd_limit else []
         if median > 0 and amount > median_limit:
             over.append("median_multiple")
         if not over:
@@ -84,48 +78,27 @@ class AmountOutlier(Check):
         )
 
 
-class CtitLearnedBaseline(Check):
-    """Click-to-conversion time far below this offer's own recent distribution, on a log scale.
-
-    Robust z-score: (log ctit - median) / (1.4826 * MAD) of the offer's last accepted
-    conversions. Log, because CTIT spans seconds to weeks; median and MAD, because
-    the history itself may hold a few fast frauds that would drag a mean down.
-    """
+class CtitLearnedBaseline(BaselineCheck):
+    """Click-to-conversion time far below the offer's recent distribution: a robust z-score,
+    (log ctit - median) / (1.4826 * MAD). Log, because CTIT spans seconds to weeks; median and MAD,
+    because the history itself may hold a few fast frauds that would drag a mean down."""
 
     # Below this spread (in log-seconds) the history is too uniform to score against.
     min_scale = 0.1
 
+    def history_stats(self, history, threshold):
+        ctits = history.annotate(ctit=F("occurred_at") - F("click__created_at")).values_list("ctit", flat=True)
+        logs = sorted(math.log(max(ctit.total_seconds(), 1.0)) for ctit in ctits[: int(threshold["samples"])])
+        if len(logs) < threshold["min_samples"]:
+            return None
+        median = statistics.median(logs)
+        mad = statistics.median(abs(value - median) for value in logs)
+        p1 = logs[max(0, math.ceil(0.01 * len(logs)) - 1)]
+        return median, max(1.4826 * mad, self.min_scale), p1, len(logs)
+
     def run(self, context, threshold):
         seconds = context.ctit_seconds
-        if seconds is None:
-            return None
-        conversion = context.conversion
-        until = _hour_start(conversion.created_at)
-        key = (self.code, conversion.offer_id, until, tuple(sorted(threshold.items())))
-
-        def compute():
-            history = (
-                Conversion.objects.filter(
-                    offer_id=conversion.offer_id,
-                    status=Conversion.Status.ACCEPTED,
-                    click__isnull=False,
-                    created_at__gte=until - timedelta(days=threshold["days"]),
-                    created_at__lt=until,
-                )
-                .order_by("-created_at")
-                .annotate(ctit=F("occurred_at") - F("click__created_at"))
-                .values_list("ctit", flat=True)[: int(threshold["samples"])]
-            )
-            logs = sorted(math.log(max(ctit.total_seconds(), 1.0)) for ctit in history)
-            if len(logs) < threshold["min_samples"]:
-                return None
-            median = statistics.median(logs)
-            mad = statistics.median(abs(value - median) for value in logs)
-            p1 = logs[max(0, math.ceil(0.01 * len(logs)) - 1)]
-            return median, max(1.4826 * mad, self.min_scale), p1, len(logs)
-
-        baseline = _baseline(key, compute)
-        if baseline is None:
+        if seconds is None or (baseline := self.baseline(context.conversion, threshold, click__isnull=False)) is None:
             return None
         median, scale, p1, samples = baseline
         z = (math.log(max(seconds, 1.0)) - median) / scale

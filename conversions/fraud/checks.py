@@ -1,15 +1,13 @@
 """The fraud checks: each a small unit with a stable code, a default threshold and a score.
 
-A check looks at one conversion (with its click, offer and partner) and returns a
-`Signal` with the evidence it saw, or None. What a signal does (flag, reject,
-record) is decided per offer by `FraudSetting` rows, read in screening.py.
-docs/fraud.md describes every check, its default and how to tune it.
+What a signal does (flag, reject, record) is decided per offer by `FraudSetting` rows, read in
+screening.py. docs/fraud.md describes every check, its default and how to tune it.
 """
 
 import hashlib
 
 from conversions.fraud.baselines import AmountOutlier, CtitLearnedBaseline
-from conversions.fraud.context import IP_VELOCITY_WINDOW, MULTI_PARTNER_WINDOW, Check
+from conversions.fraud.context import MULTI_PARTNER_WINDOW, Check
 from conversions.fraud.datacenter import datacenter_ranges
 from referrals.models import Partner
 
@@ -41,14 +39,9 @@ class CtitTooLong(Check):
 
 
 class IpVelocity(Check):
-    window = IP_VELOCITY_WINDOW
-
     def run(self, context, threshold):
         ip = context.visitor_ip
-        if not ip:
-            return None
-        count = context.ip_conversions_in_hour(ip)
-        if count <= threshold:
+        if not ip or (count := context.ip_conversions_in_hour(ip)) <= threshold:
             return None
         return self.signal(ip=ip, conversions_last_hour=count, limit_per_hour=threshold)
 
@@ -56,32 +49,21 @@ class IpVelocity(Check):
 class MultiPartner(Check):
     """The same click, or the same customer, converting for more than one partner on the offer."""
 
-    window = MULTI_PARTNER_WINDOW
-
     def run(self, context, threshold):
-        conversion = context.conversion
+        conversion, click = context.conversion, context.click
         if not conversion.partner_id:
             return None
-        evidence = {}
-        click = context.click
+        evidence, partners = {}, set()
         if click is not None:
-            other = context.click_partner_ids() - {conversion.partner_id}
-            if click.partner_id != conversion.partner_id:
-                other.add(click.partner_id)
+            other = (context.click_partner_ids() | {click.partner_id}) - {conversion.partner_id}
             if other:
-                evidence["click_id"] = click.click_id
-                evidence["click_other_partner_ids"] = sorted(other)
-        key = context.customer_key
-        if key is not None:
-            name, value = key
-            others = context.customer_partner_ids(name, value, conversion.created_at - self.window)
-            others.discard(conversion.partner_id)
-            if others:
-                evidence["customer_key"] = name
-                evidence["customer_other_partner_ids"] = sorted(others)
-        partners = set(evidence.get("click_other_partner_ids", [])) | set(
-            evidence.get("customer_other_partner_ids", [])
-        )
+                evidence.update(click_id=click.click_id, click_other_partner_ids=sorted(other))
+                partners |= other
+        if key := context.customer_key:
+            others = context.customer_partner_ids(*key, conversion.created_at - MULTI_PARTNER_WINDOW)
+            if others := others - {conversion.partner_id}:
+                evidence.update(customer_key=key[0], customer_other_partner_ids=sorted(others))
+                partners |= others
         if len(partners) < threshold:
             return None
         return self.signal(**evidence, other_partners=len(partners), threshold_other_partners=threshold)
@@ -89,61 +71,44 @@ class MultiPartner(Check):
 
 class BotUserAgent(Check):
     def run(self, context, threshold):
+        conversion = context.conversion
+        sides = {"click": context.click, "conversion": conversion if conversion.user_agent_from_visitor else None}
         reasons = []
-        click, conversion = context.click, context.conversion
-        if click is not None:
-            if click.is_bot:
-                reasons.append("click user agent is a bot or crawler")
-            elif "headless" in click.user_agent.lower():
-                reasons.append("click from a headless browser")
-        if conversion.user_agent_from_visitor:
-            if conversion.is_bot:
-                reasons.append("conversion user agent is a bot or crawler")
-            elif "headless" in conversion.user_agent.lower():
-                reasons.append("conversion from a headless browser")
+        for side, seen in sides.items():
+            if seen is not None and seen.is_bot:
+                reasons.append(f"{side} user agent is a bot or crawler")
+            elif seen is not None and "headless" in seen.user_agent.lower():
+                reasons.append(f"{side} from a headless browser")
         if not reasons:
             return None
-        return self.signal(
-            reasons=reasons,
-            click_user_agent=click.user_agent[:300] if click else "",
-            conversion_user_agent=conversion.user_agent[:300] if conversion.user_agent_from_visitor else "",
-        )
+        agents = {f"{side}_user_agent": seen.user_agent[:300] if seen else "" for side, seen in sides.items()}
+        return self.signal(reasons=reasons, **agents)
 
 
 class DatacenterIp(Check):
     def run(self, context, threshold):
-        candidates = [("conversion", context.visitor_ip)]
-        if context.click is not None:
-            candidates.append(("click", context.click.ip))
-        ranges = None
-        for side, ip in candidates:
+        for side, ip in context.ips.items():
             if not ip:
                 continue
-            ranges = ranges or datacenter_ranges()
-            match = ranges.lookup(ip)
-            if match:
-                cidr, provider = match
-                return self.signal(side=side, ip=ip, cidr=cidr, provider=provider, ranges_source=ranges.source)
+            ranges = datacenter_ranges()
+            if match := ranges.lookup(ip):
+                return self.signal(side=side, ip=ip, cidr=match[0], provider=match[1], ranges_source=ranges.source)
         return None
 
 
 class CountryMismatch(Check):
     def run(self, context, threshold):
-        click_country = context.click.country if context.click else ""
-        conversion_country = context.visitor_country
-        if not click_country or not conversion_country or click_country == conversion_country:
+        seen = context.countries
+        if not seen["click"] or not seen["conversion"] or seen["click"] == seen["conversion"]:
             return None
-        return self.signal(click_country=click_country, conversion_country=conversion_country)
+        return self.signal(click_country=seen["click"], conversion_country=seen["conversion"])
 
 
 class CountryNotAllowed(Check):
     def run(self, context, threshold):
         allowed = context.offer.allowed_country_codes
-        if not allowed:
-            return None
-        seen = {"click": context.click.country if context.click else "", "conversion": context.visitor_country}
-        outside = {side: country for side, country in seen.items() if country and country not in allowed}
-        if not outside:
+        outside = {side: country for side, country in context.countries.items() if country and country not in allowed}
+        if not allowed or not outside:
             return None
         return self.signal(countries=outside, allowed=sorted(allowed))
 
@@ -158,17 +123,12 @@ class SelfReferral(Check):
         if partner is None:
             return None
         evidence = {}
-        if partner.last_login_ip:
-            for side, ip in (
-                ("conversion", context.visitor_ip),
-                ("click", context.click.ip if context.click else None),
-            ):
-                if ip and ip == partner.last_login_ip:
-                    evidence[f"{side}_ip_is_partner_login_ip"] = ip
-        key = context.customer_key
-        if key and key[0] == "customer_email_sha256" and partner.user.email:
-            if key[1] == email_sha256(partner.user.email):
-                evidence["customer_email_is_partner_email"] = True
+        for side, ip in context.ips.items():
+            if ip and ip == partner.last_login_ip:
+                evidence[f"{side}_ip_is_partner_login_ip"] = ip
+        key, email = context.customer_key, partner.user.email
+        if key and key[0] == "customer_email_sha256" and email and key[1] == email_sha256(email):
+            evidence["customer_email_is_partner_email"] = True
         return self.signal(**evidence) if evidence else None
 
 
@@ -199,8 +159,8 @@ CHECKS: dict[str, Check] = {
             "Click-to-conversion time too long",
             score=20,
             default_threshold=30,
-            default_enabled=False,
             threshold_help="days",
+            default_enabled=False,
         ),
         IpVelocity(
             "ip_velocity",
@@ -235,8 +195,6 @@ CHECKS: dict[str, Check] = {
             default_threshold={"z": 3.5, "min_samples": 30, "samples": 500, "days": 90},
             threshold_help="robust z-score on log CTIT below -z",
         ),
-        PartnerSuspended(
-            "partner_suspended", "Partner is suspended", score=100, configurable=False, default_action="flag"
-        ),
+        PartnerSuspended("partner_suspended", "Partner is suspended", score=100, configurable=False),
     )
 }

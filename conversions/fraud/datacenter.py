@@ -1,10 +1,8 @@
 """Data-centre and hosting networks: the list shipped in data/, or the table loaded by
 `manage.py refresh_datacenter_ranges`, which replaces it when it has rows.
 
-Lookups are in memory (bisect over merged integer ranges, a few microseconds). The
-loaded set is kept per process; every VERSION_CHECK_SECONDS one cheap aggregate query
-asks whether the table changed, so a refresh reaches running workers within a minute
-(at once in the process that loaded it).
+Lookups bisect merged integer ranges in memory. Each process keeps the set it loaded and asks
+the table whether it changed once a minute, so a refresh reaches running workers within a minute.
 """
 
 import bisect
@@ -50,8 +48,8 @@ def ranges_parse(text: str) -> list[tuple[str, str]]:
 @dataclass
 class RangeSet:
     source: str  # "file" or "table"
-    starts: dict  # version -> sorted starts
-    spans: dict  # version -> [(start, end, cidr, provider)] in the same order
+    spans: dict  # version -> [(start, end, cidr, provider)], sorted
+    starts: dict  # version -> their starts, for bisect
 
     @classmethod
     def build(cls, ranges: list[tuple[str, str]], *, source: str) -> "RangeSet":
@@ -61,17 +59,16 @@ class RangeSet:
             by_version[network.version].append(
                 (int(network.network_address), int(network.broadcast_address), str(network), provider)
             )
-        spans = {}
+        spans: dict[int, list] = {}
         for version, items in by_version.items():
             # Merge overlaps so the range before a bisect point is the only one that can hold the address.
-            merged: list[list] = []
+            merged = spans[version] = []
             for start, end, cidr, provider in sorted(items):
                 if merged and start <= merged[-1][1]:
                     merged[-1][1] = max(merged[-1][1], end)
                 else:
                     merged.append([start, end, cidr, provider])
-            spans[version] = [tuple(item) for item in merged]
-        return cls(source=source, starts={v: [s[0] for s in items] for v, items in spans.items()}, spans=spans)
+        return cls(source, spans, starts={version: [span[0] for span in items] for version, items in spans.items()})
 
     def lookup(self, ip: str) -> tuple[str, str] | None:
         """The (cidr, provider) that holds the address, or None."""
@@ -82,8 +79,7 @@ class RangeSet:
         if address.version == 6 and address.ipv4_mapped:
             address = address.ipv4_mapped
         value = int(address)
-        starts = self.starts[address.version]
-        index = bisect.bisect_right(starts, value) - 1
+        index = bisect.bisect_right(self.starts[address.version], value) - 1
         if index < 0:
             return None
         start, end, cidr, provider = self.spans[address.version][index]
@@ -93,7 +89,6 @@ class RangeSet:
         return sum(len(items) for items in self.spans.values())
 
 
-VERSION_CHECK_SECONDS = 60
 _loaded: dict = {"version": None, "ranges": None, "checked": 0.0}
 
 
@@ -103,18 +98,17 @@ def datacenter_ranges_forget() -> None:
 
 
 def datacenter_ranges() -> RangeSet:
-    if _loaded["ranges"] is not None and time.monotonic() - _loaded["checked"] < VERSION_CHECK_SECONDS:
+    if _loaded["ranges"] is not None and time.monotonic() - _loaded["checked"] < 60:
         return _loaded["ranges"]
     _loaded["checked"] = time.monotonic()
     state = DatacenterRange.objects.aggregate(count=Count("id"), latest=Max("loaded_at"))
     version = (state["count"], state["latest"])
     if _loaded["version"] != version:
         if state["count"]:
-            rows = DatacenterRange.objects.values_list("cidr", "provider")
-            _loaded["ranges"] = RangeSet.build(list(rows), source="table")
+            ranges = RangeSet.build(list(DatacenterRange.objects.values_list("cidr", "provider")), source="table")
         else:
-            _loaded["ranges"] = RangeSet.build(ranges_parse(SHIPPED_FILE.read_text()), source="file")
-        _loaded["version"] = version
+            ranges = RangeSet.build(ranges_parse(SHIPPED_FILE.read_text()), source="file")
+        _loaded.update(version=version, ranges=ranges)
     return _loaded["ranges"]
 
 
