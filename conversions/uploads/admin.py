@@ -65,33 +65,12 @@ class ConversionUploadAdmin(admin.ModelAdmin):
     list_select_related = ["advertiser", "offer"]
     raw_id_fields = ["offer", "identical_to"]
     actions = ["requeue"]
+    # Once uploaded all is read-only: the add form's fields first, then every other stored field but the file.
     readonly_fields = [
-        "advertiser",
-        "kind",
-        "offer",
-        "billing_month",
-        "original_name",
-        "size",
-        "sha256",
-        "identical_to",
-        "uploaded_by",
-        "status",
-        "failure",
-        "ignored_columns",
-        "rows_total",
-        "rows_done",
-        "created_count",
-        "duplicate_count",
-        "updated_count",
-        "unchanged_count",
-        "error_count",
-        "summary",
-        "created_at",
-        "started_at",
-        "finished_at",
+        *UploadAddForm.Meta.fields,
+        *(f.name for f in ConversionUpload._meta.fields if f.name not in {"id", "file", *UploadAddForm.Meta.fields}),
         "first_errors",
     ]
-    exclude = ["file"]
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         if obj is None:
@@ -102,9 +81,7 @@ class ConversionUploadAdmin(admin.ModelAdmin):
         return self.readonly_fields if obj else []
 
     def get_fields(self, request, obj=None):
-        if obj is None:
-            return ["advertiser", "kind", "offer", "billing_month", "upload_file"]
-        return self.readonly_fields
+        return self.readonly_fields if obj else [*UploadAddForm.Meta.fields, "upload_file"]
 
     def has_delete_permission(self, request, obj=None):
         return False  # the record of what a file did stays
@@ -122,7 +99,6 @@ class ConversionUploadAdmin(admin.ModelAdmin):
             billing_month=data.get("billing_month"),
             user=request.user,
         )
-        obj.pk = created.pk
         obj.__dict__.update(created.__dict__)
         messages.info(request, f"Upload #{created.pk} is queued for import ({created.rows_total} rows).")
 
@@ -155,6 +131,5 @@ class ConversionUploadAdmin(admin.ModelAdmin):
 
     def errors_csv(self, request, pk: int) -> HttpResponse:
         upload = get_object_or_404(ConversionUpload, pk=pk)
-        rows = upload.row_errors.values_list("row", "column", "value", "external_id", "reason")
-        header = ["row", "column", "value", "external_id", "reason"]
-        return csv_download(f"upload-{upload.pk}-errors.csv", header, rows)
+        columns = ["row", "column", "value", "external_id", "reason"]
+        return csv_download(f"upload-{upload.pk}-errors.csv", columns, upload.row_errors.values_list(*columns))
