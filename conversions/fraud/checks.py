@@ -106,7 +106,7 @@ class CountryMismatch(Check):
 
 class CountryNotAllowed(Check):
     def run(self, context, threshold):
-        allowed = context.offer.allowed_country_codes
+        allowed = context.conversion.offer.allowed_country_codes
         outside = {side: country for side, country in context.countries.items() if country and country not in allowed}
         if not allowed or not outside:
             return None

@@ -6,10 +6,9 @@ from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from functools import cached_property
 
 from conversions.models.conversion import Conversion
-from referrals.models import Click, Offer, Partner
+from referrals.models import Click, Partner
 
 # The windows the preload's queries cover, owned by the checks that read them.
 IP_VELOCITY_WINDOW = timedelta(hours=1)
@@ -92,24 +91,20 @@ class ScreeningPreload:
             ]
 
 
-@dataclass
 class ScreeningContext:
     """One conversion and what the checks read around it, answered from its set's preload."""
 
-    conversion: Conversion
-    preload: ScreeningPreload
-
-    @cached_property
-    def click(self) -> Click | None:
-        return self.conversion.click if self.conversion.click_id else None
-
-    @property
-    def offer(self) -> Offer:
-        return self.conversion.offer
-
-    @property
-    def partner(self) -> Partner | None:
-        return self.preload.partners.get(self.conversion.partner_id)
+    def __init__(self, conversion: Conversion, preload: ScreeningPreload) -> None:
+        self.conversion, self.preload = conversion, preload
+        self.click: Click | None = conversion.click if conversion.click_id else None
+        self.partner: Partner | None = preload.partners.get(conversion.partner_id)
+        self.customer_key = customer_key_of(conversion)
+        # The conversion's IP and country only when they are the visitor's, not the reporting server's.
+        self.visitor_ip = conversion.ip if conversion.ip_from_visitor else None
+        self.visitor_country = conversion.country if conversion.ip_from_visitor else ""
+        self.ips = {"conversion": self.visitor_ip, "click": self.click.ip if self.click else None}
+        self.countries = {"click": self.click.country if self.click else "", "conversion": self.visitor_country}
+        self.ctit_seconds = (conversion.occurred_at - self.click.created_at).total_seconds() if self.click else None
 
     def ip_conversions_in_hour(self, ip: str) -> int:
         """Visitor conversions from the IP created in the hour up to this one's creation (itself included)."""
@@ -128,33 +123,6 @@ class ScreeningContext:
             for pk, offer_id, created_at, partner_id, found in self.preload.customers.get(name, [])
             if found == key and offer_id == conversion.offer_id and created_at >= since and pk != conversion.pk
         }
-
-    @property
-    def visitor_ip(self) -> str | None:
-        """The conversion's IP when it is the visitor's, not the reporting server's."""
-        return self.conversion.ip if self.conversion.ip_from_visitor else None
-
-    @property
-    def visitor_country(self) -> str:
-        return self.conversion.country if self.conversion.ip_from_visitor else ""
-
-    @property
-    def ips(self) -> dict[str, str | None]:
-        return {"conversion": self.visitor_ip, "click": self.click.ip if self.click else None}
-
-    @property
-    def countries(self) -> dict[str, str]:
-        return {"click": self.click.country if self.click else "", "conversion": self.visitor_country}
-
-    @property
-    def ctit_seconds(self) -> float | None:
-        if self.click is None:
-            return None
-        return (self.conversion.occurred_at - self.click.created_at).total_seconds()
-
-    @property
-    def customer_key(self) -> tuple[str, str] | None:
-        return customer_key_of(self.conversion)
 
 
 def _positive_number(value, *, name: str = "threshold") -> float:

@@ -48,27 +48,21 @@ def ranges_parse(text: str) -> list[tuple[str, str]]:
 @dataclass
 class RangeSet:
     source: str  # "file" or "table"
-    spans: dict  # version -> [(start, end, cidr, provider)], sorted
-    starts: dict  # version -> their starts, for bisect
+    spans: dict  # version -> [[start, end, cidr, provider]], sorted, overlaps merged
 
     @classmethod
     def build(cls, ranges: list[tuple[str, str]], *, source: str) -> "RangeSet":
-        by_version: dict[int, list] = {4: [], 6: []}
-        for cidr, provider in ranges:
-            network = ipaddress.ip_network(cidr, strict=False)
-            by_version[network.version].append(
-                (int(network.network_address), int(network.broadcast_address), str(network), provider)
-            )
-        spans: dict[int, list] = {}
-        for version, items in by_version.items():
-            # Merge overlaps so the range before a bisect point is the only one that can hold the address.
-            merged = spans[version] = []
-            for start, end, cidr, provider in sorted(items):
-                if merged and start <= merged[-1][1]:
-                    merged[-1][1] = max(merged[-1][1], end)
-                else:
-                    merged.append([start, end, cidr, provider])
-        return cls(source, spans, starts={version: [span[0] for span in items] for version, items in spans.items()})
+        networks = ((ipaddress.ip_network(cidr, strict=False), provider) for cidr, provider in ranges)
+        items = [(n.version, int(n.network_address), int(n.broadcast_address), str(n), p) for n, p in networks]
+        spans: dict[int, list] = {4: [], 6: []}
+        # Merge overlaps so the range before a bisect point is the only one that can hold the address.
+        for version, start, end, cidr, provider in sorted(items):
+            merged = spans[version]
+            if merged and start <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], end)
+            else:
+                merged.append([start, end, cidr, provider])
+        return cls(source, spans)
 
     def lookup(self, ip: str) -> tuple[str, str] | None:
         """The (cidr, provider) that holds the address, or None."""
@@ -78,11 +72,11 @@ class RangeSet:
             return None
         if address.version == 6 and address.ipv4_mapped:
             address = address.ipv4_mapped
-        value = int(address)
-        index = bisect.bisect_right(self.starts[address.version], value) - 1
+        value, spans = int(address), self.spans[address.version]
+        index = bisect.bisect_right(spans, value, key=lambda span: span[0]) - 1
         if index < 0:
             return None
-        start, end, cidr, provider = self.spans[address.version][index]
+        start, end, cidr, provider = spans[index]
         return (cidr, provider) if start <= value <= end else None
 
     def __len__(self) -> int:

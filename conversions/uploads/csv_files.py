@@ -58,10 +58,6 @@ class CsvRow:
         return (self.values.get(column) or "").strip()
 
 
-def _is_blank(cells: list[str]) -> bool:
-    return not "".join(cells).strip()
-
-
 @dataclass
 class CsvTable:
     """The header (names stripped and lower-cased) and the data rows with their spreadsheet row numbers."""
@@ -81,7 +77,7 @@ class CsvTable:
         record, seen = 1, 0
         for cells in reader:
             record += 1
-            if _is_blank(cells):
+            if not "".join(cells).strip():  # a blank row
                 continue
             seen += 1
             if seen <= start:
@@ -100,7 +96,7 @@ def csv_table_read(raw: bytes) -> CsvTable:
         reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
         header = [name.strip().lower() for name in next(reader)]
         # Read it all once, so that a broken quote fails here and not half-way through an import.
-        row_count = sum(1 for cells in reader if not _is_blank(cells))
+        row_count = sum(1 for cells in reader if "".join(cells).strip())
     except csv.Error as error:
         raise CsvFileInvalid(f"The file is not valid CSV: {error}.") from None
     if not any(header):

@@ -52,14 +52,14 @@ class RowError:
     external_id: str = ""
 
     def model(self, upload: ConversionUpload) -> UploadRowError:
-        return UploadRowError(
-            upload=upload,
-            row=self.row,
-            column=self.column[:100],
-            value=self.value[:200],
-            external_id=self.external_id[:128],
-            reason=self.reason[:500],
-        )
+        """The row to store, each text cut to its column's length (a cell can be longer than any column)."""
+        texts = {name: getattr(self, name)[: _ERROR_LENGTHS[name]] for name in _ERROR_LENGTHS}
+        return UploadRowError(upload=upload, row=self.row, **texts)
+
+
+_ERROR_LENGTHS = {
+    name: UploadRowError._meta.get_field(name).max_length for name in ("column", "value", "external_id", "reason")
+}
 
 
 def _meta_columns(header) -> tuple[str, ...]:
@@ -102,7 +102,7 @@ def occurred_at_parse(value: str, tz: ZoneInfo) -> datetime:
 
 
 def _answer(validate, *args) -> tuple:
-    """(the valid value, "") or (None, the FieldInvalid message)."""
+    """(the valid value, "") or (None, the message)."""
     try:
         return validate(*args), ""
     except FieldInvalid as error:
@@ -188,8 +188,6 @@ def row_errors_from(error: DomainError, row: CsvRow, report: ConversionReport) -
 
 @dataclass
 class CheckedRows:
-    """A chunk's rows checked field by field: the valid ones with their reports, and the row errors."""
-
     valid: list[tuple[CsvRow, ConversionReport]]
     errors: list[RowError]
 
