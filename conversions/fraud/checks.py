@@ -12,17 +12,16 @@ from conversions.fraud.datacenter import datacenter_ranges
 from referrals.models import Partner
 
 
+def _ctit_times(context) -> dict[str, str]:
+    return {"click_at": context.click.created_at.isoformat(), "occurred_at": context.conversion.occurred_at.isoformat()}
+
+
 class CtitTooShort(Check):
     def run(self, context, threshold):
         seconds = context.ctit_seconds
         if seconds is None or seconds >= threshold:
             return None
-        return self.signal(
-            ctit_seconds=round(seconds, 1),
-            threshold_seconds=threshold,
-            click_at=context.click.created_at.isoformat(),
-            occurred_at=context.conversion.occurred_at.isoformat(),
-        )
+        return self.signal(ctit_seconds=round(seconds, 1), threshold_seconds=threshold, **_ctit_times(context))
 
 
 class CtitTooLong(Check):
@@ -30,12 +29,7 @@ class CtitTooLong(Check):
         seconds = context.ctit_seconds
         if seconds is None or seconds <= threshold * 86400:
             return None
-        return self.signal(
-            ctit_days=round(seconds / 86400, 2),
-            threshold_days=threshold,
-            click_at=context.click.created_at.isoformat(),
-            occurred_at=context.conversion.occurred_at.isoformat(),
-        )
+        return self.signal(ctit_days=round(seconds / 86400, 2), threshold_days=threshold, **_ctit_times(context))
 
 
 class IpVelocity(Check):
@@ -113,10 +107,6 @@ class CountryNotAllowed(Check):
         return self.signal(countries=outside, allowed=sorted(allowed))
 
 
-def email_sha256(email: str) -> str:
-    return hashlib.sha256(email.strip().lower().encode()).hexdigest()
-
-
 class SelfReferral(Check):
     def run(self, context, threshold):
         partner = context.partner
@@ -126,8 +116,8 @@ class SelfReferral(Check):
         for side, ip in context.ips.items():
             if ip and ip == partner.last_login_ip:
                 evidence[f"{side}_ip_is_partner_login_ip"] = ip
-        key, email = context.customer_key, partner.user.email
-        if key and key[0] == "customer_email_sha256" and email and key[1] == email_sha256(email):
+        key, email = context.customer_key, partner.user.email.strip().lower()
+        if key and key[0] == "customer_email_sha256" and email and key[1] == hashlib.sha256(email.encode()).hexdigest():
             evidence["customer_email_is_partner_email"] = True
         return self.signal(**evidence) if evidence else None
 

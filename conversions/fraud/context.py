@@ -25,9 +25,6 @@ class Signal:
     score: int
     evidence: dict
 
-    def as_json(self, *, action: str) -> dict:
-        return {"code": self.code, "score": self.score, "action": action, "evidence": self.evidence}
-
 
 def _json_key(value) -> tuple:
     """A value as jsonb compares it: true is not 1, 1 is 1.0, "1" is neither."""

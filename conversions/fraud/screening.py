@@ -72,7 +72,7 @@ def _screening(context: ScreeningContext, settings: dict[str, CheckSetting]) -> 
             fired.append((signal, setting.action))
     screening = Screening(
         total_score=min(100, sum(signal.score for signal, _action in fired)),
-        signals=[signal.as_json(action=action) for signal, action in fired],
+        signals=[{"code": s.code, "score": s.score, "action": action, "evidence": s.evidence} for s, action in fired],
     )
     # Reject beats flag; within one, the highest-scoring signal (then the registry's order) decides.
     for decision in (REJECT, FLAG):
@@ -89,8 +89,7 @@ def _screening(context: ScreeningContext, settings: dict[str, CheckSetting]) -> 
 def conversions_screen(conversions: list[Conversion], *, now: datetime) -> list[Screening]:
     """Screen (locked) conversions, setting each one's score and signals; the caller saves them and acts.
 
-    The offers' settings are read once per offer and what the checks look up once for the set
-    (ScreeningPreload), so a batch makes a handful of queries instead of several per conversion.
+    Settings are read once per offer and what the checks look up once for the set (ScreeningPreload).
     """
     settings = {offer_id: fraud_settings_for(offer_id) for offer_id in {c.offer_id for c in conversions}}
     preload = ScreeningPreload(conversions)

@@ -6,7 +6,7 @@ that occurred in the month in the advertiser's time zone.
 """
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -45,11 +45,6 @@ class ReconciliationLine:
         return self.their_amount - self.our_amount
 
 
-def month_bounds(month: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
-    start = datetime(month.year, month.month, 1, tzinfo=tz)
-    return start, datetime(month.year + month.month // 12, month.month % 12 + 1, 1, tzinfo=tz)
-
-
 def _their_rows(table: CsvTable) -> tuple[dict[str, tuple[int, Decimal]], list[RowError]]:
     theirs: dict[str, tuple[int, Decimal]] = {}
     errors: list[RowError] = []
@@ -77,7 +72,9 @@ def reconciliation_lines(upload: ConversionUpload, table: CsvTable | None = None
         with upload.file.open("rb") as stored:
             table = csv_table_read(stored.read())
     theirs, _ = _their_rows(table)
-    start, end = month_bounds(upload.billing_month, ZoneInfo(upload.advertiser.time_zone))
+    month, tz = upload.billing_month, ZoneInfo(upload.advertiser.time_zone)
+    start = datetime(month.year, month.month, 1, tzinfo=tz)
+    end = datetime(month.year + month.month // 12, month.month % 12 + 1, 1, tzinfo=tz)
     ours_qs = Conversion.objects.filter(advertiser=upload.advertiser).select_related("offer")
     if upload.offer_id:
         ours_qs = ours_qs.filter(offer_id=upload.offer_id)
