@@ -84,9 +84,7 @@ def conversion_decide(
     *, conversion: Conversion, decision: str, remark="", actor=None, channel="advertiser", now: datetime | None = None
 ) -> bool:
     """The advertiser's decision within the validation term: approve, or reject with a remark the publisher sees.
-
-    True if the status changed; deciding the same way twice changes nothing the second time.
-    """
+    True if the status changed (deciding the same way twice changes nothing the second time)."""
     now = now or timezone.now()
     if now > (ends := validation_term_ends(conversion)):
         raise ValidationTermOver(f"The validation term ended on {ends:%Y-%m-%d}; ask the network to change it.")

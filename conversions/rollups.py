@@ -47,9 +47,8 @@ def _rollups_add(by_sub1: dict[tuple, list]) -> None:
 def rollup_earnings_add(moves: list[tuple[Conversion, str, Decimal]]) -> None:
     """Move the earnings by (conversion, currency, amount): a reward granted (+), reversed (-) or adjusted.
 
-    The one place earnings change, for one reward or a batch of them: summed per rollup row in
-    memory, one statement per table, the click sub1s read in one query (per reward this was three
-    round trips, 43% of W3's time, docs/performance.md).
+    The one place earnings change, for a batch in a few statements (per reward this was three round
+    trips, 43% of W3's time, docs/performance.md).
     """
     moves = [move for move in moves if move[0].partner_id is not None]
     sub1s = {c.click_id: c.click.sub1 for c, _, _ in moves if c.click_id and Conversion.click.is_cached(c)}
@@ -63,10 +62,8 @@ def rollup_earnings_add(moves: list[tuple[Conversion, str, Decimal]]) -> None:
 
 
 def rollup_conversions_rebuild() -> int:
-    """Recount the conversion rollups from conversions and rewards; returns the sub1 rows made.
-
-    Run it inside a transaction, with ingestion paused, so nothing is counted twice or missed.
-    """
+    """Recount the conversion rollups from conversions and rewards, in a transaction with ingestion paused (so
+    nothing is counted twice or missed); returns the sub1 rows made."""
     ConversionStat.objects.all().delete()
     ConversionSub1Stat.objects.all().delete()
     by_sub1: dict[tuple, list] = {}

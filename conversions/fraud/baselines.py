@@ -17,12 +17,9 @@ _baselines: dict = {}
 
 
 class BaselineCheck(Check):
-    def history_stats(self, history, threshold):
-        """The baseline from the history (newest first), or None when it is too short to judge by."""
-        raise NotImplementedError
-
     def baseline(self, conversion: Conversion, threshold: dict, **filters):
-        """The cached baseline of the offer's accepted conversions (with `filters`) in the `days` before the hour."""
+        """The offer's accepted conversions (with `filters`) of the `days` before the hour, as `history_stats`
+        makes them a baseline (None: too few to judge by); cached."""
         until = conversion.created_at.replace(minute=0, second=0, microsecond=0)
         key = (self.code, conversion.offer_id, until, *sorted(filters.items()), *sorted(threshold.items()))
         now = time.monotonic()

@@ -33,11 +33,9 @@ def ranges_parse(text: str) -> list[tuple[str, str]]:
             continue
         cidr, _, provider = line.partition(" ")
         try:
-            network = ipaddress.ip_network(cidr, strict=False)
+            ranges.append((str(ipaddress.ip_network(cidr, strict=False)), provider.strip()[:100]))
         except ValueError:
             errors.append(f"line {number}: {cidr!r} is not an IP network")
-            continue
-        ranges.append((str(network), provider.strip()[:100]))
     if errors:
         raise RangesInvalid("; ".join(errors[:20]) + (f" (and {len(errors) - 20} more)" if len(errors) > 20 else ""))
     if not ranges:

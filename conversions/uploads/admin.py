@@ -90,15 +90,8 @@ class ConversionUploadAdmin(admin.ModelAdmin):
         if change:
             return
         data = form.cleaned_data
-        created = upload_create(
-            advertiser=data["advertiser"],
-            kind=data["kind"],
-            name=data["upload_file"].name,
-            raw=data["raw"],
-            offer=data.get("offer"),
-            billing_month=data.get("billing_month"),
-            user=request.user,
-        )
+        fields = {name: data.get(name) for name in UploadAddForm.Meta.fields}
+        created = upload_create(**fields, name=data["upload_file"].name, raw=data["raw"], user=request.user)
         obj.__dict__.update(created.__dict__)
         messages.info(request, f"Upload #{created.pk} is queued for import ({created.rows_total} rows).")
 

@@ -74,9 +74,8 @@ class CsvTable:
         header, width = self.header, len(self.header)
         # Row numbers as a spreadsheet shows them: the header is row 1, blank rows count, a quoted
         # line break inside a cell does not.
-        record, seen = 1, 0
-        for cells in reader:
-            record += 1
+        seen = 0
+        for record, cells in enumerate(reader, start=2):
             if not "".join(cells).strip():  # a blank row
                 continue
             seen += 1

@@ -49,11 +49,8 @@ def upload_create(
         raise CsvFileInvalid("Choose the billing month to compare.")
     ignored, total = upload_file_check(raw, kind)
     digest = hashlib.sha256(raw).hexdigest()
-    identical = (
-        ConversionUpload.objects.filter(advertiser=advertiser, kind=kind, offer=offer, sha256=digest)
-        .order_by("created_at", "pk")
-        .first()
-    )
+    # The earliest (uploads are ordered newest first).
+    identical = ConversionUpload.objects.filter(advertiser=advertiser, kind=kind, offer=offer, sha256=digest).last()
     upload = ConversionUpload(
         advertiser=advertiser,
         offer=offer,
