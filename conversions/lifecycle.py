@@ -124,11 +124,9 @@ def conversion_amount_change(
         # The reward's amount before (none without a partner), to move the earnings rollups by the difference.
         before = Reward.objects.filter(conversion_id=conversion.pk).values_list("amount", flat=True).first()
         if before is not None:
+            memo = f"conversion {conversion.external_id}: amount {change}"
             reward = reward_amount_adjust(
-                conversion_id=conversion.pk,
-                facts=conversion_facts(conversion),
-                now=now,
-                memo=f"conversion {conversion.external_id}: amount {change}",
+                conversion_id=conversion.pk, facts=conversion_facts(conversion), now=now, memo=memo
             )
             if reward is not None and reward.amount != before:
                 # A reversed reward is never adjusted, so a changed one still counts in the earnings.

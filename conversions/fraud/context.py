@@ -123,9 +123,7 @@ class ScreeningContext:
 
 
 def _positive_number(value, *, name: str = "threshold") -> float:
-    if isinstance(value, bool):
-        raise ThresholdInvalid(f"{name} must be a number.")
-    try:
+    try:  # a bool is not a number here: Decimal("True") is refused
         number = float(Decimal(str(value)))
     except ArithmeticError:
         raise ThresholdInvalid(f"{name} must be a number.") from None

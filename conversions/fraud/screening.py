@@ -75,14 +75,12 @@ def _screening(context: ScreeningContext, settings: dict[str, CheckSetting]) -> 
         signals=[{"code": s.code, "score": s.score, "action": action, "evidence": s.evidence} for s, action in fired],
     )
     # Reject beats flag; within one, the highest-scoring signal (then the registry's order) decides.
-    for decision in (REJECT, FLAG):
-        if candidates := [signal for signal, action in fired if action == decision]:
-            screening.decision, screening.reason = decision, max(candidates, key=lambda signal: signal.score).code
-            break
-    if screening.decision == REJECT:
-        screening.remark = f"Rejected by fraud screening: {CHECKS[screening.reason].title.lower()}."
-    elif screening.decision == FLAG:
+    if holding := [(signal, action) for signal, action in fired if action in (REJECT, FLAG)]:
+        signal, screening.decision = max(holding, key=lambda held: (held[1] == REJECT, held[0].score))
+        screening.reason = signal.code
         screening.remark = "Held for review by the network."
+        if screening.decision == REJECT:
+            screening.remark = f"Rejected by fraud screening: {CHECKS[signal.code].title.lower()}."
     return screening
 
 

@@ -99,11 +99,8 @@ class ConversionUploadAdmin(admin.ModelAdmin):
     def first_errors(self, obj):
         if not obj.error_count:
             return "none"
-        rows = format_html_join(
-            "",
-            "<li>row {}, {}: {}</li>",
-            ((error.row, error.column or "row", error.reason) for error in obj.row_errors.all()[:50]),
-        )
+        errors = ((error.row, error.column or "row", error.reason) for error in obj.row_errors.all()[:50])
+        rows = format_html_join("", "<li>row {}, {}: {}</li>", errors)
         url = reverse("admin:conversions_conversionupload_errors", args=[obj.pk])
         return format_html('<ul>{}</ul><a href="{}">Download all errors (CSV)</a>', rows, url)
 
@@ -113,14 +110,8 @@ class ConversionUploadAdmin(admin.ModelAdmin):
         self.message_user(request, f"{count} upload(s) queued again; finished ones were left alone.")
 
     def get_urls(self):
-        return [
-            path(
-                "<int:pk>/errors.csv",
-                self.admin_site.admin_view(self.errors_csv),
-                name="conversions_conversionupload_errors",
-            ),
-            *super().get_urls(),
-        ]
+        view = self.admin_site.admin_view(self.errors_csv)
+        return [path("<int:pk>/errors.csv", view, name="conversions_conversionupload_errors"), *super().get_urls()]
 
     def errors_csv(self, request, pk: int) -> HttpResponse:
         upload = get_object_or_404(ConversionUpload, pk=pk)

@@ -10,6 +10,7 @@ import io
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from itertools import islice
 
 from django.http import HttpResponse
 
@@ -74,13 +75,8 @@ class CsvTable:
         header, width = self.header, len(self.header)
         # Row numbers as a spreadsheet shows them: the header is row 1, blank rows count, a quoted
         # line break inside a cell does not.
-        seen = 0
-        for record, cells in enumerate(reader, start=2):
-            if not "".join(cells).strip():  # a blank row
-                continue
-            seen += 1
-            if seen <= start:
-                continue
+        filled = ((record, cells) for record, cells in enumerate(reader, start=2) if "".join(cells).strip())
+        for record, cells in islice(filled, start, None):
             extra = sum(1 for cell in cells[width:] if cell.strip()) if len(cells) > width else 0
             yield CsvRow(record, dict(zip(header, cells, strict=False)), extra)
 
@@ -100,8 +96,7 @@ def csv_table_read(raw: bytes) -> CsvTable:
         raise CsvFileInvalid(f"The file is not valid CSV: {error}.") from None
     if not any(header):
         raise CsvFileInvalid("The first row must be the header, naming the columns.")
-    repeated = sorted({name for name in header if name and header.count(name) > 1})
-    if repeated:
+    if repeated := sorted({name for name in header if name and header.count(name) > 1}):
         raise CsvFileInvalid(f"These columns appear more than once: {', '.join(repeated)}.")
     return CsvTable(header=header, delimiter=delimiter, text=text, row_count=row_count)
 

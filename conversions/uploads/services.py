@@ -76,11 +76,8 @@ def upload_create(
 def upload_requeue(*, upload: ConversionUpload) -> bool:
     """Run an unfinished or failed upload's import again (it resumes after its last committed chunk)."""
     with transaction.atomic():
-        changed = (
-            ConversionUpload.objects.filter(pk=upload.pk)
-            .exclude(status=ConversionUpload.Status.DONE)
-            .update(status=ConversionUpload.Status.QUEUED, failure="", finished_at=None)
-        )
+        unfinished = ConversionUpload.objects.filter(pk=upload.pk).exclude(status=ConversionUpload.Status.DONE)
+        changed = unfinished.update(status=ConversionUpload.Status.QUEUED, failure="", finished_at=None)
         if changed:
             job_enqueue_on_commit(upload_import, upload.pk)
     return bool(changed)
