@@ -7,7 +7,7 @@ screening.py. docs/fraud.md describes every check, its default and how to tune i
 import hashlib
 
 from conversions.fraud.baselines import AmountOutlier, CtitLearnedBaseline
-from conversions.fraud.context import MULTI_PARTNER_WINDOW, Check
+from conversions.fraud.context import Check
 from conversions.fraud.datacenter import datacenter_ranges
 from referrals.models import Partner
 
@@ -35,9 +35,9 @@ class CtitTooLong(Check):
 class IpVelocity(Check):
     def run(self, context, threshold):
         ip = context.visitor_ip
-        if not ip or (count := context.ip_conversions_in_hour(ip)) <= threshold:
+        if not ip or context.ip_conversions_in_hour <= threshold:
             return None
-        return self.signal(ip=ip, conversions_last_hour=count, limit_per_hour=threshold)
+        return self.signal(ip=ip, conversions_last_hour=context.ip_conversions_in_hour, limit_per_hour=threshold)
 
 
 class MultiPartner(Check):
@@ -49,15 +49,13 @@ class MultiPartner(Check):
             return None
         evidence, partners = {}, set()
         if click is not None:
-            other = (context.click_partner_ids() | {click.partner_id}) - {conversion.partner_id}
+            other = (context.click_partner_ids | {click.partner_id}) - {conversion.partner_id}
             if other:
                 evidence.update(click_id=click.click_id, click_other_partner_ids=sorted(other))
                 partners |= other
-        if key := context.customer_key:
-            others = context.customer_partner_ids(*key, conversion.created_at - MULTI_PARTNER_WINDOW)
-            if others := others - {conversion.partner_id}:
-                evidence.update(customer_key=key[0], customer_other_partner_ids=sorted(others))
-                partners |= others
+        if others := context.customer_partner_ids - {conversion.partner_id}:
+            evidence.update(customer_key=context.customer_key[0], customer_other_partner_ids=sorted(others))
+            partners |= others
         if len(partners) < threshold:
             return None
         return self.signal(**evidence, other_partners=len(partners), threshold_other_partners=threshold)

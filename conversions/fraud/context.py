@@ -89,10 +89,10 @@ class ScreeningPreload:
 
 
 class ScreeningContext:
-    """One conversion and what the checks read around it, answered from its set's preload."""
+    """One conversion and what the checks read around it, from its set's preload."""
 
     def __init__(self, conversion: Conversion, preload: ScreeningPreload) -> None:
-        self.conversion, self.preload = conversion, preload
+        self.conversion = conversion
         self.click: Click | None = conversion.click if conversion.click_id else None
         self.partner: Partner | None = preload.partners.get(conversion.partner_id)
         self.customer_key = customer_key_of(conversion)
@@ -102,22 +102,16 @@ class ScreeningContext:
         self.ips = {"conversion": self.visitor_ip, "click": self.click.ip if self.click else None}
         self.countries = {"click": self.click.country if self.click else "", "conversion": self.visitor_country}
         self.ctit_seconds = (conversion.occurred_at - self.click.created_at).total_seconds() if self.click else None
-
-    def ip_conversions_in_hour(self, ip: str) -> int:
-        """Visitor conversions from the IP created in the hour up to this one's creation (itself included)."""
-        times, until = self.preload.ip_times[ip], self.conversion.created_at
-        return bisect_right(times, until) - bisect_right(times, until - IP_VELOCITY_WINDOW)
-
-    def click_partner_ids(self) -> set[int]:
-        """The partners of every conversion on this one's click."""
-        return set(self.preload.click_partners[self.conversion.click_id])
-
-    def customer_partner_ids(self, name: str, value, since: datetime) -> set[int]:
-        """The partners of the offer's other conversions of this customer since `since`."""
-        key, conversion = _json_key(value), self.conversion
-        return {
+        # Visitor conversions from its IP created in the hour up to its own creation (itself included).
+        times, at = preload.ip_times.get(self.visitor_ip, []), conversion.created_at
+        self.ip_conversions_in_hour = bisect_right(times, at) - bisect_right(times, at - IP_VELOCITY_WINDOW)
+        # The partners of the conversions on its click, and of the offer's other conversions of its customer.
+        self.click_partner_ids = set(preload.click_partners.get(conversion.click_id, ()))
+        name, value = self.customer_key or ("", None)
+        key, since = _json_key(value), at - MULTI_PARTNER_WINDOW
+        self.customer_partner_ids = {
             partner_id
-            for pk, offer_id, created_at, partner_id, found in self.preload.customers.get(name, [])
+            for pk, offer_id, created_at, partner_id, found in preload.customers.get(name, [])
             if found == key and offer_id == conversion.offer_id and created_at >= since and pk != conversion.pk
         }
 
