@@ -1,15 +1,79 @@
 """The fraud checks: each a small unit with a stable code, a default threshold and a score.
 
+A check looks at a `ScreeningContext` and returns a `Signal` with the evidence it saw, or None.
 What a signal does (flag, reject, record) is decided per offer by `FraudSetting` rows, read in
 screening.py. docs/fraud.md describes every check, its default and how to tune it.
 """
 
 import hashlib
+import math
+import statistics
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
 
-from conversions.fraud.baselines import AmountOutlier, CtitLearnedBaseline
-from conversions.fraud.context import Check
+from django.db.models import F
+
+from conversions.fraud.context import ScreeningContext
 from conversions.fraud.datacenter import datacenter_ranges
+from conversions.models.conversion import Conversion
 from referrals.models import Partner
+
+
+class ThresholdInvalid(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Signal:
+    code: str
+    score: int
+    evidence: dict
+
+
+def _positive_number(value, *, name: str = "threshold") -> float:
+    try:  # a bool is not a number here: Decimal("True") is refused
+        number = float(Decimal(str(value)))
+    except ArithmeticError:
+        raise ThresholdInvalid(f"{name} must be a number.") from None
+    if not math.isfinite(number) or number <= 0:
+        raise ThresholdInvalid(f"{name} must be a positive number.")
+    return number
+
+
+@dataclass(frozen=True)
+class Check:
+    code: str
+    title: str
+    score: int  # how much a signal adds to the conversion's fraud score (total capped at 100)
+    default_threshold: object = None
+    threshold_help: str = ""
+    default_enabled: bool = True
+    configurable: bool = True
+
+    def threshold_parse(self, value):
+        """The threshold to use: a positive number, or for checks with several knobs an object of them."""
+        default = self.default_threshold
+        if isinstance(default, dict):
+            if isinstance(value, int | float | str) and not isinstance(value, bool):
+                value = {next(iter(default)): value}  # a bare number sets the first (main) knob
+            if not isinstance(value, dict):
+                raise ThresholdInvalid(f"Give an object with keys {sorted(default)}.")
+            if unknown := set(value) - set(default):
+                raise ThresholdInvalid(f"Unknown keys {sorted(unknown)}; known: {sorted(default)}.")
+            return {**default, **{key: _positive_number(number, name=key) for key, number in value.items()}}
+        if default is None:
+            if value not in (None, "", {}):
+                raise ThresholdInvalid("This check has no threshold.")
+            return None
+        return _positive_number(value)
+
+    def run(self, context: ScreeningContext, threshold) -> Signal | None:
+        raise NotImplementedError
+
+    def signal(self, **evidence) -> Signal:
+        return Signal(code=self.code, score=self.score, evidence=evidence)
 
 
 def _ctit_times(context) -> dict[str, str]:
@@ -129,6 +193,107 @@ class PartnerSuspended(Check):
             partner_id=partner.pk,
             suspended_reason=partner.suspended_reason,
             suspended_at=partner.suspended_at.isoformat() if partner.suspended_at else None,
+        )
+
+
+# The checks against the offer's own history. It moves slowly: each process computes a baseline once per
+# offer and hour (the history up to the start of the conversion's hour) instead of once per conversion.
+BASELINE_TTL_SECONDS = 600
+_baselines: dict = {}
+
+
+class BaselineCheck(Check):
+    def baseline(self, conversion: Conversion, threshold: dict, **filters):
+        """The offer's accepted conversions (with `filters`) of the `days` before the hour, as `history_stats`
+        makes them a baseline (None: too few to judge by); cached."""
+        until = conversion.created_at.replace(minute=0, second=0, microsecond=0)
+        key = (self.code, conversion.offer_id, until, *sorted(filters.items()), *sorted(threshold.items()))
+        now = time.monotonic()
+        cached = _baselines.get(key)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        if len(_baselines) > 5000:
+            _baselines.clear()
+        history = Conversion.objects.filter(
+            offer_id=conversion.offer_id,
+            status=Conversion.Status.ACCEPTED,
+            created_at__gte=until - timedelta(days=threshold["days"]),
+            created_at__lt=until,
+            **filters,
+        ).order_by("-created_at")
+        value = self.history_stats(history, threshold)
+        _baselines[key] = (now + BASELINE_TTL_SECONDS, value)
+        return value
+
+
+class AmountOutlier(BaselineCheck):
+    def history_stats(self, history, threshold):
+        # Statistics need recent history, but never more than 500 rows.
+        amounts = [float(amount) for amount in history.values_list("amount", flat=True)[:500]]
+        if len(amounts) < threshold["min_samples"]:
+            return None
+        return statistics.fmean(amounts), statistics.pstdev(amounts), statistics.median(amounts), len(amounts)
+
+    def run(self, context, threshold):
+        conversion = context.conversion
+        baseline = self.baseline(conversion, threshold, currency=conversion.currency)
+        if baseline is None:
+            return None
+        mean, sd, median, samples = baseline
+        amount = float(conversion.amount)
+        sd_limit = mean + threshold["sd"] * sd
+        median_limit = median * threshold["median_multiple"]
+        over = ["mean_plus_sd"] if amount > sd_limit else []
+        if median > 0 and amount > median_limit:
+            over.append("median_multiple")
+        if not over:
+            return None
+        return self.signal(
+            amount=str(conversion.amount),
+            currency=conversion.currency,
+            over=over,
+            history_mean=round(mean, 2),
+            history_sd=round(sd, 2),
+            history_median=round(median, 2),
+            limit_mean_plus_sd=round(sd_limit, 2),
+            limit_median_multiple=round(median_limit, 2),
+            samples=samples,
+        )
+
+
+class CtitLearnedBaseline(BaselineCheck):
+    """Click-to-conversion time far below the offer's recent distribution: a robust z-score,
+    (log ctit - median) / (1.4826 * MAD). Log, because CTIT spans seconds to weeks; median and MAD,
+    because the history itself may hold a few fast frauds that would drag a mean down."""
+
+    # Below this spread (in log-seconds) the history is too uniform to score against.
+    min_scale = 0.1
+
+    def history_stats(self, history, threshold):
+        ctits = history.annotate(ctit=F("occurred_at") - F("click__created_at")).values_list("ctit", flat=True)
+        logs = sorted(math.log(max(ctit.total_seconds(), 1.0)) for ctit in ctits[: int(threshold["samples"])])
+        if len(logs) < threshold["min_samples"]:
+            return None
+        median = statistics.median(logs)
+        mad = statistics.median(abs(value - median) for value in logs)
+        p1 = logs[max(0, math.ceil(0.01 * len(logs)) - 1)]
+        return median, max(1.4826 * mad, self.min_scale), p1, len(logs)
+
+    def run(self, context, threshold):
+        seconds = context.ctit_seconds
+        if seconds is None or (baseline := self.baseline(context.conversion, threshold, click__isnull=False)) is None:
+            return None
+        median, scale, p1, samples = baseline
+        z = (math.log(max(seconds, 1.0)) - median) / scale
+        if z >= -threshold["z"]:
+            return None
+        return self.signal(
+            ctit_seconds=round(seconds, 1),
+            robust_z=round(z, 2),
+            threshold_z=threshold["z"],
+            baseline_median_seconds=round(math.exp(median), 1),
+            baseline_p1_seconds=round(math.exp(p1), 1),
+            samples=samples,
         )
 
 

@@ -1,9 +1,7 @@
-"""What a fraud check is, what it reads (a `ScreeningContext`) and what it returns (a `Signal` or None)."""
+"""What a fraud check reads: a `ScreeningContext`, one conversion with what is around it, from a `ScreeningPreload`."""
 
 import json
-import math
 from bisect import bisect_right
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -13,17 +11,6 @@ from referrals.models import Click, Partner
 # The windows the preload's queries cover, owned by the checks that read them.
 IP_VELOCITY_WINDOW = timedelta(hours=1)
 MULTI_PARTNER_WINDOW = timedelta(days=30)
-
-
-class ThresholdInvalid(ValueError):
-    pass
-
-
-@dataclass(frozen=True)
-class Signal:
-    code: str
-    score: int
-    evidence: dict
 
 
 def _json_key(value) -> tuple:
@@ -114,47 +101,3 @@ class ScreeningContext:
             for pk, offer_id, created_at, partner_id, found in preload.customers.get(name, [])
             if found == key and offer_id == conversion.offer_id and created_at >= since and pk != conversion.pk
         }
-
-
-def _positive_number(value, *, name: str = "threshold") -> float:
-    try:  # a bool is not a number here: Decimal("True") is refused
-        number = float(Decimal(str(value)))
-    except ArithmeticError:
-        raise ThresholdInvalid(f"{name} must be a number.") from None
-    if not math.isfinite(number) or number <= 0:
-        raise ThresholdInvalid(f"{name} must be a positive number.")
-    return number
-
-
-@dataclass(frozen=True)
-class Check:
-    code: str
-    title: str
-    score: int  # how much a signal adds to the conversion's fraud score (total capped at 100)
-    default_threshold: object = None
-    threshold_help: str = ""
-    default_enabled: bool = True
-    configurable: bool = True
-
-    def threshold_parse(self, value):
-        """The threshold to use: a positive number, or for checks with several knobs an object of them."""
-        default = self.default_threshold
-        if isinstance(default, dict):
-            if isinstance(value, int | float | str) and not isinstance(value, bool):
-                value = {next(iter(default)): value}  # a bare number sets the first (main) knob
-            if not isinstance(value, dict):
-                raise ThresholdInvalid(f"Give an object with keys {sorted(default)}.")
-            if unknown := set(value) - set(default):
-                raise ThresholdInvalid(f"Unknown keys {sorted(unknown)}; known: {sorted(default)}.")
-            return {**default, **{key: _positive_number(number, name=key) for key, number in value.items()}}
-        if default is None:
-            if value not in (None, "", {}):
-                raise ThresholdInvalid("This check has no threshold.")
-            return None
-        return _positive_number(value)
-
-    def run(self, context: ScreeningContext, threshold) -> Signal | None:
-        raise NotImplementedError
-
-    def signal(self, **evidence) -> Signal:
-        return Signal(code=self.code, score=self.score, evidence=evidence)

@@ -10,8 +10,8 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from conversions.fraud.checks import CHECKS
-from conversions.fraud.context import ScreeningContext, ScreeningPreload, ThresholdInvalid
+from conversions.fraud.checks import CHECKS, ThresholdInvalid
+from conversions.fraud.context import ScreeningContext, ScreeningPreload
 from conversions.models import Conversion, FraudSetting
 
 log = logging.getLogger(__name__)
