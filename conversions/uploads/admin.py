@@ -43,23 +43,13 @@ class UploadAddForm(forms.ModelForm):
         return data
 
 
+# How far an import got and what it did, as the list shows it.
+_PROGRESS = ["rows_total", "rows_done", "created_count", "duplicate_count", "updated_count", "error_count"]
+
+
 @admin.register(ConversionUpload)
 class ConversionUploadAdmin(admin.ModelAdmin):
-    list_display = [
-        "id",
-        "original_name",
-        "advertiser",
-        "kind",
-        "offer",
-        "status",
-        "rows_total",
-        "rows_done",
-        "created_count",
-        "duplicate_count",
-        "updated_count",
-        "error_count",
-        "created_at",
-    ]
+    list_display = ["id", "original_name", "advertiser", "kind", "offer", "status", *_PROGRESS, "created_at"]
     list_filter = ["status", "kind", "advertiser"]
     search_fields = ["original_name", "sha256", "advertiser__name"]
     list_select_related = ["advertiser", "offer"]
