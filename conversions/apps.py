@@ -13,9 +13,11 @@ class ConversionsConfig(AppConfig):
         from conversions.intake import authentication  # noqa: F401 - registers the OpenAPI auth scheme
         from conversions.models import PartnerPostback
         from conversions.postbacks import admin as postbacks_admin  # noqa: F401
+        from conversions.processing.jobs import process_conversions_waiting_for_rates
         from conversions.review import admin as review_admin  # noqa: F401
         from conversions.review import fraud_admin  # noqa: F401
         from conversions.uploads import admin as uploads_admin  # noqa: F401
+        from core.jobs import job_enqueue_on_commit
         from referrals import hot_cache
         from rewards.signals import exchange_rates_changed
 
@@ -25,11 +27,8 @@ class ConversionsConfig(AppConfig):
             )
 
         # rewards may not import conversions, so it says "rates changed" and we pick up the waiting conversions.
-        exchange_rates_changed.connect(_process_waiting_conversions, dispatch_uid="conversions_rates_changed")
-
-
-def _process_waiting_conversions(sender, **kwargs) -> None:
-    from conversions.processing.jobs import process_conversions_waiting_for_rates
-    from core.jobs import job_enqueue_on_commit
-
-    job_enqueue_on_commit(process_conversions_waiting_for_rates)
+        exchange_rates_changed.connect(
+            lambda sender, **kwargs: job_enqueue_on_commit(process_conversions_waiting_for_rates),
+            weak=False,
+            dispatch_uid="conversions_rates_changed",
+        )

@@ -1,4 +1,4 @@
-from core.errors import DomainError, NotFoundError
+from core.errors import ConflictError, DomainError, NotFoundError
 
 
 class ConversionInvalid(DomainError):
@@ -11,9 +11,8 @@ class ConversionNotFound(NotFoundError):
     """An offer, click or conversion the caller does not own, or that does not exist."""
 
 
-class ConversionTransitionNotAllowed(DomainError):
+class ConversionTransitionNotAllowed(ConflictError):
     code = "transition_not_allowed"
-    status_code = 409
 
 
 class UnknownClick(ConversionInvalid):

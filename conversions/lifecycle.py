@@ -1,9 +1,7 @@
 """Decisions on one conversion after it was recorded: staff and advertisers approve, reject, validate, change amounts.
 
-Approving a pending or suspicious conversion runs the one processor
-(conversions/processing/pipeline.py) on it, without screening: staff or the
-advertiser released it. Every status change goes through
-conversions/processing/status.py, which writes the audit row.
+Approving runs the one processor (conversions/processing/pipeline.py) without screening: staff or the
+advertiser released it. Every status change goes through conversions/processing/status.py (the audit row).
 """
 
 from datetime import datetime, timedelta
@@ -22,8 +20,6 @@ from core.money import money_quantize
 from rewards.lifecycle import reward_amount_adjust, reward_approve, reward_reverse
 from rewards.models import Reward
 
-ADVERTISER_REJECTED = "advertiser_rejected"
-
 
 class ValidationTermOver(ConversionTransitionNotAllowed):
     code = "validation_term_over"
@@ -32,6 +28,10 @@ class ValidationTermOver(ConversionTransitionNotAllowed):
 def validation_term_ends(conversion: Conversion) -> datetime:
     """The advertiser may approve or reject until then (the offer's validation term after creation)."""
     return conversion.created_at + timedelta(days=conversion.offer.validation_term_days)
+
+
+def _locked(conversion_id) -> Conversion:
+    return Conversion.objects.select_for_update(of=("self",)).select_related("offer").get(pk=conversion_id)
 
 
 def conversion_approve(
@@ -53,18 +53,12 @@ def conversion_approve(
 
 
 def conversion_reject(
-    *,
-    conversion_id: str | UUID,
-    reason: str,
-    remark: str,
-    actor=None,
-    channel: str = "admin",
-    now: datetime | None = None,
+    *, conversion_id: str | UUID, reason: str, remark: str, actor=None, channel="admin", now: datetime | None = None
 ) -> Conversion:
     """Reject a conversion with a reason the publisher sees; an accepted one has its reward reversed."""
     now = now or timezone.now()
     with transaction.atomic():
-        conversion = Conversion.objects.select_for_update(of=("self",)).get(pk=conversion_id)
+        conversion = _locked(conversion_id)
         if conversion.status == Conversion.Status.REJECTED:
             return conversion
         conversion_status_set(
@@ -76,110 +70,75 @@ def conversion_reject(
         return conversion
 
 
-def conversion_validate(
-    *, conversion_id: str | UUID, actor=None, channel: str = "advertiser", now: datetime | None = None
-) -> Conversion:
+def conversion_validate(*, conversion_id: str | UUID, channel="advertiser", now: datetime | None = None) -> Conversion:
     """The advertiser confirms an accepted conversion before its validation term ends: its reward is approved."""
-    now = now or timezone.now()
     with transaction.atomic():
-        conversion = Conversion.objects.select_for_update(of=("self",)).get(pk=conversion_id)
+        conversion = _locked(conversion_id)
         if conversion.status != Conversion.Status.ACCEPTED:
             raise ConversionTransitionNotAllowed(f"A {conversion.status} conversion cannot be validated.")
-        reward_approve(conversion_id=conversion.pk, now=now, memo=f"validated ({channel})")
+        reward_approve(conversion_id=conversion.pk, now=now or timezone.now(), memo=f"validated ({channel})")
         return conversion
 
 
 def conversion_decide(
-    *,
-    conversion: Conversion,
-    decision: str,
-    remark: str = "",
-    actor=None,
-    channel: str = "advertiser",
-    now: datetime | None = None,
+    *, conversion: Conversion, decision: str, remark="", actor=None, channel="advertiser", now: datetime | None = None
 ) -> bool:
     """The advertiser's decision within the validation term: approve, or reject with a remark the publisher sees.
-
-    True if the status changed; deciding the same way twice changes nothing the second time.
-    """
+    True if the status changed (deciding the same way twice changes nothing the second time)."""
     now = now or timezone.now()
-    if now > validation_term_ends(conversion):
-        raise ValidationTermOver(
-            f"The validation term ended on {validation_term_ends(conversion):%Y-%m-%d}; ask the network to change it."
-        )
-    before = conversion.status
+    if now > (ends := validation_term_ends(conversion)):
+        raise ValidationTermOver(f"The validation term ended on {ends:%Y-%m-%d}; ask the network to change it.")
+    common = {"conversion_id": conversion.pk, "actor": actor, "channel": channel, "now": now}
     if decision == "approve":
-        after = conversion_approve(
-            conversion_id=conversion.pk, actor=actor, remark=remark, channel=channel, now=now
-        ).status
+        after = conversion_approve(remark=remark, **common)
     elif decision == "reject":
         if not remark.strip():
             raise ConversionTransitionNotAllowed("Say why you reject it: the publisher is told.")
-        after = conversion_reject(
-            conversion_id=conversion.pk,
-            reason=ADVERTISER_REJECTED,
-            remark=remark.strip()[:500],
-            actor=actor,
-            channel=channel,
-            now=now,
-        ).status
+        after = conversion_reject(reason="advertiser_rejected", remark=remark.strip()[:500], **common)
     else:
         raise ValueError(f"unknown decision {decision!r}")
-    return after != before
+    return after.status != conversion.status
 
 
 def conversion_amount_change(
-    *,
-    conversion_id,
-    amount: Decimal,
-    actor=None,
-    channel: str = "advertiser",
-    now: datetime | None = None,
+    *, conversion_id, amount: Decimal, actor=None, channel: str = "advertiser", now: datetime | None = None
 ) -> bool:
     """Set a new order amount within the validation term and recompute the reward; True if it changed.
 
-    The amount is quantized to the conversion's currency first, so "100.004"
-    on a USD order equal to 100.00 changes nothing: uploading the same file
-    again is a no-op. The reward follows through `reward_amount_adjust` (one
-    ledger adjustment for the difference); the change is kept in the status
-    history (same status, reason `amount_changed`) and in the earnings rollups.
+    Quantized to the currency first, so "100.004" on a USD order of 100.00 changes nothing (the same
+    file uploaded again is a no-op). The reward moves by one ledger adjustment; the change is kept in
+    the status history (same status, reason `amount_changed`) and in the earnings rollups.
     """
     now = now or timezone.now()
     with transaction.atomic():
-        conversion = Conversion.objects.select_for_update(of=("self",)).select_related("offer").get(pk=conversion_id)
+        conversion = _locked(conversion_id)
         new = money_quantize(amount, conversion.currency)
         if new == conversion.amount:
             return False
-        if now > validation_term_ends(conversion):
-            raise ValidationTermOver(
-                f"The validation term ended on {validation_term_ends(conversion):%Y-%m-%d}; "
-                "the amount can no longer change."
-            )
+        if now > (ends := validation_term_ends(conversion)):
+            raise ValidationTermOver(f"The validation term ended on {ends:%Y-%m-%d}; the amount can no longer change.")
         old = money_quantize(conversion.amount, conversion.currency)
         conversion.amount = new
         conversion.save(update_fields=["amount"])
-        reward_before = None
-        reward = None
-        if conversion.partner_id is not None:
-            # The amount before, to move the earnings rollups by the difference.
-            reward_before = Reward.objects.filter(conversion_id=conversion.pk).values_list("amount", flat=True).first()
+        change = f"{old} -> {new} {conversion.currency}"
+        # The reward's amount before (none without a partner), to move the earnings rollups by the difference.
+        before = Reward.objects.filter(conversion_id=conversion.pk).values_list("amount", flat=True).first()
+        if before is not None:
+            memo = f"conversion {conversion.external_id}: amount {change}"
             reward = reward_amount_adjust(
-                conversion_id=conversion.pk,
-                facts=conversion_facts(conversion),
-                now=now,
-                memo=f"conversion {conversion.external_id}: amount {old} -> {new} {conversion.currency}",
+                conversion_id=conversion.pk, facts=conversion_facts(conversion), now=now, memo=memo
             )
-        if reward is not None and reward_before is not None and reward.amount != reward_before:
-            # A reversed reward is never adjusted, so a changed one still counts in the earnings.
-            rollup_earnings_add([(conversion, reward.currency, reward.amount - reward_before)])
-            conversion.reward_explanation = reward.explanation
-            conversion.save(update_fields=["reward_explanation"])
+            if reward is not None and reward.amount != before:
+                # A reversed reward is never adjusted, so a changed one still counts in the earnings.
+                rollup_earnings_add([(conversion, reward.currency, reward.amount - before)])
+                conversion.reward_explanation = reward.explanation
+                conversion.save(update_fields=["reward_explanation"])
         StatusChange.objects.create(
             conversion=conversion,
             from_status=conversion.status,
             to_status=conversion.status,
             reason="amount_changed",
-            remark=f"Amount {old} -> {new} {conversion.currency}",
+            remark=f"Amount {change}",
             actor=actor,
             channel=channel,
             created_at=now,

@@ -30,45 +30,40 @@ def conversion_rollup_sql(*, source: str = "", sub1_source: str = "") -> tuple[s
 CONVERSION_SQL, CONVERSION_SUB1_SQL = conversion_rollup_sql()
 
 
+def _rollups_add(by_sub1: dict[tuple, list]) -> None:
+    """Add [conversions, earnings] per (partner, bucket, offer, sub1, currency) to both rollups, one statement each."""
+    if not by_sub1:
+        return
+    without_sub1: dict[tuple, list] = {}
+    for (partner_id, bucket, offer_id, _, currency), (count, earnings) in by_sub1.items():
+        summed = without_sub1.setdefault((partner_id, bucket, offer_id, currency), [0, Decimal(0)])
+        summed[0] += count
+        summed[1] += earnings
+    with connection.cursor() as cursor:
+        cursor.executemany(CONVERSION_SQL, [[*key, *counters] for key, counters in without_sub1.items()])
+        cursor.executemany(CONVERSION_SUB1_SQL, [[*key, *counters] for key, counters in by_sub1.items()])
+
+
 def rollup_earnings_add(moves: list[tuple[Conversion, str, Decimal]]) -> None:
     """Move the earnings by (conversion, currency, amount): a reward granted (+), reversed (-) or adjusted.
 
-    The one place earnings change, for one reward or a batch of them: summed per rollup row in
-    memory, one statement per table, the click sub1s read in one query (per reward this was three
-    round trips, 43% of W3's time, docs/performance.md).
+    The one place earnings change, for a batch in a few statements (per reward this was three round
+    trips, 43% of W3's time, docs/performance.md).
     """
     moves = [move for move in moves if move[0].partner_id is not None]
-    if not moves:
-        return
-    missing = {
-        conversion.click_id
-        for conversion, _, _ in moves
-        if conversion.click_id is not None and not Conversion.click.is_cached(conversion)
-    }
-    sub1s = dict(Click.objects.filter(pk__in=missing).values_list("pk", "sub1")) if missing else {}
-    totals: dict[tuple, Decimal] = {}
-    by_sub1: dict[tuple, Decimal] = {}
+    sub1s = {c.click_id: c.click.sub1 for c, _, _ in moves if c.click_id and Conversion.click.is_cached(c)}
+    if missing := {c.click_id for c, _, _ in moves if c.click_id and c.click_id not in sub1s}:
+        sub1s.update(Click.objects.filter(pk__in=missing).values_list("pk", "sub1"))
+    by_sub1: dict[tuple, list] = {}
     for conversion, currency, amount in moves:
-        if conversion.click_id is None:
-            sub1 = ""
-        elif Conversion.click.is_cached(conversion):
-            sub1 = conversion.click.sub1
-        else:
-            sub1 = sub1s.get(conversion.click_id, "")
         key = (conversion.partner_id, rollup_bucket(conversion.created_at), conversion.offer_id)
-        totals[(*key, currency)] = totals.get((*key, currency), Decimal(0)) + amount
-        sub1_key = (*key, sub1, currency)
-        by_sub1[sub1_key] = by_sub1.get(sub1_key, Decimal(0)) + amount
-    with connection.cursor() as cursor:
-        cursor.executemany(CONVERSION_SQL, [[*key, 0, earnings] for key, earnings in totals.items()])
-        cursor.executemany(CONVERSION_SUB1_SQL, [[*key, 0, earnings] for key, earnings in by_sub1.items()])
+        by_sub1.setdefault((*key, sub1s.get(conversion.click_id, ""), currency), [0, Decimal(0)])[1] += amount
+    _rollups_add(by_sub1)
 
 
 def rollup_conversions_rebuild() -> int:
-    """Recount the conversion rollups from conversions and rewards; returns the sub1 rows made.
-
-    Run it inside a transaction, with ingestion paused, so nothing is counted twice or missed.
-    """
+    """Recount the conversion rollups from conversions and rewards, in a transaction with ingestion paused (so
+    nothing is counted twice or missed); returns the sub1 rows made."""
     ConversionStat.objects.all().delete()
     ConversionSub1Stat.objects.all().delete()
     by_sub1: dict[tuple, list] = {}
@@ -83,14 +78,5 @@ def rollup_conversions_rebuild() -> int:
     for conversion_id, currency, amount in rewards.iterator(chunk_size=10_000):
         if conversion_id in keys:
             by_sub1.setdefault((*keys[conversion_id], currency), [0, Decimal(0)])[1] += amount
-    totals: dict[tuple, list] = {}
-    for (partner_id, bucket, offer_id, _, currency), (count, earnings) in by_sub1.items():
-        total = totals.setdefault((partner_id, bucket, offer_id, currency), [0, Decimal(0)])
-        total[0] += count
-        total[1] += earnings
-    with connection.cursor() as cursor:
-        if totals:
-            cursor.executemany(CONVERSION_SQL, [[*key, *counters] for key, counters in totals.items()])
-        if by_sub1:
-            cursor.executemany(CONVERSION_SUB1_SQL, [[*key, *counters] for key, counters in by_sub1.items()])
+    _rollups_add(by_sub1)
     return len(by_sub1)

@@ -1,10 +1,8 @@
 """Data-centre and hosting networks: the list shipped in data/, or the table loaded by
 `manage.py refresh_datacenter_ranges`, which replaces it when it has rows.
 
-Lookups are in memory (bisect over merged integer ranges, a few microseconds). The
-loaded set is kept per process; every VERSION_CHECK_SECONDS one cheap aggregate query
-asks whether the table changed, so a refresh reaches running workers within a minute
-(at once in the process that loaded it).
+Lookups bisect merged integer ranges in memory. Each process keeps the set it loaded and asks
+the table whether it changed once a minute, so a refresh reaches running workers within a minute.
 """
 
 import bisect
@@ -35,11 +33,9 @@ def ranges_parse(text: str) -> list[tuple[str, str]]:
             continue
         cidr, _, provider = line.partition(" ")
         try:
-            network = ipaddress.ip_network(cidr, strict=False)
+            ranges.append((str(ipaddress.ip_network(cidr, strict=False)), provider.strip()[:100]))
         except ValueError:
             errors.append(f"line {number}: {cidr!r} is not an IP network")
-            continue
-        ranges.append((str(network), provider.strip()[:100]))
     if errors:
         raise RangesInvalid("; ".join(errors[:20]) + (f" (and {len(errors) - 20} more)" if len(errors) > 20 else ""))
     if not ranges:
@@ -50,28 +46,21 @@ def ranges_parse(text: str) -> list[tuple[str, str]]:
 @dataclass
 class RangeSet:
     source: str  # "file" or "table"
-    starts: dict  # version -> sorted starts
-    spans: dict  # version -> [(start, end, cidr, provider)] in the same order
+    spans: dict  # version -> [[start, end, cidr, provider]], sorted, overlaps merged
 
     @classmethod
     def build(cls, ranges: list[tuple[str, str]], *, source: str) -> "RangeSet":
-        by_version: dict[int, list] = {4: [], 6: []}
-        for cidr, provider in ranges:
-            network = ipaddress.ip_network(cidr, strict=False)
-            by_version[network.version].append(
-                (int(network.network_address), int(network.broadcast_address), str(network), provider)
-            )
-        spans = {}
-        for version, items in by_version.items():
-            # Merge overlaps so the range before a bisect point is the only one that can hold the address.
-            merged: list[list] = []
-            for start, end, cidr, provider in sorted(items):
-                if merged and start <= merged[-1][1]:
-                    merged[-1][1] = max(merged[-1][1], end)
-                else:
-                    merged.append([start, end, cidr, provider])
-            spans[version] = [tuple(item) for item in merged]
-        return cls(source=source, starts={v: [s[0] for s in items] for v, items in spans.items()}, spans=spans)
+        networks = ((ipaddress.ip_network(cidr, strict=False), provider) for cidr, provider in ranges)
+        items = [(n.version, int(n.network_address), int(n.broadcast_address), str(n), p) for n, p in networks]
+        spans: dict[int, list] = {4: [], 6: []}
+        # Merge overlaps so the range before a bisect point is the only one that can hold the address.
+        for version, start, end, cidr, provider in sorted(items):
+            merged = spans[version]
+            if merged and start <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], end)
+            else:
+                merged.append([start, end, cidr, provider])
+        return cls(source, spans)
 
     def lookup(self, ip: str) -> tuple[str, str] | None:
         """The (cidr, provider) that holds the address, or None."""
@@ -81,19 +70,17 @@ class RangeSet:
             return None
         if address.version == 6 and address.ipv4_mapped:
             address = address.ipv4_mapped
-        value = int(address)
-        starts = self.starts[address.version]
-        index = bisect.bisect_right(starts, value) - 1
+        value, spans = int(address), self.spans[address.version]
+        index = bisect.bisect_right(spans, value, key=lambda span: span[0]) - 1
         if index < 0:
             return None
-        start, end, cidr, provider = self.spans[address.version][index]
+        start, end, cidr, provider = spans[index]
         return (cidr, provider) if start <= value <= end else None
 
     def __len__(self) -> int:
         return sum(len(items) for items in self.spans.values())
 
 
-VERSION_CHECK_SECONDS = 60
 _loaded: dict = {"version": None, "ranges": None, "checked": 0.0}
 
 
@@ -103,18 +90,17 @@ def datacenter_ranges_forget() -> None:
 
 
 def datacenter_ranges() -> RangeSet:
-    if _loaded["ranges"] is not None and time.monotonic() - _loaded["checked"] < VERSION_CHECK_SECONDS:
+    if _loaded["ranges"] is not None and time.monotonic() - _loaded["checked"] < 60:
         return _loaded["ranges"]
     _loaded["checked"] = time.monotonic()
     state = DatacenterRange.objects.aggregate(count=Count("id"), latest=Max("loaded_at"))
     version = (state["count"], state["latest"])
     if _loaded["version"] != version:
         if state["count"]:
-            rows = DatacenterRange.objects.values_list("cidr", "provider")
-            _loaded["ranges"] = RangeSet.build(list(rows), source="table")
+            ranges = RangeSet.build(list(DatacenterRange.objects.values_list("cidr", "provider")), source="table")
         else:
-            _loaded["ranges"] = RangeSet.build(ranges_parse(SHIPPED_FILE.read_text()), source="file")
-        _loaded["version"] = version
+            ranges = RangeSet.build(ranges_parse(SHIPPED_FILE.read_text()), source="file")
+        _loaded.update(version=version, ranges=ranges)
     return _loaded["ranges"]
 
 

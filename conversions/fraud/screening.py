@@ -1,8 +1,6 @@
-"""Screening one conversion: run the offer's checks, score it, decide pass, flag or reject.
+"""Screening conversions: run their offers' checks, score each one, decide pass, flag or reject.
 
-`conversion_screen` only reads; `conversion_screen_store` also writes the score and
-signals on the conversion; `conversions_screen` screens a set for the processor. Status
-changes are made by the caller (the processor, or a re-screen), through
+Status changes are made by the caller (the processor, or a re-screen), through
 conversions/processing/status.py, so they leave an audit row.
 """
 
@@ -12,23 +10,21 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from conversions.fraud.checks import CHECKS
-from conversions.fraud.context import ScreeningContext, ScreeningPreload, Signal, ThresholdInvalid
+from conversions.fraud.checks import CHECKS, ThresholdInvalid
+from conversions.fraud.context import ScreeningContext, ScreeningPreload
 from conversions.models import Conversion, FraudSetting
 
 log = logging.getLogger(__name__)
 
-MAX_SCORE = 100
-PASS, FLAG, REJECT, RECORD = "pass", FraudSetting.Action.FLAG, FraudSetting.Action.REJECT, FraudSetting.Action.RECORD
-
-FLAG_REMARK = "Held for review by the network."
+PASS, FLAG, REJECT = "pass", FraudSetting.Action.FLAG, FraudSetting.Action.REJECT
+SCREENING_FIELDS = ["fraud_score", "fraud_signals", "screened_at"]
 
 
 @dataclass(frozen=True)
 class CheckSetting:
     enabled: bool
     threshold: object
-    action: str
+    action: str = FLAG
     from_row: bool = False
 
 
@@ -55,100 +51,57 @@ def fraud_settings_for(offer_id: int) -> dict[str, CheckSetting]:
     settings = {}
     for code, check in CHECKS.items():
         row = rows.get(code) if check.configurable else None
+        default = check.threshold_parse(check.default_threshold)
         if row is None:
-            settings[code] = CheckSetting(
-                check.default_enabled, check.threshold_parse(check.default_threshold), check.default_action
-            )
+            settings[code] = CheckSetting(check.default_enabled, default)
             continue
-        threshold = row.threshold if row.threshold is not None else check.default_threshold
         try:
-            parsed = check.threshold_parse(threshold)
+            threshold = default if row.threshold is None else check.threshold_parse(row.threshold)
         except ThresholdInvalid:
             # Rows saved through the admin are validated; one written around it must not stop processing.
             log.warning("fraud setting %s has an invalid threshold %r; using the default", row.pk, row.threshold)
-            parsed = check.threshold_parse(check.default_threshold)
-        settings[code] = CheckSetting(row.enabled, parsed, row.action, from_row=True)
+            threshold = default
+        settings[code] = CheckSetting(row.enabled, threshold, row.action, from_row=True)
     return settings
 
 
-def _decide(fired: list[tuple[Signal, str]]) -> tuple[str, str]:
-    """Reject beats flag; within one, the highest-scoring signal (then the registry's order) decides."""
-    for decision in (REJECT, FLAG):
-        candidates = [signal for signal, action in fired if action == decision]
-        if candidates:
-            return decision, max(candidates, key=lambda signal: signal.score).code
-    return PASS, ""
-
-
-def conversion_screen(
-    conversion: Conversion,
-    *,
-    now: datetime | None = None,
-    settings: dict[str, CheckSetting] | None = None,
-    preload: ScreeningPreload | None = None,
-) -> Screening:
-    """Run every enabled check on the conversion and decide what its signals call for.
-
-    A batch passes its offers' `settings` and a `preload` of what the checks read; the answer is the same.
-    """
-    now = now or timezone.now()
-    context = ScreeningContext(conversion=conversion, now=now, preload=preload)
-    fired: list[tuple[Signal, str]] = []
-    if settings is None:
-        settings = fraud_settings_for(conversion.offer_id)
+def _screening(context: ScreeningContext, settings: dict[str, CheckSetting]) -> Screening:
+    fired = []
     for code, setting in settings.items():
-        if not setting.enabled:
-            continue
-        signal = CHECKS[code].run(context, setting.threshold)
-        if signal is not None:
+        if setting.enabled and (signal := CHECKS[code].run(context, setting.threshold)) is not None:
             fired.append((signal, setting.action))
-    decision, reason = _decide(fired)
-    if decision == REJECT:
-        remark = f"Rejected by fraud screening: {CHECKS[reason].title.lower()}."
-    elif decision == FLAG:
-        remark = FLAG_REMARK
-    else:
-        remark = ""
-    return Screening(
-        total_score=min(MAX_SCORE, sum(signal.score for signal, _action in fired)),
-        signals=[signal.as_json(action=action) for signal, action in fired],
-        decision=decision,
-        reason=reason,
-        remark=remark,
+    screening = Screening(
+        total_score=min(100, sum(signal.score for signal, _action in fired)),
+        signals=[{"code": s.code, "score": s.score, "action": action, "evidence": s.evidence} for s, action in fired],
     )
-
-
-SCREENING_FIELDS = ["fraud_score", "fraud_signals", "screened_at"]
-
-
-def conversion_screen_store(conversion: Conversion, *, now: datetime | None = None) -> Screening:
-    """Screen the (locked) conversion and store its score and signals on it; the caller acts on the decision."""
-    now = now or timezone.now()
-    screening = conversion_screen(conversion, now=now)
-    _screening_set(conversion, screening, now=now)
-    conversion.save(update_fields=SCREENING_FIELDS)
+    # Reject beats flag; within one, the highest-scoring signal (then the registry's order) decides.
+    if holding := [(signal, action) for signal, action in fired if action in (REJECT, FLAG)]:
+        signal, screening.decision = max(holding, key=lambda held: (held[1] == REJECT, held[0].score))
+        screening.reason = signal.code
+        screening.remark = "Held for review by the network."
+        if screening.decision == REJECT:
+            screening.remark = f"Rejected by fraud screening: {CHECKS[signal.code].title.lower()}."
     return screening
 
 
 def conversions_screen(conversions: list[Conversion], *, now: datetime) -> list[Screening]:
-    """Screen a batch of (locked) conversions, setting each one's score and signals; the caller saves them.
+    """Screen (locked) conversions, setting each one's score and signals; the caller saves them and acts.
 
-    The offers' settings are read once per offer and what the checks look up once per batch
-    (ScreeningPreload), so a batch makes a handful of queries instead of several per conversion.
+    Settings are read once per offer and what the checks look up once for the set (ScreeningPreload).
     """
     settings = {offer_id: fraud_settings_for(offer_id) for offer_id in {c.offer_id for c in conversions}}
     preload = ScreeningPreload(conversions)
     screenings = []
     for conversion in conversions:
-        screening = conversion_screen(conversion, now=now, settings=settings[conversion.offer_id], preload=preload)
-        _screening_set(conversion, screening, now=now)
+        screening = _screening(ScreeningContext(conversion, preload), settings[conversion.offer_id])
+        conversion.fraud_score, conversion.fraud_signals = screening.total_score, screening.signals
+        conversion.screened_at = now
         screenings.append(screening)
     return screenings
 
 
-def _screening_set(conversion: Conversion, screening: Screening, *, now: datetime) -> None:
-    conversion.fraud_score, conversion.fraud_signals, conversion.screened_at = (
-        screening.total_score,
-        screening.signals,
-        now,
-    )
+def conversion_screen_store(conversion: Conversion, *, now: datetime | None = None) -> Screening:
+    """Screen the (locked) conversion and store its score and signals on it; the caller acts on the decision."""
+    [screening] = conversions_screen([conversion], now=now or timezone.now())
+    conversion.save(update_fields=SCREENING_FIELDS)
+    return screening

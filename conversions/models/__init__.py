@@ -1,9 +1,4 @@
-"""The conversions app's models; Django imports this module, which imports every model module.
-
-Each concept keeps its models in its own module here (conversion, intake, uploads, stats,
-postbacks, claims, fraud, datacenter), so that a module that needs one model can import it
-from its module without loading the others.
-"""
+"""The conversions app's models, one module per concept: code that needs one model imports only its module."""
 
 from conversions.models.claims import MissingConversionClaim
 from conversions.models.conversion import Conversion, StatusChange

@@ -3,8 +3,7 @@
 from django.core.exceptions import ValidationError
 from django.db import models
 
-from conversions.fraud.checks import CHECKS
-from conversions.fraud.context import ThresholdInvalid
+from conversions.fraud.checks import CHECKS, ThresholdInvalid
 from conversions.models.conversion import Conversion
 from referrals.models import Offer
 

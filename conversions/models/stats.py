@@ -8,10 +8,8 @@ from referrals.models import Offer, Partner
 class ConversionStat(models.Model):
     """Conversions and earnings rolled up per quarter hour (UTC, by conversion time), partner and offer.
 
-    Counts live on the row with an empty currency; earnings (rewards granted
-    minus reversals) on a row per reward currency. Kept current by the
-    ingestion and processing services; the home page and the performance
-    report read only this and `referrals.ClickStat`.
+    Counts live on the row with an empty currency, earnings (rewards granted minus reversals) on a row per
+    reward currency. The home page and the performance report read only this and `referrals.ClickStat`.
     """
 
     bucket = models.DateTimeField(help_text="Start of the quarter hour, UTC.")
@@ -53,13 +51,9 @@ class ConversionSub1Stat(models.Model):
 
 
 class PartnerConversionStat(models.Model):
-    """`ConversionStat` summed over offers: conversions and earnings per quarter hour, partner and currency;
-    and the conversions' amounts per currency.
-
-    Read by the day-by-day reports (see `referrals.PartnerClickStat`) and the conversion report's totals.
-    Database triggers keep it equal to the sums of `ConversionStat` (migration 0010) and of the
-    conversions' amounts (migration 0011), whoever writes those.
-    """
+    """`ConversionStat` summed over offers, and the conversions' amounts per currency: for the day-by-day reports
+    (see `referrals.PartnerClickStat`) and the conversion report's totals. Database triggers keep it equal to the
+    sums of `ConversionStat` (migration 0010) and of the conversions' amounts (0011), whoever writes those."""
 
     bucket = models.DateTimeField(help_text="Start of the quarter hour, UTC.")
     partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+")

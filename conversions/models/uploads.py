@@ -10,9 +10,8 @@ from referrals.models import Advertiser, Offer
 class ConversionUpload(models.Model):
     """A CSV an advertiser (or staff for them) uploaded, and what importing it did.
 
-    The import job walks the file in chunks; each chunk's rows, row errors and
-    the counters below (`rows_done` is the cursor) commit together, so a
-    re-run resumes where the last one stopped and counts nothing twice.
+    Each chunk's rows, row errors and the counters below (`rows_done` is the cursor) commit together,
+    so a re-run of the import resumes where the last one stopped and counts nothing twice.
     """
 
     class Kind(models.TextChoices):

@@ -43,55 +43,24 @@ class UploadAddForm(forms.ModelForm):
         return data
 
 
+# How far an import got and what it did, as the list shows it.
+_PROGRESS = ["rows_total", "rows_done", "created_count", "duplicate_count", "updated_count", "error_count"]
+
+
 @admin.register(ConversionUpload)
 class ConversionUploadAdmin(admin.ModelAdmin):
-    list_display = [
-        "id",
-        "original_name",
-        "advertiser",
-        "kind",
-        "offer",
-        "status",
-        "rows_total",
-        "rows_done",
-        "created_count",
-        "duplicate_count",
-        "updated_count",
-        "error_count",
-        "created_at",
-    ]
+    list_display = ["id", "original_name", "advertiser", "kind", "offer", "status", *_PROGRESS, "created_at"]
     list_filter = ["status", "kind", "advertiser"]
     search_fields = ["original_name", "sha256", "advertiser__name"]
     list_select_related = ["advertiser", "offer"]
     raw_id_fields = ["offer", "identical_to"]
     actions = ["requeue"]
+    # Once uploaded all is read-only: the add form's fields first, then every other stored field but the file.
     readonly_fields = [
-        "advertiser",
-        "kind",
-        "offer",
-        "billing_month",
-        "original_name",
-        "size",
-        "sha256",
-        "identical_to",
-        "uploaded_by",
-        "status",
-        "failure",
-        "ignored_columns",
-        "rows_total",
-        "rows_done",
-        "created_count",
-        "duplicate_count",
-        "updated_count",
-        "unchanged_count",
-        "error_count",
-        "summary",
-        "created_at",
-        "started_at",
-        "finished_at",
+        *UploadAddForm.Meta.fields,
+        *(f.name for f in ConversionUpload._meta.fields if f.name not in {"id", "file", *UploadAddForm.Meta.fields}),
         "first_errors",
     ]
-    exclude = ["file"]
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         if obj is None:
@@ -102,9 +71,7 @@ class ConversionUploadAdmin(admin.ModelAdmin):
         return self.readonly_fields if obj else []
 
     def get_fields(self, request, obj=None):
-        if obj is None:
-            return ["advertiser", "kind", "offer", "billing_month", "upload_file"]
-        return self.readonly_fields
+        return self.readonly_fields if obj else [*UploadAddForm.Meta.fields, "upload_file"]
 
     def has_delete_permission(self, request, obj=None):
         return False  # the record of what a file did stays
@@ -113,16 +80,8 @@ class ConversionUploadAdmin(admin.ModelAdmin):
         if change:
             return
         data = form.cleaned_data
-        created = upload_create(
-            advertiser=data["advertiser"],
-            kind=data["kind"],
-            name=data["upload_file"].name,
-            raw=data["raw"],
-            offer=data.get("offer"),
-            billing_month=data.get("billing_month"),
-            user=request.user,
-        )
-        obj.pk = created.pk
+        fields = {name: data.get(name) for name in UploadAddForm.Meta.fields}
+        created = upload_create(**fields, name=data["upload_file"].name, raw=data["raw"], user=request.user)
         obj.__dict__.update(created.__dict__)
         messages.info(request, f"Upload #{created.pk} is queued for import ({created.rows_total} rows).")
 
@@ -130,11 +89,8 @@ class ConversionUploadAdmin(admin.ModelAdmin):
     def first_errors(self, obj):
         if not obj.error_count:
             return "none"
-        rows = format_html_join(
-            "",
-            "<li>row {}, {}: {}</li>",
-            ((error.row, error.column or "row", error.reason) for error in obj.row_errors.all()[:50]),
-        )
+        errors = ((error.row, error.column or "row", error.reason) for error in obj.row_errors.all()[:50])
+        rows = format_html_join("", "<li>row {}, {}: {}</li>", errors)
         url = reverse("admin:conversions_conversionupload_errors", args=[obj.pk])
         return format_html('<ul>{}</ul><a href="{}">Download all errors (CSV)</a>', rows, url)
 
@@ -144,17 +100,10 @@ class ConversionUploadAdmin(admin.ModelAdmin):
         self.message_user(request, f"{count} upload(s) queued again; finished ones were left alone.")
 
     def get_urls(self):
-        return [
-            path(
-                "<int:pk>/errors.csv",
-                self.admin_site.admin_view(self.errors_csv),
-                name="conversions_conversionupload_errors",
-            ),
-            *super().get_urls(),
-        ]
+        view = self.admin_site.admin_view(self.errors_csv)
+        return [path("<int:pk>/errors.csv", view, name="conversions_conversionupload_errors"), *super().get_urls()]
 
     def errors_csv(self, request, pk: int) -> HttpResponse:
         upload = get_object_or_404(ConversionUpload, pk=pk)
-        rows = upload.row_errors.values_list("row", "column", "value", "external_id", "reason")
-        header = ["row", "column", "value", "external_id", "reason"]
-        return csv_download(f"upload-{upload.pk}-errors.csv", header, rows)
+        columns = ["row", "column", "value", "external_id", "reason"]
+        return csv_download(f"upload-{upload.pk}-errors.csv", columns, upload.row_errors.values_list(*columns))

@@ -1,9 +1,8 @@
 """Reading the CSVs advertisers upload, and writing the CSVs we hand back.
 
-Spreadsheets save CSV in more than one way: UTF-8 with or without a byte order
-mark, Windows-1252 (Excel's "CSV" on Windows), `,` or `;` between fields (`;`
-where the decimal mark is a comma), CRLF line ends. We accept all of them and
-refuse what is not text at all.
+Spreadsheets save CSV as UTF-8 with or without a byte order mark, or Windows-1252 (Excel on
+Windows), with `,` or `;` (where the decimal mark is a comma) between fields and CRLF line ends.
+We accept all of them and refuse what is not text at all.
 """
 
 import csv
@@ -11,6 +10,7 @@ import io
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from itertools import islice
 
 from django.http import HttpResponse
 
@@ -30,36 +30,23 @@ class CsvFileInvalid(DomainError):
 
 def csv_text_decode(raw: bytes) -> str:
     """The file's text: UTF-8 (a BOM is dropped), else Windows-1252; binary data is refused."""
-    if not raw.strip():
-        raise CsvFileInvalid("The file is empty.")
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         # Excel's "Unicode text" is UTF-16 with a byte order mark.
         try:
             raw = raw.decode("utf-16").encode("utf-8")
         except UnicodeDecodeError:
             raise CsvFileInvalid("The file starts as UTF-16 text but is cut short or broken.") from None
-    if raw.startswith(b"\xef\xbb\xbf"):
-        raw = raw[3:]
-    if not raw.strip():  # again: a byte order mark alone is an empty file too
+    raw = raw.removeprefix(b"\xef\xbb\xbf")
+    if not raw.strip():  # after the byte order mark: alone, it is an empty file too
         raise CsvFileInvalid("The file is empty.")
     if _BINARY.search(raw):
         raise CsvFileInvalid("This is not a CSV text file (it contains binary data). Upload a .csv file.")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
+    for encoding in ("utf-8", "cp1252"):
         try:
-            text = raw.decode("cp1252")
+            return raw.decode(encoding)
         except UnicodeDecodeError:
-            raise CsvFileInvalid(
-                "The file is neither UTF-8 nor Windows-1252 text. Save it as “CSV UTF-8” and upload it again."
-            ) from None
-    return text
-
-
-def csv_delimiter(text: str) -> str:
-    """`;` or `,`, whichever splits the header line into more cells (header names never contain either)."""
-    header = text.split("\n", 1)[0]
-    return ";" if header.count(";") > header.count(",") else ","
+            pass
+    raise CsvFileInvalid("The file is neither UTF-8 nor Windows-1252 text. Save it as “CSV UTF-8” and upload it again.")
 
 
 @dataclass(slots=True)
@@ -72,10 +59,6 @@ class CsvRow:
         return (self.values.get(column) or "").strip()
 
 
-def _is_blank(cells: list[str]) -> bool:
-    return not "".join(cells).strip()
-
-
 @dataclass
 class CsvTable:
     """The header (names stripped and lower-cased) and the data rows with their spreadsheet row numbers."""
@@ -83,7 +66,7 @@ class CsvTable:
     header: list[str]
     delimiter: str
     text: str
-    row_count: int | None = None  # non-blank data rows, counted by csv_table_read
+    row_count: int  # non-blank data rows
 
     def rows(self, start: int = 0) -> Iterator["CsvRow"]:
         """The data rows after the first `start` non-blank ones; blank rows are skipped."""
@@ -92,38 +75,28 @@ class CsvTable:
         header, width = self.header, len(self.header)
         # Row numbers as a spreadsheet shows them: the header is row 1, blank rows count, a quoted
         # line break inside a cell does not.
-        record, seen = 1, 0
-        for cells in reader:
-            record += 1
-            if _is_blank(cells):
-                continue
-            seen += 1
-            if seen <= start:
-                continue
+        filled = ((record, cells) for record, cells in enumerate(reader, start=2) if "".join(cells).strip())
+        for record, cells in islice(filled, start, None):
             extra = sum(1 for cell in cells[width:] if cell.strip()) if len(cells) > width else 0
             yield CsvRow(record, dict(zip(header, cells, strict=False)), extra)
-
-    def count(self) -> int:
-        if self.row_count is None:
-            self.row_count = sum(1 for _ in self.rows())
-        return self.row_count
 
 
 def csv_table_read(raw: bytes) -> CsvTable:
     """Decode, sniff the delimiter and read the header; raises CsvFileInvalid for a file that is not a table."""
     text = csv_text_decode(raw)
-    delimiter = csv_delimiter(text)
+    # `;` or `,`, whichever splits the header line into more cells (header names never contain either).
+    header_line = text.split("\n", 1)[0]
+    delimiter = ";" if header_line.count(";") > header_line.count(",") else ","
     try:
         reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
         header = [name.strip().lower() for name in next(reader)]
         # Read it all once, so that a broken quote fails here and not half-way through an import.
-        row_count = sum(1 for cells in reader if not _is_blank(cells))
+        row_count = sum(1 for cells in reader if "".join(cells).strip())
     except csv.Error as error:
         raise CsvFileInvalid(f"The file is not valid CSV: {error}.") from None
     if not any(header):
         raise CsvFileInvalid("The first row must be the header, naming the columns.")
-    repeated = sorted({name for name in header if name and header.count(name) > 1})
-    if repeated:
+    if repeated := sorted({name for name in header if name and header.count(name) > 1}):
         raise CsvFileInvalid(f"These columns appear more than once: {', '.join(repeated)}.")
     return CsvTable(header=header, delimiter=delimiter, text=text, row_count=row_count)
 
@@ -137,18 +110,10 @@ def csv_safe(value) -> str:
     return str(value)
 
 
-def csv_write(out, header: Iterable[str], rows: Iterable[Iterable]) -> None:
-    """Write a CSV of escaped cells (see csv_safe) to a file-like object."""
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow([csv_safe(name) for name in header])
-    for row in rows:
-        writer.writerow([csv_safe(cell) for cell in row])
-
-
 def csv_download(filename: str, header: Iterable[str], rows: Iterable[Iterable]) -> HttpResponse:
-    """An attachment response with an escaped CSV."""
-    out = io.StringIO()
-    csv_write(out, header, rows)
-    response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
+    """An attachment response with a CSV of escaped cells (see csv_safe)."""
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    writer = csv.writer(response, lineterminator="\r\n")
+    writer.writerows([csv_safe(cell) for cell in row] for row in [header, *rows])
     return response

@@ -1,14 +1,12 @@
-"""Reconciliation: an advertiser's own list of a billing month's orders against what we tracked.
+"""Reconciliation: an advertiser's own list of a billing month's orders (`external_id`, `amount`) against ours.
 
-Their file has `external_id` and `amount`. Each order is `matched`,
-`amount_differs`, `only_theirs` (we never tracked it: a missing conversion),
-or `only_ours` (tracked by us in that month, absent from their list). Their
-ids are matched against all our conversions, whatever the month; ours are the
-conversions that occurred in the month in the advertiser's time zone.
+Each order is `matched`, `amount_differs`, `only_theirs` (a missing conversion) or `only_ours`.
+Their ids are matched against all our conversions, whatever the month; ours are the conversions
+that occurred in the month in the advertiser's time zone.
 """
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -18,9 +16,8 @@ from django.utils import timezone
 from conversions.intake.validation import FieldInvalid, amount_validate
 from conversions.models import Conversion, ConversionUpload, UploadRowError
 from conversions.uploads.csv_files import CsvTable, csv_table_read
+from conversions.uploads.rows import RowError
 from core.money import MoneyError, money_quantize
-
-RESULTS = ("matched", "amount_differs", "only_theirs", "only_ours")
 
 
 @dataclass
@@ -28,11 +25,18 @@ class ReconciliationLine:
     external_id: str
     result: str
     their_amount: Decimal | None
-    our_amount: Decimal | None
+    our_amount: Decimal | None = None
     currency: str = ""
     our_status: str = ""
     offer: str = ""
     occurred_at: datetime | None = None
+
+    @classmethod
+    def of(cls, external_id: str, result: str, their_amount: Decimal | None, ours: Conversion | None):
+        if ours is None:
+            return cls(external_id, result, their_amount)
+        offer = ours.offer.public_id
+        return cls(external_id, result, their_amount, ours.amount, ours.currency, ours.status, offer, ours.occurred_at)
 
     @property
     def difference(self) -> Decimal | None:
@@ -41,41 +45,24 @@ class ReconciliationLine:
         return self.their_amount - self.our_amount
 
 
-def month_bounds(month: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
-    start = datetime(month.year, month.month, 1, tzinfo=tz)
-    end = datetime(month.year + month.month // 12, month.month % 12 + 1, 1, tzinfo=tz)
-    return start, end
-
-
-def _their_rows(table: CsvTable) -> tuple[dict[str, tuple[int, Decimal]], list[UploadRowError]]:
+def _their_rows(table: CsvTable) -> tuple[dict[str, tuple[int, Decimal]], list[RowError]]:
     theirs: dict[str, tuple[int, Decimal]] = {}
-    errors: list[UploadRowError] = []
+    errors: list[RowError] = []
     for row in table.rows():
         external_id, raw_amount = row.get("external_id"), row.get("amount")
         if not external_id:
-            errors.append(UploadRowError(row=row.number, column="external_id", reason="Required."))
+            errors.append(RowError(row.number, "external_id", "Required."))
             continue
         try:
             amount = amount_validate(raw_amount)
         except FieldInvalid as error:
-            errors.append(
-                UploadRowError(
-                    row=row.number, column="amount", value=raw_amount[:200], external_id=external_id, reason=str(error)
-                )
-            )
+            errors.append(RowError(row.number, "amount", str(error), raw_amount, external_id))
             continue
         if external_id in theirs:
-            errors.append(
-                UploadRowError(
-                    row=row.number,
-                    column="external_id",
-                    value=external_id,
-                    external_id=external_id,
-                    reason=f"Repeats row {theirs[external_id][0]}; only that row is compared.",
-                )
-            )
-            continue
-        theirs[external_id] = (row.number, amount)
+            reason = f"Repeats row {theirs[external_id][0]}; only that row is compared."
+            errors.append(RowError(row.number, "external_id", reason, external_id, external_id))
+        else:
+            theirs[external_id] = (row.number, amount)
     return theirs, errors
 
 
@@ -85,72 +72,47 @@ def reconciliation_lines(upload: ConversionUpload, table: CsvTable | None = None
         with upload.file.open("rb") as stored:
             table = csv_table_read(stored.read())
     theirs, _ = _their_rows(table)
-    tz = ZoneInfo(upload.advertiser.time_zone)
-    start, end = month_bounds(upload.billing_month, tz)
+    month, tz = upload.billing_month, ZoneInfo(upload.advertiser.time_zone)
+    start = datetime(month.year, month.month, 1, tzinfo=tz)
+    end = datetime(month.year + month.month // 12, month.month % 12 + 1, 1, tzinfo=tz)
     ours_qs = Conversion.objects.filter(advertiser=upload.advertiser).select_related("offer")
     if upload.offer_id:
         ours_qs = ours_qs.filter(offer_id=upload.offer_id)
     ours = {c.external_id: c for c in ours_qs.filter(occurred_at__gte=start, occurred_at__lt=end)}
-    ids = list(theirs)
+    ids = [external_id for external_id in theirs if external_id not in ours]
     for begin in range(0, len(ids), 5000):
-        batch = [i for i in ids[begin : begin + 5000] if i not in ours]
-        ours.update({c.external_id: c for c in ours_qs.filter(external_id__in=batch)})
-
+        ours.update({c.external_id: c for c in ours_qs.filter(external_id__in=ids[begin : begin + 5000])})
     lines = []
     for external_id, (_, their_amount) in theirs.items():
-        conversion = ours.get(external_id)
-        if conversion is None:
-            lines.append(ReconciliationLine(external_id, "only_theirs", their_amount, None))
+        if (conversion := ours.get(external_id)) is None:
+            lines.append(ReconciliationLine.of(external_id, "only_theirs", their_amount, None))
             continue
         try:
             compared = money_quantize(their_amount, conversion.currency)
         except MoneyError:
             compared = their_amount
         result = "matched" if compared == conversion.amount else "amount_differs"
-        lines.append(
-            ReconciliationLine(
-                external_id,
-                result,
-                their_amount,
-                conversion.amount,
-                conversion.currency,
-                conversion.status,
-                conversion.offer.public_id,
-                conversion.occurred_at,
-            )
-        )
-    for external_id, conversion in ours.items():
-        if external_id not in theirs and start <= conversion.occurred_at < end:
-            lines.append(
-                ReconciliationLine(
-                    external_id,
-                    "only_ours",
-                    None,
-                    conversion.amount,
-                    conversion.currency,
-                    conversion.status,
-                    conversion.offer.public_id,
-                    conversion.occurred_at,
-                )
-            )
+        lines.append(ReconciliationLine.of(external_id, result, their_amount, conversion))
+    lines.extend(
+        ReconciliationLine.of(external_id, "only_ours", None, conversion)
+        for external_id, conversion in ours.items()
+        if external_id not in theirs and start <= conversion.occurred_at < end
+    )
     return lines
 
 
 def reconciliation_run(*, upload: ConversionUpload, table: CsvTable, now: datetime) -> None:
     """The job's part: count each result and keep the row errors; the lines are recomputed when shown."""
     _, errors = _their_rows(table)
-    lines = reconciliation_lines(upload, table)
-    summary = {result: 0 for result in RESULTS}
-    for line in lines:
+    summary = dict.fromkeys(("matched", "amount_differs", "only_theirs", "only_ours"), 0)
+    for line in reconciliation_lines(upload, table):
         summary[line.result] += 1
     with transaction.atomic():
         locked = ConversionUpload.objects.select_for_update().get(pk=upload.pk)
         if locked.is_finished:
             return
         UploadRowError.objects.filter(upload=locked).delete()
-        for error in errors:
-            error.upload = locked
-        UploadRowError.objects.bulk_create(errors, batch_size=1000)
+        UploadRowError.objects.bulk_create([error.model(locked) for error in errors], batch_size=1000)
         locked.summary = summary
         locked.rows_done = locked.rows_total
         locked.error_count = len({error.row for error in errors})

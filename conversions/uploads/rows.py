@@ -1,17 +1,16 @@
-"""A CSV's rows checked against the rules of `POST /v1/convert`, before anything is written.
+"""A CSV's rows checked cell by cell against the rules of `POST /v1/convert` (conversions/intake/validation.py).
 
-The same field checks as the API (conversions/intake/validation.py), cell by cell, with every error of a row
-(not just the first) and its spreadsheet row number; no database, so the importer checks the next
-chunk in a thread while the server commits the last one.
+No database, so the importer checks the next chunk in a thread while the server commits the last one.
 """
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
-from functools import lru_cache
+from datetime import UTC, datetime
+from functools import lru_cache, partial
 from zoneinfo import ZoneInfo
 
 from django.utils import timezone
+from rest_framework.exceptions import ValidationError
 
 from conversions.intake.recording import ConversionReport
 from conversions.intake.validation import (
@@ -27,32 +26,21 @@ from conversions.intake.validation import (
 from conversions.models import ConversionUpload, UploadRowError
 from conversions.uploads.csv_files import CsvFileInvalid, CsvRow, CsvTable
 from core.errors import DomainError
+from core.input_limits import StrictDateTimeField
 from referrals.models import Offer
 
-CONVERSION_COLUMNS = [
-    "click_id",
-    "referral_code",
-    "external_id",
-    "type",
-    "amount",
-    "currency",
-    "occurred_at",
-    "product_id",
-    "category",
-    "quantity",
-    "plan",
-    "subscription_id",
-    "source",
-]
+# The template's columns, in its order.
+CONVERSION_COLUMNS = ["click_id", "referral_code", "external_id", "type", "amount", "currency", "occurred_at"]
+CONVERSION_COLUMNS += ["product_id", "category", "quantity", "plan", "subscription_id", "source"]
 ADJUSTMENT_COLUMNS = ["external_id", "status", "reason", "amount"]
-RECONCILIATION_COLUMNS = ["external_id", "amount"]
 META_PREFIX = "meta_"
 
-_COLUMNS = {
+_COLUMNS = {  # kind: (known columns, required columns)
     ConversionUpload.Kind.CONVERSIONS: (CONVERSION_COLUMNS, ["external_id", "type", "amount"]),
     ConversionUpload.Kind.ADJUSTMENTS: (ADJUSTMENT_COLUMNS, ["external_id", "status"]),
-    ConversionUpload.Kind.RECONCILIATION: (RECONCILIATION_COLUMNS, ["external_id", "amount"]),
+    ConversionUpload.Kind.RECONCILIATION: (["external_id", "amount"], ["external_id", "amount"]),
 }
+_TEXT_COLUMNS = ("click_id", "referral_code", "product_id", "category", "plan", "subscription_id", "source")
 
 
 @dataclass
@@ -64,14 +52,18 @@ class RowError:
     external_id: str = ""
 
     def model(self, upload: ConversionUpload) -> UploadRowError:
-        return UploadRowError(
-            upload=upload,
-            row=self.row,
-            column=self.column[:100],
-            value=self.value[:200],
-            external_id=self.external_id[:128],
-            reason=self.reason[:500],
-        )
+        """The row to store, each text cut to its column's length (a cell can be longer than any column)."""
+        texts = {name: getattr(self, name)[: _ERROR_LENGTHS[name]] for name in _ERROR_LENGTHS}
+        return UploadRowError(upload=upload, row=self.row, **texts)
+
+
+_ERROR_LENGTHS = {
+    name: UploadRowError._meta.get_field(name).max_length for name in ("column", "value", "external_id", "reason")
+}
+
+
+def _meta_columns(header) -> tuple[str, ...]:
+    return tuple(name for name in header if name.startswith(META_PREFIX) and name != META_PREFIX)
 
 
 def upload_columns_check(table: CsvTable, kind: str) -> list[str]:
@@ -85,46 +77,47 @@ def upload_columns_check(table: CsvTable, kind: str) -> list[str]:
             f"Missing columns: {', '.join(missing)}. The first row must name the columns; "
             f"download the template to see them. Found: {', '.join(name for name in table.header if name) or 'none'}."
         )
-    allow_meta = kind == ConversionUpload.Kind.CONVERSIONS
-    return [
-        name
-        for name in table.header
-        if name and name not in known and not (allow_meta and name.startswith(META_PREFIX) and len(name) > 5)
-    ]
+    meta = _meta_columns(table.header) if kind == ConversionUpload.Kind.CONVERSIONS else ()
+    return [name for name in table.header if name and name not in known and name not in meta]
+
+
+_API_OCCURRED_AT = StrictDateTimeField()
 
 
 def occurred_at_parse(value: str, tz: ZoneInfo) -> datetime:
-    """ISO 8601; without an offset the time is the advertiser's local time."""
+    """ISO 8601, without an offset in the advertiser's local time; then, as UTC, held to the API's own field
+    (2000-01-01 or later). A time in the future is refused when it is recorded, as for the API."""
     try:
         parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise FieldInvalid("Not an ISO 8601 date and time, such as 2025-03-31T14:05:00+02:00.") from None
-    if timezone.is_naive(parsed):
-        parsed = parsed.replace(tzinfo=tz)
-    return parsed
+        if timezone.is_naive(parsed):
+            parsed = parsed.replace(tzinfo=tz)
+        # In UTC first: an old local time's offset can have seconds, which the API's field does not read.
+        return _API_OCCURRED_AT.to_internal_value(parsed.astimezone(UTC))
+    except ValidationError as error:
+        if error.get_codes() == ["range"]:
+            raise FieldInvalid(str(error.detail[0])) from None
+    except (ValueError, OverflowError):
+        pass
+    raise FieldInvalid("Not an ISO 8601 date and time, such as 2025-03-31T14:05:00+02:00.")
+
+
+def _answer(validate, *args) -> tuple:
+    """(the valid value, "") or (None, the message)."""
+    try:
+        return validate(*args), ""
+    except FieldInvalid as error:
+        return None, str(error)
 
 
 def _remembered(validate):
-    """A pure validator answering from memory for a value seen before: a file's types, currencies and times repeat.
-
-    Returns (value, "") or (None, the FieldInvalid message).
-    """
-
-    @lru_cache(maxsize=4096)
-    def answer(*args) -> tuple:
-        try:
-            return validate(*args), ""
-        except FieldInvalid as error:
-            return None, str(error)
-
-    return answer
+    """`_answer` from memory for a value seen before: a file's types, currencies and times repeat."""
+    return lru_cache(maxsize=4096)(partial(_answer, validate))
 
 
 _type_answer = _remembered(type_validate)
 _currency_answer = _remembered(currency_validate)
 _occurred_at_answer = _remembered(occurred_at_parse)
 _meta_answer = _remembered(lambda items: meta_validate(dict(items)))
-_TEXT_COLUMNS = ("click_id", "referral_code", "product_id", "category", "plan", "subscription_id", "source")
 
 
 def conversion_row_parse(
@@ -139,44 +132,35 @@ def conversion_row_parse(
     number, values = row.number, row.values
     external_id = (values.get("external_id") or "").strip()
 
-    def check(column: str, value: str, answer: tuple) -> None:
+    def take(column: str, value: str, answer: tuple) -> None:
         if answer[1]:
             errors.append(RowError(number, column, answer[1], value, external_id))
         else:
             attrs[column] = answer[0]
 
-    def validated(column: str, value, validate, *args) -> None:
-        try:
-            attrs[column] = validate(*args, value)
-        except FieldInvalid as error:
-            errors.append(RowError(number, column, str(error), value, external_id))
-
-    if not external_id:
+    if external_id:
+        take("external_id", external_id, _answer(text_validate, "external_id", external_id))
+    else:
         errors.append(RowError(number, "external_id", "Required: your order or invoice id."))
-    else:
-        validated("external_id", external_id, text_validate, "external_id")
     kind = (values.get("type") or "").strip().lower()
-    check("type", kind, _type_answer(kind))
-    if not (amount := (values.get("amount") or "").strip()):
-        errors.append(RowError(number, "amount", "Required.", "", external_id))
+    take("type", kind, _type_answer(kind))
+    if amount := (values.get("amount") or "").strip():
+        take("amount", amount, _answer(amount_validate, amount))
     else:
-        validated("amount", amount, amount_validate)
+        errors.append(RowError(number, "amount", "Required.", "", external_id))
     currency = (values.get("currency") or "").strip()
-    check("currency", currency, _currency_answer(currency))
+    take("currency", currency, _currency_answer(currency))
     for name in _TEXT_COLUMNS:
-        validated(name, (values.get(name) or "").strip(), text_validate, name)
+        value = (values.get(name) or "").strip()
+        take(name, value, _answer(text_validate, name, value))
     if quantity := (values.get("quantity") or "").strip():
-        validated("quantity", quantity, quantity_validate)
+        take("quantity", quantity, _answer(quantity_validate, quantity))
     if occurred_at := (values.get("occurred_at") or "").strip():
-        check("occurred_at", occurred_at, _occurred_at_answer(occurred_at, tz))
-    if meta_columns is None:
-        meta_columns = tuple(name for name in values if name.startswith(META_PREFIX))
-    meta = {}
-    for name in meta_columns:
-        if (key := name[len(META_PREFIX) :]) and (value := (values.get(name) or "").strip()):
-            meta[key] = value
+        take("occurred_at", occurred_at, _occurred_at_answer(occurred_at, tz))
+    meta_columns = _meta_columns(values) if meta_columns is None else meta_columns
+    meta = {name[len(META_PREFIX) :]: value for name in meta_columns if (value := (values.get(name) or "").strip())}
     meta_answer = _meta_answer(tuple(meta.items()))
-    check("meta", json.dumps(meta) if meta_answer[1] else "", meta_answer)
+    take("meta", json.dumps(meta) if meta_answer[1] else "", meta_answer)
     if row.extra_cells:
         errors.append(RowError(number, "", "The row has more cells than the header has columns.", "", external_id))
     if not errors and not attrs.get("click_id") and not attrs.get("referral_code"):
@@ -204,8 +188,6 @@ def row_errors_from(error: DomainError, row: CsvRow, report: ConversionReport) -
 
 @dataclass
 class CheckedRows:
-    """A chunk's rows checked field by field: the valid ones with their reports, and the row errors."""
-
     valid: list[tuple[CsvRow, ConversionReport]]
     errors: list[RowError]
 
@@ -213,25 +195,16 @@ class CheckedRows:
 def conversion_rows_check(*, upload: ConversionUpload, rows: list[CsvRow], seen: dict[str, int]) -> CheckedRows:
     """Check each row's fields and its external id against the earlier rows; no database."""
     offer, tz = upload.offer, ZoneInfo(upload.advertiser.time_zone)
-    meta_columns = tuple(name for name in rows[0].values if name.startswith(META_PREFIX)) if rows else ()
+    meta_columns = _meta_columns(rows[0].values) if rows else ()
     checked = CheckedRows(valid=[], errors=[])
     for row in rows:
         report, errors = conversion_row_parse(row, offer=offer, tz=tz, meta_columns=meta_columns)
         if errors:
             checked.errors.extend(errors)
-            continue
-        first = seen.get(report.external_id)
-        if first is not None:
-            checked.errors.append(
-                RowError(
-                    row.number,
-                    "external_id",
-                    f"Repeats the external_id of row {first}; only row {first} is imported.",
-                    report.external_id,
-                    report.external_id,
-                )
-            )
-            continue
-        seen[report.external_id] = row.number
-        checked.valid.append((row, report))
+        elif (first := seen.get(report.external_id)) is not None:
+            reason = f"Repeats the external_id of row {first}; only row {first} is imported."
+            checked.errors.append(RowError(row.number, "external_id", reason, report.external_id, report.external_id))
+        else:
+            seen[report.external_id] = row.number
+            checked.valid.append((row, report))
     return checked

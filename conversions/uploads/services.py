@@ -21,10 +21,9 @@ def upload_file_check(raw: bytes, kind: str) -> tuple[list[str], int]:
     """Is it a table with the columns of its kind and at least one row? Return the ignored columns and the rows."""
     table = csv_table_read(raw)
     ignored = upload_columns_check(table, kind)
-    total = table.count()
-    if total == 0:
+    if table.row_count == 0:
         raise CsvFileInvalid("The file has a header but no rows.")
-    return ignored, total
+    return ignored, table.row_count
 
 
 def upload_create(
@@ -43,21 +42,15 @@ def upload_create(
     Raises CsvFileInvalid (the message is for the user) or ConversionNotFound for another's offer.
     The size limit is checked by the caller before it reads the file into memory.
     """
-    now = now or timezone.now()
-    if kind == ConversionUpload.Kind.CONVERSIONS:
-        if offer is None or offer.advertiser_id != advertiser.pk:
-            raise ConversionNotFound("No such offer.")
-    elif offer is not None and offer.advertiser_id != advertiser.pk:
+    foreign = offer is not None and offer.advertiser_id != advertiser.pk
+    if foreign or (offer is None and kind == ConversionUpload.Kind.CONVERSIONS):
         raise ConversionNotFound("No such offer.")
     if kind == ConversionUpload.Kind.RECONCILIATION and billing_month is None:
         raise CsvFileInvalid("Choose the billing month to compare.")
     ignored, total = upload_file_check(raw, kind)
     digest = hashlib.sha256(raw).hexdigest()
-    identical = (
-        ConversionUpload.objects.filter(advertiser=advertiser, kind=kind, offer=offer, sha256=digest)
-        .order_by("created_at", "pk")
-        .first()
-    )
+    # The earliest (uploads are ordered newest first).
+    identical = ConversionUpload.objects.filter(advertiser=advertiser, kind=kind, offer=offer, sha256=digest).last()
     upload = ConversionUpload(
         advertiser=advertiser,
         offer=offer,
@@ -70,7 +63,7 @@ def upload_create(
         uploaded_by=user,
         ignored_columns=ignored,
         rows_total=total,
-        created_at=now,
+        created_at=now or timezone.now(),
     )
     # The stored name is ours: the user's file name is only shown, never used as a path.
     upload.file.save(f"{uuid.uuid4().hex}.csv", ContentFile(raw), save=False)
@@ -83,11 +76,8 @@ def upload_create(
 def upload_requeue(*, upload: ConversionUpload) -> bool:
     """Run an unfinished or failed upload's import again (it resumes after its last committed chunk)."""
     with transaction.atomic():
-        changed = (
-            ConversionUpload.objects.filter(pk=upload.pk)
-            .exclude(status=ConversionUpload.Status.DONE)
-            .update(status=ConversionUpload.Status.QUEUED, failure="", finished_at=None)
-        )
+        unfinished = ConversionUpload.objects.filter(pk=upload.pk).exclude(status=ConversionUpload.Status.DONE)
+        changed = unfinished.update(status=ConversionUpload.Status.QUEUED, failure="", finished_at=None)
         if changed:
             job_enqueue_on_commit(upload_import, upload.pk)
     return bool(changed)

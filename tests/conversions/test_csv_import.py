@@ -104,6 +104,25 @@ def test_bad_dates_are_reported_with_row_column_and_reason(acme, manual_offer, a
     assert errors[2] == (4, "occurred_at", "Must not be in the future.")
 
 
+def test_dates_before_2000_or_in_the_future_are_refused_as_the_api_refuses_them(acme, manual_offer, alice):
+    next_year = datetime.now(UTC).year + 1
+    raw = csv_bytes(
+        "referral_code,external_id,type,amount,product_id,occurred_at",
+        "ALICE,old,purchase,10,sku,1999-12-31T23:59:00",
+        f"ALICE,ahead,purchase,10,sku,{next_year}-01-15T10:00:00",
+        "ALICE,fine,purchase,10,sku,2000-01-02T00:00:00",
+    )
+
+    upload = imported(acme, manual_offer, raw)
+
+    assert upload.created_count == 1 and upload.error_count == 2
+    assert errors_of(upload) == [
+        (2, "occurred_at", "Must be 2000-01-01 or later."),
+        (3, "occurred_at", "Must not be in the future."),
+    ]
+    assert Conversion.objects.get().external_id == "fine"
+
+
 def test_dates_without_an_offset_are_in_the_advertisers_time_zone(acme, manual_offer, alice):
     acme.time_zone = "Asia/Tokyo"
     acme.save()

@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from conversions.fraud.baselines import _baselines
+from conversions.fraud.checks import _baselines
 from conversions.fraud.datacenter import datacenter_ranges_forget
 from conversions.intake.recording import ConversionReport, conversion_record
 from conversions.models import Conversion
