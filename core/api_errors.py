@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler, set_rollback
 
 from core.errors import DomainError
-from core.http_errors import outage_response
+from core.http_errors import error_body, outage_response
 from core.outages import outage_is
 
 # DRF's own exceptions, by class, to our stable codes.
@@ -23,10 +23,6 @@ _CODES = {
     exceptions.MethodNotAllowed: "method_not_allowed",
     exceptions.Throttled: "throttled",
 }
-
-
-def error_body(code: str, message: str, fields: dict | None = None) -> dict:
-    return {"error": {"code": code, "message": message, "fields": fields or {}}}
 
 
 def error_fields(detail) -> dict:

@@ -1,6 +1,7 @@
 """Prometheus metrics (django-prometheus's request and database metrics, plus RQ queues) behind a token."""
 
 import hmac
+from functools import cache
 
 from django.conf import settings
 from django.http import Http404, HttpResponse
@@ -8,13 +9,10 @@ from django_rq.contrib.prometheus import RQCollector
 from prometheus_client import REGISTRY, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-_registered = []
 
-
-def _ensure_rq_collector() -> None:
-    if not _registered and settings.REDIS_URL:
-        REGISTRY.register(RQCollector())
-        _registered.append(True)
+@cache  # once per process
+def _rq_collector_register() -> None:
+    REGISTRY.register(RQCollector())
 
 
 def metrics(request):
@@ -25,5 +23,5 @@ def metrics(request):
     sent = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
     if not hmac.compare_digest(sent.encode(), token.encode()):
         return HttpResponse("Unauthorized\n", status=401, content_type="text/plain")
-    _ensure_rq_collector()
+    _rq_collector_register()
     return HttpResponse(generate_latest(REGISTRY), content_type=CONTENT_TYPE_LATEST)
