@@ -32,12 +32,9 @@ def error_fields(detail) -> dict:
     fields: dict[str, list[str]] = {}
     for name, value in detail.items():
         if isinstance(value, dict):
-            for inner, messages in error_fields(value).items():
-                fields[f"{name}.{inner}"] = messages
-        elif isinstance(value, list):
-            fields[name] = [str(m) for m in value]
+            fields.update({f"{name}.{inner}": messages for inner, messages in error_fields(value).items()})
         else:
-            fields[name] = [str(value)]
+            fields[name] = [str(m) for m in value] if isinstance(value, list) else [str(value)]
     return fields
 
 

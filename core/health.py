@@ -1,8 +1,16 @@
+"""The service endpoints: /healthz and /readyz for load balancers, /metrics for Prometheus behind a token."""
+
+import hmac
+from functools import cache
+
 import redis
 from django.conf import settings
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
-from django.http import JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
+from django_rq.contrib.prometheus import RQCollector
+from prometheus_client import REGISTRY, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 
 def database_ping() -> None:
@@ -40,3 +48,20 @@ def readyz(request):
     if pending:
         return JsonResponse({"status": "error", "checks": {"migrations": f"{len(pending)} unapplied"}}, status=503)
     return JsonResponse({"status": "ok", "checks": {"migrations": "ok"}})
+
+
+@cache  # once per process
+def _rq_collector_register() -> None:
+    REGISTRY.register(RQCollector())
+
+
+def metrics(request):
+    """`GET /metrics` with `Authorization: Bearer <METRICS_TOKEN>`; 404 when no token is configured."""
+    token = settings.METRICS_TOKEN
+    if not token:
+        raise Http404
+    sent = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    if not hmac.compare_digest(sent.encode(), token.encode()):
+        return HttpResponse("Unauthorized\n", status=401, content_type="text/plain")
+    _rq_collector_register()
+    return HttpResponse(generate_latest(REGISTRY), content_type=CONTENT_TYPE_LATEST)

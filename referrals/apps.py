@@ -2,7 +2,7 @@ from django.apps import AppConfig
 from django.contrib.auth.signals import user_logged_in
 from django.db.models.signals import post_delete, post_save
 
-from core.client_ip import client_ip
+from referrals.request_metadata import client_ip
 
 
 class ReferralsConfig(AppConfig):

@@ -1,4 +1,4 @@
-"""Fraud metadata read off a request: user agent, selected headers, country, device.
+"""Fraud metadata read off a request: the client's address, user agent, selected headers, country, device.
 
 Nothing here reaches the network: ua-parser reads the user agent, geoip2fast's bundled database (or the
 operator's MaxMind file at GEOIP_MMDB_PATH) the country.
@@ -12,9 +12,38 @@ from functools import cache, lru_cache
 
 from django.conf import settings
 
-from core.client_ip import client_ip
-
 log = logging.getLogger(__name__)
+
+
+@cache
+def _trusted_proxies() -> tuple:
+    return tuple(ipaddress.ip_network(cidr.strip(), strict=False) for cidr in settings.TRUSTED_PROXIES if cidr.strip())
+
+
+def _is_trusted(address: str) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in _trusted_proxies())
+
+
+def client_ip(meta: dict) -> str | None:
+    """The client's address. X-Forwarded-For counts only when the peer is a trusted proxy;
+    then we walk it from the right and take the first address that is not a trusted proxy."""
+    peer = meta.get("REMOTE_ADDR") or None
+    if peer is None or not _is_trusted(peer):
+        return peer
+    forwarded = [part.strip() for part in meta.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
+    for address in reversed(forwarded):
+        try:
+            ipaddress.ip_address(address)
+        except ValueError:
+            return peer  # a malformed chain is not evidence of anything
+        if not _is_trusted(address):
+            return address
+    return forwarded[0] if forwarded else peer
+
 
 # Request headers kept as evidence: their WSGI names, and the names they are kept under.
 EVIDENCE_HEADERS = {

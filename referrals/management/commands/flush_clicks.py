@@ -3,10 +3,8 @@
     python manage.py flush_clicks            # loop until SIGTERM/SIGINT (the Procfile's `clicks`)
     python manage.py flush_clicks --once     # write what is buffered now and exit
 
-Killing it at any moment loses no click: the batch it was writing stays in
-Redis and the next run writes it (referrals/click_buffer.py). A Redis or
-PostgreSQL outage does not end the loop: it waits with backoff and carries on
-(core/outages.py).
+Killing it loses no click: the batch it was writing stays in Redis for the next run. A Redis or
+PostgreSQL outage does not end the loop: it waits with backoff and carries on (core/outages.py).
 """
 
 import signal
