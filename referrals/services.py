@@ -83,8 +83,7 @@ def postback_token_rotate(*, advertiser: Advertiser) -> str:
     """A new postback token; the old one stops working (in other processes within HOT_CACHE_TTL_SECONDS)."""
     raw = f"pt_{secrets.token_urlsafe(24)}"
     advertiser.postback_token_hash = secret_digest(raw)
-    Advertiser.objects.filter(pk=advertiser.pk).update(postback_token_hash=advertiser.postback_token_hash)
-    hot_cache.forget_advertisers()
+    advertiser.save(update_fields=["postback_token_hash"])  # its post_save signal empties this process's cache
     return raw
 
 
