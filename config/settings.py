@@ -235,9 +235,7 @@ CLAIM_MAX_AGE_DAYS = env.int("CLAIM_MAX_AGE_DAYS", default=90)
 POSTBACKS_ALLOW_PRIVATE = env.bool("POSTBACKS_ALLOW_PRIVATE", default=False)
 POSTBACK_TIMEOUT_SECONDS = env.float("POSTBACK_TIMEOUT_SECONDS", default=5.0)
 # Seconds before each retry: exponential backoff, about a day in all.
-POSTBACK_RETRY_INTERVALS = [
-    int(s) for s in env.list("POSTBACK_RETRY_INTERVALS", default=["30", "120", "600", "3600", "21600", "64800"])
-]
+POSTBACK_RETRY_INTERVALS = env.list("POSTBACK_RETRY_INTERVALS", cast=int, default=[30, 120, 600, 3600, 21600, 64800])
 POSTBACK_FAILURE_LIMIT = env.int("POSTBACK_FAILURE_LIMIT", default=25)
 POSTBACK_SECRET_OVERLAP_HOURS = env.int("POSTBACK_SECRET_OVERLAP_HOURS", default=24)
 
