@@ -15,7 +15,6 @@ import fcntl
 import hashlib
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,6 +23,7 @@ import warnings
 from pathlib import Path
 
 import psycopg
+import redis
 
 DATA_DIR = Path(__file__).resolve().parent.parent / ".data"
 DATABASE_NAME = "affitrack"
@@ -44,7 +44,7 @@ def _pid_alive(pid: int | None) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True  # alive, owned by another user (PostgreSQL runs as its own user under root)
+        pass  # alive, owned by another user (PostgreSQL runs as its own user under root)
     return True
 
 
@@ -107,14 +107,11 @@ def _redis_socket(redis_dir: Path) -> Path:
 
 
 def _redis_answers(path: Path) -> bool:
-    with socket.socket(socket.AF_UNIX) as sock:
-        sock.settimeout(1)
-        try:
-            sock.connect(str(path))
-            sock.sendall(b"PING\r\n")
-            return sock.recv(16).startswith(b"+PONG")
-        except OSError:
-            return False
+    try:
+        with redis.Redis(unix_socket_path=str(path), socket_timeout=1) as client:
+            return client.ping()
+    except redis.exceptions.RedisError:
+        return False
 
 
 def _redis_start(data_dir: Path) -> tuple[str, int]:
