@@ -8,6 +8,7 @@ PostgreSQL outage does not end the loop: it waits with backoff and carries on (c
 """
 
 import signal
+import threading
 import time
 
 from django.core.management.base import BaseCommand
@@ -35,20 +36,15 @@ class Command(BaseCommand):
         if once:
             self.stdout.write(f"{clicks_flush(batch_size=batch_size)} clicks written")
             return
-        stopping = False
-
-        def stop(signum, frame):
-            nonlocal stopping
-            stopping = True  # finish the batch in hand, then exit
-
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
-        while not stopping:
+        stopping = threading.Event()  # set by SIGTERM or SIGINT: finish the batch in hand, then exit
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda signum, frame: stopping.set())
+        while not stopping.is_set():
             # One batch per turn, so a stop request is seen between batches.
             written = outages_ride_out(
                 lambda: clicks_flush(batch_size=batch_size, max_batches=1),
                 process="flush_clicks",
-                stopping=lambda: stopping,
+                stopping=stopping.is_set,
             )
             if not written:
                 time.sleep(interval)
