@@ -1,11 +1,8 @@
 """gunicorn for production: `gunicorn -c config/gunicorn.conf.py config.wsgi`.
 
-Sync workers: each request is a short burst of CPU and a few local database
-round trips, so processes (one per core and a spare) beat threads under the GIL.
-A sync worker serves one connection at a time and waits for its whole request,
-so run it behind a buffering proxy (nginx, a cloud load balancer): a client that
-connects and sends slowly (a phone on a bad network, a paced load generator)
-would hold a worker idle. docs/operations.md, docs/performance.md (the soak).
+Sync workers: a request is a short burst of CPU and a few local database round trips, so processes beat
+threads under the GIL. A sync worker waits for a slow client's whole request: run it behind a buffering
+proxy (nginx, a cloud load balancer). docs/operations.md, docs/performance.md (the soak).
 """
 
 import multiprocessing

@@ -1,10 +1,8 @@
-"""Affitrack settings: one file, every value from the environment.
+"""Affitrack settings: one file, every value from the environment (each listed in `.env.example`).
 
-Affitrack runs on PostgreSQL and Redis, always. DATABASE_URL and REDIS_URL name
-them; one that is unset is read from the embedded servers that `make run` and
-`make test` start under .data/ (core/embedded_services.py), and when those are
-not running either, Django refuses to start and says what to do. Every
-variable is listed in `.env.example`.
+Affitrack runs on PostgreSQL and Redis, always: DATABASE_URL and REDIS_URL name them; one that is unset is
+read from the embedded servers of `make run` and `make test` (core/embedded_services.py), and when those are
+not running either, Django refuses to start and says what to do.
 """
 
 from pathlib import Path
@@ -51,7 +49,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
-    "core.request_id.RequestIdMiddleware",
+    "core.log_format.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -193,7 +191,6 @@ CLICK_COOKIE_PREFIX = env.str("CLICK_COOKIE_PREFIX", default="atc_")
 TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 # An operator-supplied MaxMind country database; without it, geoip2fast's bundled data is used.
 GEOIP_MMDB_PATH = env.str("GEOIP_MMDB_PATH", default="")
-# A click is "unique" unless the same IP and user agent clicked the same link within this window.
 # How long a worker keeps link -> offer and API key -> advertiser lookups (referrals/hot_cache.py):
 # a change made in another process (offer paused, key revoked) takes effect there within this time.
 HOT_CACHE_TTL_SECONDS = env.int("HOT_CACHE_TTL_SECONDS", default=30)
@@ -201,6 +198,7 @@ HOT_CACHE_TTL_SECONDS = env.int("HOT_CACHE_TTL_SECONDS", default=30)
 # into PostgreSQL in batches (referrals/click_buffer.py). Off: each click is written at once, a batch of one.
 CLICK_BUFFER = env.bool("CLICK_BUFFER", default=True)
 CLICK_BUFFER_BATCH_SIZE = env.int("CLICK_BUFFER_BATCH_SIZE", default=2000)
+# A click is "unique" unless the same IP and user agent clicked the same link within this window.
 CLICK_UNIQUE_WINDOW_SECONDS = env.int("CLICK_UNIQUE_WINDOW_SECONDS", default=3600)
 # A conversion may not claim to have happened further in the future than this.
 CONVERSION_FUTURE_TOLERANCE_SECONDS = env.int("CONVERSION_FUTURE_TOLERANCE_SECONDS", default=300)
@@ -237,9 +235,7 @@ CLAIM_MAX_AGE_DAYS = env.int("CLAIM_MAX_AGE_DAYS", default=90)
 POSTBACKS_ALLOW_PRIVATE = env.bool("POSTBACKS_ALLOW_PRIVATE", default=False)
 POSTBACK_TIMEOUT_SECONDS = env.float("POSTBACK_TIMEOUT_SECONDS", default=5.0)
 # Seconds before each retry: exponential backoff, about a day in all.
-POSTBACK_RETRY_INTERVALS = [
-    int(s) for s in env.list("POSTBACK_RETRY_INTERVALS", default=["30", "120", "600", "3600", "21600", "64800"])
-]
+POSTBACK_RETRY_INTERVALS = env.list("POSTBACK_RETRY_INTERVALS", cast=int, default=[30, 120, 600, 3600, 21600, 64800])
 POSTBACK_FAILURE_LIMIT = env.int("POSTBACK_FAILURE_LIMIT", default=25)
 POSTBACK_SECRET_OVERLAP_HOURS = env.int("POSTBACK_SECRET_OVERLAP_HOURS", default=24)
 

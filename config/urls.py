@@ -3,9 +3,8 @@ from django.urls import include, path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from conversions.processing.simulation import rule_simulation
-from core.health import healthz, readyz
+from core.health import healthz, metrics, readyz
 from core.input_limits import TextConverter
-from core.metrics import metrics
 from referrals.views import click_redirect, home_for_role
 
 register_converter(TextConverter, "text")

@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler, set_rollback
 
 from core.errors import DomainError
-from core.http_errors import outage_response
+from core.http_errors import error_body, outage_response
 from core.outages import outage_is
 
 # DRF's own exceptions, by class, to our stable codes.
@@ -25,10 +25,6 @@ _CODES = {
 }
 
 
-def error_body(code: str, message: str, fields: dict | None = None) -> dict:
-    return {"error": {"code": code, "message": message, "fields": fields or {}}}
-
-
 def error_fields(detail) -> dict:
     """DRF's nested error detail -> {"field": ["message", ...]}, nested keys dotted."""
     if not isinstance(detail, dict):
@@ -36,12 +32,9 @@ def error_fields(detail) -> dict:
     fields: dict[str, list[str]] = {}
     for name, value in detail.items():
         if isinstance(value, dict):
-            for inner, messages in error_fields(value).items():
-                fields[f"{name}.{inner}"] = messages
-        elif isinstance(value, list):
-            fields[name] = [str(m) for m in value]
+            fields.update({f"{name}.{inner}": messages for inner, messages in error_fields(value).items()})
         else:
-            fields[name] = [str(value)]
+            fields[name] = [str(m) for m in value] if isinstance(value, list) else [str(value)]
     return fields
 
 

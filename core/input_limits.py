@@ -1,10 +1,9 @@
 """Limits on what a request may carry, checked before anything reaches PostgreSQL.
 
 Each of these once answered 500: a JSON number too large for a float (`1e400` is Infinity, which jsonb
-refuses), arrays nested 5,000 deep (RecursionError in the JSON parser), NUL in a URL (PostgreSQL text
-cannot hold it). Each is now bad input, answered 400 (or 404 for a URL that can name nothing) in the
-API's error shape. Also here: occurred_at as strict ISO 8601 with a time zone, a query parameter sent
-twice, and page_size.
+refuses), arrays nested 5,000 deep (RecursionError), NUL in a URL (PostgreSQL text cannot hold it). Now
+each is bad input: 400 (404 for a URL that can name nothing). Also: strict ISO 8601 times, repeated
+query parameters, page_size.
 """
 
 import codecs
@@ -14,6 +13,7 @@ import re
 from datetime import UTC, datetime
 
 from django.conf import settings
+from django.urls.converters import StringConverter
 from rest_framework import exceptions, parsers, serializers
 
 NUL = "\x00"
@@ -28,17 +28,11 @@ _ISO_8601 = re.compile(
 )
 
 
-class TextConverter:
+class TextConverter(StringConverter):
     """`<text:name>` in a URL: like `<str:>`, but a segment holding NUL matches nothing (a 404), since no
     link code or external id we store can contain it."""
 
     regex = "[^/\x00]+"
-
-    def to_python(self, value: str) -> str:
-        return value
-
-    def to_url(self, value: str) -> str:
-        return value
 
 
 def json_depth(value) -> int:

@@ -14,14 +14,11 @@ COALESCE_SECONDS = 60
 
 
 def job_enqueue_on_commit(func, *args, queue_name: str = "default", coalesce_key: str = "", **kwargs) -> None:
-    """Run `func(*args)` on a worker once the current transaction commits.
+    """Run `func(*args)` (ids, never objects) on a worker once the current transaction commits.
 
-    Jobs take ids, never objects, so they read the committed state.
-
-    With `coalesce_key`, a job is enqueued only when none with that key is waiting: one Redis
-    SET NX instead of an enqueue for each caller. The job must call `job_coalesce_release(key)`
-    before it reads its work, so that work committed after that asks for a new job. The key
-    expires after COALESCE_SECONDS in case the job was lost; the scheduled sweepers cover that gap.
+    With `coalesce_key`, only when no job with that key is waiting (one SET NX). The job calls
+    `job_coalesce_release(key)` before it reads its work, so work committed after that asks for a new job;
+    the key expires after COALESCE_SECONDS in case the job was lost (the sweepers cover that gap).
     """
 
     def enqueue() -> None:

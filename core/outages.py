@@ -1,8 +1,7 @@
 """PostgreSQL or Redis unreachable: what counts as an outage, and how a long-running process rides one out.
 
-The worker, the scheduler and the click flusher loop for days; a restart of either service must not end
-them (under honcho one exiting process stops the others, and nothing is processed until someone notices).
-Each waits with a growing delay, logs once when the outage starts and once when it ends, and carries on.
+The worker, the scheduler and the click flusher must outlive a restart of either service (under honcho one
+exiting process stops the others): each waits with a growing delay, logs the outage's start and end once.
 """
 
 import logging
@@ -77,10 +76,8 @@ class OutageLog:
 
 
 def redis_persistence_check(client) -> str | None:
-    """What a Redis crash would lose, or None when Redis keeps an append-only file (docs/operations.md).
-
-    Managed Redis services may refuse CONFIG: then we cannot tell, and say nothing.
-    """
+    """What a Redis crash would lose, or None when Redis keeps an append-only file (or refuses CONFIG, as
+    managed services may: then we cannot tell)."""
     try:
         appendonly = client.config_get("appendonly").get("appendonly")
     except redis.exceptions.RedisError:
@@ -105,12 +102,14 @@ def outages_ride_out(
     process: str,
     stopping: Callable[[], bool] = lambda: False,
     sleep: Callable[[float], None] = time.sleep,
+    outage: OutageLog | None = None,
 ) -> T | None:
     """Call `step` until it gets through without an outage; returns its result (None if asked to stop first).
 
-    Anything that is not an outage is raised: a bug should stop the process loudly, not loop.
+    Anything that is not an outage is raised: a bug should stop the process loudly, not loop. `outage`: the
+    log of an outage the caller has met already.
     """
-    outage = OutageLog(process)
+    outage = outage or OutageLog(process)
     delays = backoff_delays()
     while not stopping():
         try:
@@ -127,17 +126,13 @@ def outages_ride_out(
     return None
 
 
-# A job that met an outage runs again after these many seconds (the worker's scheduler requeues it).
+# Seconds before each retry of a job that met an outage (the worker's scheduler requeues it).
 JOB_RETRY_DELAYS = [2, 5, 10, 30, 60, 120]
 
 
 def job_retry_on_outage(job, exc_type, exc_value, traceback) -> bool:
-    """RQ exception handler: a job that failed because PostgreSQL or Redis was away is retried with backoff.
-
-    Every job is safe to run twice, so running it again costs nothing; a job that fails for any other
-    reason fails as before. Once the retries are spent the job fails too, and the sweeper, every minute,
-    picks up whatever it left pending.
-    """
+    """RQ exception handler: a job that met an outage is retried with backoff (every job is safe to run twice);
+    once the retries are spent it fails, and the sweeper picks up what it left pending."""
     if outage_is(exc_value) and job.retries_left is None:
         job.retries_left = len(JOB_RETRY_DELAYS)
         job.retry_intervals = JOB_RETRY_DELAYS

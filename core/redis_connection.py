@@ -1,11 +1,8 @@
 """One Redis client (and so one connection pool) per process and queue config.
 
-`django_rq.get_connection()` builds a new client, with a new pool, on every
-call: each click and each conversion paid a TCP connect and a HELLO/CLIENT
-SETINFO handshake to Redis (py-spy: 57% of a click's time, docs/performance.md).
-Kept per process id because gunicorn forks after loading the app (preload_app):
-a child must never share its parent's sockets. Keyed by the queue's URL too, so
-a settings change (the reliability tests' private Redis) gets its own client.
+`django_rq.get_connection()` builds a new client and pool on every call: each click paid a connect and a
+handshake (57% of its time, docs/performance.md). Keyed by process id, since gunicorn forks after loading
+the app, and by the queue's URL, so a settings change (the reliability tests' Redis) gets its own client.
 """
 
 import os

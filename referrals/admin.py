@@ -1,7 +1,6 @@
 """Staff screens for advertisers, keys, offers, partners, links and clicks.
 
-Secrets (API keys, postback tokens) are made by the services and shown once in
-a message; only their digests are stored.
+Secrets (API keys, postback tokens, signing secrets) are made by the services and shown once in a message.
 """
 
 from django.conf import settings
@@ -11,29 +10,20 @@ from django.db.models import Count, Q
 from django.urls import reverse
 from django.utils import timezone
 
-from referrals.admin_read_only import ReadOnlyAdmin
+from referrals.admin_read_only import ReadOnlyAdmin, ReadOnlyInline
 from referrals.link_requests import LinkRequestNotAllowed, link_request_approve, link_request_decline
 from referrals.models import Advertiser, ApiKey, Click, Link, LinkRequest, Offer, Partner
 from referrals.services import api_key_create, api_key_revoke, postback_token_rotate, signing_secret_rotate
 
-
-def link_tracking_url(link: Link) -> str:
-    return f"{settings.SITE_URL}{reverse('click', kwargs={'code': link.code})}"
+_STORED_HASHED = "Copy it now: it is stored hashed and not shown again."
 
 
-class ApiKeyInline(admin.TabularInline):
+class ApiKeyInline(ReadOnlyInline):
+    # A key is made by the "Create a new API key" action, which shows it once.
     model = ApiKey
     fields = ("prefix", "name", "created_at", "revoked_at")
     readonly_fields = fields
-    extra = 0
-    can_delete = False
     show_change_link = True
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False  # a key is made by the "Create a new API key" action, which shows it once
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(Advertiser)
@@ -60,36 +50,32 @@ class AdvertiserAdmin(admin.ModelAdmin):
     def has_postback_token(self, advertiser: Advertiser) -> bool:
         return bool(advertiser.postback_token_hash)
 
+    def _secrets_show(self, request, queryset, secret_make, message: str) -> None:
+        for advertiser in queryset:
+            messages.success(request, message.format(advertiser=advertiser, raw=secret_make(advertiser=advertiser)))
+
     @admin.action(description="Create a new API key", permissions=["change"])
     def create_api_key(self, request, queryset) -> None:
-        for advertiser in queryset:
-            _key, raw = api_key_create(advertiser=advertiser)
-            messages.success(
-                request, f"New API key for {advertiser}: {raw} Copy it now: it is stored hashed and not shown again."
-            )
+        def key_create(advertiser):
+            return api_key_create(advertiser=advertiser)[1]
+
+        self._secrets_show(request, queryset, key_create, "New API key for {advertiser}: {raw} " + _STORED_HASHED)
 
     @admin.action(description="Rotate postback token", permissions=["change"])
     def rotate_postback_token(self, request, queryset) -> None:
-        for advertiser in queryset:
-            raw = postback_token_rotate(advertiser=advertiser)
-            messages.success(
-                request,
-                f"New postback token for {advertiser}: {raw} The old one no longer works. "
-                "Copy it now: it is stored hashed and not shown again.",
-            )
+        message = "New postback token for {advertiser}: {raw} The old one no longer works. " + _STORED_HASHED
+        self._secrets_show(request, queryset, postback_token_rotate, message)
 
     @admin.action(
         description="Rotate postback signing secret (the previous one keeps working until the next)",
         permissions=["change"],
     )
     def rotate_signing_secret(self, request, queryset) -> None:
-        for advertiser in queryset:
-            raw = signing_secret_rotate(advertiser=advertiser)
-            messages.success(
-                request,
-                f"New signing secret for {advertiser}: {raw} Signatures with the previous secret still verify "
-                "until the next rotation. Copy it now: it is not shown again.",
-            )
+        message = (
+            "New signing secret for {advertiser}: {raw} Signatures with the previous secret still verify "
+            "until the next rotation. Copy it now: it is not shown again."
+        )
+        self._secrets_show(request, queryset, signing_secret_rotate, message)
 
 
 @admin.register(ApiKey)
@@ -146,10 +132,8 @@ class OfferAdmin(admin.ModelAdmin):
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
     def get_readonly_fields(self, request, obj=None):
-        if obj is not None:
-            # Rules, rewards and the ledger are in the offer's currency: fixed once created.
-            return (*self.readonly_fields, "currency")
-        return self.readonly_fields
+        # Rules, rewards and the ledger are in the offer's currency: fixed once created.
+        return self.readonly_fields if obj is None else (*self.readonly_fields, "currency")
 
 
 @admin.register(Partner)
@@ -172,14 +156,12 @@ class LinkAdmin(admin.ModelAdmin):
     readonly_fields = ("tracking_url", "created_at")
 
     def get_readonly_fields(self, request, obj=None):
-        if obj is not None:
-            # Issued links are out in the world; changing them would break or re-route them.
-            return ("code", "partner", "offer", *self.readonly_fields)
-        return self.readonly_fields
+        # Issued links are out in the world; changing them would break or re-route them.
+        return self.readonly_fields if obj is None else ("code", "partner", "offer", *self.readonly_fields)
 
     @admin.display(description="tracking URL")
     def tracking_url(self, link: Link) -> str:
-        return link_tracking_url(link) if link.code else "-"
+        return f"{settings.SITE_URL}{reverse('click', kwargs={'code': link.code})}" if link.code else "-"
 
 
 @admin.register(Click)

@@ -11,9 +11,7 @@ def json_block(value) -> str:
     return format_html("<pre>{}</pre>", json.dumps(value, indent=2, sort_keys=True, default=str))
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Records that only the services write."""
-
+class _NoWrites:
     def has_add_permission(self, request, obj=None) -> bool:
         return False
 
@@ -24,15 +22,10 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
-class ReadOnlyInline(admin.TabularInline):
+class ReadOnlyAdmin(_NoWrites, admin.ModelAdmin):
+    pass
+
+
+class ReadOnlyInline(_NoWrites, admin.TabularInline):
     extra = 0
     can_delete = False
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False

@@ -1,5 +1,8 @@
 from django.apps import AppConfig
 from django.contrib.auth.signals import user_logged_in
+from django.db.models.signals import post_delete, post_save
+
+from referrals.request_metadata import client_ip
 
 
 class ReferralsConfig(AppConfig):
@@ -7,28 +10,24 @@ class ReferralsConfig(AppConfig):
     verbose_name = "Advertisers, offers and partners"
 
     def ready(self) -> None:
-        from referrals import login_guard  # noqa: F401 - connects the failed-login counters
+        from referrals import hot_cache, login_guard  # noqa: F401 - login_guard connects the failed-login counters
+        from referrals.models import Advertiser, ApiKey, Link, Offer
 
         # A signal because logins happen in django.contrib.auth, not in our views (admin, API sessions too).
         user_logged_in.connect(_partner_login_ip, dispatch_uid="referrals.partner_login_ip")
         # The hot-path cache forgets what this process changes through the models at once.
-        from django.db.models.signals import post_delete, post_save
-
-        from referrals import hot_cache
-        from referrals.models import Advertiser, ApiKey, Link, Offer
-
-        for model, forget in ((Link, hot_cache.forget_links), (Offer, hot_cache.forget_links)):
+        forgets = {
+            Link: hot_cache.forget_links,
+            Offer: hot_cache.forget_links,
+            ApiKey: hot_cache.forget_advertisers,
+            Advertiser: hot_cache.forget_advertisers,
+        }
+        for model, forget in forgets.items():
             for signal in (post_save, post_delete):
                 signal.connect(forget, sender=model, dispatch_uid=f"hot_cache.{model.__name__}.{signal}")
-        for model in (ApiKey, Advertiser):
-            for signal in (post_save, post_delete):
-                signal.connect(
-                    hot_cache.forget_advertisers, sender=model, dispatch_uid=f"hot_cache.{model.__name__}.{signal}"
-                )
 
 
 def _partner_login_ip(sender, request, user, **kwargs) -> None:
-    from core.client_ip import client_ip
     from referrals.services import partner_login_record
 
     if request is not None:

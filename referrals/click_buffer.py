@@ -1,28 +1,14 @@
 """The click buffer: `GET /c/<code>` writes its click to Redis, a flusher COPYs batches into PostgreSQL.
 
-Why: the click redirect is the hottest path; an INSERT plus two rollup upserts
-per click cost a database round trip each. With the buffer a click costs one
-Redis round trip (a Lua script: the unique-visitor SET NX, the RPUSH of the
-click, and an HSET so attribution can find it before it is flushed), and the
-flusher writes thousands of clicks and their rollups per transaction.
+A click costs one Redis round trip instead of an INSERT and two rollup upserts (W1b in
+docs/performance.md). Keys, in the RQ Redis connection's database:
 
-Keys (in the RQ Redis connection's database):
-
-- `clickbuf:queue`      list of clicks waiting to be written, each one line of COPY's text format
-  (the view writes the columns, the Lua script appends is_unique once it knows it);
-- `clickbuf:processing` the batch a flusher is writing: moved there with LMOVE first, deleted
-  only after COMMIT, so a flusher killed mid-batch leaves it to be written on the next run;
-- `clickbuf:pending`    hash click_id -> the same line, until flushed: attribution looks there
-  when a click id is not in the table yet, and writes that click at once (buffered_clicks_insert);
-- `clickbuf:lock`       one flusher at a time (expires, so a killed flusher blocks nobody for long).
-
-One writer, `clicks_write`, puts clicks and their rollup counts in the database: the flusher's
-batches, a click attribution needs before the flush, and a click that is not buffered (CLICK_BUFFER
-off, or Redis failing mid-request) as a batch of one. It COPYs the lines straight into the click
-table; a batch that meets a click already there (a replay after a crash between COMMIT and the
-deletes, a click written early for attribution) goes through a temporary table and `ON CONFLICT DO
-NOTHING` instead, so each click is inserted, and counted in the rollups, once. The lines go to COPY
-as they are, never decoded into clicks (W1b in docs/performance.md).
+- `clickbuf:queue`      clicks waiting to be written, each one line of COPY's text format;
+- `clickbuf:processing` the batch a flusher is writing, deleted only after COMMIT, so a flusher
+  killed mid-batch leaves it to the next run;
+- `clickbuf:pending`    click_id -> the same line until flushed: attribution writes a click it
+  needs before the flush (buffered_clicks_insert);
+- `clickbuf:lock`       one flusher at a time (it expires, so a killed flusher blocks nobody for long).
 """
 
 # ruff: noqa: S608 - table and column names come from the models; no value is formatted into SQL.
@@ -35,10 +21,12 @@ from datetime import datetime
 from django.conf import settings
 from django.db import connection, transaction
 from psycopg.errors import UniqueViolation
+from redis.commands.core import Script
 from redis.exceptions import RedisError
 
 from core.postgres_text import without_nul
 from core.redis_connection import redis_for_queue
+from core.rows import copy_text
 from referrals.models import Click
 from referrals.rollups import rollup_bucket, rollup_click_counts_add
 
@@ -48,43 +36,32 @@ PENDING = "clickbuf:pending"
 LOCK = "clickbuf:lock"
 LOCK_SECONDS = 30
 
-# Columns written by the flusher, in COPY order: is_unique last, appended by the buffer script.
-COLUMNS = [
-    "click_id",
-    "link_id",
-    "offer_id",
-    "partner_id",
-    "created_at",
-    "ip",
-    "user_agent",
-    "referer",
-    "sub1",
-    "sub2",
-    "sub3",
-    "sub4",
-    "sub5",
-    "country",
-    "device",
-    "browser",
-    "os",
-    "accept_language",
-    "is_bot",
-    "is_unique",
-]
+# The columns of a buffered line, in COPY order: is_unique last, appended by the buffer script.
+COLUMNS = (
+    "click_id link_id offer_id partner_id created_at ip user_agent referer sub1 sub2 sub3 sub4 sub5 "
+    "country device browser os accept_language is_bot is_unique"
+).split()
+_BATCH_COLUMNS = ", ".join(COLUMNS)
+_SUB1 = COLUMNS.index("sub1")
 
-# KEYS: unique-visitor key, queue, pending hash. ARGV: unique window seconds, the click's COPY line
-# without is_unique, click id. Returns 1 when the visitor is unique. One round trip for the three writes.
-_BUFFER_SCRIPT = """
+# Scripts run by EVALSHA on whichever client calls them (loaded again after a Redis restart).
+# KEYS: unique-visitor key, queue, pending hash. ARGV: unique window seconds, the click's line without
+# is_unique, click id. Returns 1 when the visitor is unique.
+_BUFFER_SCRIPT = Script(
+    None,
+    b"""
 local unique = redis.call('SET', KEYS[1], 1, 'NX', 'EX', ARGV[1])
 local payload = ARGV[2] .. (unique and '\\tt' or '\\tf')
 redis.call('RPUSH', KEYS[2], payload)
 redis.call('HSET', KEYS[3], ARGV[3], payload)
 return unique and 1 or 0
-"""
-
-# KEYS: queue, processing. ARGV: batch size. Moves up to that many clicks, atomically, in one round trip,
-# and returns them as one string, a line each (no line holds a newline: COPY's text format escapes it).
-_TAKE_SCRIPT = """
+""",
+)
+# KEYS: queue, processing. ARGV: batch size. Moves up to that many clicks atomically and returns them
+# as one string, a line each (COPY's text format escapes newlines).
+_TAKE_SCRIPT = Script(
+    None,
+    b"""
 local items = redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
 for first = 1, #items, 1000 do
   redis.call('RPUSH', KEYS[2], unpack(items, first, math.min(first + 999, #items)))
@@ -93,25 +70,23 @@ if #items > 0 then
   redis.call('LTRIM', KEYS[1], #items, -1)
 end
 return table.concat(items, '\\n')
-"""
-
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-
-
-def _copy_field(value) -> str:
-    """One value in COPY's text format (click_record has already replaced any NUL, which text cannot hold)."""
-    if value is None:
-        return "\\N"
-    if isinstance(value, bool):
-        return "t" if value else "f"
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return str(value).translate(_COPY_ESCAPES)
+""",
+)
+# Only our own lock: after a long pause it may have expired and been taken by another flusher.
+_UNLOCK_SCRIPT = Script(
+    None, b"if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
+)
+_COPY_UNESCAPES = {b"t": "\t", b"n": "\n", b"r": "\r", b"\\": "\\"}
+# The batch's clicks not yet in the table, from the temporary table the batch was copied into.
+_INSERT_NEW_SQL = (
+    f"INSERT INTO {Click._meta.db_table} ({_BATCH_COLUMNS}) SELECT {_BATCH_COLUMNS} FROM click_buffer_batch "
+    "ON CONFLICT (click_id) DO NOTHING RETURNING click_id"
+)
 
 
 def click_copy_line(click: Click) -> str:
-    """The click's COPY line without is_unique (the buffer script decides and appends it)."""
-    return "\t".join(_copy_field(getattr(click, name)) for name in COLUMNS[:-1])
+    """The click's COPY line without is_unique (click_record has already replaced any NUL)."""
+    return "\t".join(copy_text(getattr(click, name)) for name in COLUMNS[:-1])
 
 
 def click_buffer_enabled() -> bool:
@@ -125,11 +100,10 @@ def _redis():
 def click_buffer_push(*, click: Click, unique_key: str) -> bool:
     """Buffer an unsaved click (its is_unique decided here); False when Redis failed and nothing was buffered."""
     try:
-        unique = _script_run(
-            _redis(),
-            _BUFFER_SCRIPT,
+        unique = _BUFFER_SCRIPT(
             keys=[unique_key, QUEUE, PENDING],
             args=[settings.CLICK_UNIQUE_WINDOW_SECONDS, click_copy_line(click), click.click_id],
+            client=_redis(),
         )
     except RedisError:
         return False
@@ -137,47 +111,27 @@ def click_buffer_push(*, click: Click, unique_key: str) -> bool:
     return True
 
 
-def _legacy_line(payload: bytes) -> bytes:
-    """A click buffered as JSON by an earlier version ('1' or '0', then the fields), as a COPY line."""
-    fields = json.loads(payload[1:])
-    fields["created_at"] = datetime.fromisoformat(fields["created_at"])
-    fields["is_unique"] = payload[:1] == b"1"
-    fields = without_nul(fields)  # the earlier version buffered what the visitor sent
-    return "\t".join(_copy_field(fields[name]) for name in COLUMNS).encode()
-
-
 def _copy_lines(payloads: list[bytes]) -> list[bytes]:
-    return [_legacy_line(payload) if payload[1:2] == b"{" else payload for payload in payloads]
+    """The payloads as COPY lines; one buffered as JSON by an earlier version ('1' or '0', then the fields)
+    is converted."""
+    lines = []
+    for payload in payloads:
+        if payload[1:2] == b"{":
+            fields = without_nul(json.loads(payload[1:]))  # the earlier version buffered what the visitor sent
+            fields["created_at"] = datetime.fromisoformat(fields["created_at"])
+            fields["is_unique"] = payload[:1] == b"1"
+            payload = "\t".join(copy_text(fields[name]) for name in COLUMNS).encode()
+        lines.append(payload)
+    return lines
 
 
 def _click_id(line: bytes) -> bytes:
     return line.split(b"\t", 1)[0]
 
 
-_BATCH_COLUMNS = ", ".join(COLUMNS)
-# The batch's clicks not yet in the table, from the temporary table the batch was copied into.
-_INSERT_NEW_SQL = (
-    f"INSERT INTO {Click._meta.db_table} ({_BATCH_COLUMNS}) SELECT {_BATCH_COLUMNS} FROM click_buffer_batch "
-    "ON CONFLICT (click_id) DO NOTHING RETURNING click_id"
-)
-_scripts: dict = {}
-
-
-def _script_run(redis, source: str, *, keys: list, args: list):
-    """EVALSHA with the script registered once per client (EVAL's fallback loads it after a Redis restart)."""
-    script = _scripts.get((id(redis), source))
-    if script is None:
-        script = _scripts[(id(redis), source)] = redis.register_script(source)
-    return script(keys=keys, args=args)
-
-
 def _copy(cursor, table: str, lines: list[bytes]) -> None:
     with cursor.connection.cursor().copy(f"COPY {table} ({_BATCH_COLUMNS}) FROM STDIN") as copy:
         copy.write(b"\n".join(lines) + b"\n")
-
-
-_COPY_UNESCAPES = {b"t": "\t", b"n": "\n", b"r": "\r", b"\\": "\\"}
-_SUB1 = COLUMNS.index("sub1")
 
 
 def _copy_text(field: bytes) -> str:
@@ -195,7 +149,7 @@ def _copy_text(field: bytes) -> str:
 
 
 def _rollups_add(lines: list[bytes]) -> None:
-    """Count the clicks just written in the rollups, read from their lines (each minute's bucket parsed once)."""
+    """Count the clicks just written in the rollups, read from their lines."""
     by_sub1: dict[tuple, list[int]] = {}
     buckets: dict[tuple, datetime] = {}
     for line in lines:
@@ -206,34 +160,20 @@ def _rollups_add(lines: list[bytes]) -> None:
         bucket = buckets.get(minute)
         if bucket is None:
             bucket = buckets[minute] = rollup_bucket(datetime.fromisoformat(created_at.decode()))
-        key = (int(fields[3]), bucket, int(fields[2]))
-        total = by_sub1.setdefault((*key, _copy_text(fields[_SUB1])), [0, 0])
+        total = by_sub1.setdefault((int(fields[3]), bucket, int(fields[2]), _copy_text(fields[_SUB1])), [0, 0])
         total[0] += 1
         total[1] += fields[-1] == b"t"
     rollup_click_counts_add(by_sub1)
 
 
-def _lines_new(cursor, lines: list[bytes]) -> list[bytes]:
-    """Insert the lines whose click is not in the table yet, through a temporary table; returns those lines."""
-    # The click columns without the table's constraints; kept per connection, emptied at each commit.
-    cursor.execute(
-        "CREATE TEMP TABLE IF NOT EXISTS click_buffer_batch ON COMMIT DELETE ROWS "
-        f"AS SELECT {_BATCH_COLUMNS} FROM {Click._meta.db_table} WITH NO DATA"
-    )
-    _copy(cursor, "click_buffer_batch", lines)
-    cursor.execute(_INSERT_NEW_SQL)
-    inserted = {click_id.encode() for (click_id,) in cursor.fetchall()}
-    cursor.execute("TRUNCATE click_buffer_batch")
-    return [line for line in lines if _click_id(line) in inserted]
-
-
 def clicks_write(payloads: list[bytes]) -> int:
     """Write click lines (COPY text, is_unique last) and count them in the rollups, each click once; returns
-    how many were new.
+    how many were new. Call it in a transaction.
 
     The one writer of clicks: the flusher's batches, clicks attribution needs now, a click not buffered.
-    Call it in a transaction. The first try COPYs straight into the click table, as fast as COPY goes;
-    when some click is there already, that COPY is undone to its savepoint and only the others go in.
+    The first try COPYs straight into the click table; when some click is there already (a replay after a
+    crash between COMMIT and the deletes, a click written early for attribution), that COPY is undone to
+    its savepoint and the lines go through a temporary table and `ON CONFLICT DO NOTHING` instead.
     """
     if not payloads:
         return 0
@@ -243,33 +183,30 @@ def clicks_write(payloads: list[bytes]) -> int:
             with transaction.atomic():
                 _copy(cursor, Click._meta.db_table, lines)
         except UniqueViolation:  # psycopg's own: the COPY runs on the raw cursor
-            lines = _lines_new(cursor, lines)
+            # The click columns without the table's constraints; kept per connection, emptied at each commit.
+            cursor.execute(
+                "CREATE TEMP TABLE IF NOT EXISTS click_buffer_batch ON COMMIT DELETE ROWS "
+                f"AS SELECT {_BATCH_COLUMNS} FROM {Click._meta.db_table} WITH NO DATA"
+            )
+            _copy(cursor, "click_buffer_batch", lines)
+            cursor.execute(_INSERT_NEW_SQL)
+            inserted = {click_id.encode() for (click_id,) in cursor.fetchall()}
+            cursor.execute("TRUNCATE click_buffer_batch")
+            lines = [line for line in lines if _click_id(line) in inserted]
     _rollups_add(lines)
     return len(lines)
 
 
 def click_write(*, click: Click, is_unique: bool) -> None:
-    """Write one unbuffered click (CLICK_BUFFER off, or Redis failing just now): a batch of one.
+    """Write one unbuffered click (CLICK_BUFFER off, or Redis failing just now) as a batch of one.
 
-    The click comes back as a saved one, with its pk (COPY returns none: one more read, off the buffered path).
+    The click comes back saved, with its pk (COPY returns none: one more read, off the buffered path).
     """
     click.is_unique = is_unique
-    line = click_copy_line(click) + ("\tt" if is_unique else "\tf")
     with transaction.atomic():
-        clicks_write([line.encode()])
+        clicks_write([(click_copy_line(click) + ("\tt" if is_unique else "\tf")).encode()])
     click.pk = Click.objects.values_list("pk", flat=True).get(click_id=click.click_id)
     click._state.adding = False
-
-
-def _lock_take(redis, token: str) -> bool:
-    return bool(redis.set(LOCK, token, nx=True, ex=LOCK_SECONDS))
-
-
-def _lock_release(redis, token: str) -> None:
-    # Only our own lock: after a long pause it may have expired and been taken by another flusher.
-    redis.eval(
-        "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0", 1, LOCK, token
-    )
 
 
 def clicks_batch_take(redis, batch_size: int) -> list[bytes]:
@@ -277,7 +214,7 @@ def clicks_batch_take(redis, batch_size: int) -> list[bytes]:
     leftover = redis.lrange(PROCESSING, 0, -1)
     if leftover:
         return leftover
-    taken = _script_run(redis, _TAKE_SCRIPT, keys=[QUEUE, PROCESSING], args=[batch_size])
+    taken = _TAKE_SCRIPT(keys=[QUEUE, PROCESSING], args=[batch_size], client=redis)
     return taken.split(b"\n") if taken else []
 
 
@@ -292,7 +229,7 @@ def clicks_flush(*, batch_size: int | None = None, max_batches: int | None = Non
     batch_size = batch_size or settings.CLICK_BUFFER_BATCH_SIZE
     redis = _redis()
     token = secrets.token_hex(8)
-    if not _lock_take(redis, token):
+    if not redis.set(LOCK, token, nx=True, ex=LOCK_SECONDS):
         return 0
     written = batches = 0
     try:
@@ -309,7 +246,7 @@ def clicks_flush(*, batch_size: int | None = None, max_batches: int | None = Non
             pipe.execute()
             batches += 1
     finally:
-        _lock_release(redis, token)
+        _UNLOCK_SCRIPT(keys=[LOCK], args=[token], client=redis)
     return written
 
 

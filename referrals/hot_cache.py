@@ -1,19 +1,12 @@
 """A small in-process TTL cache for the lookups every click and every API call makes.
 
-`GET /c/<code>` reads the link and its offer, `POST /v1/convert` the advertiser
-behind the API key: the same few rows, thousands of times a second. Keeping
-them in the worker process for `HOT_CACHE_TTL_SECONDS` (default 30 s) saves a
-database round trip per request.
+`GET /c/<code>` reads the link and its offer, `POST /v1/convert` the advertiser behind the API key: the same
+few rows, thousands of times a second, kept in the worker process for `HOT_CACHE_TTL_SECONDS` (0: off).
 
-What that costs, by design: a change made in *another* process (another
-gunicorn worker, another machine, the admin on a queryset `update()`) is seen
-here at most one TTL later. An offer paused, a link deleted or an API key
-revoked keeps working for up to 30 s on the other workers. The process that
-makes the change through the models (save/delete) or `api_key_revoke` forgets
-its own entries at once. `HOT_CACHE_TTL_SECONDS=0` turns the cache off.
-
-Entries are shared between requests: callers must treat the cached objects as
-read-only.
+What that costs, by design: a change made in *another* process (another worker, the admin's queryset
+`update()`) is seen here up to one TTL later, so a paused offer or a revoked key keeps working that long
+on the other workers. The process that changes them through the models or `api_key_revoke` forgets its
+own entries at once. Cached objects are shared between requests: callers must treat them as read-only.
 """
 
 import threading
@@ -29,9 +22,9 @@ _MISSING = object()
 class TtlCache:
     """A dict with an expiry per entry and a size bound (cleared whole when full: the hot set refills it)."""
 
-    def __init__(self, name: str, max_entries: int = 10_000):
-        self.name = name
-        self.max_entries = max_entries
+    MAX_ENTRIES = 10_000
+
+    def __init__(self):
         self._entries: dict[Hashable, tuple[float, Any]] = {}
         self._lock = threading.Lock()
 
@@ -45,7 +38,7 @@ class TtlCache:
             return entry[1]
         value = load()
         with self._lock:
-            if len(self._entries) >= self.max_entries:
+            if len(self._entries) >= self.MAX_ENTRIES:
                 self._entries.clear()
             self._entries[key] = (now + ttl, value)
         return value
@@ -59,21 +52,20 @@ class TtlCache:
 
 
 # link code -> Link with its offer (select_related), or None for an unknown code.
-links_by_code = TtlCache("links_by_code")
+links_by_code = TtlCache()
 # offer id -> Offer with its advertiser: attribution reads the clicked offer's window and currency.
-offers_by_id = TtlCache("offers_by_id")
+offers_by_id = TtlCache()
 # SHA-256 of an API key or of a postback token -> its Advertiser, or None (unknown or revoked).
-advertisers_by_key = TtlCache("advertisers_by_key")
-advertisers_by_postback_token = TtlCache("advertisers_by_postback_token")
+advertisers_by_key = TtlCache()
+advertisers_by_postback_token = TtlCache()
 # partner id -> the partner postback events it subscribes to (a set, empty for most partners).
-partner_postback_events = TtlCache("partner_postback_events")
-
-ALL = (links_by_code, offers_by_id, advertisers_by_key, advertisers_by_postback_token, partner_postback_events)
+partner_postback_events = TtlCache()
 
 
 def hot_caches_clear() -> None:
-    for cache in ALL:
-        cache.clear()
+    forget_links()
+    forget_advertisers()
+    forget_partner_postbacks()
 
 
 def forget_links(**kwargs) -> None:

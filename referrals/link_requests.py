@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from referrals.models import Link, LinkRequest, Offer, Partner
@@ -26,20 +26,18 @@ def link_request_create(
     existing_link = Link.objects.filter(partner=partner, offer=offer).first()
     if existing_link:
         return None, existing_link
-    status = LinkRequest.Status.APPROVED if offer.auto_approve_links else LinkRequest.Status.PENDING
-    try:
-        with transaction.atomic():
-            request = LinkRequest.objects.create(
-                partner=partner,
-                offer=offer,
-                message=message[:500],
-                status=status,
-                decided_at=now if offer.auto_approve_links else None,
-                decision_reason="auto-approved by the offer" if offer.auto_approve_links else "",
-                created_at=now,
-            )
-    except IntegrityError:
-        request = LinkRequest.objects.get(partner=partner, offer=offer)
+    auto = offer.auto_approve_links
+    request, _created = LinkRequest.objects.get_or_create(
+        partner=partner,
+        offer=offer,
+        defaults={
+            "message": message[:500],
+            "status": LinkRequest.Status.APPROVED if auto else LinkRequest.Status.PENDING,
+            "decided_at": now if auto else None,
+            "decision_reason": "auto-approved by the offer" if auto else "",
+            "created_at": now,
+        },
+    )
     link = link_create(partner=partner, offer=offer) if request.status == LinkRequest.Status.APPROVED else None
     return request, link
 

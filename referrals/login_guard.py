@@ -15,7 +15,7 @@ from django.core.exceptions import PermissionDenied
 from django.dispatch import receiver
 from redis.exceptions import RedisError
 
-from core.client_ip import client_ip
+from referrals.request_metadata import client_ip
 
 log = logging.getLogger(__name__)
 

@@ -257,11 +257,10 @@ class LinkRequest(models.Model):
 
 
 class ClickStat(models.Model):
-    """Clicks rolled up per quarter hour (UTC), partner and offer, kept current by the click service.
+    """Clicks per quarter hour (UTC), partner and offer, kept current by the click writer.
 
-    Quarter hours, because every time zone in use is offset from UTC by a whole
-    number of quarter hours: summing buckets gives exact days in any zone,
-    DST included, without reading the click table.
+    Every time zone in use is offset from UTC by whole quarter hours: summing buckets gives exact days in
+    any zone, DST included, without reading the click table.
     """
 
     bucket = models.DateTimeField(help_text="Start of the quarter hour, UTC.")
@@ -278,12 +277,8 @@ class ClickStat(models.Model):
 
 
 class ClickSub1Stat(models.Model):
-    """The same per sub1, read only by the report by sub1.
-
-    Kept apart because sub1 is often unique per click (publishers put their
-    own ids in it), which would make a rollup keyed by it as big as the click
-    table and slow down every other report.
-    """
+    """The same per sub1, for the report by sub1 only: sub1 is often unique per click (publishers put their
+    own ids in it), and keyed by it the main rollup would grow as big as the click table."""
 
     bucket = models.DateTimeField(help_text="Start of the quarter hour, UTC.")
     partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+")
@@ -302,11 +297,9 @@ class ClickSub1Stat(models.Model):
 
 
 class PartnerClickStat(models.Model):
-    """Clicks per quarter hour and partner, all offers together: `ClickStat` summed over offers.
+    """`ClickStat` summed over offers, for the day-by-day reports of a partner with many offers.
 
-    The day-by-day reports of a partner with many offers read a row per quarter hour here instead of one
-    per quarter hour and offer. A database trigger on `ClickStat` keeps it equal to those sums (migration
-    0006), whoever writes the rollups.
+    A database trigger on `ClickStat` keeps it equal to those sums, whoever writes the rollups.
     """
 
     bucket = models.DateTimeField(help_text="Start of the quarter hour, UTC.")

@@ -37,12 +37,10 @@ def partner_token_live(*, partner: Partner) -> PartnerApiToken | None:
 
 
 def partner_for_api_token(raw_token: str) -> Partner | None:
-    """The partner a live token belongs to, or None."""
-    token = (
-        PartnerApiToken.objects.select_related("partner__user")
-        .filter(token_hash=secret_digest(raw_token), revoked_at__isnull=True)
+    """The partner a live token belongs to (with its user, who must be active), or None."""
+    return (
+        Partner.objects.select_related("user")
+        .filter(api_tokens__token_hash=secret_digest(raw_token), api_tokens__revoked_at__isnull=True)
+        .filter(user__is_active=True)
         .first()
     )
-    if token is None or not token.partner.user.is_active:
-        return None
-    return token.partner

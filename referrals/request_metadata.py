@@ -1,8 +1,7 @@
-"""Fraud metadata read off a request: user agent, selected headers, country, device.
+"""Fraud metadata read off a request: the client's address, user agent, selected headers, country, device.
 
-Nothing here reaches the network: the user agent is parsed by ua-parser and the
-country comes from geoip2fast's bundled database, or from an operator-supplied
-MaxMind file when GEOIP_MMDB_PATH is set.
+Nothing here reaches the network: ua-parser reads the user agent, geoip2fast's bundled database (or the
+operator's MaxMind file at GEOIP_MMDB_PATH) the country.
 """
 
 import ipaddress
@@ -13,22 +12,46 @@ from functools import cache, lru_cache
 
 from django.conf import settings
 
-from core.client_ip import client_ip
-
 log = logging.getLogger(__name__)
 
-# Request headers kept as evidence, by their WSGI names.
+
+@cache
+def _trusted_proxies() -> tuple:
+    return tuple(ipaddress.ip_network(cidr.strip(), strict=False) for cidr in settings.TRUSTED_PROXIES if cidr.strip())
+
+
+def _is_trusted(address: str) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in _trusted_proxies())
+
+
+def client_ip(meta: dict) -> str | None:
+    """The client's address. X-Forwarded-For counts only when the peer is a trusted proxy;
+    then we walk it from the right and take the first address that is not a trusted proxy."""
+    peer = meta.get("REMOTE_ADDR") or None
+    if peer is None or not _is_trusted(peer):
+        return peer
+    forwarded = [part.strip() for part in meta.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
+    for address in reversed(forwarded):
+        try:
+            ipaddress.ip_address(address)
+        except ValueError:
+            return peer  # a malformed chain is not evidence of anything
+        if not _is_trusted(address):
+            return address
+    return forwarded[0] if forwarded else peer
+
+
+# Request headers kept as evidence: their WSGI names, and the names they are kept under.
 EVIDENCE_HEADERS = {
-    "HTTP_ACCEPT_LANGUAGE": "accept-language",
-    "HTTP_REFERER": "referer",
-    "HTTP_ORIGIN": "origin",
-    "HTTP_X_FORWARDED_FOR": "x-forwarded-for",
-    "HTTP_X_REQUESTED_WITH": "x-requested-with",
-    "HTTP_SEC_CH_UA": "sec-ch-ua",
-    "HTTP_SEC_CH_UA_MOBILE": "sec-ch-ua-mobile",
-    "HTTP_SEC_CH_UA_PLATFORM": "sec-ch-ua-platform",
-    "HTTP_DNT": "dnt",
-    "HTTP_VIA": "via",
+    "HTTP_" + name.upper().replace("-", "_"): name
+    for name in (
+        "accept-language referer origin x-forwarded-for x-requested-with sec-ch-ua sec-ch-ua-mobile "
+        "sec-ch-ua-platform dnt via"
+    ).split()
 }
 # ua-parser knows crawlers as device "Spider"; these catch headless browsers and HTTP libraries too.
 _BOT_PATTERN = re.compile(
@@ -44,7 +67,6 @@ _MOBILE_PATTERN = re.compile(r"mobi|iphone|ipod|android|blackberry|windows phone
 class UserAgentFacts:
     browser: str = ""
     os: str = ""
-    device_family: str = ""
     device_type: str = ""  # desktop, mobile, tablet, bot, or "" when unknown
     is_bot: bool = False
 
@@ -57,10 +79,7 @@ def user_agent_describe(user_agent: str) -> UserAgentFacts:
     from ua_parser import parse
 
     parsed = parse(user_agent[:1000])
-    browser = parsed.user_agent.family if parsed.user_agent else ""
-    os_family = parsed.os.family if parsed.os else ""
-    device_family = parsed.device.family if parsed.device else ""
-    is_bot = device_family == "Spider" or bool(_BOT_PATTERN.search(user_agent))
+    is_bot = (parsed.device and parsed.device.family) == "Spider" or bool(_BOT_PATTERN.search(user_agent))
     if is_bot:
         device_type = "bot"
     elif _TABLET_PATTERN.search(user_agent):
@@ -69,12 +88,12 @@ def user_agent_describe(user_agent: str) -> UserAgentFacts:
         device_type = "mobile"
     else:
         device_type = "desktop"
+
+    def family(part) -> str:
+        return part.family if part and part.family != "Other" else ""
+
     return UserAgentFacts(
-        browser=browser if browser != "Other" else "",
-        os=os_family if os_family != "Other" else "",
-        device_family=device_family if device_family != "Other" else "",
-        device_type=device_type,
-        is_bot=is_bot,
+        browser=family(parsed.user_agent), os=family(parsed.os), device_type=device_type, is_bot=is_bot
     )
 
 

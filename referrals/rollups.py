@@ -1,5 +1,7 @@
 """The click rollups: counts per quarter hour, partner and offer (and per sub1), added to as clicks happen."""
 
+# ruff: noqa: S608 - table and column names are our own; no value is formatted into SQL.
+
 from datetime import datetime
 
 from django.db import connection
@@ -14,6 +16,13 @@ def rollup_bucket(moment: datetime) -> datetime:
     return moment.replace(minute=moment.minute - moment.minute % BUCKET_MINUTES, second=0, microsecond=0)
 
 
+def _counters_add(table: str, keys: list[str], counters: list[str]) -> str:
+    """The ON CONFLICT clause that adds the new counters to the row with the same key."""
+    return f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET " + ", ".join(
+        f"{name} = {table}.{name} + excluded.{name}" for name in counters
+    )
+
+
 def rollup_upsert_sql(table: str, keys: list[str], counters: list[str], *, source: str = "") -> str:
     """INSERT a row of counters, or add them to the row with the same key: concurrent writers add up, never race.
 
@@ -21,17 +30,7 @@ def rollup_upsert_sql(table: str, keys: list[str], counters: list[str], *, sourc
     """
     columns = [*keys, *counters]
     source = source or f"VALUES ({', '.join(['%s'] * len(columns))})"
-    return (
-        f"INSERT INTO {table} ({', '.join(columns)}) {source} "
-        f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET "
-        + ", ".join(f"{name} = {table}.{name} + excluded.{name}" for name in counters)
-    )
-
-
-def rollup_upsert_pair(first_sql: str, first_params: list, second_sql: str, second_params: list) -> None:
-    """Both upserts in one round trip (a data-modifying CTE), since the convert path pays per trip."""
-    with connection.cursor() as cursor:
-        cursor.execute(f"WITH first AS ({first_sql} RETURNING 1) {second_sql}", [*first_params, *second_params])
+    return f"INSERT INTO {table} ({', '.join(columns)}) {source} {_counters_add(table, keys, counters)}"
 
 
 ROLLUP_KEY = ["partner_id", "bucket", "offer_id"]
@@ -45,8 +44,7 @@ CLICK_SUB1_SQL = rollup_upsert_sql(ClickSub1Stat._meta.db_table, [*ROLLUP_KEY, "
 def rollup_click_counts_add(by_sub1: dict[tuple, list[int]]) -> None:
     """Add (clicks, unique clicks) per (partner, bucket, offer, sub1) to both click rollups.
 
-    The one way click rollups grow: the click writer (referrals/click_buffer.py) calls it with
-    the clicks it wrote, and the rebuild with the whole table.
+    The one way click rollups grow: the click writer (referrals/click_buffer.py) and the rebuild.
     """
     totals: dict[tuple, list[int]] = {}
     for (partner_id, bucket, offer_id, _), (clicks, unique) in by_sub1.items():
@@ -88,36 +86,23 @@ def partner_rollup_fill_sql(
     """Insert what the `source` rows matching `where` hold into `target`, summed over the keys `target` lacks;
     `add`: to the rows already there (an upsert)."""
     sql = (
-        f"INSERT INTO {target} ({', '.join([*keys, *counters])}) SELECT {', '.join(keys)}, "  # noqa: S608
+        f"INSERT INTO {target} ({', '.join([*keys, *counters])}) SELECT {', '.join(keys)}, "
         + ", ".join(f"sum({counter})" for counter in counters)
         + f" FROM {source} WHERE {where} GROUP BY {', '.join(keys)}"
     )
-    if not add:
-        return sql
-    return f"{sql} ON CONFLICT ({', '.join(keys)}) DO UPDATE SET " + ", ".join(
-        f"{counter} = {target}.{counter} + excluded.{counter}" for counter in counters
-    )
+    return f"{sql} {_counters_add(target, keys, counters)}" if add else sql
 
 
 def partner_rollup_sync_sql(*, source: str, target: str, keys: list[str], counters: list[str]) -> tuple[list, list]:
-    """(up, down) statements of the trigger that keeps `target` equal to `source` summed over its offers.
-
-    `keys` are the target's key columns (partner_id, bucket, ...), all present in `source`. Each change of a
-    source row adds its difference to the target row with the same keys, in the writer's transaction, so
-    the two agree whoever writes (the click and conversion writers, a rebuild, a bulk load). For a
-    migration's RunSQL.
-    """
+    """(up, down) statements, for a migration's RunSQL, of the trigger that keeps `target` equal to `source`
+    summed over its offers: each change of a source row adds its difference to the target row with the same
+    `keys`, in the writer's transaction, so the two agree whoever writes."""
     name = partner_rollup_trigger(source=source, target=target)
     columns = ", ".join([*keys, *counters])
 
     def add(row: str, sign: str) -> str:
         values = ", ".join([f"{row}.{key}" for key in keys] + [f"{sign}{row}.{counter}" for counter in counters])
-        return (
-            f"INSERT INTO {target} ({columns}) VALUES ({values}) "  # noqa: S608 (our own tables)
-            f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET "
-            + ", ".join(f"{counter} = {target}.{counter} + excluded.{counter}" for counter in counters)
-            + ";"
-        )
+        return f"INSERT INTO {target} ({columns}) VALUES ({values}) {_counters_add(target, keys, counters)};"
 
     up = [
         f"""CREATE OR REPLACE FUNCTION {name}() RETURNS trigger AS $$

@@ -4,11 +4,7 @@ from django.db import connection
 
 from referrals import hot_cache
 from referrals.click_buffer import buffered_clicks_insert
-from referrals.models import Click, Link, Offer, Partner
-
-
-def partner_for_referral_code(code: str) -> Partner | None:
-    return Partner.objects.filter(referral_code=code.strip().upper()).first()
+from referrals.models import Click, Link, Offer
 
 
 def offer_for_public_id(public_id: str) -> Offer | None:

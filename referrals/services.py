@@ -20,17 +20,13 @@ from referrals.click_buffer import click_buffer_enabled, click_buffer_push, clic
 from referrals.models import Advertiser, ApiKey, Click, Link, Offer, Partner
 from referrals.request_metadata import RequestMetadata
 
-_CODE_ALPHABET = string.ascii_letters + string.digits
+_CODE_ALPHABET = string.ascii_letters + string.digits  # for link codes
 SUB_IDS = ("sub1", "sub2", "sub3", "sub4", "sub5")
 
 
 def secret_digest(secret: str) -> str:
     """SHA-256 of a high-entropy secret; enough for random keys (no password stretching needed)."""
     return hashlib.sha256(secret.encode()).hexdigest()
-
-
-def random_code(length: int = 8) -> str:
-    return "".join(secrets.choice(_CODE_ALPHABET) for _ in range(length))
 
 
 def api_key_create(*, advertiser: Advertiser, name: str = "default") -> tuple[ApiKey, str]:
@@ -84,14 +80,10 @@ def address_allowed(*, allowlist: str, ip: str | None) -> bool:
 
 
 def postback_token_rotate(*, advertiser: Advertiser) -> str:
-    """Give the advertiser a new postback token and return it; the old one stops working.
-
-    At once in this process, within HOT_CACHE_TTL_SECONDS in the others (referrals/hot_cache.py).
-    """
+    """A new postback token; the old one stops working (in other processes within HOT_CACHE_TTL_SECONDS)."""
     raw = f"pt_{secrets.token_urlsafe(24)}"
-    Advertiser.objects.filter(pk=advertiser.pk).update(postback_token_hash=secret_digest(raw))
     advertiser.postback_token_hash = secret_digest(raw)
-    hot_cache.forget_advertisers()
+    advertiser.save(update_fields=["postback_token_hash"])  # its post_save signal empties this process's cache
     return raw
 
 
@@ -103,7 +95,8 @@ def link_create(*, partner: Partner, offer: Offer) -> Link:
     for _ in range(5):
         try:
             with transaction.atomic():
-                return Link.objects.create(partner=partner, offer=offer, code=random_code(8))
+                code = "".join(secrets.choice(_CODE_ALPHABET) for _ in range(8))
+                return Link.objects.create(partner=partner, offer=offer, code=code)
         except IntegrityError:
             # Either a code collision (try another) or a concurrent create (return it).
             existing = Link.objects.filter(partner=partner, offer=offer).first()
@@ -121,33 +114,12 @@ class ClickRequest:
     sub_ids: dict[str, str]
 
 
-def click_unique_key(*, link: Link, metadata: RequestMetadata) -> str:
-    fingerprint = secret_digest(f"{metadata.ip}|{metadata.user_agent}")[:24]
-    return f"uclick:{link.pk}:{fingerprint}"
-
-
-def click_is_unique(*, link: Link, metadata: RequestMetadata) -> bool:
-    """False when the same IP and user agent clicked the same link within the unique window.
-
-    One SET NX with an expiry answers it without touching the click table.
-    """
-    try:
-        return bool(
-            redis_for_queue("default").set(
-                click_unique_key(link=link, metadata=metadata), 1, nx=True, ex=settings.CLICK_UNIQUE_WINDOW_SECONDS
-            )
-        )
-    except RedisError:
-        return True  # without Redis we cannot tell; count it and keep redirecting
-
-
 def click_record(*, link: Link, request: ClickRequest, now: datetime | None = None) -> Click:
-    """Record a click: into the Redis click buffer (referrals/click_buffer.py), else straight to the table.
+    """Record a click into the Redis click buffer (referrals/click_buffer.py), else straight into the table.
 
-    The click is returned unsaved (no pk): a buffered one's row appears when the flusher runs, or at
-    once when a conversion names its click id.
+    A buffered click is returned unsaved (no pk): its row appears when the flusher runs, or when a
+    conversion names its click id.
     """
-    now = now or timezone.now()
     metadata = request.metadata
     # What the visitor sent is stored as sent, but PostgreSQL text cannot hold NUL.
     click = Click(
@@ -155,7 +127,7 @@ def click_record(*, link: Link, request: ClickRequest, now: datetime | None = No
         link_id=link.pk,
         offer_id=link.offer_id,
         partner_id=link.partner_id,
-        created_at=now,
+        created_at=now or timezone.now(),
         ip=metadata.ip,
         user_agent=without_nul(metadata.user_agent),
         referer=without_nul(request.referer[:2000]),
@@ -167,12 +139,19 @@ def click_record(*, link: Link, request: ClickRequest, now: datetime | None = No
         is_bot=metadata.agent.is_bot,
         **without_nul(request.sub_ids),
     )
-    if click_buffer_enabled() and click_buffer_push(
-        click=click, unique_key=click_unique_key(link=link, metadata=metadata)
-    ):
+    fingerprint = secret_digest(f"{metadata.ip}|{metadata.user_agent}")[:24]
+    unique_key = f"uclick:{link.pk}:{fingerprint}"
+    if click_buffer_enabled() and click_buffer_push(click=click, unique_key=unique_key):
         return click
-    # No buffer, or Redis failed just now: the same writer as the flusher's, now (unique fails open without Redis).
-    click_write(click=click, is_unique=click_is_unique(link=link, metadata=metadata))
+    # No buffer, or Redis failed just now: the flusher's writer, now. Unique unless the same IP and user agent
+    # clicked the link within the unique window; without Redis we cannot tell, so count it and keep redirecting.
+    try:
+        is_unique = bool(
+            redis_for_queue("default").set(unique_key, 1, nx=True, ex=settings.CLICK_UNIQUE_WINDOW_SECONDS)
+        )
+    except RedisError:
+        is_unique = True
+    click_write(click=click, is_unique=is_unique)
     return click
 
 
@@ -215,8 +194,7 @@ def click_cookie_max_age(offer: Offer) -> int:
 
 
 def partner_suspend(*, partner: Partner, reason: str, now: datetime | None = None) -> bool:
-    """Suspend an active partner: its links keep working, but new conversions are held for review.
-    Answers whether it changed anything (a suspended partner stays as it was)."""
+    """Suspend an active partner (its links keep working, new conversions are held); False if it was not active."""
     if not reason.strip():
         raise ValueError("A suspension needs a reason.")
     changed = Partner.objects.filter(pk=partner.pk, status=Partner.Status.ACTIVE).update(

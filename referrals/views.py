@@ -20,10 +20,8 @@ from referrals.services import (
 def click_redirect(request, code: str):
     """`GET /c/<code>`: record a click and send the visitor on to the offer.
 
-    Bots are recorded (flagged) and sent where everyone else goes. A paused
-    offer sends visitors to its fallback URL without recording, or answers 404.
-    `HEAD` (link checkers, previews) answers the same status and destination but
-    records nothing: no one was sent anywhere.
+    Bots are recorded (flagged) and sent on like everyone. A paused offer sends visitors to its fallback
+    URL without recording, or answers 404. `HEAD` (link checkers) answers the same but records nothing.
     """
     link = link_for_code(code)
     if link is None:

@@ -139,7 +139,7 @@ def test_forwarded_for_from_an_untrusted_peer_is_ignored(client, alice_link, set
 
 
 def test_forwarded_for_from_a_trusted_proxy_gives_the_client_and_its_country(client, alice_link, settings):
-    from core import client_ip
+    from referrals import request_metadata as client_ip
 
     settings.TRUSTED_PROXIES = ["10.0.0.0/8"]
     client_ip._trusted_proxies.cache_clear()

@@ -11,7 +11,7 @@ import time
 from django.core.management.base import BaseCommand
 from django_rq.cron import DjangoCronScheduler
 
-from core.outages import OutageLog, backoff_delays, outage_is
+from core.outages import OutageLog, outage_is, outages_ride_out
 
 
 class Command(BaseCommand):
@@ -21,8 +21,6 @@ class Command(BaseCommand):
         parser.add_argument("config_path", help="The cron configuration module, e.g. config.cron.")
 
     def handle(self, *args, config_path, **options):
-        outage = OutageLog("scheduler")
-        delays = backoff_delays()
         while True:
             scheduler = DjangoCronScheduler(logging_level=logging.INFO)
             try:
@@ -32,18 +30,11 @@ class Command(BaseCommand):
             except Exception as error:
                 if not outage_is(error):
                     raise
+                outage = OutageLog("scheduler")
                 outage.failed(error)
             # Its signal handlers raise inside it; while we wait, a stop request simply ends the process.
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             # Wait for Redis before building the next scheduler (its start registers it there).
-            while True:
-                time.sleep(next(delays))
-                try:
-                    scheduler.connection.ping()
-                    break
-                except Exception as error:
-                    if not outage_is(error):
-                        raise
-            outage.recovered()
-            delays = backoff_delays()
+            time.sleep(0.5)
+            outages_ride_out(scheduler.connection.ping, process="scheduler", outage=outage)

@@ -8,15 +8,16 @@ PostgreSQL answer again and start a new worker. Jobs that meet a database outage
 
 import signal
 import time
+from functools import partial
 
 from django.core.management.base import BaseCommand
-from django.db import connection
 from django_rq.utils import reset_db_connections
 from django_rq.workers import get_worker
 from rq import Worker
 from rq.logutils import setup_loghandlers
 
-from core.outages import OutageLog, backoff_delays, connections_drop, job_retry_on_outage, outage_is
+from core.health import database_ping
+from core.outages import job_retry_on_outage, outage_is, outages_ride_out
 
 
 class OutlastingWorker(Worker):
@@ -32,8 +33,7 @@ class OutlastingWorker(Worker):
 def services_check(worker: Worker) -> None:
     """Raise if Redis or PostgreSQL does not answer."""
     worker.connection.ping()
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
+    database_ping()
 
 
 class Command(BaseCommand):
@@ -47,8 +47,6 @@ class Command(BaseCommand):
     def handle(self, *args, queues, with_scheduler=False, burst=False, **options):
         level = "DEBUG" if options["verbosity"] >= 2 else "WARNING" if options["verbosity"] == 0 else "INFO"
         setup_loghandlers(level)
-        outage = OutageLog("worker")
-        delays = backoff_delays()
         while True:
             worker = get_worker(*queues, worker_class=OutlastingWorker)
             worker.push_exc_handler(job_retry_on_outage)
@@ -64,16 +62,5 @@ class Command(BaseCommand):
             # a stop request simply ends the process (RQ's handlers would ask Redis for the worker's state).
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             signal.signal(signal.SIGINT, signal.SIG_DFL)
-            while True:
-                try:
-                    services_check(worker)
-                    break
-                except Exception as error:
-                    if not outage_is(error):
-                        raise
-                    outage.failed(error)
-                    connections_drop()
-                    time.sleep(next(delays))
-            outage.recovered()
-            delays = backoff_delays()
-            time.sleep(next(delays))  # an unexpected error with both services up: do not spin
+            outages_ride_out(partial(services_check, worker), process="worker")
+            time.sleep(0.5)  # an unexpected error with both services up: do not spin

@@ -3,13 +3,12 @@
     python manage.py flush_clicks            # loop until SIGTERM/SIGINT (the Procfile's `clicks`)
     python manage.py flush_clicks --once     # write what is buffered now and exit
 
-Killing it at any moment loses no click: the batch it was writing stays in
-Redis and the next run writes it (referrals/click_buffer.py). A Redis or
-PostgreSQL outage does not end the loop: it waits with backoff and carries on
-(core/outages.py).
+Killing it loses no click: the batch it was writing stays in Redis for the next run. A Redis or
+PostgreSQL outage does not end the loop: it waits with backoff and carries on (core/outages.py).
 """
 
 import signal
+import threading
 import time
 
 from django.core.management.base import BaseCommand
@@ -37,20 +36,15 @@ class Command(BaseCommand):
         if once:
             self.stdout.write(f"{clicks_flush(batch_size=batch_size)} clicks written")
             return
-        stopping = False
-
-        def stop(signum, frame):
-            nonlocal stopping
-            stopping = True  # finish the batch in hand, then exit
-
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
-        while not stopping:
+        stopping = threading.Event()  # set by SIGTERM or SIGINT: finish the batch in hand, then exit
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda signum, frame: stopping.set())
+        while not stopping.is_set():
             # One batch per turn, so a stop request is seen between batches.
             written = outages_ride_out(
                 lambda: clicks_flush(batch_size=batch_size, max_batches=1),
                 process="flush_clicks",
-                stopping=lambda: stopping,
+                stopping=stopping.is_set,
             )
             if not written:
                 time.sleep(interval)
