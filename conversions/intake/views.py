@@ -27,9 +27,9 @@ from conversions.intake.signatures import HEADER as SIGNATURE_HEADER
 from conversions.intake.signatures import SignatureRefused, signature_verify
 from conversions.lifecycle import conversion_approve, conversion_reject
 from conversions.models import Conversion, RequestLogEntry
-from core.client_ip import client_ip
 from core.errors import DomainError
 from core.input_limits import NUL, StrictJSONParser, single_values
+from referrals.request_metadata import client_ip
 from referrals.selectors import offer_for_public_id
 from referrals.services import address_allowed, click_cookie_name
 
