@@ -1,11 +1,6 @@
-"""Staff screens for conversions: read-only records, changed only by the review actions.
+"""Staff screens for conversions: read-only records, changed only by the review actions (one service call each)."""
 
-The actions ask for a remark (and a reason to reject) on a confirmation page,
-then call `conversion_approve` / `conversion_reject` once per conversion and
-say what happened to each.
-"""
-
-from dataclasses import dataclass, field
+from collections import defaultdict
 
 from django import forms
 from django.contrib import admin, messages
@@ -16,10 +11,7 @@ from django.utils.html import format_html
 
 from conversions.errors import ConversionTransitionNotAllowed
 from conversions.lifecycle import conversion_approve, conversion_reject
-from conversions.models import (
-    Conversion,
-    StatusChange,
-)
+from conversions.models import Conversion, StatusChange
 from core.money import money_quantize
 from referrals.admin_read_only import ReadOnlyAdmin, ReadOnlyInline, json_block
 from rewards.models import Reward
@@ -32,44 +24,55 @@ REJECT_REASONS = [
     ("duplicate", "Duplicate"),
     ("invalid", "Invalid"),
 ]
+REMARK_WIDGET = forms.Textarea(attrs={"rows": 3, "cols": 60})
+PAYLOAD = ("amount", "currency", "product_id", "category", "quantity", "plan", "subscription_id", "source")
 
 
-@dataclass
-class ReviewOutcome:
-    """What a review action did: conversions by their new status, those left alone, those refused."""
+def may_see_conversions(user) -> bool:
+    return user.has_perm("conversions.view_conversion") or user.has_perm("conversions.review_conversion")
 
-    changed: dict[str, list[Conversion]] = field(default_factory=dict)
-    unchanged: list[Conversion] = field(default_factory=list)
-    refused: list[str] = field(default_factory=list)
+
+def confirmed_action(modeladmin, request, *, form_class, template, apply, **context):
+    """Ask on a confirmation page for the action's form; once it is submitted valid, `apply(cleaned_data)`."""
+    form = form_class(request.POST if "confirm" in request.POST else None)
+    if form.is_valid():
+        apply(form.cleaned_data)
+        return None  # back to the change list, which shows the messages
+    request.current_app = modeladmin.admin_site.name
+    context = {
+        **modeladmin.admin_site.each_context(request),
+        "opts": modeladmin.opts,
+        "form": form,
+        "action": request.POST.get("action", ""),
+        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        "media": modeladmin.media + form.media,
+        **context,
+    }
+    return TemplateResponse(request, template, context)
 
 
 class ConversionApproveForm(forms.Form):
     remark = forms.CharField(
-        max_length=500,
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
-        help_text="Optional. What the publisher is told.",
+        max_length=500, required=False, widget=REMARK_WIDGET, help_text="Optional. What the publisher is told."
     )
 
 
 class ConversionRejectForm(forms.Form):
     reason = forms.ChoiceField(choices=REJECT_REASONS, initial="rejected_by_staff")
-    remark = forms.CharField(
-        max_length=500,
-        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
-        help_text="Required. What the publisher is told.",
-    )
+    remark = forms.CharField(max_length=500, widget=REMARK_WIDGET, help_text="Required. What the publisher is told.")
 
 
 class StatusChangeInline(ReadOnlyInline):
     model = StatusChange
     fields = ("created_at", "actor", "channel", "from_status", "to_status", "reason", "remark")
     readonly_fields = fields
-    extra = 0
-    can_delete = False
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("actor")
+
+
+def _json_display(name: str):
+    return admin.display(description=name)(lambda self, conversion: json_block(getattr(conversion, name)))
 
 
 @admin.register(Conversion)
@@ -95,24 +98,7 @@ class ConversionAdmin(ReadOnlyAdmin):
     fieldsets = (
         (None, {"fields": ("id", "external_id", "advertiser", "offer", "partner", "click", "type", "channel")}),
         ("Status", {"fields": ("status", "status_reason", "status_remark", "processed_at", "reward")}),
-        (
-            "Payload",
-            {
-                "fields": (
-                    "amount",
-                    "currency",
-                    "product_id",
-                    "category",
-                    "quantity",
-                    "plan",
-                    "subscription_id",
-                    "source",
-                    "meta_pretty",
-                    "occurred_at",
-                    "created_at",
-                )
-            },
-        ),
+        ("Payload", {"fields": (*PAYLOAD, "meta_pretty", "occurred_at", "created_at")}),
         ("Attribution", {"fields": ("attribution_pretty",)}),
         (
             "Fraud metadata",
@@ -122,24 +108,12 @@ class ConversionAdmin(ReadOnlyAdmin):
     readonly_fields = [name for _title, options in fieldsets for name in options["fields"]]
     inlines = (StatusChangeInline,)
     actions = ("approve_selected", "reject_selected")
-
-    # Conversions are records: they come from ingestion and change status only
-    # through the review actions, which call the services.
+    meta_pretty = _json_display("meta")
+    attribution_pretty = _json_display("attribution")
+    headers_pretty = _json_display("headers")
 
     def has_review_permission(self, request) -> bool:
         return request.user.has_perm("conversions.review_conversion")
-
-    @admin.display(description="meta")
-    def meta_pretty(self, conversion: Conversion) -> str:
-        return json_block(conversion.meta)
-
-    @admin.display(description="attribution")
-    def attribution_pretty(self, conversion: Conversion) -> str:
-        return json_block(conversion.attribution)
-
-    @admin.display(description="headers")
-    def headers_pretty(self, conversion: Conversion) -> str:
-        return json_block(conversion.headers)
 
     @admin.display(description="reward")
     def reward(self, conversion: Conversion) -> str:
@@ -152,95 +126,57 @@ class ConversionAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Approve selected conversions", permissions=["review"])
     def approve_selected(self, request, queryset):
-        return self._review(
-            request,
-            queryset,
-            form_class=ConversionApproveForm,
-            title="Approve conversions",
-            submit_label="Approve",
-            decide=lambda conversion, data: conversion_approve(
-                conversion_id=conversion.pk, actor=request.user, remark=data["remark"], channel="admin"
-            ),
-            report=self._approve_report,
-        )
+        return self._review(request, queryset, "Approve", ConversionApproveForm, conversion_approve)
 
     @admin.action(description="Reject selected conversions", permissions=["review"])
     def reject_selected(self, request, queryset):
-        return self._review(
-            request,
-            queryset,
-            form_class=ConversionRejectForm,
-            title="Reject conversions",
-            submit_label="Reject",
-            decide=lambda conversion, data: conversion_reject(
-                conversion_id=conversion.pk,
-                actor=request.user,
-                reason=data["reason"],
-                remark=data["remark"],
-                channel="admin",
-            ),
-            report=self._reject_report,
-        )
+        return self._review(request, queryset, "Reject", ConversionRejectForm, conversion_reject)
 
-    def _review(self, request, queryset, *, form_class, title, submit_label, decide, report):
-        """Show the confirmation form; once it is submitted and valid, decide each conversion and report."""
+    def _review(self, request, queryset, verb: str, form_class, decide):
         conversions = list(queryset.select_related("offer", "partner__user"))
-        if "confirm" in request.POST:
-            form = form_class(request.POST)
-            if form.is_valid():
-                outcome = ReviewOutcome()
-                for conversion in conversions:
-                    # Each conversion is its own transaction in the service: one refusal stops no other.
-                    try:
-                        decided = decide(conversion, form.cleaned_data)
-                    except ConversionTransitionNotAllowed as error:
-                        outcome.refused.append(f"{conversion.external_id} ({error})")
-                        continue
-                    if decided.status == conversion.status:
-                        outcome.unchanged.append(decided)
-                    else:
-                        outcome.changed.setdefault(decided.status, []).append(decided)
-                report(request, outcome)
-                return None  # back to the change list, which shows the messages
-        else:
-            form = form_class()
-        context = {
-            **self.admin_site.each_context(request),
-            "title": title,
-            "subtitle": None,
-            "opts": self.opts,
-            "form": form,
-            "conversions": conversions,
-            "action": request.POST.get("action", ""),
-            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-            "submit_label": submit_label,
-            "media": self.media + form.media,
-        }
-        request.current_app = self.admin_site.name
-        return TemplateResponse(request, REVIEW_TEMPLATE, context)
 
-    def _approve_report(self, request, outcome: ReviewOutcome) -> None:
-        approved = outcome.changed.get(Conversion.Status.ACCEPTED, [])
-        no_rule = outcome.changed.get(Conversion.Status.REJECTED, [])
-        messages.success(request, f"Approved {len(approved)} conversion(s).")
-        if no_rule:
-            messages.warning(
-                request,
-                f"Rejected {len(no_rule)} instead, because no reward rule of the offer applies: "
-                + ", ".join(c.external_id for c in no_rule),
-            )
-        if outcome.unchanged:
-            messages.info(request, f"{len(outcome.unchanged)} were already accepted and left as they were.")
-        if outcome.refused:
-            messages.error(request, f"Could not approve {len(outcome.refused)}: " + "; ".join(outcome.refused))
+        def apply(data: dict) -> None:
+            changed, unchanged, refused = defaultdict(list), 0, []
+            for conversion in conversions:
+                # Each conversion is its own transaction in the service: one refusal stops no other.
+                try:
+                    decided = decide(conversion_id=conversion.pk, actor=request.user, **data)
+                except ConversionTransitionNotAllowed as error:
+                    refused.append(f"{conversion.external_id} ({error})")
+                    continue
+                if decided.status == conversion.status:
+                    unchanged += 1
+                else:
+                    changed[decided.status].append(decided.external_id)
+            rejected = changed[Conversion.Status.REJECTED]
+            if verb == "Approve":
+                messages.success(request, f"Approved {len(changed[Conversion.Status.ACCEPTED])} conversion(s).")
+                if rejected:
+                    messages.warning(
+                        request,
+                        f"Rejected {len(rejected)} instead, because no reward rule of the offer applies: "
+                        + ", ".join(rejected),
+                    )
+            else:
+                messages.success(
+                    request, f"Rejected {len(rejected)} conversion(s); their rewards, if any, are reversed."
+                )
+            if unchanged:
+                done = "accepted" if verb == "Approve" else "rejected"
+                messages.info(request, f"{unchanged} were already {done} and left as they were.")
+            if refused:
+                messages.error(request, f"Could not {verb.lower()} {len(refused)}: " + "; ".join(refused))
 
-    def _reject_report(self, request, outcome: ReviewOutcome) -> None:
-        rejected = outcome.changed.get(Conversion.Status.REJECTED, [])
-        messages.success(request, f"Rejected {len(rejected)} conversion(s); their rewards, if any, are reversed.")
-        if outcome.unchanged:
-            messages.info(request, f"{len(outcome.unchanged)} were already rejected and left as they were.")
-        if outcome.refused:
-            messages.error(request, f"Could not reject {len(outcome.refused)}: " + "; ".join(outcome.refused))
+        return confirmed_action(
+            self,
+            request,
+            form_class=form_class,
+            template=REVIEW_TEMPLATE,
+            apply=apply,
+            title=f"{verb} conversions",
+            submit_label=verb,
+            conversions=conversions,
+        )
 
 
 @admin.register(StatusChange)

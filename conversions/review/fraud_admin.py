@@ -1,19 +1,13 @@
-"""The review desk: the suspicious queue, fraud detail on every conversion, per-offer fraud
-settings with re-screening, and partner suspension with the partner's fraud history.
-
-Registered by conversions/apps.py, like every admin of the app. The approve and reject actions are
-ConversionAdmin's own (a confirmation page, a required reason to reject, one service
-call per conversion). Offer and Partner screens are the referrals app's admins,
-extended here, because referrals must not import conversions.
+"""The review desk: the suspicious queue, fraud detail on every conversion, per-offer fraud settings with
+re-screening, and partner suspension. Offer and Partner screens extend the referrals app's admins here,
+because referrals must not import conversions.
 """
 
 from collections import Counter
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin import helpers
 from django.db.models import Count
-from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
@@ -21,7 +15,13 @@ from conversions.fraud.checks import CHECKS
 from conversions.fraud.screening import fraud_settings_for
 from conversions.models import Conversion, FraudSetting, SuspiciousConversion
 from conversions.processing.rescreen import conversions_rescreen
-from conversions.review.admin import ConversionAdmin, StatusChangeInline
+from conversions.review.admin import (
+    REMARK_WIDGET,
+    ConversionAdmin,
+    StatusChangeInline,
+    confirmed_action,
+    may_see_conversions,
+)
 from referrals.admin import OfferAdmin, PartnerAdmin
 from referrals.admin_read_only import json_block
 from referrals.models import Offer, Partner
@@ -31,9 +31,11 @@ from rewards.models import Reward
 SUSPEND_TEMPLATE = "admin/referrals/partner_suspend.html"
 
 
-def ctit_text(seconds: float | None) -> str:
-    if seconds is None:
+def conversion_ctit(conversion: Conversion) -> str:
+    """The time from click to conversion, in the largest unit it fills."""
+    if not conversion.click_id:
         return "-"
+    seconds = (conversion.occurred_at - conversion.click.created_at).total_seconds()
     sign, seconds = ("-" if seconds < 0 else ""), abs(seconds)
     for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
         if seconds >= size:
@@ -41,42 +43,37 @@ def ctit_text(seconds: float | None) -> str:
     return f"{sign}{seconds:.0f} s"
 
 
-def conversion_ctit_seconds(conversion: Conversion) -> float | None:
-    if not conversion.click_id:
-        return None
-    return (conversion.occurred_at - conversion.click.created_at).total_seconds()
+def html_table(header, rows, row_format: str = "") -> str:
+    return format_html(
+        "<table><thead><tr>{}</tr></thead><tbody>{}</tbody></table>",
+        format_html_join("", "<th>{}</th>", ((name,) for name in header)),
+        format_html_join("", row_format or "<tr>" + "<td>{}</td>" * len(header) + "</tr>", rows),
+    )
 
 
 class HistoryInline(StatusChangeInline):
     # Whoever may see a conversion sees its history: reviewers are not given the audit model's own permission.
     def has_view_permission(self, request, obj=None) -> bool:
-        user = request.user
-        return user.has_perm("conversions.view_conversion") or user.has_perm("conversions.review_conversion")
+        return may_see_conversions(request.user)
 
 
-class FraudDetailMixin:
-    """Fraud columns and the screening section of a conversion's page."""
+class FraudDetailAdmin(ConversionAdmin):
+    """Fraud columns and the screening sections of a conversion's page."""
 
     inlines = (HistoryInline,)
-
-    fraud_fieldsets = (
+    list_select_related = ("offer", "partner__user", "click")
+    fieldsets = (
         ("Fraud screening", {"fields": ("fraud_score", "signals_table", "screened_at")}),
         ("Click and conversion side by side", {"fields": ("side_by_side",)}),
+        *(
+            # The attribution explains who earns it; the reward's explanation says what they earn.
+            ("Attribution and reward", {"fields": (*options["fields"], "reward_explained")})
+            if title == "Attribution"
+            else (title, options)
+            for title, options in ConversionAdmin.fieldsets
+        ),
     )
-
-    def get_fieldsets(self, request, obj=None):
-        fieldsets = []
-        for title, options in super().get_fieldsets(request, obj):
-            if title == "Attribution":
-                # The attribution explains who earns it; the reward's explanation says what they earn.
-                title, options = "Attribution and reward", {"fields": (*options["fields"], "reward_explained")}
-            fieldsets.append((title, options))
-        return (*self.fraud_fieldsets, *fieldsets)
-
-    def get_readonly_fields(self, request, obj=None):
-        extra = [name for _title, options in self.fraud_fieldsets for name in options["fields"]]
-        extra.append("reward_explained")
-        return [*super().get_readonly_fields(request, obj), *extra]
+    readonly_fields = [name for _title, options in fieldsets for name in options["fields"]]
 
     @admin.display(description="signals")
     def signal_codes(self, conversion: Conversion) -> str:
@@ -85,7 +82,7 @@ class FraudDetailMixin:
 
     @admin.display(description="CTIT")
     def ctit(self, conversion: Conversion) -> str:
-        return ctit_text(conversion_ctit_seconds(conversion))
+        return conversion_ctit(conversion)
 
     @admin.display(description="countries (click → conversion)")
     def countries(self, conversion: Conversion) -> str:
@@ -105,73 +102,49 @@ class FraudDetailMixin:
         signals = conversion.fraud_signals or []
         if not signals:
             return "No signals." if conversion.screened_at else "Not screened yet."
-        rows = format_html_join(
-            "",
-            "<tr><td><strong>{}</strong><br>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+        rows = (
             (
-                (
-                    signal["code"],
-                    CHECKS[signal["code"]].title if signal["code"] in CHECKS else "",
-                    signal["score"],
-                    signal.get("action", ""),
-                    json_block(signal.get("evidence", {})),
-                )
-                for signal in signals
-            ),
+                format_html(
+                    "<strong>{}</strong><br>{}", signal["code"], getattr(CHECKS.get(signal["code"]), "title", "")
+                ),
+                signal["score"],
+                signal.get("action", ""),
+                json_block(signal.get("evidence", {})),
+            )
+            for signal in signals
         )
-        return format_html(
-            "<table><thead><tr><th>check</th><th>score</th><th>action</th><th>evidence</th></tr></thead>"
-            "<tbody>{}</tbody></table>",
-            rows,
-        )
+        return html_table(["check", "score", "action", "evidence"], rows)
 
     @admin.display(description="metadata")
     def side_by_side(self, conversion: Conversion) -> str:
         click = conversion.click if conversion.click_id else None
+        headers = conversion.headers or {}
         server = " (the reporting server's)"
-        rows = [
-            ("time", click.created_at if click else "-", conversion.occurred_at),
-            ("CTIT", "", ctit_text(conversion_ctit_seconds(conversion))),
-            (
-                "IP",
-                click.ip if click else "-",
-                f"{conversion.ip or '-'}{'' if conversion.ip_from_visitor else server}",
-            ),
-            (
-                "country",
-                click.country if click else "-",
-                f"{conversion.country or '-'}{'' if conversion.ip_from_visitor else server}",
-            ),
-            ("device", click.device if click else "-", conversion.device),
-            ("browser", click.browser if click else "-", conversion.browser),
-            ("OS", click.os if click else "-", conversion.os),
-            ("bot", click.is_bot if click else "-", conversion.is_bot),
+        ip_note = "" if conversion.ip_from_visitor else server
+        # (label, the click's field, the conversion's value)
+        compared = [
+            ("time", "created_at", conversion.occurred_at),
+            ("IP", "ip", f"{conversion.ip or '-'}{ip_note}"),
+            ("country", "country", f"{conversion.country or '-'}{ip_note}"),
+            ("device", "device", conversion.device),
+            ("browser", "browser", conversion.browser),
+            ("OS", "os", conversion.os),
+            ("bot", "is_bot", conversion.is_bot),
             (
                 "user agent",
-                click.user_agent if click else "-",
+                "user_agent",
                 f"{conversion.user_agent or '-'}{'' if conversion.user_agent_from_visitor else server}",
             ),
-            (
-                "accept-language",
-                click.accept_language if click else "-",
-                (conversion.headers or {}).get("accept-language", ""),
-            ),
-            ("referer", click.referer if click else "-", (conversion.headers or {}).get("referer", "")),
-            ("unique click", click.is_unique if click else "-", ""),
-            (
-                "sub ids",
-                ", ".join(filter(None, [getattr(click, f"sub{i}") for i in range(1, 6)])) if click else "-",
-                "",
-            ),
+            ("accept-language", "accept_language", headers.get("accept-language", "")),
+            ("referer", "referer", headers.get("referer", "")),
+            ("unique click", "is_unique", ""),
         ]
-        body = format_html_join("", "<tr><th>{}</th><td>{}</td><td>{}</td></tr>", rows)
-        return format_html(
-            "<table><thead><tr><th></th><th>click {}</th><th>conversion ({})</th></tr></thead>"
-            "<tbody>{}</tbody></table>",
-            click.click_id if click else "(none)",
-            conversion.channel,
-            body,
-        )
+        rows = [(label, getattr(click, name) if click else "-", value) for label, name, value in compared]
+        rows.insert(1, ("CTIT", "", conversion_ctit(conversion)))
+        subs = ", ".join(filter(None, [getattr(click, f"sub{i}") for i in range(1, 6)])) if click else "-"
+        rows.append(("sub ids", subs, ""))
+        header = ["", f"click {click.click_id if click else '(none)'}", f"conversion ({conversion.channel})"]
+        return html_table(header, rows, "<tr><th>{}</th><td>{}</td><td>{}</td></tr>")
 
     # Not `reward_explanation`: that is a Conversion field, and the admin would show the field instead.
     @admin.display(description="reward explanation")
@@ -184,7 +157,7 @@ class FraudDetailMixin:
         return json_block(conversion.reward_explanation) if conversion.reward_explanation else "No reward."
 
 
-class SuspiciousConversionAdmin(FraudDetailMixin, ConversionAdmin):
+class SuspiciousConversionAdmin(FraudDetailAdmin):
     """The queue staff work: held conversions, highest score first, with ConversionAdmin's review actions."""
 
     list_display = (
@@ -201,7 +174,6 @@ class SuspiciousConversionAdmin(FraudDetailMixin, ConversionAdmin):
     )
     list_display_links = ("created_at", "external_id")
     list_filter = ("status_reason", "offer", "channel")
-    list_select_related = ("offer", "partner__user", "click")
     ordering = ("-fraud_score", "created_at")
     search_fields = ("external_id", "id", "click__click_id", "partner__referral_code", "partner__user__username")
     date_hierarchy = None
@@ -211,17 +183,16 @@ class SuspiciousConversionAdmin(FraudDetailMixin, ConversionAdmin):
 
     # The proxy's own view permission is not what staff are given: the conversion's are.
     def has_view_permission(self, request, obj=None) -> bool:
-        return request.user.has_perm("conversions.view_conversion") or self.has_review_permission(request)
+        return may_see_conversions(request.user)
 
     def has_module_permission(self, request) -> bool:
-        return self.has_view_permission(request)
+        return may_see_conversions(request.user)
 
 
-class ConversionFraudAdmin(FraudDetailMixin, ConversionAdmin):
+class ConversionFraudAdmin(FraudDetailAdmin):
     """Every conversion, with its fraud score and signals."""
 
     list_display = (*ConversionAdmin.list_display, "fraud_score")
-    list_select_related = ("offer", "partner__user", "click")
 
 
 class FraudSettingForm(forms.ModelForm):
@@ -250,9 +221,10 @@ class FraudSettingInline(admin.TabularInline):
 
 def _rescreen_report(modeladmin, request, offer_ids: list[int]) -> None:
     outcome = conversions_rescreen(offer_ids=offer_ids)
-    total = sum(outcome.values())
     detail = ", ".join(f"{word}: {count}" for word, count in sorted(outcome.items())) or "nothing to do"
-    modeladmin.message_user(request, f"Re-screened {total} pending or suspicious conversion(s): {detail}.")
+    modeladmin.message_user(
+        request, f"Re-screened {sum(outcome.values())} pending or suspicious conversion(s): {detail}."
+    )
 
 
 @admin.register(FraudSetting)
@@ -296,17 +268,11 @@ class OfferFraudAdmin(OfferAdmin):
             )
             for code, setting in fraud_settings_for(offer.pk).items()
         )
-        return format_html(
-            "<table><thead><tr><th>check</th><th>enabled</th><th>threshold</th><th>action</th><th>from</th></tr>"
-            "</thead><tbody>{}</tbody></table>",
-            format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", rows),
-        )
+        return html_table(["check", "enabled", "threshold", "action", "from"], rows)
 
 
 class PartnerSuspendForm(forms.Form):
-    reason = forms.CharField(
-        max_length=500, widget=forms.Textarea(attrs={"rows": 3, "cols": 60}), help_text="Required. Shown to staff."
-    )
+    reason = forms.CharField(max_length=500, widget=REMARK_WIDGET, help_text="Required. Shown to staff.")
 
 
 class PartnerFraudAdmin(PartnerAdmin):
@@ -324,55 +290,47 @@ class PartnerFraudAdmin(PartnerAdmin):
     def fraud_history(self, partner: Partner) -> str:
         if partner.pk is None:
             return "-"
-        by_status = dict(
-            Conversion.objects.filter(partner=partner).values_list("status").annotate(n=Count("id")).order_by()
-        )
+        conversions = Conversion.objects.filter(partner=partner)
+        by_status = dict(conversions.values_list("status").annotate(n=Count("id")).order_by())
         by_signal = Counter(
             signal["code"]
-            for signals in Conversion.objects.filter(partner=partner)
-            .exclude(fraud_signals=[])
+            for signals in conversions.exclude(fraud_signals=[])
             .order_by("-created_at")
             .values_list("fraud_signals", flat=True)[:5000]
             for signal in signals or []
         )
-        queue = reverse("admin:conversions_suspiciousconversion_changelist") + f"?partner__id__exact={partner.pk}"
-        everything = reverse("admin:conversions_conversion_changelist") + f"?partner__id__exact={partner.pk}"
+        query = f"?partner__id__exact={partner.pk}"
         return format_html(
             "<p>Conversions by status: {}</p><p>Fraud signals by check: {}</p>"
             '<p><a href="{}">{} suspicious conversion(s) waiting for review</a> · <a href="{}">all conversions</a></p>',
             ", ".join(f"{status} {count}" for status, count in sorted(by_status.items())) or "none",
             ", ".join(f"{code} {count}" for code, count in by_signal.most_common()) or "none",
-            queue,
+            reverse("admin:conversions_suspiciousconversion_changelist") + query,
             by_status.get(Conversion.Status.SUSPICIOUS, 0),
-            everything,
+            reverse("admin:conversions_conversion_changelist") + query,
         )
 
     @admin.action(description="Suspend selected partners (new conversions are held for review)", permissions=["change"])
     def suspend_partners(self, request, queryset):
         partners = list(queryset.select_related("user"))
-        if "confirm" in request.POST:
-            form = PartnerSuspendForm(request.POST)
-            if form.is_valid():
-                suspended = [p for p in partners if partner_suspend(partner=p, reason=form.cleaned_data["reason"])]
-                for partner in suspended:
-                    self.log_change(request, partner, f"Suspended: {form.cleaned_data['reason']}")
-                self.message_user(request, f"Suspended {len(suspended)} partner(s).")
-                if len(suspended) < len(partners):
-                    messages.info(request, f"{len(partners) - len(suspended)} were already suspended.")
-                return None
-        else:
-            form = PartnerSuspendForm()
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Suspend partners",
-            "opts": self.opts,
-            "form": form,
-            "partners": partners,
-            "action": request.POST.get("action", ""),
-            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-        }
-        request.current_app = self.admin_site.name
-        return TemplateResponse(request, SUSPEND_TEMPLATE, context)
+
+        def apply(data: dict) -> None:
+            suspended = [p for p in partners if partner_suspend(partner=p, reason=data["reason"])]
+            for partner in suspended:
+                self.log_change(request, partner, f"Suspended: {data['reason']}")
+            self.message_user(request, f"Suspended {len(suspended)} partner(s).")
+            if len(suspended) < len(partners):
+                messages.info(request, f"{len(partners) - len(suspended)} were already suspended.")
+
+        return confirmed_action(
+            self,
+            request,
+            form_class=PartnerSuspendForm,
+            template=SUSPEND_TEMPLATE,
+            apply=apply,
+            title="Suspend partners",
+            partners=partners,
+        )
 
     @admin.action(description="Reinstate selected partners", permissions=["change"])
     def reinstate_partners(self, request, queryset):
