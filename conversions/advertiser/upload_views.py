@@ -1,18 +1,12 @@
 """The advertiser's CSV pages: templates, uploads with their progress and errors, reconciliation."""
 
-from django.conf import settings
 from django.core.paginator import Paginator
 from django.http import Http404, JsonResponse
-from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_GET, require_http_methods
+from django.shortcuts import get_object_or_404, redirect
 
-from conversions.advertiser.access import advertiser_view
-from conversions.advertiser.forms import (
-    UploadForm,
-)
-from conversions.advertiser.selectors import (
-    uploads_of,
-)
+from conversions.advertiser.access import advertiser_page, advertiser_view
+from conversions.advertiser.forms import UploadForm
+from conversions.advertiser.selectors import uploads_of
 from conversions.models import ConversionUpload
 from conversions.uploads.csv_files import CsvFileInvalid, csv_download
 from conversions.uploads.reconciliation import reconciliation_lines
@@ -21,8 +15,7 @@ from conversions.uploads.services import upload_create
 from referrals.models import Offer
 
 
-@require_GET
-@advertiser_view
+@advertiser_view("GET")
 def offer_template(request, public_id: str):
     offer = get_object_or_404(Offer, advertiser=request.advertiser, public_id=public_id)
     example = {
@@ -45,24 +38,18 @@ def offer_template(request, public_id: str):
     return csv_download(f"{offer.public_id}-conversions-template.csv", header, [row])
 
 
-@require_GET
-@advertiser_view
+@advertiser_view("GET")
 def adjustments_template(request):
     rows = [["order-1001", "approved", "", ""], ["order-1002", "rejected", "Order returned within 14 days", ""]]
     return csv_download("adjustments-template.csv", ADJUSTMENT_COLUMNS, rows)
 
 
-@require_GET
-@advertiser_view
+@advertiser_view("GET")
 def reconciliation_template(request):
     return csv_download("reconciliation-template.csv", ["external_id", "amount"], [["order-1001", "120.00"]])
 
 
-# Uploads --------------------------------------------------------------------------------------
-
-
-@require_http_methods(["GET", "POST"])
-@advertiser_view
+@advertiser_view("GET", "POST")
 def uploads(request):
     advertiser = request.advertiser
     initial = {"kind": request.GET.get("kind", ConversionUpload.Kind.CONVERSIONS)}
@@ -86,34 +73,29 @@ def uploads(request):
         else:
             return redirect("advertiser:upload", pk=upload.pk)
     page = Paginator(uploads_of(advertiser), 25).get_page(request.GET.get("page"))
-    return render(
-        request,
-        "advertiser/uploads.html",
-        {"advertiser": advertiser, "form": form, "page": page, "max_bytes": settings.CSV_UPLOAD_MAX_BYTES},
-    )
+    return advertiser_page(request, "uploads", form=form, page=page)
 
 
 def _upload(request, pk: int) -> ConversionUpload:
     return get_object_or_404(uploads_of(request.advertiser), pk=pk)
 
 
-@require_GET
-@advertiser_view
+def _reconciled(upload: ConversionUpload) -> bool:
+    return upload.kind == ConversionUpload.Kind.RECONCILIATION and upload.status == ConversionUpload.Status.DONE
+
+
+@advertiser_view("GET")
 def upload_detail(request, pk: int):
     upload = _upload(request, pk)
-    context = {
-        "advertiser": request.advertiser,
-        "upload": upload,
-        "row_errors": upload.row_errors.all()[:200],
-    }
-    if upload.kind == ConversionUpload.Kind.RECONCILIATION and upload.status == ConversionUpload.Status.DONE:
-        lines = reconciliation_lines(upload)
-        context["differences"] = [line for line in lines if line.result != "matched"][:200]
-    return render(request, "advertiser/upload_detail.html", context)
+    differences = None
+    if _reconciled(upload):
+        differences = [line for line in reconciliation_lines(upload) if line.result != "matched"][:200]
+    return advertiser_page(
+        request, "upload_detail", upload=upload, row_errors=upload.row_errors.all()[:200], differences=differences
+    )
 
 
-@require_GET
-@advertiser_view
+@advertiser_view("GET")
 def upload_progress(request, pk: int):
     upload = _upload(request, pk)
     return JsonResponse(
@@ -131,19 +113,17 @@ def upload_progress(request, pk: int):
     )
 
 
-@require_GET
-@advertiser_view
+@advertiser_view("GET")
 def upload_errors_csv(request, pk: int):
     upload = _upload(request, pk)
-    rows = upload.row_errors.values_list("row", "column", "value", "external_id", "reason")
-    return csv_download(f"upload-{upload.pk}-errors.csv", ["row", "column", "value", "external_id", "reason"], rows)
+    header = ["row", "column", "value", "external_id", "reason"]
+    return csv_download(f"upload-{upload.pk}-errors.csv", header, upload.row_errors.values_list(*header))
 
 
-@require_GET
-@advertiser_view
+@advertiser_view("GET")
 def upload_reconciliation_csv(request, pk: int):
     upload = _upload(request, pk)
-    if upload.kind != ConversionUpload.Kind.RECONCILIATION or upload.status != ConversionUpload.Status.DONE:
+    if not _reconciled(upload):
         raise Http404("No reconciliation result.")
     header = [
         "external_id",
@@ -157,17 +137,7 @@ def upload_reconciliation_csv(request, pk: int):
         "occurred_at",
     ]
     rows = (
-        [
-            line.external_id,
-            line.result,
-            line.their_amount,
-            line.our_amount,
-            line.difference,
-            line.currency,
-            line.our_status,
-            line.offer,
-            line.occurred_at.isoformat() if line.occurred_at else "",
-        ]
+        [*(getattr(line, name) for name in header[:-1]), line.occurred_at.isoformat() if line.occurred_at else ""]
         for line in reconciliation_lines(upload)
     )
     return csv_download(f"reconciliation-{upload.billing_month:%Y-%m}-{upload.pk}.csv", header, rows)

@@ -1,7 +1,6 @@
 """The advertiser's pages: home, validation, request log, claims, API keys, postback URL (uploads: upload_views.py).
 
-Every view resolves the advertiser from the logged-in user's memberships and
-reads only through it, so another advertiser's ids answer 404.
+Every view reads through `request.advertiser`, so another advertiser's ids answer 404.
 """
 
 import json
@@ -12,12 +11,11 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from conversions.advertiser.access import SESSION_ADVERTISER, advertiser_view
+from conversions.advertiser.access import SESSION_ADVERTISER, advertiser_page, advertiser_view
 from conversions.advertiser.forms import (
     ApiKeyForm,
     ClaimDeclineForm,
@@ -27,6 +25,7 @@ from conversions.advertiser.forms import (
     ValidationFilterForm,
 )
 from conversions.advertiser.selectors import (
+    CLAIM_OPEN,
     advertiser_for_user,
     claims_of,
     conversions_in_validation,
@@ -41,7 +40,6 @@ from referrals.models import ApiKey, Offer
 from referrals.services import api_key_create, api_key_revoke, postback_token_rotate
 
 SESSION_SHOW_ONCE = "advertiser_show_once"
-CLAIM_OPEN = (MissingConversionClaim.Status.SUBMITTED, MissingConversionClaim.Status.UNDER_REVIEW)
 
 
 def _secret_once(request, label: str, value: str) -> None:
@@ -49,31 +47,34 @@ def _secret_once(request, label: str, value: str) -> None:
     request.session[SESSION_SHOW_ONCE] = {"label": label, "value": value}
 
 
-def _pop_secret(request):
-    return request.session.pop(SESSION_SHOW_ONCE, None)
+def _cleaned(form) -> dict:
+    return form.cleaned_data if form.is_valid() else {}
 
 
-# Home and offers ------------------------------------------------------------------------------
+def _page_and_query(request, rows) -> tuple:
+    """A page of 50 rows, and the query string without the page number for the pager's links."""
+    query = request.GET.copy()
+    query.pop("page", None)
+    return Paginator(rows, 50).get_page(request.GET.get("page")), query.urlencode()
 
 
-@require_GET
-@advertiser_view
+def _form_errors(request, form) -> None:
+    for errors in form.errors.values():
+        messages.error(request, " ".join(errors))
+
+
+@advertiser_view("GET")
 def home(request):
-    advertiser = request.advertiser
-    return render(
+    return advertiser_page(
         request,
-        "advertiser/home.html",
-        {
-            "advertiser": advertiser,
-            "advertisers": request.user.advertisers.order_by("name"),
-            "offers": Offer.objects.filter(advertiser=advertiser).order_by("-track_type", "name"),
-            "uploads": uploads_of(advertiser)[:5],
-        },
+        "home",
+        advertisers=request.user.advertisers.order_by("name"),
+        offers=Offer.objects.filter(advertiser=request.advertiser).order_by("-track_type", "name"),
+        uploads=uploads_of(request.advertiser)[:5],
     )
 
 
-@require_POST
-@advertiser_view
+@advertiser_view("POST")
 def advertiser_switch(request):
     chosen = advertiser_for_user(request.user, int(request.POST.get("advertiser", "0") or 0))
     if chosen is None or str(chosen.pk) != request.POST.get("advertiser"):
@@ -82,14 +83,9 @@ def advertiser_switch(request):
     return redirect("advertiser:home")
 
 
-# Validation -----------------------------------------------------------------------------------
-
-
-@require_http_methods(["GET", "POST"])
-@advertiser_view
+@advertiser_view("GET", "POST")
 def validation(request):
-    advertiser = request.advertiser
-    now = timezone.now()
+    advertiser, now = request.advertiser, timezone.now()
     if request.method == "POST":
         action = ValidationActionForm(request.POST)
         selected = request.POST.getlist("conversion")
@@ -98,115 +94,79 @@ def validation(request):
         elif action.is_valid():
             _validation_apply(request, selected, action.cleaned_data, now)
         else:
-            for errors in action.errors.values():
-                messages.error(request, " ".join(errors))
+            _form_errors(request, action)
         return redirect(f"{reverse('advertiser:validation')}?{request.POST.get('query', '')}")
 
     filters = ValidationFilterForm(request.GET or None, advertiser=advertiser)
-    cleaned = filters.cleaned_data if filters.is_valid() else {}
-    page = Paginator(conversions_in_validation(advertiser=advertiser, now=now, filters=cleaned), 50).get_page(
-        request.GET.get("page")
-    )
+    rows = conversions_in_validation(advertiser=advertiser, now=now, filters=_cleaned(filters))
+    page, query = _page_and_query(request, rows)
     for conversion in page:
         conversion.term_ends = validation_term_ends(conversion)
-    query = request.GET.copy()
-    query.pop("page", None)
-    return render(
-        request,
-        "advertiser/validation.html",
-        {
-            "advertiser": advertiser,
-            "filters": filters,
-            "page": page,
-            "action": ValidationActionForm(),
-            "query": query.urlencode(),
-        },
+    return advertiser_page(
+        request, "validation", filters=filters, page=page, action=ValidationActionForm(), query=query
     )
 
 
 def _validation_apply(request, selected: list[str], data: dict, now) -> None:
     # Only the advertiser's conversions: an id of another's is simply not found (404).
     try:
-        selected = [str(uuid.UUID(value)) for value in selected]
+        selected = {str(uuid.UUID(value)) for value in selected}
     except ValueError:
         raise Http404("No such conversion.") from None
     conversions = Conversion.objects.filter(advertiser=request.advertiser, pk__in=selected).select_related("offer")
-    found = {str(conversion.pk): conversion for conversion in conversions}
-    if len(found) != len(set(selected)):
+    if len(conversions) != len(selected):
         raise Http404("No such conversion.")
     changed, refused = 0, []
-    for conversion in found.values():
+    for conversion in conversions:
         try:
-            if conversion_decide(
+            changed += conversion_decide(
                 conversion=conversion,
                 decision=data["decision"],
-                remark=data.get("reason", ""),
+                remark=data["reason"],
                 actor=request.user,
                 channel="advertiser",
                 now=now,
-            ):
-                changed += 1
+            )
         except DomainError as error:
             refused.append(f"{conversion.external_id}: {error.message}")
     verb = "approved" if data["decision"] == "approve" else "rejected"
-    messages.success(request, f"{changed} conversion(s) {verb}; {len(found) - changed - len(refused)} already were.")
+    messages.success(request, f"{changed} conversion(s) {verb}; {len(selected) - changed - len(refused)} already were.")
     for line in refused:
         messages.error(request, line)
 
 
-# Request log ----------------------------------------------------------------------------------
-
-
-@require_GET
-@advertiser_view
+@advertiser_view("GET")
 def request_log(request):
-    advertiser = request.advertiser
     filters = RequestLogFilterForm(request.GET or None)
-    cleaned = filters.cleaned_data if filters.is_valid() else {}
-    page = Paginator(request_log_of(advertiser=advertiser, filters=cleaned), 50).get_page(request.GET.get("page"))
+    page, query = _page_and_query(request, request_log_of(advertiser=request.advertiser, filters=_cleaned(filters)))
     for entry in page:
         # Rendered as text (autoescaped) in the page: a payload is whatever the caller sent.
         entry.payload_text = json.dumps(entry.payload, indent=2, ensure_ascii=False, sort_keys=True)
-    query = request.GET.copy()
-    query.pop("page", None)
-    return render(
+    return advertiser_page(
         request,
-        "advertiser/request_log.html",
-        {
-            "advertiser": advertiser,
-            "filters": filters,
-            "page": page,
-            "query": query.urlencode(),
-            "retention_days": settings.REQUEST_LOG_RETENTION_DAYS,
-        },
+        "request_log",
+        filters=filters,
+        page=page,
+        query=query,
+        retention_days=settings.REQUEST_LOG_RETENTION_DAYS,
     )
 
 
-# Missing-conversion claims ----------------------------------------------------------------------
-
-
-@require_GET
-@advertiser_view
+@advertiser_view("GET")
 def claims(request):
-    advertiser = request.advertiser
     status = request.GET.get("status", "open")
-    page = Paginator(claims_of(advertiser=advertiser, status=status), 25).get_page(request.GET.get("page"))
-    return render(
+    return advertiser_page(
         request,
-        "advertiser/claims.html",
-        {
-            "advertiser": advertiser,
-            "page": page,
-            "status": status,
-            "statuses": [("open", "To decide"), *MissingConversionClaim.Status.choices, ("all", "All")],
-            "decline": ClaimDeclineForm(),
-            "query": urlencode({"status": status}),
-        },
+        "claims",
+        page=Paginator(claims_of(advertiser=request.advertiser, status=status), 25).get_page(request.GET.get("page")),
+        status=status,
+        statuses=[("open", "To decide"), *MissingConversionClaim.Status.choices, ("all", "All")],
+        decline=ClaimDeclineForm(),
+        query=urlencode({"status": status}),
     )
 
 
-@require_POST
-@advertiser_view
+@advertiser_view("POST")
 def claim_decide(request, pk: int):
     # Only a claim on one of the advertiser's offers: another's id is not found.
     claim = get_object_or_404(claims_of(advertiser=request.advertiser, status="all"), pk=pk)
@@ -222,8 +182,7 @@ def claim_decide(request, pk: int):
         elif decision == "decline":
             form = ClaimDeclineForm(request.POST)
             if not form.is_valid():
-                for errors in form.errors.values():
-                    messages.error(request, " ".join(errors))
+                _form_errors(request, form)
                 return redirect(back)
             claim_decline(claim_id=claim.pk, reason=form.cleaned_data["reason"], actor=request.user)
             messages.success(request, f"Claim for order {claim.order_id} declined; the partner sees your reason.")
@@ -234,29 +193,20 @@ def claim_decide(request, pk: int):
     return redirect(back)
 
 
-# API keys and postback ------------------------------------------------------------------------
-
-
-@require_http_methods(["GET", "POST"])
-@advertiser_view
+@advertiser_view("GET", "POST")
 def api_keys(request):
-    advertiser = request.advertiser
     form = ApiKeyForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        key, raw = api_key_create(advertiser=advertiser, name=form.cleaned_data["name"])
+        key, raw = api_key_create(advertiser=request.advertiser, name=form.cleaned_data["name"])
         _secret_once(request, f"API key “{key.name}”", raw)
         messages.success(request, f"Key “{key.name}” created. Copy it now: it is not shown again.")
         return redirect("advertiser:api_keys")
-    keys = ApiKey.objects.filter(advertiser=advertiser).order_by("revoked_at", "-created_at")
-    return render(
-        request,
-        "advertiser/api_keys.html",
-        {"advertiser": advertiser, "form": form, "keys": keys, "secret": _pop_secret(request)},
-    )
+    keys = ApiKey.objects.filter(advertiser=request.advertiser).order_by("revoked_at", "-created_at")
+    secret = request.session.pop(SESSION_SHOW_ONCE, None)
+    return advertiser_page(request, "api_keys", form=form, keys=keys, secret=secret)
 
 
-@require_POST
-@advertiser_view
+@advertiser_view("POST")
 def api_key_revoke_view(request, pk: int):
     key = get_object_or_404(ApiKey, advertiser=request.advertiser, pk=pk)
     api_key_revoke(api_key=key)
@@ -264,17 +214,16 @@ def api_key_revoke_view(request, pk: int):
     return redirect("advertiser:api_keys")
 
 
-@require_http_methods(["GET", "POST"])
-@advertiser_view
+@advertiser_view("GET", "POST")
 def postback(request):
     advertiser = request.advertiser
     if request.method == "POST":
         _secret_once(request, "Postback token", postback_token_rotate(advertiser=advertiser))
         messages.success(request, "New postback token made; the old one no longer works. Copy it now.")
         return redirect("advertiser:postback")
-    secret = _pop_secret(request)
+    secret = request.session.pop(SESSION_SHOW_ONCE, None)
     form = PostbackBuilderForm(request.GET or None, advertiser=advertiser)
-    data = form.cleaned_data if form.is_valid() else {}
+    data = _cleaned(form)
     params = {
         "token": secret["value"] if secret else "YOUR_POSTBACK_TOKEN",
         "click_id": data.get("click_id_macro") or "{click_id}",
@@ -288,14 +237,6 @@ def postback(request):
         params["currency"] = data["currency"].upper()
     # Macros stay readable: the advertiser's platform replaces them before calling us.
     url = f"{settings.SITE_URL}/v1/postback?{urlencode(params, safe='{}')}"
-    return render(
-        request,
-        "advertiser/postback.html",
-        {
-            "advertiser": advertiser,
-            "form": form,
-            "url": url,
-            "secret": secret,
-            "has_token": bool(advertiser.postback_token_hash),
-        },
+    return advertiser_page(
+        request, "postback", form=form, url=url, secret=secret, has_token=bool(advertiser.postback_token_hash)
     )
