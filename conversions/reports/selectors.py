@@ -1,7 +1,6 @@
 """The publisher's conversion report: its rows, filters, sorts and totals (from the rollups when it can).
 
-Every function takes the partner and filters by it first; nothing here can
-read another partner's rows.
+Every function takes the partner and filters by it first; nothing here can read another partner's rows.
 """
 
 import uuid
@@ -26,7 +25,6 @@ SORTS = {
     "reward": "reward_amount",
     "status": "status",
 }
-SUB_FIELDS = ("sub1", "sub2", "sub3", "sub4", "sub5")
 
 
 @dataclass
@@ -41,18 +39,13 @@ class ConversionFilters:
 
 
 def _conversions_matching(*, partner: Partner, filters: ConversionFilters) -> QuerySet:
+    chosen = {"offer": filters.offer, "status": filters.status, "type": filters.type, **filters.subs}
     rows = Conversion.objects.filter(
-        partner=partner, created_at__gte=filters.period.utc_start, created_at__lt=filters.period.utc_end
+        partner=partner,
+        created_at__gte=filters.period.utc_start,
+        created_at__lt=filters.period.utc_end,
+        **{name: value for name, value in chosen.items() if value},
     )
-    if filters.offer is not None:
-        rows = rows.filter(offer=filters.offer)
-    if filters.status:
-        rows = rows.filter(status=filters.status)
-    if filters.type:
-        rows = rows.filter(type=filters.type)
-    for name, value in filters.subs.items():
-        if value:
-            rows = rows.filter(**{name: value})
     if filters.search:
         term = filters.search.strip()
         match = Q(external_id=term)
@@ -65,23 +58,21 @@ def _conversions_matching(*, partner: Partner, filters: ConversionFilters) -> Qu
 
 
 def conversion_report(*, partner: Partner, filters: ConversionFilters) -> QuerySet:
-    """The ids of the partner's conversions in the period that match the filters, sorted.
-
-    Only ids: a page (or an export chunk) is then loaded with its offer, click
-    and reward by `conversion_rows`, so a deep page does not join and look up
-    rewards for every row it skips.
-    """
+    """The ids of the partner's matching conversions, sorted: `conversion_rows` then loads one page (or export
+    chunk) with offer, click and reward, so a deep page does not join rewards for every row it skips."""
     rows = _conversions_matching(partner=partner, filters=filters)
     sort = filters.sort if filters.sort.lstrip("-") in SORTS else "-time"
-    column = SORTS[sort.lstrip("-")]
-    if column == "reward_amount":  # the only column that can be empty: conversions without a reward go last
-        reward = Reward.objects.filter(conversion_id=OuterRef("pk")).values("amount")[:1]
-        rows = rows.annotate(reward_amount=Subquery(reward))
-        ordering = F(column).desc(nulls_last=True) if sort.startswith("-") else F(column).asc(nulls_last=True)
-    else:
-        # Plain ASC/DESC, so that the default (newest first) walks the (partner, created_at) index.
-        ordering = F(column).desc() if sort.startswith("-") else F(column).asc()
-    return rows.order_by(ordering, "-pk" if sort.startswith("-") else "pk").values_list("pk", flat=True)
+    descending, column = sort.startswith("-"), SORTS[sort.lstrip("-")]
+    # Plain ASC/DESC, so that the default (newest first) walks the (partner, created_at) index; the reward is the
+    # only column that can be empty, and conversions without one go last.
+    nulls_last = None
+    if column == "reward_amount":
+        rows = rows.annotate(
+            reward_amount=Subquery(Reward.objects.filter(conversion_id=OuterRef("pk")).values("amount")[:1])
+        )
+        nulls_last = True
+    ordering = F(column).desc(nulls_last=nulls_last) if descending else F(column).asc(nulls_last=nulls_last)
+    return rows.order_by(ordering, "-pk" if descending else "pk").values_list("pk", flat=True)
 
 
 def conversion_rows(ids: list) -> list[Conversion]:
@@ -91,14 +82,12 @@ def conversion_rows(ids: list) -> list[Conversion]:
         reward.conversion_id: reward
         for reward in Reward.objects.filter(conversion_id__in=ids).only("conversion_id", "amount", "currency", "status")
     }
-    rows = []
-    for pk in ids:
-        conversion = found[pk]
-        reward = rewards.get(pk)
+    rows = [found[pk] for pk in ids]
+    for conversion in rows:
+        reward = rewards.get(conversion.pk)
         conversion.reward_amount = reward.amount if reward else None
         conversion.reward_currency = reward.currency if reward else ""
         conversion.reward_status = reward.status if reward else ""
-        rows.append(conversion)
     return rows
 
 
@@ -112,9 +101,8 @@ class ReportTotals:
 def conversion_report_totals(*, partner: Partner, filters: ConversionFilters) -> ReportTotals:
     """The totals row: how many conversions, their amounts and their rewards, per currency.
 
-    For a period alone, the sums of the per-partner rollup (a row per quarter hour); with any other
-    filter, one pass over the matching conversions with their rewards joined (a reward names its
-    conversion by id only, so the join is written out here).
+    For a period alone, the sums of the per-partner rollup (a row per quarter hour); with any other filter, one
+    pass over the matching conversions with their rewards joined (a reward names its conversion by id only).
     """
     if not (filters.offer or filters.status or filters.type or filters.search or any(filters.subs.values())):
         return _period_totals(partner=partner, period=filters.period)

@@ -1,5 +1,8 @@
 """Home, the conversion report (and its CSV), a conversion's page and the performance report."""
 
+import csv
+from itertools import chain
+
 from django.core.paginator import Paginator
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
@@ -7,19 +10,19 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from conversions.models import Conversion, PartnerPostback
-from conversions.reports.csv_export import csv_lines
 from conversions.reports.earnings import rewards_by_status
 from conversions.reports.forms import ConversionReportForm, PerformanceForm, PeriodForm
 from conversions.reports.performance import daily_chart, performance_report
 from conversions.reports.selectors import (
-    SUB_FIELDS,
     ConversionFilters,
     conversion_report,
     conversion_report_totals,
     conversion_rows,
 )
+from conversions.uploads.csv_files import csv_safe
 from core.money import money_quantize
-from referrals.partner_access import partner_required, partner_today
+from referrals.partner_access import partner_required
+from referrals.services import SUB_IDS
 
 PAGE_SIZE = 50
 BREAKDOWN_PAGE_SIZE = 100  # rows of the performance report by offer or sub1, busiest first
@@ -31,13 +34,31 @@ SORTABLE_COLUMNS = [
     ("reward", "Reward"),
     ("status", "Status"),
 ]
+EXPORT_HEADER = [
+    "local_time",
+    "time_zone",
+    "conversion_id",
+    "offer_id",
+    "offer",
+    "external_id",
+    "type",
+    "amount",
+    "currency",
+    "reward",
+    "reward_currency",
+    "reward_status",
+    "status",
+    "status_remark",
+    *SUB_IDS,
+    "click_id",
+]
 
 
 @require_GET
 @partner_required
 def home(request):
     partner = request.partner
-    form = PeriodForm(request.GET or None, partner=partner, today=partner_today(partner, timezone.now()))
+    form = PeriodForm(request.GET or None, partner=partner)
     period = form.period()
     days, total = performance_report(partner=partner, period=period, group_by="day")
     return render(
@@ -57,15 +78,19 @@ def home(request):
 
 
 def _report_form(request) -> tuple[ConversionReportForm, ConversionFilters]:
-    partner = request.partner
-    form = ConversionReportForm(request.GET or None, partner=partner, today=partner_today(partner, timezone.now()))
-    filters = ConversionFilters(period=form.period())
-    if form.is_valid():
-        data = form.cleaned_data
-        filters.offer = data["offer"]
-        filters.status, filters.type, filters.search = data["status"], data["type"], data["q"]
-        filters.subs = {name: data[name] for name in SUB_FIELDS}
-        filters.sort = data["sort"] or "-time"
+    form = ConversionReportForm(request.GET or None, partner=request.partner)
+    if not form.is_valid():
+        return form, ConversionFilters(period=form.period())
+    data = form.cleaned_data
+    filters = ConversionFilters(
+        period=data["period"],
+        offer=data["offer"],
+        status=data["status"],
+        type=data["type"],
+        subs={name: data[name] for name in SUB_IDS},
+        search=data["q"],
+        sort=data["sort"] or "-time",
+    )
     return form, filters
 
 
@@ -73,16 +98,15 @@ def _report_form(request) -> tuple[ConversionReportForm, ConversionFilters]:
 @partner_required
 def conversion_list(request):
     form, filters = _report_form(request)
-    rows = conversion_report(partner=request.partner, filters=filters)
     totals = conversion_report_totals(partner=request.partner, filters=filters)
-    paginator = Paginator(rows, PAGE_SIZE)
+    paginator = Paginator(conversion_report(partner=request.partner, filters=filters), PAGE_SIZE)
     paginator.count = totals.conversions  # counted once, for the totals row
     page = paginator.get_page(request.GET.get("page"))
     page.object_list = conversion_rows(list(page.object_list))
+    descending = filters.sort.startswith("-")
     columns = []
     for key, label in SORTABLE_COLUMNS:
         current = filters.sort.lstrip("-") == key
-        descending = filters.sort.startswith("-")
         columns.append(
             {
                 "key": key,
@@ -105,24 +129,11 @@ def conversion_list(request):
     )
 
 
-EXPORT_HEADER = [
-    "local_time",
-    "time_zone",
-    "conversion_id",
-    "offer_id",
-    "offer",
-    "external_id",
-    "type",
-    "amount",
-    "currency",
-    "reward",
-    "reward_currency",
-    "reward_status",
-    "status",
-    "status_remark",
-    *SUB_FIELDS,
-    "click_id",
-]
+class _Echo:
+    """A file whose write() hands the line back, for csv.writer to stream through."""
+
+    def write(self, line: str) -> str:
+        return line
 
 
 @require_GET
@@ -145,6 +156,7 @@ def conversion_export(request):
     def values():
         for conversion in conversions():
             click = conversion.click
+            reward = conversion.reward_amount
             yield [
                 timezone.localtime(conversion.created_at, tz).strftime("%Y-%m-%d %H:%M:%S"),
                 tz.key,
@@ -155,18 +167,19 @@ def conversion_export(request):
                 conversion.type,
                 money_quantize(conversion.amount, conversion.currency),
                 conversion.currency,
-                ""
-                if conversion.reward_amount is None
-                else money_quantize(conversion.reward_amount, conversion.reward_currency),
-                conversion.reward_currency or "",
-                conversion.reward_status or "",
+                "" if reward is None else money_quantize(reward, conversion.reward_currency),
+                conversion.reward_currency,
+                conversion.reward_status,
                 conversion.status,
                 conversion.status_remark,
-                *[getattr(click, name) if click else "" for name in SUB_FIELDS],
+                *[getattr(click, name) if click else "" for name in SUB_IDS],
                 click.click_id if click else "",
             ]
 
-    response = StreamingHttpResponse(csv_lines(EXPORT_HEADER, values()), content_type="text/csv; charset=utf-8")
+    writer = csv.writer(_Echo())
+    # Every cell formula-escaped; amounts are never negative, so the numbers need no escaping.
+    lines = (writer.writerow([csv_safe(cell) for cell in row]) for row in chain([EXPORT_HEADER], values()))
+    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
     name = f"conversions-{filters.period.start:%Y%m%d}-{filters.period.end:%Y%m%d}.csv"
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
@@ -194,7 +207,7 @@ def conversion_detail(request, conversion_id):
 @partner_required
 def performance(request):
     partner = request.partner
-    form = PerformanceForm(request.GET or None, partner=partner, today=partner_today(partner, timezone.now()))
+    form = PerformanceForm(request.GET or None, partner=partner)
     period = form.period()
     group_by, offer = "day", None
     if form.is_valid():
