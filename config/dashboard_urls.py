@@ -2,7 +2,7 @@ from django.urls import path
 
 from conversions.claims import views as claim_views
 from conversions.postbacks import views as postback_views
-from conversions.reports import account_views, earnings_views, link_views
+from conversions.reports import account_views
 from conversions.reports import views as report_views
 
 app_name = "dashboard"
@@ -13,10 +13,10 @@ urlpatterns = [
     path("conversions/export.csv", report_views.conversion_export, name="conversions_export"),
     path("conversions/<uuid:conversion_id>/", report_views.conversion_detail, name="conversion"),
     path("performance/", report_views.performance, name="performance"),
-    path("links/", link_views.links, name="links"),
-    path("links/<int:link_id>/", link_views.link_builder, name="link_builder"),
-    path("offers/<slug:public_id>/join", link_views.offer_join, name="offer_join"),
-    path("earnings/", earnings_views.earnings, name="earnings"),
+    path("links/", account_views.links, name="links"),
+    path("links/<int:link_id>/", account_views.link_builder, name="link_builder"),
+    path("offers/<slug:public_id>/join", account_views.offer_join, name="offer_join"),
+    path("earnings/", account_views.earnings, name="earnings"),
     path("profile/", account_views.profile, name="profile"),
     path("profile/api-token/rotate", account_views.api_token_rotate, name="api_token_rotate"),
     path("profile/api-token/revoke", account_views.api_token_revoke, name="api_token_revoke"),

@@ -1,4 +1,5 @@
-"""The publisher's conversion report: its rows, filters, sorts and totals (from the rollups when it can).
+"""The publisher's reads: the conversion report (its rows, filters, sorts and totals, from the rollups when it
+can), rewards by status and ledger balances.
 
 Every function takes the partner and filters by it first; nothing here can read another partner's rows.
 """
@@ -15,7 +16,8 @@ from conversions.models import Conversion, PartnerConversionStat
 from conversions.reports.periods import Period
 from core.money import money_quantize
 from referrals.models import Offer, Partner
-from rewards.models import Reward
+from rewards.models import Account, Entry, Reward
+from rewards.payouts import payout_minimum
 
 SORTS = {
     "time": "created_at",
@@ -156,3 +158,45 @@ def _period_totals(*, partner: Partner, period: Period) -> ReportTotals:
 
 
 # --- the performance report, from the rollups -------------------------------------------------------------------
+
+
+def rewards_by_status(*, partner: Partner, period: Period | None = None) -> dict[str, list[tuple[str, Decimal]]]:
+    """Reward totals per status and currency, for rewards made in the period (or ever)."""
+    rewards = Reward.objects.filter(partner=partner)
+    if period is not None:
+        rewards = rewards.filter(created_at__gte=period.utc_start, created_at__lt=period.utc_end)
+    found: dict[str, list[tuple[str, Decimal]]] = defaultdict(list)
+    for row in rewards.values("status", "currency").annotate(total=Sum("amount")).order_by("status", "currency"):
+        found[row["status"]].append((row["currency"], money_quantize(row["total"], row["currency"])))
+    return dict(found)
+
+
+LEDGER_KINDS = {
+    Account.Kind.PARTNER_PENDING: "Pending (in validation)",
+    Account.Kind.PARTNER_AVAILABLE: "Approved (available)",
+    Account.Kind.PARTNER_PAID: "Paid",
+}
+
+
+def ledger_balances(*, partner: Partner) -> list[dict]:
+    """The partner's ledger balances by account kind, per currency, and the minimum payout batches apply."""
+    totals = (
+        Entry.objects.filter(account__partner=partner, account__kind__in=list(LEDGER_KINDS))
+        .values("account__kind", "currency")
+        .annotate(total=Sum("amount"))
+        .order_by("account__kind", "currency")
+    )
+    by_kind = {(row["account__kind"], row["currency"]): row["total"] for row in totals}
+    balances = []
+    for currency in sorted({currency for _, currency in by_kind}):
+        amounts = {kind: money_quantize(by_kind.get((kind, currency), Decimal(0)), currency) for kind in LEDGER_KINDS}
+        minimum = money_quantize(payout_minimum(partner=partner, currency=currency), currency)
+        balances.append(
+            {
+                "currency": currency,
+                "balances": [(label, amounts[kind]) for kind, label in LEDGER_KINDS.items()],
+                "minimum": minimum,
+                "reaches_minimum": amounts[Account.Kind.PARTNER_AVAILABLE] >= minimum,
+            }
+        )
+    return balances

@@ -10,7 +10,6 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from conversions.models import Conversion, PartnerPostback
-from conversions.reports.earnings import rewards_by_status
 from conversions.reports.forms import ConversionReportForm, PerformanceForm, PeriodForm
 from conversions.reports.performance import daily_chart, performance_report
 from conversions.reports.selectors import (
@@ -18,6 +17,7 @@ from conversions.reports.selectors import (
     conversion_report,
     conversion_report_totals,
     conversion_rows,
+    rewards_by_status,
 )
 from conversions.uploads.csv_files import csv_safe
 from core.money import money_quantize
