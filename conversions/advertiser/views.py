@@ -1,26 +1,29 @@
-"""The advertiser's pages: home, validation, request log, claims, API keys, postback URL (uploads: upload_views.py).
+"""The advertiser's pages: home, CSV uploads, validation, request log, claims, API keys, postback URL.
 
 Every view reads through `request.advertiser`, so another advertiser's ids answer 404.
 """
 
 import json
 import uuid
+from functools import wraps
 from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404
-from django.shortcuts import get_object_or_404, redirect
+from django.http import Http404, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.views.decorators.http import require_http_methods
 
-from conversions.advertiser.access import SESSION_ADVERTISER, advertiser_page, advertiser_view
 from conversions.advertiser.forms import (
     ApiKeyForm,
     ClaimDeclineForm,
     PostbackBuilderForm,
     RequestLogFilterForm,
+    UploadForm,
     ValidationActionForm,
     ValidationFilterForm,
 )
@@ -34,17 +37,40 @@ from conversions.advertiser.selectors import (
 )
 from conversions.claims.services import claim_approve, claim_decline
 from conversions.lifecycle import conversion_decide, validation_term_ends
-from conversions.models import Conversion, MissingConversionClaim
+from conversions.models import Conversion, ConversionUpload, MissingConversionClaim
+from conversions.uploads.csv_files import CsvFileInvalid, csv_download
+from conversions.uploads.reconciliation import reconciliation_lines
+from conversions.uploads.rows import ADJUSTMENT_COLUMNS, CONVERSION_COLUMNS
+from conversions.uploads.services import upload_create
 from core.errors import DomainError
 from referrals.models import ApiKey, Offer
 from referrals.services import api_key_create, api_key_revoke, postback_token_rotate
 
-SESSION_SHOW_ONCE = "advertiser_show_once"
+SESSION_ADVERTISER = "advertiser_id"
 
 
-def _secret_once(request, label: str, value: str) -> None:
-    """Keep a new secret for the next page only: it is shown once and then forgotten."""
-    request.session[SESSION_SHOW_ONCE] = {"label": label, "value": value}
+def advertiser_view(*methods: str):
+    """Only these HTTP methods, log-in required; `request.advertiser` is the user's advertiser, or the page is 404."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapped(request, *args, **kwargs):
+            advertiser = advertiser_for_user(request.user, request.session.get(SESSION_ADVERTISER))
+            if advertiser is None:
+                raise Http404("This login has no advertiser account.")
+            request.advertiser = advertiser
+            return view(request, *args, **kwargs)
+
+        return require_http_methods(methods)(login_required(wrapped))
+
+    return decorator
+
+
+def advertiser_page(request, name: str, **context):
+    return render(request, f"advertiser/{name}.html", {"advertiser": request.advertiser, **context})
+
+
+SESSION_SHOW_ONCE = "advertiser_show_once"  # a new secret, kept for the next page only: shown once, then forgotten
 
 
 def _cleaned(form) -> dict:
@@ -81,6 +107,134 @@ def advertiser_switch(request):
         raise Http404("No such advertiser.")
     request.session[SESSION_ADVERTISER] = chosen.pk
     return redirect("advertiser:home")
+
+
+@advertiser_view("GET")
+def offer_template(request, public_id: str):
+    offer = get_object_or_404(Offer, advertiser=request.advertiser, public_id=public_id)
+    example = {
+        "click_id": "3f2a9c0d5e6b7a8c9d0e1f2a3b4c5d6e",
+        "referral_code": "",
+        "external_id": "order-1001",
+        "type": "purchase",
+        "amount": "120.00",
+        "currency": offer.currency,
+        "occurred_at": "2025-03-31T14:05:00+00:00",
+        "product_id": "sku-1",
+        "category": "shoes",
+        "quantity": "1",
+        "plan": "",
+        "subscription_id": "",
+        "source": "web",
+    }
+    header = [*CONVERSION_COLUMNS, "meta_coupon"]
+    row = [*(example[name] for name in CONVERSION_COLUMNS), "SPRING10"]
+    return csv_download(f"{offer.public_id}-conversions-template.csv", header, [row])
+
+
+@advertiser_view("GET")
+def adjustments_template(request):
+    rows = [["order-1001", "approved", "", ""], ["order-1002", "rejected", "Order returned within 14 days", ""]]
+    return csv_download("adjustments-template.csv", ADJUSTMENT_COLUMNS, rows)
+
+
+@advertiser_view("GET")
+def reconciliation_template(request):
+    return csv_download("reconciliation-template.csv", ["external_id", "amount"], [["order-1001", "120.00"]])
+
+
+@advertiser_view("GET", "POST")
+def uploads(request):
+    advertiser = request.advertiser
+    initial = {"kind": request.GET.get("kind", ConversionUpload.Kind.CONVERSIONS)}
+    if request.GET.get("offer"):
+        initial["offer"] = Offer.objects.filter(advertiser=advertiser, public_id=request.GET["offer"]).first()
+    form = UploadForm(request.POST or None, request.FILES or None, advertiser=advertiser, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            upload = upload_create(
+                advertiser=advertiser,
+                kind=data["kind"],
+                name=data["file"].name,
+                raw=data["file"].read(),
+                offer=data["offer"],
+                billing_month=data["billing_month"],
+                user=request.user,
+            )
+        except CsvFileInvalid as error:
+            form.add_error("file", error.message)
+        else:
+            return redirect("advertiser:upload", pk=upload.pk)
+    page = Paginator(uploads_of(advertiser), 25).get_page(request.GET.get("page"))
+    return advertiser_page(request, "uploads", form=form, page=page)
+
+
+def _upload(request, pk: int) -> ConversionUpload:
+    return get_object_or_404(uploads_of(request.advertiser), pk=pk)
+
+
+def _reconciled(upload: ConversionUpload) -> bool:
+    return upload.kind == ConversionUpload.Kind.RECONCILIATION and upload.status == ConversionUpload.Status.DONE
+
+
+@advertiser_view("GET")
+def upload_detail(request, pk: int):
+    upload = _upload(request, pk)
+    differences = None
+    if _reconciled(upload):
+        differences = [line for line in reconciliation_lines(upload) if line.result != "matched"][:200]
+    return advertiser_page(
+        request, "upload_detail", upload=upload, row_errors=upload.row_errors.all()[:200], differences=differences
+    )
+
+
+@advertiser_view("GET")
+def upload_progress(request, pk: int):
+    upload = _upload(request, pk)
+    return JsonResponse(
+        {
+            "status": upload.status,
+            "rows_total": upload.rows_total,
+            "rows_done": upload.rows_done,
+            "percent": upload.percent,
+            "created": upload.created_count,
+            "duplicates": upload.duplicate_count,
+            "updated": upload.updated_count,
+            "errors": upload.error_count,
+            "finished": upload.is_finished,
+        }
+    )
+
+
+@advertiser_view("GET")
+def upload_errors_csv(request, pk: int):
+    upload = _upload(request, pk)
+    header = ["row", "column", "value", "external_id", "reason"]
+    return csv_download(f"upload-{upload.pk}-errors.csv", header, upload.row_errors.values_list(*header))
+
+
+@advertiser_view("GET")
+def upload_reconciliation_csv(request, pk: int):
+    upload = _upload(request, pk)
+    if not _reconciled(upload):
+        raise Http404("No reconciliation result.")
+    header = [
+        "external_id",
+        "result",
+        "their_amount",
+        "our_amount",
+        "difference",
+        "currency",
+        "our_status",
+        "offer",
+        "occurred_at",
+    ]
+    rows = (
+        [*(getattr(line, name) for name in header[:-1]), line.occurred_at.isoformat() if line.occurred_at else ""]
+        for line in reconciliation_lines(upload)
+    )
+    return csv_download(f"reconciliation-{upload.billing_month:%Y-%m}-{upload.pk}.csv", header, rows)
 
 
 @advertiser_view("GET", "POST")
@@ -198,7 +352,7 @@ def api_keys(request):
     form = ApiKeyForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         key, raw = api_key_create(advertiser=request.advertiser, name=form.cleaned_data["name"])
-        _secret_once(request, f"API key “{key.name}”", raw)
+        request.session[SESSION_SHOW_ONCE] = {"label": f"API key “{key.name}”", "value": raw}
         messages.success(request, f"Key “{key.name}” created. Copy it now: it is not shown again.")
         return redirect("advertiser:api_keys")
     keys = ApiKey.objects.filter(advertiser=request.advertiser).order_by("revoked_at", "-created_at")
@@ -218,7 +372,10 @@ def api_key_revoke_view(request, pk: int):
 def postback(request):
     advertiser = request.advertiser
     if request.method == "POST":
-        _secret_once(request, "Postback token", postback_token_rotate(advertiser=advertiser))
+        request.session[SESSION_SHOW_ONCE] = {
+            "label": "Postback token",
+            "value": postback_token_rotate(advertiser=advertiser),
+        }
         messages.success(request, "New postback token made; the old one no longer works. Copy it now.")
         return redirect("advertiser:postback")
     secret = request.session.pop(SESSION_SHOW_ONCE, None)
