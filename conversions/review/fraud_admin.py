@@ -1,6 +1,5 @@
-"""The review desk: the suspicious queue, fraud detail on every conversion, per-offer fraud settings with
-re-screening, and partner suspension. Offer and Partner screens extend the referrals app's admins here,
-because referrals must not import conversions.
+"""The review desk: the suspicious queue, per-offer fraud settings with re-screening, and partner suspension.
+Offer and Partner screens extend the referrals app's admins here, because referrals must not import conversions.
 """
 
 from collections import Counter
@@ -9,155 +8,21 @@ from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count
 from django.urls import reverse
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html
 
 from conversions.fraud.checks import CHECKS
 from conversions.fraud.screening import fraud_settings_for
 from conversions.models import Conversion, FraudSetting, SuspiciousConversion
 from conversions.processing.rescreen import conversions_rescreen
-from conversions.review.admin import (
-    REMARK_WIDGET,
-    ConversionAdmin,
-    StatusChangeInline,
-    confirmed_action,
-    may_see_conversions,
-)
+from conversions.review.admin import REMARK_WIDGET, ConversionAdmin, confirmed_action, html_table, may_see_conversions
 from referrals.admin import OfferAdmin, PartnerAdmin
-from referrals.admin_read_only import json_block
 from referrals.models import Offer, Partner
 from referrals.services import partner_reinstate, partner_suspend
-from rewards.models import Reward
 
 SUSPEND_TEMPLATE = "admin/referrals/partner_suspend.html"
 
 
-def conversion_ctit(conversion: Conversion) -> str:
-    """The time from click to conversion, in the largest unit it fills."""
-    if not conversion.click_id:
-        return "-"
-    seconds = (conversion.occurred_at - conversion.click.created_at).total_seconds()
-    sign, seconds = ("-" if seconds < 0 else ""), abs(seconds)
-    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
-        if seconds >= size:
-            return f"{sign}{seconds / size:.1f} {unit}"
-    return f"{sign}{seconds:.0f} s"
-
-
-def html_table(header, rows, row_format: str = "") -> str:
-    return format_html(
-        "<table><thead><tr>{}</tr></thead><tbody>{}</tbody></table>",
-        format_html_join("", "<th>{}</th>", ((name,) for name in header)),
-        format_html_join("", row_format or "<tr>" + "<td>{}</td>" * len(header) + "</tr>", rows),
-    )
-
-
-class HistoryInline(StatusChangeInline):
-    # Whoever may see a conversion sees its history: reviewers are not given the audit model's own permission.
-    def has_view_permission(self, request, obj=None) -> bool:
-        return may_see_conversions(request.user)
-
-
-class FraudDetailAdmin(ConversionAdmin):
-    """Fraud columns and the screening sections of a conversion's page."""
-
-    inlines = (HistoryInline,)
-    list_select_related = ("offer", "partner__user", "click")
-    fieldsets = (
-        ("Fraud screening", {"fields": ("fraud_score", "signals_table", "screened_at")}),
-        ("Click and conversion side by side", {"fields": ("side_by_side",)}),
-        *(
-            # The attribution explains who earns it; the reward's explanation says what they earn.
-            ("Attribution and reward", {"fields": (*options["fields"], "reward_explained")})
-            if title == "Attribution"
-            else (title, options)
-            for title, options in ConversionAdmin.fieldsets
-        ),
-    )
-    readonly_fields = [name for _title, options in fieldsets for name in options["fields"]]
-
-    @admin.display(description="signals")
-    def signal_codes(self, conversion: Conversion) -> str:
-        signals = conversion.fraud_signals or []
-        return ", ".join(f"{signal['code']} ({signal['score']})" for signal in signals) or "-"
-
-    @admin.display(description="CTIT")
-    def ctit(self, conversion: Conversion) -> str:
-        return conversion_ctit(conversion)
-
-    @admin.display(description="countries (click → conversion)")
-    def countries(self, conversion: Conversion) -> str:
-        click_country = conversion.click.country if conversion.click_id else ""
-        conversion_country = conversion.country if conversion.ip_from_visitor else ""
-        text = f"{click_country or '?'} → {conversion_country or '?'}"
-        if click_country and conversion_country and click_country != conversion_country:
-            return format_html("<strong>{}</strong>", text)
-        return text
-
-    @admin.display(description="amount", ordering="amount")
-    def amount_display(self, conversion: Conversion) -> str:
-        return f"{conversion.amount.normalize():f} {conversion.currency}"
-
-    @admin.display(description="signals")
-    def signals_table(self, conversion: Conversion) -> str:
-        signals = conversion.fraud_signals or []
-        if not signals:
-            return "No signals." if conversion.screened_at else "Not screened yet."
-        rows = (
-            (
-                format_html(
-                    "<strong>{}</strong><br>{}", signal["code"], getattr(CHECKS.get(signal["code"]), "title", "")
-                ),
-                signal["score"],
-                signal.get("action", ""),
-                json_block(signal.get("evidence", {})),
-            )
-            for signal in signals
-        )
-        return html_table(["check", "score", "action", "evidence"], rows)
-
-    @admin.display(description="metadata")
-    def side_by_side(self, conversion: Conversion) -> str:
-        click = conversion.click if conversion.click_id else None
-        headers = conversion.headers or {}
-        server = " (the reporting server's)"
-        ip_note = "" if conversion.ip_from_visitor else server
-        # (label, the click's field, the conversion's value)
-        compared = [
-            ("time", "created_at", conversion.occurred_at),
-            ("IP", "ip", f"{conversion.ip or '-'}{ip_note}"),
-            ("country", "country", f"{conversion.country or '-'}{ip_note}"),
-            ("device", "device", conversion.device),
-            ("browser", "browser", conversion.browser),
-            ("OS", "os", conversion.os),
-            ("bot", "is_bot", conversion.is_bot),
-            (
-                "user agent",
-                "user_agent",
-                f"{conversion.user_agent or '-'}{'' if conversion.user_agent_from_visitor else server}",
-            ),
-            ("accept-language", "accept_language", headers.get("accept-language", "")),
-            ("referer", "referer", headers.get("referer", "")),
-            ("unique click", "is_unique", ""),
-        ]
-        rows = [(label, getattr(click, name) if click else "-", value) for label, name, value in compared]
-        rows.insert(1, ("CTIT", "", conversion_ctit(conversion)))
-        subs = ", ".join(filter(None, [getattr(click, f"sub{i}") for i in range(1, 6)])) if click else "-"
-        rows.append(("sub ids", subs, ""))
-        header = ["", f"click {click.click_id if click else '(none)'}", f"conversion ({conversion.channel})"]
-        return html_table(header, rows, "<tr><th>{}</th><td>{}</td><td>{}</td></tr>")
-
-    # Not `reward_explanation`: that is a Conversion field, and the admin would show the field instead.
-    @admin.display(description="reward explanation")
-    def reward_explained(self, conversion: Conversion) -> str:
-        reward = Reward.objects.filter(conversion_id=conversion.pk).first()
-        if reward is not None:
-            return json_block(reward.explanation)
-        if conversion.status == Conversion.Status.SUSPICIOUS:
-            return "No reward yet: screening held it before the reward rules ran. Approving runs them once."
-        return json_block(conversion.reward_explanation) if conversion.reward_explanation else "No reward."
-
-
-class SuspiciousConversionAdmin(FraudDetailAdmin):
+class SuspiciousConversionAdmin(ConversionAdmin):
     """The queue staff work: held conversions, highest score first, with ConversionAdmin's review actions."""
 
     list_display = (
@@ -184,15 +49,6 @@ class SuspiciousConversionAdmin(FraudDetailAdmin):
     # The proxy's own view permission is not what staff are given: the conversion's are.
     def has_view_permission(self, request, obj=None) -> bool:
         return may_see_conversions(request.user)
-
-    def has_module_permission(self, request) -> bool:
-        return may_see_conversions(request.user)
-
-
-class ConversionFraudAdmin(FraudDetailAdmin):
-    """Every conversion, with its fraud score and signals."""
-
-    list_display = (*ConversionAdmin.list_display, "fraud_score")
 
 
 class FraudSettingForm(forms.ModelForm):
@@ -345,6 +201,6 @@ class PartnerFraudAdmin(PartnerAdmin):
 
 
 admin.site.register(SuspiciousConversion, SuspiciousConversionAdmin)
-for model, model_admin in ((Conversion, ConversionFraudAdmin), (Offer, OfferFraudAdmin), (Partner, PartnerFraudAdmin)):
+for model, model_admin in ((Offer, OfferFraudAdmin), (Partner, PartnerFraudAdmin)):
     admin.site.unregister(model)
     admin.site.register(model, model_admin)
