@@ -18,23 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
-from conversions.advertiser.forms import (
-    ApiKeyForm,
-    ClaimDeclineForm,
-    PostbackBuilderForm,
-    RequestLogFilterForm,
-    UploadForm,
-    ValidationActionForm,
-    ValidationFilterForm,
-)
-from conversions.advertiser.selectors import (
-    CLAIM_OPEN,
-    advertiser_for_user,
-    claims_of,
-    conversions_in_validation,
-    request_log_of,
-    uploads_of,
-)
+from conversions.advertiser import forms, selectors
 from conversions.claims.services import claim_approve, claim_decline
 from conversions.lifecycle import conversion_decide, validation_term_ends
 from conversions.models import Conversion, ConversionUpload, MissingConversionClaim
@@ -55,7 +39,7 @@ def advertiser_view(*methods: str):
     def decorator(view):
         @wraps(view)
         def wrapped(request, *args, **kwargs):
-            advertiser = advertiser_for_user(request.user, request.session.get(SESSION_ADVERTISER))
+            advertiser = selectors.advertiser_for_user(request.user, request.session.get(SESSION_ADVERTISER))
             if advertiser is None:
                 raise Http404("This login has no advertiser account.")
             request.advertiser = advertiser
@@ -96,13 +80,13 @@ def home(request):
         "home",
         advertisers=request.user.advertisers.order_by("name"),
         offers=Offer.objects.filter(advertiser=request.advertiser).order_by("-track_type", "name"),
-        uploads=uploads_of(request.advertiser)[:5],
+        uploads=selectors.uploads_of(request.advertiser)[:5],
     )
 
 
 @advertiser_view("POST")
 def advertiser_switch(request):
-    chosen = advertiser_for_user(request.user, int(request.POST.get("advertiser", "0") or 0))
+    chosen = selectors.advertiser_for_user(request.user, int(request.POST.get("advertiser", "0") or 0))
     if chosen is None or str(chosen.pk) != request.POST.get("advertiser"):
         raise Http404("No such advertiser.")
     request.session[SESSION_ADVERTISER] = chosen.pk
@@ -149,29 +133,24 @@ def uploads(request):
     initial = {"kind": request.GET.get("kind", ConversionUpload.Kind.CONVERSIONS)}
     if request.GET.get("offer"):
         initial["offer"] = Offer.objects.filter(advertiser=advertiser, public_id=request.GET["offer"]).first()
-    form = UploadForm(request.POST or None, request.FILES or None, advertiser=advertiser, initial=initial)
+    form = forms.UploadForm(request.POST or None, request.FILES or None, advertiser=advertiser, initial=initial)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
+        fields = {name: data[name] for name in ("kind", "offer", "billing_month")}
         try:
             upload = upload_create(
-                advertiser=advertiser,
-                kind=data["kind"],
-                name=data["file"].name,
-                raw=data["file"].read(),
-                offer=data["offer"],
-                billing_month=data["billing_month"],
-                user=request.user,
+                advertiser=advertiser, user=request.user, name=data["file"].name, raw=data["file"].read(), **fields
             )
         except CsvFileInvalid as error:
             form.add_error("file", error.message)
         else:
             return redirect("advertiser:upload", pk=upload.pk)
-    page = Paginator(uploads_of(advertiser), 25).get_page(request.GET.get("page"))
+    page = Paginator(selectors.uploads_of(advertiser), 25).get_page(request.GET.get("page"))
     return advertiser_page(request, "uploads", form=form, page=page)
 
 
 def _upload(request, pk: int) -> ConversionUpload:
-    return get_object_or_404(uploads_of(request.advertiser), pk=pk)
+    return get_object_or_404(selectors.uploads_of(request.advertiser), pk=pk)
 
 
 def _reconciled(upload: ConversionUpload) -> bool:
@@ -241,7 +220,7 @@ def upload_reconciliation_csv(request, pk: int):
 def validation(request):
     advertiser, now = request.advertiser, timezone.now()
     if request.method == "POST":
-        action = ValidationActionForm(request.POST)
+        action = forms.ValidationActionForm(request.POST)
         selected = request.POST.getlist("conversion")
         if not selected:
             messages.error(request, "Select at least one conversion.")
@@ -251,13 +230,13 @@ def validation(request):
             _form_errors(request, action)
         return redirect(f"{reverse('advertiser:validation')}?{request.POST.get('query', '')}")
 
-    filters = ValidationFilterForm(request.GET or None, advertiser=advertiser)
-    rows = conversions_in_validation(advertiser=advertiser, now=now, filters=_cleaned(filters))
+    filters = forms.ValidationFilterForm(request.GET or None, advertiser=advertiser)
+    rows = selectors.conversions_in_validation(advertiser=advertiser, now=now, filters=_cleaned(filters))
     page, query = _page_and_query(request, rows)
     for conversion in page:
         conversion.term_ends = validation_term_ends(conversion)
     return advertiser_page(
-        request, "validation", filters=filters, page=page, action=ValidationActionForm(), query=query
+        request, "validation", filters=filters, page=page, action=forms.ValidationActionForm(), query=query
     )
 
 
@@ -291,8 +270,9 @@ def _validation_apply(request, selected: list[str], data: dict, now) -> None:
 
 @advertiser_view("GET")
 def request_log(request):
-    filters = RequestLogFilterForm(request.GET or None)
-    page, query = _page_and_query(request, request_log_of(advertiser=request.advertiser, filters=_cleaned(filters)))
+    filters = forms.RequestLogFilterForm(request.GET or None)
+    rows = selectors.request_log_of(advertiser=request.advertiser, filters=_cleaned(filters))
+    page, query = _page_and_query(request, rows)
     for entry in page:
         # Rendered as text (autoescaped) in the page: a payload is whatever the caller sent.
         entry.payload_text = json.dumps(entry.payload, indent=2, ensure_ascii=False, sort_keys=True)
@@ -309,13 +289,14 @@ def request_log(request):
 @advertiser_view("GET")
 def claims(request):
     status = request.GET.get("status", "open")
+    rows = selectors.claims_of(advertiser=request.advertiser, status=status)
     return advertiser_page(
         request,
         "claims",
-        page=Paginator(claims_of(advertiser=request.advertiser, status=status), 25).get_page(request.GET.get("page")),
+        page=Paginator(rows, 25).get_page(request.GET.get("page")),
         status=status,
         statuses=[("open", "To decide"), *MissingConversionClaim.Status.choices, ("all", "All")],
-        decline=ClaimDeclineForm(),
+        decline=forms.ClaimDeclineForm(),
         query=urlencode({"status": status}),
     )
 
@@ -323,9 +304,9 @@ def claims(request):
 @advertiser_view("POST")
 def claim_decide(request, pk: int):
     # Only a claim on one of the advertiser's offers: another's id is not found.
-    claim = get_object_or_404(claims_of(advertiser=request.advertiser, status="all"), pk=pk)
+    claim = get_object_or_404(selectors.claims_of(advertiser=request.advertiser, status="all"), pk=pk)
     back = f"{reverse('advertiser:claims')}?{urlencode({'status': request.POST.get('status', 'open')})}"
-    if claim.status not in CLAIM_OPEN:
+    if claim.status not in selectors.CLAIM_OPEN:
         messages.error(request, f"Claim for order {claim.order_id} is already {claim.get_status_display().lower()}.")
         return redirect(back)
     decision = request.POST.get("decision")
@@ -334,7 +315,7 @@ def claim_decide(request, pk: int):
             claim = claim_approve(claim_id=claim.pk, actor=request.user)
             messages.success(request, f"Claim for order {claim.order_id} accepted; the conversion was added.")
         elif decision == "decline":
-            form = ClaimDeclineForm(request.POST)
+            form = forms.ClaimDeclineForm(request.POST)
             if not form.is_valid():
                 _form_errors(request, form)
                 return redirect(back)
@@ -349,7 +330,7 @@ def claim_decide(request, pk: int):
 
 @advertiser_view("GET", "POST")
 def api_keys(request):
-    form = ApiKeyForm(request.POST or None)
+    form = forms.ApiKeyForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         key, raw = api_key_create(advertiser=request.advertiser, name=form.cleaned_data["name"])
         request.session[SESSION_SHOW_ONCE] = {"label": f"API key “{key.name}”", "value": raw}
@@ -379,7 +360,7 @@ def postback(request):
         messages.success(request, "New postback token made; the old one no longer works. Copy it now.")
         return redirect("advertiser:postback")
     secret = request.session.pop(SESSION_SHOW_ONCE, None)
-    form = PostbackBuilderForm(request.GET or None, advertiser=advertiser)
+    form = forms.PostbackBuilderForm(request.GET or None, advertiser=advertiser)
     data = _cleaned(form)
     params = {
         "token": secret["value"] if secret else "YOUR_POSTBACK_TOKEN",

@@ -19,13 +19,13 @@ from referrals.models import Offer, Partner
 from rewards.models import Account, Entry, Reward
 from rewards.payouts import payout_minimum
 
-SORTS = {
-    "time": "created_at",
-    "offer": "offer__name",
-    "external_id": "external_id",
-    "amount": "amount",
-    "reward": "reward_amount",
-    "status": "status",
+SORTS = {  # the report's sortable columns: their column and their heading
+    "time": ("created_at", "Local time"),
+    "offer": ("offer__name", "Offer"),
+    "external_id": ("external_id", "External id"),
+    "amount": ("amount", "Amount"),
+    "reward": ("reward_amount", "Reward"),
+    "status": ("status", "Status"),
 }
 
 
@@ -39,14 +39,16 @@ class ConversionFilters:
     search: str = ""
     sort: str = "-time"
 
+    def lookups(self) -> dict:
+        """The chosen equality filters (offer, status, type, sub ids); the search and the period are apart."""
+        chosen = {"offer": self.offer, "status": self.status, "type": self.type, **self.subs}
+        return {name: value for name, value in chosen.items() if value}
+
 
 def _conversions_matching(*, partner: Partner, filters: ConversionFilters) -> QuerySet:
-    chosen = {"offer": filters.offer, "status": filters.status, "type": filters.type, **filters.subs}
+    period = filters.period
     rows = Conversion.objects.filter(
-        partner=partner,
-        created_at__gte=filters.period.utc_start,
-        created_at__lt=filters.period.utc_end,
-        **{name: value for name, value in chosen.items() if value},
+        partner=partner, created_at__gte=period.utc_start, created_at__lt=period.utc_end, **filters.lookups()
     )
     if filters.search:
         term = filters.search.strip()
@@ -64,7 +66,7 @@ def conversion_report(*, partner: Partner, filters: ConversionFilters) -> QueryS
     chunk) with offer, click and reward, so a deep page does not join rewards for every row it skips."""
     rows = _conversions_matching(partner=partner, filters=filters)
     sort = filters.sort if filters.sort.lstrip("-") in SORTS else "-time"
-    descending, column = sort.startswith("-"), SORTS[sort.lstrip("-")]
+    descending, column = sort.startswith("-"), SORTS[sort.lstrip("-")][0]
     # Plain ASC/DESC, so that the default (newest first) walks the (partner, created_at) index; the reward is the
     # only column that can be empty, and conversions without one go last.
     nulls_last = None
@@ -106,7 +108,7 @@ def conversion_report_totals(*, partner: Partner, filters: ConversionFilters) ->
     For a period alone, the sums of the per-partner rollup (a row per quarter hour); with any other filter, one
     pass over the matching conversions with their rewards joined (a reward names its conversion by id only).
     """
-    if not (filters.offer or filters.status or filters.type or filters.search or any(filters.subs.values())):
+    if not (filters.lookups() or filters.search):
         return _period_totals(partner=partner, period=filters.period)
     return _matching_totals(partner=partner, filters=filters)
 
@@ -155,9 +157,6 @@ def _period_totals(*, partner: Partner, period: Period) -> ReportTotals:
         if row["currency"] and row["earnings"]:
             rewards.append((row["currency"], money_quantize(row["earnings"], row["currency"])))
     return ReportTotals(conversions=count, amounts=amounts, rewards=rewards)
-
-
-# --- the performance report, from the rollups -------------------------------------------------------------------
 
 
 def rewards_by_status(*, partner: Partner, period: Period | None = None) -> dict[str, list[tuple[str, Decimal]]]:

@@ -13,6 +13,7 @@ from conversions.models import Conversion, PartnerPostback
 from conversions.reports.forms import ConversionReportForm, PerformanceForm, PeriodForm
 from conversions.reports.performance import daily_chart, performance_report
 from conversions.reports.selectors import (
+    SORTS,
     ConversionFilters,
     conversion_report,
     conversion_report_totals,
@@ -26,14 +27,6 @@ from referrals.services import SUB_IDS
 
 PAGE_SIZE = 50
 BREAKDOWN_PAGE_SIZE = 100  # rows of the performance report by offer or sub1, busiest first
-SORTABLE_COLUMNS = [
-    ("time", "Local time"),
-    ("offer", "Offer"),
-    ("external_id", "External id"),
-    ("amount", "Amount"),
-    ("reward", "Reward"),
-    ("status", "Status"),
-]
 EXPORT_HEADER = [
     "local_time",
     "time_zone",
@@ -105,7 +98,7 @@ def conversion_list(request):
     page.object_list = conversion_rows(list(page.object_list))
     descending = filters.sort.startswith("-")
     columns = []
-    for key, label in SORTABLE_COLUMNS:
+    for key, (_column, label) in SORTS.items():
         current = filters.sort.lstrip("-") == key
         columns.append(
             {

@@ -55,6 +55,7 @@ PARTNERS = [
     {"username": "alice", "password": "alice-demo-password", "referral_code": "ALICE"},
     {"username": "bob", "password": "bob-demo-password", "referral_code": "BOB"},
 ]
+RULE_FIELDS = ("conversion_type", "reward_type", "value", "max_reward")  # the rules below: a name, then these
 OFFERS = [
     {
         "public_id": "acme-shoes",
@@ -62,8 +63,8 @@ OFFERS = [
         "track_type": Offer.TrackType.REALTIME,
         "destination_url": "https://shop.example.com/shoes?click_id={click_id}&sub1={sub1}",
         "rules": [
-            ("purchase: 10% capped at 50.00", "purchase", "percentage", "10", "50.00"),
-            ("subscription: 5.00 fixed", "subscription", "fixed", "5.00", None),
+            ("purchase: 10% capped at 50.00", "purchase", "percentage", Decimal("10"), Decimal("50.00")),
+            ("subscription: 5.00 fixed", "subscription", "fixed", Decimal("5.00"), None),
         ],
     },
     {
@@ -71,7 +72,7 @@ OFFERS = [
         "name": "Acme Travel (manual upload)",
         "track_type": Offer.TrackType.MANUAL,
         "destination_url": "https://travel.example.com/?ref={click_id}",
-        "rules": [("purchase: 4% capped at 100.00", "purchase", "percentage", "4", "100.00")],
+        "rules": [("purchase: 4% capped at 100.00", "purchase", "percentage", Decimal("4"), Decimal("100.00"))],
     },
 ]
 
@@ -114,18 +115,9 @@ class Command(BaseCommand):
             offer, _ = Offer.objects.update_or_create(
                 public_id=spec["public_id"], defaults={"advertiser": advertiser, "currency": "USD", **fields}
             )
-            for name, conversion_type, reward_type, value, cap in spec["rules"]:
-                RewardRule.objects.update_or_create(
-                    offer=offer,
-                    name=name,
-                    defaults={
-                        "conversion_type": conversion_type,
-                        "reward_type": reward_type,
-                        "value": Decimal(value),
-                        "max_reward": Decimal(cap) if cap else None,
-                        "currency": "USD",
-                    },
-                )
+            for name, *values in spec["rules"]:
+                defaults = {**dict(zip(RULE_FIELDS, values, strict=True)), "currency": "USD"}
+                RewardRule.objects.update_or_create(offer=offer, name=name, defaults=defaults)
             links = []
             for partner_spec, partner in partners:
                 link = link_create(partner=partner, offer=offer)
