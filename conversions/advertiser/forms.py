@@ -108,13 +108,7 @@ class PostbackBuilderForm(AdvertiserOffersForm):
 class RequestLogFilterForm(forms.Form):
     reason = forms.ChoiceField(choices=[("", "Any reason"), *RequestLogEntry.Reason.choices], required=False)
     channel = forms.ChoiceField(
-        choices=[
-            ("", "Any channel"),
-            (Conversion.Channel.API, "API"),
-            (Conversion.Channel.POSTBACK, "Postback"),
-            (Conversion.Channel.PIXEL, "Pixel"),
-        ],
-        required=False,
+        choices=[("", "Any channel"), ("api", "API"), ("postback", "Postback"), ("pixel", "Pixel")], required=False
     )
 
 
