@@ -253,12 +253,7 @@ def _validation_apply(request, selected: list[str], data: dict, now) -> None:
     for conversion in conversions:
         try:
             changed += conversion_decide(
-                conversion=conversion,
-                decision=data["decision"],
-                remark=data["reason"],
-                actor=request.user,
-                channel="advertiser",
-                now=now,
+                conversion=conversion, decision=data["decision"], remark=data["reason"], actor=request.user, now=now
             )
         except DomainError as error:
             refused.append(f"{conversion.external_id}: {error.message}")

@@ -75,12 +75,10 @@ class FraudSettingInline(admin.TabularInline):
     extra = 0
 
 
-def _rescreen_report(modeladmin, request, offer_ids: list[int]) -> None:
+def _rescreen_report(request, offer_ids: list[int]) -> None:
     outcome = conversions_rescreen(offer_ids=offer_ids)
     detail = ", ".join(f"{word}: {count}" for word, count in sorted(outcome.items())) or "nothing to do"
-    modeladmin.message_user(
-        request, f"Re-screened {sum(outcome.values())} pending or suspicious conversion(s): {detail}."
-    )
+    messages.info(request, f"Re-screened {sum(outcome.values())} pending or suspicious conversion(s): {detail}.")
 
 
 @admin.register(FraudSetting)
@@ -94,7 +92,7 @@ class FraudSettingAdmin(admin.ModelAdmin):
 
     @admin.action(description="Re-screen pending and suspicious conversions of these settings' offers")
     def rescreen_offers(self, request, queryset):
-        _rescreen_report(self, request, sorted(set(queryset.values_list("offer_id", flat=True))))
+        _rescreen_report(request, sorted(set(queryset.values_list("offer_id", flat=True))))
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
@@ -108,7 +106,7 @@ class OfferFraudAdmin(OfferAdmin):
 
     @admin.action(description="Re-screen pending and suspicious conversions", permissions=["change"])
     def rescreen_conversions(self, request, queryset):
-        _rescreen_report(self, request, list(queryset.values_list("pk", flat=True)))
+        _rescreen_report(request, list(queryset.values_list("pk", flat=True)))
 
     @admin.display(description="fraud checks in effect")
     def fraud_checks_in_effect(self, offer: Offer) -> str:
