@@ -62,12 +62,16 @@ def _page(request, template: str, nav: str = "", **context):
     return render(request, f"dashboard/{template}.html", {"nav": nav or template, **context})
 
 
+def _period_form(request, form_class) -> tuple:
+    form = form_class(request.GET or None, partner=request.partner)
+    return form, form.period()
+
+
 @require_GET
 @partner_required
 def home(request):
     partner = request.partner
-    form = PeriodForm(request.GET or None, partner=partner)
-    period = form.period()
+    form, period = _period_form(request, PeriodForm)
     days, total = performance_report(partner=partner, period=period, group_by="day")
     return _page(
         request,
@@ -83,12 +87,12 @@ def home(request):
 
 
 def _report_form(request) -> tuple[ConversionReportForm, selectors.ConversionFilters]:
-    form = ConversionReportForm(request.GET or None, partner=request.partner)
+    form, period = _period_form(request, ConversionReportForm)
     if not form.is_valid():
-        return form, selectors.ConversionFilters(period=form.period())
+        return form, selectors.ConversionFilters(period=period)
     data = form.cleaned_data
     filters = selectors.ConversionFilters(
-        period=data["period"],
+        period=period,
         offer=data["offer"],
         status=data["status"],
         type=data["type"],
@@ -186,8 +190,7 @@ def conversion_detail(request, conversion_id):
 @partner_required
 def performance(request):
     partner = request.partner
-    form = PerformanceForm(request.GET or None, partner=partner)
-    period = form.period()
+    form, period = _period_form(request, PerformanceForm)
     group_by, offer = "day", None
     if form.is_valid():
         group_by, offer = form.cleaned_data["group_by"] or "day", form.cleaned_data["offer"]
