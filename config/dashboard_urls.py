@@ -2,7 +2,6 @@ from django.urls import path
 
 from conversions.claims import views as claim_views
 from conversions.postbacks import views as postback_views
-from conversions.reports import account_views, earnings_views, link_views
 from conversions.reports import views as report_views
 
 app_name = "dashboard"
@@ -13,13 +12,13 @@ urlpatterns = [
     path("conversions/export.csv", report_views.conversion_export, name="conversions_export"),
     path("conversions/<uuid:conversion_id>/", report_views.conversion_detail, name="conversion"),
     path("performance/", report_views.performance, name="performance"),
-    path("links/", link_views.links, name="links"),
-    path("links/<int:link_id>/", link_views.link_builder, name="link_builder"),
-    path("offers/<slug:public_id>/join", link_views.offer_join, name="offer_join"),
-    path("earnings/", earnings_views.earnings, name="earnings"),
-    path("profile/", account_views.profile, name="profile"),
-    path("profile/api-token/rotate", account_views.api_token_rotate, name="api_token_rotate"),
-    path("profile/api-token/revoke", account_views.api_token_revoke, name="api_token_revoke"),
+    path("links/", report_views.links, name="links"),
+    path("links/<int:link_id>/", report_views.link_builder, name="link_builder"),
+    path("offers/<slug:public_id>/join", report_views.offer_join, name="offer_join"),
+    path("earnings/", report_views.earnings, name="earnings"),
+    path("profile/", report_views.profile, name="profile"),
+    path("profile/api-token/rotate", report_views.api_token_rotate, name="api_token_rotate"),
+    path("profile/api-token/revoke", report_views.api_token_revoke, name="api_token_revoke"),
     path("postbacks/", postback_views.postbacks, name="postbacks"),
     path("postbacks/<int:postback_id>/", postback_views.postback_detail, name="postback"),
     path("postbacks/<int:postback_id>/secret", postback_views.postback_secret, name="postback_secret"),

@@ -11,7 +11,15 @@ def _megabytes(size: int) -> str:
     return f"{size / (1024 * 1024):.1f} MB"
 
 
-class UploadForm(forms.Form):
+class AdvertiserOffersForm(forms.Form):
+    """A form whose offer choice lists only the advertiser's own offers: another's id fails validation."""
+
+    def __init__(self, *args, advertiser, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["offer"].queryset = Offer.objects.filter(advertiser=advertiser)
+
+
+class UploadForm(AdvertiserOffersForm):
     kind = forms.ChoiceField(choices=ConversionUpload.Kind.choices, label="What the file holds")
     offer = forms.ModelChoiceField(
         queryset=Offer.objects.none(),
@@ -26,10 +34,9 @@ class UploadForm(forms.Form):
     )
     file = forms.FileField(label="CSV file")
 
-    def __init__(self, *args, advertiser, **kwargs):
+    def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        # Only the advertiser's own offers can be chosen; another's id fails validation.
-        self.fields["offer"].queryset = Offer.objects.filter(advertiser=advertiser).order_by("-track_type", "name")
+        self.fields["offer"].queryset = self.fields["offer"].queryset.order_by("-track_type", "name")
         self.fields["file"].help_text = f"At most {_megabytes(settings.CSV_UPLOAD_MAX_BYTES)}."
 
     def clean_file(self):
@@ -61,17 +68,13 @@ class UploadForm(forms.Form):
         return data
 
 
-class ValidationFilterForm(forms.Form):
+class ValidationFilterForm(AdvertiserOffersForm):
     offer = forms.ModelChoiceField(queryset=Offer.objects.none(), required=False, empty_label="All offers")
     status = forms.ChoiceField(choices=[("", "Any status"), *Conversion.Status.choices], required=False)
     type = forms.ChoiceField(choices=[("", "Any type"), *Conversion.Type.choices], required=False)
     q = forms.CharField(required=False, label="External id", max_length=128)
     created_from = forms.DateField(required=False, label="Created from", widget=forms.DateInput(attrs={"type": "date"}))
     created_to = forms.DateField(required=False, label="Created to", widget=forms.DateInput(attrs={"type": "date"}))
-
-    def __init__(self, *args, advertiser, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["offer"].queryset = Offer.objects.filter(advertiser=advertiser)
 
 
 class ValidationActionForm(forms.Form):
@@ -80,7 +83,7 @@ class ValidationActionForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        if data.get("decision") == "reject" and not data.get("reason", "").strip():
+        if data.get("decision") == "reject" and not data.get("reason"):
             self.add_error("reason", "Say why you reject: the publisher is told.")
         return data
 
@@ -89,7 +92,7 @@ class ApiKeyForm(forms.Form):
     name = forms.CharField(max_length=100, label="Key name", help_text="Where the key is used, e.g. “shop backend”.")
 
 
-class PostbackBuilderForm(forms.Form):
+class PostbackBuilderForm(AdvertiserOffersForm):
     offer = forms.ModelChoiceField(queryset=Offer.objects.none(), required=False, empty_label="By click id (any offer)")
     type = forms.ChoiceField(choices=Conversion.Type.choices, initial=Conversion.Type.PURCHASE, required=False)
     click_id_macro = forms.CharField(
@@ -101,21 +104,11 @@ class PostbackBuilderForm(forms.Form):
     amount_macro = forms.CharField(max_length=64, initial="{amount}", required=False, label="Your amount macro")
     currency = forms.CharField(max_length=3, required=False, label="Currency (blank: the offer's)")
 
-    def __init__(self, *args, advertiser, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["offer"].queryset = Offer.objects.filter(advertiser=advertiser)
-
 
 class RequestLogFilterForm(forms.Form):
     reason = forms.ChoiceField(choices=[("", "Any reason"), *RequestLogEntry.Reason.choices], required=False)
     channel = forms.ChoiceField(
-        choices=[
-            ("", "Any channel"),
-            (Conversion.Channel.API, "API"),
-            (Conversion.Channel.POSTBACK, "Postback"),
-            (Conversion.Channel.PIXEL, "Pixel"),
-        ],
-        required=False,
+        choices=[("", "Any channel"), ("api", "API"), ("postback", "Postback"), ("pixel", "Pixel")], required=False
     )
 
 
@@ -125,9 +118,3 @@ class ClaimDeclineForm(forms.Form):
         label="Reason (the partner sees it)",
         error_messages={"required": "Say why you decline the claim: the partner is told."},
     )
-
-    def clean_reason(self):
-        reason = self.cleaned_data["reason"].strip()
-        if not reason:
-            raise forms.ValidationError("Say why you decline the claim: the partner is told.")
-        return reason

@@ -1,217 +1,307 @@
-"""The advertiser's pages: home, validation, request log, claims, API keys, postback URL (uploads: upload_views.py).
+"""The advertiser's pages: home, CSV uploads, validation, request log, claims, API keys, postback URL.
 
-Every view resolves the advertiser from the logged-in user's memberships and
-reads only through it, so another advertiser's ids answer 404.
+Every view reads through `request.advertiser`, so another advertiser's ids answer 404.
 """
 
 import json
 import uuid
+from functools import wraps
 from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods
 
-from conversions.advertiser.access import SESSION_ADVERTISER, advertiser_view
-from conversions.advertiser.forms import (
-    ApiKeyForm,
-    ClaimDeclineForm,
-    PostbackBuilderForm,
-    RequestLogFilterForm,
-    ValidationActionForm,
-    ValidationFilterForm,
-)
-from conversions.advertiser.selectors import (
-    advertiser_for_user,
-    claims_of,
-    conversions_in_validation,
-    request_log_of,
-    uploads_of,
-)
+from conversions.advertiser import forms, selectors
 from conversions.claims.services import claim_approve, claim_decline
 from conversions.lifecycle import conversion_decide, validation_term_ends
-from conversions.models import Conversion, MissingConversionClaim
+from conversions.models import Conversion, ConversionUpload, MissingConversionClaim
+from conversions.uploads.csv_files import CsvFileInvalid, csv_download
+from conversions.uploads.reconciliation import reconciliation_lines
+from conversions.uploads.rows import ADJUSTMENT_COLUMNS, CONVERSION_COLUMNS
+from conversions.uploads.services import upload_create
 from core.errors import DomainError
 from referrals.models import ApiKey, Offer
 from referrals.services import api_key_create, api_key_revoke, postback_token_rotate
 
-SESSION_SHOW_ONCE = "advertiser_show_once"
-CLAIM_OPEN = (MissingConversionClaim.Status.SUBMITTED, MissingConversionClaim.Status.UNDER_REVIEW)
+SESSION_ADVERTISER = "advertiser_id"
 
 
-def _secret_once(request, label: str, value: str) -> None:
-    """Keep a new secret for the next page only: it is shown once and then forgotten."""
-    request.session[SESSION_SHOW_ONCE] = {"label": label, "value": value}
+def advertiser_view(*methods: str):
+    """Only these HTTP methods, log-in required; `request.advertiser` is the user's advertiser, or the page is 404."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapped(request, *args, **kwargs):
+            advertiser = selectors.advertiser_for_user(request.user, request.session.get(SESSION_ADVERTISER))
+            if advertiser is None:
+                raise Http404("This login has no advertiser account.")
+            request.advertiser = advertiser
+            return view(request, *args, **kwargs)
+
+        return require_http_methods(methods)(login_required(wrapped))
+
+    return decorator
 
 
-def _pop_secret(request):
-    return request.session.pop(SESSION_SHOW_ONCE, None)
+def advertiser_page(request, name: str, **context):
+    return render(request, f"advertiser/{name}.html", {"advertiser": request.advertiser, **context})
 
 
-# Home and offers ------------------------------------------------------------------------------
+SESSION_SHOW_ONCE = "advertiser_show_once"  # a new secret, kept for the next page only: shown once, then forgotten
 
 
-@require_GET
-@advertiser_view
+def _cleaned(form) -> dict:
+    return form.cleaned_data if form.is_valid() else {}
+
+
+def _page_and_query(request, rows) -> tuple:
+    """A page of 50 rows, and the query string without the page number for the pager's links."""
+    query = request.GET.copy()
+    query.pop("page", None)
+    return Paginator(rows, 50).get_page(request.GET.get("page")), query.urlencode()
+
+
+def _form_errors(request, form) -> None:
+    for errors in form.errors.values():
+        messages.error(request, " ".join(errors))
+
+
+@advertiser_view("GET")
 def home(request):
-    advertiser = request.advertiser
-    return render(
+    return advertiser_page(
         request,
-        "advertiser/home.html",
-        {
-            "advertiser": advertiser,
-            "advertisers": request.user.advertisers.order_by("name"),
-            "offers": Offer.objects.filter(advertiser=advertiser).order_by("-track_type", "name"),
-            "uploads": uploads_of(advertiser)[:5],
-        },
+        "home",
+        advertisers=request.user.advertisers.order_by("name"),
+        offers=Offer.objects.filter(advertiser=request.advertiser).order_by("-track_type", "name"),
+        uploads=selectors.uploads_of(request.advertiser)[:5],
     )
 
 
-@require_POST
-@advertiser_view
+@advertiser_view("POST")
 def advertiser_switch(request):
-    chosen = advertiser_for_user(request.user, int(request.POST.get("advertiser", "0") or 0))
+    chosen = selectors.advertiser_for_user(request.user, int(request.POST.get("advertiser", "0") or 0))
     if chosen is None or str(chosen.pk) != request.POST.get("advertiser"):
         raise Http404("No such advertiser.")
     request.session[SESSION_ADVERTISER] = chosen.pk
     return redirect("advertiser:home")
 
 
-# Validation -----------------------------------------------------------------------------------
+@advertiser_view("GET")
+def offer_template(request, public_id: str):
+    offer = get_object_or_404(Offer, advertiser=request.advertiser, public_id=public_id)
+    example = {
+        "click_id": "3f2a9c0d5e6b7a8c9d0e1f2a3b4c5d6e",
+        "referral_code": "",
+        "external_id": "order-1001",
+        "type": "purchase",
+        "amount": "120.00",
+        "currency": offer.currency,
+        "occurred_at": "2025-03-31T14:05:00+00:00",
+        "product_id": "sku-1",
+        "category": "shoes",
+        "quantity": "1",
+        "plan": "",
+        "subscription_id": "",
+        "source": "web",
+    }
+    header = [*CONVERSION_COLUMNS, "meta_coupon"]
+    row = [*(example[name] for name in CONVERSION_COLUMNS), "SPRING10"]
+    return csv_download(f"{offer.public_id}-conversions-template.csv", header, [row])
 
 
-@require_http_methods(["GET", "POST"])
-@advertiser_view
-def validation(request):
+@advertiser_view("GET")
+def adjustments_template(request):
+    rows = [["order-1001", "approved", "", ""], ["order-1002", "rejected", "Order returned within 14 days", ""]]
+    return csv_download("adjustments-template.csv", ADJUSTMENT_COLUMNS, rows)
+
+
+@advertiser_view("GET")
+def reconciliation_template(request):
+    return csv_download("reconciliation-template.csv", ["external_id", "amount"], [["order-1001", "120.00"]])
+
+
+@advertiser_view("GET", "POST")
+def uploads(request):
     advertiser = request.advertiser
-    now = timezone.now()
+    initial = {"kind": request.GET.get("kind", ConversionUpload.Kind.CONVERSIONS)}
+    if request.GET.get("offer"):
+        initial["offer"] = Offer.objects.filter(advertiser=advertiser, public_id=request.GET["offer"]).first()
+    form = forms.UploadForm(request.POST or None, request.FILES or None, advertiser=advertiser, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        fields = {name: data[name] for name in ("kind", "offer", "billing_month")}
+        try:
+            upload = upload_create(
+                advertiser=advertiser, user=request.user, name=data["file"].name, raw=data["file"].read(), **fields
+            )
+        except CsvFileInvalid as error:
+            form.add_error("file", error.message)
+        else:
+            return redirect("advertiser:upload", pk=upload.pk)
+    page = Paginator(selectors.uploads_of(advertiser), 25).get_page(request.GET.get("page"))
+    return advertiser_page(request, "uploads", form=form, page=page)
+
+
+def _upload(request, pk: int) -> ConversionUpload:
+    return get_object_or_404(selectors.uploads_of(request.advertiser), pk=pk)
+
+
+def _reconciled(upload: ConversionUpload) -> bool:
+    return upload.kind == ConversionUpload.Kind.RECONCILIATION and upload.status == ConversionUpload.Status.DONE
+
+
+@advertiser_view("GET")
+def upload_detail(request, pk: int):
+    upload = _upload(request, pk)
+    differences = None
+    if _reconciled(upload):
+        differences = [line for line in reconciliation_lines(upload) if line.result != "matched"][:200]
+    return advertiser_page(
+        request, "upload_detail", upload=upload, row_errors=upload.row_errors.all()[:200], differences=differences
+    )
+
+
+@advertiser_view("GET")
+def upload_progress(request, pk: int):
+    upload = _upload(request, pk)
+    return JsonResponse(
+        {
+            "status": upload.status,
+            "rows_total": upload.rows_total,
+            "rows_done": upload.rows_done,
+            "percent": upload.percent,
+            "created": upload.created_count,
+            "duplicates": upload.duplicate_count,
+            "updated": upload.updated_count,
+            "errors": upload.error_count,
+            "finished": upload.is_finished,
+        }
+    )
+
+
+@advertiser_view("GET")
+def upload_errors_csv(request, pk: int):
+    upload = _upload(request, pk)
+    header = ["row", "column", "value", "external_id", "reason"]
+    return csv_download(f"upload-{upload.pk}-errors.csv", header, upload.row_errors.values_list(*header))
+
+
+@advertiser_view("GET")
+def upload_reconciliation_csv(request, pk: int):
+    upload = _upload(request, pk)
+    if not _reconciled(upload):
+        raise Http404("No reconciliation result.")
+    header = [
+        "external_id",
+        "result",
+        "their_amount",
+        "our_amount",
+        "difference",
+        "currency",
+        "our_status",
+        "offer",
+        "occurred_at",
+    ]
+    rows = (
+        [*(getattr(line, name) for name in header[:-1]), line.occurred_at.isoformat() if line.occurred_at else ""]
+        for line in reconciliation_lines(upload)
+    )
+    return csv_download(f"reconciliation-{upload.billing_month:%Y-%m}-{upload.pk}.csv", header, rows)
+
+
+@advertiser_view("GET", "POST")
+def validation(request):
+    advertiser, now = request.advertiser, timezone.now()
     if request.method == "POST":
-        action = ValidationActionForm(request.POST)
+        action = forms.ValidationActionForm(request.POST)
         selected = request.POST.getlist("conversion")
         if not selected:
             messages.error(request, "Select at least one conversion.")
         elif action.is_valid():
             _validation_apply(request, selected, action.cleaned_data, now)
         else:
-            for errors in action.errors.values():
-                messages.error(request, " ".join(errors))
+            _form_errors(request, action)
         return redirect(f"{reverse('advertiser:validation')}?{request.POST.get('query', '')}")
 
-    filters = ValidationFilterForm(request.GET or None, advertiser=advertiser)
-    cleaned = filters.cleaned_data if filters.is_valid() else {}
-    page = Paginator(conversions_in_validation(advertiser=advertiser, now=now, filters=cleaned), 50).get_page(
-        request.GET.get("page")
-    )
+    filters = forms.ValidationFilterForm(request.GET or None, advertiser=advertiser)
+    rows = selectors.conversions_in_validation(advertiser=advertiser, now=now, filters=_cleaned(filters))
+    page, query = _page_and_query(request, rows)
     for conversion in page:
         conversion.term_ends = validation_term_ends(conversion)
-    query = request.GET.copy()
-    query.pop("page", None)
-    return render(
-        request,
-        "advertiser/validation.html",
-        {
-            "advertiser": advertiser,
-            "filters": filters,
-            "page": page,
-            "action": ValidationActionForm(),
-            "query": query.urlencode(),
-        },
+    return advertiser_page(
+        request, "validation", filters=filters, page=page, action=forms.ValidationActionForm(), query=query
     )
 
 
 def _validation_apply(request, selected: list[str], data: dict, now) -> None:
     # Only the advertiser's conversions: an id of another's is simply not found (404).
     try:
-        selected = [str(uuid.UUID(value)) for value in selected]
+        selected = {str(uuid.UUID(value)) for value in selected}
     except ValueError:
         raise Http404("No such conversion.") from None
     conversions = Conversion.objects.filter(advertiser=request.advertiser, pk__in=selected).select_related("offer")
-    found = {str(conversion.pk): conversion for conversion in conversions}
-    if len(found) != len(set(selected)):
+    if len(conversions) != len(selected):
         raise Http404("No such conversion.")
     changed, refused = 0, []
-    for conversion in found.values():
+    for conversion in conversions:
         try:
-            if conversion_decide(
-                conversion=conversion,
-                decision=data["decision"],
-                remark=data.get("reason", ""),
-                actor=request.user,
-                channel="advertiser",
-                now=now,
-            ):
-                changed += 1
+            changed += conversion_decide(
+                conversion=conversion, decision=data["decision"], remark=data["reason"], actor=request.user, now=now
+            )
         except DomainError as error:
             refused.append(f"{conversion.external_id}: {error.message}")
     verb = "approved" if data["decision"] == "approve" else "rejected"
-    messages.success(request, f"{changed} conversion(s) {verb}; {len(found) - changed - len(refused)} already were.")
+    messages.success(request, f"{changed} conversion(s) {verb}; {len(selected) - changed - len(refused)} already were.")
     for line in refused:
         messages.error(request, line)
 
 
-# Request log ----------------------------------------------------------------------------------
-
-
-@require_GET
-@advertiser_view
+@advertiser_view("GET")
 def request_log(request):
-    advertiser = request.advertiser
-    filters = RequestLogFilterForm(request.GET or None)
-    cleaned = filters.cleaned_data if filters.is_valid() else {}
-    page = Paginator(request_log_of(advertiser=advertiser, filters=cleaned), 50).get_page(request.GET.get("page"))
+    filters = forms.RequestLogFilterForm(request.GET or None)
+    rows = selectors.request_log_of(advertiser=request.advertiser, filters=_cleaned(filters))
+    page, query = _page_and_query(request, rows)
     for entry in page:
         # Rendered as text (autoescaped) in the page: a payload is whatever the caller sent.
         entry.payload_text = json.dumps(entry.payload, indent=2, ensure_ascii=False, sort_keys=True)
-    query = request.GET.copy()
-    query.pop("page", None)
-    return render(
+    return advertiser_page(
         request,
-        "advertiser/request_log.html",
-        {
-            "advertiser": advertiser,
-            "filters": filters,
-            "page": page,
-            "query": query.urlencode(),
-            "retention_days": settings.REQUEST_LOG_RETENTION_DAYS,
-        },
+        "request_log",
+        filters=filters,
+        page=page,
+        query=query,
+        retention_days=settings.REQUEST_LOG_RETENTION_DAYS,
     )
 
 
-# Missing-conversion claims ----------------------------------------------------------------------
-
-
-@require_GET
-@advertiser_view
+@advertiser_view("GET")
 def claims(request):
-    advertiser = request.advertiser
     status = request.GET.get("status", "open")
-    page = Paginator(claims_of(advertiser=advertiser, status=status), 25).get_page(request.GET.get("page"))
-    return render(
+    rows = selectors.claims_of(advertiser=request.advertiser, status=status)
+    return advertiser_page(
         request,
-        "advertiser/claims.html",
-        {
-            "advertiser": advertiser,
-            "page": page,
-            "status": status,
-            "statuses": [("open", "To decide"), *MissingConversionClaim.Status.choices, ("all", "All")],
-            "decline": ClaimDeclineForm(),
-            "query": urlencode({"status": status}),
-        },
+        "claims",
+        page=Paginator(rows, 25).get_page(request.GET.get("page")),
+        status=status,
+        statuses=[("open", "To decide"), *MissingConversionClaim.Status.choices, ("all", "All")],
+        decline=forms.ClaimDeclineForm(),
+        query=urlencode({"status": status}),
     )
 
 
-@require_POST
-@advertiser_view
+@advertiser_view("POST")
 def claim_decide(request, pk: int):
     # Only a claim on one of the advertiser's offers: another's id is not found.
-    claim = get_object_or_404(claims_of(advertiser=request.advertiser, status="all"), pk=pk)
+    claim = get_object_or_404(selectors.claims_of(advertiser=request.advertiser, status="all"), pk=pk)
     back = f"{reverse('advertiser:claims')}?{urlencode({'status': request.POST.get('status', 'open')})}"
-    if claim.status not in CLAIM_OPEN:
+    if claim.status not in selectors.CLAIM_OPEN:
         messages.error(request, f"Claim for order {claim.order_id} is already {claim.get_status_display().lower()}.")
         return redirect(back)
     decision = request.POST.get("decision")
@@ -220,10 +310,9 @@ def claim_decide(request, pk: int):
             claim = claim_approve(claim_id=claim.pk, actor=request.user)
             messages.success(request, f"Claim for order {claim.order_id} accepted; the conversion was added.")
         elif decision == "decline":
-            form = ClaimDeclineForm(request.POST)
+            form = forms.ClaimDeclineForm(request.POST)
             if not form.is_valid():
-                for errors in form.errors.values():
-                    messages.error(request, " ".join(errors))
+                _form_errors(request, form)
                 return redirect(back)
             claim_decline(claim_id=claim.pk, reason=form.cleaned_data["reason"], actor=request.user)
             messages.success(request, f"Claim for order {claim.order_id} declined; the partner sees your reason.")
@@ -234,29 +323,20 @@ def claim_decide(request, pk: int):
     return redirect(back)
 
 
-# API keys and postback ------------------------------------------------------------------------
-
-
-@require_http_methods(["GET", "POST"])
-@advertiser_view
+@advertiser_view("GET", "POST")
 def api_keys(request):
-    advertiser = request.advertiser
-    form = ApiKeyForm(request.POST or None)
+    form = forms.ApiKeyForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        key, raw = api_key_create(advertiser=advertiser, name=form.cleaned_data["name"])
-        _secret_once(request, f"API key “{key.name}”", raw)
+        key, raw = api_key_create(advertiser=request.advertiser, name=form.cleaned_data["name"])
+        request.session[SESSION_SHOW_ONCE] = {"label": f"API key “{key.name}”", "value": raw}
         messages.success(request, f"Key “{key.name}” created. Copy it now: it is not shown again.")
         return redirect("advertiser:api_keys")
-    keys = ApiKey.objects.filter(advertiser=advertiser).order_by("revoked_at", "-created_at")
-    return render(
-        request,
-        "advertiser/api_keys.html",
-        {"advertiser": advertiser, "form": form, "keys": keys, "secret": _pop_secret(request)},
-    )
+    keys = ApiKey.objects.filter(advertiser=request.advertiser).order_by("revoked_at", "-created_at")
+    secret = request.session.pop(SESSION_SHOW_ONCE, None)
+    return advertiser_page(request, "api_keys", form=form, keys=keys, secret=secret)
 
 
-@require_POST
-@advertiser_view
+@advertiser_view("POST")
 def api_key_revoke_view(request, pk: int):
     key = get_object_or_404(ApiKey, advertiser=request.advertiser, pk=pk)
     api_key_revoke(api_key=key)
@@ -264,17 +344,19 @@ def api_key_revoke_view(request, pk: int):
     return redirect("advertiser:api_keys")
 
 
-@require_http_methods(["GET", "POST"])
-@advertiser_view
+@advertiser_view("GET", "POST")
 def postback(request):
     advertiser = request.advertiser
     if request.method == "POST":
-        _secret_once(request, "Postback token", postback_token_rotate(advertiser=advertiser))
+        request.session[SESSION_SHOW_ONCE] = {
+            "label": "Postback token",
+            "value": postback_token_rotate(advertiser=advertiser),
+        }
         messages.success(request, "New postback token made; the old one no longer works. Copy it now.")
         return redirect("advertiser:postback")
-    secret = _pop_secret(request)
-    form = PostbackBuilderForm(request.GET or None, advertiser=advertiser)
-    data = form.cleaned_data if form.is_valid() else {}
+    secret = request.session.pop(SESSION_SHOW_ONCE, None)
+    form = forms.PostbackBuilderForm(request.GET or None, advertiser=advertiser)
+    data = _cleaned(form)
     params = {
         "token": secret["value"] if secret else "YOUR_POSTBACK_TOKEN",
         "click_id": data.get("click_id_macro") or "{click_id}",
@@ -288,14 +370,6 @@ def postback(request):
         params["currency"] = data["currency"].upper()
     # Macros stay readable: the advertiser's platform replaces them before calling us.
     url = f"{settings.SITE_URL}/v1/postback?{urlencode(params, safe='{}')}"
-    return render(
-        request,
-        "advertiser/postback.html",
-        {
-            "advertiser": advertiser,
-            "form": form,
-            "url": url,
-            "secret": secret,
-            "has_token": bool(advertiser.postback_token_hash),
-        },
+    return advertiser_page(
+        request, "postback", form=form, url=url, secret=secret, has_token=bool(advertiser.postback_token_hash)
     )

@@ -1,7 +1,12 @@
 """Read endpoints: each caller sees only its own rows, and another tenant's object is a 404."""
 
+from datetime import UTC
+
+import django_filters
+from django.utils import timezone
 from django_filters.rest_framework import DjangoFilterBackend
-from rest_framework import exceptions, generics
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework import authentication, exceptions, generics
 from rest_framework.filters import OrderingFilter
 from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import IsAuthenticated
@@ -14,11 +19,91 @@ from conversions.intake.serializers import (
     RequestLogEntrySerializer,
 )
 from conversions.models import Conversion, RequestLogEntry
-from conversions.reports.filters import ClickFilter, ConversionFilter, RequestLogFilter
-from conversions.reports.partner_auth import PartnerTokenAuthentication
 from core.input_limits import page_size_parse
-from referrals.models import Click, Partner
+from referrals.models import Click, Partner, PartnerApiToken
+from referrals.partner_tokens import TOKEN_PREFIX, partner_for_api_token
+from referrals.services import secret_digest
 from rewards.selectors import rewards_by_conversion
+
+
+class PartnerTokenAuthentication(authentication.BaseAuthentication):
+    """`Authorization: Bearer <partner API token>`: the partner's user, with `request.auth` the Partner."""
+
+    def authenticate(self, request):
+        header = authentication.get_authorization_header(request).decode("latin-1")
+        scheme, _, token = header.partition(" ")
+        token = token.strip()
+        # Other schemes and advertiser keys are someone else's to check.
+        if scheme.lower() != "bearer" or not token.startswith(TOKEN_PREFIX):
+            return None
+        partner = partner_for_api_token(token)
+        if partner is None:
+            raise exceptions.AuthenticationFailed("Invalid partner API token.")
+        PartnerApiToken.objects.filter(token_hash=secret_digest(token)).update(last_used_at=timezone.now())
+        return partner.user, partner
+
+    def authenticate_header(self, request):
+        return 'Bearer realm="affitrack"'
+
+
+class PartnerTokenScheme(OpenApiAuthenticationExtension):
+    target_class = PartnerTokenAuthentication
+    name = "PartnerToken"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "http", "scheme": "bearer", "description": "A partner API token (pk_…)."}
+
+
+class UtcDateTimeFilter(django_filters.IsoDateTimeFilter):
+    """An ISO 8601 bound, compared in UTC: PostgreSQL refuses offsets beyond ±15:59, which ISO allows."""
+
+    def filter(self, qs, value):
+        if value is not None:
+            try:
+                value = value.astimezone(UTC)
+            except (OverflowError, ValueError):
+                raise exceptions.ValidationError({self.field_name: ["Date and time out of range."]}) from None
+        return super().filter(qs, value)
+
+
+class CreatedBetweenFilter(django_filters.FilterSet):
+    created_after = UtcDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = UtcDateTimeFilter(field_name="created_at", lookup_expr="lt")
+
+
+class ConversionFilter(CreatedBetweenFilter):
+    status = django_filters.MultipleChoiceFilter(choices=Conversion.Status.choices)
+    type = django_filters.ChoiceFilter(choices=Conversion.Type.choices)
+    offer = django_filters.CharFilter(field_name="offer__public_id")
+    external_id = django_filters.CharFilter()
+    occurred_after = UtcDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
+    occurred_before = UtcDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
+    sub1 = django_filters.CharFilter(field_name="click__sub1")
+    sub2 = django_filters.CharFilter(field_name="click__sub2")
+    sub3 = django_filters.CharFilter(field_name="click__sub3")
+    sub4 = django_filters.CharFilter(field_name="click__sub4")
+    sub5 = django_filters.CharFilter(field_name="click__sub5")
+
+    class Meta:
+        model = Conversion
+        fields = []
+
+
+class ClickFilter(CreatedBetweenFilter):
+    offer = django_filters.CharFilter(field_name="offer__public_id")
+
+    class Meta:
+        model = Click
+        fields = ["is_unique", "is_bot", "sub1", "sub2", "sub3", "sub4", "sub5"]
+
+
+class RequestLogFilter(CreatedBetweenFilter):
+    reason = django_filters.MultipleChoiceFilter(choices=RequestLogEntry.Reason.choices)
+    channel = django_filters.CharFilter()
+
+    class Meta:
+        model = RequestLogEntry
+        fields = []
 
 
 class NewestFirst(CursorPagination):
@@ -50,19 +135,18 @@ class NewestFirst(CursorPagination):
             raise exceptions.ValidationError({"cursor": ["Invalid cursor: use the next or previous link."]}) from None
 
 
-class AdvertiserReadView:
-    authentication_classes = [AdvertiserKeyAuthentication]
+class ReadView:
     permission_classes = [IsAuthenticated]
     throttle_scope = "read"
+    pagination_class = NewestFirst
+    filter_backends = [DjangoFilterBackend]
 
 
-class EitherSideReadView:
+class EitherSideReadView(ReadView):
     """Read by an advertiser (its offers' conversions) or a partner (their own), each with its own credential."""
 
     # The partner token first: it claims only `pk_` tokens, and an advertiser key check would refuse them.
     authentication_classes = [PartnerTokenAuthentication, AdvertiserKeyAuthentication]
-    permission_classes = [IsAuthenticated]
-    throttle_scope = "read"
 
     def get_queryset(self):
         scope = {"partner": self.request.auth} if self.is_partner else {"advertiser": self.request.auth}
@@ -79,8 +163,6 @@ class EitherSideReadView:
 class ConversionList(EitherSideReadView, generics.ListAPIView):
     """Conversions, newest first, filterable: an advertiser's offers' or a partner's own."""
 
-    serializer_class = ConversionSerializer
-    pagination_class = NewestFirst
     filter_backends = [DjangoFilterBackend, OrderingFilter]
     filterset_class = ConversionFilter
     ordering_fields = ["created_at", "occurred_at", "amount"]
@@ -96,31 +178,25 @@ class ConversionList(EitherSideReadView, generics.ListAPIView):
 
 
 class ConversionDetail(EitherSideReadView, generics.RetrieveAPIView):
-    serializer_class = ConversionSerializer
     lookup_url_kwarg = "conversion_id"
 
 
-class ClickList(generics.ListAPIView):
+class ClickList(ReadView, generics.ListAPIView):
     """A partner's own clicks, newest first, filterable (no visitor IPs or user agents)."""
 
     authentication_classes = [PartnerTokenAuthentication]
-    permission_classes = [IsAuthenticated]
-    throttle_scope = "read"
     serializer_class = ClickSerializer
-    pagination_class = NewestFirst
-    filter_backends = [DjangoFilterBackend]
     filterset_class = ClickFilter
 
     def get_queryset(self):
         return Click.objects.filter(partner=self.request.auth).select_related("offer")
 
 
-class RequestLogList(AdvertiserReadView, generics.ListAPIView):
+class RequestLogList(ReadView, generics.ListAPIView):
     """The advertiser's refused or duplicate ingestion requests, for debugging an integration."""
 
+    authentication_classes = [AdvertiserKeyAuthentication]
     serializer_class = RequestLogEntrySerializer
-    pagination_class = NewestFirst
-    filter_backends = [DjangoFilterBackend]
     filterset_class = RequestLogFilter
 
     def get_queryset(self):

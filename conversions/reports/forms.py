@@ -3,12 +3,13 @@
 import zoneinfo
 
 from django import forms
+from django.utils import timezone
 
 from conversions.models import Conversion
 from conversions.reports.performance import GROUPINGS
 from conversions.reports.periods import MAX_PERIOD_DAYS, PRESETS, Period, period_for_preset
 from referrals.models import Offer, Partner
-from referrals.partner_access import partner_offers
+from referrals.partner_access import partner_offers, partner_today, partner_tz
 from referrals.services import deep_link_allowed
 
 
@@ -19,10 +20,11 @@ class PeriodForm(forms.Form):
     start = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), label="From")
     end = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), label="To")
 
-    def __init__(self, *args, partner: Partner, today, **kwargs):
+    def __init__(self, *args, partner: Partner, **kwargs):
         super().__init__(*args, **kwargs)
-        self.partner, self.today = partner, today
-        self.tz = zoneinfo.ZoneInfo(partner.time_zone or "UTC")
+        self.partner, self.today, self.tz = partner, partner_today(partner, timezone.now()), partner_tz(partner)
+        if "offer" in self.fields:  # a report's offers are the partner's own
+            self.fields["offer"].queryset = partner_offers(partner)
 
     def clean(self):
         cleaned = super().clean()
@@ -48,31 +50,26 @@ class PeriodForm(forms.Form):
         return period_for_preset("last_7", today=self.today, tz=self.tz)
 
 
-class ConversionReportForm(PeriodForm):
-    offer = forms.ModelChoiceField(queryset=Offer.objects.none(), required=False, empty_label="All offers")
-    status = forms.ChoiceField(choices=[("", "All statuses"), *Conversion.Status.choices], required=False)
-    type = forms.ChoiceField(choices=[("", "All types"), *Conversion.Type.choices], required=False)
+class SubIdsForm(forms.Form):
     sub1 = forms.CharField(required=False, max_length=255, label="Sub ID 1")
     sub2 = forms.CharField(required=False, max_length=255, label="Sub ID 2")
     sub3 = forms.CharField(required=False, max_length=255, label="Sub ID 3")
     sub4 = forms.CharField(required=False, max_length=255, label="Sub ID 4")
     sub5 = forms.CharField(required=False, max_length=255, label="Sub ID 5")
+
+
+class ConversionReportForm(PeriodForm, SubIdsForm):
+    offer = forms.ModelChoiceField(queryset=Offer.objects.none(), required=False, empty_label="All offers")
+    status = forms.ChoiceField(choices=[("", "All statuses"), *Conversion.Status.choices], required=False)
+    type = forms.ChoiceField(choices=[("", "All types"), *Conversion.Type.choices], required=False)
     q = forms.CharField(required=False, max_length=128, label="Conversion or external id")
     # Free text: the selector knows the sortable columns and falls back to newest first.
     sort = forms.CharField(required=False, max_length=32)
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["offer"].queryset = partner_offers(self.partner)
 
 
 class PerformanceForm(PeriodForm):
     group_by = forms.ChoiceField(choices=list(GROUPINGS.items()), required=False, label="Group by")
     offer = forms.ModelChoiceField(queryset=Offer.objects.none(), required=False, empty_label="All offers")
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["offer"].queryset = partner_offers(self.partner)
 
 
 TIME_ZONE_CHOICES = [(name, name) for name in sorted(zoneinfo.available_timezones()) if "/" in name or name == "UTC"]
@@ -87,12 +84,7 @@ class ProfileForm(forms.ModelForm):
         widgets = {"payout_details": forms.Textarea(attrs={"rows": 3})}
 
 
-class LinkBuilderForm(forms.Form):
-    sub1 = forms.CharField(required=False, max_length=255, label="Sub ID 1")
-    sub2 = forms.CharField(required=False, max_length=255, label="Sub ID 2")
-    sub3 = forms.CharField(required=False, max_length=255, label="Sub ID 3")
-    sub4 = forms.CharField(required=False, max_length=255, label="Sub ID 4")
-    sub5 = forms.CharField(required=False, max_length=255, label="Sub ID 5")
+class LinkBuilderForm(SubIdsForm):
     url = forms.URLField(
         required=False, max_length=2000, assume_scheme="https", label="Deep link (a page on the offer's site)"
     )
@@ -106,12 +98,8 @@ class LinkBuilderForm(forms.Form):
     def clean_url(self) -> str:
         url = self.cleaned_data.get("url", "")
         if url and not deep_link_allowed(offer=self.offer, url=url):
-            raise forms.ValidationError(
-                "This offer allows deep links only to: "
-                + ", ".join(
-                    host.strip() for host in self.offer.deep_link_hosts.replace(",", "\n").splitlines() if host.strip()
-                )
-            )
+            hosts = (host.strip() for host in self.offer.deep_link_hosts.replace(",", "\n").splitlines())
+            raise forms.ValidationError("This offer allows deep links only to: " + ", ".join(filter(None, hosts)))
         return url
 
 

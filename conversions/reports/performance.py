@@ -1,5 +1,6 @@
 """The performance report from the rollups (by day, offer or sub1) and its daily chart."""
 
+from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -17,11 +18,11 @@ GROUPINGS = {"day": "Day", "offer": "Offer", "sub1": "Sub ID 1"}
 @dataclass
 class PerformanceRow:
     key: object
-    label: str
+    label: str = ""
     clicks: int = 0
     unique_clicks: int = 0
     conversions: int = 0
-    earnings: dict = field(default_factory=dict)  # currency -> Decimal
+    earnings: Counter = field(default_factory=Counter)  # currency -> Decimal
 
     @property
     def conversion_rate(self) -> Decimal | None:
@@ -60,49 +61,31 @@ def performance_report(
         click_model, conversion_model = PartnerClickStat, PartnerConversionStat
     else:
         click_model, conversion_model = ClickStat, ConversionStat
-    clicks = click_model.objects.filter(partner=partner, bucket__gte=period.utc_start, bucket__lt=period.utc_end)
-    conversions = conversion_model.objects.filter(
-        partner=partner, bucket__gte=period.utc_start, bucket__lt=period.utc_end
-    )
+    scope = {"partner": partner, "bucket__gte": period.utc_start, "bucket__lt": period.utc_end}
     if offer is not None:
-        clicks, conversions = clicks.filter(offer=offer), conversions.filter(offer=offer)
-    if group_by == "day":
-        # Each bucket is a UTC quarter hour, which lies inside one local day in any real time zone.
-        key = TruncDate("bucket", tzinfo=period.tz)
-    elif group_by == "offer":
-        key = F("offer_id")
-    else:
-        key = F("sub1")
+        scope["offer"] = offer
+    # Each bucket is a UTC quarter hour, which lies inside one local day in any real time zone.
+    key = {"day": TruncDate("bucket", tzinfo=period.tz), "offer": F("offer_id")}.get(group_by, F("sub1"))
+    clicks = click_model.objects.filter(**scope).annotate(key=key).values("key")
+    conversions = conversion_model.objects.filter(**scope).annotate(key=key).values("key", "currency")
     rows: dict = {}
-
-    def row_for(value) -> PerformanceRow:
-        if value not in rows:
-            rows[value] = PerformanceRow(key=value, label=str(value))
-        return rows[value]
-
-    for found in clicks.annotate(key=key).values("key").annotate(c=Sum("clicks"), u=Sum("unique_clicks")):
-        row = row_for(found["key"])
+    for found in clicks.annotate(c=Sum("clicks"), u=Sum("unique_clicks")):
+        row = rows.setdefault(found["key"], PerformanceRow(found["key"]))
         row.clicks, row.unique_clicks = found["c"], found["u"]
-    for found in (
-        conversions.annotate(key=key).values("key", "currency").annotate(n=Sum("conversions"), e=Sum("earnings"))
-    ):
-        row = row_for(found["key"])
+    for found in conversions.annotate(n=Sum("conversions"), e=Sum("earnings")):
+        row = rows.setdefault(found["key"], PerformanceRow(found["key"]))
         row.conversions += found["n"]
         if found["currency"]:
-            row.earnings[found["currency"]] = row.earnings.get(found["currency"], Decimal(0)) + found["e"]
+            row.earnings[found["currency"]] += found["e"]
 
     if group_by == "day":
-        ordered = [rows.get(day) or PerformanceRow(key=day, label="") for day in period.days()]
+        ordered = [rows.get(day) or PerformanceRow(day) for day in period.days()]
         for row in ordered:
             row.label = row.key.isoformat()
-    elif group_by == "offer":
-        names = dict(Offer.objects.filter(pk__in=list(rows)).values_list("pk", "name"))
-        for row in rows.values():
-            row.label = names.get(row.key, str(row.key))
-        ordered = sorted(rows.values(), key=lambda r: (-r.clicks, r.label))
     else:
+        names = dict(Offer.objects.filter(pk__in=list(rows)).values_list("pk", "name")) if group_by == "offer" else {}
         for row in rows.values():
-            row.label = row.key or "(none)"
+            row.label = names.get(row.key, str(row.key)) if group_by == "offer" else row.key or "(none)"
         ordered = sorted(rows.values(), key=lambda r: (-r.clicks, r.label))
 
     total = PerformanceRow(key=None, label="Total")
@@ -110,27 +93,8 @@ def performance_report(
         total.clicks += row.clicks
         total.unique_clicks += row.unique_clicks
         total.conversions += row.conversions
-        for currency, amount in row.earnings.items():
-            total.earnings[currency] = total.earnings.get(currency, Decimal(0)) + amount
+        total.earnings.update(row.earnings)
     return ordered, total
-
-
-# --- home and earnings ----------------------------------------------------------------------------------------
-
-
-@dataclass
-class ChartBar:
-    x: float
-    conversions_x: float
-    width: float
-    clicks_y: float
-    clicks_height: float
-    conversions_y: float
-    conversions_height: float
-    label: str
-    clicks: int
-    conversions: int
-    show_label: bool
 
 
 def daily_chart(rows: list[PerformanceRow], *, width: int = 720, height: int = 200) -> dict:
@@ -140,21 +104,20 @@ def daily_chart(rows: list[PerformanceRow], *, width: int = 720, height: int = 2
     every = max(1, len(rows) // 10)
     bars = []
     for index, row in enumerate(rows):
-        clicks_height = height * row.clicks / top
-        conversions_height = height * row.conversions / top
+        clicks_height, conversions_height = height * row.clicks / top, height * row.conversions / top
         bars.append(
-            ChartBar(
-                x=round(index * slot + slot * 0.1, 2),
-                conversions_x=round(index * slot + slot * 0.5, 2),
-                width=round(slot * 0.4, 2),
-                clicks_y=round(height - clicks_height, 2),
-                clicks_height=round(clicks_height, 2),
-                conversions_y=round(height - conversions_height, 2),
-                conversions_height=round(conversions_height, 2),
-                label=row.label[5:] if len(row.label) == 10 else row.label,
-                clicks=row.clicks,
-                conversions=row.conversions,
-                show_label=index % every == 0,
-            )
+            {
+                "x": round(index * slot + slot * 0.1, 2),
+                "conversions_x": round(index * slot + slot * 0.5, 2),
+                "width": round(slot * 0.4, 2),
+                "clicks_y": round(height - clicks_height, 2),
+                "clicks_height": round(clicks_height, 2),
+                "conversions_y": round(height - conversions_height, 2),
+                "conversions_height": round(conversions_height, 2),
+                "label": row.label[5:] if len(row.label) == 10 else row.label,
+                "clicks": row.clicks,
+                "conversions": row.conversions,
+                "show_label": index % every == 0,
+            }
         )
     return {"bars": bars, "width": width, "height": height, "top": top}

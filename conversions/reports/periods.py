@@ -52,6 +52,3 @@ def period_for_preset(preset: str, *, today: date, tz: zoneinfo.ZoneInfo) -> Per
         return Period(last_day.replace(day=1), last_day, tz)
     # last_7, the default
     return Period(today - timedelta(days=6), today, tz)
-
-
-# --- the conversion report ------------------------------------------------------------------------------------

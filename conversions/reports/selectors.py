@@ -1,7 +1,7 @@
-"""The publisher's conversion report: its rows, filters, sorts and totals (from the rollups when it can).
+"""The publisher's reads: the conversion report (its rows, filters, sorts and totals, from the rollups when it
+can), rewards by status and ledger balances.
 
-Every function takes the partner and filters by it first; nothing here can
-read another partner's rows.
+Every function takes the partner and filters by it first; nothing here can read another partner's rows.
 """
 
 import uuid
@@ -16,17 +16,17 @@ from conversions.models import Conversion, PartnerConversionStat
 from conversions.reports.periods import Period
 from core.money import money_quantize
 from referrals.models import Offer, Partner
-from rewards.models import Reward
+from rewards.models import Account, Entry, Reward
+from rewards.payouts import payout_minimum
 
-SORTS = {
-    "time": "created_at",
-    "offer": "offer__name",
-    "external_id": "external_id",
-    "amount": "amount",
-    "reward": "reward_amount",
-    "status": "status",
+SORTS = {  # the report's sortable columns: their column and their heading
+    "time": ("created_at", "Local time"),
+    "offer": ("offer__name", "Offer"),
+    "external_id": ("external_id", "External id"),
+    "amount": ("amount", "Amount"),
+    "reward": ("reward_amount", "Reward"),
+    "status": ("status", "Status"),
 }
-SUB_FIELDS = ("sub1", "sub2", "sub3", "sub4", "sub5")
 
 
 @dataclass
@@ -39,20 +39,17 @@ class ConversionFilters:
     search: str = ""
     sort: str = "-time"
 
+    def lookups(self) -> dict:
+        """The chosen equality filters (offer, status, type, sub ids); the search and the period are apart."""
+        chosen = {"offer": self.offer, "status": self.status, "type": self.type, **self.subs}
+        return {name: value for name, value in chosen.items() if value}
+
 
 def _conversions_matching(*, partner: Partner, filters: ConversionFilters) -> QuerySet:
+    period = filters.period
     rows = Conversion.objects.filter(
-        partner=partner, created_at__gte=filters.period.utc_start, created_at__lt=filters.period.utc_end
+        partner=partner, created_at__gte=period.utc_start, created_at__lt=period.utc_end, **filters.lookups()
     )
-    if filters.offer is not None:
-        rows = rows.filter(offer=filters.offer)
-    if filters.status:
-        rows = rows.filter(status=filters.status)
-    if filters.type:
-        rows = rows.filter(type=filters.type)
-    for name, value in filters.subs.items():
-        if value:
-            rows = rows.filter(**{name: value})
     if filters.search:
         term = filters.search.strip()
         match = Q(external_id=term)
@@ -65,23 +62,21 @@ def _conversions_matching(*, partner: Partner, filters: ConversionFilters) -> Qu
 
 
 def conversion_report(*, partner: Partner, filters: ConversionFilters) -> QuerySet:
-    """The ids of the partner's conversions in the period that match the filters, sorted.
-
-    Only ids: a page (or an export chunk) is then loaded with its offer, click
-    and reward by `conversion_rows`, so a deep page does not join and look up
-    rewards for every row it skips.
-    """
+    """The ids of the partner's matching conversions, sorted: `conversion_rows` then loads one page (or export
+    chunk) with offer, click and reward, so a deep page does not join rewards for every row it skips."""
     rows = _conversions_matching(partner=partner, filters=filters)
     sort = filters.sort if filters.sort.lstrip("-") in SORTS else "-time"
-    column = SORTS[sort.lstrip("-")]
-    if column == "reward_amount":  # the only column that can be empty: conversions without a reward go last
-        reward = Reward.objects.filter(conversion_id=OuterRef("pk")).values("amount")[:1]
-        rows = rows.annotate(reward_amount=Subquery(reward))
-        ordering = F(column).desc(nulls_last=True) if sort.startswith("-") else F(column).asc(nulls_last=True)
-    else:
-        # Plain ASC/DESC, so that the default (newest first) walks the (partner, created_at) index.
-        ordering = F(column).desc() if sort.startswith("-") else F(column).asc()
-    return rows.order_by(ordering, "-pk" if sort.startswith("-") else "pk").values_list("pk", flat=True)
+    descending, column = sort.startswith("-"), SORTS[sort.lstrip("-")][0]
+    # Plain ASC/DESC, so that the default (newest first) walks the (partner, created_at) index; the reward is the
+    # only column that can be empty, and conversions without one go last.
+    nulls_last = None
+    if column == "reward_amount":
+        rows = rows.annotate(
+            reward_amount=Subquery(Reward.objects.filter(conversion_id=OuterRef("pk")).values("amount")[:1])
+        )
+        nulls_last = True
+    ordering = F(column).desc(nulls_last=nulls_last) if descending else F(column).asc(nulls_last=nulls_last)
+    return rows.order_by(ordering, "-pk" if descending else "pk").values_list("pk", flat=True)
 
 
 def conversion_rows(ids: list) -> list[Conversion]:
@@ -91,14 +86,12 @@ def conversion_rows(ids: list) -> list[Conversion]:
         reward.conversion_id: reward
         for reward in Reward.objects.filter(conversion_id__in=ids).only("conversion_id", "amount", "currency", "status")
     }
-    rows = []
-    for pk in ids:
-        conversion = found[pk]
-        reward = rewards.get(pk)
+    rows = [found[pk] for pk in ids]
+    for conversion in rows:
+        reward = rewards.get(conversion.pk)
         conversion.reward_amount = reward.amount if reward else None
         conversion.reward_currency = reward.currency if reward else ""
         conversion.reward_status = reward.status if reward else ""
-        rows.append(conversion)
     return rows
 
 
@@ -112,11 +105,10 @@ class ReportTotals:
 def conversion_report_totals(*, partner: Partner, filters: ConversionFilters) -> ReportTotals:
     """The totals row: how many conversions, their amounts and their rewards, per currency.
 
-    For a period alone, the sums of the per-partner rollup (a row per quarter hour); with any other
-    filter, one pass over the matching conversions with their rewards joined (a reward names its
-    conversion by id only, so the join is written out here).
+    For a period alone, the sums of the per-partner rollup (a row per quarter hour); with any other filter, one
+    pass over the matching conversions with their rewards joined (a reward names its conversion by id only).
     """
-    if not (filters.offer or filters.status or filters.type or filters.search or any(filters.subs.values())):
+    if not (filters.lookups() or filters.search):
         return _period_totals(partner=partner, period=filters.period)
     return _matching_totals(partner=partner, filters=filters)
 
@@ -167,4 +159,43 @@ def _period_totals(*, partner: Partner, period: Period) -> ReportTotals:
     return ReportTotals(conversions=count, amounts=amounts, rewards=rewards)
 
 
-# --- the performance report, from the rollups -------------------------------------------------------------------
+def rewards_by_status(*, partner: Partner, period: Period | None = None) -> dict[str, list[tuple[str, Decimal]]]:
+    """Reward totals per status and currency, for rewards made in the period (or ever)."""
+    rewards = Reward.objects.filter(partner=partner)
+    if period is not None:
+        rewards = rewards.filter(created_at__gte=period.utc_start, created_at__lt=period.utc_end)
+    found: dict[str, list[tuple[str, Decimal]]] = defaultdict(list)
+    for row in rewards.values("status", "currency").annotate(total=Sum("amount")).order_by("status", "currency"):
+        found[row["status"]].append((row["currency"], money_quantize(row["total"], row["currency"])))
+    return dict(found)
+
+
+LEDGER_KINDS = {
+    Account.Kind.PARTNER_PENDING: "Pending (in validation)",
+    Account.Kind.PARTNER_AVAILABLE: "Approved (available)",
+    Account.Kind.PARTNER_PAID: "Paid",
+}
+
+
+def ledger_balances(*, partner: Partner) -> list[dict]:
+    """The partner's ledger balances by account kind, per currency, and the minimum payout batches apply."""
+    totals = (
+        Entry.objects.filter(account__partner=partner, account__kind__in=list(LEDGER_KINDS))
+        .values("account__kind", "currency")
+        .annotate(total=Sum("amount"))
+        .order_by("account__kind", "currency")
+    )
+    by_kind = {(row["account__kind"], row["currency"]): row["total"] for row in totals}
+    balances = []
+    for currency in sorted({currency for _, currency in by_kind}):
+        amounts = {kind: money_quantize(by_kind.get((kind, currency), Decimal(0)), currency) for kind in LEDGER_KINDS}
+        minimum = money_quantize(payout_minimum(partner=partner, currency=currency), currency)
+        balances.append(
+            {
+                "currency": currency,
+                "balances": [(label, amounts[kind]) for kind, label in LEDGER_KINDS.items()],
+                "minimum": minimum,
+                "reaches_minimum": amounts[Account.Kind.PARTNER_AVAILABLE] >= minimum,
+            }
+        )
+    return balances

@@ -1,110 +1,42 @@
-"""Home, the conversion report (and its CSV), a conversion's page and the performance report."""
+"""The partner's pages: home, the conversion report (and its CSV), a conversion, performance, offers and links
+(with the link builder), earnings, profile and API token."""
 
+import csv
+from itertools import chain, islice
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.contrib import messages
 from django.core.paginator import Paginator
+from django.db.models import Prefetch
 from django.http import StreamingHttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from conversions.models import Conversion, PartnerPostback
-from conversions.reports.csv_export import csv_lines
-from conversions.reports.earnings import rewards_by_status
-from conversions.reports.forms import ConversionReportForm, PerformanceForm, PeriodForm
-from conversions.reports.performance import daily_chart, performance_report
-from conversions.reports.selectors import (
-    SUB_FIELDS,
-    ConversionFilters,
-    conversion_report,
-    conversion_report_totals,
-    conversion_rows,
+from conversions.reports import selectors
+from conversions.reports.forms import (
+    ConversionReportForm,
+    JoinOfferForm,
+    LinkBuilderForm,
+    PerformanceForm,
+    PeriodForm,
+    ProfileForm,
 )
+from conversions.reports.performance import daily_chart, performance_report
+from conversions.uploads.csv_files import csv_safe
 from core.money import money_quantize
-from referrals.partner_access import partner_required, partner_today
+from referrals.link_requests import LinkRequestNotAllowed, link_request_create
+from referrals.models import Link, LinkRequest, Offer
+from referrals.partner_access import partner_required
+from referrals.partner_tokens import partner_token_live, partner_token_revoke, partner_token_rotate
+from referrals.services import SUB_IDS
+from rewards.models import PayoutItem, Reward
+from rewards.payouts import payout_minimum
 
 PAGE_SIZE = 50
 BREAKDOWN_PAGE_SIZE = 100  # rows of the performance report by offer or sub1, busiest first
-SORTABLE_COLUMNS = [
-    ("time", "Local time"),
-    ("offer", "Offer"),
-    ("external_id", "External id"),
-    ("amount", "Amount"),
-    ("reward", "Reward"),
-    ("status", "Status"),
-]
-
-
-@require_GET
-@partner_required
-def home(request):
-    partner = request.partner
-    form = PeriodForm(request.GET or None, partner=partner, today=partner_today(partner, timezone.now()))
-    period = form.period()
-    days, total = performance_report(partner=partner, period=period, group_by="day")
-    return render(
-        request,
-        "dashboard/home.html",
-        {
-            "form": form,
-            "period": period,
-            "total": total,
-            "days": days,
-            "chart": daily_chart(days),
-            "rewards": rewards_by_status(partner=partner, period=period),
-            "disabled_postbacks": PartnerPostback.objects.filter(partner=partner, is_active=False),
-            "nav": "home",
-        },
-    )
-
-
-def _report_form(request) -> tuple[ConversionReportForm, ConversionFilters]:
-    partner = request.partner
-    form = ConversionReportForm(request.GET or None, partner=partner, today=partner_today(partner, timezone.now()))
-    filters = ConversionFilters(period=form.period())
-    if form.is_valid():
-        data = form.cleaned_data
-        filters.offer = data["offer"]
-        filters.status, filters.type, filters.search = data["status"], data["type"], data["q"]
-        filters.subs = {name: data[name] for name in SUB_FIELDS}
-        filters.sort = data["sort"] or "-time"
-    return form, filters
-
-
-@require_GET
-@partner_required
-def conversion_list(request):
-    form, filters = _report_form(request)
-    rows = conversion_report(partner=request.partner, filters=filters)
-    totals = conversion_report_totals(partner=request.partner, filters=filters)
-    paginator = Paginator(rows, PAGE_SIZE)
-    paginator.count = totals.conversions  # counted once, for the totals row
-    page = paginator.get_page(request.GET.get("page"))
-    page.object_list = conversion_rows(list(page.object_list))
-    columns = []
-    for key, label in SORTABLE_COLUMNS:
-        current = filters.sort.lstrip("-") == key
-        descending = filters.sort.startswith("-")
-        columns.append(
-            {
-                "key": key,
-                "label": label,
-                "aria_sort": ("descending" if descending else "ascending") if current else "none",
-                "next_sort": key if current and descending else f"-{key}",
-            }
-        )
-    return render(
-        request,
-        "dashboard/conversions.html",
-        {
-            "form": form,
-            "period": filters.period,
-            "page": page,
-            "totals": totals,
-            "columns": columns,
-            "nav": "conversions",
-        },
-    )
-
-
 EXPORT_HEADER = [
     "local_time",
     "time_zone",
@@ -120,9 +52,86 @@ EXPORT_HEADER = [
     "reward_status",
     "status",
     "status_remark",
-    *SUB_FIELDS,
+    *SUB_IDS,
     "click_id",
 ]
+
+
+def _page(request, template: str, nav: str = "", **context):
+    """A dashboard page; the menu marks `nav`, by default the page itself."""
+    return render(request, f"dashboard/{template}.html", {"nav": nav or template, **context})
+
+
+def _period_form(request, form_class) -> tuple:
+    form = form_class(request.GET or None, partner=request.partner)
+    return form, form.period()
+
+
+@require_GET
+@partner_required
+def home(request):
+    partner = request.partner
+    form, period = _period_form(request, PeriodForm)
+    days, total = performance_report(partner=partner, period=period, group_by="day")
+    return _page(
+        request,
+        "home",
+        form=form,
+        period=period,
+        total=total,
+        days=days,
+        chart=daily_chart(days),
+        rewards=selectors.rewards_by_status(partner=partner, period=period),
+        disabled_postbacks=PartnerPostback.objects.filter(partner=partner, is_active=False),
+    )
+
+
+def _report_form(request) -> tuple[ConversionReportForm, selectors.ConversionFilters]:
+    form, period = _period_form(request, ConversionReportForm)
+    if not form.is_valid():
+        return form, selectors.ConversionFilters(period=period)
+    data = form.cleaned_data
+    filters = selectors.ConversionFilters(
+        period=period,
+        offer=data["offer"],
+        status=data["status"],
+        type=data["type"],
+        subs={name: data[name] for name in SUB_IDS},
+        search=data["q"],
+        sort=data["sort"] or "-time",
+    )
+    return form, filters
+
+
+@require_GET
+@partner_required
+def conversion_list(request):
+    form, filters = _report_form(request)
+    totals = selectors.conversion_report_totals(partner=request.partner, filters=filters)
+    paginator = Paginator(selectors.conversion_report(partner=request.partner, filters=filters), PAGE_SIZE)
+    paginator.count = totals.conversions  # counted once, for the totals row
+    page = paginator.get_page(request.GET.get("page"))
+    page.object_list = selectors.conversion_rows(list(page.object_list))
+    descending = filters.sort.startswith("-")
+    columns = []
+    for key, (_column, label) in selectors.SORTS.items():
+        current = filters.sort.lstrip("-") == key
+        columns.append(
+            {
+                "key": key,
+                "label": label,
+                "aria_sort": ("descending" if descending else "ascending") if current else "none",
+                "next_sort": key if current and descending else f"-{key}",
+            }
+        )
+    return _page(request, "conversions", form=form, period=filters.period, page=page, totals=totals, columns=columns)
+
+
+class _Echo:
+    """A file whose write() hands the line back, for csv.writer to stream through."""
+
+    def write(self, line: str) -> str:
+        return line
 
 
 @require_GET
@@ -130,43 +139,37 @@ EXPORT_HEADER = [
 def conversion_export(request):
     """The report as CSV, streamed row by row so that a large export never sits in memory."""
     _, filters = _report_form(request)
-    rows = conversion_report(partner=request.partner, filters=filters)
+    ids = selectors.conversion_report(partner=request.partner, filters=filters).iterator(chunk_size=2000)
     tz = filters.period.tz
 
-    def conversions():
-        ids = []
-        for pk in rows.iterator(chunk_size=2000):
-            ids.append(pk)
-            if len(ids) == 1000:
-                yield from conversion_rows(ids)
-                ids = []
-        yield from conversion_rows(ids)
-
     def values():
-        for conversion in conversions():
-            click = conversion.click
-            yield [
-                timezone.localtime(conversion.created_at, tz).strftime("%Y-%m-%d %H:%M:%S"),
-                tz.key,
-                conversion.pk,
-                conversion.offer.public_id,
-                conversion.offer.name,
-                conversion.external_id,
-                conversion.type,
-                money_quantize(conversion.amount, conversion.currency),
-                conversion.currency,
-                ""
-                if conversion.reward_amount is None
-                else money_quantize(conversion.reward_amount, conversion.reward_currency),
-                conversion.reward_currency or "",
-                conversion.reward_status or "",
-                conversion.status,
-                conversion.status_remark,
-                *[getattr(click, name) if click else "" for name in SUB_FIELDS],
-                click.click_id if click else "",
-            ]
+        while chunk := list(islice(ids, 1000)):
+            for conversion in selectors.conversion_rows(chunk):
+                click = conversion.click
+                reward = conversion.reward_amount
+                yield [
+                    timezone.localtime(conversion.created_at, tz).strftime("%Y-%m-%d %H:%M:%S"),
+                    tz.key,
+                    conversion.pk,
+                    conversion.offer.public_id,
+                    conversion.offer.name,
+                    conversion.external_id,
+                    conversion.type,
+                    money_quantize(conversion.amount, conversion.currency),
+                    conversion.currency,
+                    "" if reward is None else money_quantize(reward, conversion.reward_currency),
+                    conversion.reward_currency,
+                    conversion.reward_status,
+                    conversion.status,
+                    conversion.status_remark,
+                    *[getattr(click, name) if click else "" for name in SUB_IDS],
+                    click.click_id if click else "",
+                ]
 
-    response = StreamingHttpResponse(csv_lines(EXPORT_HEADER, values()), content_type="text/csv; charset=utf-8")
+    writer = csv.writer(_Echo())
+    # Every cell formula-escaped; amounts are never negative, so the numbers need no escaping.
+    lines = (writer.writerow([csv_safe(cell) for cell in row]) for row in chain([EXPORT_HEADER], values()))
+    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
     name = f"conversions-{filters.period.start:%Y%m%d}-{filters.period.end:%Y%m%d}.csv"
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
@@ -178,24 +181,16 @@ def conversion_detail(request, conversion_id):
     conversion = get_object_or_404(
         Conversion.objects.select_related("offer", "click"), pk=conversion_id, partner=request.partner
     )
-    return render(
-        request,
-        "dashboard/conversion_detail.html",
-        {
-            "conversion": conversion,
-            # What the publisher may see of the history: status, time, the remark; not who or the channel.
-            "history": conversion.status_changes.values("to_status", "remark", "created_at"),
-            "nav": "conversions",
-        },
-    )
+    # What the publisher may see of the history: status, time, the remark; not who or the channel.
+    history = conversion.status_changes.values("to_status", "remark", "created_at")
+    return _page(request, "conversion_detail", "conversions", conversion=conversion, history=history)
 
 
 @require_GET
 @partner_required
 def performance(request):
     partner = request.partner
-    form = PerformanceForm(request.GET or None, partner=partner, today=partner_today(partner, timezone.now()))
-    period = form.period()
+    form, period = _period_form(request, PerformanceForm)
     group_by, offer = "day", None
     if form.is_valid():
         group_by, offer = form.cleaned_data["group_by"] or "day", form.cleaned_data["offer"]
@@ -204,16 +199,118 @@ def performance(request):
     # (W4, docs/performance.md). Days stay on one page; the total row always covers every row.
     page = Paginator(rows, BREAKDOWN_PAGE_SIZE if group_by != "day" else max(len(rows), 1))
     page = page.get_page(request.GET.get("page"))
-    return render(
+    return _page(
         request,
-        "dashboard/performance.html",
-        {
-            "form": form,
-            "period": period,
-            "rows": page.object_list,
-            "page": page,
-            "total": total,
-            "group_by": group_by,
-            "nav": "performance",
-        },
+        "performance",
+        form=form,
+        period=period,
+        rows=page.object_list,
+        page=page,
+        total=total,
+        group_by=group_by,
     )
+
+
+def link_url(link: Link, sub_ids: dict | None = None) -> str:
+    query = urlencode({name: value for name, value in (sub_ids or {}).items() if value})
+    return f"{settings.SITE_URL}/c/{link.code}" + (f"?{query}" if query else "")
+
+
+@require_GET
+@partner_required
+def links(request):
+    partner = request.partner
+    joined = list(Link.objects.filter(partner=partner).select_related("offer").order_by("offer__name"))
+    for link in joined:
+        link.url = link_url(link)
+    others = (
+        Offer.objects.filter(status=Offer.Status.ACTIVE)
+        .exclude(links__partner=partner)
+        .prefetch_related(
+            Prefetch("link_requests", queryset=LinkRequest.objects.filter(partner=partner), to_attr="my_requests")
+        )
+        .order_by("name")
+    )
+    return _page(request, "links", joined=joined, others=others, join_form=JoinOfferForm())
+
+
+@require_POST
+@partner_required
+def offer_join(request, public_id: str):
+    offer = get_object_or_404(Offer, public_id=public_id, status=Offer.Status.ACTIVE)
+    form = JoinOfferForm(request.POST)
+    message = form.cleaned_data["message"] if form.is_valid() else ""
+    try:
+        _, link = link_request_create(partner=request.partner, offer=offer, message=message)
+    except LinkRequestNotAllowed as error:
+        messages.error(request, str(error))
+        return redirect("dashboard:links")
+    if link is not None:
+        messages.success(request, f"You have joined {offer.name}; your link is ready.")
+        return redirect("dashboard:link_builder", link_id=link.pk)
+    messages.success(request, f"Request to join {offer.name} sent; staff will review it.")
+    return redirect("dashboard:links")
+
+
+@require_GET
+@partner_required
+def link_builder(request, link_id: int):
+    link = get_object_or_404(Link.objects.select_related("offer"), pk=link_id, partner=request.partner)
+    form = LinkBuilderForm(request.GET or None, offer=link.offer)
+    sub_ids = {}
+    if form.is_valid():
+        sub_ids = {name: form.cleaned_data[name] for name in SUB_IDS}
+        sub_ids["url"] = form.cleaned_data.get("url", "")
+    return _page(request, "link_builder", "links", link=link, form=form, built_url=link_url(link, sub_ids))
+
+
+@require_GET
+@partner_required
+def earnings(request):
+    partner = request.partner
+    balances = selectors.ledger_balances(partner=partner)
+    minimum_currency = balances[0]["currency"] if balances else "USD"
+    minimum = balances[0]["minimum"] if balances else payout_minimum(partner=partner, currency=minimum_currency)
+    status = request.GET.get("status", "")
+    history = Reward.objects.filter(partner=partner).select_related("offer").order_by("-created_at", "-pk")
+    if status in Reward.Status.values:
+        history = history.filter(status=status)
+    return _page(
+        request,
+        "earnings",
+        balances=balances,
+        payouts=PayoutItem.objects.filter(partner=partner).select_related("batch").order_by("-batch__created_at"),
+        by_status=selectors.rewards_by_status(partner=partner),
+        minimum=minimum,
+        minimum_currency=minimum_currency,
+        page=Paginator(history, 50).get_page(request.GET.get("page")),
+        status=status,
+        statuses=Reward.Status.choices,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@partner_required
+def profile(request):
+    form = ProfileForm(request.POST or None, instance=request.partner)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, "Profile saved.")
+        return redirect("dashboard:profile")
+    return _page(request, "profile", form=form, token=partner_token_live(partner=request.partner))
+
+
+@require_POST
+@partner_required
+def api_token_rotate(request):
+    """Make a new token (the old one stops working) and show it, this once."""
+    token, raw = partner_token_rotate(partner=request.partner)
+    return _page(request, "profile", form=ProfileForm(instance=request.partner), token=token, new_token=raw)
+
+
+@require_POST
+@partner_required
+def api_token_revoke(request):
+    if partner_token_revoke(partner=request.partner):
+        messages.success(request, "API token revoked.")
+    return redirect("dashboard:profile")

@@ -1,28 +1,22 @@
-"""Staff screens for conversions: read-only records, changed only by the review actions.
+"""Staff screens for conversions: read-only records with their fraud screening, changed only by the review
+actions (one service call each)."""
 
-The actions ask for a remark (and a reason to reject) on a confirmation page,
-then call `conversion_approve` / `conversion_reject` once per conversion and
-say what happened to each.
-"""
-
-from dataclasses import dataclass, field
+from collections import defaultdict
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from conversions.errors import ConversionTransitionNotAllowed
+from conversions.fraud.checks import CHECKS
 from conversions.lifecycle import conversion_approve, conversion_reject
-from conversions.models import (
-    Conversion,
-    StatusChange,
-)
+from conversions.models import Conversion, StatusChange
 from core.money import money_quantize
 from referrals.admin_read_only import ReadOnlyAdmin, ReadOnlyInline, json_block
-from rewards.models import Reward
+from rewards.selectors import reward_for_conversion
 
 REVIEW_TEMPLATE = "admin/conversions/conversion_review.html"
 REJECT_REASONS = [
@@ -32,44 +26,79 @@ REJECT_REASONS = [
     ("duplicate", "Duplicate"),
     ("invalid", "Invalid"),
 ]
+REMARK_WIDGET = forms.Textarea(attrs={"rows": 3, "cols": 60})
+PAYLOAD = ("amount", "currency", "product_id", "category", "quantity", "plan", "subscription_id", "source")
 
 
-@dataclass
-class ReviewOutcome:
-    """What a review action did: conversions by their new status, those left alone, those refused."""
+def may_see_conversions(user) -> bool:
+    return user.has_perm("conversions.view_conversion") or user.has_perm("conversions.review_conversion")
 
-    changed: dict[str, list[Conversion]] = field(default_factory=dict)
-    unchanged: list[Conversion] = field(default_factory=list)
-    refused: list[str] = field(default_factory=list)
+
+def confirmed_action(modeladmin, request, *, form_class, template, apply, **context):
+    """Ask on a confirmation page for the action's form; once it is submitted valid, `apply(cleaned_data)`."""
+    form = form_class(request.POST if "confirm" in request.POST else None)
+    if form.is_valid():
+        apply(form.cleaned_data)
+        return None  # back to the change list, which shows the messages
+    request.current_app = modeladmin.admin_site.name
+    context = {
+        **modeladmin.admin_site.each_context(request),
+        "opts": modeladmin.opts,
+        "form": form,
+        "action": request.POST.get("action", ""),
+        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        "media": modeladmin.media + form.media,
+        **context,
+    }
+    return TemplateResponse(request, template, context)
 
 
 class ConversionApproveForm(forms.Form):
     remark = forms.CharField(
-        max_length=500,
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
-        help_text="Optional. What the publisher is told.",
+        max_length=500, required=False, widget=REMARK_WIDGET, help_text="Optional. What the publisher is told."
     )
 
 
 class ConversionRejectForm(forms.Form):
     reason = forms.ChoiceField(choices=REJECT_REASONS, initial="rejected_by_staff")
-    remark = forms.CharField(
-        max_length=500,
-        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
-        help_text="Required. What the publisher is told.",
-    )
+    remark = forms.CharField(max_length=500, widget=REMARK_WIDGET, help_text="Required. What the publisher is told.")
 
 
 class StatusChangeInline(ReadOnlyInline):
     model = StatusChange
     fields = ("created_at", "actor", "channel", "from_status", "to_status", "reason", "remark")
     readonly_fields = fields
-    extra = 0
-    can_delete = False
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("actor")
+
+    # Whoever may see a conversion sees its history: reviewers are not given the audit model's own permission.
+    def has_view_permission(self, request, obj=None) -> bool:
+        return may_see_conversions(request.user)
+
+
+def conversion_ctit(conversion: Conversion) -> str:
+    """The time from click to conversion, in the largest unit it fills."""
+    if not conversion.click_id:
+        return "-"
+    seconds = (conversion.occurred_at - conversion.click.created_at).total_seconds()
+    sign, seconds = ("-" if seconds < 0 else ""), abs(seconds)
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{sign}{seconds / size:.1f} {unit}"
+    return f"{sign}{seconds:.0f} s"
+
+
+def html_table(header, rows, row_format: str = "") -> str:
+    return format_html(
+        "<table><thead><tr>{}</tr></thead><tbody>{}</tbody></table>",
+        format_html_join("", "<th>{}</th>", ((name,) for name in header)),
+        format_html_join("", row_format or "<tr>" + "<td>{}</td>" * len(header) + "</tr>", rows),
+    )
+
+
+def _json_display(name: str):
+    return admin.display(description=name)(lambda self, conversion: json_block(getattr(conversion, name)))
 
 
 @admin.register(Conversion)
@@ -85,35 +114,22 @@ class ConversionAdmin(ReadOnlyAdmin):
         "status",
         "status_reason",
         "channel",
+        "fraud_score",
     )
     list_filter = ("status", "type", "channel", "offer")
     search_fields = ("external_id", "id", "click__click_id")
-    list_select_related = ("offer", "partner__user")
+    list_select_related = ("offer", "partner__user", "click")
     raw_id_fields = ("advertiser", "offer", "partner", "click")
     date_hierarchy = "created_at"
     show_full_result_count = False
     fieldsets = (
+        ("Fraud screening", {"fields": ("fraud_score", "signals_table", "screened_at")}),
+        ("Click and conversion side by side", {"fields": ("side_by_side",)}),
         (None, {"fields": ("id", "external_id", "advertiser", "offer", "partner", "click", "type", "channel")}),
         ("Status", {"fields": ("status", "status_reason", "status_remark", "processed_at", "reward")}),
-        (
-            "Payload",
-            {
-                "fields": (
-                    "amount",
-                    "currency",
-                    "product_id",
-                    "category",
-                    "quantity",
-                    "plan",
-                    "subscription_id",
-                    "source",
-                    "meta_pretty",
-                    "occurred_at",
-                    "created_at",
-                )
-            },
-        ),
-        ("Attribution", {"fields": ("attribution_pretty",)}),
+        ("Payload", {"fields": (*PAYLOAD, "meta_pretty", "occurred_at", "created_at")}),
+        # The attribution explains who earns it; the reward's explanation says what they earn.
+        ("Attribution and reward", {"fields": ("attribution_pretty", "reward_explained")}),
         (
             "Fraud metadata",
             {"fields": ("ip", "country", "device", "browser", "os", "is_bot", "user_agent", "headers_pretty")},
@@ -122,125 +138,156 @@ class ConversionAdmin(ReadOnlyAdmin):
     readonly_fields = [name for _title, options in fieldsets for name in options["fields"]]
     inlines = (StatusChangeInline,)
     actions = ("approve_selected", "reject_selected")
-
-    # Conversions are records: they come from ingestion and change status only
-    # through the review actions, which call the services.
+    meta_pretty = _json_display("meta")
+    attribution_pretty = _json_display("attribution")
+    headers_pretty = _json_display("headers")
 
     def has_review_permission(self, request) -> bool:
         return request.user.has_perm("conversions.review_conversion")
 
-    @admin.display(description="meta")
-    def meta_pretty(self, conversion: Conversion) -> str:
-        return json_block(conversion.meta)
-
-    @admin.display(description="attribution")
-    def attribution_pretty(self, conversion: Conversion) -> str:
-        return json_block(conversion.attribution)
-
-    @admin.display(description="headers")
-    def headers_pretty(self, conversion: Conversion) -> str:
-        return json_block(conversion.headers)
-
     @admin.display(description="reward")
     def reward(self, conversion: Conversion) -> str:
-        reward = Reward.objects.filter(conversion_id=conversion.pk).first()
+        reward = reward_for_conversion(conversion.pk)
         if reward is None:
             return "-"
         url = reverse("admin:rewards_reward_change", args=[reward.pk])
         amount = money_quantize(reward.amount, reward.currency)
         return format_html('<a href="{}">{} {} ({})</a>', url, amount, reward.currency, reward.status)
 
+    @admin.display(description="signals")
+    def signal_codes(self, conversion: Conversion) -> str:
+        signals = conversion.fraud_signals or []
+        return ", ".join(f"{signal['code']} ({signal['score']})" for signal in signals) or "-"
+
+    @admin.display(description="CTIT")
+    def ctit(self, conversion: Conversion) -> str:
+        return conversion_ctit(conversion)
+
+    @admin.display(description="countries (click → conversion)")
+    def countries(self, conversion: Conversion) -> str:
+        click_country = conversion.click.country if conversion.click_id else ""
+        conversion_country = conversion.country if conversion.ip_from_visitor else ""
+        text = f"{click_country or '?'} → {conversion_country or '?'}"
+        if click_country and conversion_country and click_country != conversion_country:
+            return format_html("<strong>{}</strong>", text)
+        return text
+
+    @admin.display(description="amount", ordering="amount")
+    def amount_display(self, conversion: Conversion) -> str:
+        return f"{conversion.amount.normalize():f} {conversion.currency}"
+
+    @admin.display(description="signals")
+    def signals_table(self, conversion: Conversion) -> str:
+        signals = conversion.fraud_signals or []
+        if not signals:
+            return "No signals." if conversion.screened_at else "Not screened yet."
+        rows = (
+            (
+                format_html(
+                    "<strong>{}</strong><br>{}", signal["code"], getattr(CHECKS.get(signal["code"]), "title", "")
+                ),
+                signal["score"],
+                signal.get("action", ""),
+                json_block(signal.get("evidence", {})),
+            )
+            for signal in signals
+        )
+        return html_table(["check", "score", "action", "evidence"], rows)
+
+    @admin.display(description="metadata")
+    def side_by_side(self, conversion: Conversion) -> str:
+        click = conversion.click if conversion.click_id else None
+        headers = conversion.headers or {}
+        server = " (the reporting server's)"
+        ip_note = "" if conversion.ip_from_visitor else server
+        # (label, the click's field, the conversion's value)
+        compared = [
+            ("time", "created_at", conversion.occurred_at),
+            ("IP", "ip", f"{conversion.ip or '-'}{ip_note}"),
+            ("country", "country", f"{conversion.country or '-'}{ip_note}"),
+            ("device", "device", conversion.device),
+            ("browser", "browser", conversion.browser),
+            ("OS", "os", conversion.os),
+            ("bot", "is_bot", conversion.is_bot),
+            (
+                "user agent",
+                "user_agent",
+                f"{conversion.user_agent or '-'}{'' if conversion.user_agent_from_visitor else server}",
+            ),
+            ("accept-language", "accept_language", headers.get("accept-language", "")),
+            ("referer", "referer", headers.get("referer", "")),
+            ("unique click", "is_unique", ""),
+        ]
+        rows = [(label, getattr(click, name) if click else "-", value) for label, name, value in compared]
+        rows.insert(1, ("CTIT", "", conversion_ctit(conversion)))
+        subs = ", ".join(filter(None, [getattr(click, f"sub{i}") for i in range(1, 6)])) if click else "-"
+        rows.append(("sub ids", subs, ""))
+        header = ["", f"click {click.click_id if click else '(none)'}", f"conversion ({conversion.channel})"]
+        return html_table(header, rows, "<tr><th>{}</th><td>{}</td><td>{}</td></tr>")
+
+    # Not `reward_explanation`: that is a Conversion field, and the admin would show the field instead.
+    @admin.display(description="reward explanation")
+    def reward_explained(self, conversion: Conversion) -> str:
+        reward = reward_for_conversion(conversion.pk)
+        if reward is not None:
+            return json_block(reward.explanation)
+        if conversion.status == Conversion.Status.SUSPICIOUS:
+            return "No reward yet: screening held it before the reward rules ran. Approving runs them once."
+        return json_block(conversion.reward_explanation) if conversion.reward_explanation else "No reward."
+
     @admin.action(description="Approve selected conversions", permissions=["review"])
     def approve_selected(self, request, queryset):
-        return self._review(
-            request,
-            queryset,
-            form_class=ConversionApproveForm,
-            title="Approve conversions",
-            submit_label="Approve",
-            decide=lambda conversion, data: conversion_approve(
-                conversion_id=conversion.pk, actor=request.user, remark=data["remark"], channel="admin"
-            ),
-            report=self._approve_report,
-        )
+        return self._review(request, queryset, "Approve", ConversionApproveForm, conversion_approve)
 
     @admin.action(description="Reject selected conversions", permissions=["review"])
     def reject_selected(self, request, queryset):
-        return self._review(
-            request,
-            queryset,
-            form_class=ConversionRejectForm,
-            title="Reject conversions",
-            submit_label="Reject",
-            decide=lambda conversion, data: conversion_reject(
-                conversion_id=conversion.pk,
-                actor=request.user,
-                reason=data["reason"],
-                remark=data["remark"],
-                channel="admin",
-            ),
-            report=self._reject_report,
-        )
+        return self._review(request, queryset, "Reject", ConversionRejectForm, conversion_reject)
 
-    def _review(self, request, queryset, *, form_class, title, submit_label, decide, report):
-        """Show the confirmation form; once it is submitted and valid, decide each conversion and report."""
+    def _review(self, request, queryset, verb: str, form_class, decide):
         conversions = list(queryset.select_related("offer", "partner__user"))
-        if "confirm" in request.POST:
-            form = form_class(request.POST)
-            if form.is_valid():
-                outcome = ReviewOutcome()
-                for conversion in conversions:
-                    # Each conversion is its own transaction in the service: one refusal stops no other.
-                    try:
-                        decided = decide(conversion, form.cleaned_data)
-                    except ConversionTransitionNotAllowed as error:
-                        outcome.refused.append(f"{conversion.external_id} ({error})")
-                        continue
-                    if decided.status == conversion.status:
-                        outcome.unchanged.append(decided)
-                    else:
-                        outcome.changed.setdefault(decided.status, []).append(decided)
-                report(request, outcome)
-                return None  # back to the change list, which shows the messages
-        else:
-            form = form_class()
-        context = {
-            **self.admin_site.each_context(request),
-            "title": title,
-            "subtitle": None,
-            "opts": self.opts,
-            "form": form,
-            "conversions": conversions,
-            "action": request.POST.get("action", ""),
-            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-            "submit_label": submit_label,
-            "media": self.media + form.media,
-        }
-        request.current_app = self.admin_site.name
-        return TemplateResponse(request, REVIEW_TEMPLATE, context)
 
-    def _approve_report(self, request, outcome: ReviewOutcome) -> None:
-        approved = outcome.changed.get(Conversion.Status.ACCEPTED, [])
-        no_rule = outcome.changed.get(Conversion.Status.REJECTED, [])
-        messages.success(request, f"Approved {len(approved)} conversion(s).")
-        if no_rule:
-            messages.warning(
-                request,
-                f"Rejected {len(no_rule)} instead, because no reward rule of the offer applies: "
-                + ", ".join(c.external_id for c in no_rule),
-            )
-        if outcome.unchanged:
-            messages.info(request, f"{len(outcome.unchanged)} were already accepted and left as they were.")
-        if outcome.refused:
-            messages.error(request, f"Could not approve {len(outcome.refused)}: " + "; ".join(outcome.refused))
+        def apply(data: dict) -> None:
+            changed, unchanged, refused = defaultdict(list), 0, []
+            for conversion in conversions:
+                # Each conversion is its own transaction in the service: one refusal stops no other.
+                try:
+                    decided = decide(conversion_id=conversion.pk, actor=request.user, **data)
+                except ConversionTransitionNotAllowed as error:
+                    refused.append(f"{conversion.external_id} ({error})")
+                    continue
+                if decided.status == conversion.status:
+                    unchanged += 1
+                else:
+                    changed[decided.status].append(decided.external_id)
+            rejected = changed[Conversion.Status.REJECTED]
+            if verb == "Approve":
+                messages.success(request, f"Approved {len(changed[Conversion.Status.ACCEPTED])} conversion(s).")
+                if rejected:
+                    messages.warning(
+                        request,
+                        f"Rejected {len(rejected)} instead, because no reward rule of the offer applies: "
+                        + ", ".join(rejected),
+                    )
+            else:
+                messages.success(
+                    request, f"Rejected {len(rejected)} conversion(s); their rewards, if any, are reversed."
+                )
+            if unchanged:
+                done = "accepted" if verb == "Approve" else "rejected"
+                messages.info(request, f"{unchanged} were already {done} and left as they were.")
+            if refused:
+                messages.error(request, f"Could not {verb.lower()} {len(refused)}: " + "; ".join(refused))
 
-    def _reject_report(self, request, outcome: ReviewOutcome) -> None:
-        rejected = outcome.changed.get(Conversion.Status.REJECTED, [])
-        messages.success(request, f"Rejected {len(rejected)} conversion(s); their rewards, if any, are reversed.")
-        if outcome.unchanged:
-            messages.info(request, f"{len(outcome.unchanged)} were already rejected and left as they were.")
-        if outcome.refused:
-            messages.error(request, f"Could not reject {len(outcome.refused)}: " + "; ".join(outcome.refused))
+        return confirmed_action(
+            self,
+            request,
+            form_class=form_class,
+            template=REVIEW_TEMPLATE,
+            apply=apply,
+            title=f"{verb} conversions",
+            submit_label=verb,
+            conversions=conversions,
+        )
 
 
 @admin.register(StatusChange)

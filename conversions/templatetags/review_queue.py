@@ -4,15 +4,14 @@ from django import template
 from django.urls import reverse
 
 from conversions.models import Conversion
+from conversions.review.admin import may_see_conversions
 
 register = template.Library()
 
 
 @register.inclusion_tag("admin/conversions/review_queue_banner.html", takes_context=True)
 def review_queue_banner(context) -> dict:
-    user = context["request"].user
-    allowed = user.has_perm("conversions.view_conversion") or user.has_perm("conversions.review_conversion")
-    if not allowed:
+    if not may_see_conversions(context["request"].user):
         return {"show": False}
     return {
         "show": True,

@@ -6,7 +6,7 @@ import pytest
 from django.core import mail
 from rest_framework.test import APIRequestFactory
 
-from conversions.reports.partner_auth import PartnerTokenAuthentication
+from conversions.reports.api import PartnerTokenAuthentication
 from referrals.models import PartnerApiToken
 from referrals.services import secret_digest
 

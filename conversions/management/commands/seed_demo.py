@@ -30,44 +30,32 @@ from rewards.models import RewardRule
 
 ADMIN = {"username": "admin", "password": "admin-demo-password"}
 ADVERTISER_LOGIN = {"username": "acme", "password": "acme-demo-password"}
-HEADLESS_UA = (
-    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/120.0 Safari/537.36"
-)
+BOT_UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/120.0 Safari/537.36"
 CHROME_UA = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
 )
 SHARED_CUSTOMER = {"customer_email_sha256": hashlib.sha256(b"carol@example.com").hexdigest()}
+GB_VISITOR = "81.2.69.160"
 # Conversions for the review desk: (external id, partner, seconds from click, click fields, report fields).
 # Each is reported through ingestion and screened by the processing job, as live traffic would be.
 DEMO_CONVERSIONS = [
-    (
-        "demo-ok-1",
-        "alice",
-        1800,
-        {"country": "GB", "ip": "81.2.69.160"},
-        {"ip": "81.2.69.160", "meta": SHARED_CUSTOMER},
-    ),
+    ("demo-ok-1", "alice", 1800, {"country": "GB", "ip": GB_VISITOR}, {"ip": GB_VISITOR, "meta": SHARED_CUSTOMER}),
     ("demo-fast-1", "alice", 4, {"country": "US"}, {}),
     (
         "demo-bot-1",
         "bob",
         600,
-        {"user_agent": HEADLESS_UA, "is_bot": True},
-        {"ip": "5.9.10.10", "user_agent": HEADLESS_UA},
+        {"user_agent": BOT_UA, "is_bot": True},
+        {"ip": "5.9.10.10", "user_agent": BOT_UA},
     ),
-    (
-        "demo-geo-1",
-        "bob",
-        900,
-        {"country": "US", "user_agent": CHROME_UA},
-        {"ip": "81.2.69.160", "user_agent": CHROME_UA},
-    ),
+    ("demo-geo-1", "bob", 900, {"country": "US", "user_agent": CHROME_UA}, {"ip": GB_VISITOR, "user_agent": CHROME_UA}),
     ("demo-shared-customer-1", "bob", 1200, {"country": "GB"}, {"meta": SHARED_CUSTOMER}),
 ]
 PARTNERS = [
     {"username": "alice", "password": "alice-demo-password", "referral_code": "ALICE"},
     {"username": "bob", "password": "bob-demo-password", "referral_code": "BOB"},
 ]
+RULE_FIELDS = ("conversion_type", "reward_type", "value", "max_reward")  # the rules below: a name, then these
 OFFERS = [
     {
         "public_id": "acme-shoes",
@@ -75,8 +63,8 @@ OFFERS = [
         "track_type": Offer.TrackType.REALTIME,
         "destination_url": "https://shop.example.com/shoes?click_id={click_id}&sub1={sub1}",
         "rules": [
-            ("purchase: 10% capped at 50.00", "purchase", "percentage", "10", "50.00"),
-            ("subscription: 5.00 fixed", "subscription", "fixed", "5.00", None),
+            ("purchase: 10% capped at 50.00", "purchase", "percentage", Decimal("10"), Decimal("50.00")),
+            ("subscription: 5.00 fixed", "subscription", "fixed", Decimal("5.00"), None),
         ],
     },
     {
@@ -84,9 +72,16 @@ OFFERS = [
         "name": "Acme Travel (manual upload)",
         "track_type": Offer.TrackType.MANUAL,
         "destination_url": "https://travel.example.com/?ref={click_id}",
-        "rules": [("purchase: 4% capped at 100.00", "purchase", "percentage", "4", "100.00")],
+        "rules": [("purchase: 4% capped at 100.00", "purchase", "percentage", Decimal("4"), Decimal("100.00"))],
     },
 ]
+
+
+def _login(username: str, password: str, **flags):
+    user, _ = get_user_model().objects.update_or_create(username=username, defaults=flags)
+    user.set_password(password)
+    user.save()
+    return user
 
 
 class Command(BaseCommand):
@@ -99,26 +94,15 @@ class Command(BaseCommand):
     @transaction.atomic
     def handle(self, *args, **options):
         base_url = options["base_url"].rstrip("/")
-        User = get_user_model()
-
-        admin, _ = User.objects.get_or_create(username=ADMIN["username"])
-        admin.is_staff = admin.is_superuser = True
-        admin.set_password(ADMIN["password"])
-        admin.save()
-
+        _login(**ADMIN, is_staff=True, is_superuser=True)
         partners = []
         for spec in PARTNERS:
-            user, _ = User.objects.get_or_create(username=spec["username"])
-            user.set_password(spec["password"])
-            user.save()
+            user = _login(spec["username"], spec["password"])
             partner, _ = Partner.objects.get_or_create(user=user, defaults={"referral_code": spec["referral_code"]})
             partners.append((spec, partner))
 
         advertiser, _ = Advertiser.objects.get_or_create(name="Acme Inc.")
-        advertiser_user, _ = User.objects.get_or_create(username=ADVERTISER_LOGIN["username"])
-        advertiser_user.set_password(ADVERTISER_LOGIN["password"])
-        advertiser_user.save()
-        advertiser.members.add(advertiser_user)
+        advertiser.members.add(_login(**ADVERTISER_LOGIN))
         # Keys are stored hashed, so an old demo key cannot be shown again: replace it.
         for old in ApiKey.objects.filter(advertiser=advertiser, name="demo", revoked_at__isnull=True):
             api_key_revoke(api_key=old)
@@ -127,33 +111,19 @@ class Command(BaseCommand):
 
         offers_out = []
         for spec in OFFERS:
+            fields = {name: spec[name] for name in ("name", "track_type", "destination_url")}
             offer, _ = Offer.objects.update_or_create(
-                public_id=spec["public_id"],
-                defaults={
-                    "advertiser": advertiser,
-                    "name": spec["name"],
-                    "track_type": spec["track_type"],
-                    "destination_url": spec["destination_url"],
-                    "currency": "USD",
-                },
+                public_id=spec["public_id"], defaults={"advertiser": advertiser, "currency": "USD", **fields}
             )
-            for name, conversion_type, reward_type, value, cap in spec["rules"]:
-                RewardRule.objects.update_or_create(
-                    offer=offer,
-                    name=name,
-                    defaults={
-                        "conversion_type": conversion_type,
-                        "reward_type": reward_type,
-                        "value": Decimal(value),
-                        "max_reward": Decimal(cap) if cap else None,
-                        "currency": "USD",
-                    },
-                )
+            for name, *values in spec["rules"]:
+                defaults = {**dict(zip(RULE_FIELDS, values, strict=True)), "currency": "USD"}
+                RewardRule.objects.update_or_create(offer=offer, name=name, defaults=defaults)
             links = []
             for partner_spec, partner in partners:
                 link = link_create(partner=partner, offer=offer)
-                url = f"{base_url}/c/{link.code}"
-                links.append({"code": link.code, "partner": partner_spec["username"], "url": url})
+                links.append(
+                    {"code": link.code, "partner": partner_spec["username"], "url": f"{base_url}/c/{link.code}"}
+                )
             offers_out.append(
                 {
                     "id": offer.public_id,
@@ -198,15 +168,10 @@ class Command(BaseCommand):
         rng = random.Random(6)  # noqa: S311 (the same demo every time, not a secret)
         for n in range(60):
             at = now - timedelta(days=rng.randint(0, 13), hours=rng.randint(0, 23), minutes=rng.randint(0, 59))
-            sub1 = rng.choice(["newsletter", "blog", "video"])
+            metadata = RequestMetadata(ip=f"198.51.100.{n % 50}", user_agent="demo")
+            sub_ids = {"sub1": rng.choice(["newsletter", "blog", "video"])}
             click = click_record(
-                link=link,
-                request=ClickRequest(
-                    metadata=RequestMetadata(ip=f"198.51.100.{n % 50}", user_agent="demo"),
-                    referer="",
-                    sub_ids={"sub1": sub1},
-                ),
-                now=at,
+                link=link, request=ClickRequest(metadata=metadata, referer="", sub_ids=sub_ids), now=at
             )
             if n % 6 == 0:
                 report = ConversionReport(
@@ -255,7 +220,6 @@ class Command(BaseCommand):
 
     def _print_welcome(self, made, base_url):
         advertiser = made["advertisers"][0]
-        link = advertiser["offers"][0]["links"][0]
         lines = [
             "",
             "Affitrack demo data is ready.",
@@ -268,7 +232,7 @@ class Command(BaseCommand):
                 f"  Partner:      {p['username']} / {p['password']} (referral code {p['referral_code']})"
                 for p in made["partners"]
             ),
-            f"  Alice's link: {link['url']}",
+            f"  Alice's link: {advertiser['offers'][0]['links'][0]['url']}",
             f"  Review queue: {made['review_queue']['url']} ({made['review_queue']['suspicious']} suspicious)",
             "",
         ]
