@@ -22,6 +22,7 @@ import json
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from django.db import connection
 from django.db.models.functions import Lower
@@ -37,15 +38,13 @@ OUTSIDE_WINDOW = "outside_attribution_window"
 UNATTRIBUTED = "unattributed"
 
 
-@dataclass(frozen=True, slots=True)
-class AttributionKeys:
-    """What the report and the request offer to attribute by."""
+class AttributionKeys(Protocol):
+    """What a report offers to attribute by (a recording.ConversionReport); the click cookie is the request's."""
 
-    click_id: str = ""
-    cookie_click_id: str = ""
-    referral_code: str = ""
-    coupon: str = ""
-    offer: str = ""
+    click_id: str
+    referral_code: str
+    coupon: str
+    offer: str
 
 
 @dataclass(slots=True)
@@ -174,10 +173,11 @@ class _Lookups:
         return self.by_code[key]
 
     @classmethod
-    def read(cls, keys: list[AttributionKeys]) -> "_Lookups":
+    def read(cls, keys: list[AttributionKeys], cookie_click_id: str) -> "_Lookups":
         click_ids = {key.click_id for key in keys if key.click_id}
         # The cookie is looked up only where no explicit click id comes first.
-        click_ids |= {key.cookie_click_id for key in keys if key.cookie_click_id and not key.click_id}
+        if cookie_click_id and not all(key.click_id for key in keys):
+            click_ids.add(cookie_click_id)
         public_ids = {key.offer for key in keys if key.offer and not key.click_id}
         codes = {key.referral_code.strip().upper() for key in keys if key.referral_code and not key.click_id}
         coupons = {key.coupon.strip().lower() for key in keys if key.coupon and not key.click_id}
@@ -212,7 +212,9 @@ def _click_check(click: ClickRow | None, *, advertiser_id: int, offer_public_id:
     return click
 
 
-def _attribute(advertiser: Advertiser, occurred_at: datetime, keys: AttributionKeys, found: _Lookups) -> Attribution:
+def _attribute(
+    advertiser: Advertiser, occurred_at: datetime, keys: AttributionKeys, cookie_click_id: str, found: _Lookups
+) -> Attribution:
     if keys.click_id:
         click = _click_check(found.clicks.get(keys.click_id), advertiser_id=advertiser.pk, offer_public_id=keys.offer)
         return _by_click(click, "click_id", occurred_at)
@@ -223,9 +225,9 @@ def _attribute(advertiser: Advertiser, occurred_at: datetime, keys: AttributionK
         if offer is None or offer.advertiser_id != advertiser.pk:
             raise ConversionNotFound("No such offer.", fields={"offer": ["No offer with this id is yours."]})
 
-    if keys.cookie_click_id:
+    if cookie_click_id:
         # The cookie is the visitor's, not the advertiser's input: a stale or foreign one is ignored.
-        click = found.clicks.get(keys.cookie_click_id)
+        click = found.clicks.get(cookie_click_id)
         if click is not None and offer is not None and click.offer_id == offer.pk:
             return _by_click(click, "cookie", occurred_at)
 
@@ -260,20 +262,20 @@ def _attribute(advertiser: Advertiser, occurred_at: datetime, keys: AttributionK
             fields={"click_id": ["Send click_id, or referral_code or coupon with offer."]},
         )
     return Attribution(
-        offer, None, None, UNATTRIBUTED, json.dumps({"step": "none", "cookie_seen": bool(keys.cookie_click_id)})
+        offer, None, None, UNATTRIBUTED, json.dumps({"step": "none", "cookie_seen": bool(cookie_click_id)})
     )
 
 
 def conversions_attribute(
-    *, advertiser: Advertiser, reports: list[tuple[datetime, AttributionKeys]]
+    *, advertiser: Advertiser, reports: list[tuple[datetime, AttributionKeys]], cookie_click_id: str = ""
 ) -> list[Attribution | DomainError]:
     """Attribute each (occurred_at, keys) by the priority above: its attribution, or the error that refuses it
     (input that names something unknown or not the advertiser's)."""
-    found = _Lookups.read([keys for _, keys in reports])
+    found = _Lookups.read([keys for _, keys in reports], cookie_click_id)
     attributions: list[Attribution | DomainError] = []
     for occurred_at, keys in reports:
         try:
-            attributions.append(_attribute(advertiser, occurred_at, keys, found))
+            attributions.append(_attribute(advertiser, occurred_at, keys, cookie_click_id, found))
         except DomainError as error:
             attributions.append(error)
     return attributions
