@@ -48,19 +48,15 @@ class AttributionKeys(Protocol):
 
 @dataclass(slots=True)
 class ClickRow:
-    """A click as read for attribution: its columns (to make the model when one is wanted), then its offer's
-    advertiser id, public id and cookie window. Its time is read as microseconds since the epoch: Django's
-    timestamp loader is Python, and a chunk reads 10,000 clicks."""
+    """A click as read for attribution: its columns (to make the model when one is wanted), its time as
+    microseconds since the epoch (Django's timestamp loader is Python: a chunk reads 10,000), then its offer's
+    advertiser id, public id and cookie window."""
 
     row: tuple
 
     @property
     def pk(self) -> int:
         return self.row[_CLICK_PK]
-
-    @property
-    def click_id(self) -> str:
-        return self.row[_CLICK_ID]
 
     @property
     def offer_id(self) -> int:
@@ -88,9 +84,10 @@ class Attribution:
 
 
 CLICK_COLUMNS = [field.attname for field in Click._meta.concrete_fields]
-_CLICK_PK, _CLICK_ID, _CLICK_OFFER, _CLICK_CREATED = (
-    CLICK_COLUMNS.index(name) for name in ("id", "click_id", "offer_id", "created_at")
+_CLICK_PK, _CLICK_ID, _CLICK_OFFER, _CLICK_CREATED, _CLICK_PARTNER = (
+    CLICK_COLUMNS.index(name) for name in ("id", "click_id", "offer_id", "created_at", "partner_id")
 )
+_ADVERTISER, _PUBLIC_ID, _WINDOW = (len(CLICK_COLUMNS) + n for n in range(3))
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _CLICK_SELECTED = {"created_at": "(extract(epoch FROM click.created_at) * 1000000)::bigint"}
 _CLICKS_SQL = (
@@ -131,10 +128,6 @@ def click_rows_for_ids(click_ids: Collection[str]) -> dict[str, ClickRow]:
     if (missing := set(click_ids) - clicks.keys()) and buffered_clicks_insert(missing):
         clicks.update(_click_rows(missing))
     return clicks
-
-
-_CLICK_PARTNER = CLICK_COLUMNS.index("partner_id")
-_ADVERTISER, _PUBLIC_ID, _WINDOW = (len(CLICK_COLUMNS) + n for n in range(3))
 
 
 def _click_explanation(step: str, click_id: str, click_at: datetime, window_days: int, age: int, within: bool) -> str:

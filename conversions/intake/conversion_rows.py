@@ -57,8 +57,7 @@ _VALUES_SOURCE = (
     f"SELECT * FROM (VALUES ({', '.join(f'%s::{kind}' for kind in _TYPES)})) AS input ({', '.join(ROW_COLUMNS)})"
 )
 _STAGE_SOURCE = f"SELECT {', '.join(ROW_COLUMNS)} FROM {_STAGE}"
-# Emptied before it is filled: a commit empties it, but one transaction may record several batches. (Emptied
-# by the insert, DELETE ... RETURNING, its rows were copied once more and spilled to disk.)
+# Emptied before it is filled: a commit empties it, but one transaction may record several batches.
 _STAGE_CREATE = (
     f"CREATE TEMPORARY TABLE IF NOT EXISTS {_STAGE.removeprefix('pg_temp.')} ON COMMIT DELETE ROWS AS "
     f"SELECT {', '.join(ROW_COLUMNS)} FROM {_TABLE} WITH NO DATA; DELETE FROM {_STAGE}"

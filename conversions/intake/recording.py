@@ -124,9 +124,9 @@ def _json(value: dict, known: dict[tuple, str]) -> str:
 def conversion_row(
     report: ConversionReport,
     attribution: Attribution,
-    *,
     occurred_at: datetime,
     channel: str,
+    *,
     request: RequestMetadata,
     now: datetime,
     known: dict[tuple, str],
@@ -214,13 +214,7 @@ def conversions_record(
             if isinstance(attribution, DomainError):
                 raise attribution
             row = conversion_row(
-                reports[index],
-                attribution,
-                occurred_at=occurred_at,
-                channel=channel,
-                request=request,
-                now=now,
-                known=known,
+                reports[index], attribution, occurred_at, channel, request=request, now=now, known=known
             )
         except DomainError as error:
             outcome.error = error
