@@ -228,7 +228,7 @@ def _rows_import(*, upload: ConversionUpload, table: CsvTable, now: datetime) ->
     chunks = _chunks(table.rows(start=cursor), CHUNK_ROWS)
 
     def read_next() -> tuple[list[CsvRow] | None, dict]:
-        """The next chunk, its new conversions' fields checked: no database, so it can run while the server works."""
+        """The next chunk, its new conversions' fields checked: no database, so it can run while the server commits."""
         rows = next(chunks, None)
         if rows is None or not conversions:
             return rows, {}
@@ -237,8 +237,6 @@ def _rows_import(*, upload: ConversionUpload, table: CsvTable, now: datetime) ->
     with _cyclic_gc_paused(), ThreadPoolExecutor(max_workers=1, thread_name_prefix="csv-read") as reader:
         upcoming = reader.submit(read_next)
         while (chunk := upcoming.result())[0] is not None:
-            # The next chunk is read and checked while the server records this one.
-            upcoming = reader.submit(read_next)
             rows, checked = chunk
             with transaction.atomic():
                 # The lock and the cursor check make two runs of the job take turns, and the loser stop.
@@ -256,6 +254,8 @@ def _rows_import(*, upload: ConversionUpload, table: CsvTable, now: datetime) ->
                 locked.error_count += len({error.row for error in outcome.errors})
                 fields = ["rows_done", "created_count", "duplicate_count", "updated_count", "unchanged_count"]
                 locked.save(update_fields=[*fields, "error_count"])
+                # The next chunk is read and checked while the server commits this one.
+                upcoming = reader.submit(read_next)
     ConversionUpload.objects.filter(pk=upload.pk, status=ConversionUpload.Status.RUNNING).update(
         status=ConversionUpload.Status.DONE, finished_at=timezone.now()
     )
