@@ -22,20 +22,15 @@ from django.db import connection, models
 
 COPY_NULL = "\\N"
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-# One encoder for every JSON value: json.dumps(cls=...) builds a new one per call. Dates, Decimals and UUIDs
-# as Django's JSONField stores them.
-_json_encode = DjangoJSONEncoder().encode
+# A value as JSON text, not yet escaped for COPY. One encoder for every JSON value: json.dumps(cls=...) builds
+# a new one per call. Dates, Decimals and UUIDs as Django's JSONField stores them.
+copy_json = DjangoJSONEncoder().encode
 # Lines sent to the server per write: it stores them while the next ones are made.
 _LINES_PER_WRITE = 1000
 
 
 class CopyValueInvalid(ValueError):
     pass
-
-
-def copy_json(value) -> str:
-    """The value as JSON text (DjangoJSONEncoder's output), not yet escaped for COPY."""
-    return _json_encode(value)
 
 
 def _text(value: str) -> str:

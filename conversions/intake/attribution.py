@@ -21,7 +21,8 @@ codes, coupons), so a chunk costs what one report costs in round trips.
 import json
 from collections.abc import Collection
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from django.db import connection
 from django.db.models.functions import Lower
@@ -36,20 +37,19 @@ OUTSIDE_WINDOW = "outside_attribution_window"
 UNATTRIBUTED = "unattributed"
 
 
-@dataclass(frozen=True, slots=True)
-class AttributionKeys:
-    """What the report and the request offer to attribute by."""
+class AttributionKeys(Protocol):
+    """What a report offers to attribute by (a recording.ConversionReport); the click cookie is the request's."""
 
-    click_id: str = ""
-    cookie_click_id: str = ""
-    referral_code: str = ""
-    coupon: str = ""
-    offer: str = ""
+    click_id: str
+    referral_code: str
+    coupon: str
+    offer: str
 
 
 @dataclass(slots=True)
 class ClickRow:
-    """A click as read for attribution: its columns (to make the model when one is wanted), then its offer's
+    """A click as read for attribution: its columns (to make the model when one is wanted), its time as
+    microseconds since the epoch (Django's timestamp loader is Python: a chunk reads 10,000), then its offer's
     advertiser id, public id and cookie window."""
 
     row: tuple
@@ -59,15 +59,17 @@ class ClickRow:
         return self.row[_CLICK_PK]
 
     @property
-    def click_id(self) -> str:
-        return self.row[_CLICK_ID]
-
-    @property
     def offer_id(self) -> int:
         return self.row[_CLICK_OFFER]
 
+    @property
+    def created_at(self) -> datetime:
+        return _EPOCH + timedelta(microseconds=self.row[_CLICK_CREATED])
+
     def model(self) -> Click:
-        click = Click.from_db(connection.alias, CLICK_COLUMNS, self.row[: len(CLICK_COLUMNS)])
+        values = [*self.row[: len(CLICK_COLUMNS)]]
+        values[_CLICK_CREATED] = self.created_at
+        click = Click.from_db(connection.alias, CLICK_COLUMNS, values)
         click.offer = offer_for_id(click.offer_id)
         return click
 
@@ -82,9 +84,14 @@ class Attribution:
 
 
 CLICK_COLUMNS = [field.attname for field in Click._meta.concrete_fields]
-_CLICK_PK, _CLICK_ID, _CLICK_OFFER = (CLICK_COLUMNS.index(name) for name in ("id", "click_id", "offer_id"))
+_CLICK_PK, _CLICK_ID, _CLICK_OFFER, _CLICK_CREATED, _CLICK_PARTNER = (
+    CLICK_COLUMNS.index(name) for name in ("id", "click_id", "offer_id", "created_at", "partner_id")
+)
+_ADVERTISER, _PUBLIC_ID, _WINDOW = (len(CLICK_COLUMNS) + n for n in range(3))
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_CLICK_SELECTED = {"created_at": "(extract(epoch FROM click.created_at) * 1000000)::bigint"}
 _CLICKS_SQL = (
-    f"SELECT {', '.join(f'click.{name}' for name in CLICK_COLUMNS)},"
+    f"SELECT {', '.join(_CLICK_SELECTED.get(name, f'click.{name}') for name in CLICK_COLUMNS)},"
     " offer.advertiser_id, offer.public_id, offer.cookie_window_days"
     f" FROM {Click._meta.db_table} click JOIN {Offer._meta.db_table} offer ON offer.id = click.offer_id"
     " WHERE click.click_id = {any_ids}"
@@ -123,10 +130,6 @@ def click_rows_for_ids(click_ids: Collection[str]) -> dict[str, ClickRow]:
     return clicks
 
 
-_CLICK_CREATED, _CLICK_PARTNER = (CLICK_COLUMNS.index(name) for name in ("created_at", "partner_id"))
-_ADVERTISER, _PUBLIC_ID, _WINDOW = (len(CLICK_COLUMNS) + n for n in range(3))
-
-
 def _click_explanation(step: str, click_id: str, click_at: datetime, window_days: int, age: int, within: bool) -> str:
     """The explanation of a click step as JSON, written out: a CSV chunk makes one per row, and json.dumps
     cost more than the rest of attributing it. Click ids are ours (hex); any other text goes through json."""
@@ -140,7 +143,7 @@ def _click_explanation(step: str, click_id: str, click_at: datetime, window_days
 def _by_click(click: ClickRow, step: str, occurred_at: datetime) -> Attribution:
     """Is the conversion inside the click's cookie window? Rejected outside it, with the explanation either way."""
     row = click.row
-    click_at, window_days = row[_CLICK_CREATED], row[_WINDOW]
+    click_at, window_days = click.created_at, row[_WINDOW]
     age = occurred_at - click_at
     within = timedelta(0) <= age <= timedelta(days=window_days)
     explanation = _click_explanation(step, row[_CLICK_ID], click_at, window_days, int(age.total_seconds()), within)
@@ -170,10 +173,11 @@ class _Lookups:
         return self.by_code[key]
 
     @classmethod
-    def read(cls, keys: list[AttributionKeys]) -> "_Lookups":
+    def read(cls, keys: list[AttributionKeys], cookie_click_id: str) -> "_Lookups":
         click_ids = {key.click_id for key in keys if key.click_id}
         # The cookie is looked up only where no explicit click id comes first.
-        click_ids |= {key.cookie_click_id for key in keys if key.cookie_click_id and not key.click_id}
+        if cookie_click_id and not all(key.click_id for key in keys):
+            click_ids.add(cookie_click_id)
         public_ids = {key.offer for key in keys if key.offer and not key.click_id}
         codes = {key.referral_code.strip().upper() for key in keys if key.referral_code and not key.click_id}
         coupons = {key.coupon.strip().lower() for key in keys if key.coupon and not key.click_id}
@@ -208,7 +212,9 @@ def _click_check(click: ClickRow | None, *, advertiser_id: int, offer_public_id:
     return click
 
 
-def _attribute(advertiser: Advertiser, occurred_at: datetime, keys: AttributionKeys, found: _Lookups) -> Attribution:
+def _attribute(
+    advertiser: Advertiser, occurred_at: datetime, keys: AttributionKeys, cookie_click_id: str, found: _Lookups
+) -> Attribution:
     if keys.click_id:
         click = _click_check(found.clicks.get(keys.click_id), advertiser_id=advertiser.pk, offer_public_id=keys.offer)
         return _by_click(click, "click_id", occurred_at)
@@ -219,9 +225,9 @@ def _attribute(advertiser: Advertiser, occurred_at: datetime, keys: AttributionK
         if offer is None or offer.advertiser_id != advertiser.pk:
             raise ConversionNotFound("No such offer.", fields={"offer": ["No offer with this id is yours."]})
 
-    if keys.cookie_click_id:
+    if cookie_click_id:
         # The cookie is the visitor's, not the advertiser's input: a stale or foreign one is ignored.
-        click = found.clicks.get(keys.cookie_click_id)
+        click = found.clicks.get(cookie_click_id)
         if click is not None and offer is not None and click.offer_id == offer.pk:
             return _by_click(click, "cookie", occurred_at)
 
@@ -256,20 +262,20 @@ def _attribute(advertiser: Advertiser, occurred_at: datetime, keys: AttributionK
             fields={"click_id": ["Send click_id, or referral_code or coupon with offer."]},
         )
     return Attribution(
-        offer, None, None, UNATTRIBUTED, json.dumps({"step": "none", "cookie_seen": bool(keys.cookie_click_id)})
+        offer, None, None, UNATTRIBUTED, json.dumps({"step": "none", "cookie_seen": bool(cookie_click_id)})
     )
 
 
 def conversions_attribute(
-    *, advertiser: Advertiser, reports: list[tuple[datetime, AttributionKeys]]
+    *, advertiser: Advertiser, reports: list[tuple[datetime, AttributionKeys]], cookie_click_id: str = ""
 ) -> list[Attribution | DomainError]:
     """Attribute each (occurred_at, keys) by the priority above: its attribution, or the error that refuses it
     (input that names something unknown or not the advertiser's)."""
-    found = _Lookups.read([keys for _, keys in reports])
+    found = _Lookups.read([keys for _, keys in reports], cookie_click_id)
     attributions: list[Attribution | DomainError] = []
     for occurred_at, keys in reports:
         try:
-            attributions.append(_attribute(advertiser, occurred_at, keys, found))
+            attributions.append(_attribute(advertiser, occurred_at, keys, cookie_click_id, found))
         except DomainError as error:
             attributions.append(error)
     return attributions

@@ -9,9 +9,8 @@ of the same columns:
 - one conversion (`POST /v1/convert`, the postback, the pixel, a claim): a
   VALUES row of bound parameters, so the whole write is one round trip in
   autocommit, atomic without BEGIN and COMMIT (W2 pays for every trip);
-- many (a CSV chunk): COPY into a temporary table, which the statement
-  empties as it reads it (`DELETE ... RETURNING`), so a chunk is the same
-  few statements whatever its size.
+- many (a CSV chunk): COPY into a temporary table the statement reads, so a
+  chunk is the same few statements whatever its size.
 The click's sub ids are copied onto the row by the database on insert
 (migration conversions 0009), and the per-partner sums by statement-level
 triggers (migrations 0010, 0011): whoever inserts, nothing is forgotten.
@@ -57,10 +56,11 @@ _TYPES = [_FIELDS[name].db_type(connection) for name in ROW_COLUMNS]
 _VALUES_SOURCE = (
     f"SELECT * FROM (VALUES ({', '.join(f'%s::{kind}' for kind in _TYPES)})) AS input ({', '.join(ROW_COLUMNS)})"
 )
-_STAGE_SOURCE = f"DELETE FROM {_STAGE} RETURNING {', '.join(ROW_COLUMNS)}"
+_STAGE_SOURCE = f"SELECT {', '.join(ROW_COLUMNS)} FROM {_STAGE}"
+# Emptied before it is filled: a commit empties it, but one transaction may record several batches.
 _STAGE_CREATE = (
     f"CREATE TEMPORARY TABLE IF NOT EXISTS {_STAGE.removeprefix('pg_temp.')} ON COMMIT DELETE ROWS AS "
-    f"SELECT {', '.join(ROW_COLUMNS)} FROM {_TABLE} WITH NO DATA"
+    f"SELECT {', '.join(ROW_COLUMNS)} FROM {_TABLE} WITH NO DATA; DELETE FROM {_STAGE}"
 )
 _STAGE_COPY = f"COPY {_STAGE} ({', '.join(ROW_COLUMNS)}) FROM STDIN"
 
@@ -119,7 +119,6 @@ def conversion_rows_insert(
                     copy.write_row(row)
             # New external ids are the common case (a file imported again, or a race with the API, is
             # not): insert them plainly, and only when one is taken go again skipping the taken ones.
-            # The failed statement's emptying of the stage is undone with it.
             try:
                 with transaction.atomic():
                     cursor.execute(_MANY_NEW_SQL, shared)

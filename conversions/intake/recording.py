@@ -26,7 +26,6 @@ from conversions.intake.attribution import (
     OUTSIDE_WINDOW,
     UNATTRIBUTED,
     Attribution,
-    AttributionKeys,
     any_text_sql,
     conversions_attribute,
 )
@@ -125,9 +124,9 @@ def _json(value: dict, known: dict[tuple, str]) -> str:
 def conversion_row(
     report: ConversionReport,
     attribution: Attribution,
-    *,
     occurred_at: datetime,
     channel: str,
+    *,
     request: RequestMetadata,
     now: datetime,
     known: dict[tuple, str],
@@ -203,18 +202,8 @@ def conversions_record(
             resolved.append((index, _occurred_at_resolve(report.occurred_at, now=now, latest=latest)))
         except DomainError as error:
             recorded[index].error = error
-    keys = [
-        AttributionKeys(
-            click_id=reports[index].click_id,
-            cookie_click_id=cookie_click_id,
-            referral_code=reports[index].referral_code,
-            coupon=reports[index].coupon,
-            offer=reports[index].offer,
-        )
-        for index, _ in resolved
-    ]
     attributions = conversions_attribute(
-        advertiser=advertiser, reports=[(at, key) for (_, at), key in zip(resolved, keys, strict=True)]
+        advertiser=advertiser, reports=[(at, reports[index]) for index, at in resolved], cookie_click_id=cookie_click_id
     )
     request = request or RequestMetadata()
     rows: list[tuple] = []
@@ -225,13 +214,7 @@ def conversions_record(
             if isinstance(attribution, DomainError):
                 raise attribution
             row = conversion_row(
-                reports[index],
-                attribution,
-                occurred_at=occurred_at,
-                channel=channel,
-                request=request,
-                now=now,
-                known=known,
+                reports[index], attribution, occurred_at, channel, request=request, now=now, known=known
             )
         except DomainError as error:
             outcome.error = error
