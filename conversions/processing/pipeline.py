@@ -6,10 +6,8 @@ reward engine (rewards/grants.py) read what they need once for the set; the writ
 are COPY and one UPDATE (core/rows.py); postbacks follow.
 """
 
-import gc
 import logging
 from collections import Counter
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
@@ -22,6 +20,7 @@ from conversions.fraud.screening import conversions_screen
 from conversions.models import Conversion
 from conversions.processing.status import StatusWrites
 from conversions.rollups import rollup_earnings_add
+from core.garbage_collection import cyclic_gc_paused
 from core.rows import JsonOnce
 from referrals.models import Click, Offer
 from rewards.engine import FACTS_NAMES, ConversionFacts
@@ -181,7 +180,7 @@ def conversions_process_pending(
             return result
         result.last = (batch[-1].created_at, batch[-1].pk)
         try:
-            with transaction.atomic(), _cycle_collection_paused():
+            with transaction.atomic(), cyclic_gc_paused():
                 result.counts = conversions_settle(batch, now=now)
         except Exception:
             # Something in the batch failed: redo it one conversion at a time, each in its own savepoint, so
@@ -198,18 +197,3 @@ def conversions_process_pending(
                     counts["failed"] += 1
             result.counts = dict(counts)
     return result
-
-
-@contextmanager
-def _cycle_collection_paused():
-    # No cyclic GC while a batch runs: its thousands of short-lived objects would trigger collections that scan
-    # every object of the worker and free nothing (they live to the end of the batch). Reference counting still
-    # frees as usual, and the next collection after the batch finds any cycles.
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()

@@ -12,10 +12,8 @@ being the cursor: a second run of the job resumes after the last committed
 chunk, and a finished upload is never imported twice.
 """
 
-import gc
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
@@ -37,6 +35,7 @@ from conversions.uploads.rows import (
     upload_columns_check,
 )
 from core.errors import DomainError
+from core.garbage_collection import cyclic_gc_paused
 from core.money import money_quantize
 
 CHUNK_ROWS = 10_000
@@ -206,20 +205,6 @@ def upload_run(*, upload_id: int, now: datetime | None = None) -> ConversionUplo
     return upload
 
 
-@contextmanager
-def _cyclic_gc_paused() -> Iterator[None]:
-    """An import makes and drops millions of small objects (cells, reports, rows) that reference counting
-    frees; the cyclic collector's full passes over them freed nothing and were over half of its Python
-    time (W5)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 def _rows_import(*, upload: ConversionUpload, table: CsvTable, now: datetime) -> None:
     conversions = upload.kind == ConversionUpload.Kind.CONVERSIONS
     apply = _conversion_chunk_import if conversions else _adjustment_chunk_apply
@@ -234,7 +219,7 @@ def _rows_import(*, upload: ConversionUpload, table: CsvTable, now: datetime) ->
             return rows, {}
         return rows, {"checked": conversion_rows_check(upload=upload, rows=rows, seen=seen)}
 
-    with _cyclic_gc_paused(), ThreadPoolExecutor(max_workers=1, thread_name_prefix="csv-read") as reader:
+    with cyclic_gc_paused(), ThreadPoolExecutor(max_workers=1, thread_name_prefix="csv-read") as reader:
         upcoming = reader.submit(read_next)
         while (chunk := upcoming.result())[0] is not None:
             rows, checked = chunk
