@@ -24,13 +24,17 @@ def _advertiser_authenticated(credential: str, advertiser_for, refusal: str):
     return AdvertiserPrincipal(advertiser), advertiser
 
 
+def bearer_credential(request) -> str:
+    """The credential of `Authorization: Bearer <credential>`, or "" for another scheme or none."""
+    scheme, _, credential = authentication.get_authorization_header(request).decode("latin-1").partition(" ")
+    return credential.strip() if scheme.lower() == "bearer" else ""
+
+
 class AdvertiserKeyAuthentication(authentication.BaseAuthentication):
     """`Authorization: Bearer <advertiser API key>`."""
 
     def authenticate(self, request):
-        scheme, _, key = authentication.get_authorization_header(request).decode("latin-1").partition(" ")
-        key = key.strip() if scheme.lower() == "bearer" else ""
-        return _advertiser_authenticated(key, advertiser_for_api_key, "Invalid API key.")
+        return _advertiser_authenticated(bearer_credential(request), advertiser_for_api_key, "Invalid API key.")
 
     def authenticate_header(self, request):
         return 'Bearer realm="affitrack"'

@@ -11,7 +11,7 @@ from rest_framework.filters import OrderingFilter
 from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import IsAuthenticated
 
-from conversions.intake.authentication import AdvertiserKeyAuthentication
+from conversions.intake.authentication import AdvertiserKeyAuthentication, bearer_credential
 from conversions.intake.serializers import (
     ClickSerializer,
     ConversionSerializer,
@@ -30,11 +30,9 @@ class PartnerTokenAuthentication(authentication.BaseAuthentication):
     """`Authorization: Bearer <partner API token>`: the partner's user, with `request.auth` the Partner."""
 
     def authenticate(self, request):
-        header = authentication.get_authorization_header(request).decode("latin-1")
-        scheme, _, token = header.partition(" ")
-        token = token.strip()
+        token = bearer_credential(request)
         # Other schemes and advertiser keys are someone else's to check.
-        if scheme.lower() != "bearer" or not token.startswith(TOKEN_PREFIX):
+        if not token.startswith(TOKEN_PREFIX):
             return None
         partner = partner_for_api_token(token)
         if partner is None:
