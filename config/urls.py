@@ -10,10 +10,10 @@ from referrals.views import click_redirect, home_for_role
 register_converter(TextConverter, "text")
 
 # Under /v1/ errors answer in the API's JSON shape; an outage answers 503 with Retry-After.
-handler400 = "core.http_errors.bad_request"
-handler403 = "core.http_errors.permission_denied"
-handler404 = "core.http_errors.page_not_found"
-handler500 = "core.http_errors.server_error"
+handler400 = "core.api_errors.bad_request"
+handler403 = "core.api_errors.permission_denied"
+handler404 = "core.api_errors.page_not_found"
+handler500 = "core.api_errors.server_error"
 
 urlpatterns = [
     path("c/<text:code>", click_redirect, name="click"),

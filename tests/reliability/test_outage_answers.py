@@ -12,8 +12,7 @@ import redis
 from django.db import OperationalError
 from django.test import RequestFactory
 
-from core.api_errors import api_exception_handler
-from core.http_errors import server_error
+from core.api_errors import api_exception_handler, server_error
 from core.outages import outage_is, outages_ride_out
 from tests.reliability.conftest import ROOT
 
