@@ -1,8 +1,5 @@
-"""The scheduled jobs, for rq's cron scheduler: `manage.py rqcron config.cron` (the Procfile's `scheduler:`).
-
-Each job is safe to run twice and to overlap with itself (rows are taken with
-SKIP LOCKED and re-checked under their lock), so a missed or doubled tick
-costs nothing.
+"""The scheduled jobs, for rq's cron scheduler (the Procfile's `scheduler:`). Each is safe to run twice and to
+overlap with itself (rows are taken with SKIP LOCKED and re-checked under their lock): a missed tick costs nothing.
 """
 
 from rq import cron
@@ -14,8 +11,7 @@ from conversions.processing.jobs import (
 )
 from rewards.jobs import approve_due_rewards
 
-# The sweeper: pending conversions whose per-conversion job was lost or that
-# arrived faster than one job each can take, processed in batches.
+# The sweeper: pending conversions whose job was lost or that came faster than one job each can take.
 cron.register(process_pending_conversions, "default", interval=60, job_timeout=600)
 # Conversions waiting for an exchange rate; loading rates also triggers this at once.
 cron.register(process_conversions_waiting_for_rates, "default", cron="17 * * * *", job_timeout=600)

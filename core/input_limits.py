@@ -1,9 +1,7 @@
 """Limits on what a request may carry, checked before anything reaches PostgreSQL.
 
-Each of these once answered 500: a JSON number too large for a float (`1e400` is Infinity, which jsonb
-refuses), arrays nested 5,000 deep (RecursionError), NUL in a URL (PostgreSQL text cannot hold it). Now
-each is bad input: 400 (404 for a URL that can name nothing). Also: strict ISO 8601 times, repeated
-query parameters, page_size.
+Each once answered 500: a JSON number that overflows to Infinity (jsonb refuses it), arrays nested 5,000 deep,
+NUL in a URL. Now each is a 400 (404 for a URL). Also: strict ISO 8601 times, repeated parameters, page_size.
 """
 
 import codecs
@@ -16,23 +14,21 @@ from django.conf import settings
 from django.urls.converters import StringConverter
 from rest_framework import exceptions, parsers, serializers
 
-NUL = "\x00"
+from core.postgres_text import NUL
+
 # Deeper than this a request body is refused outright; `meta`, stored and shown back, gets less.
 BODY_MAX_DEPTH = 32
 META_MAX_DEPTH = 8
 # Nothing before this can be a conversion we track; earlier dates are typos or epoch zero.
 OCCURRED_AT_EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
-_ISO_8601 = re.compile(
-    r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}(:\d{2}([.,]\d{1,9})?)?([Zz]|[+-]\d{2}(:?\d{2})?)",
-    re.ASCII,
-)
+_ISO_8601 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}(:\d{2}([.,]\d{1,9})?)?([Zz]|[+-]\d{2}(:?\d{2})?)", re.ASCII)
 
 
 class TextConverter(StringConverter):
     """`<text:name>` in a URL: like `<str:>`, but a segment holding NUL matches nothing (a 404), since no
     link code or external id we store can contain it."""
 
-    regex = "[^/\x00]+"
+    regex = f"[^/{NUL}]+"
 
 
 def json_depth(value) -> int:
@@ -40,11 +36,9 @@ def json_depth(value) -> int:
     deepest, stack = 0, [(value, 1)]
     while stack:
         item, depth = stack.pop()
-        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
-        if children is None:
-            continue
-        deepest = max(deepest, depth)
-        stack.extend((child, depth + 1) for child in children)
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
     return deepest
 
 

@@ -8,17 +8,14 @@ from redis.exceptions import RedisError
 from core.redis_connection import job_queue, redis_for_queue
 
 log = logging.getLogger(__name__)
-
-
 COALESCE_SECONDS = 60
 
 
 def job_enqueue_on_commit(func, *args, queue_name: str = "default", coalesce_key: str = "", **kwargs) -> None:
     """Run `func(*args)` (ids, never objects) on a worker once the current transaction commits.
 
-    With `coalesce_key`, only when no job with that key is waiting (one SET NX). The job calls
-    `job_coalesce_release(key)` before it reads its work, so work committed after that asks for a new job;
-    the key expires after COALESCE_SECONDS in case the job was lost (the sweepers cover that gap).
+    With `coalesce_key`, only when no job with that key is waiting (SET NX); the job releases the key before it
+    reads its work (`job_coalesce_release`), and it expires after COALESCE_SECONDS in case the job was lost.
     """
 
     def enqueue() -> None:
@@ -27,8 +24,7 @@ def job_enqueue_on_commit(func, *args, queue_name: str = "default", coalesce_key
                 return  # a job is waiting already and will see this work
             job_queue(queue_name).enqueue(func, *args, **kwargs)
         except RedisError:
-            # The work is committed and findable (a pending conversion, a queued upload); the
-            # scheduled sweepers pick it up once Redis is back. The request must not fail for it.
+            # The work is committed and findable: the sweepers pick it up once Redis is back; the request must not fail.
             log.warning("enqueue failed, left for the sweeper", extra={"job": func.__name__, "job_args": args})
 
     transaction.on_commit(enqueue)

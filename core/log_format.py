@@ -1,8 +1,5 @@
-"""Structured logs: one JSON object a line (or readable lines in development), with the request id,
-conversion id and job id bound by whoever knows them. Standard-library loggers go through the same chain.
-
-The request id is taken from X-Request-ID when sane, bound into every log line, and echoed back.
-"""
+"""Structured logs: one JSON object a line (or readable lines in development), standard-library loggers too,
+with the request id (X-Request-ID when sane, echoed back) bound into every line."""
 
 import re
 import uuid
@@ -56,8 +53,7 @@ class RequestIdMiddleware:
     def __call__(self, request):
         incoming = request.headers.get("X-Request-ID", "")
         request.request_id = incoming if _SANE.match(incoming) else uuid.uuid4().hex
-        # Cleared at the start, not the end: Django logs a 4xx or 5xx after the middleware returns,
-        # and that line should still carry the id.
+        # Cleared at the start, not the end: Django logs a 4xx or 5xx after the middleware returns, with the id.
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request.request_id)
         response = self.get_response(request)

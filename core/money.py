@@ -1,8 +1,5 @@
-"""Money: amounts are Decimals in an ISO 4217 currency, quantized to its minor unit.
-
-The one rounding rule: ROUND_HALF_UP at the currency's minor unit (USD 2,
-JPY 0, KWD 3), applied once where an amount enters or is computed.
-"""
+"""Money: Decimals in an ISO 4217 currency. The one rounding rule: ROUND_HALF_UP at the currency's minor unit
+(USD 2, JPY 0, KWD 3), applied once where an amount enters or is computed."""
 
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 

@@ -1,12 +1,9 @@
-"""PostgreSQL or Redis unreachable: what counts as an outage, and how a long-running process rides one out.
-
-The worker, the scheduler and the click flusher must outlive a restart of either service (under honcho one
-exiting process stops the others): each waits with a growing delay, logs the outage's start and end once.
-"""
+"""PostgreSQL or Redis unreachable: what counts as an outage, and how a long-running process rides one out
+(under honcho one exiting process stops the others): it waits with backoff, logging start and end once."""
 
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import TypeVar
 
 import psycopg
@@ -41,14 +38,6 @@ def outage_is(error: BaseException) -> bool:
 
 def outage_service(error: BaseException) -> str:
     return "Redis" if isinstance(error, redis.exceptions.RedisError) else "PostgreSQL"
-
-
-def backoff_delays(*, first: float = 0.5, longest: float = 30.0) -> Iterator[float]:
-    """0.5 s, 1 s, 2 s, ... up to `longest`: quick to notice a blip, gentle on a service that stays down."""
-    delay = first
-    while True:
-        yield delay
-        delay = min(delay * 2, longest)
 
 
 class OutageLog:
@@ -105,12 +94,9 @@ def outages_ride_out(
     outage: OutageLog | None = None,
 ) -> T | None:
     """Call `step` until it gets through without an outage; returns its result (None if asked to stop first).
-
-    Anything that is not an outage is raised: a bug should stop the process loudly, not loop. `outage`: the
-    log of an outage the caller has met already.
-    """
+    A bug is raised: it should stop the process loudly, not loop. `outage`: one the caller has met already."""
     outage = outage or OutageLog(process)
-    delays = backoff_delays()
+    delay = 0.5  # doubling up to 30 s: quick to notice a blip, gentle on a service that stays down
     while not stopping():
         try:
             result = step()
@@ -119,7 +105,8 @@ def outages_ride_out(
                 raise
             outage.failed(error)
             connections_drop()
-            sleep(next(delays))
+            sleep(delay)
+            delay = min(delay * 2, 30.0)
             continue
         outage.recovered()
         return result

@@ -1,8 +1,5 @@
-"""One Redis client (and so one connection pool) per process and queue config.
-
-`django_rq.get_connection()` builds a new client and pool on every call: each click paid a connect and a
-handshake (57% of its time, docs/performance.md). Keyed by process id, since gunicorn forks after loading
-the app, and by the queue's URL, so a settings change (the reliability tests' Redis) gets its own client.
+"""One Redis client (and pool) per process and queue config: `django_rq.get_connection()` builds a new one per
+call, 57% of a click's time (docs/performance.md). Keyed by pid (gunicorn forks after loading the app) and URL.
 """
 
 import os

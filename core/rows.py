@@ -1,19 +1,14 @@
 """The row writer: COPY in, one UPDATE from a COPY-filled temp table, rows created-or-locked in two statements.
 
-Every set-based service writes through here, whether its batch holds one row or
-thousands. Django's bulk_create and bulk_update build model instances and (with
-psycopg's client-side binding) quote every value into the SQL text in Python;
-for a 1,000-conversion batch that was most of its time. COPY streams the rows.
-
-Rows given as tuples go through psycopg's dumpers. Callers that keep rows as
-COPY text (a buffer, a staged file) make each line with `copy_line`, the one
-text encoder here, and send them with `copy_lines`. PostgreSQL only.
+Every set-based service writes through here: bulk_create and bulk_update quote every value into the SQL in
+Python, most of a 1,000-conversion batch's time, where COPY streams the rows. PostgreSQL only.
 """
 
 import hashlib
 from collections.abc import Iterable
 from datetime import date, datetime, time
 from decimal import Decimal
+from itertools import islice
 from types import SimpleNamespace
 from uuid import UUID
 
@@ -22,8 +17,7 @@ from django.db import connection, models
 
 COPY_NULL = "\\N"
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-# A value as JSON text, not yet escaped for COPY. One encoder for every JSON value: json.dumps(cls=...) builds
-# a new one per call. Dates, Decimals and UUIDs as Django's JSONField stores them.
+# A value as JSON text (not yet escaped for COPY), as JSONField stores it; one encoder, json.dumps makes one a call.
 copy_json = DjangoJSONEncoder().encode
 # Lines sent to the server per write: it stores them while the next ones are made.
 _LINES_PER_WRITE = 1000
@@ -61,11 +55,7 @@ _ENCODERS = {
 
 
 def copy_text(value) -> str:
-    """One value in COPY's text format: NULL as \\N, booleans as t/f, text with its backslash escapes.
-
-    Numbers, dates and UUIDs as PostgreSQL reads them back; a dict or list as JSON (for json/jsonb columns).
-    Text cannot hold NUL, so a string with one is refused rather than cut short.
-    """
+    """One value in COPY's text format (a dict or list as JSON); a string holding NUL is refused, not cut short."""
     if value is None:
         return COPY_NULL
     encode = _ENCODERS.get(type(value))
@@ -84,22 +74,14 @@ def copy_line(values: Iterable) -> str:
 
 def copy_lines(statement: str, lines: Iterable[str]) -> None:
     """Run a `COPY ... FROM STDIN` fed with ready lines (copy_line), a thousand per write."""
+    lines = iter(lines)
     with connection.cursor() as cursor, cursor.cursor.copy(statement) as copy:
-        batch = []
-        for line in lines:
-            batch.append(line)
-            if len(batch) == _LINES_PER_WRITE:
-                copy.write("".join(batch))
-                batch = []
-        if batch:
+        while batch := list(islice(lines, _LINES_PER_WRITE)):
             copy.write("".join(batch))
 
 
 def instance_new(model, *, related: dict | None = None, **values):
-    """`model(**values)` by the positional path of Model.__init__, several times faster (a batch makes one per row).
-
-    Fields not given get their defaults; `related` sets cached related objects ({"offer": offer}) by field name.
-    """
+    """`model(**values)` by Model.__init__'s faster positional path; `related` sets cached related objects."""
     instance = model(
         *(
             values.pop(field.attname) if field.attname in values else field.get_default()
@@ -152,8 +134,7 @@ def _json_texts(values, positions: list[int], json_once: JsonOnce | None) -> lis
 
 
 def _rows_write(statement: str, rows: Iterable) -> None:
-    # Tuples go to psycopg's own C dumpers (write_row): for a batch's ten thousand values several times
-    # faster than text made in Python. Lines already made as text (copy_line) go by `copy_lines`.
+    # Tuples go to psycopg's own C dumpers (write_row): several times faster than text made in Python.
     with connection.cursor() as cursor, cursor.cursor.copy(statement) as copy:
         for row in rows:
             copy.write_row(row)
@@ -161,9 +142,7 @@ def _rows_write(statement: str, rows: Iterable) -> None:
 
 def rows_copy(model, fields: list[str], rows: Iterable[tuple], *, json_once: JsonOnce | None = None) -> None:
     """COPY rows (tuples of `fields`, by attname) into the model's table; omitted fields get their defaults.
-
-    A JSON field's value is an object (encoded here, once per object with `json_once`) or its JSON text.
-    """
+    A JSON field's value is an object (encoded here, once per object with `json_once`) or its JSON text."""
     by_name = {field.attname: field for field in model._meta.concrete_fields}
     given = [by_name[name] for name in fields]
     # As bulk_create fills them: the field's default, "" for text, else NULL.
@@ -210,11 +189,10 @@ def rows_update(model, fields: list[str], objects, *, json_once: JsonOnce | None
 
 
 def rows_lock(model, key_fields: list[str], keys: set[tuple], *, fill: dict, read: list[str]) -> dict:
-    """The rows with these keys, created (with `fill`) where missing, then locked in id order and read.
+    """{key: namespace of pk and `read`} of the rows with these keys, created (with `fill`) where missing.
 
-    Two statements for any number of keys. Locking in id order means two batches wanting some of the
-    same rows never deadlock; the locks hold to the end of the transaction, so what was read stays
-    true until our own writes (`rows_update`) commit. Returns {key: namespace of pk and `read`}.
+    Locked in id order, so two batches wanting some of the same rows never deadlock; the locks hold to the end
+    of the transaction, so what was read stays true until our own writes (`rows_update`) commit.
     """
     if not keys:
         return {}

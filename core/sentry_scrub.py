@@ -5,15 +5,11 @@ import re
 _SECRET_PARAMS = re.compile(r"((?:^|[?&])(?:token|signature|api_key|key)=)[^&#]*", re.IGNORECASE)
 
 
-def url_scrub(text: str) -> str:
-    return _SECRET_PARAMS.sub(r"\1[redacted]", text)
-
-
 def sentry_before_send(event: dict, hint: dict) -> dict:
     request = event.get("request") or {}
     for field in ("url", "query_string"):
         if isinstance(request.get(field), str):
-            request[field] = url_scrub(request[field])
+            request[field] = _SECRET_PARAMS.sub(r"\1[redacted]", request[field])
     headers = request.get("headers") or {}
     for name in list(headers):
         if name.lower() in ("authorization", "affitrack-signature", "cookie"):

@@ -1,7 +1,6 @@
 """`manage.py run_scheduler config.cron`: `rqcron` that rides out Redis outages (the Procfile's scheduler).
 
-rq's cron scheduler ends on the first Redis error; here it starts again once Redis answers. A tick missed
-during the outage costs nothing: every scheduled job is safe to miss once and to run twice (config/cron.py).
+rq's cron scheduler ends on the first Redis error; here it starts again once Redis answers (config/cron.py).
 """
 
 import logging

@@ -1,14 +1,11 @@
 """`manage.py run_worker [queues] [--with-scheduler]`: `rqworker` that rides out Redis and PostgreSQL outages.
 
-RQ's own loop quits on the first error it does not expect (a Redis restart under its heartbeat, say),
-and the process ends. Here, when it quits without being asked to, we wait with backoff until Redis and
-PostgreSQL answer again and start a new worker. Jobs that meet a database outage are retried
-(core/outages.py: job_retry_on_outage) instead of failing.
+RQ's loop quits on the first error it does not expect (a Redis restart under its heartbeat): when it quits
+unasked, we wait until both services answer and start a new worker. Jobs that meet an outage are retried.
 """
 
 import signal
 import time
-from functools import partial
 
 from django.core.management.base import BaseCommand
 from django_rq.utils import reset_db_connections
@@ -29,11 +26,10 @@ class OutlastingWorker(Worker):
         self.stop_asked = True
         super().request_stop(signum, frame)
 
-
-def services_check(worker: Worker) -> None:
-    """Raise if Redis or PostgreSQL does not answer."""
-    worker.connection.ping()
-    database_ping()
+    def services_check(self) -> None:
+        """Raise if Redis or PostgreSQL does not answer."""
+        self.connection.ping()
+        database_ping()
 
 
 class Command(BaseCommand):
@@ -58,9 +54,9 @@ class Command(BaseCommand):
                     raise
             if worker.stop_asked or burst:
                 return
-            # RQ's loop quit on an error it logged. Wait for both services, then start again; meanwhile
-            # a stop request simply ends the process (RQ's handlers would ask Redis for the worker's state).
+            # RQ's loop quit on an error it logged: wait for both services, meanwhile a stop request simply
+            # ends the process (RQ's handlers would ask Redis for the worker's state).
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             signal.signal(signal.SIGINT, signal.SIG_DFL)
-            outages_ride_out(partial(services_check, worker), process="worker")
+            outages_ride_out(worker.services_check, process="worker")
             time.sleep(0.5)  # an unexpected error with both services up: do not spin
