@@ -70,11 +70,7 @@ SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000 if SECURE_
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_PRELOAD = SECURE_HTTPS
 if env.bool("TRUST_X_FORWARDED_PROTO", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-SECURE_CONTENT_TYPE_NOSNIFF = True
-SECURE_REFERRER_POLICY = "same-origin"
-SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
-X_FRAME_OPTIONS = "DENY"
-SESSION_COOKIE_HTTPONLY = True
+# Django's defaults send nosniff, a same-origin Referrer-Policy and COOP, X-Frame-Options DENY, HttpOnly sessions.
 # Content-Security-Policy: scripts only from our own static files (no inline script anywhere,
 # Swagger UI included); inline style attributes are allowed (the admin uses them).
 CONTENT_SECURITY_POLICY = {
@@ -126,9 +122,7 @@ REDIS_URL = _service_url("REDIS_URL")
 RQ_QUEUES = {"default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 300}}
 RQ = {"COMMIT_MODE": "auto"}  # we enqueue with transaction.on_commit ourselves
 
-LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
-USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
@@ -139,7 +133,6 @@ MEDIA_ROOT = env.str("MEDIA_ROOT", default=str(BASE_DIR / "media"))
 # The largest CSV an advertiser may upload, in bytes.
 CSV_UPLOAD_MAX_BYTES = env.int("CSV_UPLOAD_MAX_BYTES", default=20 * 1024 * 1024)
 
-LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
 
