@@ -1,13 +1,7 @@
 """Recording reported conversions, whatever the channel: attribute them, store them `pending`, enqueue processing.
 
-`POST /v1/convert`, the postback, the pixel, an approved claim and every CSV
-row (an advertiser's or a staff upload) become the same `ConversionReport`,
-and `conversions_record` records any number of them in a constant number of
-statements: the attribution's reads (conversions/intake/attribution.py), one
-insert of the conversions with their first status changes and rollup counts
-(conversions/intake/conversion_rows.py), and, only for external ids that were
-already taken, one read of the first conversions. The API records a list of
-one, the CSV import a chunk.
+Every channel's report is a `ConversionReport`; `conversions_record` records any number in a constant number of
+statements (attribution's reads, conversion_rows.py's one insert, and a read of the first conversions of repeats).
 """
 
 import json
@@ -65,11 +59,8 @@ class ConversionReport:
 
 @dataclass(slots=True)
 class Recorded:
-    """What recording one report did: its conversion and whether it is new, or the error that refused it.
-
-    A repeated external id is not an error: it answers with the first conversion, also when the
-    repeat would no longer attribute or validate.
-    """
+    """One report's conversion and whether it is new, or the error that refused it; a repeated external id
+    answers with the first conversion, even when the repeat would no longer attribute or validate."""
 
     conversion_id: UUID | None = None
     created: bool = False
@@ -131,8 +122,7 @@ def conversion_row(
     now: datetime,
     known: dict[tuple, str],
 ) -> tuple:
-    """The new conversion's values (conversion_rows.ROW_COLUMNS) for an attributed report; `known` remembers
-    the JSON of objects that repeat."""
+    """The new conversion's values (conversion_rows.ROW_COLUMNS); `known` remembers the JSON of repeated objects."""
     currency = report.currency or attribution.offer.currency
     try:
         amount = money_quantize(report.amount, currency)
@@ -187,12 +177,8 @@ def conversions_record(
     actor_id: int | None = None,
     now: datetime | None = None,
 ) -> list[Recorded]:
-    """Store each report once per (advertiser, external_id); what happened to each, in the order given.
-
-    The unique constraint decides a repeat, also when many requests race. `request` is the
-    reporting request's metadata, `cookie_click_id` its click cookie (the pixel), `actor_id` who
-    is recorded on the first status changes (the uploader of a file).
-    """
+    """Store each report once per (advertiser, external_id) (the unique constraint decides, races included);
+    what happened to each, in order. `actor_id` is recorded on the first status changes (a file's uploader)."""
     now = now or timezone.now()
     recorded = [Recorded() for _ in reports]
     resolved: list[tuple[int, datetime]] = []
@@ -249,7 +235,6 @@ def conversions_record(
 
 
 def _conversion_ids(advertiser: Advertiser, external_ids: set[str]) -> dict[str, UUID]:
-    """The advertiser's conversions with these external ids, in one query."""
     any_ids, param = any_text_sql(external_ids)
     with connection.cursor() as cursor:
         cursor.execute(
@@ -282,10 +267,7 @@ def conversion_record(
     cookie_click_id: str = "",
     now: datetime | None = None,
 ) -> tuple[Conversion, bool]:
-    """Record one report (conversions_record with a list of one); the conversion and whether it is new.
-
-    Raises the error that refused the report.
-    """
+    """Record one report (a list of one): the conversion and whether it is new, or raise what refused it."""
     now = now or timezone.now()
     [outcome] = conversions_record(
         advertiser=advertiser,

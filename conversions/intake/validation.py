@@ -1,5 +1,4 @@
-"""The rules a reported conversion's fields must meet, whatever carried them: pure functions that the API
-serializer and the CSV importer both call, each raising `FieldInvalid` with the message a user sees."""
+"""The rules of a reported conversion's fields, for the API serializer and the CSV importer alike."""
 
 import json
 from decimal import Decimal
@@ -29,7 +28,7 @@ TEXT_MAX_LENGTHS = {
 
 
 class FieldInvalid(ValueError):
-    """One field's value breaks a rule; the message is for the user."""
+    """One field's value breaks a rule; the message is the user's."""
 
 
 def amount_validate(value) -> Decimal:

@@ -85,12 +85,8 @@ class IngestionView(APIView):
             if isinstance(exc, exceptions.PermissionDenied) and advertiser is not None:
                 # Only a postback's sender allowlist refuses an authenticated caller; logged as its own reason.
                 logged = SignatureRefused(str(exc.detail), code=RequestLogEntry.Reason.IP_NOT_ALLOWED)
-            failure_log(
-                advertiser=advertiser,
-                intake=IntakeRequest.of(self.request, self.channel),
-                payload=self.payload(),
-                error=logged,
-            )
+            intake = IntakeRequest.of(self.request, self.channel)
+            failure_log(advertiser=advertiser, intake=intake, payload=self.payload(), error=logged)
         return super().handle_exception(exc)
 
     def payload(self) -> dict:
@@ -105,24 +101,18 @@ class IngestionView(APIView):
     def respond_with_conversion(self, request, data: dict) -> Response:
         intake = IntakeRequest.of(request, self.channel)
         conversion, created = report_intake(advertiser=request.auth, data=data, intake=intake)
-        # Rewards are made by the processing job, enqueued on commit a moment ago: a new
-        # conversion has none yet, so the reward lookup would be a query for nothing.
+        # A new conversion has no reward yet (the processing job makes it): no query for one.
         context = {"rewards_by_conversion": {}} if created else {}
-        return Response(
-            ConversionSerializer(conversion, context=context).data,
-            status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK,
-        )
+        answer = status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK
+        return Response(ConversionSerializer(conversion, context=context).data, status=answer)
 
     def idempotently(self, request, handle) -> Response:
         key = request.headers.get("Idempotency-Key", "").strip()
         if not key:
             return handle()
+        fingerprint = request_fingerprint(request.method, request.get_full_path(), request.body)
         return idempotent_call(
-            advertiser=request.auth,
-            key=key,
-            fingerprint=request_fingerprint(request.method, request.get_full_path(), request.body),
-            now=timezone.now(),
-            handle=handle,
+            advertiser=request.auth, key=key, fingerprint=fingerprint, now=timezone.now(), handle=handle
         )
 
 

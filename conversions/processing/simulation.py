@@ -1,8 +1,5 @@
-"""Rule simulation for staff: run a draft or changed reward rule over past conversions, write nothing.
-
-It lives in `conversions` because it reads conversions; the arithmetic is
-`rewards.selectors.rule_simulate`, which sees only plain facts.
-"""
+"""Rule simulation for staff: a draft or changed reward rule over past conversions, writing nothing. Here because it
+reads conversions; the arithmetic is `rewards.selectors.rule_simulate`, which sees only plain facts."""
 
 from datetime import datetime, timedelta
 
