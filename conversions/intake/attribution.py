@@ -116,28 +116,20 @@ def click_rows_for_ids(click_ids: Collection[str]) -> dict[str, ClickRow]:
     return clicks
 
 
-def _click_explanation(step: str, click_id: str, click_at: datetime, window_days: int, age: int, within: bool) -> str:
-    """A click step's explanation as JSON, written out (json.dumps cost more than the rest of attributing a row);
-    click ids are ours (hex), any other text goes through json."""
-    click_id = f'"{click_id}"' if click_id.isalnum() and click_id.isascii() else json.dumps(click_id)
-    return (
-        f'{{"step": "{step}", "click_id": {click_id}, "click_at": "{click_at.isoformat()}", '
-        f'"window_days": {window_days}, "age_seconds": {age}, "within_window": {"true" if within else "false"}}}'
-    )
-
-
 def _by_click(click: ClickRow, step: str, occurred_at: datetime) -> Attribution:
+    """The explanation is JSON written out (json.dumps cost more than the rest of attributing a CSV row); click
+    ids are ours (hex), any other text goes through json."""
     row = click.row
-    click_at, window_days = click.created_at, row[_WINDOW]
+    click_at, window_days, click_id = click.created_at, row[_WINDOW], row[_CLICK_ID]
     age = occurred_at - click_at
     within = timedelta(0) <= age <= timedelta(days=window_days)
-    explanation = _click_explanation(step, row[_CLICK_ID], click_at, window_days, int(age.total_seconds()), within)
+    click_id = f'"{click_id}"' if click_id.isalnum() and click_id.isascii() else json.dumps(click_id)
+    explanation = (
+        f'{{"step": "{step}", "click_id": {click_id}, "click_at": "{click_at.isoformat()}", "window_days": '
+        f'{window_days}, "age_seconds": {int(age.total_seconds())}, "within_window": {"true" if within else "false"}}}'
+    )
     offer = offer_for_id(row[_CLICK_OFFER])
     return Attribution(offer, row[_CLICK_PARTNER], click, "" if within else OUTSIDE_WINDOW, explanation)
-
-
-def _by_partner(offer: Offer, partner_id: int, step: str, code: str) -> Attribution:
-    return Attribution(offer, partner_id, None, "", json.dumps({"step": step, step: code, "partner_id": partner_id}))
 
 
 @dataclass
@@ -154,7 +146,8 @@ class _Lookups:
         """One per offer and code, shared (read only) by every report naming it."""
         key = (offer.pk, step, code)
         if key not in self.by_code:
-            self.by_code[key] = _by_partner(offer, partner_id, step, code)
+            explanation = json.dumps({"step": step, step: code, "partner_id": partner_id})
+            self.by_code[key] = Attribution(offer, partner_id, None, "", explanation)
         return self.by_code[key]
 
     @classmethod

@@ -79,14 +79,6 @@ _STATUS = ROW_COLUMNS.index("status")
 _PARTNER = ROW_COLUMNS.index("partner_id")
 
 
-def _occurred_at_resolve(occurred_at: datetime | None, *, now: datetime, latest: datetime) -> datetime:
-    """When the conversion happened: as reported (not after `latest`, now and a tolerance), else now."""
-    occurred_at = occurred_at or now
-    if occurred_at > latest:
-        raise ConversionInvalid("occurred_at is in the future.", fields={"occurred_at": ["Must not be in the future."]})
-    return occurred_at
-
-
 def _visitor_metadata(report: ConversionReport, request: RequestMetadata) -> RequestMetadata:
     """The visitor's metadata: a server-to-server report may carry the visitor's IP and user agent."""
     if not report.ip and not report.user_agent:
@@ -183,11 +175,12 @@ def conversions_record(
     recorded = [Recorded() for _ in reports]
     resolved: list[tuple[int, datetime]] = []
     latest = now + timedelta(seconds=settings.CONVERSION_FUTURE_TOLERANCE_SECONDS)
-    for index, report in enumerate(reports):
-        try:
-            resolved.append((index, _occurred_at_resolve(report.occurred_at, now=now, latest=latest)))
-        except DomainError as error:
-            recorded[index].error = error
+    for index, report in enumerate(reports):  # when it happened: as reported (not after `latest`), else now
+        if report.occurred_at and report.occurred_at > latest:
+            future = {"occurred_at": ["Must not be in the future."]}
+            recorded[index].error = ConversionInvalid("occurred_at is in the future.", fields=future)
+        else:
+            resolved.append((index, report.occurred_at or now))
     attributions = conversions_attribute(
         advertiser=advertiser, reports=[(at, reports[index]) for index, at in resolved], cookie_click_id=cookie_click_id
     )

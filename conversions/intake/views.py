@@ -33,16 +33,19 @@ from referrals.request_metadata import client_ip
 from referrals.selectors import offer_for_public_id
 from referrals.services import address_allowed, click_cookie_name
 
+# core/openapi.py documents 404 (and an Idempotency-Key's 409) for every operation.
 ERROR_RESPONSES = {
     400: OpenApiResponse(description='Invalid input: `{"error": {"code", "message", "fields"}}`'),
     401: OpenApiResponse(description="No valid credentials, or a bad, stale or replayed signature."),
-    404: OpenApiResponse(description="Not found, or not yours."),
 }
-IDEMPOTENCY_HEADER = OpenApiParameter(
-    "Idempotency-Key",
-    OpenApiTypes.STR,
-    OpenApiParameter.HEADER,
-    description="Replays the first answer for the same key and body (24 h); 422 for another body, 409 in flight.",
+
+
+def _header(name: str, description: str) -> OpenApiParameter:
+    return OpenApiParameter(name, OpenApiTypes.STR, OpenApiParameter.HEADER, description=description)
+
+
+IDEMPOTENCY_HEADER = _header(
+    "Idempotency-Key", "Replays the first answer for the same key and body (24 h); 422 for another body, 409 in flight."
 )
 POSTBACK_RESPONSES = {
     202: ConversionSerializer,
@@ -53,8 +56,7 @@ POSTBACK_RESPONSES = {
 
 
 def _signature_parameter(signed: str) -> OpenApiParameter:
-    description = f"`t=<unix>,v1=<hmac-sha256 hex of '<t>.{signed}'>`"
-    return OpenApiParameter(SIGNATURE_HEADER, OpenApiTypes.STR, OpenApiParameter.HEADER, description=description)
+    return _header(SIGNATURE_HEADER, f"`t=<unix>,v1=<hmac-sha256 hex of '<t>.{signed}'>`")
 
 
 class PlainTextRenderer(renderers.BaseRenderer):
@@ -125,7 +127,6 @@ class ConvertView(IngestionView):
         responses={
             202: ConversionSerializer,
             200: OpenApiResponse(ConversionSerializer, description="The external id was reported before."),
-            409: OpenApiResponse(description="A request with this Idempotency-Key is in flight."),
             422: OpenApiResponse(description="This Idempotency-Key was used with another body."),
             **ERROR_RESPONSES,
         },
