@@ -142,9 +142,8 @@ SAMPLE_PAYLOAD = {
 
 def partners_with_postbacks(partner_ids: set) -> set:
     """Which of these partners have an active postback (a batch asks once, not per conversion)."""
-    return set(
-        PartnerPostback.objects.filter(is_active=True, partner_id__in=partner_ids).values_list("partner_id", flat=True)
-    )
+    active = PartnerPostback.objects.filter(is_active=True, partner_id__in=partner_ids)
+    return set(active.values_list("partner_id", flat=True))
 
 
 def partner_postback_events(partner_id: int | None) -> frozenset:
@@ -164,9 +163,8 @@ def partner_postbacks_enqueue(*, conversion_id: str | UUID, event: str, now: dat
     """Record the event for each of the partner's active postbacks (delivered after commit, each event and status
     once); how many. Call inside the transaction that changed the conversion."""
     subscribed = Q(on_created=True) if event == PartnerPostback.Event.CREATED else Q(on_status_changed=True)
-    postbacks = list(
-        PartnerPostback.objects.filter(subscribed, is_active=True, partner__conversions__pk=conversion_id).distinct()
-    )
+    active = PartnerPostback.objects.filter(subscribed, is_active=True, partner__conversions__pk=conversion_id)
+    postbacks = list(active.distinct())
     if not postbacks:
         return 0
     now = now or timezone.now()

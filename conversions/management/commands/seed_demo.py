@@ -124,9 +124,8 @@ class Command(BaseCommand):
             links = []
             for partner_spec, partner in partners:
                 link = link_create(partner=partner, offer=offer)
-                links.append(
-                    {"code": link.code, "partner": partner_spec["username"], "url": f"{base_url}/c/{link.code}"}
-                )
+                url = f"{base_url}/c/{link.code}"
+                links.append({"code": link.code, "partner": partner_spec["username"], "url": url})
             offers_out.append(
                 {
                     "id": offer.public_id,
@@ -152,10 +151,7 @@ class Command(BaseCommand):
                     "offers": offers_out,
                 }
             ],
-            "partners": [
-                {"username": spec["username"], "password": spec["password"], "referral_code": partner.referral_code}
-                for spec, partner in partners
-            ],
+            "partners": [{**spec, "referral_code": partner.referral_code} for spec, partner in partners],
         }
         if options["json"]:
             self.stdout.write(json.dumps(made))
