@@ -18,11 +18,7 @@ TEXT_MAX_LENGTHS = {
     "coupon": 64,
     "offer": 64,
     "currency": 3,
-    "product_id": 128,
-    "category": 128,
-    "plan": 128,
-    "subscription_id": 128,
-    "source": 128,
+    **dict.fromkeys(("product_id", "category", "plan", "subscription_id", "source"), 128),
     "user_agent": 1000,
 }
 
