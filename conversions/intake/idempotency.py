@@ -47,9 +47,8 @@ def idempotent_call(
             raise IdempotencyKeyReused("This Idempotency-Key was used with a different request.") from None
         if existing.response_status is None:
             raise IdempotencyKeyInFlight("A request with this Idempotency-Key is still in progress.") from None
-        replay = Response(existing.response_body, status=existing.response_status)
-        replay["Idempotent-Replayed"] = "true"
-        return replay
+        replayed = {"Idempotent-Replayed": "true"}
+        return Response(existing.response_body, status=existing.response_status, headers=replayed)
 
     try:
         response = handle()
