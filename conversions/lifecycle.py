@@ -1,8 +1,5 @@
 """Decisions on one conversion after it was recorded: staff and advertisers approve, reject, validate, change amounts.
-
-Approving runs the one processor (conversions/processing/pipeline.py) without screening: staff or the
-advertiser released it. Every status change goes through conversions/processing/status.py (the audit row).
-"""
+Approving runs the processor (processing/pipeline.py) without screening: staff or the advertiser released it."""
 
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -12,9 +9,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from conversions.errors import ConversionTransitionNotAllowed
-from conversions.models import Conversion, StatusChange
+from conversions.models import Conversion
 from conversions.processing.pipeline import conversion_facts, conversions_lock, conversions_settle
-from conversions.processing.status import conversion_status_set
+from conversions.processing.status import conversion_status_keep, conversion_status_set
 from conversions.rollups import rollup_earnings_add
 from core.money import money_quantize
 from rewards.lifecycle import reward_amount_adjust, reward_approve, reward_reverse
@@ -103,12 +100,8 @@ def conversion_decide(
 def conversion_amount_change(
     *, conversion_id, amount: Decimal, actor=None, channel: str = "advertiser", now: datetime | None = None
 ) -> bool:
-    """Set a new order amount within the validation term and recompute the reward; True if it changed.
-
-    Quantized to the currency first, so "100.004" on a USD order of 100.00 changes nothing (the same
-    file uploaded again is a no-op). The reward moves by one ledger adjustment; the change is kept in
-    the status history (same status, reason `amount_changed`) and in the earnings rollups.
-    """
+    """Set a new order amount within the validation term, recompute the reward (one ledger adjustment); True if
+    it changed. Quantized first, so "100.004" on a USD 100.00 changes nothing (a file uploaded again is a no-op)."""
     now = now or timezone.now()
     with transaction.atomic():
         conversion = _locked(conversion_id)
@@ -133,14 +126,8 @@ def conversion_amount_change(
                 rollup_earnings_add([(conversion, reward.currency, reward.amount - before)])
                 conversion.reward_explanation = reward.explanation
                 conversion.save(update_fields=["reward_explanation"])
-        StatusChange.objects.create(
-            conversion=conversion,
-            from_status=conversion.status,
-            to_status=conversion.status,
-            reason="amount_changed",
-            remark=f"Amount {change}",
-            actor=actor,
-            channel=channel,
-            created_at=now,
+        remark = f"Amount {change}"
+        conversion_status_keep(
+            conversion, reason="amount_changed", remark=remark, channel=channel, actor=actor, now=now
         )
         return True

@@ -1,8 +1,5 @@
-"""The conversion rollups: conversions and earnings per quarter hour, partner and offer (and per sub1).
-
-Counts are added by the statement that records conversions (conversions/intake/conversion_rows.py),
-earnings inside the transactions of processing, so a rollup row changes exactly when the conversion
-or reward it counts does.
+"""The conversion rollups: conversions and earnings per quarter hour, partner and offer (and per sub1), added by
+the statement that records conversions and inside processing's transactions, so they change with what they count.
 """
 
 from decimal import Decimal
@@ -45,11 +42,8 @@ def _rollups_add(by_sub1: dict[tuple, list]) -> None:
 
 
 def rollup_earnings_add(moves: list[tuple[Conversion, str, Decimal]]) -> None:
-    """Move the earnings by (conversion, currency, amount): a reward granted (+), reversed (-) or adjusted.
-
-    The one place earnings change, for a batch in a few statements (per reward this was three round
-    trips, 43% of W3's time, docs/performance.md).
-    """
+    """Move the earnings by (conversion, currency, amount): a reward granted (+), reversed (-) or adjusted; the one
+    place earnings change, a batch in a few statements (per reward it was 43% of W3, docs/performance.md)."""
     moves = [move for move in moves if move[0].partner_id is not None]
     sub1s = {c.click_id: c.click.sub1 for c, _, _ in moves if c.click_id and Conversion.click.is_cached(c)}
     if missing := {c.click_id for c, _, _ in moves if c.click_id and c.click_id not in sub1s}:
@@ -62,8 +56,7 @@ def rollup_earnings_add(moves: list[tuple[Conversion, str, Decimal]]) -> None:
 
 
 def rollup_conversions_rebuild() -> int:
-    """Recount the conversion rollups from conversions and rewards, in a transaction with ingestion paused (so
-    nothing is counted twice or missed); returns the sub1 rows made."""
+    """Recount the rollups from conversions and rewards (in a transaction, ingestion paused); the sub1 rows made."""
     ConversionStat.objects.all().delete()
     ConversionSub1Stat.objects.all().delete()
     by_sub1: dict[tuple, list] = {}

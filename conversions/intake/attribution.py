@@ -1,19 +1,9 @@
-"""Attribution: which click or code earns a conversion, and why.
+"""Attribution: which click or code earns a conversion, and why (the explanation is kept on the conversion).
 
-One priority, the first step that finds a partner wins:
-1. `click_id`: an explicit click id in the report;
-2. `cookie`: the click id in our first-party click cookie (the pixel sees it);
-3. `referral_code` (with `offer`) or `coupon`: the partner who owns the code;
-4. none: the conversion is stored `rejected` with `unattributed`.
-Clicks count only inside the offer's cookie window before the conversion;
-outside it the conversion is stored `rejected` with
-`outside_attribution_window`. The cookie always holds a visitor's latest click
-on the offer, so the last click wins. Each conversion keeps the explanation:
-the step, the click or code, the click time, the window and the age.
-
-Set-based: one call attributes a list of reports (the API a list of one, a CSV
-import a chunk) with one query per kind of key named (clicks, offers, referral
-codes, coupons), so a chunk costs what one report costs in round trips.
+The first step that finds a partner wins: `click_id`, the click `cookie` (the pixel; it holds the visitor's latest
+click, so the last click wins), then `referral_code` (with `offer`) or `coupon`; with none, `rejected` as
+`unattributed`. A click outside the offer's cookie window is `rejected` as `outside_attribution_window`.
+Set-based: one query per kind of key named, so a CSV chunk costs what one report costs in round trips.
 """
 
 # ruff: noqa: S608 - table and column names come from the models; every value is a bound parameter.
@@ -38,7 +28,7 @@ UNATTRIBUTED = "unattributed"
 
 
 class AttributionKeys(Protocol):
-    """What a report offers to attribute by (a recording.ConversionReport); the click cookie is the request's."""
+    """What a report (recording.ConversionReport) offers to attribute by."""
 
     click_id: str
     referral_code: str
@@ -48,9 +38,8 @@ class AttributionKeys(Protocol):
 
 @dataclass(slots=True)
 class ClickRow:
-    """A click as read for attribution: its columns (to make the model when one is wanted), its time as
-    microseconds since the epoch (Django's timestamp loader is Python: a chunk reads 10,000), then its offer's
-    advertiser id, public id and cookie window."""
+    """A click's columns, its time in epoch microseconds (Django's loader is slow for a chunk's 10,000), then
+    its offer's advertiser id, public id and cookie window."""
 
     row: tuple
 
@@ -100,12 +89,9 @@ _UNIT_SEPARATOR = "\x1f"
 
 
 def any_text_sql(values: Collection[str]) -> tuple[str, str | list[str]]:
-    """`ANY(...)` SQL and its one parameter for `column = ANY(...)` over many strings.
-
-    The strings go joined into one text parameter split by the server: the ORM's `IN (%s, ...)`
-    and a list parameter (quoted element by element in Python) cost more than the query itself.
-    A value holding the separator, or an empty one (the server splits "" into no element), makes it a list.
-    """
+    """`ANY(...)` SQL and its one parameter for `column = ANY(...)` over many strings, joined into one text
+    split by the server: `IN (%s, ...)` or a list (quoted in Python) cost more than the query. A value holding
+    the separator, or an empty one (the server splits "" into nothing), makes it a list."""
     joined = _UNIT_SEPARATOR.join(values)
     if joined.count(_UNIT_SEPARATOR) == len(values) - 1 and all(values):
         return "ANY(string_to_array(%s, chr(31)))", joined
@@ -130,29 +116,20 @@ def click_rows_for_ids(click_ids: Collection[str]) -> dict[str, ClickRow]:
     return clicks
 
 
-def _click_explanation(step: str, click_id: str, click_at: datetime, window_days: int, age: int, within: bool) -> str:
-    """The explanation of a click step as JSON, written out: a CSV chunk makes one per row, and json.dumps
-    cost more than the rest of attributing it. Click ids are ours (hex); any other text goes through json."""
-    click_id = f'"{click_id}"' if click_id.isalnum() and click_id.isascii() else json.dumps(click_id)
-    return (
-        f'{{"step": "{step}", "click_id": {click_id}, "click_at": "{click_at.isoformat()}", '
-        f'"window_days": {window_days}, "age_seconds": {age}, "within_window": {"true" if within else "false"}}}'
-    )
-
-
 def _by_click(click: ClickRow, step: str, occurred_at: datetime) -> Attribution:
-    """Is the conversion inside the click's cookie window? Rejected outside it, with the explanation either way."""
+    """The explanation is JSON written out (json.dumps cost more than the rest of attributing a CSV row); click
+    ids are ours (hex), any other text goes through json."""
     row = click.row
-    click_at, window_days = click.created_at, row[_WINDOW]
+    click_at, window_days, click_id = click.created_at, row[_WINDOW], row[_CLICK_ID]
     age = occurred_at - click_at
     within = timedelta(0) <= age <= timedelta(days=window_days)
-    explanation = _click_explanation(step, row[_CLICK_ID], click_at, window_days, int(age.total_seconds()), within)
+    click_id = f'"{click_id}"' if click_id.isalnum() and click_id.isascii() else json.dumps(click_id)
+    explanation = (
+        f'{{"step": "{step}", "click_id": {click_id}, "click_at": "{click_at.isoformat()}", "window_days": '
+        f'{window_days}, "age_seconds": {int(age.total_seconds())}, "within_window": {"true" if within else "false"}}}'
+    )
     offer = offer_for_id(row[_CLICK_OFFER])
     return Attribution(offer, row[_CLICK_PARTNER], click, "" if within else OUTSIDE_WINDOW, explanation)
-
-
-def _by_partner(offer: Offer, partner_id: int, step: str, code: str) -> Attribution:
-    return Attribution(offer, partner_id, None, "", json.dumps({"step": step, step: code, "partner_id": partner_id}))
 
 
 @dataclass
@@ -166,10 +143,11 @@ class _Lookups:
     by_code: dict[tuple, Attribution] = field(default_factory=dict)
 
     def partner_attribution(self, offer: Offer, partner_id: int, step: str, code: str) -> Attribution:
-        """One per offer and code, shared by every report naming it (read only): a chunk names few codes."""
+        """One per offer and code, shared (read only) by every report naming it."""
         key = (offer.pk, step, code)
         if key not in self.by_code:
-            self.by_code[key] = _by_partner(offer, partner_id, step, code)
+            explanation = json.dumps({"step": step, step: code, "partner_id": partner_id})
+            self.by_code[key] = Attribution(offer, partner_id, None, "", explanation)
         return self.by_code[key]
 
     @classmethod
@@ -181,7 +159,6 @@ class _Lookups:
         public_ids = {key.offer for key in keys if key.offer and not key.click_id}
         codes = {key.referral_code.strip().upper() for key in keys if key.referral_code and not key.click_id}
         coupons = {key.coupon.strip().lower() for key in keys if key.coupon and not key.click_id}
-        # Each kind is read only when named: one click read is all a typical API report costs.
         offers = Offer.objects.select_related("advertiser").filter(public_id__in=public_ids) if public_ids else []
         partners = Partner.objects.filter(referral_code__in=codes).values_list("referral_code", "pk") if codes else []
         found = (
@@ -200,7 +177,6 @@ class _Lookups:
 
 
 def _click_check(click: ClickRow | None, *, advertiser_id: int, offer_public_id: str) -> ClickRow:
-    """Refuse a click that is unknown (None), not the advertiser's, or not on the offer reported."""
     if click is None:
         raise UnknownClick("Unknown click id.", fields={"click_id": ["No click has this id."]})
     if click.row[_ADVERTISER] != advertiser_id:
@@ -269,8 +245,7 @@ def _attribute(
 def conversions_attribute(
     *, advertiser: Advertiser, reports: list[tuple[datetime, AttributionKeys]], cookie_click_id: str = ""
 ) -> list[Attribution | DomainError]:
-    """Attribute each (occurred_at, keys) by the priority above: its attribution, or the error that refuses it
-    (input that names something unknown or not the advertiser's)."""
+    """Each (occurred_at, keys) attributed by the priority above, or the error that refuses it."""
     found = _Lookups.read([keys for _, keys in reports], cookie_click_id)
     attributions: list[Attribution | DomainError] = []
     for occurred_at, keys in reports:

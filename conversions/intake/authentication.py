@@ -40,12 +40,19 @@ class AdvertiserKeyAuthentication(authentication.BaseAuthentication):
         return 'Bearer realm="affitrack"'
 
 
-class AdvertiserKeyScheme(OpenApiAuthenticationExtension):
-    target_class = AdvertiserKeyAuthentication
-    name = "AdvertiserKey"
+class SecurityScheme(OpenApiAuthenticationExtension):
+    """An authentication class (`target_class`) in the OpenAPI schema: the scheme `name`, as `definition` says."""
+
+    definition: dict
 
     def get_security_definition(self, auto_schema):
-        return {"type": "http", "scheme": "bearer", "description": "An advertiser API key."}
+        return self.definition
+
+
+class AdvertiserKeyScheme(SecurityScheme):
+    target_class = AdvertiserKeyAuthentication
+    name = "AdvertiserKey"
+    definition = {"type": "http", "scheme": "bearer", "description": "An advertiser API key."}
 
 
 class PostbackTokenAuthentication(authentication.BaseAuthentication):
@@ -59,9 +66,7 @@ class PostbackTokenAuthentication(authentication.BaseAuthentication):
         return "Token"
 
 
-class PostbackTokenScheme(OpenApiAuthenticationExtension):
+class PostbackTokenScheme(SecurityScheme):
     target_class = PostbackTokenAuthentication
     name = "PostbackToken"
-
-    def get_security_definition(self, auto_schema):
-        return {"type": "apiKey", "in": "query", "name": "token", "description": "The advertiser's postback token."}
+    definition = {"type": "apiKey", "in": "query", "name": "token", "description": "The advertiser's postback token."}

@@ -1,19 +1,10 @@
 """Writing new conversions: the rows, their first status changes and their rollup counts, in one statement.
 
-One data-modifying CTE inserts any number of conversions with `ON CONFLICT
-(advertiser_id, external_id) DO NOTHING` (the unique constraint decides a
-repeat, also against a racing request), and from the rows it inserted, and
-only those, writes each one's first status change and adds the counts to the
-conversion rollups, grouped per rollup row. Its input is one of two sources
-of the same columns:
-- one conversion (`POST /v1/convert`, the postback, the pixel, a claim): a
-  VALUES row of bound parameters, so the whole write is one round trip in
-  autocommit, atomic without BEGIN and COMMIT (W2 pays for every trip);
-- many (a CSV chunk): COPY into a temporary table the statement reads, so a
-  chunk is the same few statements whatever its size.
-The click's sub ids are copied onto the row by the database on insert
-(migration conversions 0009), and the per-partner sums by statement-level
-triggers (migrations 0010, 0011): whoever inserts, nothing is forgotten.
+One data-modifying CTE inserts with `ON CONFLICT (advertiser_id, external_id) DO NOTHING` (the unique
+constraint decides a repeat, races included) and, from the rows inserted only, writes their status changes and
+rollup counts. One conversion is a VALUES row of parameters: one round trip in autocommit, atomic without
+BEGIN/COMMIT. Many (a CSV chunk) go by COPY into a temporary table the statement reads. Triggers copy the
+click's sub ids onto the row and keep the per-partner sums (migrations conversions 0009-0011).
 """
 
 # ruff: noqa: S608 - table and column names come from the models; every value is a bound parameter.
@@ -98,11 +89,8 @@ _MANY_NEW_SQL = _INSERT_SQL.replace("{source}", _STAGE_SOURCE).replace("{conflic
 def conversion_rows_insert(
     rows: list[tuple], *, advertiser_id: int, channel: str, actor_id: int | None, now
 ) -> dict[str, UUID]:
-    """Insert the conversions (tuples of ROW_COLUMNS) with their first status changes and rollup counts.
-
-    Returns the new conversions' ids by external id; an external id the advertiser has already
-    (or that an earlier row of `rows` has) is skipped and writes nothing.
-    """
+    """Insert the conversions (tuples of ROW_COLUMNS) with their first status changes and rollup counts; the new
+    ones' ids by external id. An external id already taken (or by an earlier row) is skipped, writing nothing."""
     if not rows:
         return {}
     values = {"advertiser_id": advertiser_id, "channel": channel, "created_at": now}

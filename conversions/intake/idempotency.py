@@ -1,7 +1,5 @@
-"""Idempotency-Key, with Stripe's semantics: the first request with a key stores its answer, which the same key
-and body replay; another body answers 422, and 409 while the first is in flight. A 5xx is not kept, so the
-client may retry; keys are pruned after IDEMPOTENCY_KEY_TTL_HOURS.
-"""
+"""Idempotency-Key, as Stripe's: the first answer is replayed for the same key and body; another body is a 422, a
+request in flight a 409. A 5xx is not kept (the client may retry); keys expire after IDEMPOTENCY_KEY_TTL_HOURS."""
 
 import hashlib
 from collections.abc import Callable
@@ -49,9 +47,8 @@ def idempotent_call(
             raise IdempotencyKeyReused("This Idempotency-Key was used with a different request.") from None
         if existing.response_status is None:
             raise IdempotencyKeyInFlight("A request with this Idempotency-Key is still in progress.") from None
-        replay = Response(existing.response_body, status=existing.response_status)
-        replay["Idempotent-Replayed"] = "true"
-        return replay
+        replayed = {"Idempotent-Replayed": "true"}
+        return Response(existing.response_body, status=existing.response_status, headers=replayed)
 
     try:
         response = handle()

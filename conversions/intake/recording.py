@@ -1,13 +1,7 @@
 """Recording reported conversions, whatever the channel: attribute them, store them `pending`, enqueue processing.
 
-`POST /v1/convert`, the postback, the pixel, an approved claim and every CSV
-row (an advertiser's or a staff upload) become the same `ConversionReport`,
-and `conversions_record` records any number of them in a constant number of
-statements: the attribution's reads (conversions/intake/attribution.py), one
-insert of the conversions with their first status changes and rollup counts
-(conversions/intake/conversion_rows.py), and, only for external ids that were
-already taken, one read of the first conversions. The API records a list of
-one, the CSV import a chunk.
+Every channel's report is a `ConversionReport`; `conversions_record` records any number in a constant number of
+statements (attribution's reads, conversion_rows.py's one insert, and a read of the first conversions of repeats).
 """
 
 import json
@@ -65,11 +59,8 @@ class ConversionReport:
 
 @dataclass(slots=True)
 class Recorded:
-    """What recording one report did: its conversion and whether it is new, or the error that refused it.
-
-    A repeated external id is not an error: it answers with the first conversion, also when the
-    repeat would no longer attribute or validate.
-    """
+    """One report's conversion and whether it is new, or the error that refused it; a repeated external id
+    answers with the first conversion, even when the repeat would no longer attribute or validate."""
 
     conversion_id: UUID | None = None
     created: bool = False
@@ -86,14 +77,6 @@ _PENDING, _REJECTED = Conversion.Status.PENDING.value, Conversion.Status.REJECTE
 _JSON_COLUMNS = ("meta", "attribution", "headers")
 _STATUS = ROW_COLUMNS.index("status")
 _PARTNER = ROW_COLUMNS.index("partner_id")
-
-
-def _occurred_at_resolve(occurred_at: datetime | None, *, now: datetime, latest: datetime) -> datetime:
-    """When the conversion happened: as reported (not after `latest`, now and a tolerance), else now."""
-    occurred_at = occurred_at or now
-    if occurred_at > latest:
-        raise ConversionInvalid("occurred_at is in the future.", fields={"occurred_at": ["Must not be in the future."]})
-    return occurred_at
 
 
 def _visitor_metadata(report: ConversionReport, request: RequestMetadata) -> RequestMetadata:
@@ -131,8 +114,7 @@ def conversion_row(
     now: datetime,
     known: dict[tuple, str],
 ) -> tuple:
-    """The new conversion's values (conversion_rows.ROW_COLUMNS) for an attributed report; `known` remembers
-    the JSON of objects that repeat."""
+    """The new conversion's values (conversion_rows.ROW_COLUMNS); `known` remembers the JSON of repeated objects."""
     currency = report.currency or attribution.offer.currency
     try:
         amount = money_quantize(report.amount, currency)
@@ -187,21 +169,18 @@ def conversions_record(
     actor_id: int | None = None,
     now: datetime | None = None,
 ) -> list[Recorded]:
-    """Store each report once per (advertiser, external_id); what happened to each, in the order given.
-
-    The unique constraint decides a repeat, also when many requests race. `request` is the
-    reporting request's metadata, `cookie_click_id` its click cookie (the pixel), `actor_id` who
-    is recorded on the first status changes (the uploader of a file).
-    """
+    """Store each report once per (advertiser, external_id) (the unique constraint decides, races included);
+    what happened to each, in order. `actor_id` is recorded on the first status changes (a file's uploader)."""
     now = now or timezone.now()
     recorded = [Recorded() for _ in reports]
     resolved: list[tuple[int, datetime]] = []
     latest = now + timedelta(seconds=settings.CONVERSION_FUTURE_TOLERANCE_SECONDS)
-    for index, report in enumerate(reports):
-        try:
-            resolved.append((index, _occurred_at_resolve(report.occurred_at, now=now, latest=latest)))
-        except DomainError as error:
-            recorded[index].error = error
+    for index, report in enumerate(reports):  # when it happened: as reported (not after `latest`), else now
+        if report.occurred_at and report.occurred_at > latest:
+            future = {"occurred_at": ["Must not be in the future."]}
+            recorded[index].error = ConversionInvalid("occurred_at is in the future.", fields=future)
+        else:
+            resolved.append((index, report.occurred_at or now))
     attributions = conversions_attribute(
         advertiser=advertiser, reports=[(at, reports[index]) for index, at in resolved], cookie_click_id=cookie_click_id
     )
@@ -249,7 +228,6 @@ def conversions_record(
 
 
 def _conversion_ids(advertiser: Advertiser, external_ids: set[str]) -> dict[str, UUID]:
-    """The advertiser's conversions with these external ids, in one query."""
     any_ids, param = any_text_sql(external_ids)
     with connection.cursor() as cursor:
         cursor.execute(
@@ -274,27 +252,12 @@ def _conversion_model(advertiser: Advertiser, outcome: Recorded, *, channel: str
 
 
 def conversion_record(
-    *,
-    advertiser: Advertiser,
-    report: ConversionReport,
-    channel: str,
-    request: RequestMetadata | None = None,
-    cookie_click_id: str = "",
-    now: datetime | None = None,
+    *, advertiser: Advertiser, report: ConversionReport, channel: str, now: datetime | None = None, **recording
 ) -> tuple[Conversion, bool]:
-    """Record one report (conversions_record with a list of one); the conversion and whether it is new.
-
-    Raises the error that refused the report.
-    """
+    """Record one report (conversions_record's list of one, `recording` its other arguments): the conversion and
+    whether it is new, or raise what refused it."""
     now = now or timezone.now()
-    [outcome] = conversions_record(
-        advertiser=advertiser,
-        reports=[report],
-        channel=channel,
-        request=request,
-        cookie_click_id=cookie_click_id,
-        now=now,
-    )
+    [outcome] = conversions_record(advertiser=advertiser, reports=[report], channel=channel, now=now, **recording)
     if outcome.error is not None:
         raise outcome.error
     if not outcome.created:

@@ -37,9 +37,9 @@ class IntakeRequest:
     def of(cls, request, channel: str, *, cookie_click_id: str = "") -> "IntakeRequest":
         return cls(channel, request.method, request.path, request_metadata(request.META), cookie_click_id)
 
-    @property
-    def log_columns(self) -> dict:
-        return {"channel": self.channel, "method": self.method, "path": self.path, "ip": self.metadata.ip}
+    def log(self, **entry) -> None:
+        """A request-log entry for this request (`entry`: request_log_record's other arguments)."""
+        request_log_record(channel=self.channel, method=self.method, path=self.path, ip=self.metadata.ip, **entry)
 
 
 def failure_reason(error: Exception) -> str:
@@ -71,14 +71,9 @@ def failure_log(*, advertiser: Advertiser | None, intake: IntakeRequest, payload
     """Log a refused request once, however many layers see the exception."""
     if getattr(error, "request_logged", False):
         return
-    request_log_record(
-        **intake.log_columns,
-        advertiser=advertiser,
-        reason=failure_reason(error),
-        message=failure_message(error),
-        http_status=getattr(error, "status_code", 500),
-        payload=payload,
-    )
+    reason, message = failure_reason(error), failure_message(error)
+    status = getattr(error, "status_code", 500)
+    intake.log(advertiser=advertiser, payload=payload, reason=reason, message=message, http_status=status)
     error.request_logged = True
 
 
@@ -104,14 +99,8 @@ def report_intake(*, advertiser: Advertiser, data: dict, intake: IntakeRequest) 
         reason, status, message = conversion.status_reason, 202, conversion.status_remark
     else:
         return conversion, created
-    request_log_record(
-        **intake.log_columns,
-        advertiser=advertiser,
-        reason=reason,
-        message=message,
-        http_status=status,
-        payload=logged,
-        conversion=conversion,
+    intake.log(
+        advertiser=advertiser, payload=logged, conversion=conversion, reason=reason, message=message, http_status=status
     )
     return conversion, created
 

@@ -117,31 +117,10 @@ class ConversionSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Conversion
-        fields = [
-            "id",
-            "status",
-            "status_reason",
-            "status_remark",
-            "external_id",
-            "offer",
-            "type",
-            "amount",
-            "currency",
-            "click_id",
-            "product_id",
-            "category",
-            "quantity",
-            "plan",
-            "subscription_id",
-            "source",
-            "meta",
-            "attribution",
-            "channel",
-            "occurred_at",
-            "created_at",
-            "processed_at",
-            "reward",
-        ]
+        fields = (
+            "id status status_reason status_remark external_id offer type amount currency click_id product_id category"
+            " quantity plan subscription_id source meta attribution channel occurred_at created_at processed_at reward"
+        ).split()
         read_only_fields = fields
 
     def to_representation(self, conversion):
@@ -223,14 +202,13 @@ class StatusUpdateSerializer(serializers.Serializer):
 
 # What the OpenAPI schema says of a status update: one shape per status, so that a rejection's remark is
 # required there as it is here (StatusUpdateSerializer stays the one that validates).
-class StatusAcceptSerializer(serializers.Serializer):
+class StatusAcceptSerializer(StatusUpdateSerializer):
     status = serializers.ChoiceField(choices=[Conversion.Status.ACCEPTED])
-    remark = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+    reason = None
 
 
-class StatusRejectSerializer(serializers.Serializer):
+class StatusRejectSerializer(StatusUpdateSerializer):
     status = serializers.ChoiceField(choices=[Conversion.Status.REJECTED])
-    reason = serializers.SlugField(max_length=64, required=False, default="rejected_by_advertiser")
     remark = serializers.RegexField(r"\S", max_length=500, help_text="Why: the publisher sees it.")
 
 

@@ -1,8 +1,5 @@
-"""Signed postbacks: `Affitrack-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`.
-
-For a GET postback the body is the raw query string. A timestamp more than SIGNATURE_TOLERANCE_SECONDS from
-our clock is stale; each signature is accepted once; while a secret rotates, the previous one verifies too.
-"""
+"""Signed postbacks: `Affitrack-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">` (a GET's body is
+its query string). Stale past SIGNATURE_TOLERANCE_SECONDS; each accepted once; the previous secret verifies too."""
 
 import hashlib
 import hmac
@@ -27,7 +24,6 @@ def signature_compute(*, secret: str, timestamp: int, body: bytes) -> str:
 
 
 def signature_header(*, secret: str, timestamp: int, body: bytes) -> str:
-    """The header value a client sends; the SDK and tests build it the same way."""
     return f"t={timestamp},v1={signature_compute(secret=secret, timestamp=timestamp, body=body)}"
 
 

@@ -1,9 +1,7 @@
-"""Fair-use limits per API key (or postback token, or partner), not per IP, so one noisy integration cannot
-starve the others; a refused request gets 429 with Retry-After.
+"""Fair-use limits per credential, not per IP, so one noisy integration cannot starve the others (429, Retry-After).
 
-With Redis the count is a fixed window, one pipelined INCR + EXPIRE (DRF's throttle makes two round trips and
-a pickle, a measurable share of W2, docs/performance.md); a key may so send twice its rate across a window
-boundary, which fair use tolerates. Without Redis (the SQLite demo) DRF's sliding window is used.
+With Redis a fixed window, one pipelined INCR + EXPIRE (DRF's throttle costs two round trips and a pickle, W2 in
+docs/performance.md); twice the rate across a window boundary is tolerated. Without Redis, DRF's sliding window.
 """
 
 import time
@@ -16,7 +14,7 @@ from core.redis_connection import redis_for_queue
 
 
 class PerCredentialThrottle(SimpleRateThrottle):
-    """The rate for the view's `throttle_scope` ("ingest" or "read"), counted per authenticated caller."""
+    """The rate of the view's `throttle_scope` ("ingest" or "read"), counted per authenticated caller."""
 
     def __init__(self):
         self.retry_after = None  # the rate depends on the view, so it is read in allow_request

@@ -1,5 +1,4 @@
-"""The rules a reported conversion's fields must meet, whatever carried them: pure functions that the API
-serializer and the CSV importer both call, each raising `FieldInvalid` with the message a user sees."""
+"""The rules of a reported conversion's fields, for the API serializer and the CSV importer alike."""
 
 import json
 from decimal import Decimal
@@ -19,17 +18,13 @@ TEXT_MAX_LENGTHS = {
     "coupon": 64,
     "offer": 64,
     "currency": 3,
-    "product_id": 128,
-    "category": 128,
-    "plan": 128,
-    "subscription_id": 128,
-    "source": 128,
+    **dict.fromkeys(("product_id", "category", "plan", "subscription_id", "source"), 128),
     "user_agent": 1000,
 }
 
 
 class FieldInvalid(ValueError):
-    """One field's value breaks a rule; the message is for the user."""
+    """One field's value breaks a rule; the message is the user's."""
 
 
 def amount_validate(value) -> Decimal:

@@ -33,16 +33,19 @@ from referrals.request_metadata import client_ip
 from referrals.selectors import offer_for_public_id
 from referrals.services import address_allowed, click_cookie_name
 
+# core/openapi.py documents 404 (and an Idempotency-Key's 409) for every operation.
 ERROR_RESPONSES = {
     400: OpenApiResponse(description='Invalid input: `{"error": {"code", "message", "fields"}}`'),
     401: OpenApiResponse(description="No valid credentials, or a bad, stale or replayed signature."),
-    404: OpenApiResponse(description="Not found, or not yours."),
 }
-IDEMPOTENCY_HEADER = OpenApiParameter(
-    "Idempotency-Key",
-    OpenApiTypes.STR,
-    OpenApiParameter.HEADER,
-    description="Replays the first answer for the same key and body (24 h); 422 for another body, 409 in flight.",
+
+
+def _header(name: str, description: str) -> OpenApiParameter:
+    return OpenApiParameter(name, OpenApiTypes.STR, OpenApiParameter.HEADER, description=description)
+
+
+IDEMPOTENCY_HEADER = _header(
+    "Idempotency-Key", "Replays the first answer for the same key and body (24 h); 422 for another body, 409 in flight."
 )
 POSTBACK_RESPONSES = {
     202: ConversionSerializer,
@@ -53,8 +56,7 @@ POSTBACK_RESPONSES = {
 
 
 def _signature_parameter(signed: str) -> OpenApiParameter:
-    description = f"`t=<unix>,v1=<hmac-sha256 hex of '<t>.{signed}'>`"
-    return OpenApiParameter(SIGNATURE_HEADER, OpenApiTypes.STR, OpenApiParameter.HEADER, description=description)
+    return _header(SIGNATURE_HEADER, f"`t=<unix>,v1=<hmac-sha256 hex of '<t>.{signed}'>`")
 
 
 class PlainTextRenderer(renderers.BaseRenderer):
@@ -85,12 +87,8 @@ class IngestionView(APIView):
             if isinstance(exc, exceptions.PermissionDenied) and advertiser is not None:
                 # Only a postback's sender allowlist refuses an authenticated caller; logged as its own reason.
                 logged = SignatureRefused(str(exc.detail), code=RequestLogEntry.Reason.IP_NOT_ALLOWED)
-            failure_log(
-                advertiser=advertiser,
-                intake=IntakeRequest.of(self.request, self.channel),
-                payload=self.payload(),
-                error=logged,
-            )
+            intake = IntakeRequest.of(self.request, self.channel)
+            failure_log(advertiser=advertiser, intake=intake, payload=self.payload(), error=logged)
         return super().handle_exception(exc)
 
     def payload(self) -> dict:
@@ -105,24 +103,18 @@ class IngestionView(APIView):
     def respond_with_conversion(self, request, data: dict) -> Response:
         intake = IntakeRequest.of(request, self.channel)
         conversion, created = report_intake(advertiser=request.auth, data=data, intake=intake)
-        # Rewards are made by the processing job, enqueued on commit a moment ago: a new
-        # conversion has none yet, so the reward lookup would be a query for nothing.
+        # A new conversion has no reward yet (the processing job makes it): no query for one.
         context = {"rewards_by_conversion": {}} if created else {}
-        return Response(
-            ConversionSerializer(conversion, context=context).data,
-            status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK,
-        )
+        answer = status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK
+        return Response(ConversionSerializer(conversion, context=context).data, status=answer)
 
     def idempotently(self, request, handle) -> Response:
         key = request.headers.get("Idempotency-Key", "").strip()
         if not key:
             return handle()
+        fingerprint = request_fingerprint(request.method, request.get_full_path(), request.body)
         return idempotent_call(
-            advertiser=request.auth,
-            key=key,
-            fingerprint=request_fingerprint(request.method, request.get_full_path(), request.body),
-            now=timezone.now(),
-            handle=handle,
+            advertiser=request.auth, key=key, fingerprint=fingerprint, now=timezone.now(), handle=handle
         )
 
 
@@ -135,7 +127,6 @@ class ConvertView(IngestionView):
         responses={
             202: ConversionSerializer,
             200: OpenApiResponse(ConversionSerializer, description="The external id was reported before."),
-            409: OpenApiResponse(description="A request with this Idempotency-Key is in flight."),
             422: OpenApiResponse(description="This Idempotency-Key was used with another body."),
             **ERROR_RESPONSES,
         },

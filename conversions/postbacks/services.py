@@ -1,12 +1,10 @@
-"""Postbacks out: telling partners about their conversions by signed HTTP calls.
+"""Postbacks out: partners told of their conversions by signed HTTP calls.
 
-An event (a conversion created, or its status changed) becomes one `PostbackDispatch` per active postback of
-the partner, written in the transaction of the change and delivered by an RQ job after commit, with retries
-and backoff; every attempt is logged, and `POSTBACK_FAILURE_LIMIT` failures in a row disable the postback.
-The signature is `X-Affitrack-Signature: t=<unix>,v1=<hex>`, HMAC-SHA256(secret, f"{t}.{body}"), with a second
-`v1=` made by the previous secret until it expires. We only call global addresses (unless
-POSTBACKS_ALLOW_PRIVATE): the host is resolved, every address checked, the connection pinned to a checked
-address, and redirects are not followed.
+An event is one `PostbackDispatch` per active postback, written with the change and delivered by a job after
+commit (retries; each attempt logged; POSTBACK_FAILURE_LIMIT failures in a row disable it). Signed as
+`X-Affitrack-Signature: t=<unix>,v1=<hex>` (a second `v1=` by the previous secret until it expires). Only global
+addresses are called (unless POSTBACKS_ALLOW_PRIVATE): every resolved address checked, the connection pinned to
+one, redirects not followed.
 """
 
 import http.client
@@ -144,14 +142,12 @@ SAMPLE_PAYLOAD = {
 
 def partners_with_postbacks(partner_ids: set) -> set:
     """Which of these partners have an active postback (a batch asks once, not per conversion)."""
-    return set(
-        PartnerPostback.objects.filter(is_active=True, partner_id__in=partner_ids).values_list("partner_id", flat=True)
-    )
+    active = PartnerPostback.objects.filter(is_active=True, partner_id__in=partner_ids)
+    return set(active.values_list("partner_id", flat=True))
 
 
 def partner_postback_events(partner_id: int | None) -> frozenset:
-    """The events the partner's active postbacks subscribe to, cached per process (referrals/hot_cache.py):
-    most partners have none, so a new conversion usually skips the postback queries altogether."""
+    """The events the partner's active postbacks subscribe to, cached per process (most partners have none)."""
     if partner_id is None:
         return frozenset()
 
@@ -164,12 +160,11 @@ def partner_postback_events(partner_id: int | None) -> frozenset:
 
 
 def partner_postbacks_enqueue(*, conversion_id: str | UUID, event: str, now: datetime | None = None) -> int:
-    """Record the event for each of the partner's active postbacks, delivered after commit; returns how many.
-    Call inside the transaction that changed the conversion; the same event (and status) is delivered once."""
+    """Record the event for each of the partner's active postbacks (delivered after commit, each event and status
+    once); how many. Call inside the transaction that changed the conversion."""
     subscribed = Q(on_created=True) if event == PartnerPostback.Event.CREATED else Q(on_status_changed=True)
-    postbacks = list(
-        PartnerPostback.objects.filter(subscribed, is_active=True, partner__conversions__pk=conversion_id).distinct()
-    )
+    active = PartnerPostback.objects.filter(subscribed, is_active=True, partner__conversions__pk=conversion_id)
+    postbacks = list(active.distinct())
     if not postbacks:
         return 0
     now = now or timezone.now()

@@ -18,7 +18,7 @@ NEW_CONVERSIONS_KEY = "jobs:process-new-conversions"
 
 
 def process_conversion(conversion_id: str) -> str:
-    """The seed's ProcessReferralConversion: one conversion (new ones go through process_new_conversions)."""
+    """One conversion (new ones go through process_new_conversions)."""
     return conversion_process(conversion_id=conversion_id)
 
 

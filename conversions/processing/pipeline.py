@@ -1,9 +1,5 @@
 """The processor: a set of locked conversions screened, rewarded or rejected, and written in a few statements.
-
-One path for one conversion or thousands: the jobs, the sweeper's batches and staff
-approval (conversions/lifecycle.py) all call `conversions_settle`. Screening and the
-reward engine (rewards/grants.py) read what they need once for the set; the writes
-are COPY and one UPDATE (core/rows.py); postbacks follow.
+One path (`conversions_settle`) for the jobs, the sweeper's batches and staff approval (conversions/lifecycle.py).
 """
 
 import logging
@@ -45,10 +41,8 @@ def conversion_facts(conversion: Conversion) -> ConversionFacts:
 
 
 def conversions_lock(query: QuerySet, *, skip_locked: bool = False, limit: int | None = None) -> list[Conversion]:
-    """Lock the conversions `query` selects (the first `limit`) with their offer, advertiser, click, and has_reward.
-
-    One instance of each offer and click for the set; `has_reward` saves the grant a query by a thousand ids.
-    """
+    """Lock the conversions `query` selects (the first `limit`) with their offer, advertiser, click and has_reward
+    (which saves the grant a query by a thousand ids); one instance of each offer and click for the set."""
     # The request headers and attribution trail are for people reading a conversion, not for processing it.
     query = (
         query.select_for_update(of=("self",), skip_locked=skip_locked)
@@ -75,9 +69,7 @@ def conversions_settle(
     remark: str = "",
 ) -> dict[str, int]:
     """Screen locked conversions (unless staff release them), reward or reject them, write it all; counts.
-
-    Each is decided as if processed alone, in the list's order. One waiting for a rate stays pending.
-    """
+    Each is decided as if processed alone, in order; one waiting for a rate stays pending."""
     writes, counts, passed = StatusWrites(), Counter(), conversions
     if screen:
         # Fraud screening comes before any reward: a held conversion earns nothing until staff approve it.
@@ -162,11 +154,8 @@ def conversions_process_pending(
     after: tuple[datetime, UUID] | None = None,
     now: datetime | None = None,
 ) -> BatchResult:
-    """Process up to `batch_size` pending conversions in one transaction; a count per outcome.
-
-    SKIP LOCKED lets several workers share the work without waiting. Conversions waiting for a rate
-    are left out unless `retry_missing_rates` (then only they are taken, from `after` on: one pass ends).
-    """
+    """Process up to `batch_size` pending conversions in one transaction (SKIP LOCKED: workers share without
+    waiting); those waiting for a rate only if `retry_missing_rates`, and then only they, from `after` on."""
     now = now or timezone.now()
     result = BatchResult()
     with transaction.atomic():

@@ -1,8 +1,5 @@
-"""Re-screening: run the checks again after staff change an offer's fraud settings (or a partner's status).
-
-Only `pending` and `suspicious` conversions are touched: a re-screen never un-rejects
-a conversion and never touches an accepted one.
-"""
+"""Re-screening after staff change an offer's fraud settings (or a partner's status): only `pending` and
+`suspicious` conversions are touched, so a re-screen never un-rejects and never touches an accepted one."""
 
 from collections import Counter
 from datetime import datetime
@@ -13,8 +10,8 @@ from django.utils import timezone
 
 from conversions.fraud.screening import FLAG, REJECT, conversion_screen_store
 from conversions.lifecycle import conversion_approve
-from conversions.models import Conversion, StatusChange
-from conversions.processing.status import conversion_status_set
+from conversions.models import Conversion
+from conversions.processing.status import conversion_status_keep, conversion_status_set
 
 RESCREEN_STATUSES = (Conversion.Status.PENDING, Conversion.Status.SUSPICIOUS)
 PASSED_REMARK = "Passed fraud screening again after the offer's settings changed."
@@ -45,16 +42,8 @@ def conversion_rescreen(*, conversion_id: str | UUID, now: datetime) -> str:
             return "flagged" if screening.decision == FLAG else "rejected"
         if screening.decision == FLAG:
             if screening.reason != conversion.status_reason:
-                # Still held, for another reason now: keep a trace of the change.
-                StatusChange.objects.create(
-                    conversion=conversion,
-                    from_status=conversion.status,
-                    to_status=conversion.status,
-                    reason=screening.reason,
-                    remark="Re-screened: still held, for a new reason.",
-                    channel="fraud",
-                    created_at=now,
-                )
+                remark = "Re-screened: still held, for a new reason."
+                conversion_status_keep(conversion, reason=screening.reason, remark=remark, channel="fraud", now=now)
                 conversion.status_reason = screening.reason
                 conversion.save(update_fields=["status_reason"])
             return "still_suspicious"

@@ -1,8 +1,5 @@
-"""Rule simulation for staff: run a draft or changed reward rule over past conversions, write nothing.
-
-It lives in `conversions` because it reads conversions; the arithmetic is
-`rewards.selectors.rule_simulate`, which sees only plain facts.
-"""
+"""Rule simulation for staff: a draft or changed reward rule over past conversions, writing nothing. Here because it
+reads conversions; the arithmetic is `rewards.selectors.rule_simulate`, which sees only plain facts."""
 
 from datetime import datetime, timedelta
 
@@ -25,14 +22,9 @@ MAX_DAYS = 366
 
 def conversions_for_simulation(*, offer_id: int, since: datetime) -> list[SimulatedConversion]:
     """The offer's decided conversions since `since` (accepted or rejected, not pending), with what they earned."""
-    conversions = list(
-        Conversion.objects.filter(
-            offer_id=offer_id,
-            occurred_at__gte=since,
-            partner__isnull=False,
-            status__in=[Conversion.Status.ACCEPTED, Conversion.Status.REJECTED],
-        ).select_related("offer__advertiser")
-    )
+    decided = Conversion.objects.filter(status__in=[Conversion.Status.ACCEPTED, Conversion.Status.REJECTED])
+    query = decided.filter(offer_id=offer_id, occurred_at__gte=since, partner__isnull=False)
+    conversions = list(query.select_related("offer__advertiser"))
     rewards = rewards_by_conversion(conversion.pk for conversion in conversions)
     simulated = []
     for conversion in conversions:

@@ -1,8 +1,5 @@
-"""Status changes: which status may follow which, and how a set of changes is written with its audit rows.
-
-Every status change goes through `StatusWrites.change` (the transition checked; who, when, why kept);
-`write` saves a set of them in three statements, then asks for the postbacks.
-"""
+"""Status changes: which status may follow which, and a set of changes written with its audit rows (who, when,
+why) in three statements, then the postbacks. Every change goes through `StatusWrites.change`."""
 
 from datetime import datetime
 
@@ -38,7 +35,7 @@ class StatusWrites:
         to_status: str,
         *,
         reason: str,
-        remark: str = "",
+        remark: str,
         channel: str,
         now: datetime,
         actor=None,
@@ -69,3 +66,9 @@ def conversion_status_set(conversion: Conversion, to_status: str, **change) -> N
     writes = StatusWrites()
     writes.change(conversion, to_status, **change)
     writes.write([conversion])
+
+
+def conversion_status_keep(conversion: Conversion, *, now: datetime, **note) -> None:
+    """The audit row of a change that keeps the status (an amount changed); `note`: reason, remark, channel, actor."""
+    status = conversion.status
+    StatusChange.objects.create(conversion=conversion, from_status=status, to_status=status, created_at=now, **note)

@@ -41,13 +41,7 @@ GB_VISITOR = "81.2.69.160"
 DEMO_CONVERSIONS = [
     ("demo-ok-1", "alice", 1800, {"country": "GB", "ip": GB_VISITOR}, {"ip": GB_VISITOR, "meta": SHARED_CUSTOMER}),
     ("demo-fast-1", "alice", 4, {"country": "US"}, {}),
-    (
-        "demo-bot-1",
-        "bob",
-        600,
-        {"user_agent": BOT_UA, "is_bot": True},
-        {"ip": "5.9.10.10", "user_agent": BOT_UA},
-    ),
+    ("demo-bot-1", "bob", 600, {"user_agent": BOT_UA, "is_bot": True}, {"ip": "5.9.10.10", "user_agent": BOT_UA}),
     ("demo-geo-1", "bob", 900, {"country": "US", "user_agent": CHROME_UA}, {"ip": GB_VISITOR, "user_agent": CHROME_UA}),
     ("demo-shared-customer-1", "bob", 1200, {"country": "GB"}, {"meta": SHARED_CUSTOMER}),
 ]
@@ -75,6 +69,15 @@ OFFERS = [
         "rules": [("purchase: 4% capped at 100.00", "purchase", "percentage", Decimal("4"), Decimal("100.00"))],
     },
 ]
+
+
+def _purchase_report(advertiser: Advertiser, *, now, processed_at, **fields) -> None:
+    """A demo purchase reported through ingestion, as live traffic would be, and processed at once (the job
+    enqueued on commit then finds it done)."""
+    report = ConversionReport(type="purchase", product_id="demo-sku", **fields)
+    conversion, created = conversion_record(advertiser=advertiser, report=report, channel="api", now=now)
+    if created:
+        conversion_process(conversion_id=conversion.pk, now=processed_at)
 
 
 def _login(username: str, password: str, **flags):
@@ -121,9 +124,8 @@ class Command(BaseCommand):
             links = []
             for partner_spec, partner in partners:
                 link = link_create(partner=partner, offer=offer)
-                links.append(
-                    {"code": link.code, "partner": partner_spec["username"], "url": f"{base_url}/c/{link.code}"}
-                )
+                url = f"{base_url}/c/{link.code}"
+                links.append({"code": link.code, "partner": partner_spec["username"], "url": url})
             offers_out.append(
                 {
                     "id": offer.public_id,
@@ -149,10 +151,7 @@ class Command(BaseCommand):
                     "offers": offers_out,
                 }
             ],
-            "partners": [
-                {"username": spec["username"], "password": spec["password"], "referral_code": partner.referral_code}
-                for spec, partner in partners
-            ],
+            "partners": [{**spec, "referral_code": partner.referral_code} for spec, partner in partners],
         }
         if options["json"]:
             self.stdout.write(json.dumps(made))
@@ -174,18 +173,17 @@ class Command(BaseCommand):
                 link=link, request=ClickRequest(metadata=metadata, referer="", sub_ids=sub_ids), now=at
             )
             if n % 6 == 0:
-                report = ConversionReport(
-                    type="purchase",
+                amount = Decimal(f"{rng.randint(20, 300)}.{rng.randint(0, 99):02d}")
+                reported_at = at + timedelta(minutes=7)
+                _purchase_report(
+                    advertiser,
+                    now=reported_at,
+                    processed_at=reported_at + timedelta(minutes=1),
                     external_id=f"demo-order-{n}",
-                    amount=Decimal(f"{rng.randint(20, 300)}.{rng.randint(0, 99):02d}"),
+                    amount=amount,
                     click_id=click.click_id,
-                    product_id="demo-sku",
-                    occurred_at=at + timedelta(minutes=7),
+                    occurred_at=reported_at,
                 )
-                conversion, _ = conversion_record(
-                    advertiser=advertiser, report=report, channel="api", now=at + timedelta(minutes=7)
-                )
-                conversion_process(conversion_id=conversion.pk, now=at + timedelta(minutes=8))
 
     def _demo_conversions(self, advertiser, offer) -> int:
         """A few conversions, most of which fraud screening holds; answers how many wait for review."""
@@ -203,19 +201,16 @@ class Command(BaseCommand):
                 created_at=occurred_at - timedelta(seconds=ctit),
                 **click_fields,
             )
-            report = ConversionReport(
-                type="purchase",
+            _purchase_report(
+                advertiser,
+                now=now,
+                processed_at=now,
                 external_id=external_id,
                 amount=Decimal("64.00"),
-                product_id="demo-sku",
                 click_id=click.click_id,
                 occurred_at=occurred_at,
                 **report_fields,
             )
-            conversion, created = conversion_record(advertiser=advertiser, report=report, channel="api", now=now)
-            if created:
-                # Processed here so the queue is ready at once; the job enqueued on commit then finds it done.
-                conversion_process(conversion_id=conversion.pk, now=now)
         return Conversion.objects.filter(advertiser=advertiser, status=Conversion.Status.SUSPICIOUS).count()
 
     def _print_welcome(self, made, base_url):
