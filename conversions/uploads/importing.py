@@ -79,6 +79,7 @@ def _adjustment_chunk_apply(
     ids = [row.get("external_id") for row in rows]
     found = Conversion.objects.select_related("offer").filter(advertiser=upload.advertiser, external_id__in=ids)
     conversions = {conversion.external_id: conversion for conversion in found}
+    by = {"actor": upload.uploaded_by, "channel": Conversion.Channel.CSV, "now": now}
     for row in rows:
         external_id, status, reason = row.get("external_id"), row.get("status").lower(), row.get("reason")
 
@@ -91,8 +92,7 @@ def _adjustment_chunk_apply(
         if external_id in seen:
             error("external_id", f"Repeats row {seen[external_id]}; only that row is applied.", external_id)
             continue
-        conversion = conversions.get(external_id)
-        if conversion is None:
+        if (conversion := conversions.get(external_id)) is None:
             error("external_id", "No conversion of yours has this external_id.", external_id)
             continue
         if (decision := _DECISIONS.get(status)) is None:
@@ -110,7 +110,6 @@ def _adjustment_chunk_apply(
                 continue
         # A row claims its external id once it is valid; a later row for it is a repeat.
         seen[external_id] = row.number
-        by = {"actor": upload.uploaded_by, "channel": Conversion.Channel.CSV, "now": now}
         amount_changed, column = False, "amount"
         try:
             if amount is not None and money_quantize(amount, conversion.currency) != conversion.amount:
