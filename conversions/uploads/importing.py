@@ -27,7 +27,6 @@ CHUNK_ROWS = 10_000
 
 _DECISIONS = dict.fromkeys(("approved", "approve", "accepted", "accept"), "approve")
 _DECISIONS |= dict.fromkeys(("rejected", "reject", "declined", "decline"), "reject")
-# The counters a chunk adds to, named as on the upload.
 _COUNTERS = ["created_count", "duplicate_count", "updated_count", "unchanged_count"]
 
 
