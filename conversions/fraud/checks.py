@@ -1,9 +1,6 @@
-"""The fraud checks: each a small unit with a stable code, a default threshold and a score.
-
-A check looks at a `ScreeningContext` and returns a `Signal` with the evidence it saw, or None.
-What a signal does (flag, reject, record) is decided per offer by `FraudSetting` rows, read in
-screening.py. docs/fraud.md describes every check, its default and how to tune it.
-"""
+"""The fraud checks: each has a stable code, a default threshold and a score, and returns a `Signal` with the
+evidence it saw in a `ScreeningContext`, or None. What a signal does is set per offer (`FraudSetting`, read in
+screening.py); docs/fraud.md describes every check."""
 
 import hashlib
 import math

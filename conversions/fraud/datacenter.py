@@ -1,9 +1,7 @@
-"""Data-centre and hosting networks: the list shipped in data/, or the table loaded by
-`manage.py refresh_datacenter_ranges`, which replaces it when it has rows.
+"""Data-centre networks: the list shipped in data/, or the table `manage.py refresh_datacenter_ranges` loads.
 
-Lookups bisect merged integer ranges in memory. Each process keeps the set it loaded and asks
-the table whether it changed once a minute, so a refresh reaches running workers within a minute.
-"""
+Lookups bisect merged integer ranges in memory. Each process asks the table whether it changed once a minute,
+so a refresh reaches running workers within a minute."""
 
 import bisect
 import ipaddress

@@ -1,8 +1,5 @@
-"""Screening conversions: run their offers' checks, score each one, decide pass, flag or reject.
-
-Status changes are made by the caller (the processor, or a re-screen), through
-conversions/processing/status.py, so they leave an audit row.
-"""
+"""Screening conversions: run their offers' checks, score each one, decide pass, flag or reject. The caller (the
+processor, or a re-screen) changes the status, through conversions/processing/status.py, which audits it."""
 
 import logging
 from dataclasses import dataclass, field
@@ -86,9 +83,7 @@ def _screening(context: ScreeningContext, settings: dict[str, CheckSetting]) -> 
 
 def conversions_screen(conversions: list[Conversion], *, now: datetime) -> list[Screening]:
     """Screen (locked) conversions, setting each one's score and signals; the caller saves them and acts.
-
-    Settings are read once per offer and what the checks look up once for the set (ScreeningPreload).
-    """
+    Settings are read once per offer and what the checks look up once for the set (ScreeningPreload)."""
     settings = {offer_id: fraud_settings_for(offer_id) for offer_id in {c.offer_id for c in conversions}}
     preload = ScreeningPreload(conversions)
     screenings = []

@@ -1,5 +1,7 @@
 """The conversions app's models, one module per concept: code that needs one model imports only its module."""
 
+# ruff: noqa: F401 - every import here is a re-export, for Django and for `from conversions.models import ...`.
+
 from conversions.models.claims import MissingConversionClaim
 from conversions.models.conversion import Conversion, StatusChange
 from conversions.models.datacenter import DatacenterRange
@@ -8,23 +10,3 @@ from conversions.models.intake import IdempotencyKey, RequestLogEntry, UsedSigna
 from conversions.models.postbacks import PartnerPostback, PostbackDelivery, PostbackDispatch
 from conversions.models.stats import ConversionStat, ConversionSub1Stat, PartnerConversionStat
 from conversions.models.uploads import ConversionUpload, UploadRowError
-
-__all__ = [
-    "Conversion",
-    "ConversionStat",
-    "ConversionSub1Stat",
-    "ConversionUpload",
-    "DatacenterRange",
-    "FraudSetting",
-    "IdempotencyKey",
-    "MissingConversionClaim",
-    "PartnerConversionStat",
-    "PartnerPostback",
-    "PostbackDelivery",
-    "PostbackDispatch",
-    "RequestLogEntry",
-    "StatusChange",
-    "SuspiciousConversion",
-    "UploadRowError",
-    "UsedSignature",
-]

@@ -40,7 +40,7 @@ class Conversion(models.Model):
     advertiser = models.ForeignKey(Advertiser, models.PROTECT, related_name="conversions", db_index=False)
     offer = models.ForeignKey(Offer, models.PROTECT, related_name="conversions", db_index=False)
     partner = models.ForeignKey(
-        Partner, models.PROTECT, db_index=False, null=True, blank=True, related_name="conversions"
+        Partner, models.PROTECT, related_name="conversions", db_index=False, null=True, blank=True
     )
     click = models.ForeignKey(Click, models.PROTECT, db_index=False, null=True, blank=True, related_name="conversions")
     external_id = models.CharField(max_length=128, help_text="The advertiser's order or invoice id.")
@@ -50,7 +50,6 @@ class Conversion(models.Model):
     status_remark = models.CharField(max_length=500, blank=True, help_text="What the publisher is told.")
     channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.API)
 
-    # The seed's payload.
     amount = models.DecimalField(max_digits=18, decimal_places=4)
     currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
     product_id = models.CharField(max_length=128, blank=True)

@@ -6,11 +6,8 @@ from referrals.models import Offer, Partner
 
 
 class ConversionStat(models.Model):
-    """Conversions and earnings rolled up per quarter hour (UTC, by conversion time), partner and offer.
-
-    Counts live on the row with an empty currency, earnings (rewards granted minus reversals) on a row per
-    reward currency. The home page and the performance report read only this and `referrals.ClickStat`.
-    """
+    """Conversions and earnings per quarter hour (UTC, by conversion time), partner and offer: counts on the row
+    with an empty currency, earnings (rewards granted minus reversals) on a row per reward currency."""
 
     bucket = models.DateTimeField(help_text="Start of the quarter hour, UTC.")
     partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+")

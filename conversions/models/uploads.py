@@ -2,17 +2,14 @@
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 
 from referrals.models import Advertiser, Offer
 
 
 class ConversionUpload(models.Model):
-    """A CSV an advertiser (or staff for them) uploaded, and what importing it did.
-
-    Each chunk's rows, row errors and the counters below (`rows_done` is the cursor) commit together,
-    so a re-run of the import resumes where the last one stopped and counts nothing twice.
-    """
+    """A CSV an advertiser (or staff for them) uploaded, and what importing it did: each chunk's rows, row errors
+    and counters (`rows_done` is the cursor) commit together, so a re-run resumes and counts nothing twice."""
 
     class Kind(models.TextChoices):
         CONVERSIONS = "conversions", "new conversions"
@@ -27,12 +24,7 @@ class ConversionUpload(models.Model):
 
     advertiser = models.ForeignKey(Advertiser, on_delete=models.PROTECT, related_name="uploads")
     offer = models.ForeignKey(
-        Offer,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="uploads",
-        help_text="New conversions go to it.",
+        Offer, models.PROTECT, null=True, blank=True, related_name="uploads", help_text="New conversions go to it."
     )
     kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.CONVERSIONS)
     file = models.FileField(upload_to="uploads/%Y/%m/")
@@ -69,9 +61,7 @@ class ConversionUpload(models.Model):
             models.CheckConstraint(
                 condition=Q(status__in=["queued", "running", "done", "failed"]), name="upload_status_valid"
             ),
-            models.CheckConstraint(
-                condition=Q(rows_done__lte=models.F("rows_total")), name="upload_rows_done_le_total"
-            ),
+            models.CheckConstraint(condition=Q(rows_done__lte=F("rows_total")), name="upload_rows_done_le_total"),
         ]
         indexes = [models.Index(fields=["advertiser", "created_at"], name="upload_advertiser_time")]
 

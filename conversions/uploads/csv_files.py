@@ -1,8 +1,7 @@
 """Reading the CSVs advertisers upload, and writing the CSVs we hand back.
 
-Spreadsheets save CSV as UTF-8 with or without a byte order mark, or Windows-1252 (Excel on
-Windows), with `,` or `;` (where the decimal mark is a comma) between fields and CRLF line ends.
-We accept all of them and refuse what is not text at all.
+We accept what spreadsheets save: UTF-8 with or without a byte order mark, UTF-16 or Windows-1252 (Excel),
+`,` or `;` (where the decimal mark is a comma) between fields, CRLF line ends; and refuse what is not text.
 """
 
 import csv

@@ -1,18 +1,9 @@
-"""Importing an upload: new conversions through the one recorder, and adjustments of existing ones.
+"""Importing an upload: new conversions through the one recorder (conversions_record), adjustments of existing ones.
 
-A conversions file's rows are checked like `POST /v1/convert` bodies
-(conversions/uploads/rows.py) and recorded like them, a chunk at a time, by
-`conversions_record` (conversions/intake/recording.py): the same attribution,
-the same rows, status changes and rollups, in a few statements per chunk. A
-known external id is a duplicate, not an error. The next chunk is read and its
-fields checked in a thread (no database) while the server commits the last one.
-
-Each chunk commits with its row errors and the upload's counters, `rows_done`
-being the cursor: a second run of the job resumes after the last committed
-chunk, and a finished upload is never imported twice.
+Each chunk commits with its row errors and the upload's counters, `rows_done` being the cursor: a second run of
+the job resumes after the last committed chunk. The next chunk is read and checked in a thread while this one commits.
 """
 
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -27,21 +18,16 @@ from conversions.lifecycle import conversion_amount_change, conversion_decide
 from conversions.models import Conversion, ConversionUpload, UploadRowError
 from conversions.uploads.csv_files import CsvFileInvalid, CsvRow, CsvTable, csv_table_read
 from conversions.uploads.reconciliation import reconciliation_run
-from conversions.uploads.rows import (
-    CheckedRows,
-    RowError,
-    conversion_rows_check,
-    row_errors_from,
-    upload_columns_check,
-)
+from conversions.uploads.rows import CheckedRows, RowError, conversion_rows_check, row_errors_from, upload_columns_check
 from core.errors import DomainError
 from core.garbage_collection import cyclic_gc_paused
 from core.money import money_quantize
 
 CHUNK_ROWS = 10_000
 
-_APPROVE_WORDS = {"approved", "approve", "accepted", "accept"}
-_REJECT_WORDS = {"rejected", "reject", "declined", "decline"}
+_DECISIONS = dict.fromkeys(("approved", "approve", "accepted", "accept"), "approve")
+_DECISIONS |= dict.fromkeys(("rejected", "reject", "declined", "decline"), "reject")
+_COUNTERS = ["created_count", "duplicate_count", "updated_count", "unchanged_count"]
 
 
 class UploadSuperseded(Exception):
@@ -50,10 +36,10 @@ class UploadSuperseded(Exception):
 
 @dataclass
 class ChunkOutcome:
-    created: int = 0
-    duplicates: int = 0
-    updated: int = 0
-    unchanged: int = 0
+    created_count: int = 0
+    duplicate_count: int = 0
+    updated_count: int = 0
+    unchanged_count: int = 0
     errors: list[RowError] = field(default_factory=list)
 
 
@@ -77,15 +63,12 @@ def _conversion_chunk_import(
     )
     for (row, report), result in zip(checked.valid, recorded, strict=True):
         if result.created:
-            outcome.created += 1
+            outcome.created_count += 1
         elif result.error is None:
-            outcome.duplicates += 1  # the external id was taken, by an earlier file or a racing request
+            outcome.duplicate_count += 1  # the external id was taken, by an earlier file or a racing request
         else:
             outcome.errors.extend(row_errors_from(result.error, row, report))
     return outcome
-
-
-# Importing adjustments --------------------------------------------------------------------------
 
 
 def _adjustment_chunk_apply(
@@ -93,12 +76,9 @@ def _adjustment_chunk_apply(
 ) -> ChunkOutcome:
     outcome = ChunkOutcome()
     ids = [row.get("external_id") for row in rows]
-    conversions = {
-        conversion.external_id: conversion
-        for conversion in Conversion.objects.select_related("offer").filter(
-            advertiser=upload.advertiser, external_id__in=ids
-        )
-    }
+    found = Conversion.objects.select_related("offer").filter(advertiser=upload.advertiser, external_id__in=ids)
+    conversions = {conversion.external_id: conversion for conversion in found}
+    by = {"actor": upload.uploaded_by, "channel": Conversion.Channel.CSV, "now": now}
     for row in rows:
         external_id, status, reason = row.get("external_id"), row.get("status").lower(), row.get("reason")
 
@@ -111,15 +91,10 @@ def _adjustment_chunk_apply(
         if external_id in seen:
             error("external_id", f"Repeats row {seen[external_id]}; only that row is applied.", external_id)
             continue
-        conversion = conversions.get(external_id)
-        if conversion is None:
+        if (conversion := conversions.get(external_id)) is None:
             error("external_id", "No conversion of yours has this external_id.", external_id)
             continue
-        if status in _APPROVE_WORDS:
-            decision = "approve"
-        elif status in _REJECT_WORDS:
-            decision = "reject"
-        else:
+        if (decision := _DECISIONS.get(status)) is None:
             error("status", "Must be approved or rejected.", row.get("status"))
             continue
         if decision == "reject" and not reason:
@@ -134,47 +109,22 @@ def _adjustment_chunk_apply(
                 continue
         # A row claims its external id once it is valid; a later row for it is a repeat.
         seen[external_id] = row.number
-        amount_changed = False
-        if amount is not None and money_quantize(amount, conversion.currency) != conversion.amount:
-            # The new amount first (its reward recomputed), then the decision, which then applies to it.
-            try:
-                amount_changed = conversion_amount_change(
-                    conversion_id=conversion.pk,
-                    amount=amount,
-                    actor=upload.uploaded_by,
-                    channel=Conversion.Channel.CSV,
-                    now=now,
-                )
-            except DomainError as refused:
-                error("amount", refused.message, row.get("amount"))
-                continue
-            conversion.refresh_from_db()
+        amount_changed, column = False, "amount"
         try:
-            changed = conversion_decide(
-                conversion=conversion,
-                decision=decision,
-                remark=reason,
-                actor=upload.uploaded_by,
-                channel=Conversion.Channel.CSV,
-                now=now,
-            )
+            if amount is not None and money_quantize(amount, conversion.currency) != conversion.amount:
+                # The new amount first (its reward recomputed), then the decision, which then applies to it.
+                amount_changed = conversion_amount_change(conversion_id=conversion.pk, amount=amount, **by)
+                conversion.refresh_from_db()
+            column = "status"
+            changed = conversion_decide(conversion=conversion, decision=decision, remark=reason, **by)
         except DomainError as refused:
-            error("status", refused.message, row.get("status"))
+            error(column, refused.message, row.get(column))
             continue
         if changed or amount_changed:
-            outcome.updated += 1
+            outcome.updated_count += 1
         else:
-            outcome.unchanged += 1
+            outcome.unchanged_count += 1
     return outcome
-
-
-# The job's work ---------------------------------------------------------------------------------
-
-
-def _chunks(rows, size) -> Iterator[list]:
-    iterator = iter(rows)
-    while chunk := list(islice(iterator, size)):
-        yield chunk
 
 
 def upload_run(*, upload_id: int, now: datetime | None = None) -> ConversionUpload:
@@ -188,8 +138,7 @@ def upload_run(*, upload_id: int, now: datetime | None = None) -> ConversionUplo
     )
     try:
         with upload.file.open("rb") as stored:
-            raw = stored.read()
-        table = csv_table_read(raw)
+            table = csv_table_read(stored.read())
         upload_columns_check(table, upload.kind)
         if upload.kind == ConversionUpload.Kind.RECONCILIATION:
             reconciliation_run(upload=upload, table=table, now=now)
@@ -210,18 +159,18 @@ def _rows_import(*, upload: ConversionUpload, table: CsvTable, now: datetime) ->
     apply = _conversion_chunk_import if conversions else _adjustment_chunk_apply
     seen: dict[str, int] = {}
     cursor = upload.rows_done
-    chunks = _chunks(table.rows(start=cursor), CHUNK_ROWS)
+    pending = table.rows(start=cursor)
 
-    def read_next() -> tuple[list[CsvRow] | None, dict]:
+    def read_next() -> tuple[list[CsvRow], dict]:
         """The next chunk, its new conversions' fields checked: no database, so it can run while the server commits."""
-        rows = next(chunks, None)
-        if rows is None or not conversions:
+        rows = list(islice(pending, CHUNK_ROWS))
+        if not rows or not conversions:
             return rows, {}
         return rows, {"checked": conversion_rows_check(upload=upload, rows=rows, seen=seen)}
 
     with cyclic_gc_paused(), ThreadPoolExecutor(max_workers=1, thread_name_prefix="csv-read") as reader:
         upcoming = reader.submit(read_next)
-        while (chunk := upcoming.result())[0] is not None:
+        while (chunk := upcoming.result())[0]:
             rows, checked = chunk
             with transaction.atomic():
                 # The lock and the cursor check make two runs of the job take turns, and the loser stop.
@@ -232,13 +181,10 @@ def _rows_import(*, upload: ConversionUpload, table: CsvTable, now: datetime) ->
                 UploadRowError.objects.bulk_create([error.model(upload) for error in outcome.errors], batch_size=1000)
                 cursor += len(rows)
                 locked.rows_done = cursor
-                locked.created_count += outcome.created
-                locked.duplicate_count += outcome.duplicates
-                locked.updated_count += outcome.updated
-                locked.unchanged_count += outcome.unchanged
+                for name in _COUNTERS:
+                    setattr(locked, name, getattr(locked, name) + getattr(outcome, name))
                 locked.error_count += len({error.row for error in outcome.errors})
-                fields = ["rows_done", "created_count", "duplicate_count", "updated_count", "unchanged_count"]
-                locked.save(update_fields=[*fields, "error_count"])
+                locked.save(update_fields=["rows_done", *_COUNTERS, "error_count"])
                 # The next chunk is read and checked while the server commits this one.
                 upcoming = reader.submit(read_next)
     ConversionUpload.objects.filter(pk=upload.pk, status=ConversionUpload.Status.RUNNING).update(

@@ -18,6 +18,7 @@ from conversions.models import Conversion, ConversionUpload, UploadRowError
 from conversions.uploads.csv_files import CsvTable, csv_table_read
 from conversions.uploads.rows import RowError
 from core.money import MoneyError, money_quantize
+from rewards.periods import months_after
 
 
 @dataclass
@@ -74,7 +75,7 @@ def reconciliation_lines(upload: ConversionUpload, table: CsvTable | None = None
     theirs, _ = _their_rows(table)
     month, tz = upload.billing_month, ZoneInfo(upload.advertiser.time_zone)
     start = datetime(month.year, month.month, 1, tzinfo=tz)
-    end = datetime(month.year + month.month // 12, month.month % 12 + 1, 1, tzinfo=tz)
+    end = months_after(start, 1)
     ours_qs = Conversion.objects.filter(advertiser=upload.advertiser).select_related("offer")
     if upload.offer_id:
         ours_qs = ours_qs.filter(offer_id=upload.offer_id)

@@ -123,10 +123,8 @@ _meta_answer = _remembered(lambda items: meta_validate(dict(items)))
 def conversion_row_parse(
     row: CsvRow, *, offer: Offer, tz: ZoneInfo, meta_columns: tuple[str, ...] | None = None
 ) -> tuple[ConversionReport | None, list[RowError]]:
-    """One row into a report, with every field error of the row (not just the first).
-
-    `meta_columns`: the header's meta_ columns, when the caller has picked them out once for many rows.
-    """
+    """One row into a report, with every field error of the row (not just the first). `meta_columns`: the
+    header's meta_ columns, when the caller has picked them out once for many rows."""
     errors: list[RowError] = []
     attrs: dict = {"offer": offer.public_id}
     number, values = row.number, row.values

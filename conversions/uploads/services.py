@@ -37,11 +37,9 @@ def upload_create(
     user=None,
     now: datetime | None = None,
 ) -> ConversionUpload:
-    """Check the file is a readable table with the right columns, store it and enqueue its import.
+    """Check the file, store it and enqueue its import; raises CsvFileInvalid (for the user) or ConversionNotFound.
 
-    Raises CsvFileInvalid (the message is for the user) or ConversionNotFound for another's offer.
-    The size limit is checked by the caller before it reads the file into memory.
-    """
+    The size limit is checked by the caller before it reads the file into memory."""
     foreign = offer is not None and offer.advertiser_id != advertiser.pk
     if foreign or (offer is None and kind == ConversionUpload.Kind.CONVERSIONS):
         raise ConversionNotFound("No such offer.")
