@@ -13,6 +13,11 @@ from core.money import CURRENCY_MINOR_UNITS
 CURRENCY_CHOICES = [(code, code) for code in sorted(CURRENCY_MINOR_UNITS)]
 
 
+def lowercase_choices(name: str, members: str) -> type[models.TextChoices]:
+    """TextChoices whose values are the members' names in lower case: `ACTIVE` is "active"."""
+    return models.TextChoices(name, [(member, member.lower()) for member in members.split()])
+
+
 def validate_time_zone(value: str) -> None:
     if value not in zoneinfo.available_timezones():
         raise ValidationError(f"{value!r} is not a known IANA time zone.")
@@ -58,14 +63,8 @@ class ApiKey(models.Model):
 
 
 class Offer(models.Model):
-    class TrackType(models.TextChoices):
-        REALTIME = "realtime"
-        MANUAL = "manual"
-
-    class Status(models.TextChoices):
-        ACTIVE = "active"
-        PAUSED = "paused"
-
+    TrackType = lowercase_choices("TrackType", "REALTIME MANUAL")
+    Status = lowercase_choices("Status", "ACTIVE PAUSED")
     advertiser = models.ForeignKey(Advertiser, on_delete=models.PROTECT, related_name="offers")
     public_id = models.SlugField(max_length=64, unique=True, help_text="The offer's stable id in the API.")
     name = models.CharField(max_length=200)
@@ -117,9 +116,7 @@ class Partner(models.Model):
         PAYPAL = "paypal", "PayPal"
         WISE = "wise", "Wise"
 
-    class Status(models.TextChoices):
-        ACTIVE = "active"
-        SUSPENDED = "suspended"
+    Status = lowercase_choices("Status", "ACTIVE SUSPENDED")
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="partner")
     referral_code = models.CharField(max_length=32, unique=True)
@@ -230,10 +227,7 @@ class PartnerApiToken(models.Model):
 class LinkRequest(models.Model):
     """A partner asking to promote an offer; staff approve it in the admin, which creates the link."""
 
-    class Status(models.TextChoices):
-        PENDING = "pending"
-        APPROVED = "approved"
-        DECLINED = "declined"
+    Status = lowercase_choices("Status", "PENDING APPROVED DECLINED")
 
     partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="link_requests")
     offer = models.ForeignKey(Offer, on_delete=models.CASCADE, related_name="link_requests")

@@ -60,9 +60,7 @@ class SubscriptionInvoices(models.Model):
 
     class Meta:
         verbose_name_plural = "subscription invoices"
-        constraints = [
-            models.UniqueConstraint(fields=["offer", "subscription_id"], name="subscription_invoices_once"),
-        ]
+        constraints = [models.UniqueConstraint(fields=["offer", "subscription_id"], name="subscription_invoices_once")]
 
     def __str__(self) -> str:
         return f"{self.subscription_id}: {self.invoices_seen} invoices"

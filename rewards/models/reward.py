@@ -3,19 +3,14 @@
 from django.db import models
 from django.db.models import Q
 
-from referrals.models import CURRENCY_CHOICES, Offer, Partner
+from referrals.models import CURRENCY_CHOICES, Offer, Partner, lowercase_choices
 from rewards.models.rules import AMOUNT, RewardRule
 
 
 class Reward(models.Model):
     """What one partner earns from one conversion."""
 
-    class Status(models.TextChoices):
-        PENDING = "pending"
-        APPROVED = "approved"
-        PAID = "paid"
-        REVERSED = "reversed"
-
+    Status = lowercase_choices("Status", "PENDING APPROVED PAID REVERSED")
     # The database holds the link; named by string, so this app imports nothing of conversions. No reverse
     # accessor: conversions ask rewards.selectors, as every app above asks a lower one.
     conversion = models.OneToOneField(
