@@ -1,14 +1,6 @@
 """The click buffer: `GET /c/<code>` writes its click to Redis, a flusher COPYs batches into PostgreSQL.
 
-A click costs one Redis round trip instead of an INSERT and two rollup upserts (W1b in
-docs/performance.md). Keys, in the RQ Redis connection's database:
-
-- `clickbuf:queue`      clicks waiting to be written, each one line of COPY's text format;
-- `clickbuf:processing` the batch a flusher is writing, deleted only after COMMIT, so a flusher
-  killed mid-batch leaves it to the next run;
-- `clickbuf:pending`    click_id -> the same line until flushed: attribution writes a click it
-  needs before the flush (buffered_clicks_insert);
-- `clickbuf:lock`       one flusher at a time (it expires, so a killed flusher blocks nobody for long).
+One Redis round trip per click instead of an INSERT and two rollup upserts (W1b in docs/performance.md).
 """
 
 # ruff: noqa: S608 - table and column names come from the models; no value is formatted into SQL.
@@ -30,10 +22,10 @@ from core.rows import copy_text
 from referrals.models import Click
 from referrals.rollups import rollup_bucket, rollup_click_counts_add
 
-QUEUE = "clickbuf:queue"
-PROCESSING = "clickbuf:processing"
-PENDING = "clickbuf:pending"
-LOCK = "clickbuf:lock"
+QUEUE = "clickbuf:queue"  # clicks waiting, each one line of COPY's text format
+PROCESSING = "clickbuf:processing"  # the batch being written, deleted after COMMIT: a killed flusher leaves it
+PENDING = "clickbuf:pending"  # click_id -> its line until flushed, for attribution (buffered_clicks_insert)
+LOCK = "clickbuf:lock"  # one flusher at a time; it expires, so a killed flusher blocks nobody for long
 LOCK_SECONDS = 30
 
 # The columns of a buffered line, in COPY order: is_unique last, appended by the buffer script.
@@ -112,8 +104,7 @@ def click_buffer_push(*, click: Click, unique_key: str) -> bool:
 
 
 def _copy_lines(payloads: list[bytes]) -> list[bytes]:
-    """The payloads as COPY lines; one buffered as JSON by an earlier version ('1' or '0', then the fields)
-    is converted."""
+    """The payloads as COPY lines; one buffered as JSON by an earlier version ('1' or '0', fields) is converted."""
     lines = []
     for payload in payloads:
         if payload[1:2] == b"{":
@@ -167,13 +158,10 @@ def _rollups_add(lines: list[bytes]) -> None:
 
 
 def clicks_write(payloads: list[bytes]) -> int:
-    """Write click lines (COPY text, is_unique last) and count them in the rollups, each click once; returns
-    how many were new. Call it in a transaction.
+    """The one writer of clicks (COPY lines, is_unique last), each counted once in the rollups; how many were new.
 
-    The one writer of clicks: the flusher's batches, clicks attribution needs now, a click not buffered.
-    The first try COPYs straight into the click table; when some click is there already (a replay after a
-    crash between COMMIT and the deletes, a click written early for attribution), that COPY is undone to
-    its savepoint and the lines go through a temporary table and `ON CONFLICT DO NOTHING` instead.
+    Call it in a transaction. When a click is there already (a replay after a crash, one written early for
+    attribution), the direct COPY is undone to its savepoint and the lines go through `ON CONFLICT DO NOTHING`.
     """
     if not payloads:
         return 0
@@ -198,10 +186,7 @@ def clicks_write(payloads: list[bytes]) -> int:
 
 
 def click_write(*, click: Click, is_unique: bool) -> None:
-    """Write one unbuffered click (CLICK_BUFFER off, or Redis failing just now) as a batch of one.
-
-    The click comes back saved, with its pk (COPY returns none: one more read, off the buffered path).
-    """
+    """Write one unbuffered click (no buffer, or Redis failing) as a batch of one; it comes back with its pk."""
     click.is_unique = is_unique
     with transaction.atomic():
         clicks_write([(click_copy_line(click) + ("\tt" if is_unique else "\tf")).encode()])
@@ -219,11 +204,7 @@ def clicks_batch_take(redis, batch_size: int) -> list[bytes]:
 
 
 def clicks_flush(*, batch_size: int | None = None, max_batches: int | None = None) -> int:
-    """Write buffered clicks to the table in batches until the queue is empty; returns how many were new.
-
-    Safe to run twice and to kill at any moment: a batch stays in `clickbuf:processing` until its
-    transaction committed, and writing it again inserts nothing twice.
-    """
+    """Write buffered clicks in batches until the queue is empty; how many were new. Safe to kill or run twice."""
     if not click_buffer_enabled():
         return 0
     batch_size = batch_size or settings.CLICK_BUFFER_BATCH_SIZE
@@ -251,10 +232,7 @@ def clicks_flush(*, batch_size: int | None = None, max_batches: int | None = Non
 
 
 def buffered_clicks_insert(click_ids: Iterable[str]) -> int:
-    """Write now the clicks among click_ids that are still only in the buffer (attribution needs their rows).
-
-    They stay in the queue; the flusher's ON CONFLICT skips them later, so they are counted once.
-    """
+    """Write now those of click_ids still only in the buffer; the flusher's ON CONFLICT skips them later."""
     if not click_buffer_enabled():
         return 0
     ids = [click_id for click_id in dict.fromkeys(click_ids) if click_id]

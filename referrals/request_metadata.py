@@ -1,8 +1,5 @@
-"""Fraud metadata read off a request: the client's address, user agent, selected headers, country, device.
-
-Nothing here reaches the network: ua-parser reads the user agent, geoip2fast's bundled database (or the
-operator's MaxMind file at GEOIP_MMDB_PATH) the country.
-"""
+"""Fraud metadata read off a request: address, user agent, some headers, country, device; no network calls
+(ua-parser, and geoip2fast's bundled database or the MaxMind file at GEOIP_MMDB_PATH)."""
 
 import ipaddress
 import logging
@@ -29,8 +26,7 @@ def _is_trusted(address: str) -> bool:
 
 
 def client_ip(meta: dict) -> str | None:
-    """The client's address. X-Forwarded-For counts only when the peer is a trusted proxy;
-    then we walk it from the right and take the first address that is not a trusted proxy."""
+    """The client's address: X-Forwarded-For, walked from the right past trusted proxies, only from a trusted peer."""
     peer = meta.get("REMOTE_ADDR") or None
     if peer is None or not _is_trusted(peer):
         return peer
@@ -132,10 +128,6 @@ def country_for_ip(ip: str | None) -> str:
     return code if code and len(code) == 2 and code.isalpha() else ""
 
 
-def evidence_headers(meta: dict) -> dict:
-    return {name: meta[key][:500] for key, name in EVIDENCE_HEADERS.items() if meta.get(key)}
-
-
 @dataclass(frozen=True)
 class RequestMetadata:
     ip: str | None = None
@@ -146,8 +138,7 @@ class RequestMetadata:
 
 
 def request_metadata(meta: dict, *, user_agent: str | None = None) -> RequestMetadata:
-    """Everything we keep of a request as fraud evidence. `user_agent` overrides the header's
-    (a server-to-server report carries the visitor's user agent in its body)."""
+    """What we keep of a request as fraud evidence; `user_agent` (from a server-to-server body) overrides the header."""
     ip = client_ip(meta)
     agent_string = (user_agent if user_agent else meta.get("HTTP_USER_AGENT", ""))[:1000]
     return RequestMetadata(
@@ -155,5 +146,5 @@ def request_metadata(meta: dict, *, user_agent: str | None = None) -> RequestMet
         user_agent=agent_string,
         country=country_for_ip(ip),
         agent=user_agent_describe(agent_string),
-        headers=evidence_headers(meta),
+        headers={name: meta[key][:500] for key, name in EVIDENCE_HEADERS.items() if meta.get(key)},
     )

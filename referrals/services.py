@@ -5,7 +5,7 @@ import ipaddress
 import secrets
 import string
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from urllib.parse import quote, urlsplit
 
 from django.conf import settings
@@ -115,11 +115,7 @@ class ClickRequest:
 
 
 def click_record(*, link: Link, request: ClickRequest, now: datetime | None = None) -> Click:
-    """Record a click into the Redis click buffer (referrals/click_buffer.py), else straight into the table.
-
-    A buffered click is returned unsaved (no pk): its row appears when the flusher runs, or when a
-    conversion names its click id.
-    """
+    """Record a click into the Redis click buffer, else straight into the table; a buffered click has no pk yet."""
     metadata = request.metadata
     # What the visitor sent is stored as sent, but PostgreSQL text cannot hold NUL.
     click = Click(
@@ -156,11 +152,8 @@ def click_record(*, link: Link, request: ClickRequest, now: datetime | None = No
 
 
 def deep_link_allowed(*, offer: Offer, url: str) -> bool:
-    """A deep link may only go, over http(s), to a host the offer lists (no open redirect).
-
-    Browsers read a backslash as a slash and urlsplit does not, so `https://evil.example\\@shop.example`
-    is shop.example to us and evil.example to the visitor: backslashes and credentials are refused.
-    """
+    """A deep link may only go, over http(s), to a host the offer lists (no open redirect). Browsers read a
+    backslash as a slash and urlsplit does not (`https://evil.example\\@shop.example`): those are refused."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return False
@@ -189,25 +182,17 @@ def click_cookie_name(offer: Offer) -> str:
     return f"{settings.CLICK_COOKIE_PREFIX}{offer.public_id}"
 
 
-def click_cookie_max_age(offer: Offer) -> int:
-    return int(timedelta(days=offer.cookie_window_days).total_seconds())
-
-
 def partner_suspend(*, partner: Partner, reason: str, now: datetime | None = None) -> bool:
     """Suspend an active partner (its links keep working, new conversions are held); False if it was not active."""
     if not reason.strip():
         raise ValueError("A suspension needs a reason.")
-    changed = Partner.objects.filter(pk=partner.pk, status=Partner.Status.ACTIVE).update(
-        status=Partner.Status.SUSPENDED, suspended_reason=reason.strip()[:500], suspended_at=now or timezone.now()
-    )
-    return bool(changed)
+    active, now = Partner.objects.filter(pk=partner.pk, status=Partner.Status.ACTIVE), now or timezone.now()
+    return bool(active.update(status=Partner.Status.SUSPENDED, suspended_reason=reason.strip()[:500], suspended_at=now))
 
 
 def partner_reinstate(*, partner: Partner) -> bool:
-    changed = Partner.objects.filter(pk=partner.pk, status=Partner.Status.SUSPENDED).update(
-        status=Partner.Status.ACTIVE, suspended_reason="", suspended_at=None
-    )
-    return bool(changed)
+    suspended = Partner.objects.filter(pk=partner.pk, status=Partner.Status.SUSPENDED)
+    return bool(suspended.update(status=Partner.Status.ACTIVE, suspended_reason="", suspended_at=None))
 
 
 def partner_login_record(*, user, ip: str | None) -> None:

@@ -1,10 +1,6 @@
-"""`manage.py flush_clicks`: write the Redis click buffer into PostgreSQL, in a loop (its own process).
+"""`manage.py flush_clicks [--once]`: write the Redis click buffer into PostgreSQL, looping until SIGTERM.
 
-    python manage.py flush_clicks            # loop until SIGTERM/SIGINT (the Procfile's `clicks`)
-    python manage.py flush_clicks --once     # write what is buffered now and exit
-
-Killing it loses no click: the batch it was writing stays in Redis for the next run. A Redis or
-PostgreSQL outage does not end the loop: it waits with backoff and carries on (core/outages.py).
+Killing it loses no click; a Redis or PostgreSQL outage is waited out with backoff (core/outages.py).
 """
 
 import signal
