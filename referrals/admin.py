@@ -1,7 +1,4 @@
-"""Staff screens for advertisers, keys, offers, partners, links and clicks.
-
-Secrets (API keys, postback tokens, signing secrets) are made by the services and shown once in a message.
-"""
+"""Staff screens for advertisers, keys, offers, partners, links and clicks; secrets are shown once, in a message."""
 
 from django.conf import settings
 from django.contrib import admin, messages
@@ -101,13 +98,11 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
     @admin.action(description="Revoke selected API keys", permissions=["change"])
     def revoke_api_keys(self, request, queryset) -> None:
-        now = timezone.now()
-        revoked = 0
-        for key in queryset.filter(revoked_at__isnull=True):
+        now, live = timezone.now(), list(queryset.filter(revoked_at__isnull=True))
+        for key in live:
             api_key_revoke(api_key=key, now=now)
-            revoked += 1
-        skipped = queryset.count() - revoked
-        messages.success(request, f"Revoked {revoked} API key(s).")
+        skipped = queryset.count() - len(live)
+        messages.success(request, f"Revoked {len(live)} API key(s).")
         if skipped:
             messages.info(request, f"{skipped} key(s) were already revoked and left as they were.")
 
@@ -200,26 +195,26 @@ class LinkRequestAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
-    @admin.action(description="Approve and create the partner's link")
-    def approve(self, request, queryset):
+    def _decide(self, request, queryset, decide, done_message: str) -> None:
         done = 0
         for link_request in queryset:
             try:
-                link_request_approve(request_id=link_request.pk, actor=request.user)
+                decide(link_request)
                 done += 1
             except LinkRequestNotAllowed as error:
                 self.message_user(request, f"{link_request}: {error}", messages.ERROR)
-        self.message_user(request, f"{done} request(s) approved; links created.", messages.SUCCESS)
+        self.message_user(request, f"{done} {done_message}", messages.SUCCESS)
+
+    @admin.action(description="Approve and create the partner's link")
+    def approve(self, request, queryset):
+        def approve_one(link_request):
+            link_request_approve(request_id=link_request.pk, actor=request.user)
+
+        self._decide(request, queryset, approve_one, "request(s) approved; links created.")
 
     @admin.action(description="Decline, with the decision reason entered on each request")
     def decline(self, request, queryset):
-        done = 0
-        for link_request in queryset:
-            try:
-                link_request_decline(
-                    request_id=link_request.pk, reason=link_request.decision_reason, actor=request.user
-                )
-                done += 1
-            except LinkRequestNotAllowed as error:
-                self.message_user(request, f"{link_request}: {error}", messages.ERROR)
-        self.message_user(request, f"{done} request(s) declined.", messages.SUCCESS)
+        def decline_one(link_request):
+            link_request_decline(request_id=link_request.pk, reason=link_request.decision_reason, actor=request.user)
+
+        self._decide(request, queryset, decline_one, "request(s) declined.")

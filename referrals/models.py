@@ -251,11 +251,8 @@ class LinkRequest(models.Model):
 
 
 class ClickStat(models.Model):
-    """Clicks per quarter hour (UTC), partner and offer, kept current by the click writer.
-
-    Every time zone in use is offset from UTC by whole quarter hours: summing buckets gives exact days in
-    any zone, DST included, without reading the click table.
-    """
+    """Clicks per quarter hour (UTC), partner and offer, kept by the click writer. Every zone in use is offset by
+    whole quarter hours: summed buckets give exact days in any zone, without reading the click table."""
 
     bucket = models.DateTimeField(help_text="Start of the quarter hour, UTC.")
     partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+")
@@ -291,10 +288,7 @@ class ClickSub1Stat(models.Model):
 
 
 class PartnerClickStat(models.Model):
-    """`ClickStat` summed over offers, for the day-by-day reports of a partner with many offers.
-
-    A database trigger on `ClickStat` keeps it equal to those sums, whoever writes the rollups.
-    """
+    """`ClickStat` summed over offers (for partners with many), kept equal by a database trigger on `ClickStat`."""
 
     bucket = models.DateTimeField(help_text="Start of the quarter hour, UTC.")
     partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+")

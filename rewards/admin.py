@@ -1,10 +1,5 @@
-"""Staff screens for reward rules, rates, rewards, the ledger and payouts.
-
-Rules, rates and payout profiles are configuration and editable. Rewards, the
-ledger and the limits' counters are records: they change only through the
-services, and the database refuses to change ledger rows at all, so here they
-are read-only. Actions call services and say what they did.
-"""
+"""Staff screens for reward rules, rates, rewards, the ledger and payouts; records that only services write
+(rewards, the ledger, the limits' counters) are read-only."""
 
 from django import forms
 from django.contrib import admin, messages
@@ -42,22 +37,7 @@ class RewardRuleForm(forms.ModelForm):
 
     class Meta:
         model = RewardRule
-        fields = (
-            "offer",
-            "partner",
-            "name",
-            "conversion_type",
-            "min_amount",
-            "max_amount",
-            "conditions",
-            *RULE_TERMS,
-            "active_from",
-            "active_until",
-            "spend_limit",
-            "spend_limit_period",
-            "recurring",
-            "recurring_count",
-        )
+        fields = "__all__"
 
     def clean_conditions(self):
         # An empty box is no conditions; RewardRule.clean checks the rest as the engine reads them.

@@ -1,9 +1,6 @@
-"""Granting rewards: what each of a set of conversions (one, or a batch of a thousand) earns, in order.
+"""Granting rewards: what each of a set of (locked) conversions earns, in order; a second grant returns the first.
 
-Rules, rates and existing rewards are loaded once; invoices are numbered and spend
-limits charged in the set's order (rewards/limits.py); rewards and accruals are
-written by COPY (core/rows.py). The caller holds each conversion's lock, so a
-second grant for a conversion returns its existing reward.
+Rules, rates and rewards are loaded once per set, limits charged in its order; rewards and accruals written by COPY.
 """
 
 from dataclasses import dataclass
@@ -90,10 +87,8 @@ class RuleBook:
 def rewards_grant(
     *, requests: list[GrantRequest], now: datetime, json_once: JsonOnce | None = None
 ) -> list[RewardDecision]:
-    """Decide what each (locked) conversion earns, in order, and write the rewards made with their accruals.
-
-    A missing rate writes nothing. `json_once` writes each explanation's JSON once, for reward and conversion.
-    """
+    """Decide what each (locked) conversion earns and write the rewards with their accruals (a missing rate: nothing).
+    `json_once` writes each explanation's JSON once, for reward and conversion."""
     if not requests:
         return []
     book = RuleBook([(request.offer.pk, request.facts) for request in requests])
@@ -249,10 +244,7 @@ def _accrual_legs(rewards: list[Reward]) -> list[Legs]:
 
 
 def _rewards_write(rewards: list[Reward], *, now: datetime, json_once: JsonOnce | None) -> None:
-    """The new rewards by COPY (ids reserved first), then their accruals.
-
-    A conflict here means something bypassed the locks: the unique constraint refuses it.
-    """
+    """The new rewards by COPY (ids reserved first), then their accruals; the unique constraint refuses a repeat."""
     if not rewards:
         return
     for reward, (reward_id,) in zip(rewards, ids_reserve(len(rewards), Reward), strict=True):

@@ -1,8 +1,5 @@
-"""A granted reward's lifecycle, each change a ledger posting (granting is rewards/grants.py).
-
-`pending` (in the offer's validation term) -> `approved` (term over, or the advertiser
-validated) -> `paid` (a payout batch); `pending` | `approved` | `paid` -> `reversed`.
-"""
+"""A granted reward's lifecycle, each change a ledger posting: `pending` (validation term) -> `approved` (term
+over, or validated) -> `paid` (a payout batch); any of them -> `reversed`."""
 
 from datetime import datetime
 from uuid import UUID
@@ -85,13 +82,8 @@ def reward_reverse(*, conversion_id: UUID, reason: str, now: datetime) -> Reward
 def reward_amount_adjust(
     *, conversion_id: UUID, facts: ConversionFacts, now: datetime, memo: str = ""
 ) -> Reward | None:
-    """Recompute the conversion's reward for its new facts (a new amount) and post the difference.
-
-    The same rule and, across currencies, the same exchange rate as when granted, with the cap; so
-    only the amount moves. The difference goes from the advertiser's payable to where the reward's
-    money sits (a paid reward's lands in available, for the next payout to settle) as one balanced
-    `adjustment`, numbered per reward. No reward, a reversed one, or the same amount: nothing is posted.
-    """
+    """Recompute the reward for new facts with the rule and rate used at grant; post the difference as a numbered
+    `adjustment` from payable to where the money sits (a paid reward's: available, for the next payout)."""
     with transaction.atomic():
         reward = _reward_locked(conversion_id)
         if reward is None or reward.status == Reward.Status.REVERSED or reward.rule is None:
