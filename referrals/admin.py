@@ -7,12 +7,14 @@ from django.db.models import Count, Q
 from django.urls import reverse
 from django.utils import timezone
 
-from referrals.admin_read_only import ReadOnlyAdmin, ReadOnlyInline
+from referrals.admin_read_only import ReadOnlyAdmin, ReadOnlyInline, admin_each
 from referrals.link_requests import LinkRequestNotAllowed, link_request_approve, link_request_decline
 from referrals.models import Advertiser, ApiKey, Click, Link, LinkRequest, Offer, Partner
 from referrals.services import api_key_create, api_key_revoke, postback_token_rotate, signing_secret_rotate
 
 _STORED_HASHED = "Copy it now: it is stored hashed and not shown again."
+# What an offer promises partners: shown in the offer list.
+OFFER_TERMS = ("track_type", "currency", "status", "cookie_window_days", "validation_term_days")
 
 
 class ApiKeyInline(ReadOnlyInline):
@@ -53,10 +55,8 @@ class AdvertiserAdmin(admin.ModelAdmin):
 
     @admin.action(description="Create a new API key", permissions=["change"])
     def create_api_key(self, request, queryset) -> None:
-        def key_create(advertiser):
-            return api_key_create(advertiser=advertiser)[1]
-
-        self._secrets_show(request, queryset, key_create, "New API key for {advertiser}: {raw} " + _STORED_HASHED)
+        message = "New API key for {advertiser}: {raw} " + _STORED_HASHED
+        self._secrets_show(request, queryset, lambda advertiser: api_key_create(advertiser=advertiser)[1], message)
 
     @admin.action(description="Rotate postback token", permissions=["change"])
     def rotate_postback_token(self, request, queryset) -> None:
@@ -109,17 +109,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
 @admin.register(Offer)
 class OfferAdmin(admin.ModelAdmin):
-    list_display = (
-        "name",
-        "public_id",
-        "advertiser",
-        "track_type",
-        "currency",
-        "status",
-        "cookie_window_days",
-        "validation_term_days",
-        "created_at",
-    )
+    list_display = ("name", "public_id", "advertiser", *OFFER_TERMS, "created_at")
     list_filter = ("status", "track_type", "currency", "advertiser")
     search_fields = ("name", "public_id", "advertiser__name")
     list_select_related = ("advertiser",)
@@ -195,26 +185,18 @@ class LinkRequestAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
-    def _decide(self, request, queryset, decide, done_message: str) -> None:
-        done = 0
-        for link_request in queryset:
-            try:
-                decide(link_request)
-                done += 1
-            except LinkRequestNotAllowed as error:
-                self.message_user(request, f"{link_request}: {error}", messages.ERROR)
-        self.message_user(request, f"{done} {done_message}", messages.SUCCESS)
-
     @admin.action(description="Approve and create the partner's link")
     def approve(self, request, queryset):
         def approve_one(link_request):
             link_request_approve(request_id=link_request.pk, actor=request.user)
 
-        self._decide(request, queryset, approve_one, "request(s) approved; links created.")
+        done = admin_each(self, request, queryset, approve_one, refusal=LinkRequestNotAllowed)
+        self.message_user(request, f"{done} request(s) approved; links created.", messages.SUCCESS)
 
     @admin.action(description="Decline, with the decision reason entered on each request")
     def decline(self, request, queryset):
         def decline_one(link_request):
             link_request_decline(request_id=link_request.pk, reason=link_request.decision_reason, actor=request.user)
 
-        self._decide(request, queryset, decline_one, "request(s) declined.")
+        done = admin_each(self, request, queryset, decline_one, refusal=LinkRequestNotAllowed)
+        self.message_user(request, f"{done} request(s) declined.", messages.SUCCESS)

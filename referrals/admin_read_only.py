@@ -1,14 +1,27 @@
-"""Admins for records that only services write (clicks, the ledger, audit rows): staff read, never edit."""
+"""Admin parts the apps share: read-only admins for records only services write (clicks, the ledger, audit rows),
+and the loop of an action that calls a service per selected row."""
 
 import json
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.utils.html import format_html
 
 
 def json_block(value) -> str:
     """A JSON field shown read-only, indented, keys sorted."""
     return format_html("<pre>{}</pre>", json.dumps(value, indent=2, sort_keys=True, default=str))
+
+
+def admin_each(model_admin, request, queryset, action, *, refusal: type[Exception]) -> int:
+    """Call `action` on each selected row; each `refusal` is shown as an error. Returns how many went through."""
+    done = 0
+    for row in queryset:
+        try:
+            action(row)
+            done += 1
+        except refusal as error:
+            model_admin.message_user(request, f"{row}: {error}", messages.ERROR)
+    return done
 
 
 class _NoWrites:

@@ -250,15 +250,23 @@ class LinkRequest(models.Model):
         return f"{self.partner} → {self.offer.public_id} ({self.status})"
 
 
-class ClickStat(models.Model):
-    """Clicks per quarter hour (UTC), partner and offer, kept by the click writer. Every zone in use is offset by
-    whole quarter hours: summed buckets give exact days in any zone, without reading the click table."""
+class ClickCounts(models.Model):
+    """A rollup row: a partner's clicks in one quarter hour (UTC). Every zone in use is offset by whole quarter
+    hours: summed buckets give exact days in any zone, without reading the click table."""
 
     bucket = models.DateTimeField(help_text="Start of the quarter hour, UTC.")
     partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+")
-    offer = models.ForeignKey(Offer, on_delete=models.CASCADE, related_name="+")
     clicks = models.BigIntegerField(default=0)
     unique_clicks = models.BigIntegerField(default=0)
+
+    class Meta:
+        abstract = True
+
+
+class ClickStat(ClickCounts):
+    """Clicks per quarter hour, partner and offer, kept by the click writer."""
+
+    offer = models.ForeignKey(Offer, on_delete=models.CASCADE, related_name="+")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["partner", "bucket", "offer"], name="click_stat_key")]
@@ -267,33 +275,24 @@ class ClickStat(models.Model):
         return f"{self.bucket:%Y-%m-%d %H:%M} {self.partner_id}/{self.offer_id}: {self.clicks}"
 
 
-class ClickSub1Stat(models.Model):
+class ClickSub1Stat(ClickCounts):
     """The same per sub1, for the report by sub1 only: sub1 is often unique per click (publishers put their
     own ids in it), and keyed by it the main rollup would grow as big as the click table."""
 
-    bucket = models.DateTimeField(help_text="Start of the quarter hour, UTC.")
-    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+")
     offer = models.ForeignKey(Offer, on_delete=models.CASCADE, related_name="+")
     sub1 = models.CharField(max_length=255, blank=True)
-    clicks = models.BigIntegerField(default=0)
-    unique_clicks = models.BigIntegerField(default=0)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["partner", "bucket", "offer", "sub1"], name="click_sub1_stat_key"),
+            models.UniqueConstraint(fields=["partner", "bucket", "offer", "sub1"], name="click_sub1_stat_key")
         ]
 
     def __str__(self) -> str:
         return f"{self.bucket:%Y-%m-%d %H:%M} {self.partner_id}/{self.offer_id}/{self.sub1}: {self.clicks}"
 
 
-class PartnerClickStat(models.Model):
+class PartnerClickStat(ClickCounts):
     """`ClickStat` summed over offers (for partners with many), kept equal by a database trigger on `ClickStat`."""
-
-    bucket = models.DateTimeField(help_text="Start of the quarter hour, UTC.")
-    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+")
-    clicks = models.BigIntegerField(default=0)
-    unique_clicks = models.BigIntegerField(default=0)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["partner", "bucket"], name="partner_click_stat_key")]

@@ -12,19 +12,11 @@ from django.utils.html import format_html
 
 from referrals.admin_read_only import ReadOnlyAdmin, ReadOnlyInline, json_block
 from referrals.models import CURRENCY_CHOICES
-from rewards.models import (
-    Account,
-    Entry,
-    ExchangeRate,
-    PayoutBatch,
-    PayoutItem,
-    PayoutProfile,
-    Reward,
-    RewardRule,
-    SpendCounter,
-    SubscriptionInvoices,
-    Transaction,
-)
+from rewards.models.ledger import Account, Entry, Transaction
+from rewards.models.limits import ExchangeRate, SpendCounter, SubscriptionInvoices
+from rewards.models.payouts import PayoutBatch, PayoutItem, PayoutProfile
+from rewards.models.reward import Reward
+from rewards.models.rules import RewardRule
 from rewards.payouts import payout_batch_create, payout_batch_csv, payout_batch_mark_paid
 from rewards.rates import exchange_rate_set
 

@@ -140,17 +140,17 @@ def _rewards_decide(pending: list[_Pending], *, now: datetime) -> list[RewardDec
     decisions: dict[int, RewardDecision] = {}
     to_charge = []
     for item in pending:
-        rule, explanation = item.choice.rule, item.explanation
+        rule, explanation, facts = item.choice.rule, item.explanation, item.request.facts
         if rule is None:
             decisions[id(item)] = _decided(Outcome.NO_MATCHING_RULE, explanation)
             continue
         invoice = invoice_of.get(id(item))
         if invoice is not None:
-            allowed, explanation["recurring"] = recurring_allows(rule, invoice, item.request.facts.occurred_at)
+            allowed, explanation["recurring"] = recurring_allows(rule, invoice, facts.occurred_at)
             if not allowed:
                 decisions[id(item)] = _decided(Outcome.RECURRING_LIMIT_REACHED, explanation)
                 continue
-        computed = item.computed = reward_amount_compute(rule, item.request.facts, item.rates)
+        computed = item.computed = reward_amount_compute(rule, facts, item.rates)
         explanation["reward"] = {
             "rule_id": rule.pk,
             "reward_type": rule.reward_type,
@@ -164,20 +164,10 @@ def _rewards_decide(pending: list[_Pending], *, now: datetime) -> list[RewardDec
             "currency": computed.currency,
             "rounding": "ROUND_HALF_UP to the currency's minor unit, once",
         }
-        to_charge.append(item)
-    charges = spend_charges(
-        [
-            ChargeRequest(
-                rule=item.choice.rule,
-                partner_id=item.request.facts.partner_id,
-                amount=item.computed.amount,
-                occurred_at=item.request.facts.occurred_at,
-                time_zone=item.request.offer.advertiser.time_zone,
-            )
-            for item in to_charge
-        ]
-    )
-    for item, charge in zip(to_charge, charges, strict=True):
+        time_zone = item.request.offer.advertiser.time_zone
+        to_charge.append((item, ChargeRequest(rule, facts.partner_id, computed.amount, facts.occurred_at, time_zone)))
+    charges = spend_charges([charge_request for _, charge_request in to_charge])
+    for (item, _), charge in zip(to_charge, charges, strict=True):
         decisions[id(item)] = _reward_charged(item, charge, now=now)
     return [decisions[id(item)] for item in pending]
 
