@@ -15,6 +15,7 @@ from referrals.services import api_key_create, api_key_revoke, postback_token_ro
 _STORED_HASHED = "Copy it now: it is stored hashed and not shown again."
 # What an offer promises partners: shown in the offer list.
 OFFER_TERMS = ("track_type", "currency", "status", "cookie_window_days", "validation_term_days")
+CLICK_FLAGS = ("is_unique", "is_bot")  # shown and filtered on
 
 
 class ApiKeyInline(ReadOnlyInline):
@@ -151,19 +152,8 @@ class LinkAdmin(admin.ModelAdmin):
 
 @admin.register(Click)
 class ClickAdmin(ReadOnlyAdmin):
-    list_display = (
-        "click_id",
-        "created_at",
-        "offer",
-        "partner",
-        "link",
-        "ip",
-        "country",
-        "device",
-        "is_unique",
-        "is_bot",
-    )
-    list_filter = ("is_unique", "is_bot", "offer", "partner")
+    list_display = ("click_id", "created_at", "offer", "partner", "link", "ip", "country", "device", *CLICK_FLAGS)
+    list_filter = (*CLICK_FLAGS, "offer", "partner")
     # Exact click id: the unique index answers it; a partial match would scan the table.
     search_fields = ("click_id__exact", "ip")
     list_select_related = ("offer", "partner__user", "link")

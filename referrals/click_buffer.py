@@ -36,9 +36,8 @@ COLUMNS = (
 _BATCH_COLUMNS = ", ".join(COLUMNS)
 _SUB1 = COLUMNS.index("sub1")
 
-# Scripts run by EVALSHA on whichever client calls them (loaded again after a Redis restart).
-# KEYS: unique-visitor key, queue, pending hash. ARGV: unique window seconds, the click's line without
-# is_unique, click id. Returns 1 when the visitor is unique.
+# Scripts run by EVALSHA on whichever client calls them (loaded again after a Redis restart). KEYS: unique-visitor
+# key, queue, pending hash. ARGV: unique window, the click's line without is_unique, click id. 1: a unique visitor.
 _BUFFER_SCRIPT = Script(
     None,
     b"""
@@ -49,8 +48,7 @@ redis.call('HSET', KEYS[3], ARGV[3], payload)
 return unique and 1 or 0
 """,
 )
-# KEYS: queue, processing. ARGV: batch size. Moves up to that many clicks atomically and returns them
-# as one string, a line each (COPY's text format escapes newlines).
+# KEYS: queue, processing. ARGV: batch size. Moves up to that many clicks atomically; returns them a line each.
 _TAKE_SCRIPT = Script(
     None,
     b"""
@@ -196,8 +194,7 @@ def click_write(*, click: Click, is_unique: bool) -> None:
 
 def clicks_batch_take(redis, batch_size: int) -> list[bytes]:
     """The batch to write: a leftover processing list (a flusher died), else up to batch_size moved from the queue."""
-    leftover = redis.lrange(PROCESSING, 0, -1)
-    if leftover:
+    if leftover := redis.lrange(PROCESSING, 0, -1):
         return leftover
     taken = _TAKE_SCRIPT(keys=[QUEUE, PROCESSING], args=[batch_size], client=redis)
     return taken.split(b"\n") if taken else []

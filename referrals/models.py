@@ -31,8 +31,7 @@ class Advertiser(models.Model):
     # Postback tokens travel in URLs, so we keep only their SHA-256 digest.
     postback_token_hash = models.CharField(max_length=64, unique=True, null=True, blank=True, editable=False)
     time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
-    # HMAC secrets for signed postbacks. They must be kept to verify signatures; two are valid
-    # while the advertiser rotates from the previous one to the current one.
+    # HMAC secrets for signed postbacks, kept to verify signatures; the previous one stays valid until a rotation.
     signing_secret = models.CharField(max_length=80, blank=True, editable=False)
     signing_secret_previous = models.CharField(max_length=80, blank=True, editable=False)
     require_signed_postbacks = models.BooleanField(default=False)

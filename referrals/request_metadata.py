@@ -95,8 +95,7 @@ def user_agent_describe(user_agent: str) -> UserAgentFacts:
 
 @cache
 def _geo_reader():
-    path = settings.GEOIP_MMDB_PATH
-    if path:
+    if path := settings.GEOIP_MMDB_PATH:
         import maxminddb
 
         return ("mmdb", maxminddb.open_database(path))

@@ -62,8 +62,7 @@ def advertiser_for_postback_token(raw_token: str) -> Advertiser | None:
 def signing_secret_rotate(*, advertiser: Advertiser) -> str:
     """A new postback signing secret; the previous one keeps verifying until the next rotation."""
     raw = f"whsec_{secrets.token_urlsafe(32)}"
-    advertiser.signing_secret_previous = advertiser.signing_secret
-    advertiser.signing_secret = raw
+    advertiser.signing_secret_previous, advertiser.signing_secret = advertiser.signing_secret, raw
     advertiser.save(update_fields=["signing_secret", "signing_secret_previous"])
     return raw
 
@@ -89,8 +88,7 @@ def postback_token_rotate(*, advertiser: Advertiser) -> str:
 
 def link_create(*, partner: Partner, offer: Offer) -> Link:
     """The partner's link for the offer; an existing one is returned as it is."""
-    existing = Link.objects.filter(partner=partner, offer=offer).first()
-    if existing:
+    if existing := Link.objects.filter(partner=partner, offer=offer).first():
         return existing
     for _ in range(5):
         try:
@@ -99,8 +97,7 @@ def link_create(*, partner: Partner, offer: Offer) -> Link:
                 return Link.objects.create(partner=partner, offer=offer, code=code)
         except IntegrityError:
             # Either a code collision (try another) or a concurrent create (return it).
-            existing = Link.objects.filter(partner=partner, offer=offer).first()
-            if existing:
+            if existing := Link.objects.filter(partner=partner, offer=offer).first():
                 return existing
     raise RuntimeError("could not find a free link code")
 
@@ -139,8 +136,8 @@ def click_record(*, link: Link, request: ClickRequest, now: datetime | None = No
     unique_key = f"uclick:{link.pk}:{fingerprint}"
     if click_buffer_enabled() and click_buffer_push(click=click, unique_key=unique_key):
         return click
-    # No buffer, or Redis failed just now: the flusher's writer, now. Unique unless the same IP and user agent
-    # clicked the link within the unique window; without Redis we cannot tell, so count it and keep redirecting.
+    # No buffer, or Redis failed: the flusher's writer, now. Unique unless the same IP and user agent clicked the
+    # link within the window; without Redis we cannot tell, so count it unique and keep redirecting.
     try:
         is_unique = bool(
             redis_for_queue("default").set(unique_key, 1, nx=True, ex=settings.CLICK_UNIQUE_WINDOW_SECONDS)

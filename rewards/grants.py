@@ -144,8 +144,7 @@ def _rewards_decide(pending: list[_Pending], *, now: datetime) -> list[RewardDec
         if rule is None:
             decisions[id(item)] = _decided(Outcome.NO_MATCHING_RULE, explanation)
             continue
-        invoice = invoice_of.get(id(item))
-        if invoice is not None:
+        if (invoice := invoice_of.get(id(item))) is not None:
             allowed, explanation["recurring"] = recurring_allows(rule, invoice, facts.occurred_at)
             if not allowed:
                 decisions[id(item)] = _decided(Outcome.RECURRING_LIMIT_REACHED, explanation)

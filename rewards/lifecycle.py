@@ -14,13 +14,9 @@ from rewards.ledger import ledger_move
 from rewards.limits import spend_release
 from rewards.models import Account, Reward, SpendCounter, Transaction
 
-PENDING, AVAILABLE, PAYABLE = (
-    Account.Kind.PARTNER_PENDING,
-    Account.Kind.PARTNER_AVAILABLE,
-    Account.Kind.ADVERTISER_PAYABLE,
-)
-# Where a reward's money sits in each status; a reversal takes it back from there. A paid reward's reversal
-# leaves the partner's available balance negative, and the next payout nets it off (a clawback).
+PENDING, AVAILABLE = Account.Kind.PARTNER_PENDING, Account.Kind.PARTNER_AVAILABLE
+PAYABLE = Account.Kind.ADVERTISER_PAYABLE
+# Where a reward's money sits, for a reversal to take back: a paid one leaves `available` negative (a clawback).
 _HELD_IN = {Reward.Status.PENDING: PENDING, Reward.Status.APPROVED: AVAILABLE, Reward.Status.PAID: AVAILABLE}
 
 
@@ -110,16 +106,9 @@ def reward_amount_adjust(
         elif reward.spend_counter_id:
             spend_release(counter_id=reward.spend_counter_id, amount=-difference)
         held_in, kind = _HELD_IN[reward.status], Transaction.Kind.ADJUSTMENT
-        posted = ledger_move(
-            kind,
-            reward,
-            PAYABLE,
-            held_in,
-            difference,
-            memo=memo or f"amount changed: reward {old} -> {new} {reward.currency}",
-            now=now,
-            reference=str(reward.transactions.filter(kind=kind).count() + 1),
-        )
+        memo = memo or f"amount changed: reward {old} -> {new} {reward.currency}"
+        reference = str(reward.transactions.filter(kind=kind).count() + 1)
+        posted = ledger_move(kind, reward, PAYABLE, held_in, difference, memo=memo, now=now, reference=reference)
         adjustment = {
             "at": now.isoformat(),
             "conversion_amount": str(facts.amount),

@@ -76,8 +76,7 @@ def payout_batch_mark_paid(*, batch_id: int, now: datetime) -> PayoutBatch:
             Reward.objects.filter(payout_item=item, status=Reward.Status.APPROVED).update(
                 status=Reward.Status.PAID, paid_at=now
             )
-            # A reward reversed after the batch was made was paid all the same: it becomes a clawback
-            # of the next batch (its reversal already took it from `available`).
+            # A reward reversed after the batch was made was paid all the same: a clawback of the next batch.
             Reward.objects.filter(
                 payout_item=item, status=Reward.Status.REVERSED, reversed_from=Reward.Status.APPROVED
             ).update(reversed_from=Reward.Status.PAID)

@@ -55,8 +55,7 @@ class Transaction(models.Model):
 
     class Meta:
         constraints = [
-            # Posting is idempotent: one transaction per (reward, kind), one payout per payout item;
-            # adjustments once per (reward, reference).
+            # Idempotent posting: once per (reward, kind), payout item, or adjustment's (reward, reference).
             models.UniqueConstraint(
                 fields=["reward", "kind"], condition=~Q(kind="adjustment"), name="transaction_once_per_reward_kind"
             ),

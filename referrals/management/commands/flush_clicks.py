@@ -26,8 +26,7 @@ class Command(BaseCommand):
         if not click_buffer_enabled():
             self.stdout.write("The click buffer is off (CLICK_BUFFER=0): nothing to do.")
             return
-        risk = redis_persistence_check(redis_for_queue("default"))
-        if risk:
+        if risk := redis_persistence_check(redis_for_queue("default")):
             self.stderr.write(f"Warning: {risk}. Set appendonly yes (docs/operations.md).")
         if once:
             self.stdout.write(f"{clicks_flush(batch_size=batch_size)} clicks written")
