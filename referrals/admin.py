@@ -7,7 +7,7 @@ from django.db.models import Count, Q
 from django.urls import reverse
 from django.utils import timezone
 
-from referrals.admin_read_only import ReadOnlyAdmin, ReadOnlyInline, admin_each
+from referrals.admin_read_only import NoAdd, NoDelete, ReadOnlyAdmin, ReadOnlyInline, admin_each
 from referrals.link_requests import LinkRequestNotAllowed, link_request_approve, link_request_decline
 from referrals.models import Advertiser, ApiKey, Click, Link, LinkRequest, Offer, Partner
 from referrals.services import api_key_create, api_key_revoke, postback_token_rotate, signing_secret_rotate
@@ -77,7 +77,9 @@ class AdvertiserAdmin(admin.ModelAdmin):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
+class ApiKeyAdmin(NoAdd, NoDelete, admin.ModelAdmin):
+    """Keys are made by the advertiser action, which alone shows the plain text; revoked, never deleted."""
+
     list_display = ("prefix", "name", "advertiser", "created_at", "revoked_at", "is_active")
     list_filter = (("revoked_at", admin.EmptyFieldListFilter), "advertiser")
     search_fields = ("prefix", "name", "advertiser__name")
@@ -86,12 +88,6 @@ class ApiKeyAdmin(admin.ModelAdmin):
     readonly_fields = ("advertiser", "prefix", "created_at", "revoked_at")
     date_hierarchy = "created_at"
     actions = ("revoke_api_keys",)
-
-    def has_add_permission(self, request) -> bool:
-        return False  # only the advertiser action can show a new key's plain text
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False  # revoke instead, so the record of the key stays
 
     @admin.display(description="active", boolean=True)
     def is_active(self, key: ApiKey) -> bool:
@@ -164,16 +160,13 @@ class ClickAdmin(ReadOnlyAdmin):
 
 
 @admin.register(LinkRequest)
-class LinkRequestAdmin(admin.ModelAdmin):
+class LinkRequestAdmin(NoAdd, admin.ModelAdmin):
     list_display = ("partner", "offer", "status", "created_at", "decided_at")
     list_filter = ("status", "offer")
     list_select_related = ("partner__user", "offer")
     search_fields = ("partner__referral_code", "partner__user__username", "offer__public_id")
     readonly_fields = ("partner", "offer", "message", "status", "decided_by", "decided_at", "created_at")
     actions = ("approve", "decline")
-
-    def has_add_permission(self, request):
-        return False
 
     @admin.action(description="Approve and create the partner's link")
     def approve(self, request, queryset):

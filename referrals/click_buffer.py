@@ -6,6 +6,7 @@ One Redis round trip per click instead of an INSERT and two rollup upserts (W1b 
 # ruff: noqa: S608 - table and column names come from the models; no value is formatted into SQL.
 
 import json
+import re
 import secrets
 from collections.abc import Iterable
 from datetime import datetime
@@ -66,7 +67,9 @@ return table.concat(items, '\\n')
 _UNLOCK_SCRIPT = Script(
     None, b"if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
 )
-_COPY_UNESCAPES = {b"t": "\t", b"n": "\n", b"r": "\r", b"\\": "\\"}
+# A backslash and the character it escapes, left to right (an escaped backslash is one pair).
+_COPY_ESCAPE = re.compile(rb"\\(.)", re.DOTALL)
+_COPY_UNESCAPES = {b"t": b"\t", b"n": b"\n", b"r": b"\r", b"\\": b"\\"}
 # The batch's clicks not yet in the table, from the temporary table the batch was copied into.
 _INSERT_NEW_SQL = (
     f"INSERT INTO {Click._meta.db_table} ({_BATCH_COLUMNS}) SELECT {_BATCH_COLUMNS} FROM click_buffer_batch "
@@ -126,15 +129,7 @@ def _copy(cursor, table: str, lines: list[bytes]) -> None:
 def _copy_text(field: bytes) -> str:
     if b"\\" not in field:
         return field.decode()
-    parts = field.split(b"\\")
-    # After each backslash comes the escaped character; an escaped backslash leaves an empty part.
-    text, parts = [parts[0].decode()], iter(parts[1:])
-    for part in parts:
-        if part:
-            text.append(_COPY_UNESCAPES[part[:1]] + part[1:].decode())
-        else:
-            text.append("\\" + next(parts, b"").decode())
-    return "".join(text)
+    return _COPY_ESCAPE.sub(lambda escape: _COPY_UNESCAPES[escape[1]], field).decode()
 
 
 def _rollups_add(lines: list[bytes]) -> None:

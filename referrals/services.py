@@ -104,8 +104,6 @@ def link_create(*, partner: Partner, offer: Offer) -> Link:
 
 @dataclass(frozen=True)
 class ClickRequest:
-    """What the click view read off the request."""
-
     metadata: RequestMetadata
     referer: str
     sub_ids: dict[str, str]

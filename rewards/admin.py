@@ -10,7 +10,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from referrals.admin_read_only import ReadOnlyAdmin, ReadOnlyInline, json_block
+from referrals.admin_read_only import NoAdd, NoChange, NoDelete, ReadOnlyAdmin, ReadOnlyInline, json_block
 from referrals.models import CURRENCY_CHOICES
 from rewards.models.ledger import Account, Entry, Transaction
 from rewards.models.limits import ExchangeRate, SpendCounter, SubscriptionInvoices
@@ -131,14 +131,8 @@ class ExchangeRateAdmin(admin.ModelAdmin):
         obj.pk = exchange_rate_set(base=obj.base, quote=obj.quote, day=obj.date, rate=obj.rate).pk
 
 
-class CounterAdmin(admin.ModelAdmin):
+class CounterAdmin(NoAdd, NoChange, admin.ModelAdmin):
     """The limits' counters: only grants and reversals change them; staff may still delete one."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(SpendCounter)
@@ -176,20 +170,15 @@ class PayoutBatchCreateForm(forms.Form):
 
 
 @admin.register(PayoutBatch)
-class PayoutBatchAdmin(admin.ModelAdmin):
-    """Its change form and list (templates/admin/rewards/payoutbatch/) link the CSV and the create page."""
+class PayoutBatchAdmin(NoAdd, NoDelete, admin.ModelAdmin):
+    """Made by the "Create a payout batch" page, which calls the service; its change form and list
+    (templates/admin/rewards/payoutbatch/) link the CSV and that page."""
 
     list_display = ["pk", "currency", "period_end", "status", "created_at", "paid_at"]
     list_filter = ["status", "currency"]
     readonly_fields = ["currency", "period_end", "status", "created_by", "created_at", "paid_at"]
     inlines = [PayoutItemInline]
     actions = ["mark_paid"]
-
-    def has_add_permission(self, request):
-        return False  # batches are made by the "Create a payout batch" page, which calls the service
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def get_urls(self):
         return [

@@ -74,7 +74,6 @@ def _rates_save(rows: list[tuple[str, str, date, Decimal]]) -> list[tuple[Exchan
 
 
 def exchange_rate_set(*, base: str, quote: str, day: date, rate: Decimal) -> ExchangeRate:
-    """Create or correct one day's rate."""
     _rate_check(base, quote, rate)
     return _rates_save([(base, quote, day, rate)])[0][0]
 

@@ -8,8 +8,6 @@ from rewards.models.rules import AMOUNT, RewardRule
 
 
 class Reward(models.Model):
-    """What one partner earns from one conversion."""
-
     Status = lowercase_choices("Status", "PENDING APPROVED PAID REVERSED")
     # Named by string, so this app imports nothing of conversions; no reverse accessor (conversions ask selectors).
     conversion = models.OneToOneField(
