@@ -212,11 +212,8 @@ def clicks_flush(*, batch_size: int | None = None, max_batches: int | None = Non
                 break
             with transaction.atomic():
                 written += clicks_write(batch)
-            pipe = redis.pipeline(transaction=True)
-            pipe.delete(PROCESSING)
-            pipe.hdel(PENDING, *{_click_id(line) for line in _copy_lines(batch)})
-            pipe.expire(LOCK, LOCK_SECONDS)
-            pipe.execute()
+            pipe = redis.pipeline(transaction=True).delete(PROCESSING)
+            pipe.hdel(PENDING, *{_click_id(line) for line in _copy_lines(batch)}).expire(LOCK, LOCK_SECONDS).execute()
             batches += 1
     finally:
         _UNLOCK_SCRIPT(keys=[LOCK], args=[token], client=redis)

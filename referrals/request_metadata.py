@@ -55,8 +55,11 @@ _BOT_PATTERN = re.compile(
     r"|go-http-client|java/|okhttp|httpclient|scrapy|facebookexternalhit|preview",
     re.IGNORECASE,
 )
-_TABLET_PATTERN = re.compile(r"ipad|tablet|kindle|silk|playbook|(android(?!.*mobile))", re.IGNORECASE)
-_MOBILE_PATTERN = re.compile(r"mobi|iphone|ipod|android|blackberry|windows phone|opera mini", re.IGNORECASE)
+# The first that matches decides; neither: a desktop.
+_DEVICE_PATTERNS = (
+    ("tablet", re.compile(r"ipad|tablet|kindle|silk|playbook|(android(?!.*mobile))", re.IGNORECASE)),
+    ("mobile", re.compile(r"mobi|iphone|ipod|android|blackberry|windows phone|opera mini", re.IGNORECASE)),
+)
 
 
 @dataclass(frozen=True)
@@ -76,14 +79,8 @@ def user_agent_describe(user_agent: str) -> UserAgentFacts:
 
     parsed = parse(user_agent[:1000])
     is_bot = (parsed.device and parsed.device.family) == "Spider" or bool(_BOT_PATTERN.search(user_agent))
-    if is_bot:
-        device_type = "bot"
-    elif _TABLET_PATTERN.search(user_agent):
-        device_type = "tablet"
-    elif _MOBILE_PATTERN.search(user_agent):
-        device_type = "mobile"
-    else:
-        device_type = "desktop"
+    devices = (device for device, pattern in _DEVICE_PATTERNS if pattern.search(user_agent))
+    device_type = "bot" if is_bot else next(devices, "desktop")
 
     def family(part) -> str:
         return part.family if part and part.family != "Other" else ""

@@ -47,9 +47,8 @@ def rollup_click_counts_add(by_sub1: dict[tuple, list[int]]) -> None:
         total[0] += clicks
         total[1] += unique
     with connection.cursor() as cursor:
-        if totals:
+        if by_sub1:  # totals too, then
             cursor.executemany(CLICK_SQL, [[*key, *counts] for key, counts in totals.items()])
-        if by_sub1:
             cursor.executemany(CLICK_SUB1_SQL, [[*key, *counts] for key, counts in by_sub1.items()])
 
 
