@@ -181,7 +181,8 @@ def partner_suspend(*, partner: Partner, reason: str, now: datetime | None = Non
     """Suspend an active partner (its links keep working, new conversions are held); False if it was not active."""
     if not reason.strip():
         raise ValueError("A suspension needs a reason.")
-    active, now = Partner.objects.filter(pk=partner.pk, status=Partner.Status.ACTIVE), now or timezone.now()
+    active = Partner.objects.filter(pk=partner.pk, status=Partner.Status.ACTIVE)
+    now = now or timezone.now()
     return bool(active.update(status=Partner.Status.SUSPENDED, suspended_reason=reason.strip()[:500], suspended_at=now))
 
 

@@ -87,8 +87,8 @@ class RuleBook:
 def rewards_grant(
     *, requests: list[GrantRequest], now: datetime, json_once: JsonOnce | None = None
 ) -> list[RewardDecision]:
-    """Decide what each (locked) conversion earns and write the rewards with their accruals (a missing rate: nothing).
-    `json_once` writes each explanation's JSON once, for reward and conversion."""
+    """Decide what each (locked) conversion earns and write the rewards with their accruals; a missing rate writes
+    nothing. `json_once` writes each explanation's JSON once, for reward and conversion."""
     if not requests:
         return []
     book = RuleBook([(request.offer.pk, request.facts) for request in requests])
