@@ -29,7 +29,22 @@ class RewardRuleForm(forms.ModelForm):
 
     class Meta:
         model = RewardRule
-        fields = "__all__"
+        fields = (
+            "offer",
+            "partner",
+            "name",
+            "conversion_type",
+            "min_amount",
+            "max_amount",
+            "conditions",
+            *RULE_TERMS,
+            "active_from",
+            "active_until",
+            "spend_limit",
+            "spend_limit_period",
+            "recurring",
+            "recurring_count",
+        )
 
     def clean_conditions(self):
         # An empty box is no conditions; RewardRule.clean checks the rest as the engine reads them.
