@@ -1,7 +1,4 @@
-"""Staff screens for advertisers, keys, offers, partners, links and clicks.
-
-Secrets (API keys, postback tokens, signing secrets) are made by the services and shown once in a message.
-"""
+"""Staff screens for advertisers, keys, offers, partners, links and clicks; secrets are shown once, in a message."""
 
 from django.conf import settings
 from django.contrib import admin, messages
@@ -10,12 +7,15 @@ from django.db.models import Count, Q
 from django.urls import reverse
 from django.utils import timezone
 
-from referrals.admin_read_only import ReadOnlyAdmin, ReadOnlyInline
+from referrals.admin_read_only import NoAdd, NoDelete, ReadOnlyAdmin, ReadOnlyInline, admin_each
 from referrals.link_requests import LinkRequestNotAllowed, link_request_approve, link_request_decline
 from referrals.models import Advertiser, ApiKey, Click, Link, LinkRequest, Offer, Partner
 from referrals.services import api_key_create, api_key_revoke, postback_token_rotate, signing_secret_rotate
 
 _STORED_HASHED = "Copy it now: it is stored hashed and not shown again."
+# What an offer promises partners: shown in the offer list.
+OFFER_TERMS = ("track_type", "currency", "status", "cookie_window_days", "validation_term_days")
+CLICK_FLAGS = ("is_unique", "is_bot")  # shown and filtered on
 
 
 class ApiKeyInline(ReadOnlyInline):
@@ -56,10 +56,8 @@ class AdvertiserAdmin(admin.ModelAdmin):
 
     @admin.action(description="Create a new API key", permissions=["change"])
     def create_api_key(self, request, queryset) -> None:
-        def key_create(advertiser):
-            return api_key_create(advertiser=advertiser)[1]
-
-        self._secrets_show(request, queryset, key_create, "New API key for {advertiser}: {raw} " + _STORED_HASHED)
+        message = "New API key for {advertiser}: {raw} " + _STORED_HASHED
+        self._secrets_show(request, queryset, lambda advertiser: api_key_create(advertiser=advertiser)[1], message)
 
     @admin.action(description="Rotate postback token", permissions=["change"])
     def rotate_postback_token(self, request, queryset) -> None:
@@ -79,7 +77,9 @@ class AdvertiserAdmin(admin.ModelAdmin):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
+class ApiKeyAdmin(NoAdd, NoDelete, admin.ModelAdmin):
+    """Keys are made by the advertiser action, which alone shows the plain text; revoked, never deleted."""
+
     list_display = ("prefix", "name", "advertiser", "created_at", "revoked_at", "is_active")
     list_filter = (("revoked_at", admin.EmptyFieldListFilter), "advertiser")
     search_fields = ("prefix", "name", "advertiser__name")
@@ -89,42 +89,24 @@ class ApiKeyAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     actions = ("revoke_api_keys",)
 
-    def has_add_permission(self, request) -> bool:
-        return False  # only the advertiser action can show a new key's plain text
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False  # revoke instead, so the record of the key stays
-
     @admin.display(description="active", boolean=True)
     def is_active(self, key: ApiKey) -> bool:
         return key.revoked_at is None
 
     @admin.action(description="Revoke selected API keys", permissions=["change"])
     def revoke_api_keys(self, request, queryset) -> None:
-        now = timezone.now()
-        revoked = 0
-        for key in queryset.filter(revoked_at__isnull=True):
+        now, live = timezone.now(), list(queryset.filter(revoked_at__isnull=True))
+        for key in live:
             api_key_revoke(api_key=key, now=now)
-            revoked += 1
-        skipped = queryset.count() - revoked
-        messages.success(request, f"Revoked {revoked} API key(s).")
+        skipped = queryset.count() - len(live)
+        messages.success(request, f"Revoked {len(live)} API key(s).")
         if skipped:
             messages.info(request, f"{skipped} key(s) were already revoked and left as they were.")
 
 
 @admin.register(Offer)
 class OfferAdmin(admin.ModelAdmin):
-    list_display = (
-        "name",
-        "public_id",
-        "advertiser",
-        "track_type",
-        "currency",
-        "status",
-        "cookie_window_days",
-        "validation_term_days",
-        "created_at",
-    )
+    list_display = ("name", "public_id", "advertiser", *OFFER_TERMS, "created_at")
     list_filter = ("status", "track_type", "currency", "advertiser")
     search_fields = ("name", "public_id", "advertiser__name")
     list_select_related = ("advertiser",)
@@ -166,19 +148,8 @@ class LinkAdmin(admin.ModelAdmin):
 
 @admin.register(Click)
 class ClickAdmin(ReadOnlyAdmin):
-    list_display = (
-        "click_id",
-        "created_at",
-        "offer",
-        "partner",
-        "link",
-        "ip",
-        "country",
-        "device",
-        "is_unique",
-        "is_bot",
-    )
-    list_filter = ("is_unique", "is_bot", "offer", "partner")
+    list_display = ("click_id", "created_at", "offer", "partner", "link", "ip", "country", "device", *CLICK_FLAGS)
+    list_filter = (*CLICK_FLAGS, "offer", "partner")
     # Exact click id: the unique index answers it; a partial match would scan the table.
     search_fields = ("click_id__exact", "ip")
     list_select_related = ("offer", "partner__user", "link")
@@ -189,7 +160,7 @@ class ClickAdmin(ReadOnlyAdmin):
 
 
 @admin.register(LinkRequest)
-class LinkRequestAdmin(admin.ModelAdmin):
+class LinkRequestAdmin(NoAdd, admin.ModelAdmin):
     list_display = ("partner", "offer", "status", "created_at", "decided_at")
     list_filter = ("status", "offer")
     list_select_related = ("partner__user", "offer")
@@ -197,29 +168,18 @@ class LinkRequestAdmin(admin.ModelAdmin):
     readonly_fields = ("partner", "offer", "message", "status", "decided_by", "decided_at", "created_at")
     actions = ("approve", "decline")
 
-    def has_add_permission(self, request):
-        return False
-
     @admin.action(description="Approve and create the partner's link")
     def approve(self, request, queryset):
-        done = 0
-        for link_request in queryset:
-            try:
-                link_request_approve(request_id=link_request.pk, actor=request.user)
-                done += 1
-            except LinkRequestNotAllowed as error:
-                self.message_user(request, f"{link_request}: {error}", messages.ERROR)
+        def approve_one(link_request):
+            link_request_approve(request_id=link_request.pk, actor=request.user)
+
+        done = admin_each(self, request, queryset, approve_one, refusal=LinkRequestNotAllowed)
         self.message_user(request, f"{done} request(s) approved; links created.", messages.SUCCESS)
 
     @admin.action(description="Decline, with the decision reason entered on each request")
     def decline(self, request, queryset):
-        done = 0
-        for link_request in queryset:
-            try:
-                link_request_decline(
-                    request_id=link_request.pk, reason=link_request.decision_reason, actor=request.user
-                )
-                done += 1
-            except LinkRequestNotAllowed as error:
-                self.message_user(request, f"{link_request}: {error}", messages.ERROR)
+        def decline_one(link_request):
+            link_request_decline(request_id=link_request.pk, reason=link_request.decision_reason, actor=request.user)
+
+        done = admin_each(self, request, queryset, decline_one, refusal=LinkRequestNotAllowed)
         self.message_user(request, f"{done} request(s) declined.", messages.SUCCESS)

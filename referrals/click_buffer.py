@@ -1,19 +1,12 @@
 """The click buffer: `GET /c/<code>` writes its click to Redis, a flusher COPYs batches into PostgreSQL.
 
-A click costs one Redis round trip instead of an INSERT and two rollup upserts (W1b in
-docs/performance.md). Keys, in the RQ Redis connection's database:
-
-- `clickbuf:queue`      clicks waiting to be written, each one line of COPY's text format;
-- `clickbuf:processing` the batch a flusher is writing, deleted only after COMMIT, so a flusher
-  killed mid-batch leaves it to the next run;
-- `clickbuf:pending`    click_id -> the same line until flushed: attribution writes a click it
-  needs before the flush (buffered_clicks_insert);
-- `clickbuf:lock`       one flusher at a time (it expires, so a killed flusher blocks nobody for long).
+One Redis round trip per click instead of an INSERT and two rollup upserts (W1b in docs/performance.md).
 """
 
 # ruff: noqa: S608 - table and column names come from the models; no value is formatted into SQL.
 
 import json
+import re
 import secrets
 from collections.abc import Iterable
 from datetime import datetime
@@ -30,10 +23,10 @@ from core.rows import copy_text
 from referrals.models import Click
 from referrals.rollups import rollup_bucket, rollup_click_counts_add
 
-QUEUE = "clickbuf:queue"
-PROCESSING = "clickbuf:processing"
-PENDING = "clickbuf:pending"
-LOCK = "clickbuf:lock"
+QUEUE = "clickbuf:queue"  # clicks waiting, each one line of COPY's text format
+PROCESSING = "clickbuf:processing"  # the batch being written, deleted after COMMIT: a killed flusher leaves it
+PENDING = "clickbuf:pending"  # click_id -> its line until flushed, for attribution (buffered_clicks_insert)
+LOCK = "clickbuf:lock"  # one flusher at a time; it expires, so a killed flusher blocks nobody for long
 LOCK_SECONDS = 30
 
 # The columns of a buffered line, in COPY order: is_unique last, appended by the buffer script.
@@ -44,9 +37,8 @@ COLUMNS = (
 _BATCH_COLUMNS = ", ".join(COLUMNS)
 _SUB1 = COLUMNS.index("sub1")
 
-# Scripts run by EVALSHA on whichever client calls them (loaded again after a Redis restart).
-# KEYS: unique-visitor key, queue, pending hash. ARGV: unique window seconds, the click's line without
-# is_unique, click id. Returns 1 when the visitor is unique.
+# Scripts run by EVALSHA on whichever client calls them (loaded again after a Redis restart). KEYS: unique-visitor
+# key, queue, pending hash. ARGV: unique window, the click's line without is_unique, click id. 1: a unique visitor.
 _BUFFER_SCRIPT = Script(
     None,
     b"""
@@ -57,8 +49,7 @@ redis.call('HSET', KEYS[3], ARGV[3], payload)
 return unique and 1 or 0
 """,
 )
-# KEYS: queue, processing. ARGV: batch size. Moves up to that many clicks atomically and returns them
-# as one string, a line each (COPY's text format escapes newlines).
+# KEYS: queue, processing. ARGV: batch size. Moves up to that many clicks atomically; returns them a line each.
 _TAKE_SCRIPT = Script(
     None,
     b"""
@@ -76,7 +67,9 @@ return table.concat(items, '\\n')
 _UNLOCK_SCRIPT = Script(
     None, b"if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
 )
-_COPY_UNESCAPES = {b"t": "\t", b"n": "\n", b"r": "\r", b"\\": "\\"}
+# A backslash and the character it escapes, left to right (an escaped backslash is one pair).
+_COPY_ESCAPE = re.compile(rb"\\(.)", re.DOTALL)
+_COPY_UNESCAPES = {b"t": b"\t", b"n": b"\n", b"r": b"\r", b"\\": b"\\"}
 # The batch's clicks not yet in the table, from the temporary table the batch was copied into.
 _INSERT_NEW_SQL = (
     f"INSERT INTO {Click._meta.db_table} ({_BATCH_COLUMNS}) SELECT {_BATCH_COLUMNS} FROM click_buffer_batch "
@@ -112,8 +105,7 @@ def click_buffer_push(*, click: Click, unique_key: str) -> bool:
 
 
 def _copy_lines(payloads: list[bytes]) -> list[bytes]:
-    """The payloads as COPY lines; one buffered as JSON by an earlier version ('1' or '0', then the fields)
-    is converted."""
+    """The payloads as COPY lines; one buffered as JSON by an earlier version ('1' or '0', fields) is converted."""
     lines = []
     for payload in payloads:
         if payload[1:2] == b"{":
@@ -137,15 +129,7 @@ def _copy(cursor, table: str, lines: list[bytes]) -> None:
 def _copy_text(field: bytes) -> str:
     if b"\\" not in field:
         return field.decode()
-    parts = field.split(b"\\")
-    # After each backslash comes the escaped character; an escaped backslash leaves an empty part.
-    text, parts = [parts[0].decode()], iter(parts[1:])
-    for part in parts:
-        if part:
-            text.append(_COPY_UNESCAPES[part[:1]] + part[1:].decode())
-        else:
-            text.append("\\" + next(parts, b"").decode())
-    return "".join(text)
+    return _COPY_ESCAPE.sub(lambda escape: _COPY_UNESCAPES[escape[1]], field).decode()
 
 
 def _rollups_add(lines: list[bytes]) -> None:
@@ -167,13 +151,10 @@ def _rollups_add(lines: list[bytes]) -> None:
 
 
 def clicks_write(payloads: list[bytes]) -> int:
-    """Write click lines (COPY text, is_unique last) and count them in the rollups, each click once; returns
-    how many were new. Call it in a transaction.
+    """The one writer of clicks (COPY lines, is_unique last), each counted once in the rollups; how many were new.
 
-    The one writer of clicks: the flusher's batches, clicks attribution needs now, a click not buffered.
-    The first try COPYs straight into the click table; when some click is there already (a replay after a
-    crash between COMMIT and the deletes, a click written early for attribution), that COPY is undone to
-    its savepoint and the lines go through a temporary table and `ON CONFLICT DO NOTHING` instead.
+    Call it in a transaction. When a click is there already (a replay after a crash, one written early for
+    attribution), the direct COPY is undone to its savepoint and the lines go through `ON CONFLICT DO NOTHING`.
     """
     if not payloads:
         return 0
@@ -198,10 +179,7 @@ def clicks_write(payloads: list[bytes]) -> int:
 
 
 def click_write(*, click: Click, is_unique: bool) -> None:
-    """Write one unbuffered click (CLICK_BUFFER off, or Redis failing just now) as a batch of one.
-
-    The click comes back saved, with its pk (COPY returns none: one more read, off the buffered path).
-    """
+    """Write one unbuffered click (no buffer, or Redis failing) as a batch of one; it comes back with its pk."""
     click.is_unique = is_unique
     with transaction.atomic():
         clicks_write([(click_copy_line(click) + ("\tt" if is_unique else "\tf")).encode()])
@@ -211,19 +189,14 @@ def click_write(*, click: Click, is_unique: bool) -> None:
 
 def clicks_batch_take(redis, batch_size: int) -> list[bytes]:
     """The batch to write: a leftover processing list (a flusher died), else up to batch_size moved from the queue."""
-    leftover = redis.lrange(PROCESSING, 0, -1)
-    if leftover:
+    if leftover := redis.lrange(PROCESSING, 0, -1):
         return leftover
     taken = _TAKE_SCRIPT(keys=[QUEUE, PROCESSING], args=[batch_size], client=redis)
     return taken.split(b"\n") if taken else []
 
 
 def clicks_flush(*, batch_size: int | None = None, max_batches: int | None = None) -> int:
-    """Write buffered clicks to the table in batches until the queue is empty; returns how many were new.
-
-    Safe to run twice and to kill at any moment: a batch stays in `clickbuf:processing` until its
-    transaction committed, and writing it again inserts nothing twice.
-    """
+    """Write buffered clicks in batches until the queue is empty; how many were new. Safe to kill or run twice."""
     if not click_buffer_enabled():
         return 0
     batch_size = batch_size or settings.CLICK_BUFFER_BATCH_SIZE
@@ -239,11 +212,8 @@ def clicks_flush(*, batch_size: int | None = None, max_batches: int | None = Non
                 break
             with transaction.atomic():
                 written += clicks_write(batch)
-            pipe = redis.pipeline(transaction=True)
-            pipe.delete(PROCESSING)
-            pipe.hdel(PENDING, *{_click_id(line) for line in _copy_lines(batch)})
-            pipe.expire(LOCK, LOCK_SECONDS)
-            pipe.execute()
+            pipe = redis.pipeline(transaction=True).delete(PROCESSING)
+            pipe.hdel(PENDING, *{_click_id(line) for line in _copy_lines(batch)}).expire(LOCK, LOCK_SECONDS).execute()
             batches += 1
     finally:
         _UNLOCK_SCRIPT(keys=[LOCK], args=[token], client=redis)
@@ -251,10 +221,7 @@ def clicks_flush(*, batch_size: int | None = None, max_batches: int | None = Non
 
 
 def buffered_clicks_insert(click_ids: Iterable[str]) -> int:
-    """Write now the clicks among click_ids that are still only in the buffer (attribution needs their rows).
-
-    They stay in the queue; the flusher's ON CONFLICT skips them later, so they are counted once.
-    """
+    """Write now those of click_ids still only in the buffer; the flusher's ON CONFLICT skips them later."""
     if not click_buffer_enabled():
         return 0
     ids = [click_id for click_id in dict.fromkeys(click_ids) if click_id]

@@ -1,12 +1,7 @@
-"""A small in-process TTL cache for the lookups every click and every API call makes.
+"""An in-process TTL cache (`HOT_CACHE_TTL_SECONDS`, 0: off) for the rows every click and API call reads.
 
-`GET /c/<code>` reads the link and its offer, `POST /v1/convert` the advertiser behind the API key: the same
-few rows, thousands of times a second, kept in the worker process for `HOT_CACHE_TTL_SECONDS` (0: off).
-
-What that costs, by design: a change made in *another* process (another worker, the admin's queryset
-`update()`) is seen here up to one TTL later, so a paused offer or a revoked key keeps working that long
-on the other workers. The process that changes them through the models or `api_key_revoke` forgets its
-own entries at once. Cached objects are shared between requests: callers must treat them as read-only.
+By design a change made in another process is seen here up to one TTL later (a paused offer, a revoked key);
+the process that makes it through the models forgets at once. Cached objects are shared: treat them as read-only.
 """
 
 import threading

@@ -16,15 +16,12 @@ class LinkRequestNotAllowed(ValueError):
 def link_request_create(
     *, partner: Partner, offer: Offer, message: str = "", now: datetime | None = None
 ) -> tuple[LinkRequest | None, Link | None]:
-    """Ask to join an offer. An offer that auto-approves answers with a link at once.
-
-    Asking again returns the first request; a partner who already has a link gets it back.
-    """
+    """Ask to join an offer (one that auto-approves answers with a link at once); asking again returns the first
+    request, and a partner who already has a link gets it back."""
     now = now or timezone.now()
     if offer.status != Offer.Status.ACTIVE:
         raise LinkRequestNotAllowed("This offer is paused.")
-    existing_link = Link.objects.filter(partner=partner, offer=offer).first()
-    if existing_link:
+    if existing_link := Link.objects.filter(partner=partner, offer=offer).first():
         return None, existing_link
     auto = offer.auto_approve_links
     request, _created = LinkRequest.objects.get_or_create(

@@ -1,9 +1,5 @@
-"""Login brute-force guard, for every login form (dashboard, portal, admin).
-
-After LOGIN_FAILURE_LIMIT failures for a username (from one address, when the
-request is known) the account is locked for LOGIN_LOCKOUT_SECONDS: even the
-right password is refused. Counters live in the shared cache.
-"""
+"""Login brute-force guard for every login form: after LOGIN_FAILURE_LIMIT failures for a username (from one
+address) even the right password is refused for LOGIN_LOCKOUT_SECONDS. Counters live in the shared cache."""
 
 import logging
 

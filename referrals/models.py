@@ -13,6 +13,11 @@ from core.money import CURRENCY_MINOR_UNITS
 CURRENCY_CHOICES = [(code, code) for code in sorted(CURRENCY_MINOR_UNITS)]
 
 
+def lowercase_choices(name: str, members: str) -> type[models.TextChoices]:
+    """TextChoices whose values are the members' names in lower case: `ACTIVE` is "active"."""
+    return models.TextChoices(name, [(member, member.lower()) for member in members.split()])
+
+
 def validate_time_zone(value: str) -> None:
     if value not in zoneinfo.available_timezones():
         raise ValidationError(f"{value!r} is not a known IANA time zone.")
@@ -26,8 +31,7 @@ class Advertiser(models.Model):
     # Postback tokens travel in URLs, so we keep only their SHA-256 digest.
     postback_token_hash = models.CharField(max_length=64, unique=True, null=True, blank=True, editable=False)
     time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
-    # HMAC secrets for signed postbacks. They must be kept to verify signatures; two are valid
-    # while the advertiser rotates from the previous one to the current one.
+    # HMAC secrets for signed postbacks, kept to verify signatures; the previous one stays valid until a rotation.
     signing_secret = models.CharField(max_length=80, blank=True, editable=False)
     signing_secret_previous = models.CharField(max_length=80, blank=True, editable=False)
     require_signed_postbacks = models.BooleanField(default=False)
@@ -58,14 +62,8 @@ class ApiKey(models.Model):
 
 
 class Offer(models.Model):
-    class TrackType(models.TextChoices):
-        REALTIME = "realtime"
-        MANUAL = "manual"
-
-    class Status(models.TextChoices):
-        ACTIVE = "active"
-        PAUSED = "paused"
-
+    TrackType = lowercase_choices("TrackType", "REALTIME MANUAL")
+    Status = lowercase_choices("Status", "ACTIVE PAUSED")
     advertiser = models.ForeignKey(Advertiser, on_delete=models.PROTECT, related_name="offers")
     public_id = models.SlugField(max_length=64, unique=True, help_text="The offer's stable id in the API.")
     name = models.CharField(max_length=200)
@@ -117,9 +115,7 @@ class Partner(models.Model):
         PAYPAL = "paypal", "PayPal"
         WISE = "wise", "Wise"
 
-    class Status(models.TextChoices):
-        ACTIVE = "active"
-        SUSPENDED = "suspended"
+    Status = lowercase_choices("Status", "ACTIVE SUSPENDED")
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="partner")
     referral_code = models.CharField(max_length=32, unique=True)
@@ -230,10 +226,7 @@ class PartnerApiToken(models.Model):
 class LinkRequest(models.Model):
     """A partner asking to promote an offer; staff approve it in the admin, which creates the link."""
 
-    class Status(models.TextChoices):
-        PENDING = "pending"
-        APPROVED = "approved"
-        DECLINED = "declined"
+    Status = lowercase_choices("Status", "PENDING APPROVED DECLINED")
 
     partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="link_requests")
     offer = models.ForeignKey(Offer, on_delete=models.CASCADE, related_name="link_requests")
@@ -256,18 +249,23 @@ class LinkRequest(models.Model):
         return f"{self.partner} → {self.offer.public_id} ({self.status})"
 
 
-class ClickStat(models.Model):
-    """Clicks per quarter hour (UTC), partner and offer, kept current by the click writer.
-
-    Every time zone in use is offset from UTC by whole quarter hours: summing buckets gives exact days in
-    any zone, DST included, without reading the click table.
-    """
+class ClickCounts(models.Model):
+    """A rollup row: a partner's clicks in one quarter hour (UTC). Every zone in use is offset by whole quarter
+    hours: summed buckets give exact days in any zone, without reading the click table."""
 
     bucket = models.DateTimeField(help_text="Start of the quarter hour, UTC.")
     partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+")
-    offer = models.ForeignKey(Offer, on_delete=models.CASCADE, related_name="+")
     clicks = models.BigIntegerField(default=0)
     unique_clicks = models.BigIntegerField(default=0)
+
+    class Meta:
+        abstract = True
+
+
+class ClickStat(ClickCounts):
+    """Clicks per quarter hour, partner and offer, kept by the click writer."""
+
+    offer = models.ForeignKey(Offer, on_delete=models.CASCADE, related_name="+")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["partner", "bucket", "offer"], name="click_stat_key")]
@@ -276,36 +274,24 @@ class ClickStat(models.Model):
         return f"{self.bucket:%Y-%m-%d %H:%M} {self.partner_id}/{self.offer_id}: {self.clicks}"
 
 
-class ClickSub1Stat(models.Model):
+class ClickSub1Stat(ClickCounts):
     """The same per sub1, for the report by sub1 only: sub1 is often unique per click (publishers put their
     own ids in it), and keyed by it the main rollup would grow as big as the click table."""
 
-    bucket = models.DateTimeField(help_text="Start of the quarter hour, UTC.")
-    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+")
     offer = models.ForeignKey(Offer, on_delete=models.CASCADE, related_name="+")
     sub1 = models.CharField(max_length=255, blank=True)
-    clicks = models.BigIntegerField(default=0)
-    unique_clicks = models.BigIntegerField(default=0)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["partner", "bucket", "offer", "sub1"], name="click_sub1_stat_key"),
+            models.UniqueConstraint(fields=["partner", "bucket", "offer", "sub1"], name="click_sub1_stat_key")
         ]
 
     def __str__(self) -> str:
         return f"{self.bucket:%Y-%m-%d %H:%M} {self.partner_id}/{self.offer_id}/{self.sub1}: {self.clicks}"
 
 
-class PartnerClickStat(models.Model):
-    """`ClickStat` summed over offers, for the day-by-day reports of a partner with many offers.
-
-    A database trigger on `ClickStat` keeps it equal to those sums, whoever writes the rollups.
-    """
-
-    bucket = models.DateTimeField(help_text="Start of the quarter hour, UTC.")
-    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+")
-    clicks = models.BigIntegerField(default=0)
-    unique_clicks = models.BigIntegerField(default=0)
+class PartnerClickStat(ClickCounts):
+    """`ClickStat` summed over offers (for partners with many), kept equal by a database trigger on `ClickStat`."""
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["partner", "bucket"], name="partner_click_stat_key")]

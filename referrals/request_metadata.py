@@ -1,8 +1,5 @@
-"""Fraud metadata read off a request: the client's address, user agent, selected headers, country, device.
-
-Nothing here reaches the network: ua-parser reads the user agent, geoip2fast's bundled database (or the
-operator's MaxMind file at GEOIP_MMDB_PATH) the country.
-"""
+"""Fraud metadata read off a request: address, user agent, some headers, country, device; no network calls
+(ua-parser, and geoip2fast's bundled database or the MaxMind file at GEOIP_MMDB_PATH)."""
 
 import ipaddress
 import logging
@@ -29,8 +26,7 @@ def _is_trusted(address: str) -> bool:
 
 
 def client_ip(meta: dict) -> str | None:
-    """The client's address. X-Forwarded-For counts only when the peer is a trusted proxy;
-    then we walk it from the right and take the first address that is not a trusted proxy."""
+    """The client's address: X-Forwarded-For, walked from the right past trusted proxies, only from a trusted peer."""
     peer = meta.get("REMOTE_ADDR") or None
     if peer is None or not _is_trusted(peer):
         return peer
@@ -59,8 +55,11 @@ _BOT_PATTERN = re.compile(
     r"|go-http-client|java/|okhttp|httpclient|scrapy|facebookexternalhit|preview",
     re.IGNORECASE,
 )
-_TABLET_PATTERN = re.compile(r"ipad|tablet|kindle|silk|playbook|(android(?!.*mobile))", re.IGNORECASE)
-_MOBILE_PATTERN = re.compile(r"mobi|iphone|ipod|android|blackberry|windows phone|opera mini", re.IGNORECASE)
+# The first that matches decides; neither: a desktop.
+_DEVICE_PATTERNS = (
+    ("tablet", re.compile(r"ipad|tablet|kindle|silk|playbook|(android(?!.*mobile))", re.IGNORECASE)),
+    ("mobile", re.compile(r"mobi|iphone|ipod|android|blackberry|windows phone|opera mini", re.IGNORECASE)),
+)
 
 
 @dataclass(frozen=True)
@@ -80,14 +79,8 @@ def user_agent_describe(user_agent: str) -> UserAgentFacts:
 
     parsed = parse(user_agent[:1000])
     is_bot = (parsed.device and parsed.device.family) == "Spider" or bool(_BOT_PATTERN.search(user_agent))
-    if is_bot:
-        device_type = "bot"
-    elif _TABLET_PATTERN.search(user_agent):
-        device_type = "tablet"
-    elif _MOBILE_PATTERN.search(user_agent):
-        device_type = "mobile"
-    else:
-        device_type = "desktop"
+    devices = (device for device, pattern in _DEVICE_PATTERNS if pattern.search(user_agent))
+    device_type = "bot" if is_bot else next(devices, "desktop")
 
     def family(part) -> str:
         return part.family if part and part.family != "Other" else ""
@@ -99,8 +92,7 @@ def user_agent_describe(user_agent: str) -> UserAgentFacts:
 
 @cache
 def _geo_reader():
-    path = settings.GEOIP_MMDB_PATH
-    if path:
+    if path := settings.GEOIP_MMDB_PATH:
         import maxminddb
 
         return ("mmdb", maxminddb.open_database(path))
@@ -132,10 +124,6 @@ def country_for_ip(ip: str | None) -> str:
     return code if code and len(code) == 2 and code.isalpha() else ""
 
 
-def evidence_headers(meta: dict) -> dict:
-    return {name: meta[key][:500] for key, name in EVIDENCE_HEADERS.items() if meta.get(key)}
-
-
 @dataclass(frozen=True)
 class RequestMetadata:
     ip: str | None = None
@@ -146,8 +134,7 @@ class RequestMetadata:
 
 
 def request_metadata(meta: dict, *, user_agent: str | None = None) -> RequestMetadata:
-    """Everything we keep of a request as fraud evidence. `user_agent` overrides the header's
-    (a server-to-server report carries the visitor's user agent in its body)."""
+    """What we keep of a request as fraud evidence; `user_agent` (from a server-to-server body) overrides the header."""
     ip = client_ip(meta)
     agent_string = (user_agent if user_agent else meta.get("HTTP_USER_AGENT", ""))[:1000]
     return RequestMetadata(
@@ -155,5 +142,5 @@ def request_metadata(meta: dict, *, user_agent: str | None = None) -> RequestMet
         user_agent=agent_string,
         country=country_for_ip(ip),
         agent=user_agent_describe(agent_string),
-        headers=evidence_headers(meta),
+        headers={name: meta[key][:500] for key, name in EVIDENCE_HEADERS.items() if meta.get(key)},
     )

@@ -24,10 +24,8 @@ def _counters_add(table: str, keys: list[str], counters: list[str]) -> str:
 
 
 def rollup_upsert_sql(table: str, keys: list[str], counters: list[str], *, source: str = "") -> str:
-    """INSERT a row of counters, or add them to the row with the same key: concurrent writers add up, never race.
-
-    `source` replaces the VALUES row, e.g. with `SELECT %s, ... FROM new` inside a data-modifying CTE.
-    """
+    """INSERT counters, or add them to the row with the same key (writers add up, never race); `source` replaces
+    the VALUES row, e.g. with `SELECT %s, ... FROM new` inside a data-modifying CTE."""
     columns = [*keys, *counters]
     source = source or f"VALUES ({', '.join(['%s'] * len(columns))})"
     return f"INSERT INTO {table} ({', '.join(columns)}) {source} {_counters_add(table, keys, counters)}"
@@ -42,27 +40,20 @@ CLICK_SUB1_SQL = rollup_upsert_sql(ClickSub1Stat._meta.db_table, [*ROLLUP_KEY, "
 
 
 def rollup_click_counts_add(by_sub1: dict[tuple, list[int]]) -> None:
-    """Add (clicks, unique clicks) per (partner, bucket, offer, sub1) to both click rollups.
-
-    The one way click rollups grow: the click writer (referrals/click_buffer.py) and the rebuild.
-    """
+    """Add (clicks, unique clicks) per (partner, bucket, offer, sub1) to both click rollups: the one way they grow."""
     totals: dict[tuple, list[int]] = {}
     for (partner_id, bucket, offer_id, _), (clicks, unique) in by_sub1.items():
         total = totals.setdefault((partner_id, bucket, offer_id), [0, 0])
         total[0] += clicks
         total[1] += unique
     with connection.cursor() as cursor:
-        if totals:
+        if by_sub1:  # totals too, then
             cursor.executemany(CLICK_SQL, [[*key, *counts] for key, counts in totals.items()])
-        if by_sub1:
             cursor.executemany(CLICK_SUB1_SQL, [[*key, *counts] for key, counts in by_sub1.items()])
 
 
 def rollup_clicks_rebuild() -> int:
-    """Recount the click rollups from the click table (after a restore or an import); returns the sub1 rows made.
-
-    Run it inside a transaction, with click writes paused, so no click is counted twice or missed.
-    """
+    """Recount the click rollups from the clicks (in a transaction, writes paused); returns the sub1 rows made."""
     ClickStat.objects.all().delete()
     ClickSub1Stat.objects.all().delete()
     by_sub1: dict[tuple, list[int]] = {}

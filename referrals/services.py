@@ -5,7 +5,7 @@ import ipaddress
 import secrets
 import string
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from urllib.parse import quote, urlsplit
 
 from django.conf import settings
@@ -62,8 +62,7 @@ def advertiser_for_postback_token(raw_token: str) -> Advertiser | None:
 def signing_secret_rotate(*, advertiser: Advertiser) -> str:
     """A new postback signing secret; the previous one keeps verifying until the next rotation."""
     raw = f"whsec_{secrets.token_urlsafe(32)}"
-    advertiser.signing_secret_previous = advertiser.signing_secret
-    advertiser.signing_secret = raw
+    advertiser.signing_secret_previous, advertiser.signing_secret = advertiser.signing_secret, raw
     advertiser.save(update_fields=["signing_secret", "signing_secret_previous"])
     return raw
 
@@ -89,8 +88,7 @@ def postback_token_rotate(*, advertiser: Advertiser) -> str:
 
 def link_create(*, partner: Partner, offer: Offer) -> Link:
     """The partner's link for the offer; an existing one is returned as it is."""
-    existing = Link.objects.filter(partner=partner, offer=offer).first()
-    if existing:
+    if existing := Link.objects.filter(partner=partner, offer=offer).first():
         return existing
     for _ in range(5):
         try:
@@ -99,27 +97,20 @@ def link_create(*, partner: Partner, offer: Offer) -> Link:
                 return Link.objects.create(partner=partner, offer=offer, code=code)
         except IntegrityError:
             # Either a code collision (try another) or a concurrent create (return it).
-            existing = Link.objects.filter(partner=partner, offer=offer).first()
-            if existing:
+            if existing := Link.objects.filter(partner=partner, offer=offer).first():
                 return existing
     raise RuntimeError("could not find a free link code")
 
 
 @dataclass(frozen=True)
 class ClickRequest:
-    """What the click view read off the request."""
-
     metadata: RequestMetadata
     referer: str
     sub_ids: dict[str, str]
 
 
 def click_record(*, link: Link, request: ClickRequest, now: datetime | None = None) -> Click:
-    """Record a click into the Redis click buffer (referrals/click_buffer.py), else straight into the table.
-
-    A buffered click is returned unsaved (no pk): its row appears when the flusher runs, or when a
-    conversion names its click id.
-    """
+    """Record a click into the Redis click buffer, else straight into the table; a buffered click has no pk yet."""
     metadata = request.metadata
     # What the visitor sent is stored as sent, but PostgreSQL text cannot hold NUL.
     click = Click(
@@ -143,8 +134,8 @@ def click_record(*, link: Link, request: ClickRequest, now: datetime | None = No
     unique_key = f"uclick:{link.pk}:{fingerprint}"
     if click_buffer_enabled() and click_buffer_push(click=click, unique_key=unique_key):
         return click
-    # No buffer, or Redis failed just now: the flusher's writer, now. Unique unless the same IP and user agent
-    # clicked the link within the unique window; without Redis we cannot tell, so count it and keep redirecting.
+    # No buffer, or Redis failed: the flusher's writer, now. Unique unless the same IP and user agent clicked the
+    # link within the window; without Redis we cannot tell, so count it unique and keep redirecting.
     try:
         is_unique = bool(
             redis_for_queue("default").set(unique_key, 1, nx=True, ex=settings.CLICK_UNIQUE_WINDOW_SECONDS)
@@ -156,11 +147,8 @@ def click_record(*, link: Link, request: ClickRequest, now: datetime | None = No
 
 
 def deep_link_allowed(*, offer: Offer, url: str) -> bool:
-    """A deep link may only go, over http(s), to a host the offer lists (no open redirect).
-
-    Browsers read a backslash as a slash and urlsplit does not, so `https://evil.example\\@shop.example`
-    is shop.example to us and evil.example to the visitor: backslashes and credentials are refused.
-    """
+    """A deep link may only go, over http(s), to a host the offer lists (no open redirect). Browsers read a
+    backslash as a slash and urlsplit does not (`https://evil.example\\@shop.example`): those are refused."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return False
@@ -189,25 +177,18 @@ def click_cookie_name(offer: Offer) -> str:
     return f"{settings.CLICK_COOKIE_PREFIX}{offer.public_id}"
 
 
-def click_cookie_max_age(offer: Offer) -> int:
-    return int(timedelta(days=offer.cookie_window_days).total_seconds())
-
-
 def partner_suspend(*, partner: Partner, reason: str, now: datetime | None = None) -> bool:
     """Suspend an active partner (its links keep working, new conversions are held); False if it was not active."""
     if not reason.strip():
         raise ValueError("A suspension needs a reason.")
-    changed = Partner.objects.filter(pk=partner.pk, status=Partner.Status.ACTIVE).update(
-        status=Partner.Status.SUSPENDED, suspended_reason=reason.strip()[:500], suspended_at=now or timezone.now()
-    )
-    return bool(changed)
+    active = Partner.objects.filter(pk=partner.pk, status=Partner.Status.ACTIVE)
+    now = now or timezone.now()
+    return bool(active.update(status=Partner.Status.SUSPENDED, suspended_reason=reason.strip()[:500], suspended_at=now))
 
 
 def partner_reinstate(*, partner: Partner) -> bool:
-    changed = Partner.objects.filter(pk=partner.pk, status=Partner.Status.SUSPENDED).update(
-        status=Partner.Status.ACTIVE, suspended_reason="", suspended_at=None
-    )
-    return bool(changed)
+    suspended = Partner.objects.filter(pk=partner.pk, status=Partner.Status.SUSPENDED)
+    return bool(suspended.update(status=Partner.Status.ACTIVE, suspended_reason="", suspended_at=None))
 
 
 def partner_login_record(*, user, ip: str | None) -> None:

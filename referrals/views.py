@@ -6,23 +6,13 @@ from django.views.decorators.http import require_safe
 from referrals.models import Click, Offer
 from referrals.request_metadata import request_metadata
 from referrals.selectors import link_for_code
-from referrals.services import (
-    SUB_IDS,
-    ClickRequest,
-    click_cookie_max_age,
-    click_cookie_name,
-    click_destination_url,
-    click_record,
-)
+from referrals.services import SUB_IDS, ClickRequest, click_cookie_name, click_destination_url, click_record
 
 
 @require_safe
 def click_redirect(request, code: str):
-    """`GET /c/<code>`: record a click and send the visitor on to the offer.
-
-    Bots are recorded (flagged) and sent on like everyone. A paused offer sends visitors to its fallback
-    URL without recording, or answers 404. `HEAD` (link checkers) answers the same but records nothing.
-    """
+    """`GET /c/<code>`: record a click (bots flagged) and redirect to the offer; `HEAD` records nothing.
+    A paused offer sends visitors to its fallback URL without recording, or answers 404."""
     link = link_for_code(code)
     if link is None:
         raise Http404("No such link.")
@@ -38,9 +28,7 @@ def click_redirect(request, code: str):
     click = click_record(
         link=link,
         request=ClickRequest(
-            metadata=request_metadata(request.META),
-            referer=request.META.get("HTTP_REFERER", ""),
-            sub_ids=sub_ids,
+            metadata=request_metadata(request.META), referer=request.META.get("HTTP_REFERER", ""), sub_ids=sub_ids
         ),
     )
     destination = click_destination_url(offer=offer, link=link, click=click, deep_link=request.GET.get("url", ""))
@@ -48,7 +36,7 @@ def click_redirect(request, code: str):
     response.set_cookie(
         click_cookie_name(offer),
         click.click_id,
-        max_age=click_cookie_max_age(offer),
+        max_age=offer.cookie_window_days * 24 * 3600,
         httponly=True,
         samesite="Lax",
         secure=request.is_secure(),

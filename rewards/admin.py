@@ -1,10 +1,5 @@
-"""Staff screens for reward rules, rates, rewards, the ledger and payouts.
-
-Rules, rates and payout profiles are configuration and editable. Rewards, the
-ledger and the limits' counters are records: they change only through the
-services, and the database refuses to change ledger rows at all, so here they
-are read-only. Actions call services and say what they did.
-"""
+"""Staff screens for reward rules, rates, rewards, the ledger and payouts; records that only services write
+(rewards, the ledger, the limits' counters) are read-only."""
 
 from django import forms
 from django.contrib import admin, messages
@@ -15,21 +10,13 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from referrals.admin_read_only import ReadOnlyAdmin, ReadOnlyInline, json_block
+from referrals.admin_read_only import NoAdd, NoChange, NoDelete, ReadOnlyAdmin, ReadOnlyInline, json_block
 from referrals.models import CURRENCY_CHOICES
-from rewards.models import (
-    Account,
-    Entry,
-    ExchangeRate,
-    PayoutBatch,
-    PayoutItem,
-    PayoutProfile,
-    Reward,
-    RewardRule,
-    SpendCounter,
-    SubscriptionInvoices,
-    Transaction,
-)
+from rewards.models.ledger import Account, Entry, Transaction
+from rewards.models.limits import ExchangeRate, SpendCounter, SubscriptionInvoices
+from rewards.models.payouts import PayoutBatch, PayoutItem, PayoutProfile
+from rewards.models.reward import Reward
+from rewards.models.rules import RewardRule
 from rewards.payouts import payout_batch_create, payout_batch_csv, payout_batch_mark_paid
 from rewards.rates import exchange_rate_set
 
@@ -159,14 +146,8 @@ class ExchangeRateAdmin(admin.ModelAdmin):
         obj.pk = exchange_rate_set(base=obj.base, quote=obj.quote, day=obj.date, rate=obj.rate).pk
 
 
-class CounterAdmin(admin.ModelAdmin):
+class CounterAdmin(NoAdd, NoChange, admin.ModelAdmin):
     """The limits' counters: only grants and reversals change them; staff may still delete one."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(SpendCounter)
@@ -204,20 +185,15 @@ class PayoutBatchCreateForm(forms.Form):
 
 
 @admin.register(PayoutBatch)
-class PayoutBatchAdmin(admin.ModelAdmin):
-    """Its change form and list (templates/admin/rewards/payoutbatch/) link the CSV and the create page."""
+class PayoutBatchAdmin(NoAdd, NoDelete, admin.ModelAdmin):
+    """Made by the "Create a payout batch" page, which calls the service; its change form and list
+    (templates/admin/rewards/payoutbatch/) link the CSV and that page."""
 
     list_display = ["pk", "currency", "period_end", "status", "created_at", "paid_at"]
     list_filter = ["status", "currency"]
     readonly_fields = ["currency", "period_end", "status", "created_by", "created_at", "paid_at"]
     inlines = [PayoutItemInline]
     actions = ["mark_paid"]
-
-    def has_add_permission(self, request):
-        return False  # batches are made by the "Create a payout batch" page, which calls the service
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def get_urls(self):
         return [

@@ -1,11 +1,7 @@
 """The reward rule engine: plain facts in, the winning rule and an explanation out; no database.
 
-Precedence, one order with no ties: a partner's own rule (an override) before an
-offer-wide rule, then higher `priority`, then the newest (`created_at`, then id).
-A rule in another currency converts the amount at the day's rate (a mapping the
-caller filled) before it compares the amount range or takes a percentage; if the
-deciding rule needs a rate nobody has loaded, it answers "missing rate" and the
-conversion waits.
+Precedence: a partner's override, then higher `priority`, then the newest. A rule in another currency converts
+the amount at the rate the caller gave; when the deciding rule lacks one, the answer is "missing rate".
 """
 
 import copy
@@ -70,13 +66,8 @@ def _decimal(value) -> Decimal | None:
 
 
 def condition_holds(condition: dict, facts: ConversionFacts) -> bool:
-    """One `{field, operator, value}` condition against the facts.
-
-    eq/ne/in/not_in compare as strings (a JSON `true` in meta equals "True" and
-    "true"); gt/gte/lt/lte compare as Decimals and fail when either side is not
-    a number; contains is substring for strings and membership for lists. A
-    missing fact satisfies only ne and not_in.
-    """
+    """One `{field, operator, value}` condition: eq/ne/in/not_in compare as strings (or numbers), gt/gte/lt/lte as
+    Decimals, contains as substring or list membership; a missing fact satisfies only ne and not_in."""
     operator, expected = condition.get("operator"), condition.get("value")
     try:
         actual = facts.value_of(condition.get("field", ""))
@@ -220,10 +211,7 @@ class RewardAmount:
 
 
 def reward_amount_compute(rule, facts: ConversionFacts, rates: Rates | None = None) -> RewardAmount:
-    """Fixed: the rule's value; percentage: value% of the amount in the rule's currency; then the cap.
-
-    Rounded once, at the end (`money_quantize`): the rate and percentage apply to the exact amount.
-    """
+    """The rule's fixed value, or value% of the amount in its currency; capped. Rounded once (`money_quantize`)."""
     base, rate = amount_in_rule_currency(rule, facts, rates or {})
     if rule.reward_type == "fixed":
         uncapped = money_quantize(rule.value, rule.currency)

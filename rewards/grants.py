@@ -1,9 +1,6 @@
-"""Granting rewards: what each of a set of conversions (one, or a batch of a thousand) earns, in order.
+"""Granting rewards: what each of a set of (locked) conversions earns, in order; a second grant returns the first.
 
-Rules, rates and existing rewards are loaded once; invoices are numbered and spend
-limits charged in the set's order (rewards/limits.py); rewards and accruals are
-written by COPY (core/rows.py). The caller holds each conversion's lock, so a
-second grant for a conversion returns its existing reward.
+Rules, rates and rewards are loaded once per set, limits charged in its order; rewards and accruals written by COPY.
 """
 
 from dataclasses import dataclass
@@ -90,10 +87,8 @@ class RuleBook:
 def rewards_grant(
     *, requests: list[GrantRequest], now: datetime, json_once: JsonOnce | None = None
 ) -> list[RewardDecision]:
-    """Decide what each (locked) conversion earns, in order, and write the rewards made with their accruals.
-
-    A missing rate writes nothing. `json_once` writes each explanation's JSON once, for reward and conversion.
-    """
+    """Decide what each (locked) conversion earns and write the rewards with their accruals; a missing rate writes
+    nothing. `json_once` writes each explanation's JSON once, for reward and conversion."""
     if not requests:
         return []
     book = RuleBook([(request.offer.pk, request.facts) for request in requests])
@@ -145,17 +140,16 @@ def _rewards_decide(pending: list[_Pending], *, now: datetime) -> list[RewardDec
     decisions: dict[int, RewardDecision] = {}
     to_charge = []
     for item in pending:
-        rule, explanation = item.choice.rule, item.explanation
+        rule, explanation, facts = item.choice.rule, item.explanation, item.request.facts
         if rule is None:
             decisions[id(item)] = _decided(Outcome.NO_MATCHING_RULE, explanation)
             continue
-        invoice = invoice_of.get(id(item))
-        if invoice is not None:
-            allowed, explanation["recurring"] = recurring_allows(rule, invoice, item.request.facts.occurred_at)
+        if (invoice := invoice_of.get(id(item))) is not None:
+            allowed, explanation["recurring"] = recurring_allows(rule, invoice, facts.occurred_at)
             if not allowed:
                 decisions[id(item)] = _decided(Outcome.RECURRING_LIMIT_REACHED, explanation)
                 continue
-        computed = item.computed = reward_amount_compute(rule, item.request.facts, item.rates)
+        computed = item.computed = reward_amount_compute(rule, facts, item.rates)
         explanation["reward"] = {
             "rule_id": rule.pk,
             "reward_type": rule.reward_type,
@@ -169,20 +163,10 @@ def _rewards_decide(pending: list[_Pending], *, now: datetime) -> list[RewardDec
             "currency": computed.currency,
             "rounding": "ROUND_HALF_UP to the currency's minor unit, once",
         }
-        to_charge.append(item)
-    charges = spend_charges(
-        [
-            ChargeRequest(
-                rule=item.choice.rule,
-                partner_id=item.request.facts.partner_id,
-                amount=item.computed.amount,
-                occurred_at=item.request.facts.occurred_at,
-                time_zone=item.request.offer.advertiser.time_zone,
-            )
-            for item in to_charge
-        ]
-    )
-    for item, charge in zip(to_charge, charges, strict=True):
+        time_zone = item.request.offer.advertiser.time_zone
+        to_charge.append((item, ChargeRequest(rule, facts.partner_id, computed.amount, facts.occurred_at, time_zone)))
+    charges = spend_charges([charge_request for _, charge_request in to_charge])
+    for (item, _), charge in zip(to_charge, charges, strict=True):
         decisions[id(item)] = _reward_charged(item, charge, now=now)
     return [decisions[id(item)] for item in pending]
 
@@ -249,10 +233,7 @@ def _accrual_legs(rewards: list[Reward]) -> list[Legs]:
 
 
 def _rewards_write(rewards: list[Reward], *, now: datetime, json_once: JsonOnce | None) -> None:
-    """The new rewards by COPY (ids reserved first), then their accruals.
-
-    A conflict here means something bypassed the locks: the unique constraint refuses it.
-    """
+    """The new rewards by COPY (ids reserved first), then their accruals; the unique constraint refuses a repeat."""
     if not rewards:
         return
     for reward, (reward_id,) in zip(rewards, ids_reserve(len(rewards), Reward), strict=True):

@@ -1,17 +1,8 @@
-"""The double-entry ledger: accounts, balanced transactions, balances from entries.
+"""The double-entry ledger: balanced transactions of amounts rounded to the minor unit; balances are sums.
 
-Four kinds of account per currency: an advertiser's payable, and a partner's
-pending, available and paid. Money moves
-
-    accrual   payable -> pending      (a conversion is rewarded)
-    approval  pending -> available    (the validation term ended, or the advertiser validated)
-    payout    available -> paid       (a payout batch was paid; one transaction per partner line)
-    reversal  pending|available -> payable  (rejected; from a paid reward it leaves `available`
-              negative, a clawback the next payout nets off)
-
-Transactions and entries are append-only (a database trigger refuses UPDATE and
-DELETE); a correction is a new transaction. Each sums to zero per currency and
-carries only amounts already rounded to the currency's minor unit.
+Money moves payable -> pending (accrual), pending -> available (approval), available -> paid (payout), and back
+to payable (reversal: from a paid reward it leaves `available` negative, a clawback the next payout nets off).
+Transactions are append-only (a database trigger refuses UPDATE and DELETE): a correction is a new one.
 """
 
 from collections import defaultdict
@@ -60,11 +51,8 @@ def ledger_post(
     memo: str,
     now: datetime,
 ) -> Transaction:
-    """Post one balanced transaction; per reward (or payout line) at most one of each kind and reference.
-
-    A repeat returns the first transaction and writes nothing. Only adjustments, which a reward may have
-    several of, carry a reference (1, 2, ...).
-    """
+    """Post one balanced transaction, once per reward (or payout line), kind and reference (adjustments: 1, 2, ...).
+    A repeat returns the first transaction and writes nothing."""
     ledger_legs_check(legs)
     try:
         with transaction.atomic():
@@ -92,20 +80,14 @@ def _account_of(record: Reward | PayoutItem, kind: str) -> Account:
 def ledger_move(
     kind: str, of: Reward | PayoutItem, source: str, target: str, amount: Decimal, *, memo: str, now: datetime, **ref
 ) -> Transaction:
-    """Post a `kind` transaction of `amount` from one account of a reward (or payout line) to another, by kinds.
-
-    `ref`: an adjustment's `reference`, as `ledger_post` takes it.
-    """
+    """Post `amount` from one account of a reward (or payout line) to another, by kinds; `ref`: a `reference`."""
     owner = {"reward": of} if isinstance(of, Reward) else {"payout_item": of}
     legs = [(_account_of(of, source), -amount), (_account_of(of, target), amount)]
     return ledger_post(kind=kind, legs=legs, memo=memo, now=now, **owner, **ref)
 
 
 def ledger_post_new(*, kind: str, postings: list[tuple[int, str, Legs]], now: datetime) -> None:
-    """Post a `kind` transaction for each of many new rewards, (reward id, memo, legs), each checked; by COPY.
-
-    The rewards are new, so there is no earlier posting to return; the unique constraint still guards it.
-    """
+    """Post, by COPY, a checked `kind` transaction for each (reward id, memo, legs) of new rewards (none posted yet)."""
     for _, _, legs in postings:
         ledger_legs_check(legs)
     ids = [transaction_id for (transaction_id,) in ids_reserve(len(postings), Transaction)]

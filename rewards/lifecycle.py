@@ -1,8 +1,5 @@
-"""A granted reward's lifecycle, each change a ledger posting (granting is rewards/grants.py).
-
-`pending` (in the offer's validation term) -> `approved` (term over, or the advertiser
-validated) -> `paid` (a payout batch); `pending` | `approved` | `paid` -> `reversed`.
-"""
+"""A granted reward's lifecycle, each change a ledger posting: `pending` (validation term) -> `approved` (term
+over, or validated) -> `paid` (a payout batch); any of them -> `reversed`."""
 
 from datetime import datetime
 from uuid import UUID
@@ -17,13 +14,9 @@ from rewards.ledger import ledger_move
 from rewards.limits import spend_release
 from rewards.models import Account, Reward, SpendCounter, Transaction
 
-PENDING, AVAILABLE, PAYABLE = (
-    Account.Kind.PARTNER_PENDING,
-    Account.Kind.PARTNER_AVAILABLE,
-    Account.Kind.ADVERTISER_PAYABLE,
-)
-# Where a reward's money sits in each status; a reversal takes it back from there. A paid reward's reversal
-# leaves the partner's available balance negative, and the next payout nets it off (a clawback).
+PENDING, AVAILABLE = Account.Kind.PARTNER_PENDING, Account.Kind.PARTNER_AVAILABLE
+PAYABLE = Account.Kind.ADVERTISER_PAYABLE
+# Where a reward's money sits, for a reversal to take back: a paid one leaves `available` negative (a clawback).
 _HELD_IN = {Reward.Status.PENDING: PENDING, Reward.Status.APPROVED: AVAILABLE, Reward.Status.PAID: AVAILABLE}
 
 
@@ -85,13 +78,8 @@ def reward_reverse(*, conversion_id: UUID, reason: str, now: datetime) -> Reward
 def reward_amount_adjust(
     *, conversion_id: UUID, facts: ConversionFacts, now: datetime, memo: str = ""
 ) -> Reward | None:
-    """Recompute the conversion's reward for its new facts (a new amount) and post the difference.
-
-    The same rule and, across currencies, the same exchange rate as when granted, with the cap; so
-    only the amount moves. The difference goes from the advertiser's payable to where the reward's
-    money sits (a paid reward's lands in available, for the next payout to settle) as one balanced
-    `adjustment`, numbered per reward. No reward, a reversed one, or the same amount: nothing is posted.
-    """
+    """Recompute the reward for new facts with the rule and rate used at grant; post the difference as a numbered
+    `adjustment` from payable to where the money sits (a paid reward's: available, for the next payout)."""
     with transaction.atomic():
         reward = _reward_locked(conversion_id)
         if reward is None or reward.status == Reward.Status.REVERSED or reward.rule is None:
@@ -118,16 +106,9 @@ def reward_amount_adjust(
         elif reward.spend_counter_id:
             spend_release(counter_id=reward.spend_counter_id, amount=-difference)
         held_in, kind = _HELD_IN[reward.status], Transaction.Kind.ADJUSTMENT
-        posted = ledger_move(
-            kind,
-            reward,
-            PAYABLE,
-            held_in,
-            difference,
-            memo=memo or f"amount changed: reward {old} -> {new} {reward.currency}",
-            now=now,
-            reference=str(reward.transactions.filter(kind=kind).count() + 1),
-        )
+        memo = memo or f"amount changed: reward {old} -> {new} {reward.currency}"
+        reference = str(reward.transactions.filter(kind=kind).count() + 1)
+        posted = ledger_move(kind, reward, PAYABLE, held_in, difference, memo=memo, now=now, reference=reference)
         adjustment = {
             "at": now.isoformat(),
             "conversion_amount": str(facts.amount),

@@ -1,9 +1,5 @@
-"""Spend limits and recurring limits: the two rule features that need state, kept race-safe.
-
-Both run in the transaction that creates the rewards, on a set: the counter rows are
-created if missing and locked in id order (core/rows.py: a concurrent set waits, then
-reads our committed total), counted on in memory in the set's order, and written back.
-"""
+"""Spend and recurring limits, race-safe: in the rewards' transaction the counter rows are created if missing,
+locked in id order (a concurrent set waits, then reads our total), counted on in the set's order, written back."""
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -114,10 +110,7 @@ def spend_charges(requests: list[ChargeRequest]) -> list[SpendCharge]:
 
 
 def subscription_invoices_count(items: list[tuple[int, ConversionFacts]]) -> list[Invoice]:
-    """Number each (offer_id, facts) invoice of its subscription in processing order; without one it is invoice 1.
-
-    `first_invoice_at` is the earliest `occurred_at` seen.
-    """
+    """Number each (offer_id, facts) invoice of its subscription in order (none: invoice 1), and its earliest date."""
     keys = {(offer_id, facts.subscription_id) for offer_id, facts in items if facts.subscription_id}
     rows = rows_lock(
         SubscriptionInvoices,

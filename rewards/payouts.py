@@ -1,11 +1,5 @@
-"""Payout batches: who is paid what for a period, the file for the bank or PayPal, and the ledger when paid.
-
-A batch takes, per partner, the approved rewards not yet in a batch that were
-approved before the end of the period, less the paid rewards reversed since
-(clawbacks). A partner whose net meets their minimum payout gets a line; the
-others carry everything over to the next batch. Marking a batch paid posts
-one payout transaction per line (available -> paid) and marks its rewards paid.
-"""
+"""Payout batches: per partner, rewards approved in the period less paid ones reversed since (clawbacks); a net
+below the minimum waits for the next batch. The file for the bank or PayPal, and the ledger when paid."""
 
 import csv
 import io
@@ -38,10 +32,7 @@ def payout_minimum(*, partner: Partner, currency: str) -> Decimal:
 
 
 def payout_batch_create(*, currency: str, period_end, now: datetime, created_by=None) -> PayoutBatch:
-    """A batch of every partner whose net approved earnings up to `period_end` meet their minimum payout.
-
-    The rewards are locked and claimed in this transaction: two batches made at once never share one.
-    """
+    """A batch of every partner whose net up to `period_end` meets their minimum; its rewards locked and claimed."""
     if not currency_is_known(currency):
         raise RewardError(f"Unknown currency {currency!r}.", code="invalid_currency")
     cutoff = local_midnight(period_end + timedelta(days=1), "UTC")
@@ -85,8 +76,7 @@ def payout_batch_mark_paid(*, batch_id: int, now: datetime) -> PayoutBatch:
             Reward.objects.filter(payout_item=item, status=Reward.Status.APPROVED).update(
                 status=Reward.Status.PAID, paid_at=now
             )
-            # A reward reversed after the batch was made was paid all the same: it becomes a clawback
-            # of the next batch (its reversal already took it from `available`).
+            # A reward reversed after the batch was made was paid all the same: a clawback of the next batch.
             Reward.objects.filter(
                 payout_item=item, status=Reward.Status.REVERSED, reversed_from=Reward.Status.APPROVED
             ).update(reversed_from=Reward.Status.PAID)

@@ -1,8 +1,5 @@
-"""Calendar arithmetic in a local time zone: validation term ends, spend-limit periods, months.
-
-"30 days" and "per day" mean local calendar days, so these work on the local date and turn a
-local midnight back into an instant with zoneinfo: right across DST changes (23- or 25-hour days).
-"""
+"""Calendar arithmetic in local calendar days (validation terms, spend periods, months): on the local date,
+turned back into an instant with zoneinfo, so right across DST changes."""
 
 import calendar
 import zoneinfo
@@ -21,10 +18,8 @@ def local_date(moment: datetime, time_zone: str) -> date:
 
 
 def validation_term_end(occurred_at: datetime, *, term_days: int, time_zone: str) -> datetime:
-    """When a reward's validation term is over: the end of the `term_days`-th local day after the conversion.
-
-    2025-03-01 15:00 in New York, 10 days: approved from 2025-03-12 00:00 there (04:00 UTC, after DST began).
-    """
+    """The end of the `term_days`-th local day after the conversion: 2025-03-01 15:00 in New York, 10 days ->
+    2025-03-12 00:00 there (04:00 UTC, after DST began)."""
     return local_midnight(local_date(occurred_at, time_zone) + timedelta(days=term_days + 1), time_zone)
 
 

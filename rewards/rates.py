@@ -1,10 +1,5 @@
-"""Exchange rates: look them up for a conversion's date, load them from a CSV.
-
-A rate is taken from the conversion's UTC date or, failing that, the latest
-earlier day within EXCHANGE_RATE_MAX_AGE_DAYS (rates are not published on
-weekends and holidays). `base -> quote` is used as stored; `quote -> base` is
-its inverse. Nothing older counts: the conversion waits for a rate instead.
-"""
+"""Exchange rates, from the conversion's UTC date or the latest earlier day within EXCHANGE_RATE_MAX_AGE_DAYS
+(none on weekends); `quote -> base` is the inverse of `base -> quote`. Nothing older: the conversion waits."""
 
 import csv
 import io
@@ -79,7 +74,6 @@ def _rates_save(rows: list[tuple[str, str, date, Decimal]]) -> list[tuple[Exchan
 
 
 def exchange_rate_set(*, base: str, quote: str, day: date, rate: Decimal) -> ExchangeRate:
-    """Create or correct one day's rate."""
     _rate_check(base, quote, rate)
     return _rates_save([(base, quote, day, rate)])[0][0]
 

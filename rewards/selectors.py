@@ -59,11 +59,8 @@ class SimulationResult:
 
 
 def rule_simulate(*, draft: RewardRule, conversions: list[SimulatedConversion]) -> SimulationResult:
-    """What the offer's active rules with `draft` (changing a rule, or new) would have paid; writes nothing.
-
-    Spend and recurring limits are replayed in memory from zero over the conversions given (history
-    outside the window is not counted). "Before" is what each conversion actually earned.
-    """
+    """What the active rules with `draft` would have paid against what each conversion earned; writes nothing.
+    Spend and recurring limits are replayed from zero over the conversions given."""
     if draft.created_at is None:
         draft.created_at = timezone.now()  # a new rule is the newest
     book = RuleBook([(item.offer.pk, item.facts) for item in conversions], draft=draft)

@@ -3,7 +3,7 @@
 from django.db import models
 from django.db.models import Q
 
-from referrals.models import CURRENCY_CHOICES, Advertiser, Partner
+from referrals.models import CURRENCY_CHOICES, Advertiser, Partner, lowercase_choices
 from rewards.models.reward import Reward
 from rewards.models.rules import AMOUNT
 
@@ -11,12 +11,7 @@ from rewards.models.rules import AMOUNT
 class Account(models.Model):
     """A ledger account. Balances are never stored: a balance is the sum of its entries."""
 
-    class Kind(models.TextChoices):
-        ADVERTISER_PAYABLE = "advertiser_payable"
-        PARTNER_PENDING = "partner_pending"
-        PARTNER_AVAILABLE = "partner_available"
-        PARTNER_PAID = "partner_paid"
-
+    Kind = lowercase_choices("Kind", "ADVERTISER_PAYABLE PARTNER_PENDING PARTNER_AVAILABLE PARTNER_PAID")
     kind = models.CharField(max_length=20, choices=Kind.choices)
     advertiser = models.ForeignKey(Advertiser, on_delete=models.PROTECT, null=True, blank=True)
     partner = models.ForeignKey(Partner, on_delete=models.PROTECT, null=True, blank=True)
@@ -45,14 +40,8 @@ class Account(models.Model):
 class Transaction(models.Model):
     """A balanced set of entries. Append-only: the database refuses to change or delete one."""
 
-    class Kind(models.TextChoices):
-        ACCRUAL = "accrual"
-        APPROVAL = "approval"
-        PAYOUT = "payout"
-        REVERSAL = "reversal"
-        # A conversion's amount changed: the difference between the reward's old and new amount.
-        ADJUSTMENT = "adjustment"
-
+    # An adjustment: a conversion's amount changed, and this posts the difference in its reward.
+    Kind = lowercase_choices("Kind", "ACCRUAL APPROVAL PAYOUT REVERSAL ADJUSTMENT")
     kind = models.CharField(max_length=20, choices=Kind.choices)
     reward = models.ForeignKey(Reward, on_delete=models.PROTECT, null=True, blank=True, related_name="transactions")
     # Indexed by transaction_once_per_payout_item_kind (payout_item first), which leaves out the null rows.
@@ -66,12 +55,9 @@ class Transaction(models.Model):
 
     class Meta:
         constraints = [
-            # Posting is idempotent: one transaction per (reward, kind), one payout per payout item;
-            # adjustments once per (reward, reference).
+            # Idempotent posting: once per (reward, kind), payout item, or adjustment's (reward, reference).
             models.UniqueConstraint(
-                fields=["reward", "kind"],
-                condition=~Q(kind="adjustment"),
-                name="transaction_once_per_reward_kind",
+                fields=["reward", "kind"], condition=~Q(kind="adjustment"), name="transaction_once_per_reward_kind"
             ),
             models.UniqueConstraint(
                 fields=["reward", "reference"],

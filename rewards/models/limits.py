@@ -29,11 +29,7 @@ class ExchangeRate(models.Model):
 
 
 class SpendCounter(models.Model):
-    """What one partner earned from one rule in one period: the row a spend limit is enforced on.
-
-    Increased only by a conditional UPDATE (`spent + x <= limit`), so concurrent
-    conversions queue on the row and never overshoot the limit.
-    """
+    """What one partner earned from one rule in one period; grants lock it, so concurrent ones never overshoot."""
 
     rule = models.ForeignKey(RewardRule, on_delete=models.PROTECT, related_name="spend_counters")
     partner = models.ForeignKey(Partner, on_delete=models.PROTECT)
@@ -60,9 +56,7 @@ class SubscriptionInvoices(models.Model):
 
     class Meta:
         verbose_name_plural = "subscription invoices"
-        constraints = [
-            models.UniqueConstraint(fields=["offer", "subscription_id"], name="subscription_invoices_once"),
-        ]
+        constraints = [models.UniqueConstraint(fields=["offer", "subscription_id"], name="subscription_invoices_once")]
 
     def __str__(self) -> str:
         return f"{self.subscription_id}: {self.invoices_seen} invoices"

@@ -4,7 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from referrals.models import CURRENCY_CHOICES, Partner
+from referrals.models import CURRENCY_CHOICES, Partner, lowercase_choices
 from rewards.models.rules import AMOUNT
 
 
@@ -30,10 +30,7 @@ class PayoutProfile(models.Model):
 
 
 class PayoutBatch(models.Model):
-    class Status(models.TextChoices):
-        OPEN = "open"
-        PAID = "paid"
-
+    Status = lowercase_choices("Status", "OPEN PAID")
     currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
     period_end = models.DateField(help_text="Rewards approved before the end of this day (UTC) are included.")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)

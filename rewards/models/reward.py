@@ -3,21 +3,13 @@
 from django.db import models
 from django.db.models import Q
 
-from referrals.models import CURRENCY_CHOICES, Offer, Partner
+from referrals.models import CURRENCY_CHOICES, Offer, Partner, lowercase_choices
 from rewards.models.rules import AMOUNT, RewardRule
 
 
 class Reward(models.Model):
-    """What one partner earns from one conversion."""
-
-    class Status(models.TextChoices):
-        PENDING = "pending"
-        APPROVED = "approved"
-        PAID = "paid"
-        REVERSED = "reversed"
-
-    # The database holds the link; named by string, so this app imports nothing of conversions. No reverse
-    # accessor: conversions ask rewards.selectors, as every app above asks a lower one.
+    Status = lowercase_choices("Status", "PENDING APPROVED PAID REVERSED")
+    # Named by string, so this app imports nothing of conversions; no reverse accessor (conversions ask selectors).
     conversion = models.OneToOneField(
         "conversions.Conversion",
         on_delete=models.PROTECT,
@@ -43,8 +35,7 @@ class Reward(models.Model):
     paid_at = models.DateTimeField(null=True, blank=True)
     reversed_at = models.DateTimeField(null=True, blank=True)
     reversed_from = models.CharField(max_length=10, blank=True, help_text="The status a reversal took it from.")
-    # The spend-limit counter it was charged to, so that a reversal gives the room back.
-    # These three are null on most rows when inserted: partial indexes (Meta) skip those rows.
+    # The spend counter charged, for a reversal to give back. These three are mostly null: partial indexes skip them.
     spend_counter = models.ForeignKey("SpendCounter", on_delete=models.PROTECT, null=True, blank=True, db_index=False)
     payout_item = models.ForeignKey(
         "PayoutItem", on_delete=models.PROTECT, null=True, blank=True, related_name="rewards", db_index=False

@@ -5,7 +5,7 @@ from django.db import models
 from django.db.models import F, Q
 
 from core.money import money_quantize
-from referrals.models import CURRENCY_CHOICES, Offer, Partner
+from referrals.models import CURRENCY_CHOICES, Offer, Partner, lowercase_choices
 from rewards.engine import condition_errors
 
 AMOUNT = {"max_digits": 18, "decimal_places": 4}
@@ -31,10 +31,7 @@ class RewardRule(models.Model):
         PURCHASE = "purchase"
         SUBSCRIPTION = "subscription"
 
-    class RewardType(models.TextChoices):
-        FIXED = "fixed"
-        PERCENTAGE = "percentage"
-
+    RewardType = lowercase_choices("RewardType", "FIXED PERCENTAGE")
     offer = models.ForeignKey(Offer, on_delete=models.PROTECT, related_name="reward_rules")
     partner = models.ForeignKey(
         Partner, on_delete=models.PROTECT, null=True, blank=True, help_text="Only for this partner (an override)."

@@ -1,10 +1,6 @@
-"""`manage.py flush_clicks`: write the Redis click buffer into PostgreSQL, in a loop (its own process).
+"""`manage.py flush_clicks [--once]`: write the Redis click buffer into PostgreSQL, looping until SIGTERM.
 
-    python manage.py flush_clicks            # loop until SIGTERM/SIGINT (the Procfile's `clicks`)
-    python manage.py flush_clicks --once     # write what is buffered now and exit
-
-Killing it loses no click: the batch it was writing stays in Redis for the next run. A Redis or
-PostgreSQL outage does not end the loop: it waits with backoff and carries on (core/outages.py).
+Killing it loses no click; a Redis or PostgreSQL outage is waited out with backoff (core/outages.py).
 """
 
 import signal
@@ -30,8 +26,7 @@ class Command(BaseCommand):
         if not click_buffer_enabled():
             self.stdout.write("The click buffer is off (CLICK_BUFFER=0): nothing to do.")
             return
-        risk = redis_persistence_check(redis_for_queue("default"))
-        if risk:
+        if risk := redis_persistence_check(redis_for_queue("default")):
             self.stderr.write(f"Warning: {risk}. Set appendonly yes (docs/operations.md).")
         if once:
             self.stdout.write(f"{clicks_flush(batch_size=batch_size)} clicks written")
