@@ -1,7 +1,5 @@
 """The publisher's missing-conversion claim form."""
 
-from datetime import timedelta
-
 from django import forms
 from django.conf import settings
 
@@ -22,18 +20,7 @@ class ClaimForm(forms.ModelForm):
             "remarks": forms.Textarea(attrs={"rows": 3}),
         }
 
-    def __init__(self, *args, partner: Partner, today, **kwargs):
+    def __init__(self, *args, partner: Partner, **kwargs):
         super().__init__(*args, **kwargs)
-        self.partner, self.today = partner, today
         self.fields["offer"].queryset = partner_offers(partner)
         self.fields["purchase_date"].help_text = f"Within the last {settings.CLAIM_MAX_AGE_DAYS} days."
-
-    def clean_purchase_date(self):
-        day = self.cleaned_data["purchase_date"]
-        if day > self.today:
-            raise forms.ValidationError("The purchase date is in the future.")
-        if day < self.today - timedelta(days=settings.CLAIM_MAX_AGE_DAYS):
-            raise forms.ValidationError(
-                f"Claims are accepted up to {settings.CLAIM_MAX_AGE_DAYS} days after a purchase."
-            )
-        return day

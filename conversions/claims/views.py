@@ -2,20 +2,19 @@
 
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
 from conversions.claims.forms import ClaimForm
 from conversions.claims.services import ClaimInvalid, claim_submit
 from conversions.models import MissingConversionClaim
-from referrals.partner_access import partner_required, partner_today
+from referrals.partner_access import partner_required
 
 
 @require_http_methods(["GET", "POST"])
 @partner_required
 def claims(request):
     partner = request.partner
-    form = ClaimForm(request.POST or None, partner=partner, today=partner_today(partner, timezone.now()))
+    form = ClaimForm(request.POST or None, partner=partner)
     if request.method == "POST" and form.is_valid():
         try:
             claim = claim_submit(partner=partner, **form.cleaned_data)

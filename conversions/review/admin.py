@@ -1,5 +1,4 @@
-"""Staff screens for conversions: read-only records with their fraud screening, changed only by the review
-actions (one service call each)."""
+"""Staff screens for conversions: read-only records with their fraud screening, changed only by review actions."""
 
 from collections import defaultdict
 
@@ -77,18 +76,6 @@ class StatusChangeInline(ReadOnlyInline):
         return may_see_conversions(request.user)
 
 
-def conversion_ctit(conversion: Conversion) -> str:
-    """The time from click to conversion, in the largest unit it fills."""
-    if not conversion.click_id:
-        return "-"
-    seconds = (conversion.occurred_at - conversion.click.created_at).total_seconds()
-    sign, seconds = ("-" if seconds < 0 else ""), abs(seconds)
-    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
-        if seconds >= size:
-            return f"{sign}{seconds / size:.1f} {unit}"
-    return f"{sign}{seconds:.0f} s"
-
-
 def html_table(header, rows, row_format: str = "") -> str:
     return format_html(
         "<table><thead><tr>{}</tr></thead><tbody>{}</tbody></table>",
@@ -161,7 +148,15 @@ class ConversionAdmin(ReadOnlyAdmin):
 
     @admin.display(description="CTIT")
     def ctit(self, conversion: Conversion) -> str:
-        return conversion_ctit(conversion)
+        """The time from click to conversion, in the largest unit it fills."""
+        if not conversion.click_id:
+            return "-"
+        seconds = (conversion.occurred_at - conversion.click.created_at).total_seconds()
+        sign, seconds = ("-" if seconds < 0 else ""), abs(seconds)
+        for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+            if seconds >= size:
+                return f"{sign}{seconds / size:.1f} {unit}"
+        return f"{sign}{seconds:.0f} s"
 
     @admin.display(description="countries (click → conversion)")
     def countries(self, conversion: Conversion) -> str:
@@ -219,7 +214,7 @@ class ConversionAdmin(ReadOnlyAdmin):
             ("unique click", "is_unique", ""),
         ]
         rows = [(label, getattr(click, name) if click else "-", value) for label, name, value in compared]
-        rows.insert(1, ("CTIT", "", conversion_ctit(conversion)))
+        rows.insert(1, ("CTIT", "", self.ctit(conversion)))
         subs = ", ".join(filter(None, [getattr(click, f"sub{i}") for i in range(1, 6)])) if click else "-"
         rows.append(("sub ids", subs, ""))
         header = ["", f"click {click.click_id if click else '(none)'}", f"conversion ({conversion.channel})"]
@@ -247,7 +242,7 @@ class ConversionAdmin(ReadOnlyAdmin):
         conversions = list(queryset.select_related("offer", "partner__user"))
 
         def apply(data: dict) -> None:
-            changed, unchanged, refused = defaultdict(list), 0, []
+            by_status, refused = defaultdict(list), []  # the external ids by new status; None: unchanged
             for conversion in conversions:
                 # Each conversion is its own transaction in the service: one refusal stops no other.
                 try:
@@ -255,19 +250,13 @@ class ConversionAdmin(ReadOnlyAdmin):
                 except ConversionTransitionNotAllowed as error:
                     refused.append(f"{conversion.external_id} ({error})")
                     continue
-                if decided.status == conversion.status:
-                    unchanged += 1
-                else:
-                    changed[decided.status].append(decided.external_id)
-            rejected = changed[Conversion.Status.REJECTED]
+                by_status[None if decided.status == conversion.status else decided.status].append(decided.external_id)
+            rejected, unchanged = by_status[Conversion.Status.REJECTED], len(by_status[None])
             if verb == "Approve":
-                messages.success(request, f"Approved {len(changed[Conversion.Status.ACCEPTED])} conversion(s).")
+                messages.success(request, f"Approved {len(by_status[Conversion.Status.ACCEPTED])} conversion(s).")
                 if rejected:
-                    messages.warning(
-                        request,
-                        f"Rejected {len(rejected)} instead, because no reward rule of the offer applies: "
-                        + ", ".join(rejected),
-                    )
+                    because = "because no reward rule of the offer applies"
+                    messages.warning(request, f"Rejected {len(rejected)} instead, {because}: " + ", ".join(rejected))
             else:
                 messages.success(
                     request, f"Rejected {len(rejected)} conversion(s); their rewards, if any, are reversed."
