@@ -1,7 +1,5 @@
 """The advertiser's pages: home, CSV uploads, validation, request log, claims, API keys, postback URL.
-
-Every view reads through `request.advertiser`, so another advertiser's ids answer 404.
-"""
+Every view reads through `request.advertiser`, so another advertiser's ids answer 404."""
 
 import json
 import uuid
@@ -250,14 +248,10 @@ def request_log(request):
 @advertiser_view("GET")
 def claims(request):
     status = request.GET.get("status", "open")
-    rows = selectors.claims_of(advertiser=request.advertiser, status=status)
+    page = _page(request, selectors.claims_of(advertiser=request.advertiser, status=status), 25)
+    statuses = [("open", "To decide"), *MissingConversionClaim.Status.choices, ("all", "All")]
     return advertiser_page(
-        request,
-        "claims",
-        page=_page(request, rows, 25),
-        status=status,
-        statuses=[("open", "To decide"), *MissingConversionClaim.Status.choices, ("all", "All")],
-        decline=forms.ClaimDeclineForm(),
+        request, "claims", page=page, status=status, statuses=statuses, decline=forms.ClaimDeclineForm()
     )
 
 

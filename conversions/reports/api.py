@@ -71,9 +71,7 @@ class CreatedBetweenFilter(django_filters.FilterSet):
 
 class ConversionFilter(CreatedBetweenFilter):
     status = django_filters.MultipleChoiceFilter(choices=Conversion.Status.choices)
-    type = django_filters.ChoiceFilter(choices=Conversion.Type.choices)
     offer = django_filters.CharFilter(field_name="offer__public_id")
-    external_id = django_filters.CharFilter()
     occurred_after = UtcDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
     occurred_before = UtcDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
     sub1 = django_filters.CharFilter(field_name="click__sub1")
@@ -84,7 +82,7 @@ class ConversionFilter(CreatedBetweenFilter):
 
     class Meta:
         model = Conversion
-        fields = []
+        fields = ["type", "external_id"]
 
 
 class ClickFilter(CreatedBetweenFilter):

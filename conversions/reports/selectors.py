@@ -1,11 +1,9 @@
-"""The publisher's reads: the conversion report (its rows, filters, sorts and totals, from the rollups when it
-can), rewards by status and ledger balances.
-
-Every function takes the partner and filters by it first; nothing here can read another partner's rows.
-"""
+"""The publisher's reads: the conversion report (rows, filters, sorts, totals), rewards by status, ledger balances.
+Every function takes the partner and filters by it first; nothing here can read another partner's rows."""
 
 import uuid
 from collections import defaultdict
+from contextlib import suppress
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -53,10 +51,8 @@ def _conversions_matching(*, partner: Partner, filters: ConversionFilters) -> Qu
     if filters.search:
         term = filters.search.strip()
         match = Q(external_id=term)
-        try:
+        with suppress(ValueError):
             match |= Q(pk=uuid.UUID(term))
-        except ValueError:
-            pass
         rows = rows.filter(match)
     return rows.order_by()
 
@@ -103,11 +99,8 @@ class ReportTotals:
 
 
 def conversion_report_totals(*, partner: Partner, filters: ConversionFilters) -> ReportTotals:
-    """The totals row: how many conversions, their amounts and their rewards, per currency.
-
-    For a period alone, the sums of the per-partner rollup (a row per quarter hour); with any other filter, one
-    pass over the matching conversions with their rewards joined (a reward names its conversion by id only).
-    """
+    """The totals row: how many conversions, their amounts and their rewards, per currency. For a period alone, from
+    the per-partner rollup; with any other filter, one pass over the matching conversions, their rewards joined."""
     if not (filters.lookups() or filters.search):
         return _period_totals(partner=partner, period=filters.period)
     return _matching_totals(partner=partner, filters=filters)

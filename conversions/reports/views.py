@@ -75,17 +75,10 @@ def home(request):
     partner = request.partner
     form, period = _period_form(request, PeriodForm)
     days, total = performance_report(partner=partner, period=period, group_by="day")
-    return _page(
-        request,
-        "home",
-        form=form,
-        period=period,
-        total=total,
-        days=days,
-        chart=daily_chart(days),
-        rewards=selectors.rewards_by_status(partner=partner, period=period),
-        disabled_postbacks=PartnerPostback.objects.filter(partner=partner, is_active=False),
-    )
+    context = {"form": form, "period": period, "total": total, "days": days, "chart": daily_chart(days)}
+    context["rewards"] = selectors.rewards_by_status(partner=partner, period=period)
+    context["disabled_postbacks"] = PartnerPostback.objects.filter(partner=partner, is_active=False)
+    return _page(request, "home", **context)
 
 
 def _report_form(request) -> tuple[ConversionReportForm, selectors.ConversionFilters]:
@@ -248,18 +241,13 @@ def earnings(request):
     history = Reward.objects.filter(partner=partner).select_related("offer").order_by("-created_at", "-pk")
     if status in Reward.Status.values:
         history = history.filter(status=status)
-    return _page(
-        request,
-        "earnings",
-        balances=balances,
-        payouts=PayoutItem.objects.filter(partner=partner).select_related("batch").order_by("-batch__created_at"),
-        by_status=selectors.rewards_by_status(partner=partner),
-        minimum=minimum,
-        minimum_currency=minimum_currency,
-        page=Paginator(history, 50).get_page(request.GET.get("page")),
-        status=status,
-        statuses=Reward.Status.choices,
+    context = {"balances": balances, "minimum": minimum, "minimum_currency": minimum_currency, "status": status}
+    context["payouts"] = (
+        PayoutItem.objects.filter(partner=partner).select_related("batch").order_by("-batch__created_at")
     )
+    context["by_status"] = selectors.rewards_by_status(partner=partner)
+    context["page"] = Paginator(history, 50).get_page(request.GET.get("page"))
+    return _page(request, "earnings", statuses=Reward.Status.choices, **context)
 
 
 @require_http_methods(["GET", "POST"])
