@@ -29,6 +29,7 @@ from referrals.models import ApiKey, Offer
 from referrals.services import api_key_create, api_key_revoke, postback_token_rotate
 
 SESSION_ADVERTISER = "advertiser_id"
+SESSION_SHOW_ONCE = "advertiser_show_once"  # a new secret, kept for the next page only: shown once, then forgotten
 
 
 def advertiser_view(*methods: str):
@@ -52,9 +53,6 @@ def advertiser_page(request, name: str, **context):
     return render(request, f"advertiser/{name}.html", {"advertiser": request.advertiser, **context})
 
 
-SESSION_SHOW_ONCE = "advertiser_show_once"  # a new secret, kept for the next page only: shown once, then forgotten
-
-
 def _cleaned(form) -> dict:
     return form.cleaned_data if form.is_valid() else {}
 
@@ -70,13 +68,10 @@ def _form_errors(request, form) -> None:
 
 @advertiser_view("GET")
 def home(request):
-    return advertiser_page(
-        request,
-        "home",
-        advertisers=request.user.advertisers.order_by("name"),
-        offers=Offer.objects.filter(advertiser=request.advertiser).order_by("-track_type", "name"),
-        uploads=selectors.uploads_of(request.advertiser)[:5],
-    )
+    offers = Offer.objects.filter(advertiser=request.advertiser).order_by("-track_type", "name")
+    uploads = selectors.uploads_of(request.advertiser)[:5]
+    advertisers = request.user.advertisers.order_by("name")
+    return advertiser_page(request, "home", advertisers=advertisers, offers=offers, uploads=uploads)
 
 
 @advertiser_view("POST")
@@ -307,10 +302,8 @@ def api_key_revoke_view(request, pk: int):
 def postback(request):
     advertiser = request.advertiser
     if request.method == "POST":
-        request.session[SESSION_SHOW_ONCE] = {
-            "label": "Postback token",
-            "value": postback_token_rotate(advertiser=advertiser),
-        }
+        token = postback_token_rotate(advertiser=advertiser)
+        request.session[SESSION_SHOW_ONCE] = {"label": "Postback token", "value": token}
         messages.success(request, "New postback token made; the old one no longer works. Copy it now.")
         return redirect("advertiser:postback")
     secret = request.session.pop(SESSION_SHOW_ONCE, None)

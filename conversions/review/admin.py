@@ -33,7 +33,7 @@ def may_see_conversions(user) -> bool:
     return user.has_perm("conversions.view_conversion") or user.has_perm("conversions.review_conversion")
 
 
-def confirmed_action(modeladmin, request, *, form_class, template, apply, **context):
+def confirmed_action(modeladmin, request, form_class, apply, *, template: str, **context):
     """Ask on a confirmation page for the action's form; once it is submitted valid, `apply(cleaned_data)`."""
     form = form_class(request.POST if "confirm" in request.POST else None)
     if form.is_valid():
@@ -195,6 +195,7 @@ class ConversionAdmin(ReadOnlyAdmin):
         headers = conversion.headers or {}
         server = " (the reporting server's)"
         ip_note = "" if conversion.ip_from_visitor else server
+        user_agent = f"{conversion.user_agent or '-'}{'' if conversion.user_agent_from_visitor else server}"
         # (label, the click's field, the conversion's value)
         compared = [
             ("time", "created_at", conversion.occurred_at),
@@ -204,11 +205,7 @@ class ConversionAdmin(ReadOnlyAdmin):
             ("browser", "browser", conversion.browser),
             ("OS", "os", conversion.os),
             ("bot", "is_bot", conversion.is_bot),
-            (
-                "user agent",
-                "user_agent",
-                f"{conversion.user_agent or '-'}{'' if conversion.user_agent_from_visitor else server}",
-            ),
+            ("user agent", "user_agent", user_agent),
             ("accept-language", "accept_language", headers.get("accept-language", "")),
             ("referer", "referer", headers.get("referer", "")),
             ("unique click", "is_unique", ""),
@@ -267,16 +264,8 @@ class ConversionAdmin(ReadOnlyAdmin):
             if refused:
                 messages.error(request, f"Could not {verb.lower()} {len(refused)}: " + "; ".join(refused))
 
-        return confirmed_action(
-            self,
-            request,
-            form_class=form_class,
-            template=REVIEW_TEMPLATE,
-            apply=apply,
-            title=f"{verb} conversions",
-            submit_label=verb,
-            conversions=conversions,
-        )
+        context = {"title": f"{verb} conversions", "submit_label": verb, "conversions": conversions}
+        return confirmed_action(self, request, form_class, apply, template=REVIEW_TEMPLATE, **context)
 
 
 @admin.register(StatusChange)

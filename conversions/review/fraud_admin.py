@@ -1,6 +1,5 @@
 """The review desk: the suspicious queue, per-offer fraud settings with re-screening, and partner suspension.
-Offer and Partner screens extend the referrals app's admins here, because referrals must not import conversions.
-"""
+Offer and Partner screens extend the referrals app's admins here, because referrals must not import conversions."""
 
 from collections import Counter
 
@@ -176,15 +175,8 @@ class PartnerFraudAdmin(PartnerAdmin):
             if len(suspended) < len(partners):
                 messages.info(request, f"{len(partners) - len(suspended)} were already suspended.")
 
-        return confirmed_action(
-            self,
-            request,
-            form_class=PartnerSuspendForm,
-            template=SUSPEND_TEMPLATE,
-            apply=apply,
-            title="Suspend partners",
-            partners=partners,
-        )
+        context = {"title": "Suspend partners", "partners": partners}
+        return confirmed_action(self, request, PartnerSuspendForm, apply, template=SUSPEND_TEMPLATE, **context)
 
     @admin.action(description="Reinstate selected partners", permissions=["change"])
     def reinstate_partners(self, request, queryset):
