@@ -140,10 +140,9 @@ def _claim_report(claim: MissingConversionClaim, now: datetime) -> ConversionRep
     click = _best_click(claim, occurred_at)
     if click is not None and click.created_at >= occurred_at:
         occurred_at = datetime.combine(claim.purchase_date, time(23, 59, 59), tzinfo=tz)
+    credit = {"referral_code": claim.partner.referral_code, "offer": claim.offer.public_id}
     if click is not None:
         credit = {"click_id": click.click_id}
-    else:
-        credit = {"referral_code": claim.partner.referral_code, "offer": claim.offer.public_id}
     return ConversionReport(
         type=Conversion.Type.PURCHASE,
         external_id=claim.order_id,

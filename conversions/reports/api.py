@@ -40,8 +40,7 @@ class PartnerTokenAuthentication(authentication.BaseAuthentication):
         PartnerApiToken.objects.filter(token_hash=secret_digest(token)).update(last_used_at=timezone.now())
         return partner.user, partner
 
-    def authenticate_header(self, request):
-        return 'Bearer realm="affitrack"'
+    authenticate_header = AdvertiserKeyAuthentication.authenticate_header  # the same Bearer challenge on a 401
 
 
 class PartnerTokenScheme(OpenApiAuthenticationExtension):

@@ -78,13 +78,11 @@ def conversion_report(*, partner: Partner, filters: ConversionFilters) -> QueryS
 def conversion_rows(ids: list) -> list[Conversion]:
     """The conversions with these ids, in this order, with offer, click and reward (`reward_amount`, ...)."""
     found = Conversion.objects.select_related("offer", "click").in_bulk(ids)
-    rewards = {
-        reward.conversion_id: reward
-        for reward in Reward.objects.filter(conversion_id__in=ids).only("conversion_id", "amount", "currency", "status")
-    }
+    rewards = Reward.objects.filter(conversion_id__in=ids).only("conversion_id", "amount", "currency", "status")
+    by_conversion = {reward.conversion_id: reward for reward in rewards}
     rows = [found[pk] for pk in ids]
     for conversion in rows:
-        reward = rewards.get(conversion.pk)
+        reward = by_conversion.get(conversion.pk)
         conversion.reward_amount = reward.amount if reward else None
         conversion.reward_currency = reward.currency if reward else ""
         conversion.reward_status = reward.status if reward else ""

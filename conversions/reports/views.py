@@ -86,14 +86,10 @@ def _report_form(request) -> tuple[ConversionReportForm, selectors.ConversionFil
     if not form.is_valid():
         return form, selectors.ConversionFilters(period=period)
     data = form.cleaned_data
+    chosen = {name: data[name] for name in ("offer", "status", "type")}
+    subs = {name: data[name] for name in SUB_IDS}
     filters = selectors.ConversionFilters(
-        period=period,
-        offer=data["offer"],
-        status=data["status"],
-        type=data["type"],
-        subs={name: data[name] for name in SUB_IDS},
-        search=data["q"],
-        sort=data["sort"] or "-time",
+        period=period, subs=subs, search=data["q"], sort=data["sort"] or "-time", **chosen
     )
     return form, filters
 
@@ -189,15 +185,11 @@ def links(request):
     joined = list(Link.objects.filter(partner=partner).select_related("offer").order_by("offer__name"))
     for link in joined:
         link.url = link_url(link)
+    requested = Prefetch("link_requests", queryset=LinkRequest.objects.filter(partner=partner), to_attr="my_requests")
     others = (
-        Offer.objects.filter(status=Offer.Status.ACTIVE)
-        .exclude(links__partner=partner)
-        .prefetch_related(
-            Prefetch("link_requests", queryset=LinkRequest.objects.filter(partner=partner), to_attr="my_requests")
-        )
-        .order_by("name")
+        Offer.objects.filter(status=Offer.Status.ACTIVE).exclude(links__partner=partner).prefetch_related(requested)
     )
-    return _page(request, "links", joined=joined, others=others, join_form=JoinOfferForm())
+    return _page(request, "links", joined=joined, others=others.order_by("name"), join_form=JoinOfferForm())
 
 
 @require_POST

@@ -27,6 +27,7 @@ REJECT_REASONS = [
 ]
 REMARK_WIDGET = forms.Textarea(attrs={"rows": 3, "cols": 60})
 PAYLOAD = ("amount", "currency", "product_id", "category", "quantity", "plan", "subscription_id", "source")
+FRAUD_METADATA = ("ip", "country", "device", "browser", "os", "is_bot", "user_agent", "headers_pretty")
 
 
 def may_see_conversions(user) -> bool:
@@ -117,10 +118,7 @@ class ConversionAdmin(ReadOnlyAdmin):
         ("Payload", {"fields": (*PAYLOAD, "meta_pretty", "occurred_at", "created_at")}),
         # The attribution explains who earns it; the reward's explanation says what they earn.
         ("Attribution and reward", {"fields": ("attribution_pretty", "reward_explained")}),
-        (
-            "Fraud metadata",
-            {"fields": ("ip", "country", "device", "browser", "os", "is_bot", "user_agent", "headers_pretty")},
-        ),
+        ("Fraud metadata", {"fields": FRAUD_METADATA}),
     )
     readonly_fields = [name for _title, options in fieldsets for name in options["fields"]]
     inlines = (StatusChangeInline,)
