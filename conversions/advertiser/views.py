@@ -69,9 +69,7 @@ def _form_errors(request, form) -> None:
 @advertiser_view("GET")
 def home(request):
     offers = Offer.objects.filter(advertiser=request.advertiser).order_by("-track_type", "name")
-    uploads = selectors.uploads_of(request.advertiser)[:5]
-    advertisers = request.user.advertisers.order_by("name")
-    return advertiser_page(request, "home", advertisers=advertisers, offers=offers, uploads=uploads)
+    return advertiser_page(request, "home", offers=offers, uploads=selectors.uploads_of(request.advertiser)[:5])
 
 
 @advertiser_view("POST")
@@ -138,9 +136,7 @@ def upload_detail(request, pk: int):
     differences = None
     if _reconciled(upload):
         differences = [line for line in reconciliation_lines(upload) if line.result != "matched"][:200]
-    return advertiser_page(
-        request, "upload_detail", upload=upload, row_errors=upload.row_errors.all()[:200], differences=differences
-    )
+    return advertiser_page(request, "upload_detail", upload=upload, differences=differences)
 
 
 @advertiser_view("GET")
