@@ -22,7 +22,6 @@ class UploadForm(AdvertiserOffersForm):
     offer = forms.ModelChoiceField(
         queryset=Offer.objects.none(),
         required=False,
-        label="Offer",
         help_text="New conversions go to this offer. For a reconciliation, blank compares all your offers.",
     )
     billing_month = forms.DateField(  # a month's first day; upload_create makes any day the first

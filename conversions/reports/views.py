@@ -37,26 +37,9 @@ from rewards.payouts import payout_minimum
 
 PAGE_SIZE = 50
 BREAKDOWN_PAGE_SIZE = 100  # rows of the performance report by offer or sub1, busiest first
-EXPORT_COLUMNS = {  # the CSV's header, and each cell from a row of `conversion_rows` and the report's time zone
-    "local_time": lambda row, tz: timezone.localtime(row.created_at, tz).strftime("%Y-%m-%d %H:%M:%S"),
-    "time_zone": lambda row, tz: tz.key,
-    "conversion_id": lambda row, tz: row.pk,
-    "offer_id": lambda row, tz: row.offer.public_id,
-    "offer": lambda row, tz: row.offer.name,
-    "external_id": lambda row, tz: row.external_id,
-    "type": lambda row, tz: row.type,
-    "amount": lambda row, tz: money_quantize(row.amount, row.currency),
-    "currency": lambda row, tz: row.currency,
-    "reward": lambda row, tz: (
-        "" if row.reward_amount is None else money_quantize(row.reward_amount, row.reward_currency)
-    ),
-    "reward_currency": lambda row, tz: row.reward_currency,
-    "reward_status": lambda row, tz: row.reward_status,
-    "status": lambda row, tz: row.status,
-    "status_remark": lambda row, tz: row.status_remark,
-    **{name: lambda row, tz, name=name: getattr(row.click, name) if row.click else "" for name in SUB_IDS},
-    "click_id": lambda row, tz: row.click.click_id if row.click else "",
-}
+EXPORT_HEADER = ["local_time", "time_zone", "conversion_id", "offer_id", "offer", "external_id", "type", "amount"]
+EXPORT_HEADER += ["currency", "reward", "reward_currency", "reward_status", "status", "status_remark"]
+EXPORT_HEADER += [*SUB_IDS, "click_id"]
 
 
 def _page(request, template: str, nav: str = "", **context):
@@ -134,11 +117,29 @@ def conversion_export(request):
     def values():
         while chunk := list(islice(ids, 1000)):
             for conversion in selectors.conversion_rows(chunk):
-                yield [cell(conversion, tz) for cell in EXPORT_COLUMNS.values()]
+                click, reward = conversion.click, conversion.reward_amount
+                yield [
+                    timezone.localtime(conversion.created_at, tz).strftime("%Y-%m-%d %H:%M:%S"),
+                    tz.key,
+                    conversion.pk,
+                    conversion.offer.public_id,
+                    conversion.offer.name,
+                    conversion.external_id,
+                    conversion.type,
+                    money_quantize(conversion.amount, conversion.currency),
+                    conversion.currency,
+                    "" if reward is None else money_quantize(reward, conversion.reward_currency),
+                    conversion.reward_currency,
+                    conversion.reward_status,
+                    conversion.status,
+                    conversion.status_remark,
+                    *[getattr(click, name) if click else "" for name in SUB_IDS],
+                    click.click_id if click else "",
+                ]
 
     writer = csv.writer(_Echo())
     # Every cell formula-escaped; amounts are never negative, so the numbers need no escaping.
-    lines = (writer.writerow([csv_safe(cell) for cell in row]) for row in chain([list(EXPORT_COLUMNS)], values()))
+    lines = (writer.writerow([csv_safe(cell) for cell in row]) for row in chain([EXPORT_HEADER], values()))
     response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
     name = f"conversions-{filters.period.start:%Y%m%d}-{filters.period.end:%Y%m%d}.csv"
     response["Content-Disposition"] = f'attachment; filename="{name}"'
