@@ -91,19 +91,8 @@ def _json_display(name: str):
 
 @admin.register(Conversion)
 class ConversionAdmin(ReadOnlyAdmin):
-    list_display = (
-        "created_at",
-        "external_id",
-        "offer",
-        "partner",
-        "type",
-        "amount",
-        "currency",
-        "status",
-        "status_reason",
-        "channel",
-        "fraud_score",
-    )
+    list_display = ("created_at", "external_id", "offer", "partner", "type", "amount", "currency", "status")
+    list_display += ("status_reason", "channel", "fraud_score")
     list_filter = ("status", "type", "channel", "offer")
     search_fields = ("external_id", "id", "click__click_id")
     list_select_related = ("offer", "partner__user", "click")

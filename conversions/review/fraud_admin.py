@@ -24,18 +24,8 @@ SUSPEND_TEMPLATE = "admin/referrals/partner_suspend.html"
 class SuspiciousConversionAdmin(ConversionAdmin):
     """The queue staff work: held conversions, highest score first, with ConversionAdmin's review actions."""
 
-    list_display = (
-        "created_at",
-        "external_id",
-        "fraud_score",
-        "signal_codes",
-        "partner",
-        "offer",
-        "amount_display",
-        "ctit",
-        "countries",
-        "status_reason",
-    )
+    list_display = ("created_at", "external_id", "fraud_score", "signal_codes", "partner", "offer", "amount_display")
+    list_display += ("ctit", "countries", "status_reason")
     list_display_links = ("created_at", "external_id")
     list_filter = ("status_reason", "offer", "channel")
     ordering = ("-fraud_score", "created_at")
@@ -129,14 +119,8 @@ class PartnerSuspendForm(forms.Form):
 
 
 class PartnerFraudAdmin(PartnerAdmin):
-    readonly_fields = (
-        *PartnerAdmin.readonly_fields,
-        "status",
-        "suspended_reason",
-        "suspended_at",
-        "last_login_ip",
-        "fraud_history",
-    )
+    readonly_fields = (*PartnerAdmin.readonly_fields, "status", "suspended_reason", "suspended_at", "last_login_ip")
+    readonly_fields += ("fraud_history",)
     actions = (*(PartnerAdmin.actions or ()), "suspend_partners", "reinstate_partners")
 
     @admin.display(description="fraud history")
