@@ -1,5 +1,3 @@
-from datetime import date
-
 from django import forms
 from django.conf import settings
 
@@ -24,13 +22,14 @@ class UploadForm(AdvertiserOffersForm):
     offer = forms.ModelChoiceField(
         queryset=Offer.objects.none(),
         required=False,
-        label="Offer",
         help_text="New conversions go to this offer. For a reconciliation, blank compares all your offers.",
     )
-    billing_month = forms.CharField(
+    billing_month = forms.DateField(  # a month's first day; upload_create makes any day the first
         required=False,
+        input_formats=["%Y-%m", "%Y-%m-%d"],
         label="Billing month (reconciliation only)",
         widget=forms.DateInput(attrs={"type": "month", "placeholder": "2025-03"}),
+        error_messages={"invalid": "Give the month as YYYY-MM."},
     )
     file = forms.FileField(label="CSV file")
 
@@ -47,16 +46,6 @@ class UploadForm(AdvertiserOffersForm):
                 "Split it into smaller files."
             )
         return upload
-
-    def clean_billing_month(self) -> date | None:
-        value = self.cleaned_data["billing_month"].strip()
-        if not value:
-            return None
-        try:
-            year, month = (int(part) for part in value.split("-")[:2])
-            return date(year, month, 1)
-        except ValueError:
-            raise forms.ValidationError("Give the month as YYYY-MM.") from None
 
     def clean(self):
         data = super().clean()

@@ -1,7 +1,5 @@
 """The advertiser's pages: home, CSV uploads, validation, request log, claims, API keys, postback URL.
-
-Every view reads through `request.advertiser`, so another advertiser's ids answer 404.
-"""
+Every view reads through `request.advertiser`, so another advertiser's ids answer 404."""
 
 import json
 import uuid
@@ -31,6 +29,7 @@ from referrals.models import ApiKey, Offer
 from referrals.services import api_key_create, api_key_revoke, postback_token_rotate
 
 SESSION_ADVERTISER = "advertiser_id"
+SESSION_SHOW_ONCE = "advertiser_show_once"  # a new secret, kept for the next page only: shown once, then forgotten
 
 
 def advertiser_view(*methods: str):
@@ -54,18 +53,12 @@ def advertiser_page(request, name: str, **context):
     return render(request, f"advertiser/{name}.html", {"advertiser": request.advertiser, **context})
 
 
-SESSION_SHOW_ONCE = "advertiser_show_once"  # a new secret, kept for the next page only: shown once, then forgotten
-
-
 def _cleaned(form) -> dict:
     return form.cleaned_data if form.is_valid() else {}
 
 
-def _page_and_query(request, rows) -> tuple:
-    """A page of 50 rows, and the query string without the page number for the pager's links."""
-    query = request.GET.copy()
-    query.pop("page", None)
-    return Paginator(rows, 50).get_page(request.GET.get("page")), query.urlencode()
+def _page(request, rows, per_page: int = 50):
+    return Paginator(rows, per_page).get_page(request.GET.get("page"))
 
 
 def _form_errors(request, form) -> None:
@@ -75,13 +68,8 @@ def _form_errors(request, form) -> None:
 
 @advertiser_view("GET")
 def home(request):
-    return advertiser_page(
-        request,
-        "home",
-        advertisers=request.user.advertisers.order_by("name"),
-        offers=Offer.objects.filter(advertiser=request.advertiser).order_by("-track_type", "name"),
-        uploads=selectors.uploads_of(request.advertiser)[:5],
-    )
+    offers = Offer.objects.filter(advertiser=request.advertiser).order_by("-track_type", "name")
+    return advertiser_page(request, "home", offers=offers, uploads=selectors.uploads_of(request.advertiser)[:5])
 
 
 @advertiser_view("POST")
@@ -96,24 +84,10 @@ def advertiser_switch(request):
 @advertiser_view("GET")
 def offer_template(request, public_id: str):
     offer = get_object_or_404(Offer, advertiser=request.advertiser, public_id=public_id)
-    example = {
-        "click_id": "3f2a9c0d5e6b7a8c9d0e1f2a3b4c5d6e",
-        "referral_code": "",
-        "external_id": "order-1001",
-        "type": "purchase",
-        "amount": "120.00",
-        "currency": offer.currency,
-        "occurred_at": "2025-03-31T14:05:00+00:00",
-        "product_id": "sku-1",
-        "category": "shoes",
-        "quantity": "1",
-        "plan": "",
-        "subscription_id": "",
-        "source": "web",
-    }
-    header = [*CONVERSION_COLUMNS, "meta_coupon"]
-    row = [*(example[name] for name in CONVERSION_COLUMNS), "SPRING10"]
-    return csv_download(f"{offer.public_id}-conversions-template.csv", header, [row])
+    # An example row, a value for each of CONVERSION_COLUMNS in their order, then a meta column's.
+    row = ["3f2a9c0d5e6b7a8c9d0e1f2a3b4c5d6e", "", "order-1001", "purchase", "120.00", offer.currency]
+    row += ["2025-03-31T14:05:00+00:00", "sku-1", "shoes", "1", "", "", "web", "SPRING10"]
+    return csv_download(f"{offer.public_id}-conversions-template.csv", [*CONVERSION_COLUMNS, "meta_coupon"], [row])
 
 
 @advertiser_view("GET")
@@ -145,8 +119,7 @@ def uploads(request):
             form.add_error("file", error.message)
         else:
             return redirect("advertiser:upload", pk=upload.pk)
-    page = Paginator(selectors.uploads_of(advertiser), 25).get_page(request.GET.get("page"))
-    return advertiser_page(request, "uploads", form=form, page=page)
+    return advertiser_page(request, "uploads", form=form, page=_page(request, selectors.uploads_of(advertiser), 25))
 
 
 def _upload(request, pk: int) -> ConversionUpload:
@@ -163,9 +136,7 @@ def upload_detail(request, pk: int):
     differences = None
     if _reconciled(upload):
         differences = [line for line in reconciliation_lines(upload) if line.result != "matched"][:200]
-    return advertiser_page(
-        request, "upload_detail", upload=upload, row_errors=upload.row_errors.all()[:200], differences=differences
-    )
+    return advertiser_page(request, "upload_detail", upload=upload, differences=differences)
 
 
 @advertiser_view("GET")
@@ -198,17 +169,8 @@ def upload_reconciliation_csv(request, pk: int):
     upload = _upload(request, pk)
     if not _reconciled(upload):
         raise Http404("No reconciliation result.")
-    header = [
-        "external_id",
-        "result",
-        "their_amount",
-        "our_amount",
-        "difference",
-        "currency",
-        "our_status",
-        "offer",
-        "occurred_at",
-    ]
+    header = ["external_id", "result", "their_amount", "our_amount", "difference", "currency", "our_status", "offer"]
+    header.append("occurred_at")
     rows = (
         [*(getattr(line, name) for name in header[:-1]), line.occurred_at.isoformat() if line.occurred_at else ""]
         for line in reconciliation_lines(upload)
@@ -228,16 +190,14 @@ def validation(request):
             _validation_apply(request, selected, action.cleaned_data, now)
         else:
             _form_errors(request, action)
-        return redirect(f"{reverse('advertiser:validation')}?{request.POST.get('query', '')}")
+        return redirect(f"{reverse('advertiser:validation')}?{request.POST.get('query', '').removeprefix('?')}")
 
     filters = forms.ValidationFilterForm(request.GET or None, advertiser=advertiser)
     rows = selectors.conversions_in_validation(advertiser=advertiser, now=now, filters=_cleaned(filters))
-    page, query = _page_and_query(request, rows)
+    page = _page(request, rows)
     for conversion in page:
         conversion.term_ends = validation_term_ends(conversion)
-    return advertiser_page(
-        request, "validation", filters=filters, page=page, action=forms.ValidationActionForm(), query=query
-    )
+    return advertiser_page(request, "validation", filters=filters, page=page, action=forms.ValidationActionForm())
 
 
 def _validation_apply(request, selected: list[str], data: dict, now) -> None:
@@ -267,32 +227,22 @@ def _validation_apply(request, selected: list[str], data: dict, now) -> None:
 def request_log(request):
     filters = forms.RequestLogFilterForm(request.GET or None)
     rows = selectors.request_log_of(advertiser=request.advertiser, filters=_cleaned(filters))
-    page, query = _page_and_query(request, rows)
+    page = _page(request, rows)
     for entry in page:
         # Rendered as text (autoescaped) in the page: a payload is whatever the caller sent.
         entry.payload_text = json.dumps(entry.payload, indent=2, ensure_ascii=False, sort_keys=True)
     return advertiser_page(
-        request,
-        "request_log",
-        filters=filters,
-        page=page,
-        query=query,
-        retention_days=settings.REQUEST_LOG_RETENTION_DAYS,
+        request, "request_log", filters=filters, page=page, retention_days=settings.REQUEST_LOG_RETENTION_DAYS
     )
 
 
 @advertiser_view("GET")
 def claims(request):
     status = request.GET.get("status", "open")
-    rows = selectors.claims_of(advertiser=request.advertiser, status=status)
+    page = _page(request, selectors.claims_of(advertiser=request.advertiser, status=status), 25)
+    statuses = [("open", "To decide"), *MissingConversionClaim.Status.choices, ("all", "All")]
     return advertiser_page(
-        request,
-        "claims",
-        page=Paginator(rows, 25).get_page(request.GET.get("page")),
-        status=status,
-        statuses=[("open", "To decide"), *MissingConversionClaim.Status.choices, ("all", "All")],
-        decline=forms.ClaimDeclineForm(),
-        query=urlencode({"status": status}),
+        request, "claims", page=page, status=status, statuses=statuses, decline=forms.ClaimDeclineForm()
     )
 
 
@@ -348,10 +298,8 @@ def api_key_revoke_view(request, pk: int):
 def postback(request):
     advertiser = request.advertiser
     if request.method == "POST":
-        request.session[SESSION_SHOW_ONCE] = {
-            "label": "Postback token",
-            "value": postback_token_rotate(advertiser=advertiser),
-        }
+        token = postback_token_rotate(advertiser=advertiser)
+        request.session[SESSION_SHOW_ONCE] = {"label": "Postback token", "value": token}
         messages.success(request, "New postback token made; the old one no longer works. Copy it now.")
         return redirect("advertiser:postback")
     secret = request.session.pop(SESSION_SHOW_ONCE, None)
@@ -370,6 +318,4 @@ def postback(request):
         params["currency"] = data["currency"].upper()
     # Macros stay readable: the advertiser's platform replaces them before calling us.
     url = f"{settings.SITE_URL}/v1/postback?{urlencode(params, safe='{}')}"
-    return advertiser_page(
-        request, "postback", form=form, url=url, secret=secret, has_token=bool(advertiser.postback_token_hash)
-    )
+    return advertiser_page(request, "postback", form=form, url=url, secret=secret)

@@ -1,10 +1,5 @@
-"""Missing-conversion claims: a partner reports a sale we did not record; staff decide.
-
-On submission the evidence is gathered at once, for staff to see in the admin: the partner's clicks on the
-offer from the day before the purchase to the day after (in the partner's time zone), and any conversion the
-advertiser reported with the order id. Approval records the conversion through the normal pipeline
-(`conversion_record`, channel `admin`), so it is attributed, screened and rewarded like any other.
-"""
+"""Missing-conversion claims: a partner reports a sale we did not record, with the evidence found at once; staff
+decide. Approval records the conversion through the normal pipeline, so it is attributed, screened and rewarded."""
 
 from datetime import datetime, time, timedelta
 from decimal import Decimal
@@ -43,13 +38,13 @@ def claim_submit(
     today = partner_today(partner, now)
     if not Link.objects.filter(partner=partner, offer=offer).exists():
         raise ClaimInvalid("You have no link for this offer.", fields={"offer": ["Not one of your offers."]})
+    problem = ""
     if purchase_date > today:
-        raise ClaimInvalid("The purchase date is in the future.", fields={"purchase_date": ["In the future."]})
-    if purchase_date < today - timedelta(days=settings.CLAIM_MAX_AGE_DAYS):
-        raise ClaimInvalid(
-            f"Claims are accepted up to {settings.CLAIM_MAX_AGE_DAYS} days after a purchase.",
-            fields={"purchase_date": ["Too old."]},
-        )
+        problem = "The purchase date is in the future."
+    elif purchase_date < today - timedelta(days=settings.CLAIM_MAX_AGE_DAYS):
+        problem = f"Claims are accepted up to {settings.CLAIM_MAX_AGE_DAYS} days after a purchase."
+    if problem:  # the form shows it by the purchase date
+        raise ClaimInvalid(problem, fields={"purchase_date": [problem]})
     order_id = order_id.strip()
     try:
         with transaction.atomic():
@@ -145,10 +140,9 @@ def _claim_report(claim: MissingConversionClaim, now: datetime) -> ConversionRep
     click = _best_click(claim, occurred_at)
     if click is not None and click.created_at >= occurred_at:
         occurred_at = datetime.combine(claim.purchase_date, time(23, 59, 59), tzinfo=tz)
+    credit = {"referral_code": claim.partner.referral_code, "offer": claim.offer.public_id}
     if click is not None:
         credit = {"click_id": click.click_id}
-    else:
-        credit = {"referral_code": claim.partner.referral_code, "offer": claim.offer.public_id}
     return ConversionReport(
         type=Conversion.Type.PURCHASE,
         external_id=claim.order_id,

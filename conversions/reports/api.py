@@ -40,8 +40,7 @@ class PartnerTokenAuthentication(authentication.BaseAuthentication):
         PartnerApiToken.objects.filter(token_hash=secret_digest(token)).update(last_used_at=timezone.now())
         return partner.user, partner
 
-    def authenticate_header(self, request):
-        return 'Bearer realm="affitrack"'
+    authenticate_header = AdvertiserKeyAuthentication.authenticate_header  # the same Bearer challenge on a 401
 
 
 class PartnerTokenScheme(OpenApiAuthenticationExtension):
@@ -71,9 +70,7 @@ class CreatedBetweenFilter(django_filters.FilterSet):
 
 class ConversionFilter(CreatedBetweenFilter):
     status = django_filters.MultipleChoiceFilter(choices=Conversion.Status.choices)
-    type = django_filters.ChoiceFilter(choices=Conversion.Type.choices)
     offer = django_filters.CharFilter(field_name="offer__public_id")
-    external_id = django_filters.CharFilter()
     occurred_after = UtcDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
     occurred_before = UtcDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
     sub1 = django_filters.CharFilter(field_name="click__sub1")
@@ -84,7 +81,7 @@ class ConversionFilter(CreatedBetweenFilter):
 
     class Meta:
         model = Conversion
-        fields = []
+        fields = ["type", "external_id"]
 
 
 class ClickFilter(CreatedBetweenFilter):

@@ -98,26 +98,21 @@ def performance_report(
 
 
 def daily_chart(rows: list[PerformanceRow], *, width: int = 720, height: int = 200) -> dict:
-    """Bars for clicks and conversions per day, laid out for an inline SVG."""
+    """Bars for clicks and conversions per day, laid out for an inline SVG (heights from the axis up)."""
     top = max([row.clicks for row in rows] + [row.conversions for row in rows] + [1])
     slot = width / max(len(rows), 1)
     every = max(1, len(rows) // 10)
-    bars = []
-    for index, row in enumerate(rows):
-        clicks_height, conversions_height = height * row.clicks / top, height * row.conversions / top
-        bars.append(
-            {
-                "x": round(index * slot + slot * 0.1, 2),
-                "conversions_x": round(index * slot + slot * 0.5, 2),
-                "width": round(slot * 0.4, 2),
-                "clicks_y": round(height - clicks_height, 2),
-                "clicks_height": round(clicks_height, 2),
-                "conversions_y": round(height - conversions_height, 2),
-                "conversions_height": round(conversions_height, 2),
-                "label": row.label[5:] if len(row.label) == 10 else row.label,
-                "clicks": row.clicks,
-                "conversions": row.conversions,
-                "show_label": index % every == 0,
-            }
-        )
+    bars = [
+        {
+            "row": row,
+            "x": round(index * slot + slot * 0.1, 2),
+            "conversions_x": round(index * slot + slot * 0.5, 2),
+            "width": round(slot * 0.4, 2),
+            "clicks_height": round(height * row.clicks / top, 2),
+            "conversions_height": round(height * row.conversions / top, 2),
+            "label": row.label[5:] if len(row.label) == 10 else row.label,
+            "show_label": index % every == 0,
+        }
+        for index, row in enumerate(rows)
+    ]
     return {"bars": bars, "width": width, "height": height, "top": top}

@@ -39,16 +39,12 @@ class Period:
 
 
 def period_for_preset(preset: str, *, today: date, tz: zoneinfo.ZoneInfo) -> Period:
-    if preset == "today":
-        return Period(today, today, tz)
-    if preset == "yesterday":
-        return Period(today - timedelta(days=1), today - timedelta(days=1), tz)
-    if preset == "last_30":
-        return Period(today - timedelta(days=29), today, tz)
-    if preset == "this_month":
-        return Period(today.replace(day=1), today, tz)
-    if preset == "last_month":
-        last_day = today.replace(day=1) - timedelta(days=1)
-        return Period(last_day.replace(day=1), last_day, tz)
-    # last_7, the default
-    return Period(today - timedelta(days=6), today, tz)
+    yesterday, last_month_end = today - timedelta(days=1), today.replace(day=1) - timedelta(days=1)
+    start, end = {
+        "today": (today, today),
+        "yesterday": (yesterday, yesterday),
+        "last_30": (today - timedelta(days=29), today),
+        "this_month": (today.replace(day=1), today),
+        "last_month": (last_month_end.replace(day=1), last_month_end),
+    }.get(preset, (today - timedelta(days=6), today))  # last_7, the default
+    return Period(start, end, tz)

@@ -1,11 +1,9 @@
-"""The publisher's reads: the conversion report (its rows, filters, sorts and totals, from the rollups when it
-can), rewards by status and ledger balances.
-
-Every function takes the partner and filters by it first; nothing here can read another partner's rows.
-"""
+"""The publisher's reads: the conversion report (rows, filters, sorts, totals), rewards by status, ledger balances.
+Every function takes the partner and filters by it first; nothing here can read another partner's rows."""
 
 import uuid
 from collections import defaultdict
+from contextlib import suppress
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -53,10 +51,8 @@ def _conversions_matching(*, partner: Partner, filters: ConversionFilters) -> Qu
     if filters.search:
         term = filters.search.strip()
         match = Q(external_id=term)
-        try:
+        with suppress(ValueError):
             match |= Q(pk=uuid.UUID(term))
-        except ValueError:
-            pass
         rows = rows.filter(match)
     return rows.order_by()
 
@@ -82,13 +78,11 @@ def conversion_report(*, partner: Partner, filters: ConversionFilters) -> QueryS
 def conversion_rows(ids: list) -> list[Conversion]:
     """The conversions with these ids, in this order, with offer, click and reward (`reward_amount`, ...)."""
     found = Conversion.objects.select_related("offer", "click").in_bulk(ids)
-    rewards = {
-        reward.conversion_id: reward
-        for reward in Reward.objects.filter(conversion_id__in=ids).only("conversion_id", "amount", "currency", "status")
-    }
+    rewards = Reward.objects.filter(conversion_id__in=ids).only("conversion_id", "amount", "currency", "status")
+    by_conversion = {reward.conversion_id: reward for reward in rewards}
     rows = [found[pk] for pk in ids]
     for conversion in rows:
-        reward = rewards.get(conversion.pk)
+        reward = by_conversion.get(conversion.pk)
         conversion.reward_amount = reward.amount if reward else None
         conversion.reward_currency = reward.currency if reward else ""
         conversion.reward_status = reward.status if reward else ""
@@ -103,11 +97,8 @@ class ReportTotals:
 
 
 def conversion_report_totals(*, partner: Partner, filters: ConversionFilters) -> ReportTotals:
-    """The totals row: how many conversions, their amounts and their rewards, per currency.
-
-    For a period alone, the sums of the per-partner rollup (a row per quarter hour); with any other filter, one
-    pass over the matching conversions with their rewards joined (a reward names its conversion by id only).
-    """
+    """The totals row: how many conversions, their amounts and their rewards, per currency. For a period alone, from
+    the per-partner rollup; with any other filter, one pass over the matching conversions, their rewards joined."""
     if not (filters.lookups() or filters.search):
         return _period_totals(partner=partner, period=filters.period)
     return _matching_totals(partner=partner, filters=filters)

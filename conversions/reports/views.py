@@ -37,24 +37,9 @@ from rewards.payouts import payout_minimum
 
 PAGE_SIZE = 50
 BREAKDOWN_PAGE_SIZE = 100  # rows of the performance report by offer or sub1, busiest first
-EXPORT_HEADER = [
-    "local_time",
-    "time_zone",
-    "conversion_id",
-    "offer_id",
-    "offer",
-    "external_id",
-    "type",
-    "amount",
-    "currency",
-    "reward",
-    "reward_currency",
-    "reward_status",
-    "status",
-    "status_remark",
-    *SUB_IDS,
-    "click_id",
-]
+EXPORT_HEADER = ["local_time", "time_zone", "conversion_id", "offer_id", "offer", "external_id", "type", "amount"]
+EXPORT_HEADER += ["currency", "reward", "reward_currency", "reward_status", "status", "status_remark"]
+EXPORT_HEADER += [*SUB_IDS, "click_id"]
 
 
 def _page(request, template: str, nav: str = "", **context):
@@ -73,17 +58,10 @@ def home(request):
     partner = request.partner
     form, period = _period_form(request, PeriodForm)
     days, total = performance_report(partner=partner, period=period, group_by="day")
-    return _page(
-        request,
-        "home",
-        form=form,
-        period=period,
-        total=total,
-        days=days,
-        chart=daily_chart(days),
-        rewards=selectors.rewards_by_status(partner=partner, period=period),
-        disabled_postbacks=PartnerPostback.objects.filter(partner=partner, is_active=False),
-    )
+    context = {"form": form, "period": period, "total": total, "days": days, "chart": daily_chart(days)}
+    context["rewards"] = selectors.rewards_by_status(partner=partner, period=period)
+    context["disabled_postbacks"] = PartnerPostback.objects.filter(partner=partner, is_active=False)
+    return _page(request, "home", **context)
 
 
 def _report_form(request) -> tuple[ConversionReportForm, selectors.ConversionFilters]:
@@ -91,14 +69,10 @@ def _report_form(request) -> tuple[ConversionReportForm, selectors.ConversionFil
     if not form.is_valid():
         return form, selectors.ConversionFilters(period=period)
     data = form.cleaned_data
+    chosen = {name: data[name] for name in ("offer", "status", "type")}
+    subs = {name: data[name] for name in SUB_IDS}
     filters = selectors.ConversionFilters(
-        period=period,
-        offer=data["offer"],
-        status=data["status"],
-        type=data["type"],
-        subs={name: data[name] for name in SUB_IDS},
-        search=data["q"],
-        sort=data["sort"] or "-time",
+        period=period, subs=subs, search=data["q"], sort=data["sort"] or "-time", **chosen
     )
     return form, filters
 
@@ -112,18 +86,16 @@ def conversion_list(request):
     paginator.count = totals.conversions  # counted once, for the totals row
     page = paginator.get_page(request.GET.get("page"))
     page.object_list = selectors.conversion_rows(list(page.object_list))
-    descending = filters.sort.startswith("-")
-    columns = []
-    for key, (_column, label) in selectors.SORTS.items():
-        current = filters.sort.lstrip("-") == key
-        columns.append(
-            {
-                "key": key,
-                "label": label,
-                "aria_sort": ("descending" if descending else "ascending") if current else "none",
-                "next_sort": key if current and descending else f"-{key}",
-            }
-        )
+    sort, descending = filters.sort.lstrip("-"), filters.sort.startswith("-")
+    columns = [
+        {
+            "key": key,
+            "label": label,
+            "aria_sort": ("descending" if descending else "ascending") if key == sort else "none",
+            "next_sort": key if key == sort and descending else f"-{key}",
+        }
+        for key, (_column, label) in selectors.SORTS.items()
+    ]
     return _page(request, "conversions", form=form, period=filters.period, page=page, totals=totals, columns=columns)
 
 
@@ -145,8 +117,7 @@ def conversion_export(request):
     def values():
         while chunk := list(islice(ids, 1000)):
             for conversion in selectors.conversion_rows(chunk):
-                click = conversion.click
-                reward = conversion.reward_amount
+                click, reward = conversion.click, conversion.reward_amount
                 yield [
                     timezone.localtime(conversion.created_at, tz).strftime("%Y-%m-%d %H:%M:%S"),
                     tz.key,
@@ -199,16 +170,8 @@ def performance(request):
     # (W4, docs/performance.md). Days stay on one page; the total row always covers every row.
     page = Paginator(rows, BREAKDOWN_PAGE_SIZE if group_by != "day" else max(len(rows), 1))
     page = page.get_page(request.GET.get("page"))
-    return _page(
-        request,
-        "performance",
-        form=form,
-        period=period,
-        rows=page.object_list,
-        page=page,
-        total=total,
-        group_by=group_by,
-    )
+    context = {"form": form, "period": period, "page": page, "rows": page.object_list, "total": total}
+    return _page(request, "performance", group_by=group_by, **context)
 
 
 def link_url(link: Link, sub_ids: dict | None = None) -> str:
@@ -223,15 +186,11 @@ def links(request):
     joined = list(Link.objects.filter(partner=partner).select_related("offer").order_by("offer__name"))
     for link in joined:
         link.url = link_url(link)
+    requested = Prefetch("link_requests", queryset=LinkRequest.objects.filter(partner=partner), to_attr="my_requests")
     others = (
-        Offer.objects.filter(status=Offer.Status.ACTIVE)
-        .exclude(links__partner=partner)
-        .prefetch_related(
-            Prefetch("link_requests", queryset=LinkRequest.objects.filter(partner=partner), to_attr="my_requests")
-        )
-        .order_by("name")
+        Offer.objects.filter(status=Offer.Status.ACTIVE).exclude(links__partner=partner).prefetch_related(requested)
     )
-    return _page(request, "links", joined=joined, others=others, join_form=JoinOfferForm())
+    return _page(request, "links", joined=joined, others=others.order_by("name"), join_form=JoinOfferForm())
 
 
 @require_POST
@@ -275,18 +234,13 @@ def earnings(request):
     history = Reward.objects.filter(partner=partner).select_related("offer").order_by("-created_at", "-pk")
     if status in Reward.Status.values:
         history = history.filter(status=status)
-    return _page(
-        request,
-        "earnings",
-        balances=balances,
-        payouts=PayoutItem.objects.filter(partner=partner).select_related("batch").order_by("-batch__created_at"),
-        by_status=selectors.rewards_by_status(partner=partner),
-        minimum=minimum,
-        minimum_currency=minimum_currency,
-        page=Paginator(history, 50).get_page(request.GET.get("page")),
-        status=status,
-        statuses=Reward.Status.choices,
+    context = {"balances": balances, "minimum": minimum, "minimum_currency": minimum_currency, "status": status}
+    context["payouts"] = (
+        PayoutItem.objects.filter(partner=partner).select_related("batch").order_by("-batch__created_at")
     )
+    context["by_status"] = selectors.rewards_by_status(partner=partner)
+    context["page"] = Paginator(history, 50).get_page(request.GET.get("page"))
+    return _page(request, "earnings", statuses=Reward.Status.choices, **context)
 
 
 @require_http_methods(["GET", "POST"])

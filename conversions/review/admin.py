@@ -1,5 +1,4 @@
-"""Staff screens for conversions: read-only records with their fraud screening, changed only by the review
-actions (one service call each)."""
+"""Staff screens for conversions: read-only records with their fraud screening, changed only by review actions."""
 
 from collections import defaultdict
 
@@ -28,13 +27,14 @@ REJECT_REASONS = [
 ]
 REMARK_WIDGET = forms.Textarea(attrs={"rows": 3, "cols": 60})
 PAYLOAD = ("amount", "currency", "product_id", "category", "quantity", "plan", "subscription_id", "source")
+FRAUD_METADATA = ("ip", "country", "device", "browser", "os", "is_bot", "user_agent", "headers_pretty")
 
 
 def may_see_conversions(user) -> bool:
     return user.has_perm("conversions.view_conversion") or user.has_perm("conversions.review_conversion")
 
 
-def confirmed_action(modeladmin, request, *, form_class, template, apply, **context):
+def confirmed_action(modeladmin, request, form_class, apply, *, template: str, **context):
     """Ask on a confirmation page for the action's form; once it is submitted valid, `apply(cleaned_data)`."""
     form = form_class(request.POST if "confirm" in request.POST else None)
     if form.is_valid():
@@ -77,18 +77,6 @@ class StatusChangeInline(ReadOnlyInline):
         return may_see_conversions(request.user)
 
 
-def conversion_ctit(conversion: Conversion) -> str:
-    """The time from click to conversion, in the largest unit it fills."""
-    if not conversion.click_id:
-        return "-"
-    seconds = (conversion.occurred_at - conversion.click.created_at).total_seconds()
-    sign, seconds = ("-" if seconds < 0 else ""), abs(seconds)
-    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
-        if seconds >= size:
-            return f"{sign}{seconds / size:.1f} {unit}"
-    return f"{sign}{seconds:.0f} s"
-
-
 def html_table(header, rows, row_format: str = "") -> str:
     return format_html(
         "<table><thead><tr>{}</tr></thead><tbody>{}</tbody></table>",
@@ -103,19 +91,8 @@ def _json_display(name: str):
 
 @admin.register(Conversion)
 class ConversionAdmin(ReadOnlyAdmin):
-    list_display = (
-        "created_at",
-        "external_id",
-        "offer",
-        "partner",
-        "type",
-        "amount",
-        "currency",
-        "status",
-        "status_reason",
-        "channel",
-        "fraud_score",
-    )
+    list_display = ("created_at", "external_id", "offer", "partner", "type", "amount", "currency", "status")
+    list_display += ("status_reason", "channel", "fraud_score")
     list_filter = ("status", "type", "channel", "offer")
     search_fields = ("external_id", "id", "click__click_id")
     list_select_related = ("offer", "partner__user", "click")
@@ -130,10 +107,7 @@ class ConversionAdmin(ReadOnlyAdmin):
         ("Payload", {"fields": (*PAYLOAD, "meta_pretty", "occurred_at", "created_at")}),
         # The attribution explains who earns it; the reward's explanation says what they earn.
         ("Attribution and reward", {"fields": ("attribution_pretty", "reward_explained")}),
-        (
-            "Fraud metadata",
-            {"fields": ("ip", "country", "device", "browser", "os", "is_bot", "user_agent", "headers_pretty")},
-        ),
+        ("Fraud metadata", {"fields": FRAUD_METADATA}),
     )
     readonly_fields = [name for _title, options in fieldsets for name in options["fields"]]
     inlines = (StatusChangeInline,)
@@ -161,7 +135,15 @@ class ConversionAdmin(ReadOnlyAdmin):
 
     @admin.display(description="CTIT")
     def ctit(self, conversion: Conversion) -> str:
-        return conversion_ctit(conversion)
+        """The time from click to conversion, in the largest unit it fills."""
+        if not conversion.click_id:
+            return "-"
+        seconds = (conversion.occurred_at - conversion.click.created_at).total_seconds()
+        sign, seconds = ("-" if seconds < 0 else ""), abs(seconds)
+        for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+            if seconds >= size:
+                return f"{sign}{seconds / size:.1f} {unit}"
+        return f"{sign}{seconds:.0f} s"
 
     @admin.display(description="countries (click → conversion)")
     def countries(self, conversion: Conversion) -> str:
@@ -200,6 +182,7 @@ class ConversionAdmin(ReadOnlyAdmin):
         headers = conversion.headers or {}
         server = " (the reporting server's)"
         ip_note = "" if conversion.ip_from_visitor else server
+        user_agent = f"{conversion.user_agent or '-'}{'' if conversion.user_agent_from_visitor else server}"
         # (label, the click's field, the conversion's value)
         compared = [
             ("time", "created_at", conversion.occurred_at),
@@ -209,17 +192,13 @@ class ConversionAdmin(ReadOnlyAdmin):
             ("browser", "browser", conversion.browser),
             ("OS", "os", conversion.os),
             ("bot", "is_bot", conversion.is_bot),
-            (
-                "user agent",
-                "user_agent",
-                f"{conversion.user_agent or '-'}{'' if conversion.user_agent_from_visitor else server}",
-            ),
+            ("user agent", "user_agent", user_agent),
             ("accept-language", "accept_language", headers.get("accept-language", "")),
             ("referer", "referer", headers.get("referer", "")),
             ("unique click", "is_unique", ""),
         ]
         rows = [(label, getattr(click, name) if click else "-", value) for label, name, value in compared]
-        rows.insert(1, ("CTIT", "", conversion_ctit(conversion)))
+        rows.insert(1, ("CTIT", "", self.ctit(conversion)))
         subs = ", ".join(filter(None, [getattr(click, f"sub{i}") for i in range(1, 6)])) if click else "-"
         rows.append(("sub ids", subs, ""))
         header = ["", f"click {click.click_id if click else '(none)'}", f"conversion ({conversion.channel})"]
@@ -247,7 +226,7 @@ class ConversionAdmin(ReadOnlyAdmin):
         conversions = list(queryset.select_related("offer", "partner__user"))
 
         def apply(data: dict) -> None:
-            changed, unchanged, refused = defaultdict(list), 0, []
+            by_status, refused = defaultdict(list), []  # the external ids by new status; None: unchanged
             for conversion in conversions:
                 # Each conversion is its own transaction in the service: one refusal stops no other.
                 try:
@@ -255,19 +234,13 @@ class ConversionAdmin(ReadOnlyAdmin):
                 except ConversionTransitionNotAllowed as error:
                     refused.append(f"{conversion.external_id} ({error})")
                     continue
-                if decided.status == conversion.status:
-                    unchanged += 1
-                else:
-                    changed[decided.status].append(decided.external_id)
-            rejected = changed[Conversion.Status.REJECTED]
+                by_status[None if decided.status == conversion.status else decided.status].append(decided.external_id)
+            rejected, unchanged = by_status[Conversion.Status.REJECTED], len(by_status[None])
             if verb == "Approve":
-                messages.success(request, f"Approved {len(changed[Conversion.Status.ACCEPTED])} conversion(s).")
+                messages.success(request, f"Approved {len(by_status[Conversion.Status.ACCEPTED])} conversion(s).")
                 if rejected:
-                    messages.warning(
-                        request,
-                        f"Rejected {len(rejected)} instead, because no reward rule of the offer applies: "
-                        + ", ".join(rejected),
-                    )
+                    because = "because no reward rule of the offer applies"
+                    messages.warning(request, f"Rejected {len(rejected)} instead, {because}: " + ", ".join(rejected))
             else:
                 messages.success(
                     request, f"Rejected {len(rejected)} conversion(s); their rewards, if any, are reversed."
@@ -278,16 +251,8 @@ class ConversionAdmin(ReadOnlyAdmin):
             if refused:
                 messages.error(request, f"Could not {verb.lower()} {len(refused)}: " + "; ".join(refused))
 
-        return confirmed_action(
-            self,
-            request,
-            form_class=form_class,
-            template=REVIEW_TEMPLATE,
-            apply=apply,
-            title=f"{verb} conversions",
-            submit_label=verb,
-            conversions=conversions,
-        )
+        context = {"title": f"{verb} conversions", "submit_label": verb, "conversions": conversions}
+        return confirmed_action(self, request, form_class, apply, template=REVIEW_TEMPLATE, **context)
 
 
 @admin.register(StatusChange)

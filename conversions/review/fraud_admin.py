@@ -1,6 +1,5 @@
 """The review desk: the suspicious queue, per-offer fraud settings with re-screening, and partner suspension.
-Offer and Partner screens extend the referrals app's admins here, because referrals must not import conversions.
-"""
+Offer and Partner screens extend the referrals app's admins here, because referrals must not import conversions."""
 
 from collections import Counter
 
@@ -25,18 +24,8 @@ SUSPEND_TEMPLATE = "admin/referrals/partner_suspend.html"
 class SuspiciousConversionAdmin(ConversionAdmin):
     """The queue staff work: held conversions, highest score first, with ConversionAdmin's review actions."""
 
-    list_display = (
-        "created_at",
-        "external_id",
-        "fraud_score",
-        "signal_codes",
-        "partner",
-        "offer",
-        "amount_display",
-        "ctit",
-        "countries",
-        "status_reason",
-    )
+    list_display = ("created_at", "external_id", "fraud_score", "signal_codes", "partner", "offer", "amount_display")
+    list_display += ("ctit", "countries", "status_reason")
     list_display_links = ("created_at", "external_id")
     list_filter = ("status_reason", "offer", "channel")
     ordering = ("-fraud_score", "created_at")
@@ -130,14 +119,8 @@ class PartnerSuspendForm(forms.Form):
 
 
 class PartnerFraudAdmin(PartnerAdmin):
-    readonly_fields = (
-        *PartnerAdmin.readonly_fields,
-        "status",
-        "suspended_reason",
-        "suspended_at",
-        "last_login_ip",
-        "fraud_history",
-    )
+    readonly_fields = (*PartnerAdmin.readonly_fields, "status", "suspended_reason", "suspended_at", "last_login_ip")
+    readonly_fields += ("fraud_history",)
     actions = (*(PartnerAdmin.actions or ()), "suspend_partners", "reinstate_partners")
 
     @admin.display(description="fraud history")
@@ -176,15 +159,8 @@ class PartnerFraudAdmin(PartnerAdmin):
             if len(suspended) < len(partners):
                 messages.info(request, f"{len(partners) - len(suspended)} were already suspended.")
 
-        return confirmed_action(
-            self,
-            request,
-            form_class=PartnerSuspendForm,
-            template=SUSPEND_TEMPLATE,
-            apply=apply,
-            title="Suspend partners",
-            partners=partners,
-        )
+        context = {"title": "Suspend partners", "partners": partners}
+        return confirmed_action(self, request, PartnerSuspendForm, apply, template=SUSPEND_TEMPLATE, **context)
 
     @admin.action(description="Reinstate selected partners", permissions=["change"])
     def reinstate_partners(self, request, queryset):
