@@ -8,10 +8,11 @@ from django.utils.html import format_html
 from conversions.claims.services import claim_approve, claim_decline, claim_review_start
 from conversions.models import MissingConversionClaim
 from core.errors import DomainError
+from referrals.admin_read_only import NoAdd, admin_each
 
 
 @admin.register(MissingConversionClaim)
-class MissingConversionClaimAdmin(admin.ModelAdmin):
+class MissingConversionClaimAdmin(NoAdd, admin.ModelAdmin):
     list_display = ("order_id", "partner", "offer", "purchase_date", "amount", "currency", "status", "clicks_found")
     list_filter = ("status", "offer")
     list_select_related = ("partner__user", "offer")
@@ -31,18 +32,8 @@ class MissingConversionClaimAdmin(admin.ModelAdmin):
     def evidence_shown(self, claim):
         return format_html("<pre>{}</pre>", json.dumps(claim.evidence, indent=2))
 
-    def has_add_permission(self, request):
-        return False
-
     def _each(self, request, queryset, action, verb):
-        done = 0
-        for claim in queryset:
-            try:
-                action(claim)
-                done += 1
-            except DomainError as error:
-                self.message_user(request, f"{claim.order_id}: {error.message}", messages.ERROR)
-        if done:
+        if done := admin_each(self, request, queryset, action, refusal=DomainError, label=lambda c: c.order_id):
             self.message_user(request, f"{done} claim(s) {verb}.", messages.SUCCESS)
 
     @admin.action(description="Start review")

@@ -5,13 +5,12 @@ from datetime import UTC
 import django_filters
 from django.utils import timezone
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, generics
 from rest_framework.filters import OrderingFilter
 from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import IsAuthenticated
 
-from conversions.intake.authentication import AdvertiserKeyAuthentication, bearer_credential
+from conversions.intake.authentication import AdvertiserKeyAuthentication, SecurityScheme, bearer_credential
 from conversions.intake.serializers import (
     ClickSerializer,
     ConversionSerializer,
@@ -43,12 +42,10 @@ class PartnerTokenAuthentication(authentication.BaseAuthentication):
     authenticate_header = AdvertiserKeyAuthentication.authenticate_header  # the same Bearer challenge on a 401
 
 
-class PartnerTokenScheme(OpenApiAuthenticationExtension):
+class PartnerTokenScheme(SecurityScheme):
     target_class = PartnerTokenAuthentication
     name = "PartnerToken"
-
-    def get_security_definition(self, auto_schema):
-        return {"type": "http", "scheme": "bearer", "description": "A partner API token (pk_…)."}
+    definition = {"type": "http", "scheme": "bearer", "description": "A partner API token (pk_…)."}
 
 
 class UtcDateTimeFilter(django_filters.IsoDateTimeFilter):
