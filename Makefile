@@ -33,8 +33,11 @@ stop: venv
 	$(EMBEDDED) stop
 
 # The production topology under honcho (Procfile): web, RQ worker, click flusher, scheduler.
-# A local run only: production sets its own SECRET_KEY, and the app refuses to start without one.
+# A local run only: production sets its own SECRET_KEY, and the app refuses to start without one. On the
+# embedded servers every command of this checkout uses their random key (.data/secret_key); on yours, a dev key.
+ifdef DATABASE_URL
 run: export SECRET_KEY ?= dev-only-insecure-key-change-me
+endif
 run: services
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo --base-url http://$(HOST):$(PORT)

@@ -17,8 +17,14 @@ env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 DEBUG = env.bool("DEBUG", default=False)
-# A built-in key would sign production sessions with a string anyone can read here: with DEBUG off, refuse.
+# A built-in key would sign production sessions with a string anyone can read here: with DEBUG off, refuse,
+# unless this is a checkout on its embedded servers, which keep a random key of their own in .data/.
 SECRET_KEY = env.str("SECRET_KEY", default="dev-only-insecure-key-change-me" if DEBUG else "")
+if not SECRET_KEY and not env.str("DATABASE_URL", default=""):
+    try:
+        SECRET_KEY = embedded_services_read(BASE_DIR / ".data")["SECRET_KEY"]
+    except ImproperlyConfigured:
+        pass  # refused below, with the message about the key
 if not SECRET_KEY:
     raise ImproperlyConfigured("SECRET_KEY is not set: export a long random one (docs/operations.md), or DEBUG=1.")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "testserver"])

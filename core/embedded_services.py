@@ -13,6 +13,7 @@ import fcntl
 import hashlib
 import json
 import os
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -27,6 +28,8 @@ from django.core.exceptions import ImproperlyConfigured
 DATA_DIR = Path(__file__).resolve().parent.parent / ".data"
 DATABASE_NAME = "affitrack"
 _ADDRESS_FILE = "services.json"
+# A random key of this checkout's own, for commands run beside `make run` on the embedded servers.
+_KEY_FILE = "secret_key"
 # sun_path holds 108 bytes; a checkout deep in the tree gets its Redis socket in the temp folder instead.
 _SOCKET_PATH_MAX = 100
 
@@ -48,13 +51,15 @@ def _pid_alive(pid: int | None) -> bool:
 
 
 def embedded_services_read(data_dir: Path = DATA_DIR) -> dict[str, str]:
-    """DATABASE_URL and REDIS_URL of the running embedded servers; raises, saying what to do, when none run."""
+    """The running embedded servers' DATABASE_URL and REDIS_URL, and the checkout's SECRET_KEY; raises when none run."""
     try:
         recorded = json.loads((data_dir / _ADDRESS_FILE).read_text())
     except FileNotFoundError:
         recorded = {}
     if recorded and _pid_alive(recorded.get("postgres_pid")) and _pid_alive(recorded.get("redis_pid")):
-        return {"DATABASE_URL": recorded["DATABASE_URL"], "REDIS_URL": recorded["REDIS_URL"]}
+        key_file = data_dir / _KEY_FILE
+        secret_key = key_file.read_text().strip() if key_file.exists() else ""
+        return {"DATABASE_URL": recorded["DATABASE_URL"], "REDIS_URL": recorded["REDIS_URL"], "SECRET_KEY": secret_key}
     raise EmbeddedServicesMissing(
         "DATABASE_URL / REDIS_URL are not set and the embedded PostgreSQL and Redis are not running. "
         "Start them with `make run` (or `.venv/bin/python -m core.embedded_services start`), "
@@ -143,6 +148,10 @@ def embedded_services_start(data_dir: Path = DATA_DIR) -> dict[str, str]:
         database_url, postgres_pid = _postgres_start(data_dir)
         redis_url, redis_pid = _redis_start(data_dir)
         recorded = {"postgres_pid": postgres_pid, "redis_pid": redis_pid}
+        key_file = data_dir / _KEY_FILE
+        if not key_file.exists():
+            key_file.touch(mode=0o600)
+            key_file.write_text(secrets.token_urlsafe(50) + "\n")
         urls = {"DATABASE_URL": database_url, "REDIS_URL": redis_url}
         (data_dir / _ADDRESS_FILE).write_text(json.dumps({**urls, **recorded}, indent=2) + "\n")
     return urls
