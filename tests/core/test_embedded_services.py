@@ -10,7 +10,7 @@ from core.embedded_services import (
 )
 
 
-def test_a_checkout_on_its_embedded_servers_has_a_random_key_of_its_own_that_survives_a_restart(tmp_path):
+def test_a_checkout_on_its_embedded_servers_has_a_random_key_of_its_own_that_the_next_start_keeps(tmp_path):
     data_dir = tmp_path / "data"
     try:
         urls = embedded_services_start(data_dir)
@@ -20,10 +20,9 @@ def test_a_checkout_on_its_embedded_servers_has_a_random_key_of_its_own_that_sur
         assert len(key) >= 50 and key != "dev-only-insecure-key-change-me"
         assert (data_dir / "secret_key").stat().st_mode & 0o077 == 0  # readable by its owner only
 
-        embedded_services_stop(data_dir)
-        with pytest.raises(EmbeddedServicesMissing):
-            embedded_services_read(data_dir)
-        embedded_services_start(data_dir)
+        embedded_services_start(data_dir)  # as the next `make run` or `make test` does: the servers and key reused
         assert embedded_services_read(data_dir)["SECRET_KEY"] == key
     finally:
         embedded_services_stop(data_dir)
+    with pytest.raises(EmbeddedServicesMissing):  # stopped, a command is told to start them, not given a key
+        embedded_services_read(data_dir)
