@@ -20,8 +20,12 @@ class PeriodForm(forms.Form):
     start = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), label="From")
     end = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), label="To")
 
-    def __init__(self, *args, partner: Partner, **kwargs):
-        super().__init__(*args, **kwargs)
+    def __init__(self, data=None, *args, partner: Partner, **kwargs):
+        if data is not None and not data.get("preset"):
+            # A link that names no period (a sorted column, a page) shows the period it applies, not the first one.
+            data = data.copy()
+            data["preset"] = "custom" if data.get("start") else "last_7"
+        super().__init__(data, *args, **kwargs)
         self.partner, self.today, self.tz = partner, partner_today(partner, timezone.now()), partner_tz(partner)
         if "offer" in self.fields:  # a report's offers are the partner's own
             self.fields["offer"].queryset = partner_offers(partner)

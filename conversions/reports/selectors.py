@@ -36,6 +36,8 @@ class ConversionFilters:
     subs: dict = field(default_factory=dict)
     search: str = ""
     sort: str = "-time"
+    # Invalid filters match nothing: rows under a form that looks applied must be the rows it asks for.
+    matches_nothing: bool = False
 
     def lookups(self) -> dict:
         """The chosen equality filters (offer, status, type, sub ids); the search and the period are apart."""
@@ -44,6 +46,8 @@ class ConversionFilters:
 
 
 def _conversions_matching(*, partner: Partner, filters: ConversionFilters) -> QuerySet:
+    if filters.matches_nothing:
+        return Conversion.objects.none()
     period = filters.period
     rows = Conversion.objects.filter(
         partner=partner, created_at__gte=period.utc_start, created_at__lt=period.utc_end, **filters.lookups()
@@ -99,6 +103,8 @@ class ReportTotals:
 def conversion_report_totals(*, partner: Partner, filters: ConversionFilters) -> ReportTotals:
     """The totals row: how many conversions, their amounts and their rewards, per currency. For a period alone, from
     the per-partner rollup; with any other filter, one pass over the matching conversions, their rewards joined."""
+    if filters.matches_nothing:
+        return ReportTotals(conversions=0, amounts=[], rewards=[])
     if not (filters.lookups() or filters.search):
         return _period_totals(partner=partner, period=filters.period)
     return _matching_totals(partner=partner, filters=filters)

@@ -24,7 +24,7 @@ from conversions.reports.forms import (
     PeriodForm,
     ProfileForm,
 )
-from conversions.reports.performance import daily_chart, performance_report
+from conversions.reports.performance import PerformanceRow, daily_chart, performance_report
 from conversions.uploads.csv_files import csv_safe
 from core.money import money_quantize
 from referrals.link_requests import LinkRequestNotAllowed, link_request_create
@@ -66,8 +66,8 @@ def home(request):
 
 def _report_form(request) -> tuple[ConversionReportForm, selectors.ConversionFilters]:
     form, period = _period_form(request, ConversionReportForm)
-    if not form.is_valid():
-        return form, selectors.ConversionFilters(period=period)
+    if not form.is_valid():  # unbound (no parameters): the default period, unfiltered
+        return form, selectors.ConversionFilters(period=period, matches_nothing=form.is_bound)
     data = form.cleaned_data
     chosen = {name: data[name] for name in ("offer", "status", "type")}
     subs = {name: data[name] for name in SUB_IDS}
@@ -162,10 +162,12 @@ def conversion_detail(request, conversion_id):
 def performance(request):
     partner = request.partner
     form, period = _period_form(request, PerformanceForm)
-    group_by, offer = "day", None
-    if form.is_valid():
-        group_by, offer = form.cleaned_data["group_by"] or "day", form.cleaned_data["offer"]
-    rows, total = performance_report(partner=partner, period=period, group_by=group_by, offer=offer)
+    if form.is_bound and not form.is_valid():  # the error, and no figures that the form did not ask for
+        group_by, rows, total = "day", [], PerformanceRow(key=None, label="Total")
+    else:
+        chosen = form.cleaned_data if form.is_bound else {}
+        group_by, offer = chosen.get("group_by") or "day", chosen.get("offer")
+        rows, total = performance_report(partner=partner, period=period, group_by=group_by, offer=offer)
     # A busy partner can have thousands of sub ids: drawing them all was most of the page's time
     # (W4, docs/performance.md). Days stay on one page; the total row always covers every row.
     page = Paginator(rows, BREAKDOWN_PAGE_SIZE if group_by != "day" else max(len(rows), 1))

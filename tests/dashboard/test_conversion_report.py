@@ -140,6 +140,40 @@ def test_a_bad_custom_range_shows_an_error(alice_client, march):
     assert response.status_code == 200 and "The last day comes before the first." in response.content.decode()
 
 
+def test_a_sorted_column_without_a_period_shows_the_period_it_applies(alice_client, acme, alice_link, rule):
+    now = timezone.now()
+    convert(acme, click_at(alice_link, now - timedelta(days=3)), external_id="three-days-ago")
+
+    response = alice_client.get(URL, {"sort": "-amount"})
+
+    assert rows_of(response) == ["three-days-ago"]  # the last 7 days, not today
+    assert '<option value="last_7" selected>' in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"preset": "last_30_days", "sub1": "mail"},
+        {"preset": "custom", "start": "2026-03-10", "end": "2026-03-01", "sub1": "mail"},
+        {"preset": "custom", "start": "not-a-day", "sub1": "mail"},
+    ],
+)
+def test_invalid_filters_show_their_error_and_no_rows_rather_than_unfiltered_ones(
+    alice_client, acme, alice_link, rule, params
+):
+    now = timezone.now()
+    for sub1 in ("mail", "blog"):  # both inside the default period, the last 7 days
+        convert(acme, click_at(alice_link, now - timedelta(days=1), sub1=sub1), external_id=f"recent-{sub1}")
+    assert rows_of(alice_client.get(URL, {"sub1": "mail"})) == ["recent-mail"]
+
+    response = alice_client.get(URL, params)
+
+    assert response.status_code == 200 and response.context["form"].errors
+    assert rows_of(response) == [] and response.context["totals"].conversions == 0
+    assert "No conversions match." in response.content.decode()
+    assert export(alice_client, **params) == []
+
+
 class TestTimeZoneDays:
     """Days are the partner's local days. New York springs forward on 2026-03-08 (a 23-hour day)."""
 

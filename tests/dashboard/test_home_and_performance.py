@@ -174,3 +174,14 @@ def test_a_batch_of_clicks_is_counted_like_single_ones(alice_link, alice):
 
     assert ClickStat.objects.get(partner=alice).clicks == 5
     assert ClickStat.objects.get(partner=alice).unique_clicks == 1
+
+
+def test_performance_with_an_invalid_period_shows_the_error_and_no_figures(alice_client, alice_link):
+    click_at(alice_link, timezone.now() - timedelta(days=2), sub1="mail")  # inside the default last 7 days
+    assert alice_client.get("/dashboard/performance/", {"group_by": "sub1"}).context["total"].clicks == 1
+
+    response = alice_client.get("/dashboard/performance/", {"preset": "last_30_days", "group_by": "sub1"})
+
+    assert response.context["form"].errors and list(response.context["rows"]) == []
+    assert response.context["total"].clicks == 0
+    assert "No traffic in this period." in response.content.decode()
