@@ -3,6 +3,7 @@
 from django import forms
 
 from conversions.models import PartnerPostback
+from conversions.postbacks.services import PostbackRefused, PostbackUnresolved, url_checked
 
 
 class PostbackForm(forms.ModelForm):
@@ -15,6 +16,17 @@ class PostbackForm(forms.ModelForm):
             "on_created": "Send when a conversion is created",
             "on_status_changed": "Send when a conversion's status changes",
         }
+
+    def clean_url(self):
+        """Refused on save where every delivery would be (a loopback or private address), not first when tested."""
+        url = self.cleaned_data["url"]
+        try:
+            url_checked(url)
+        except PostbackUnresolved:
+            pass  # not resolvable now; each delivery checks again
+        except PostbackRefused as refused:
+            raise forms.ValidationError(f"Postbacks to this address are refused: {refused}.") from None
+        return url
 
     def clean(self):
         cleaned = super().clean()

@@ -42,6 +42,10 @@ class PostbackRefused(Exception):
     """The URL may not be called (scheme, or an address that is not public)."""
 
 
+class PostbackUnresolved(PostbackRefused):
+    """The host does not resolve (now): the delivery is refused, but a URL saved today may resolve tomorrow."""
+
+
 class PostbackDeliveryFailed(Exception):
     """An attempt failed; raised from the job so RQ retries it."""
 
@@ -281,7 +285,7 @@ def resolve_checked(host: str, port: int) -> list[str]:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as error:
-        raise PostbackRefused(f"cannot resolve {host}: {error}") from None
+        raise PostbackUnresolved(f"cannot resolve {host}: {error}") from None
     addresses = list(dict.fromkeys(info[4][0] for info in infos))
     if not settings.POSTBACKS_ALLOW_PRIVATE:
         blocked = [address for address in addresses if not address_is_public(address)]
@@ -302,13 +306,19 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
         self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
 
 
-def http_post(url: str, *, body: bytes, headers: dict, timeout: float) -> tuple[int, str]:
-    """POST to the URL's checked address; a redirect is an answer like any other, never followed."""
+def url_checked(url: str) -> tuple[int, str]:
+    """The URL's port and first address, as a delivery will call it; refused as a delivery would be."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise PostbackRefused("only http and https URLs")
     port = parts.port or (443 if parts.scheme == "https" else 80)
-    address = resolve_checked(parts.hostname, port)[0]
+    return port, resolve_checked(parts.hostname, port)[0]
+
+
+def http_post(url: str, *, body: bytes, headers: dict, timeout: float) -> tuple[int, str]:
+    """POST to the URL's checked address; a redirect is an answer like any other, never followed."""
+    parts = urlsplit(url)
+    port, address = url_checked(url)
     if parts.scheme == "https":
         connection = _PinnedHTTPSConnection(parts.hostname, port, address=address, timeout=timeout)
     else:

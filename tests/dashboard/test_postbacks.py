@@ -278,6 +278,19 @@ def test_after_a_rotation_both_secrets_sign_until_the_old_one_expires(alice, rec
 
 
 @pytest.mark.django_db
+@override_settings(POSTBACKS_ALLOW_PRIVATE=False)
+@pytest.mark.parametrize(
+    "url",
+    ["http://127.0.0.1:8000/hook?c={click_id}", "http://localhost/hook", "https://10.0.0.7/in", "http://[::1]/x"],
+)
+def test_a_postback_to_a_loopback_or_private_address_is_refused_on_save(alice_client, alice, url):
+    response = alice_client.post("/dashboard/postbacks/", {"url": url, "on_created": "on"})
+
+    assert response.status_code == 200 and "Postbacks to this address are refused" in response.content.decode()
+    assert not PartnerPostback.objects.filter(partner=alice).exists()
+
+
+@pytest.mark.django_db
 def test_the_partner_manages_postbacks_from_the_dashboard(alice_client, alice):
     response = alice_client.post(
         "/dashboard/postbacks/",
