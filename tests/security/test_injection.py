@@ -67,7 +67,7 @@ def test_the_partner_conversion_export_defuses_formulas_in_every_column(alice_cl
         conversion_process(conversion_id=conversion.pk, now=at + timedelta(minutes=2))
         planted += [formula, formula + f"-{n}"]
 
-    response = alice_client.get("/dashboard/conversions/export.csv", {"preset": "last_7_days"})
+    response = alice_client.get("/dashboard/conversions/export.csv", {"preset": "last_7"})
 
     assert response.status_code == 200
     assert_every_formula_defused(rows_of(response), planted)
@@ -190,10 +190,10 @@ def test_scripts_in_conversion_fields_are_escaped_in_the_admin(admin_client, hos
 
 
 def test_scripts_are_escaped_on_the_partner_dashboard(alice_client, hostile_conversion):
-    week = {"preset": "last_7_days"}
+    week = {"preset": "last_7"}
     for url in ["/dashboard/", "/dashboard/conversions/", f"/dashboard/conversions/{hostile_conversion.pk}/"]:
         assert_escaped(alice_client.get(url, week), url)
-    assert_escaped(alice_client.get("/dashboard/performance/", {**week, "group": "sub1"}), "performance by sub1")
+    assert_escaped(alice_client.get("/dashboard/performance/", {**week, "group_by": "sub1"}), "performance by sub1")
 
 
 def test_scripts_are_escaped_on_the_advertiser_pages(acme_client, acme, hostile_conversion, manual_offer, alice):
