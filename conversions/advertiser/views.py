@@ -84,10 +84,23 @@ def advertiser_switch(request):
 @advertiser_view("GET")
 def offer_template(request, public_id: str):
     offer = get_object_or_404(Offer, advertiser=request.advertiser, public_id=public_id)
-    # An example row, a value for each of CONVERSION_COLUMNS in their order, then a meta column's.
-    row = ["3f2a9c0d5e6b7a8c9d0e1f2a3b4c5d6e", "", "order-1001", "purchase", "120.00", offer.currency]
-    row += ["2025-03-31T14:05:00+00:00", "sku-1", "shoes", "1", "", "", "web", "SPRING10"]
-    return csv_download(f"{offer.public_id}-conversions-template.csv", [*CONVERSION_COLUMNS, "meta_coupon"], [row])
+    # An example row by column name, so that it follows CONVERSION_COLUMNS whatever their order; then a meta column.
+    example = {
+        "click_id": "3f2a9c0d5e6b7a8c9d0e1f2a3b4c5d6e",
+        "external_id": "order-1001",
+        "type": "purchase",
+        "amount": "120.00",
+        "currency": offer.currency,
+        "occurred_at": "2025-03-31T14:05:00+00:00",
+        "product_id": "sku-1",
+        "category": "shoes",
+        "quantity": "1",
+        "source": "web",
+        "meta_coupon": "SPRING10",
+    }
+    header = [*CONVERSION_COLUMNS, "meta_coupon"]
+    row = [example.get(name, "") for name in header]
+    return csv_download(f"{offer.public_id}-conversions-template.csv", header, [row])
 
 
 @advertiser_view("GET")
@@ -169,8 +182,7 @@ def upload_reconciliation_csv(request, pk: int):
     upload = _upload(request, pk)
     if not _reconciled(upload):
         raise Http404("No reconciliation result.")
-    header = ["external_id", "result", "their_amount", "our_amount", "difference", "currency", "our_status", "offer"]
-    header.append("occurred_at")
+    header = "external_id result their_amount our_amount difference currency our_status offer occurred_at".split()
     rows = (
         [*(getattr(line, name) for name in header[:-1]), line.occurred_at.isoformat() if line.occurred_at else ""]
         for line in reconciliation_lines(upload)

@@ -252,12 +252,25 @@ def _conversion_model(advertiser: Advertiser, outcome: Recorded, *, channel: str
 
 
 def conversion_record(
-    *, advertiser: Advertiser, report: ConversionReport, channel: str, now: datetime | None = None, **recording
+    *,
+    advertiser: Advertiser,
+    report: ConversionReport,
+    channel: str,
+    request: RequestMetadata | None = None,
+    cookie_click_id: str = "",
+    now: datetime | None = None,
 ) -> tuple[Conversion, bool]:
-    """Record one report (conversions_record's list of one, `recording` its other arguments): the conversion and
-    whether it is new, or raise what refused it."""
+    """Record one report (conversions_record's list of one): the conversion and whether it is new, or raise what
+    refused it."""
     now = now or timezone.now()
-    [outcome] = conversions_record(advertiser=advertiser, reports=[report], channel=channel, now=now, **recording)
+    [outcome] = conversions_record(
+        advertiser=advertiser,
+        reports=[report],
+        channel=channel,
+        request=request,
+        cookie_click_id=cookie_click_id,
+        now=now,
+    )
     if outcome.error is not None:
         raise outcome.error
     if not outcome.created:
