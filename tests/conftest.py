@@ -1,4 +1,5 @@
 import os
+import time
 
 import django_rq
 import pytest
@@ -43,6 +44,27 @@ def _clicks_unbuffered(settings):
 def click_buffer(settings):
     """The production click path with Redis: clicks go to the buffer, clicks_flush() writes them."""
     settings.CLICK_BUFFER = True
+
+
+@pytest.fixture
+def throttle_rates(monkeypatch):
+    """Sets the API's rates for a test, e.g. `throttle_rates(ingest="1000/min", read="1/min")`.
+
+    The throttle counts in windows on the clock, so the test's requests are started at least `margin` seconds
+    before the end of each rate's window: two requests either side of a boundary are two windows, not a limit.
+    """
+    from rest_framework.throttling import SimpleRateThrottle
+
+    def set_rates(margin: float = 10, **rates: str) -> None:
+        # DRF binds the rates when it is imported; set them where the throttle reads them.
+        monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", rates)
+        seconds = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+        for window in sorted(seconds[rate.split("/")[1][0]] for rate in rates.values()):
+            left = window - time.time() % window
+            if left < margin:
+                time.sleep(left)  # windows nest, so past this boundary is past every shorter one
+
+    return set_rates
 
 
 @pytest.fixture

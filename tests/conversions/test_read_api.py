@@ -130,11 +130,8 @@ def test_a_rejection_needs_a_remark_and_a_rejected_conversion_cannot_be_accepted
     assert revive.status_code == 409 and revive.json()["error"]["code"] == "transition_not_allowed"
 
 
-def test_a_key_over_its_rate_gets_429_with_retry_after(acme_api, globex_api, two_tenants, monkeypatch):
-    from rest_framework.throttling import SimpleRateThrottle
-
-    # DRF binds the rates when it is imported; set them where the throttle reads them.
-    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", {"ingest": "1000/min", "read": "2/min"})
+def test_a_key_over_its_rate_gets_429_with_retry_after(acme_api, globex_api, two_tenants, throttle_rates):
+    throttle_rates(ingest="1000/min", read="2/min")
 
     statuses = [acme_api.get("/v1/conversions").status_code for _ in range(3)]
     limited = acme_api.get("/v1/conversions")

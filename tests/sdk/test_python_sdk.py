@@ -244,11 +244,8 @@ def test_verify_signature_accepts_its_own_and_refuses_tampered_stale_or_foreign(
     assert not verify_signature([], header, body)
 
 
-def test_a_rate_limited_key_raises_with_retry_after_after_retrying(sdk, sleeps, alice_link, monkeypatch):
-    from rest_framework.throttling import SimpleRateThrottle
-
-    # The live server runs in this process: set the rate where the throttle reads it.
-    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", {"ingest": "1000/min", "read": "1/min"})
+def test_a_rate_limited_key_raises_with_retry_after_after_retrying(sdk, sleeps, alice_link, throttle_rates):
+    throttle_rates(ingest="1000/min", read="1/min")  # the live server runs in this process
     sdk.max_retry_wait = 120
     list(sdk.conversions())
 
@@ -260,10 +257,9 @@ def test_a_rate_limited_key_raises_with_retry_after_after_retrying(sdk, sleeps, 
     assert len(sleeps) == sdk.max_retries and all(wait >= limited.value.retry_after - 1 for wait in sleeps)
 
 
-def test_a_retry_after_longer_than_the_client_waits_is_raised_at_once(sdk, sleeps, alice_link, monkeypatch):
-    from rest_framework.throttling import SimpleRateThrottle
-
-    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", {"ingest": "1/hour", "read": "1000/min"})
+def test_a_retry_after_longer_than_the_client_waits_is_raised_at_once(sdk, sleeps, alice_link, throttle_rates):
+    sdk.max_retry_wait = 5
+    throttle_rates(margin=sdk.max_retry_wait + 5, ingest="1/hour", read="1000/min")
     purchase(sdk, "rl-1")
 
     with pytest.raises(RateLimited) as limited:
