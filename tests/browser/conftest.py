@@ -84,3 +84,26 @@ def open_browser_page(browser):
             context.close()
 
     return open_page
+
+
+WIDTHS = {"desktop": (1366, 900), "phone": (390, 844)}
+
+
+@pytest.fixture
+def screenshots():
+    """`screenshots(page, "report")` saves the full page at 1366 and 390 px wide under $SCREENSHOT_DIR, the
+    evidence a reviewer looks at; without the variable it saves nothing. The viewport is restored after."""
+
+    def save(page, name: str) -> None:
+        folder = os.environ.get("SCREENSHOT_DIR")
+        if not folder:
+            return
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        before = page.viewport_size
+        for label, (width, height) in WIDTHS.items():
+            page.set_viewport_size({"width": width, "height": height})
+            page.screenshot(path=f"{folder}/{name}-{width}.png", full_page=True)
+        if before:
+            page.set_viewport_size(before)
+
+    return save
