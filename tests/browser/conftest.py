@@ -86,7 +86,7 @@ def open_browser_page(browser):
     return open_page
 
 
-WIDTHS = {"desktop": (1366, 900), "phone": (390, 844)}
+WIDTHS = ((1366, 900), (390, 844))  # desktop, phone
 
 
 @pytest.fixture
@@ -100,7 +100,7 @@ def screenshots():
             return
         Path(folder).mkdir(parents=True, exist_ok=True)
         before = page.viewport_size
-        for label, (width, height) in WIDTHS.items():
+        for width, height in WIDTHS:
             page.set_viewport_size({"width": width, "height": height})
             page.screenshot(path=f"{folder}/{name}-{width}.png", full_page=True)
         if before:
