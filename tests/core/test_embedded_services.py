@@ -1,9 +1,13 @@
 """The embedded servers of a checkout: where commands beside `make run` find their addresses and key."""
 
+import subprocess
+import sys
+
 import pytest
 
 from core.embedded_services import (
     EmbeddedServicesMissing,
+    checkout_services_read,
     embedded_services_read,
     embedded_services_start,
     embedded_services_stop,
@@ -26,3 +30,29 @@ def test_a_checkout_on_its_embedded_servers_has_a_random_key_of_its_own_that_the
         embedded_services_stop(data_dir)
     with pytest.raises(EmbeddedServicesMissing):  # stopped, a command is told to start them, not given a key
         embedded_services_read(data_dir)
+
+
+def test_a_second_terminal_reaches_what_a_live_make_run_serves_with_and_not_after_it_stops(tmp_path):
+    served = {
+        "DATABASE_URL": "postgres://postgres@db.example:5432/shop",
+        "REDIS_URL": "redis://cache.example:6379/0",
+        "SITE_URL": "http://127.0.0.1:8204",
+        "SECRET_KEY": "the-run-key",
+        "PATH": "/usr/bin",  # not recorded: only what the app reads
+    }
+    # A process of its own plays `make run`: the record lives as long as it does.
+    recorder = (
+        "import sys, time; from pathlib import Path; from core.embedded_services import run_record_write; "
+        f"run_record_write({served!r}, Path({str(tmp_path)!r})); print('recorded', flush=True); time.sleep(60)"
+    )
+    make_run = subprocess.Popen([sys.executable, "-c", recorder], stdout=subprocess.PIPE, text=True)
+    try:
+        assert make_run.stdout.readline().strip() == "recorded"
+        found = checkout_services_read(tmp_path)
+        assert found == {name: served[name] for name in ("DATABASE_URL", "REDIS_URL", "SITE_URL", "SECRET_KEY")}
+        assert (tmp_path / "running.json").stat().st_mode & 0o077 == 0  # it holds a key
+    finally:
+        make_run.kill()
+        make_run.wait()
+    with pytest.raises(EmbeddedServicesMissing):  # stopped, and no embedded servers: told to start them
+        checkout_services_read(tmp_path)

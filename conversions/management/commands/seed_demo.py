@@ -221,12 +221,11 @@ class Command(BaseCommand):
             f"  Admin:        {base_url}/admin/  (login {ADMIN['username']} / {ADMIN['password']})",
             f"  API docs:     {base_url}/api/docs/",
             f"  Health:       {base_url}/healthz",
-            f"  Advertiser:   {advertiser['name']}: login {ADVERTISER_LOGIN['username']} / "
-            f"{ADVERTISER_LOGIN['password']}, API key {advertiser['api_key']}",
-            *(
-                f"  Partner:      {p['username']} / {p['password']} (referral code {p['referral_code']})"
-                for p in made["partners"]
-            ),
+            f"  Advertiser:   {base_url}/advertiser/  ({advertiser['name']}: login {ADVERTISER_LOGIN['username']} / "
+            f"{ADVERTISER_LOGIN['password']}), API key {advertiser['api_key']}",
+            f"  Partners:     {base_url}/dashboard/  (logins "
+            + ", ".join(f"{p['username']} / {p['password']}" for p in made["partners"])
+            + ")",
             f"  Alice's link: {advertiser['offers'][0]['links'][0]['url']}",
             f"  Review queue: {made['review_queue']['url']} ({made['review_queue']['suspicious']} suspicious)",
             "",
