@@ -1,4 +1,5 @@
 import pytest
+from django.contrib.staticfiles import finders
 
 pytestmark = pytest.mark.django_db
 
@@ -35,3 +36,13 @@ def test_swagger_ui_is_served_without_a_cdn(client):
     assert response.status_code == 200
     html = response.content.decode()
     assert "swagger-ui" in html and "cdn" not in html.lower()
+
+
+def test_every_page_has_the_icon_and_favicon_ico_leads_to_it(client, admin_client):
+    icon = '<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">'
+
+    assert icon in client.get("/accounts/login/").content.decode()
+    assert icon in admin_client.get("/admin/").content.decode()
+    answer = client.get("/favicon.ico")
+    assert answer.status_code == 301 and answer["Location"] == "/static/favicon.svg"
+    assert finders.find("favicon.svg")  # collectstatic ships it
