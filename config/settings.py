@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.forms",  # the widgets' own templates, for FORM_RENDERER below
     "rest_framework",
     "django_filters",
     "django_rq",
@@ -117,6 +118,9 @@ TEMPLATES = [
         },
     },
 ]
+
+# Widgets render from the project's templates too (the rule form's conditions rows).
+FORM_RENDERER = "django.forms.renderers.TemplatesSetting"
 
 
 def _service_url(name: str) -> str:

@@ -12,6 +12,7 @@ from django.utils.html import format_html
 
 from referrals.admin_read_only import NoAdd, NoChange, NoDelete, ReadOnlyAdmin, ReadOnlyInline, json_block
 from referrals.models import CURRENCY_CHOICES
+from rewards.conditions_form import ConditionsField
 from rewards.models.ledger import Account, Entry, Transaction
 from rewards.models.limits import ExchangeRate, SpendCounter, SubscriptionInvoices
 from rewards.models.payouts import PayoutBatch, PayoutItem, PayoutProfile
@@ -46,10 +47,7 @@ class RewardRuleForm(forms.ModelForm):
             "recurring_count",
         )
 
-    def clean_conditions(self):
-        # An empty box is no conditions; RewardRule.clean checks the rest as the engine reads them.
-        conditions = self.cleaned_data["conditions"]
-        return [] if conditions is None else conditions
+    conditions = ConditionsField()  # rows, not JSON; RewardRule.clean checks them as the engine reads them
 
 
 @admin.register(RewardRule)
@@ -59,7 +57,7 @@ class RewardRuleAdmin(admin.ModelAdmin):
     list_filter = ("is_active", "reward_type", "conversion_type", "currency", "offer")
     search_fields = ("name", "offer__public_id", "offer__name", "partner__referral_code")
     list_select_related = ("offer", "partner__user")
-    raw_id_fields = ("offer", "partner")
+    autocomplete_fields = ("offer", "partner")
     readonly_fields = ("created_at",)
 
 

@@ -36,7 +36,6 @@ def form_data(rule, **changes) -> dict:
         "partner": "",
         "name": rule.name,
         "conversion_type": rule.conversion_type,
-        "conditions": "[]",
         "reward_type": rule.reward_type,
         "value": str(rule.value),
         "currency": rule.currency,
@@ -81,7 +80,8 @@ def test_a_new_partner_override_with_a_spend_limit(staff_client, history, alice,
 
 def test_a_bad_draft_shows_the_form_errors(staff_client, history):
     response = staff_client.post(
-        "/admin/rewards/simulate/", form_data(history, conditions='[{"field": "colour", "operator": "eq"}]')
+        "/admin/rewards/simulate/",
+        form_data(history, **{"conditions-field": "colour", "conditions-operator": "eq"}),
     )
     assert response.context["result"] is None and "conditions" in response.context["form"].errors
 

@@ -1,10 +1,10 @@
 """The rewards admin: rules are editable and validated; rewards and the ledger are read-only."""
 
-import json
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
@@ -125,7 +125,16 @@ def test_transaction_page_shows_its_entries(admin_client, reward):
     assert Entry.objects.count() == 2
 
 
-def rule_post(offer, **fields) -> dict:
+def condition_rows(*conditions: tuple[str, str, str]) -> dict:
+    """The rule form's condition rows as a browser posts them: (field, operator, value typed in the box)."""
+    return {
+        "conditions-field": [field for field, _, _ in conditions],
+        "conditions-operator": [operator for _, operator, _ in conditions],
+        "conditions-value": [value for _, _, value in conditions],
+    }
+
+
+def rule_post(offer, conditions=(("category", "eq", "shoes"),), **fields) -> dict:
     return {
         "offer": offer.pk,
         "partner": "",
@@ -133,7 +142,7 @@ def rule_post(offer, **fields) -> dict:
         "conversion_type": "purchase",
         "min_amount": "",
         "max_amount": "",
-        "conditions": '[{"field": "category", "operator": "eq", "value": "shoes"}]',
+        **condition_rows(*conditions),
         "reward_type": "fixed",
         "value": "3.00",
         "currency": "USD",
@@ -155,7 +164,7 @@ def test_a_rule_with_valid_conditions_is_saved(admin_client, offer):
 def test_a_rule_with_a_bad_condition_is_refused(admin_client, offer):
     response = admin_client.post(
         reverse("admin:rewards_rewardrule_add"),
-        rule_post(offer, conditions='[{"field": "password", "operator": "like", "value": "x"}]'),
+        rule_post(offer, conditions=[("password", "like", "x")]),
     )
 
     assert response.status_code == 200
@@ -168,7 +177,7 @@ def test_a_rule_with_a_bad_condition_is_refused(admin_client, offer):
 def test_a_rule_change_is_validated_too(admin_client, rule):
     url = reverse("admin:rewards_rewardrule_change", args=[rule.pk])
 
-    response = admin_client.post(url, rule_post(rule.offer, name="Ten percent", conditions='{"field": "type"}'))
+    response = admin_client.post(url, rule_post(rule.offer, name="Ten percent", conditions=[("quantity", "gt", "two")]))
 
     assert response.status_code == 200
     rule.refresh_from_db()
@@ -176,18 +185,36 @@ def test_a_rule_change_is_validated_too(admin_client, rule):
 
 
 @pytest.mark.parametrize(
-    "conditions",
+    ("rows", "conditions"),
     [
-        [],
-        [{"field": "category", "operator": "eq", "value": "shoes"}],
-        [{"field": "meta.coupon", "operator": "in", "value": ["A", "B"]}],
-        [{"field": "quantity", "operator": "gte", "value": 2}, {"field": "country", "operator": "ne", "value": "XX"}],
+        ([], []),
+        ([("category", "eq", "shoes")], [{"field": "category", "operator": "eq", "value": "shoes"}]),
+        ([("meta.coupon", "in", "A, B")], [{"field": "meta.coupon", "operator": "in", "value": ["A", "B"]}]),
+        (
+            [("quantity", "gte", "2"), ("country", "ne", "XX"), ("", "eq", "a blank field drops its row")],
+            [
+                {"field": "quantity", "operator": "gte", "value": "2"},
+                {"field": "country", "operator": "ne", "value": "XX"},
+            ],
+        ),
     ],
 )
-def test_conditions_the_engine_understands_are_valid(offer, conditions):
-    form = RewardRuleForm(data=rule_post(offer, conditions=json.dumps(conditions)))
+def test_condition_rows_become_the_conditions_the_engine_reads(offer, rows, conditions):
+    form = RewardRuleForm(data=rule_post(offer, conditions=rows))
 
     assert form.is_valid(), form.errors
+    assert form.cleaned_data["conditions"] == conditions
+
+
+def test_the_rule_form_shows_a_rules_conditions_as_rows_with_blank_rows_to_add(admin_client, offer):
+    rule = RewardRuleFactory(offer=offer, conditions=[{"field": "meta.coupon", "operator": "in", "value": ["A", "B"]}])
+
+    page = admin_client.get(reverse("admin:rewards_rewardrule_change", args=[rule.pk])).content.decode()
+
+    assert 'name="conditions-field" value="meta.coupon"' in page and 'name="conditions-value" value="A, B"' in page
+    assert '<option value="in" selected>is one of</option>' in page
+    assert page.count('name="conditions-field"') == 4  # its row and three blank ones
+    assert page.count('class="admin-autocomplete') == 2  # offer and partner found by search, not raw ids
 
 
 @pytest.mark.parametrize(
@@ -205,10 +232,12 @@ def test_conditions_the_engine_understands_are_valid(offer, conditions):
     ],
 )
 def test_conditions_the_engine_cannot_read_are_refused(offer, conditions):
-    form = RewardRuleForm(data=rule_post(offer, conditions=json.dumps(conditions)))
+    rule = RewardRuleFactory.build(offer=offer, conditions=conditions)
 
-    assert not form.is_valid()
-    assert "conditions" in form.errors
+    with pytest.raises(ValidationError) as refused:
+        rule.clean()  # what the form calls; its rows cannot even post most of these shapes
+
+    assert "conditions" in refused.value.message_dict
 
 
 def test_staff_set_dates_spend_limits_and_recurring_on_a_rule_in_the_admin(admin_client, db):
