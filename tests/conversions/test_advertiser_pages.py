@@ -375,7 +375,7 @@ def stat(html: str, name: str) -> str:
 
 
 def table(html: str, table_id: str) -> str:
-    return html.split(f'<table id="{table_id}">', 1)[1].split("</table>", 1)[0]
+    return html.split(f'<table id="{table_id}"', 1)[1].split("</table>", 1)[0]
 
 
 @pytest.fixture
@@ -522,3 +522,22 @@ def test_claims_show_amounts_in_the_money_format_and_the_partner_by_name(acme_cl
 
     assert "2,345.60 USD" in html and "1,234.50 USD" in html and "Alice Archer" in html
     assert timezone.localtime(click.created_at, ZoneInfo("Asia/Tokyo")).strftime("%Y-%m-%d %H:%M") in html
+
+
+def test_the_home_reads_a_fixed_number_of_queries_however_many_partners_sold(acme_client, acme, offer, march_sales):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.dashboard.conftest import click_at, convert
+    from tests.factories import LinkFactory, PartnerFactory
+
+    with CaptureQueriesContext(connection) as few:
+        acme_client.get("/advertiser/", MARCH)
+    for n in range(5):
+        link = LinkFactory(partner=PartnerFactory(), offer=offer)
+        convert(acme, click_at(link, datetime(2026, 3, 20, 9, n, tzinfo=UTC)), external_id=f"more-{n}")
+    with CaptureQueriesContext(connection) as more:
+        html = acme_client.get("/advertiser/", MARCH).content.decode()
+
+    assert stat(html, "conversions") == "8"
+    assert len(more.captured_queries) == len(few.captured_queries)
