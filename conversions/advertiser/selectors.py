@@ -95,11 +95,15 @@ def _offer_ids(advertiser: Advertiser) -> list[int]:
     return list(Offer.objects.filter(advertiser=advertiser).values_list("pk", flat=True))
 
 
+def _labels(group_by: str, keys) -> dict:
+    """Offers and partners by their names (one query), for rows keyed by their ids."""
+    if group_by == "offer":
+        return dict(Offer.objects.filter(pk__in=list(keys)).values_list("pk", "name"))
+    return {p.pk: partner_name(p) for p in Partner.objects.filter(pk__in=list(keys)).select_related("user")}
+
+
 def _money_list(amounts: Counter) -> list[tuple[str, Decimal]]:
     return [(currency, money_quantize(amount, currency)) for currency, amount in sorted(amounts.items()) if amount]
-
-
-ADVERTISER_GROUPINGS = ("day", "offer", "partner")
 
 
 def advertiser_performance(
@@ -114,10 +118,7 @@ def advertiser_performance(
     if group_by == "day":
         ordered = day_rows(rows, period)
     else:
-        if group_by == "offer":
-            names = dict(Offer.objects.filter(pk__in=list(rows)).values_list("pk", "name"))
-        else:
-            names = {p.pk: partner_name(p) for p in Partner.objects.filter(pk__in=list(rows)).select_related("user")}
+        names = _labels(group_by, rows)
         for row in rows.values():
             row.label = names.get(row.key, str(row.key))
         ordered = sorted(rows.values(), key=lambda r: (-r.conversions, -r.clicks, r.label))
@@ -194,7 +195,7 @@ class CommissionRow:
 
 
 def advertiser_commission(
-    *, advertiser: Advertiser, period: Period, group_by: str | None = None
+    *, advertiser: Advertiser, period: Period, group_by: str
 ) -> tuple[list[CommissionRow], CommissionRow]:
     """Commission on the advertiser's offers for rewards made in the period (as the publisher's home counts them),
     by partner, offer or local month, largest owed first (months in order); and the total. Reversed rewards are
@@ -205,18 +206,12 @@ def advertiser_commission(
         created_at__gte=period.utc_start,
         created_at__lt=period.utc_end,
     )
-    key = {
-        None: None,
-        "partner": F("partner_id"),
-        "offer": F("offer_id"),
-        "month": TruncMonth("created_at", tzinfo=period.tz),
-    }[group_by]
-    if key is not None:
-        rewards = rewards.annotate(key=key)
+    key = {"partner": F("partner_id"), "offer": F("offer_id"), "month": TruncMonth("created_at", tzinfo=period.tz)}
+    rewards = rewards.annotate(key=key[group_by]).values("key", "status", "currency").order_by()
     rows: dict = {}
     total = CommissionRow(key=None, label="Total")
-    for found in rewards.values(*(["key"] if key is not None else []), "status", "currency").annotate(s=Sum("amount")):
-        row = rows.setdefault(found.get("key"), CommissionRow(found.get("key")))
+    for found in rewards.annotate(s=Sum("amount")):
+        row = rows.setdefault(found["key"], CommissionRow(found["key"]))
         row.by_status[found["status"]][found["currency"]] += found["s"]
         total.by_status[found["status"]][found["currency"]] += found["s"]
     if group_by == "month":
@@ -224,12 +219,7 @@ def advertiser_commission(
         for row in ordered:
             row.label = f"{row.key:%Y-%m}"
         return ordered, total
-    if group_by == "offer":
-        names = dict(Offer.objects.filter(pk__in=list(rows)).values_list("pk", "name"))
-    elif group_by == "partner":
-        names = {p.pk: partner_name(p) for p in Partner.objects.filter(pk__in=list(rows)).select_related("user")}
-    else:
-        names = {}
+    names = _labels(group_by, rows)
     for row in rows.values():
         row.label = names.get(row.key, "")
     # Mixed currencies have no one order: largest first by the sum of the owed amounts' numbers, then by name.

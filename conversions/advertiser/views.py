@@ -98,9 +98,10 @@ def _workspace(advertiser, period) -> dict:
     for group_by in ("partner", "offer"):
         rows, _ = selectors.advertiser_performance(advertiser=advertiser, period=period, group_by=group_by)
         figures[f"top_{group_by}s"] = rows[:TOP_ROWS]
-    figures["commission"] = selectors.advertiser_commission(advertiser=advertiser, period=period)[1]
     for group_by in ("partner", "offer", "month"):
-        rows, _ = selectors.advertiser_commission(advertiser=advertiser, period=period, group_by=group_by)
+        rows, figures["commission"] = selectors.advertiser_commission(
+            advertiser=advertiser, period=period, group_by=group_by
+        )
         figures[f"commission_by_{group_by}"] = rows
     return figures
 
