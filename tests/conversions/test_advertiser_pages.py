@@ -541,3 +541,16 @@ def test_the_home_reads_a_fixed_number_of_queries_however_many_partners_sold(acm
 
     assert stat(html, "conversions") == "8"
     assert len(more.captured_queries) == len(few.captured_queries)
+
+
+def test_a_member_of_two_advertisers_sees_the_figures_of_the_one_it_acts_for(
+    acme_client, acme_user, globex, march_sales
+):
+    globex.members.add(acme_user)
+
+    as_acme = acme_client.get("/advertiser/", MARCH).content.decode()
+    acme_client.post("/advertiser/switch/", {"advertiser": globex.pk})
+    as_globex = acme_client.get("/advertiser/", MARCH).content.decode()
+
+    assert stat(as_acme, "amount") == "1,550.00 USD" and "Globex Tools" not in as_acme
+    assert stat(as_globex, "amount") == "9,999.00 USD" and "Acme Shoes" not in as_globex
