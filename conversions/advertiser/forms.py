@@ -2,7 +2,8 @@ from django import forms
 from django.conf import settings
 
 from conversions.models import Conversion, ConversionUpload, RequestLogEntry
-from referrals.models import Offer
+from conversions.reports.forms import TIME_ZONE_CHOICES, PeriodForm
+from referrals.models import Advertiser, Offer
 
 
 def _megabytes(size: int) -> str:
@@ -107,3 +108,23 @@ class ClaimDeclineForm(forms.Form):
         label="Reason (the partner sees it)",
         error_messages={"required": "Say why you decline the claim: the partner is told."},
     )
+
+
+class AdvertiserPeriodForm(PeriodForm):
+    """The publisher's period form (the same presets and limits), its days in the advertiser's time zone."""
+
+    def __init__(self, data=None, *args, advertiser: Advertiser, **kwargs):
+        # The form reads only the time zone of whom it reports for, and an advertiser has one as a partner does.
+        super().__init__(data, *args, partner=advertiser, **kwargs)
+
+
+class AdvertiserSettingsForm(forms.ModelForm):
+    time_zone = forms.ChoiceField(
+        choices=TIME_ZONE_CHOICES,
+        help_text="Your pages show times in this zone, and reports' days follow it; "
+        "dates without an offset in your CSV files are read in it too.",
+    )
+
+    class Meta:
+        model = Advertiser
+        fields = ["time_zone"]

@@ -7,6 +7,7 @@ app_name = "advertiser"
 urlpatterns = [
     path("", views.home, name="home"),
     path("switch/", views.advertiser_switch, name="switch"),
+    path("settings/", views.advertiser_settings, name="settings"),
     path("offers/<slug:public_id>/template.csv", views.offer_template, name="offer_template"),
     path("adjustments/template.csv", views.adjustments_template, name="adjustments_template"),
     path("reconciliation/template.csv", views.reconciliation_template, name="reconciliation_template"),

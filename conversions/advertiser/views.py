@@ -5,6 +5,7 @@ import json
 import uuid
 from functools import wraps
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.contrib import messages
@@ -14,12 +15,14 @@ from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_http_methods
 
 from conversions.advertiser import forms, selectors
 from conversions.claims.services import claim_approve, claim_decline
 from conversions.lifecycle import conversion_decide, validation_term_ends
 from conversions.models import Conversion, ConversionUpload, MissingConversionClaim
+from conversions.reports.performance import daily_chart
 from conversions.uploads.csv_files import CsvFileInvalid, csv_download
 from conversions.uploads.reconciliation import reconciliation_lines
 from conversions.uploads.rows import ADJUSTMENT_COLUMNS, CONVERSION_COLUMNS
@@ -33,7 +36,8 @@ SESSION_SHOW_ONCE = "advertiser_show_once"  # a new secret, kept for the next pa
 
 
 def advertiser_view(*methods: str):
-    """Only these HTTP methods, log-in required; `request.advertiser` is the user's advertiser, or the page is 404."""
+    """Only these HTTP methods, log-in required; `request.advertiser` is the user's advertiser, or the page is 404.
+    Times render in the advertiser's time zone."""
 
     def decorator(view):
         @wraps(view)
@@ -42,7 +46,12 @@ def advertiser_view(*methods: str):
             if advertiser is None:
                 raise Http404("This login has no advertiser account.")
             request.advertiser = advertiser
-            return view(request, *args, **kwargs)
+            # Every time on the advertiser's pages renders in its zone (the header says which).
+            timezone.activate(ZoneInfo(advertiser.time_zone))
+            try:
+                return view(request, *args, **kwargs)
+            finally:
+                timezone.deactivate()
 
         return require_http_methods(methods)(login_required(wrapped))
 
@@ -66,10 +75,45 @@ def _form_errors(request, form) -> None:
         messages.error(request, " ".join(errors))
 
 
+TOP_ROWS = 10  # top partners and offers on the home
+
+
 @advertiser_view("GET")
 def home(request):
-    offers = Offer.objects.filter(advertiser=request.advertiser).order_by("-track_type", "name")
-    return advertiser_page(request, "home", offers=offers, uploads=selectors.uploads_of(request.advertiser)[:5])
+    advertiser = request.advertiser
+    form = forms.AdvertiserPeriodForm(request.GET or None, advertiser=advertiser)
+    offers = Offer.objects.filter(advertiser=advertiser).order_by("-track_type", "name")
+    context = {"form": form, "offers": offers, "uploads": selectors.uploads_of(advertiser)[:5]}
+    # A period that does not parse shows its error and no figures, never another period's under the form.
+    if not form.is_bound or form.is_valid():
+        context.update(_workspace(advertiser, form.period()))
+    return advertiser_page(request, "home", **context)
+
+
+def _workspace(advertiser, period) -> dict:
+    figures = {"period": period}
+    days, figures["total"] = selectors.advertiser_performance(advertiser=advertiser, period=period, group_by="day")
+    figures["days"], figures["chart"] = days, daily_chart(days)
+    figures["conversions"] = selectors.advertiser_conversion_totals(advertiser=advertiser, period=period)
+    for group_by in ("partner", "offer"):
+        rows, _ = selectors.advertiser_performance(advertiser=advertiser, period=period, group_by=group_by)
+        figures[f"top_{group_by}s"] = rows[:TOP_ROWS]
+    for group_by in ("partner", "offer", "month"):
+        rows, figures["commission"] = selectors.advertiser_commission(
+            advertiser=advertiser, period=period, group_by=group_by
+        )
+        figures[f"commission_by_{group_by}"] = rows
+    return figures
+
+
+@advertiser_view("GET", "POST")
+def advertiser_settings(request):
+    form = forms.AdvertiserSettingsForm(request.POST or None, instance=request.advertiser)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, f"Times are now shown in {form.instance.time_zone}.")
+        return redirect("advertiser:settings")
+    return advertiser_page(request, "settings", form=form)
 
 
 @advertiser_view("POST")
@@ -252,6 +296,12 @@ def request_log(request):
 def claims(request):
     status = request.GET.get("status", "open")
     page = _page(request, selectors.claims_of(advertiser=request.advertiser, status=status), 25)
+    for claim in page:
+        claim.partner_name = selectors.partner_name(claim.partner)
+        # The evidence keeps ISO times (UTC); parsed, the page shows them in the advertiser's zone.
+        claim.evidence_clicks = [
+            {**click, "at": parse_datetime(click.get("at") or "")} for click in claim.evidence.get("clicks", [])[:5]
+        ]
     statuses = [("open", "To decide"), *MissingConversionClaim.Status.choices, ("all", "All")]
     return advertiser_page(
         request, "claims", page=page, status=status, statuses=statuses, decline=forms.ClaimDeclineForm()

@@ -4,7 +4,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import F, Sum
+from django.db.models import F, QuerySet, Sum
 from django.db.models.functions import TruncDate
 
 from conversions.models import ConversionStat, ConversionSub1Stat, PartnerConversionStat
@@ -49,6 +49,40 @@ class PerformanceRow:
         ]
 
 
+def rollup_rows(clicks: QuerySet, conversions: QuerySet, *, key) -> dict:
+    """Rows by `key` (an expression on the rollups' columns) from click and conversion rollup rows."""
+    clicks = clicks.annotate(key=key).values("key").order_by()
+    conversions = conversions.annotate(key=key).values("key", "currency").order_by()
+    rows: dict = {}
+    for found in clicks.annotate(c=Sum("clicks"), u=Sum("unique_clicks")):
+        row = rows.setdefault(found["key"], PerformanceRow(found["key"]))
+        row.clicks, row.unique_clicks = found["c"], found["u"]
+    for found in conversions.annotate(n=Sum("conversions"), e=Sum("earnings")):
+        row = rows.setdefault(found["key"], PerformanceRow(found["key"]))
+        row.conversions += found["n"]
+        if found["currency"]:  # counts are on the row without a currency, earnings on one per currency
+            row.earnings[found["currency"]] += found["e"]
+    return rows
+
+
+def day_rows(rows: dict, period: Period) -> list[PerformanceRow]:
+    """A row for every day of the period, in order; a day without clicks or conversions is a row of zeros."""
+    ordered = [rows.get(day) or PerformanceRow(day) for day in period.days()]
+    for row in ordered:
+        row.label = row.key.isoformat()
+    return ordered
+
+
+def rows_total(rows: list[PerformanceRow]) -> PerformanceRow:
+    total = PerformanceRow(key=None, label="Total")
+    for row in rows:
+        total.clicks += row.clicks
+        total.unique_clicks += row.unique_clicks
+        total.conversions += row.conversions
+        total.earnings.update(row.earnings)
+    return total
+
+
 def performance_report(
     *, partner: Partner, period: Period, group_by: str = "day", offer: Offer | None = None
 ) -> tuple[list[PerformanceRow], PerformanceRow]:
@@ -66,35 +100,16 @@ def performance_report(
         scope["offer"] = offer
     # Each bucket is a UTC quarter hour, which lies inside one local day in any real time zone.
     key = {"day": TruncDate("bucket", tzinfo=period.tz), "offer": F("offer_id")}.get(group_by, F("sub1"))
-    clicks = click_model.objects.filter(**scope).annotate(key=key).values("key")
-    conversions = conversion_model.objects.filter(**scope).annotate(key=key).values("key", "currency")
-    rows: dict = {}
-    for found in clicks.annotate(c=Sum("clicks"), u=Sum("unique_clicks")):
-        row = rows.setdefault(found["key"], PerformanceRow(found["key"]))
-        row.clicks, row.unique_clicks = found["c"], found["u"]
-    for found in conversions.annotate(n=Sum("conversions"), e=Sum("earnings")):
-        row = rows.setdefault(found["key"], PerformanceRow(found["key"]))
-        row.conversions += found["n"]
-        if found["currency"]:
-            row.earnings[found["currency"]] += found["e"]
-
+    rows = rollup_rows(click_model.objects.filter(**scope), conversion_model.objects.filter(**scope), key=key)
     if group_by == "day":
-        ordered = [rows.get(day) or PerformanceRow(day) for day in period.days()]
-        for row in ordered:
-            row.label = row.key.isoformat()
+        ordered = day_rows(rows, period)
     else:
         names = dict(Offer.objects.filter(pk__in=list(rows)).values_list("pk", "name")) if group_by == "offer" else {}
         for row in rows.values():
             row.label = names.get(row.key, str(row.key)) if group_by == "offer" else row.key or "(none)"
         ordered = sorted(rows.values(), key=lambda r: (-r.clicks, r.label))
 
-    total = PerformanceRow(key=None, label="Total")
-    for row in ordered:
-        total.clicks += row.clicks
-        total.unique_clicks += row.unique_clicks
-        total.conversions += row.conversions
-        total.earnings.update(row.earnings)
-    return ordered, total
+    return ordered, rows_total(ordered)
 
 
 def daily_chart(rows: list[PerformanceRow], *, width: int = 720, height: int = 200) -> dict:

@@ -2,8 +2,9 @@
 
 import csv
 import io
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -362,3 +363,194 @@ def test_a_partner_or_anonymous_user_cannot_open_advertiser_pages(client, alice)
     assert client.get("/advertiser/").status_code == 302  # to the login page
     client.force_login(alice.user)
     assert client.get("/advertiser/").status_code == 404
+
+
+# The workspace: the home's figures for a period, over the advertiser's own offers ----------------
+
+MARCH = {"preset": "custom", "start": "2026-03-01", "end": "2026-03-31"}
+
+
+def stat(html: str, name: str) -> str:
+    return html.split(f'data-stat="{name}">', 1)[1].split("</dd>", 1)[0].strip()
+
+
+def table(html: str, table_id: str) -> str:
+    return html.split(f'<table id="{table_id}"', 1)[1].split("</table>", 1)[0]
+
+
+@pytest.fixture
+def march_sales(acme, offer, alice_link, bob, globex):
+    """Acme: Alice Archer sells twice on Acme Shoes in March and once in February, Bob once on Acme Hats; Globex:
+    Bob sells on Globex Tools, which Acme must never see. Every rule pays 10%."""
+    from tests.dashboard.conftest import click_at, convert
+    from tests.factories import LinkFactory, OfferFactory, RewardRuleFactory
+
+    alice_link.partner.user.first_name, alice_link.partner.user.last_name = "Alice", "Archer"
+    alice_link.partner.user.save()
+    offer.name = "Acme Shoes"
+    offer.save()
+    hats = OfferFactory(advertiser=acme, public_id="acme-hats", name="Acme Hats", currency="USD")
+    tools = OfferFactory(advertiser=globex, public_id="globex-tools", name="Globex Tools", currency="USD")
+    for each in (offer, hats, tools):
+        RewardRuleFactory(offer=each, reward_type="percentage", value=Decimal("10"))
+    bob_hats = LinkFactory(partner=bob, offer=hats, code="bob-hats")
+    bob_tools = LinkFactory(partner=bob, offer=tools, code="bob-tools")
+    march = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
+    sales = {
+        "a-1": convert(acme, click_at(alice_link, march), external_id="a-1", amount="1200.00"),
+        "a-2": convert(acme, click_at(alice_link, march + timedelta(days=5)), external_id="a-2", amount="300.00"),
+        "a-feb": convert(acme, click_at(alice_link, march - timedelta(days=20)), external_id="a-feb", amount="700.00"),
+        "b-1": convert(acme, click_at(bob_hats, march + timedelta(days=1)), external_id="b-1", amount="50.00"),
+        "g-1": convert(globex, click_at(bob_tools, march), external_id="g-1", amount="9999.00"),
+    }
+    click_at(alice_link, march + timedelta(hours=1))  # a click that did not convert
+    return sales
+
+
+def test_the_home_shows_the_periods_conversions_commission_and_top_partners_by_name(acme_client, march_sales):
+    html = acme_client.get("/advertiser/", MARCH).content.decode()
+
+    assert stat(html, "conversions") == "3" and stat(html, "clicks") == "4"
+    assert stat(html, "amount") == "1,550.00 USD"
+    assert stat(html, "owed") == "155.00 USD" and stat(html, "pending") == "155.00 USD"
+    assert stat(html, "approved") == stat(html, "paid") == "\N{EN DASH}"
+    top = table(html, "top-partners")
+    assert top.index("Alice Archer") < top.index("bob") and "ALICE" not in top
+    assert "150.00 USD" in top and "5.00 USD" in top
+    assert table(html, "top-offers").index("Acme Shoes") < table(html, "top-offers").index("Acme Hats")
+    assert "2026-03-01 to 2026-03-31, days in UTC" in html
+
+
+def test_commission_owed_splits_by_status_partner_offer_and_month(acme_client, march_sales):
+    Reward.objects.filter(conversion_id=march_sales["a-2"].pk).update(status="approved")
+    Reward.objects.filter(conversion_id=march_sales["b-1"].pk).update(status="paid")
+    Reward.objects.filter(conversion_id=march_sales["a-feb"].pk).update(status="reversed")
+
+    html = acme_client.get("/advertiser/", {"preset": "custom", "start": "2026-02-01", "end": "2026-03-31"}).content
+    html = html.decode()
+
+    assert stat(html, "pending") == "120.00 USD" and stat(html, "approved") == "30.00 USD"
+    assert stat(html, "paid") == "5.00 USD" and stat(html, "owed") == "150.00 USD"
+    by_partner = table(html, "owed-by-partner")
+    assert "Alice Archer" in by_partner and "150.00 USD" in by_partner and "ALICE" not in by_partner
+    assert "Acme Shoes" in table(html, "owed-by-offer") and "Globex" not in table(html, "owed-by-offer")
+    # February's only reward was reversed: owed to no one, so no row.
+    assert "2026-03" in table(html, "owed-by-month") and "2026-02" not in table(html, "owed-by-month")
+    assert "rejected" not in html.split('id="conversions-by-status"', 1)[1].split("</p>", 1)[0].lower()
+
+
+def test_the_home_chart_has_an_axis_and_the_days_of_the_period(acme_client, march_sales):
+    html = acme_client.get("/advertiser/", MARCH).content.decode()
+
+    assert 'class="axis"' in html and "<svg" in html
+    by_day = html.split("The numbers by day", 1)[1].split("</table>", 1)[0]
+    assert by_day.count("<tr>") == 32  # the header and the 31 days of March
+    assert '<th scope="row">2026-03-10</th><td class="num">2</td><td class="num">1</td>' in by_day
+
+
+def test_an_advertiser_never_sees_another_advertisers_conversions_partners_or_offers(
+    client, acme_client, globex_user, march_sales
+):
+    acme_html = acme_client.get("/advertiser/", MARCH).content.decode()
+    client.force_login(globex_user)
+    globex_html = client.get("/advertiser/", MARCH).content.decode()
+
+    assert "Globex Tools" not in acme_html and "9,999.00" not in acme_html and "999.90" not in acme_html
+    assert stat(globex_html, "conversions") == "1" and stat(globex_html, "amount") == "9,999.00 USD"
+    assert stat(globex_html, "owed") == "999.90 USD"
+    assert "Alice Archer" not in globex_html and "Acme Shoes" not in globex_html and "Acme Hats" not in globex_html
+    assert "bob" in table(globex_html, "top-partners")
+
+
+def test_a_period_that_does_not_parse_shows_its_error_and_no_figures(acme_client, march_sales):
+    html = acme_client.get("/advertiser/", {"preset": "custom", "start": "2026-03-31", "end": "2026-03-01"})
+    html = html.content.decode()
+
+    assert "The last day comes before the first." in html and "No figures" in html
+    assert 'data-stat="conversions"' not in html
+
+
+def test_days_and_times_follow_the_advertisers_time_zone(acme_client, acme, alice_link, march_sales, manual_offer):
+    from tests.dashboard.conftest import click_at, convert
+
+    # 20:00 UTC on 31 March is 05:00 on 1 April in Tokyo.
+    click = click_at(alice_link, datetime(2026, 3, 31, 19, 55, tzinfo=UTC))
+    convert(acme, click, external_id="late", amount="10.00")
+    acme.time_zone = "Asia/Tokyo"
+    acme.save()
+    upload = uploaded(acme_client, csv_bytes("external_id,status,reason", "x,approved,"), kind="adjustments")
+    ConversionUpload.objects.filter(pk=upload.pk).update(created_at=datetime(2026, 3, 31, 20, 0, tzinfo=UTC))
+
+    march = acme_client.get("/advertiser/", MARCH).content.decode()
+    april = acme_client.get("/advertiser/", {"preset": "custom", "start": "2026-04-01", "end": "2026-04-30"})
+
+    assert stat(march, "conversions") == "3" and stat(april.content.decode(), "conversions") == "1"
+    assert stat(march, "clicks") == "4" and stat(april.content.decode(), "clicks") == "1"
+    assert "(times in Asia/Tokyo)" in march and "days in Asia/Tokyo" in march
+    assert "2026-04-01 05:00" in march  # the upload's time, in Tokyo
+    assert "When (Asia/Tokyo)" in acme_client.get("/advertiser/request-log/").content.decode()
+
+
+def test_the_advertiser_sets_its_time_zone_on_the_settings_page(acme_client, acme):
+    saved = acme_client.post("/advertiser/settings/", {"time_zone": "Europe/Berlin"}, follow=True)
+    refused = acme_client.post("/advertiser/settings/", {"time_zone": "Mars/Olympus"})
+
+    acme.refresh_from_db()
+    assert acme.time_zone == "Europe/Berlin"
+    assert "Times are now shown in Europe/Berlin." in saved.content.decode()
+    assert "(times in Europe/Berlin)" in saved.content.decode()
+    assert refused.status_code == 200 and "Select a valid choice" in refused.content.decode()
+
+
+def test_claims_show_amounts_in_the_money_format_and_the_partner_by_name(acme_client, acme, manual_offer, alice):
+    from conversions.claims.services import claim_submit
+    from tests.factories import LinkFactory
+    from tests.upload_helpers import click_on
+
+    alice.user.first_name, alice.user.last_name = "Alice", "Archer"
+    alice.user.save()
+    acme.time_zone = "Asia/Tokyo"
+    acme.save()
+    click = click_on(LinkFactory(partner=alice, offer=manual_offer), "k" * 32, age=timedelta(hours=2))
+    recorded(acme, "order-9", "1234.5")
+    claim_submit(
+        partner=alice, offer=manual_offer, order_id="order-9", purchase_date=timezone.now().date(),
+        amount=Decimal("2345.6"),
+    )  # fmt: skip
+
+    html = acme_client.get("/advertiser/claims/").content.decode()
+
+    assert "2,345.60 USD" in html and "1,234.50 USD" in html and "Alice Archer" in html
+    assert timezone.localtime(click.created_at, ZoneInfo("Asia/Tokyo")).strftime("%Y-%m-%d %H:%M") in html
+
+
+def test_the_home_reads_a_fixed_number_of_queries_however_many_partners_sold(acme_client, acme, offer, march_sales):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.dashboard.conftest import click_at, convert
+    from tests.factories import LinkFactory, PartnerFactory
+
+    with CaptureQueriesContext(connection) as few:
+        acme_client.get("/advertiser/", MARCH)
+    for n in range(5):
+        link = LinkFactory(partner=PartnerFactory(), offer=offer)
+        convert(acme, click_at(link, datetime(2026, 3, 20, 9, n, tzinfo=UTC)), external_id=f"more-{n}")
+    with CaptureQueriesContext(connection) as more:
+        html = acme_client.get("/advertiser/", MARCH).content.decode()
+
+    assert stat(html, "conversions") == "8"
+    assert len(more.captured_queries) == len(few.captured_queries)
+
+
+def test_a_member_of_two_advertisers_sees_the_figures_of_the_one_it_acts_for(
+    acme_client, acme_user, globex, march_sales
+):
+    globex.members.add(acme_user)
+
+    as_acme = acme_client.get("/advertiser/", MARCH).content.decode()
+    acme_client.post("/advertiser/switch/", {"advertiser": globex.pk})
+    as_globex = acme_client.get("/advertiser/", MARCH).content.decode()
+
+    assert stat(as_acme, "amount") == "1,550.00 USD" and "Globex Tools" not in as_acme
+    assert stat(as_globex, "amount") == "9,999.00 USD" and "Acme Shoes" not in as_globex

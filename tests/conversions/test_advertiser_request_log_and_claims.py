@@ -115,7 +115,7 @@ def claim(alice, alice_link):
 def test_the_claims_page_lists_open_claims_on_the_advertisers_offers_with_evidence(acme_client, claim):
     html = acme_client.get("/advertiser/claims/").content.decode()
 
-    assert "lost-1" in html and "ALICE" in html and "60 USD" in html
+    assert "lost-1" in html and "ALICE" in html and "60.00 USD" in html
     assert "0 clicks by this partner around the day" in html and "No conversion with this order id." in html
     assert "Bought with the spring coupon" in html
 
