@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 import pytest
+from django.conf import settings
 
 from core.embedded_services import (
     EmbeddedServicesMissing,
@@ -56,3 +57,20 @@ def test_a_second_terminal_reaches_what_a_live_make_run_serves_with_and_not_afte
         make_run.wait()
     with pytest.raises(EmbeddedServicesMissing):  # stopped, and no embedded servers: told to start them
         checkout_services_read(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "site_url"),
+    [
+        (["PORT=8204"], "http://127.0.0.1:8204"),
+        (["PORT=8204", "SITE_URL=https://track.example"], "https://track.example"),
+    ],
+)
+def test_make_run_prints_and_serves_its_links_on_its_own_port_unless_site_url_is_set(arguments, site_url):
+    # `make -n` prints the commands `make run` would run, without running them.
+    commands = subprocess.run(
+        ["make", "-n", "run", *arguments], capture_output=True, text=True, check=True, cwd=settings.BASE_DIR
+    ).stdout
+
+    assert f"seed_demo --base-url {site_url}" in commands
+    assert f"SITE_URL={site_url} " in commands and "core.embedded_services serve -- " in commands
