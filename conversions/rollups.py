@@ -4,11 +4,9 @@ the statement that records conversions and inside processing's transactions, so 
 
 from decimal import Decimal
 
-from django.db import connection
-
 from conversions.models import Conversion, ConversionStat, ConversionSub1Stat
 from referrals.models import Click
-from referrals.rollups import ROLLUP_KEY, rollup_bucket, rollup_upsert_sql
+from referrals.rollups import ROLLUP_KEY, rollup_bucket, rollup_upsert_sql, rollups_add
 from rewards.models import Reward
 
 _COUNTERS = ["conversions", "earnings"]
@@ -27,20 +25,6 @@ def conversion_rollup_sql(*, source: str = "", sub1_source: str = "") -> tuple[s
 CONVERSION_SQL, CONVERSION_SUB1_SQL = conversion_rollup_sql()
 
 
-def _rollups_add(by_sub1: dict[tuple, list]) -> None:
-    """Add [conversions, earnings] per (partner, bucket, offer, sub1, currency) to both rollups, one statement each."""
-    if not by_sub1:
-        return
-    without_sub1: dict[tuple, list] = {}
-    for (partner_id, bucket, offer_id, _, currency), (count, earnings) in by_sub1.items():
-        summed = without_sub1.setdefault((partner_id, bucket, offer_id, currency), [0, Decimal(0)])
-        summed[0] += count
-        summed[1] += earnings
-    with connection.cursor() as cursor:
-        cursor.executemany(CONVERSION_SQL, [[*key, *counters] for key, counters in without_sub1.items()])
-        cursor.executemany(CONVERSION_SUB1_SQL, [[*key, *counters] for key, counters in by_sub1.items()])
-
-
 def rollup_earnings_add(moves: list[tuple[Conversion, str, Decimal]]) -> None:
     """Move the earnings by (conversion, currency, amount): a reward granted (+), reversed (-) or adjusted; the one
     place earnings change, a batch in a few statements (per reward it was 43% of W3, docs/performance.md)."""
@@ -52,7 +36,7 @@ def rollup_earnings_add(moves: list[tuple[Conversion, str, Decimal]]) -> None:
     for conversion, currency, amount in moves:
         key = (conversion.partner_id, rollup_bucket(conversion.created_at), conversion.offer_id)
         by_sub1.setdefault((*key, sub1s.get(conversion.click_id, ""), currency), [0, Decimal(0)])[1] += amount
-    _rollups_add(by_sub1)
+    rollups_add(by_sub1, sql=CONVERSION_SQL, sub1_sql=CONVERSION_SUB1_SQL)
 
 
 def rollup_conversions_rebuild() -> int:
@@ -71,5 +55,5 @@ def rollup_conversions_rebuild() -> int:
     for conversion_id, currency, amount in rewards.iterator(chunk_size=10_000):
         if conversion_id in keys:
             by_sub1.setdefault((*keys[conversion_id], currency), [0, Decimal(0)])[1] += amount
-    _rollups_add(by_sub1)
+    rollups_add(by_sub1, sql=CONVERSION_SQL, sub1_sql=CONVERSION_SUB1_SQL)
     return len(by_sub1)

@@ -39,17 +39,24 @@ CLICK_SQL = rollup_upsert_sql(ClickStat._meta.db_table, ROLLUP_KEY, _CLICKS)
 CLICK_SUB1_SQL = rollup_upsert_sql(ClickSub1Stat._meta.db_table, [*ROLLUP_KEY, "sub1"], _CLICKS)
 
 
+def rollups_add(by_sub1: dict[tuple, list], *, sql: str, sub1_sql: str) -> None:
+    """Add the counters per (partner, bucket, offer, sub1, ...) to a sub1 rollup (`sub1_sql`) and, summed over sub1,
+    to its main rollup (`sql`): one statement each."""
+    if not by_sub1:
+        return
+    totals: dict[tuple, list] = {}
+    for (partner_id, bucket, offer_id, _, *rest), counters in by_sub1.items():
+        total = totals.setdefault((partner_id, bucket, offer_id, *rest), [0] * len(counters))
+        for index, value in enumerate(counters):
+            total[index] += value
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, [[*key, *counters] for key, counters in totals.items()])
+        cursor.executemany(sub1_sql, [[*key, *counters] for key, counters in by_sub1.items()])
+
+
 def rollup_click_counts_add(by_sub1: dict[tuple, list[int]]) -> None:
     """Add (clicks, unique clicks) per (partner, bucket, offer, sub1) to both click rollups: the one way they grow."""
-    totals: dict[tuple, list[int]] = {}
-    for (partner_id, bucket, offer_id, _), (clicks, unique) in by_sub1.items():
-        total = totals.setdefault((partner_id, bucket, offer_id), [0, 0])
-        total[0] += clicks
-        total[1] += unique
-    with connection.cursor() as cursor:
-        if by_sub1:  # totals too, then
-            cursor.executemany(CLICK_SQL, [[*key, *counts] for key, counts in totals.items()])
-            cursor.executemany(CLICK_SUB1_SQL, [[*key, *counts] for key, counts in by_sub1.items()])
+    rollups_add(by_sub1, sql=CLICK_SQL, sub1_sql=CLICK_SUB1_SQL)
 
 
 def rollup_clicks_rebuild() -> int:

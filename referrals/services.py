@@ -159,7 +159,7 @@ def deep_link_allowed(*, offer: Offer, url: str) -> bool:
 
 
 def click_destination_url(*, offer: Offer, link: Link, click: Click, deep_link: str = "") -> str:
-    """The offer's URL (or an allowed deep link) with its macros filled in, each value URL-encoded."""
+    """The offer's URL (or an allowed deep link) with its macros filled in."""
     values = {
         "click_id": click.click_id,
         "offer_id": offer.public_id,
@@ -168,9 +168,14 @@ def click_destination_url(*, offer: Offer, link: Link, click: Click, deep_link: 
         **{name: getattr(click, name) for name in SUB_IDS},
     }
     url = deep_link if deep_link and deep_link_allowed(offer=offer, url=deep_link) else offer.destination_url
+    return url_macros_fill(url, values)
+
+
+def url_macros_fill(template: str, values: dict) -> str:
+    """Each `{name}` of the URL replaced by its value, URL-encoded so that it cannot add parameters of its own."""
     for name, value in values.items():
-        url = url.replace("{" + name + "}", quote(value, safe=""))
-    return url
+        template = template.replace("{" + name + "}", quote(str(value), safe=""))
+    return template
 
 
 def click_cookie_name(offer: Offer) -> str:

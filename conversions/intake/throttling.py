@@ -1,12 +1,11 @@
 """Fair-use limits per credential, not per IP, so one noisy integration cannot starve the others (429, Retry-After).
 
-With Redis a fixed window, one pipelined INCR + EXPIRE (DRF's throttle costs two round trips and a pickle, W2 in
-docs/performance.md); twice the rate across a window boundary is tolerated. Without Redis, DRF's sliding window.
+A fixed window in Redis, one pipelined INCR + EXPIRE (DRF's throttle costs two round trips and a pickle, W2 in
+docs/performance.md); twice the rate across a window boundary is tolerated.
 """
 
 import time
 
-from django.conf import settings
 from redis.exceptions import RedisError
 from rest_framework.throttling import SimpleRateThrottle
 
@@ -25,14 +24,6 @@ class PerCredentialThrottle(SimpleRateThrottle):
             return True
         self.rate = self.get_rate()
         self.num_requests, self.duration = self.parse_rate(self.rate)
-        try:
-            if not settings.REDIS_URL:
-                return super().allow_request(request, view)
-            return self._allow_in_window(request, view)
-        except RedisError:
-            return True  # fair use is not worth refusing conversions while the cache is down
-
-    def _allow_in_window(self, request, view) -> bool:
         key = self.get_cache_key(request, view)
         if key is None:
             return True
@@ -41,14 +32,17 @@ class PerCredentialThrottle(SimpleRateThrottle):
         pipeline = redis_for_queue().pipeline(transaction=False)
         pipeline.incr(f"{key}:{window}")
         pipeline.expire(f"{key}:{window}", self.duration + 1)
-        count, _ = pipeline.execute()
+        try:
+            count, _ = pipeline.execute()
+        except RedisError:
+            return True  # fair use is not worth refusing conversions while the cache is down
         if count <= self.num_requests:
             return True
         self.retry_after = (window + 1) * self.duration - now
         return False
 
     def wait(self):
-        return self.retry_after if self.retry_after is not None else super().wait()
+        return self.retry_after
 
     def get_cache_key(self, request, view):
         principal = request.auth

@@ -46,16 +46,25 @@ class RequestLogEntry(models.Model):
         return f"{self.channel} {self.reason} {self.created_at:%Y-%m-%d %H:%M}"
 
 
-class IdempotencyKey(models.Model):
-    """The first answer to a request with an Idempotency-Key, replayed for the same key and body."""
+class AdvertiserSeen(models.Model):
+    """Something an advertiser may send only once (its model's unique constraint), forgotten after a while: the
+    prune job deletes rows by `created_at`."""
 
     advertiser = models.ForeignKey(Advertiser, on_delete=models.CASCADE)
+    created_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        abstract = True
+
+
+class IdempotencyKey(AdvertiserSeen):
+    """The first answer to a request with an Idempotency-Key, replayed for the same key and body."""
+
     key = models.CharField(max_length=255)
     request_hash = models.CharField(max_length=64)
     # Null while the first request is still in flight.
     response_status = models.PositiveSmallIntegerField(null=True, blank=True)
     response_body = models.JSONField(null=True, blank=True)
-    created_at = models.DateTimeField(db_index=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["advertiser", "key"], name="idempotency_key_unique")]
@@ -64,12 +73,10 @@ class IdempotencyKey(models.Model):
         return self.key
 
 
-class UsedSignature(models.Model):
+class UsedSignature(AdvertiserSeen):
     """Signatures already accepted, so that a captured signed request cannot be replayed."""
 
-    advertiser = models.ForeignKey(Advertiser, on_delete=models.CASCADE)
     signature = models.CharField(max_length=64)
-    created_at = models.DateTimeField(db_index=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["advertiser", "signature"], name="used_signature_unique")]

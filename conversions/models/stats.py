@@ -5,16 +5,24 @@ from django.db import models
 from referrals.models import Offer, Partner
 
 
-class ConversionStat(models.Model):
-    """Conversions and earnings per quarter hour (UTC, by conversion time), partner and offer: counts on the row
-    with an empty currency, earnings (rewards granted minus reversals) on a row per reward currency."""
+class ConversionCounts(models.Model):
+    """A rollup row: a partner's conversions and earnings in one quarter hour (UTC), as `referrals.ClickCounts`."""
 
     bucket = models.DateTimeField(help_text="Start of the quarter hour, UTC.")
     partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+")
-    offer = models.ForeignKey(Offer, on_delete=models.CASCADE, related_name="+")
     currency = models.CharField(max_length=3, blank=True)
     conversions = models.BigIntegerField(default=0)
     earnings = models.DecimalField(max_digits=18, decimal_places=4, default=0)
+
+    class Meta:
+        abstract = True
+
+
+class ConversionStat(ConversionCounts):
+    """Conversions and earnings per quarter hour (UTC, by conversion time), partner and offer: counts on the row
+    with an empty currency, earnings (rewards granted minus reversals) on a row per reward currency."""
+
+    offer = models.ForeignKey(Offer, on_delete=models.CASCADE, related_name="+")
 
     class Meta:
         constraints = [
@@ -25,16 +33,11 @@ class ConversionStat(models.Model):
         return f"{self.bucket:%Y-%m-%d %H:%M} {self.partner_id}/{self.offer_id} {self.currency}"
 
 
-class ConversionSub1Stat(models.Model):
+class ConversionSub1Stat(ConversionCounts):
     """The same per sub1 of the conversion's click, for the report by sub1 (see `referrals.ClickSub1Stat`)."""
 
-    bucket = models.DateTimeField(help_text="Start of the quarter hour, UTC.")
-    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+")
     offer = models.ForeignKey(Offer, on_delete=models.CASCADE, related_name="+")
     sub1 = models.CharField(max_length=255, blank=True)
-    currency = models.CharField(max_length=3, blank=True)
-    conversions = models.BigIntegerField(default=0)
-    earnings = models.DecimalField(max_digits=18, decimal_places=4, default=0)
 
     class Meta:
         constraints = [
@@ -47,16 +50,11 @@ class ConversionSub1Stat(models.Model):
         return f"{self.bucket:%Y-%m-%d %H:%M} {self.partner_id}/{self.offer_id}/{self.sub1} {self.currency}"
 
 
-class PartnerConversionStat(models.Model):
+class PartnerConversionStat(ConversionCounts):
     """`ConversionStat` summed over offers, and the conversions' amounts per currency: for the day-by-day reports
     (see `referrals.PartnerClickStat`) and the conversion report's totals. Database triggers keep it equal to the
     sums of `ConversionStat` (migration 0010) and of the conversions' amounts (0011), whoever writes those."""
 
-    bucket = models.DateTimeField(help_text="Start of the quarter hour, UTC.")
-    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+")
-    currency = models.CharField(max_length=3, blank=True)
-    conversions = models.BigIntegerField(default=0)
-    earnings = models.DecimalField(max_digits=18, decimal_places=4, default=0)
     # The conversions in this currency and their amounts (not the rewards' currency).
     priced = models.BigIntegerField(default=0, db_default=0, help_text="Conversions in this currency.")
     amount = models.DecimalField(

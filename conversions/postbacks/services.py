@@ -15,7 +15,7 @@ import socket
 import ssl
 import time
 from datetime import datetime, timedelta
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 from uuid import UUID
 
 from django.conf import settings
@@ -30,7 +30,7 @@ from core.jobs import job_enqueue_on_commit
 from core.money import money_quantize
 from referrals import hot_cache
 from referrals.models import Partner
-from referrals.services import SUB_IDS
+from referrals.services import SUB_IDS, url_macros_fill
 from rewards.models import Reward
 
 SIGNATURE_HEADER = "X-Affitrack-Signature"
@@ -95,14 +95,6 @@ def postback_signature_header(*, postback: PartnerPostback, timestamp: int, body
     if postback.previous_secret and postback.previous_secret_expires_at and postback.previous_secret_expires_at > now:
         header += f",v1={signature_compute(secret=postback.previous_secret, timestamp=timestamp, body=body)}"
     return header
-
-
-def postback_url_render(template: str, payload: dict) -> str:
-    """Fill the URL's macros, each value URL-encoded so it cannot add parameters of its own."""
-    url = template
-    for name in MACROS:
-        url = url.replace("{" + name + "}", quote(str(payload.get(name, "")), safe=""))
-    return url
 
 
 def postback_payload(conversion: Conversion, event: str) -> dict:
@@ -242,7 +234,7 @@ def _count_outcome(postback: PartnerPostback, *, ok: bool, now: datetime) -> Non
 
 def _attempt(postback: PartnerPostback, payload: dict, *, dispatch: PostbackDispatch | None) -> PostbackDelivery:
     now = timezone.now()
-    url = postback_url_render(postback.url, payload)
+    url = url_macros_fill(postback.url, {name: payload.get(name, "") for name in MACROS})
     body = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
     signature = postback_signature_header(postback=postback, timestamp=int(now.timestamp()), body=body, now=now)
     headers = {

@@ -60,7 +60,7 @@ def process_new_conversions() -> dict[str, int]:
 
 
 def conversions_processing_request() -> None:
-    """After commit, have the pending conversions processed by a worker (inline without Redis)."""
+    """After commit, have the pending conversions processed by a worker."""
     job_enqueue_on_commit(process_new_conversions, coalesce_key=NEW_CONVERSIONS_KEY)
 
 
