@@ -59,11 +59,14 @@ def _period_form(request, form_class) -> tuple:
 def home(request):
     partner = request.partner
     form, period = _period_form(request, PeriodForm)
+    context = {"form": form, "period": period, "comparison": None}
+    context["disabled_postbacks"] = PartnerPostback.objects.filter(partner=partner, is_active=False)
+    if form.is_bound and not form.is_valid():  # the error, and no figures of a period the form did not ask for
+        return _page(request, "home", **context)
     days, total = performance_report(partner=partner, period=period, group_by="day")
-    context = {"form": form, "period": period, "total": total, "days": days, "chart": daily_chart(days)}
+    context |= {"total": total, "days": days, "chart": daily_chart(days)}
     context["comparison"] = performance_compare(partner=partner, period=period, total=total)
     context["rewards"] = selectors.rewards_by_status(partner=partner, period=period)
-    context["disabled_postbacks"] = PartnerPostback.objects.filter(partner=partner, is_active=False)
     return _page(request, "home", **context)
 
 

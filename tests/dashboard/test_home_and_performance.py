@@ -362,3 +362,13 @@ def test_performance_page_links_its_export_with_the_filters_shown(alice_client, 
         'href="/dashboard/performance/export.csv?preset=custom&amp;start=2026-03-01&amp;end=2026-03-31&amp;group_by=sub1"'
         in html
     )
+
+
+def test_home_with_an_invalid_period_shows_the_error_and_no_figures(alice_client, alice_link):
+    click_at(alice_link, timezone.now() - timedelta(days=2))  # inside the default last 7 days
+
+    response = alice_client.get("/dashboard/", {"preset": "custom", "start": "2026-03-09", "end": "2026-03-01"})
+
+    html = response.content.decode()
+    assert "The last day comes before the first." in html and "No figures until the period above is corrected." in html
+    assert "data-stat=" not in html and "series-chart" not in html
