@@ -218,7 +218,6 @@ def _panel(name: str, values: list, *, top: float, height: int, unit: Decimal = 
         "name": name,
         "series": series,
         "name_y": top - 9,
-        "bottom": bottom,
         "bars": bars,
         "ticks": [{"y": round(bottom - float(tick) * scale, 2), "label": _tick_label(tick)} for tick in ticks],
     }
@@ -250,10 +249,10 @@ def daily_chart(rows: list[PerformanceRow], *, earnings_name: str = "Earnings", 
     for name, kind, values, height, unit in series:
         panels.append(_panel(name, values, top=top, height=height, unit=unit, series=kind))
         top += height + PANEL_GAP
-    if not currencies:  # the series is still there, flat, and says why
-        panels.append(
-            _panel(f"{earnings_name} (none in this period)", [0] * len(rows), top=top, height=40, series="earnings")
-        )
+    if not currencies:  # the series is still there, flat on its zero line, and says why
+        flat = _panel(f"{earnings_name} (none in this period)", [0] * len(rows), top=top, height=40, series="earnings")
+        flat["ticks"] = flat["ticks"][:1]
+        panels.append(flat)
         top += 40 + PANEL_GAP
     every = max(1, -(-len(rows) // labels))
     days = []

@@ -372,3 +372,10 @@ def test_home_with_an_invalid_period_shows_the_error_and_no_figures(alice_client
     html = response.content.decode()
     assert "The last day comes before the first." in html and "No figures until the period above is corrected." in html
     assert "data-stat=" not in html and "series-chart" not in html
+
+
+def test_a_period_without_earnings_still_has_the_earnings_series_flat_and_saying_why():
+    chart = daily_chart([PerformanceRow(date(2026, 3, 1), "2026-03-01", clicks=5)], earnings_name="Commission")
+
+    flat = chart["panels"][-1]
+    assert flat["name"] == "Commission (none in this period)" and [tick["label"] for tick in flat["ticks"]] == ["0"]
