@@ -263,7 +263,8 @@ def daily_chart(rows: list[PerformanceRow], *, earnings_name: str = "Earnings", 
                 "row": row,
                 "x": index * SLOT,
                 "date": day,
-                "label": (f"{day:%b} {day.day}" if day else row.label) if index % every == 0 else "",
+                # Counted back from the last day, so that the latest (often today) always has its date.
+                "label": (f"{day:%b} {day.day}" if day else row.label) if (len(rows) - 1 - index) % every == 0 else "",
                 "earnings": [(code, row.earnings.get(code, Decimal(0))) for code in currencies],
             }
         )

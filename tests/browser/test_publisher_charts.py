@@ -72,6 +72,15 @@ def test_the_home_chart_has_axes_with_round_ticks_and_each_days_figures_on_hover
     expect(page.locator('[data-stat="earnings"]')).to_have_text("1,604.85 USD")
     screenshots(page, "home")
 
+    page.get_by_label("Period:").select_option("last_30")
+    page.get_by_role("button", name="Show").click()
+    page.wait_for_url("**preset=last_30**")
+    labels = page.locator(".series-chart-days").inner_text().splitlines()
+    assert len(labels) == 6 and labels[-1] == f"{alice_fortnight:%b} {alice_fortnight.day}"  # every 5th, to today
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390  # no sideways scrolling on a phone
+    screenshots(page, "home-30-days")
+
 
 def test_performance_compares_with_the_previous_period_and_exports_the_breakdown(
     page, alice_fortnight, tmp_path, screenshots

@@ -226,7 +226,7 @@ def test_home_shows_each_headline_figure_beside_the_previous_period_of_equal_len
 def test_a_fall_and_a_start_from_nothing_are_said_as_such(alice_client, two_weeks):
     week_before = alice_client.get("/dashboard/", {"preset": "custom", "start": "2026-03-01", "end": "2026-03-07"})
     assert change(week_before, "clicks") == "up from 0 in the previous 7 days"
-    assert change(week_before, "cr") == "up from \u2013 in the previous 7 days"  # no clicks, no rate: a dash
+    assert change(week_before, "cr") == "none in the previous 7 days"  # no clicks then, so no rate
 
     week_after = alice_client.get("/dashboard/", {"preset": "custom", "start": "2026-03-15", "end": "2026-03-21"})
     assert stat(week_after, "earnings") == "0.00 USD<br>"  # a currency earned before still shows, at nothing
