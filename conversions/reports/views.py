@@ -216,8 +216,9 @@ def performance_export(request):
         errors = [str(error) for errors in form.errors.values() for error in errors]
         return HttpResponseBadRequest(" ".join(errors), content_type="text/plain; charset=utf-8")
     group_by = chosen["group_by"]
-    rows, total = performance_report(partner=request.partner, period=period, **chosen)
-    currencies = [currency for currency, _ in total.earnings_list]
+    rows, _ = performance_report(partner=request.partner, period=period, **chosen)
+    # Every currency any row earned in, even one whose total nets to nothing.
+    currencies = sorted({currency for row in rows for currency, _ in row.earnings_list})
     first = {"day": ["day", "time_zone"], "offer": ["offer_id", "offer"], "sub1": ["sub1"]}[group_by]
     header = [*first, "clicks", "unique_clicks", "conversions", "conversion_rate"]
     header += [name for currency in currencies for name in (f"earnings_{currency}", f"epc_{currency}")]
