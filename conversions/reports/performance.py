@@ -1,15 +1,17 @@
-"""The performance report from the rollups (by day, offer or sub1) and its daily chart."""
+"""The performance report from the rollups (by day, offer or sub1), its comparison with the period before, and
+its daily chart."""
 
 from collections import Counter
 from dataclasses import dataclass, field
-from decimal import Decimal
+from datetime import date, timedelta
+from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 
 from django.db.models import F, QuerySet, Sum
 from django.db.models.functions import TruncDate
 
 from conversions.models import ConversionStat, ConversionSub1Stat, PartnerConversionStat
 from conversions.reports.periods import Period
-from core.money import money_quantize
+from core.money import CURRENCY_MINOR_UNITS, money_quantize
 from referrals.models import ClickStat, ClickSub1Stat, Offer, Partner, PartnerClickStat
 
 GROUPINGS = {"day": "Day", "offer": "Offer", "sub1": "Sub ID 1"}
@@ -32,11 +34,11 @@ class PerformanceRow:
 
     @property
     def epc(self) -> list[tuple[str, Decimal]]:
-        """Earnings per click, per currency."""
+        """Earnings per click, per currency, at the currency's minor unit like every amount on a page."""
         if not self.clicks:
             return []
         return [
-            (currency, (amount / self.clicks).quantize(Decimal("0.0001")))
+            (currency, money_quantize(amount / self.clicks, currency))
             for currency, amount in sorted(self.earnings.items())
             if amount
         ]
@@ -112,22 +114,184 @@ def performance_report(
     return ordered, rows_total(ordered)
 
 
-def daily_chart(rows: list[PerformanceRow], *, width: int = 720, height: int = 200) -> dict:
-    """Bars for clicks and conversions per day, laid out for an inline SVG (heights from the axis up)."""
-    top = max([row.clicks for row in rows] + [row.conversions for row in rows] + [1])
-    slot = width / max(len(rows), 1)
-    every = max(1, len(rows) // 10)
-    bars = [
-        {
-            "row": row,
-            "x": round(index * slot + slot * 0.1, 2),
-            "conversions_x": round(index * slot + slot * 0.5, 2),
-            "width": round(slot * 0.4, 2),
-            "clicks_height": round(height * row.clicks / top, 2),
-            "conversions_height": round(height * row.conversions / top, 2),
-            "label": row.label[5:] if len(row.label) == 10 else row.label,
-            "show_label": index % every == 0,
-        }
-        for index, row in enumerate(rows)
+def period_before(period: Period) -> Period:
+    """The period of equal length that ends the day before `period` starts: what its figures are compared with."""
+    length = period.end - period.start + timedelta(days=1)
+    return Period(period.start - length, period.start - timedelta(days=1), period.tz)
+
+
+@dataclass(frozen=True)
+class Change:
+    """One headline figure (in one currency, for amounts) in this period and in the period before."""
+
+    current: Decimal | int | None
+    previous: Decimal | int | None
+    currency: str = ""
+
+    @property
+    def percent(self) -> Decimal | None:
+        """The change in whole percent; None when the period before had nothing to compare with."""
+        if self.current is None or not self.previous:
+            return None
+        change = (Decimal(self.current) - Decimal(self.previous)) * 100 / Decimal(self.previous)
+        return change.quantize(Decimal(1), rounding=ROUND_HALF_UP)
+
+    @property
+    def direction(self) -> str:
+        now, before = self.current or 0, self.previous or 0
+        return "up" if now > before else "down" if now < before else "same"
+
+
+@dataclass(frozen=True)
+class Headline:
+    key: str  # the page's data-stat name
+    name: str
+    kind: str  # "count", "percent" or "money"
+    changes: list[Change]
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The headline figures of a period beside those of the period of equal length before it."""
+
+    period: Period
+    previous_period: Period
+    headlines: list[Headline]
+
+    @property
+    def span(self) -> str:
+        """How the pages name the period before: "previous day", "previous 7 days"."""
+        days = len(self.period.days())
+        return "previous day" if days == 1 else f"previous {days} days"
+
+
+def _by_currency(current: list[tuple[str, Decimal]], previous: list[tuple[str, Decimal]]) -> list[Change]:
+    # A currency earned in only one of the two periods is zero in the other, so a drop to nothing still shows.
+    now, before = dict(current), dict(previous)
+    zero = Decimal(0)
+    return [
+        Change(now.get(code, money_quantize(zero, code)), before.get(code, zero), code)
+        for code in sorted({*now, *before})
     ]
-    return {"bars": bars, "width": width, "height": height, "top": top}
+
+
+def performance_compare(
+    *, partner: Partner, period: Period, total: PerformanceRow, offer: Offer | None = None
+) -> Comparison:
+    """`total` (the report's total row for `period`) beside the same report's total for the period before."""
+    before = period_before(period)
+    _, previous = performance_report(partner=partner, period=before, group_by="day", offer=offer)
+    headlines = [
+        Headline("clicks", "Clicks", "count", [Change(total.clicks, previous.clicks)]),
+        Headline("unique_clicks", "Unique clicks", "count", [Change(total.unique_clicks, previous.unique_clicks)]),
+        Headline("conversions", "Conversions", "count", [Change(total.conversions, previous.conversions)]),
+        Headline("cr", "Conversion rate", "percent", [Change(total.conversion_rate, previous.conversion_rate)]),
+        Headline("epc", "EPC", "money", _by_currency(total.epc, previous.epc)),
+        Headline("earnings", "Earnings", "money", _by_currency(total.earnings_list, previous.earnings_list)),
+    ]
+    return Comparison(period=period, previous_period=before, headlines=headlines)
+
+
+# The daily chart: stacked panels on one time axis, each with its own scale (clicks outnumber conversions a
+# hundredfold, and amounts in two currencies cannot share an axis). Laid out for two inline SVGs: the plot,
+# stretched to the page's width, and beside it the axis labels at their real size, so text never distorts.
+PANEL_GAP = 26  # above each panel: its name
+SLOT = 10  # the plot's width per day, in viewBox units; a bar takes the middle 60%
+AXIS_WIDTH = 64
+
+
+def axis_ticks(highest: Decimal | int, *, unit: Decimal = Decimal(1), steps: int = 4) -> list[Decimal]:
+    """Round ticks from 0 to at least `highest`: about `steps` steps of 1, 2, 2.5 or 5 times a power of ten,
+    never finer than `unit` (one click, one cent)."""
+    highest = Decimal(highest)
+    if highest <= 0:
+        return [Decimal(0), unit]
+    rough = max(highest / steps, unit)
+    power = Decimal(10) ** rough.adjusted()  # the power of ten of its first digit
+    step = next(
+        size
+        for size in (power * factor for factor in (1, 2, Decimal("2.5"), 5, 10))
+        if size >= rough and size % unit == 0
+    )
+    count = int((highest / step).to_integral_value(rounding=ROUND_CEILING))
+    return [step * n for n in range(count + 1)]
+
+
+def _tick_label(tick: Decimal) -> str:
+    return f"{tick.normalize():,f}" if tick else "0"
+
+
+def _panel(name: str, values: list, *, top: float, height: int, unit: Decimal = Decimal(1), series: str) -> dict:
+    ticks = axis_ticks(max([*values, 0]), unit=unit)
+    scale = height / float(ticks[-1])
+    bottom = top + height
+    bars = []
+    for index, value in enumerate(values):
+        size = round(max(float(value), 0.0) * scale, 2)  # a net reversal draws no bar; its title says so
+        bars.append({"x": index * SLOT + SLOT * 0.2, "y": round(bottom - size, 2), "height": size})
+    return {
+        "name": name,
+        "series": series,
+        "name_y": top - 9,
+        "bars": bars,
+        "ticks": [{"y": round(bottom - float(tick) * scale, 2), "label": _tick_label(tick)} for tick in ticks],
+    }
+
+
+def _day(row) -> date | None:
+    key = getattr(row, "key", None)
+    if isinstance(key, date):
+        return key
+    try:
+        return date.fromisoformat(row.label)
+    except (TypeError, ValueError):
+        return None
+
+
+def daily_chart(rows: list[PerformanceRow], *, earnings_name: str = "Earnings", labels: int = 7) -> dict:
+    """Clicks, conversions and earnings (one panel per currency) per day, laid out for `_chart.html`.
+
+    `rows` are PerformanceRow-like: `label` (an ISO day), `clicks`, `conversions`, `earnings` (currency -> amount)."""
+    currencies = sorted({code for row in rows for code, amount in row.earnings.items() if amount})
+    panels, top = [], PANEL_GAP
+    series = [
+        ("Clicks", "clicks", [row.clicks for row in rows], 110, Decimal(1)),
+        ("Conversions", "conversions", [row.conversions for row in rows], 80, Decimal(1)),
+    ]
+    for code in currencies:  # an axis step is never finer than the currency's minor unit
+        minor = Decimal(1).scaleb(-CURRENCY_MINOR_UNITS.get(code, 2))
+        series.append((f"{earnings_name} ({code})", "earnings", [row.earnings.get(code, 0) for row in rows], 80, minor))
+    for name, kind, values, height, unit in series:
+        panels.append(_panel(name, values, top=top, height=height, unit=unit, series=kind))
+        top += height + PANEL_GAP
+    if not currencies:  # the series is still there, flat on its zero line, and says why
+        flat = _panel(f"{earnings_name} (none in this period)", [0] * len(rows), top=top, height=40, series="earnings")
+        flat["ticks"] = flat["ticks"][:1]
+        panels.append(flat)
+        top += 40 + PANEL_GAP
+    every = max(1, -(-len(rows) // labels))
+    days = []
+    for index, row in enumerate(rows):
+        day = _day(row)
+        days.append(
+            {
+                "row": row,
+                "x": index * SLOT,
+                "date": day,
+                # Counted back from the last day, so that the latest (often today) always has its date.
+                "label": (f"{day:%b} {day.day}" if day else row.label) if (len(rows) - 1 - index) % every == 0 else "",
+                "earnings": [(code, row.earnings.get(code, Decimal(0))) for code in currencies],
+            }
+        )
+    height = top - PANEL_GAP
+    return {
+        "panels": panels,
+        "days": days,
+        "width": max(len(rows), 1) * SLOT,
+        "slot": SLOT,
+        "bar_width": SLOT * 0.6,
+        "height": height,
+        "axis_width": AXIS_WIDTH,
+        "currencies": currencies,
+        "earnings_name": earnings_name,
+    }

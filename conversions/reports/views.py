@@ -2,6 +2,7 @@
 (with the link builder), earnings, profile and API token."""
 
 import csv
+from decimal import Decimal
 from itertools import chain, islice
 from urllib.parse import urlencode
 
@@ -9,7 +10,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Prefetch
-from django.http import StreamingHttpResponse
+from django.http import HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -24,12 +25,13 @@ from conversions.reports.forms import (
     PeriodForm,
     ProfileForm,
 )
-from conversions.reports.performance import PerformanceRow, daily_chart, performance_report
+from conversions.reports.performance import PerformanceRow, daily_chart, performance_compare, performance_report
+from conversions.reports.periods import Period
 from conversions.uploads.csv_files import csv_safe
 from core.money import money_quantize
 from referrals.link_requests import LinkRequestNotAllowed, link_request_create
 from referrals.models import Link, LinkRequest, Offer
-from referrals.partner_access import partner_required
+from referrals.partner_access import partner_required, partner_tz
 from referrals.partner_tokens import partner_token_live, partner_token_revoke, partner_token_rotate
 from referrals.services import SUB_IDS
 from rewards.models import PayoutItem, Reward
@@ -57,10 +59,14 @@ def _period_form(request, form_class) -> tuple:
 def home(request):
     partner = request.partner
     form, period = _period_form(request, PeriodForm)
-    days, total = performance_report(partner=partner, period=period, group_by="day")
-    context = {"form": form, "period": period, "total": total, "days": days, "chart": daily_chart(days)}
-    context["rewards"] = selectors.rewards_by_status(partner=partner, period=period)
+    context = {"form": form, "period": period, "comparison": None}
     context["disabled_postbacks"] = PartnerPostback.objects.filter(partner=partner, is_active=False)
+    if form.is_bound and not form.is_valid():  # the error, and no figures of a period the form did not ask for
+        return _page(request, "home", **context)
+    days, total = performance_report(partner=partner, period=period, group_by="day")
+    context |= {"total": total, "days": days, "chart": daily_chart(days)}
+    context["comparison"] = performance_compare(partner=partner, period=period, total=total)
+    context["rewards"] = selectors.rewards_by_status(partner=partner, period=period)
     return _page(request, "home", **context)
 
 
@@ -157,23 +163,89 @@ def conversion_detail(request, conversion_id):
     return _page(request, "conversion_detail", "conversions", conversion=conversion, history=history)
 
 
+def _performance_form(request) -> tuple[PerformanceForm, Period, dict | None]:
+    """The performance form, its period and what it asks for (group_by, offer); None when the input is invalid."""
+    form, period = _period_form(request, PerformanceForm)
+    if form.is_bound and not form.is_valid():
+        return form, period, None
+    chosen = form.cleaned_data if form.is_bound else {}
+    return form, period, {"group_by": chosen.get("group_by") or "day", "offer": chosen.get("offer")}
+
+
 @require_GET
 @partner_required
 def performance(request):
     partner = request.partner
-    form, period = _period_form(request, PerformanceForm)
-    if form.is_bound and not form.is_valid():  # the error, and no figures that the form did not ask for
+    form, period, chosen = _performance_form(request)
+    context = {"form": form, "period": period, "comparison": None, "chart": None}
+    if chosen is None:  # the error, and no figures that the form did not ask for
         group_by, rows, total = "day", [], PerformanceRow(key=None, label="Total")
     else:
-        chosen = form.cleaned_data if form.is_bound else {}
-        group_by, offer = chosen.get("group_by") or "day", chosen.get("offer")
-        rows, total = performance_report(partner=partner, period=period, group_by=group_by, offer=offer)
+        group_by = chosen["group_by"]
+        rows, total = performance_report(partner=partner, period=period, **chosen)
+        context["comparison"] = performance_compare(partner=partner, period=period, total=total, offer=chosen["offer"])
+        query = request.GET.copy()
+        query.pop("page", None)  # the export has every row
+        context["export_query"] = query.urlencode()
+        if group_by == "day":
+            context["chart"] = daily_chart(rows)
     # A busy partner can have thousands of sub ids: drawing them all was most of the page's time
     # (W4, docs/performance.md). Days stay on one page; the total row always covers every row.
     page = Paginator(rows, BREAKDOWN_PAGE_SIZE if group_by != "day" else max(len(rows), 1))
     page = page.get_page(request.GET.get("page"))
-    context = {"form": form, "period": period, "page": page, "rows": page.object_list, "total": total}
+    context |= {"page": page, "rows": page.object_list, "total": total}
     return _page(request, "performance", group_by=group_by, **context)
+
+
+def _csv_stream(header: list[str], rows, filename: str) -> StreamingHttpResponse:
+    """Rows as a streamed CSV download, every cell formula-escaped."""
+    writer = csv.writer(_Echo())
+    lines = (writer.writerow([csv_safe(cell) for cell in row]) for row in chain([header], rows))
+    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@require_GET
+@partner_required
+def performance_export(request):
+    """The performance report as CSV: the grouping, period and offer the page shows, every row (not one page),
+    amounts as plain decimals, a pair of columns per currency."""
+    form, period, chosen = _performance_form(request)
+    if chosen is None:
+        errors = [str(error) for errors in form.errors.values() for error in errors]
+        return HttpResponseBadRequest(" ".join(errors), content_type="text/plain; charset=utf-8")
+    group_by = chosen["group_by"]
+    rows, _ = performance_report(partner=request.partner, period=period, **chosen)
+    # Every currency any row earned in, even one whose total nets to nothing.
+    currencies = sorted({currency for row in rows for currency, _ in row.earnings_list})
+    first = {"day": ["day", "time_zone"], "offer": ["offer_id", "offer"], "sub1": ["sub1"]}[group_by]
+    header = [*first, "clicks", "unique_clicks", "conversions", "conversion_rate"]
+    header += [name for currency in currencies for name in (f"earnings_{currency}", f"epc_{currency}")]
+    public_ids = {}
+    if group_by == "offer":  # the rows are the partner's own offers
+        public_ids = dict(Offer.objects.filter(pk__in=[row.key for row in rows]).values_list("pk", "public_id"))
+
+    def values():
+        for row in rows:
+            named = {"day": [row.label, period.tz.key], "offer": [public_ids.get(row.key, ""), row.label]}
+            earned, epc = dict(row.earnings_list), dict(row.epc)
+            yield [
+                *named.get(group_by, [row.key or ""]),
+                row.clicks,
+                row.unique_clicks,
+                row.conversions,
+                "" if row.conversion_rate is None else row.conversion_rate,
+                *[
+                    cell
+                    for currency in currencies
+                    for cell in (earned.get(currency, money_quantize(Decimal(0), currency)), epc.get(currency, ""))
+                ],
+            ]
+
+    offer = f"-{chosen['offer'].public_id}" if chosen["offer"] else ""
+    name = f"performance-by-{group_by}{offer}-{period.start:%Y%m%d}-{period.end:%Y%m%d}.csv"
+    return _csv_stream(header, values(), name)
 
 
 def link_url(link: Link, sub_ids: dict | None = None) -> str:
@@ -225,6 +297,15 @@ def link_builder(request, link_id: int):
     return _page(request, "link_builder", "links", link=link, form=form, built_url=link_url(link, sub_ids))
 
 
+def _commissions(request) -> tuple[str, object]:
+    """The partner's commissions, newest first, of the status the page asks for (all for none or an unknown one)."""
+    status = request.GET.get("status", "")
+    history = Reward.objects.filter(partner=request.partner).select_related("offer").order_by("-created_at", "-pk")
+    if status in Reward.Status.values:
+        return status, history.filter(status=status)
+    return "", history
+
+
 @require_GET
 @partner_required
 def earnings(request):
@@ -232,10 +313,7 @@ def earnings(request):
     balances = selectors.ledger_balances(partner=partner)
     minimum_currency = balances[0]["currency"] if balances else "USD"
     minimum = balances[0]["minimum"] if balances else payout_minimum(partner=partner, currency=minimum_currency)
-    status = request.GET.get("status", "")
-    history = Reward.objects.filter(partner=partner).select_related("offer").order_by("-created_at", "-pk")
-    if status in Reward.Status.values:
-        history = history.filter(status=status)
+    status, history = _commissions(request)
     context = {"balances": balances, "minimum": minimum, "minimum_currency": minimum_currency, "status": status}
     context["payouts"] = (
         PayoutItem.objects.filter(partner=partner).select_related("batch").order_by("-batch__created_at")
@@ -243,6 +321,39 @@ def earnings(request):
     context["by_status"] = selectors.rewards_by_status(partner=partner)
     context["page"] = Paginator(history, 50).get_page(request.GET.get("page"))
     return _page(request, "earnings", statuses=Reward.Status.choices, **context)
+
+
+EARNINGS_EXPORT_HEADER = ["local_time", "time_zone", "conversion_id", "offer_id", "offer", "commission", "currency"]
+EARNINGS_EXPORT_HEADER += ["status", "approved_at", "paid_at", "reversed_at"]
+
+
+@require_GET
+@partner_required
+def earnings_export(request):
+    """The commissions list as CSV (the status filter applied), streamed, amounts as plain decimals."""
+    status, history = _commissions(request)
+    tz = partner_tz(request.partner)
+
+    def local(moment) -> str:
+        return timezone.localtime(moment, tz).strftime("%Y-%m-%d %H:%M:%S") if moment else ""
+
+    rows = (
+        [
+            local(reward.created_at),
+            tz.key,
+            reward.conversion_id,
+            reward.offer.public_id,
+            reward.offer.name,
+            money_quantize(reward.amount, reward.currency),
+            reward.currency,
+            reward.status,
+            local(reward.approved_at),
+            local(reward.paid_at),
+            local(reward.reversed_at),
+        ]
+        for reward in history.iterator(chunk_size=2000)
+    )
+    return _csv_stream(EARNINGS_EXPORT_HEADER, rows, f"commissions{'-' + status if status else ''}.csv")
 
 
 @require_http_methods(["GET", "POST"])

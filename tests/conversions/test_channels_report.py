@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from conversions.claims.services import claim_approve, claim_submit
 from conversions.models import Conversion
+from core.money import money_quantize
 from referrals.models import Click
 from referrals.services import postback_token_rotate
 from rewards.models import Reward
@@ -174,7 +175,7 @@ def test_each_channels_conversions_are_in_the_publishers_report_home_and_perform
 
     home = publisher.get("/dashboard/").context["total"]
     assert (home.clicks, home.conversions, home.earnings_list) == (clicks, count, earnings)
-    assert home.epc == ([("USD", (earned / clicks).quantize(Decimal("0.0001")))] if earned else [])
+    assert home.epc == ([("USD", money_quantize(earned / clicks, "USD"))] if earned else [])
 
     performance = publisher.get("/dashboard/performance/").context["total"]
     assert (performance.clicks, performance.conversions, performance.earnings_list) == (clicks, count, earnings)

@@ -138,3 +138,58 @@ def test_the_link_builder_adds_a_deep_link_only_to_allowed_hosts(alice_client, a
     assert "url=https%3A%2F%2Fshop.example%2Fsale" in allowed.context["built_url"]
     assert "allows deep links only to: shop.example" in refused.content.decode()
     assert "evil" not in refused.context["built_url"]
+
+
+def earnings_export(client, **query):
+    import csv
+    import io
+
+    response = client.get("/dashboard/earnings/export.csv", query)
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
+    return response, list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+
+
+@pytest.fixture
+def two_commissions(acme, alice, alice_link, bob_link, rule):
+    """Alice: 12,345.60 USD (approved) and 8.00 USD (pending) of commission, made 5.5 minutes after each click;
+    bob one of his own."""
+    big = convert(
+        acme, click_at(alice_link, datetime(2026, 3, 10, 12, tzinfo=UTC)), external_id="e-1", amount="123456.00"
+    )
+    convert(acme, click_at(alice_link, datetime(2026, 3, 11, 12, tzinfo=UTC)), external_id="e-2", amount="80.00")
+    convert(acme, click_at(bob_link, datetime(2026, 3, 11, 13, tzinfo=UTC)), external_id="b-1", amount="500.00")
+    reward_approve(conversion_id=big.pk, now=datetime(2026, 4, 20, 8, tzinfo=UTC))
+    return big
+
+
+def test_earnings_csv_lists_the_partners_commissions_in_plain_decimals(alice_client, alice, two_commissions):
+    alice.time_zone = "Europe/Paris"
+    alice.save()
+
+    response, rows = earnings_export(alice_client)
+
+    assert response["Content-Disposition"] == 'attachment; filename="commissions.csv"'
+    assert [(row["commission"], row["currency"], row["status"]) for row in rows] == [
+        ("8.00", "USD", "pending"),
+        ("12345.60", "USD", "approved"),
+    ]
+    assert rows[1]["local_time"] == "2026-03-10 13:05:30" and rows[1]["time_zone"] == "Europe/Paris"
+    assert rows[1]["approved_at"] == "2026-04-20 10:00:00" and rows[1]["paid_at"] == ""
+    assert rows[1]["conversion_id"] == str(two_commissions.pk) and rows[1]["offer_id"] == "acme-shoes"
+
+
+def test_earnings_csv_follows_the_status_filter_and_shows_no_one_elses(alice_client, bob, two_commissions):
+    _, approved = earnings_export(alice_client, status="approved")
+    bob_client = Client()
+    bob_client.force_login(bob.user)
+    _, bobs = earnings_export(bob_client)
+
+    assert [row["commission"] for row in approved] == ["12345.60"]
+    assert [row["commission"] for row in bobs] == ["50.00"]
+
+
+def test_earnings_page_shows_amounts_with_thousands_separators_and_links_the_export(alice_client, two_commissions):
+    html = alice_client.get("/dashboard/earnings/", {"status": "approved"}).content.decode()
+
+    assert "12,345.60 USD" in html and "12345.60" not in html
+    assert 'href="/dashboard/earnings/export.csv?status=approved"' in html
