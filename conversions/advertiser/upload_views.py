@@ -7,9 +7,10 @@ from django.shortcuts import get_object_or_404, redirect
 from conversions.advertiser import forms, selectors
 from conversions.advertiser.views import _page, advertiser_page, advertiser_view
 from conversions.models import ConversionUpload
+from conversions.uploads.columns import FILE_COLUMNS, template_rows
 from conversions.uploads.csv_files import CsvFileInvalid, csv_download
+from conversions.uploads.progress import upload_progress_of, uploads_progress_of
 from conversions.uploads.reconciliation import reconciliation_lines
-from conversions.uploads.rows import ADJUSTMENT_COLUMNS, CONVERSION_COLUMNS
 from conversions.uploads.services import upload_create
 from referrals.models import Offer
 
@@ -17,34 +18,18 @@ from referrals.models import Offer
 @advertiser_view("GET")
 def offer_template(request, public_id: str):
     offer = get_object_or_404(Offer, advertiser=request.advertiser, public_id=public_id)
-    # An example row by column name, so that it follows CONVERSION_COLUMNS whatever their order; then a meta column.
-    example = {
-        "click_id": "3f2a9c0d5e6b7a8c9d0e1f2a3b4c5d6e",
-        "external_id": "order-1001",
-        "type": "purchase",
-        "amount": "120.00",
-        "currency": offer.currency,
-        "occurred_at": "2025-03-31T14:05:00+00:00",
-        "product_id": "sku-1",
-        "category": "shoes",
-        "quantity": "1",
-        "source": "web",
-        "meta_coupon": "SPRING10",
-    }
-    header = [*CONVERSION_COLUMNS, "meta_coupon"]
-    row = [example.get(name, "") for name in header]
-    return csv_download(f"{offer.public_id}-conversions-template.csv", header, [row])
+    header, rows = template_rows(ConversionUpload.Kind.CONVERSIONS)
+    return csv_download(f"{offer.public_id}-conversions-template.csv", header, rows)
 
 
 @advertiser_view("GET")
 def adjustments_template(request):
-    rows = [["order-1001", "approved", "", ""], ["order-1002", "rejected", "Order returned within 14 days", ""]]
-    return csv_download("adjustments-template.csv", ADJUSTMENT_COLUMNS, rows)
+    return csv_download("adjustments-template.csv", *template_rows(ConversionUpload.Kind.ADJUSTMENTS))
 
 
 @advertiser_view("GET")
 def reconciliation_template(request):
-    return csv_download("reconciliation-template.csv", ["external_id", "amount"], [["order-1001", "120.00"]])
+    return csv_download("reconciliation-template.csv", *template_rows(ConversionUpload.Kind.RECONCILIATION))
 
 
 @advertiser_view("GET", "POST")
@@ -65,7 +50,11 @@ def uploads(request):
             form.add_error("file", error.message)
         else:
             return redirect("advertiser:upload", pk=upload.pk)
-    return advertiser_page(request, "uploads", form=form, page=_page(request, selectors.uploads_of(advertiser), 25))
+    page = _page(request, selectors.uploads_of(advertiser), 25)
+    # The table says where each upload is (its page says what a waiting one waits for: the queue is not asked here).
+    for progress in uploads_progress_of(page.object_list, with_queue=False):
+        progress.upload.progress = progress
+    return advertiser_page(request, "uploads", form=form, page=page, file_columns=FILE_COLUMNS)
 
 
 def _upload(request, pk: int) -> ConversionUpload:
@@ -82,25 +71,14 @@ def upload_detail(request, pk: int):
     differences = None
     if _reconciled(upload):
         differences = [line for line in reconciliation_lines(upload) if line.result != "matched"][:200]
-    return advertiser_page(request, "upload_detail", upload=upload, differences=differences)
+    return advertiser_page(
+        request, "upload_detail", upload=upload, progress=upload_progress_of(upload), differences=differences
+    )
 
 
 @advertiser_view("GET")
 def upload_progress(request, pk: int):
-    upload = _upload(request, pk)
-    return JsonResponse(
-        {
-            "status": upload.status,
-            "rows_total": upload.rows_total,
-            "rows_done": upload.rows_done,
-            "percent": upload.percent,
-            "created": upload.created_count,
-            "duplicates": upload.duplicate_count,
-            "updated": upload.updated_count,
-            "errors": upload.error_count,
-            "finished": upload.is_finished,
-        }
-    )
+    return JsonResponse(upload_progress_of(_upload(request, pk)).as_json())
 
 
 @advertiser_view("GET")
