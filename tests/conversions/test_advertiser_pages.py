@@ -81,7 +81,7 @@ def test_an_upload_is_imported_and_its_errors_download_as_escaped_csv(acme_clien
     errors = acme_client.get(f"/advertiser/uploads/{upload.pk}/errors.csv")
 
     assert upload.status == "done" and upload.uploaded_by.username == "acme-finance"
-    assert "1</strong> conversions created" in page and "1 conversion created, 1 row refused (<a" in page
+    assert "1</strong> conversion created" in page and "1 conversion created, 1 row refused (<a" in page
     assert rows_of(errors) == [
         ["row", "column", "value", "external_id", "reason"],
         ["3", "amount", "'=HYPERLINK(1)", "o-2", "A valid number is required."],
