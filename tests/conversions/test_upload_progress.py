@@ -3,9 +3,14 @@ columns the page lists are the ones the importer checks and the template carries
 
 import csv
 import io
+import os
 import re
+import subprocess
+import sys
+import time
 from datetime import timedelta
 from html import unescape
+from pathlib import Path
 
 import django_rq
 import pytest
@@ -23,8 +28,9 @@ from tests.upload_helpers import csv_bytes
 HEADER = "referral_code,external_id,type,amount,product_id"
 
 
-def post_upload(client, raw: bytes, *, offer, kind="conversions") -> ConversionUpload:
+def post_upload(client, raw: bytes, *, offer, kind="conversions", **extra) -> ConversionUpload:
     data = {"kind": kind, "file": SimpleUploadedFile("march.csv", raw, content_type="text/csv"), "offer": offer.pk}
+    data.update(extra)
     response = client.post("/advertiser/uploads/", data)
     assert response.status_code == 302, response.content.decode()[:2000]
     return ConversionUpload.objects.latest("pk")
@@ -240,3 +246,65 @@ def test_the_summary_counts_created_duplicates_and_refused_rows(acme_client, man
 
     assert "1 conversion created, 1 duplicate skipped (already imported), 1 row refused (download the errors)." in page
     assert "the rows that went through are not counted twice" in page
+
+
+# What a queued job waits for, with a worker busy -----------------------------------------------
+
+RELEASE_KEY = "tests:upload-progress:release"
+
+
+def job_waits_for_release() -> None:
+    """A long job on the worker: it runs until the test sets RELEASE_KEY (at most 30 s)."""
+    connection = django_rq.get_connection("default")
+    for _ in range(300):
+        if connection.get(RELEASE_KEY):
+            return
+        time.sleep(0.1)
+
+
+job_waits_for_release.__test__ = False
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_upload_behind_new_conversions_says_it_waits_for_their_processing(acme_client, manual_offer, alice):
+    post_upload(acme_client, csv_bytes(HEADER, "ALICE,o-1,purchase,10,sku"), offer=manual_offer)
+    run_jobs(1)  # the first import: it asks for its conversions to be processed
+    reconciliation = post_upload(acme_client, csv_bytes("external_id,amount", "o-1,10"), offer=manual_offer,
+                                 kind="reconciliation", billing_month="2026-12")  # fmt: skip
+
+    words = progress_of(acme_client, reconciliation)["waiting_for"]
+
+    assert (
+        words
+        == "Waiting for a worker: none is running right now; 1 job ahead in the queue (processing new conversions)."
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_upload_says_the_worker_is_busy_with_another_job(acme_client, manual_offer, alice, settings):
+    from django.db import connection
+
+    params = connection.get_connection_params()
+    database_url = f"postgres://{params['user']}@{params['host']}:{params.get('port') or 5432}/{params['dbname']}"
+    django_rq.get_queue("default").enqueue(job_waits_for_release)
+    upload = post_upload(acme_client, csv_bytes(HEADER, "ALICE,o-1,purchase,10,sku"), offer=manual_offer)
+    worker = subprocess.Popen(
+        [sys.executable, "manage.py", "rqworker", "default", "--burst", "--worker-class", "rq.SimpleWorker"],
+        cwd=Path(__file__).resolve().parents[2],
+        env={**os.environ, "DATABASE_URL": database_url, "MEDIA_ROOT": settings.MEDIA_ROOT, "LOG_FORMAT": "console"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(200):  # until the worker has taken the long job
+            words = progress_of(acme_client, upload)["waiting_for"]
+            if "busy" in words:
+                break
+            time.sleep(0.1)
+    finally:
+        django_rq.get_connection("default").set(RELEASE_KEY, 1)
+        worker.wait(timeout=60)
+
+    assert words == "Waiting for a worker: it is next in the queue; the worker is busy with another job."
+    upload.refresh_from_db()
+    assert upload.status == "done" and upload.created_count == 1
