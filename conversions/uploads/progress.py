@@ -93,7 +93,7 @@ class UploadProgress:
         elif upload.kind == ConversionUpload.Kind.ADJUSTMENTS:
             parts = [_count(upload.updated_count, "conversion", "changed")]
             if upload.unchanged_count:
-                parts.append(_count(upload.unchanged_count, "conversion", "already as asked"))
+                parts.append(_count(upload.unchanged_count, "conversion", "unchanged (already as the file says)"))
         else:
             parts = [_count(upload.rows_done - upload.error_count, "row", "compared")]
         parts.append(_count(upload.error_count, "row", "refused"))

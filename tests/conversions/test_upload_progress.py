@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from datetime import timedelta
+from decimal import Decimal
 from html import unescape
 from pathlib import Path
 
@@ -308,3 +309,26 @@ def test_an_upload_says_the_worker_is_busy_with_another_job(acme_client, manual_
     assert words == "Waiting for a worker: it is next in the queue; the worker is busy with another job."
     upload.refresh_from_db()
     assert upload.status == "done" and upload.created_count == 1
+
+
+@pytest.mark.django_db
+def test_an_adjustments_summary_counts_changed_unchanged_and_refused(acme_client, acme, manual_offer, alice):
+    from conversions.intake.recording import ConversionReport, conversion_record
+    from conversions.processing.pipeline import conversion_process
+
+    for external_id in ("o-1", "o-2"):
+        fields = {"referral_code": "ALICE", "offer": "acme-travel", "product_id": "sku"}
+        report = ConversionReport(type="purchase", external_id=external_id, amount=Decimal("10.00"), **fields)
+        conversion, _ = conversion_record(advertiser=acme, report=report, channel="api")
+        conversion_process(conversion_id=conversion.pk)
+    raw = csv_bytes("external_id,status,reason", "o-1,rejected,Returned", "o-2,approved,", "nope,approved,")
+    first = upload_run(upload_id=post_upload(acme_client, raw, offer=manual_offer, kind="adjustments").pk)
+    again = upload_run(upload_id=post_upload(acme_client, raw, offer=manual_offer, kind="adjustments").pk)
+
+    assert (
+        "1 conversion changed, 1 conversion unchanged (already as the file says), 1 row refused (download"
+        in page_text(acme_client, f"/advertiser/uploads/{first.pk}/")
+    )
+    assert "0 conversions changed, 2 conversions unchanged (already as the file says), 1 row refused" in page_text(
+        acme_client, f"/advertiser/uploads/{again.pk}/"
+    )
