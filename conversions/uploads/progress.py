@@ -7,12 +7,13 @@ when both are. The conversions an upload created are the offer's CSV conversions
 """
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.db.models import Count, Q
 
 from conversions.models import Conversion, ConversionUpload
 from conversions.uploads.queue_state import job_queue_describe, upload_job_describe
+from rewards.grants import Outcome
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,7 @@ class UploadProgress:
     upload: ConversionUpload
     conversions_processed: int
     waiting_for: str  # in words, what the upload waits for; "" when nothing is in its way
+    conversions_waiting_for_rate: int = 0  # pending until an exchange rate is loaded
 
     @property
     def conversions_total(self) -> int:
@@ -137,8 +139,9 @@ def _created_by(upload: ConversionUpload) -> Q:
     return Q(offer_id=upload.offer_id, created_at=upload.started_at)
 
 
-def _pending_counts(uploads: list[ConversionUpload]) -> dict[int, int]:
-    """Per upload, its created conversions still pending: one query for all (the (offer, created_at) index)."""
+def _pending_counts(uploads: list[ConversionUpload]) -> dict[int, tuple[int, int]]:
+    """Per upload, its created conversions still pending, and of those the ones waiting for an exchange rate: one
+    query for all (the (offer, created_at) index)."""
     imported = [u for u in uploads if u.kind == ConversionUpload.Kind.CONVERSIONS and u.created_count and u.started_at]
     if not imported:
         return {}
@@ -148,18 +151,25 @@ def _pending_counts(uploads: list[ConversionUpload]) -> dict[int, int]:
     rows = (
         Conversion.objects.filter(match, channel=Conversion.Channel.CSV, status=Conversion.Status.PENDING)
         .values("offer_id", "created_at")
-        .annotate(pending=Count("pk"))
+        .annotate(pending=Count("pk"), for_rate=Count("pk", filter=Q(status_reason=Outcome.MISSING_EXCHANGE_RATE)))
     )
-    pending = {(row["offer_id"], row["created_at"]): row["pending"] for row in rows}
-    return {upload.pk: pending.get((upload.offer_id, upload.started_at), 0) for upload in imported}
+    pending = {(row["offer_id"], row["created_at"]): (row["pending"], row["for_rate"]) for row in rows}
+    return {upload.pk: pending.get((upload.offer_id, upload.started_at), (0, 0)) for upload in imported}
 
 
-def _waiting_for(upload: ConversionUpload, phase: str) -> str:
-    if phase == "queued":
+def _waiting_for(state: UploadProgress) -> str:
+    upload = state.upload
+    if state.phase == "queued":
         return upload_job_describe(upload)
-    if phase == "processing":
-        return job_queue_describe(advertiser_id=upload.advertiser_id)
-    return ""
+    if state.phase != "processing":
+        return ""
+    waiting = state.conversions_waiting_for_rate
+    # A conversion in another currency than its reward rule's waits, pending, until that day's rate is loaded.
+    for_rate = f"{_count(waiting, 'conversion', 'waits' if waiting == 1 else 'wait')} for an exchange rate"
+    if waiting and waiting == state.conversions_total - state.conversions_processed:
+        return f"{for_rate}; {'it is' if waiting == 1 else 'they are'} processed once the rate is loaded."
+    queue = job_queue_describe(advertiser_id=upload.advertiser_id)
+    return f"{for_rate}. {queue}" if waiting else queue
 
 
 def uploads_progress_of(uploads: Iterable[ConversionUpload], *, with_queue: bool = True) -> list[UploadProgress]:
@@ -168,10 +178,10 @@ def uploads_progress_of(uploads: Iterable[ConversionUpload], *, with_queue: bool
     pending = _pending_counts(uploads)
     progress = []
     for upload in uploads:
-        processed = max(upload.created_count - pending.get(upload.pk, 0), 0)
-        state = UploadProgress(upload=upload, conversions_processed=processed, waiting_for="")
+        still, for_rate = pending.get(upload.pk, (0, 0))
+        state = UploadProgress(upload, max(upload.created_count - still, 0), "", for_rate)
         if with_queue and not state.finished:
-            state = UploadProgress(upload, processed, _waiting_for(upload, state.phase))
+            state = replace(state, waiting_for=_waiting_for(state))
         progress.append(state)
     return progress
 

@@ -332,3 +332,20 @@ def test_an_adjustments_summary_counts_changed_unchanged_and_refused(acme_client
     assert "0 conversions changed, 2 conversions unchanged (already as the file says), 1 row refused" in page_text(
         acme_client, f"/advertiser/uploads/{again.pk}/"
     )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_conversions_waiting_for_an_exchange_rate_are_named_as_what_the_upload_waits_for(
+    acme_client, manual_offer, alice
+):
+    raw = csv_bytes(HEADER + ",currency", "ALICE,o-1,purchase,10,sku,GBP", "ALICE,o-2,purchase,10,sku,USD")
+    upload = post_upload(acme_client, raw, offer=manual_offer)
+    run_jobs(2)  # the import and the processing: the GBP sale has no GBP->USD rate
+
+    progress = progress_of(acme_client, upload)
+
+    assert progress["phase"] == "processing" and not progress["finished"]
+    assert (progress["conversions_processed"], progress["conversions_total"]) == (1, 2)
+    assert progress["waiting_for"] == (
+        "1 conversion waits for an exchange rate; it is processed once the rate is loaded."
+    )
