@@ -23,6 +23,8 @@
         text("upload-rows-total", data.rows_total);
         text("upload-conversions-processed", data.conversions_processed);
         text("upload-conversions-total", data.conversions_total);
+        var processed = document.getElementById("upload-processed");
+        if (processed) { processed.hidden = !data.conversions_total; }
         var waiting = document.getElementById("upload-waiting");
         waiting.textContent = data.waiting_for;
         waiting.hidden = !data.waiting_for;

@@ -52,6 +52,7 @@ def test_an_upload_shows_imported_then_processed_and_100_only_when_processed(
     # Queued: no worker runs yet, and the page says so.
     expect(page.locator("#upload-phase")).to_have_text("Queued")
     expect(page.locator("#upload-progress-text")).to_contain_text("imported 0 of 31 rows")
+    expect(page.locator("#upload-processed")).to_be_hidden()  # no conversions yet to count
     expect(page.locator("#upload-waiting")).to_have_text(
         "Waiting for a worker: none is running right now; it is next in the queue."
     )
