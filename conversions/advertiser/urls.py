@@ -1,6 +1,6 @@
 from django.urls import path
 
-from conversions.advertiser import views
+from conversions.advertiser import upload_views, views
 
 app_name = "advertiser"
 
@@ -8,14 +8,14 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("switch/", views.advertiser_switch, name="switch"),
     path("settings/", views.advertiser_settings, name="settings"),
-    path("offers/<slug:public_id>/template.csv", views.offer_template, name="offer_template"),
-    path("adjustments/template.csv", views.adjustments_template, name="adjustments_template"),
-    path("reconciliation/template.csv", views.reconciliation_template, name="reconciliation_template"),
-    path("uploads/", views.uploads, name="uploads"),
-    path("uploads/<int:pk>/", views.upload_detail, name="upload"),
-    path("uploads/<int:pk>/progress.json", views.upload_progress, name="upload_progress"),
-    path("uploads/<int:pk>/errors.csv", views.upload_errors_csv, name="upload_errors"),
-    path("uploads/<int:pk>/reconciliation.csv", views.upload_reconciliation_csv, name="upload_reconciliation"),
+    path("offers/<slug:public_id>/template.csv", upload_views.offer_template, name="offer_template"),
+    path("adjustments/template.csv", upload_views.adjustments_template, name="adjustments_template"),
+    path("reconciliation/template.csv", upload_views.reconciliation_template, name="reconciliation_template"),
+    path("uploads/", upload_views.uploads, name="uploads"),
+    path("uploads/<int:pk>/", upload_views.upload_detail, name="upload"),
+    path("uploads/<int:pk>/progress.json", upload_views.upload_progress, name="upload_progress"),
+    path("uploads/<int:pk>/errors.csv", upload_views.upload_errors_csv, name="upload_errors"),
+    path("uploads/<int:pk>/reconciliation.csv", upload_views.upload_reconciliation_csv, name="upload_reconciliation"),
     path("validation/", views.validation, name="validation"),
     path("request-log/", views.request_log, name="request_log"),
     path("claims/", views.claims, name="claims"),

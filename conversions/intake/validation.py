@@ -81,10 +81,15 @@ def quantity_validate(value) -> int:
     return quantity
 
 
+# The fields a type requires besides type, external_id and amount; the upload page and template read it too.
+TYPE_REQUIRED_FIELDS = {Conversion.Type.PURCHASE: ("product_id",), Conversion.Type.SUBSCRIPTION: ()}
+
+
 def report_fields_check(attrs: dict) -> dict[str, list[str]]:
     """The rules across fields; returns {field: [messages]} (empty when all hold)."""
-    if attrs.get("type") == Conversion.Type.PURCHASE and not attrs.get("product_id"):
-        return {"product_id": ["Required for a purchase."]}
+    for name in TYPE_REQUIRED_FIELDS.get(attrs.get("type"), ()):
+        if not attrs.get(name):
+            return {name: [f"Required for a {attrs['type']}."]}
     if not any(attrs.get(name) for name in ("click_id", "referral_code", "coupon", "offer")):
         return {"click_id": ["Send click_id, or referral_code or coupon with offer."]}
     if attrs.get("referral_code") and not attrs.get("offer"):

@@ -133,8 +133,11 @@ def upload_run(*, upload_id: int, now: datetime | None = None) -> ConversionUplo
     upload = ConversionUpload.objects.select_related("advertiser", "offer", "uploaded_by").get(pk=upload_id)
     if upload.is_finished:
         return upload
+    # Every conversion of an upload is stamped with its first start as `created_at`, a resumed run's too, which is
+    # how its progress finds them (progress.py).
+    upload.started_at = upload.started_at or now
     ConversionUpload.objects.filter(pk=upload.pk, status=ConversionUpload.Status.QUEUED).update(
-        status=ConversionUpload.Status.RUNNING, started_at=now
+        status=ConversionUpload.Status.RUNNING, started_at=upload.started_at
     )
     try:
         with upload.file.open("rb") as stored:
@@ -177,7 +180,9 @@ def _rows_import(*, upload: ConversionUpload, table: CsvTable, now: datetime) ->
                 locked = ConversionUpload.objects.select_for_update().get(pk=upload.pk)
                 if locked.rows_done != cursor or locked.is_finished:
                     raise UploadSuperseded
-                outcome = apply(upload=upload, rows=rows, seen=seen, now=now, **checked)
+                outcome = apply(
+                    upload=upload, rows=rows, seen=seen, now=upload.started_at if conversions else now, **checked
+                )
                 UploadRowError.objects.bulk_create([error.model(upload) for error in outcome.errors], batch_size=1000)
                 cursor += len(rows)
                 locked.rows_done = cursor

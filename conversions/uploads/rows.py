@@ -24,21 +24,14 @@ from conversions.intake.validation import (
     type_validate,
 )
 from conversions.models import ConversionUpload, UploadRowError
+from conversions.uploads.columns import META_PREFIX, column_names, partner_columns, required_columns
 from conversions.uploads.csv_files import CsvFileInvalid, CsvRow, CsvTable
 from core.errors import DomainError
 from core.input_limits import StrictDateTimeField
 from referrals.models import Offer
 
-# The template's columns, in its order.
-CONVERSION_COLUMNS = ["click_id", "referral_code", "external_id", "type", "amount", "currency", "occurred_at"]
-CONVERSION_COLUMNS += ["product_id", "category", "quantity", "plan", "subscription_id", "source"]
-ADJUSTMENT_COLUMNS = ["external_id", "status", "reason", "amount"]
-META_PREFIX = "meta_"
-
 _COLUMNS = {  # kind: (known columns, required columns)
-    ConversionUpload.Kind.CONVERSIONS: (CONVERSION_COLUMNS, ["external_id", "type", "amount"]),
-    ConversionUpload.Kind.ADJUSTMENTS: (ADJUSTMENT_COLUMNS, ["external_id", "status"]),
-    ConversionUpload.Kind.RECONCILIATION: (["external_id", "amount"], ["external_id", "amount"]),
+    kind: (column_names(kind), required_columns(kind)) for kind in ConversionUpload.Kind.values
 }
 _TEXT_COLUMNS = ("click_id", "referral_code", "product_id", "category", "plan", "subscription_id", "source")
 
@@ -70,8 +63,8 @@ def upload_columns_check(table: CsvTable, kind: str) -> list[str]:
     """Refuse a header without the required columns; return the columns we will ignore."""
     known, required = _COLUMNS[kind]
     missing = [name for name in required if name not in table.header]
-    if kind == ConversionUpload.Kind.CONVERSIONS and not {"click_id", "referral_code"} & set(table.header):
-        missing.append("click_id or referral_code")
+    if (partner := partner_columns(kind)) and not set(partner) & set(table.header):
+        missing.append(" or ".join(partner))
     if missing:
         raise CsvFileInvalid(
             f"Missing columns: {', '.join(missing)}. The first row must name the columns; "

@@ -12,6 +12,7 @@ from conversions.errors import ConversionNotFound
 from conversions.models import ConversionUpload
 from conversions.uploads.csv_files import CsvFileInvalid, csv_table_read
 from conversions.uploads.jobs import upload_import
+from conversions.uploads.queue_state import upload_job_id
 from conversions.uploads.rows import upload_columns_check
 from core.jobs import job_enqueue_on_commit
 from referrals.models import Advertiser, Offer
@@ -67,7 +68,7 @@ def upload_create(
     upload.file.save(f"{uuid.uuid4().hex}.csv", ContentFile(raw), save=False)
     with transaction.atomic():
         upload.save()
-        job_enqueue_on_commit(upload_import, upload.pk)
+        job_enqueue_on_commit(upload_import, upload.pk, job_id=upload_job_id(upload.pk))
     return upload
 
 
@@ -77,5 +78,5 @@ def upload_requeue(*, upload: ConversionUpload) -> bool:
         unfinished = ConversionUpload.objects.filter(pk=upload.pk).exclude(status=ConversionUpload.Status.DONE)
         changed = unfinished.update(status=ConversionUpload.Status.QUEUED, failure="", finished_at=None)
         if changed:
-            job_enqueue_on_commit(upload_import, upload.pk)
+            job_enqueue_on_commit(upload_import, upload.pk, job_id=upload_job_id(upload.pk))
     return bool(changed)

@@ -41,11 +41,11 @@ def test_an_advertiser_uploads_a_csv_and_downloads_its_errors(
 
     run_worker()  # the page keeps polling while the worker imports
 
-    page.locator("#upload-result").wait_for()
+    page.locator("#upload-phase", has_text="Done").wait_for()  # imported, then processed
     assert page.locator("#upload-bar").get_attribute("value") == "100"
     assert page.locator("#result-created").inner_text() == "40"
     assert page.locator("#result-errors").inner_text() == "2"
-    assert "Valid rows were imported" in page.content()
+    assert "40 conversions created, 2 rows refused" in page.locator("#upload-summary").inner_text()
 
     with page.expect_download() as download_info:
         page.locator("#errors-download").click()

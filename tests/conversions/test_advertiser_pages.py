@@ -64,13 +64,14 @@ def test_the_offers_page_lists_only_the_advertisers_offers(acme_client, manual_o
     assert "acme-travel" in html and "globex-secret" not in html
 
 
-def test_the_template_has_the_header_and_an_example_row(acme_client, manual_offer):
+def test_the_template_has_the_header_and_an_example_row_per_type(acme_client, manual_offer):
     response = acme_client.get("/advertiser/offers/acme-travel/template.csv")
 
-    header, example = rows_of(response)
+    header, purchase, subscription = rows_of(response)
     assert response["Content-Type"].startswith("text/csv")
     assert header[:6] == ["click_id", "referral_code", "external_id", "type", "amount", "currency"]
-    assert "meta_coupon" in header and example[header.index("external_id")] == "order-1001"
+    assert "meta_coupon" in header and purchase[header.index("external_id")] == "order-1001"
+    assert purchase[header.index("product_id")] == "sku-1" and subscription[header.index("type")] == "subscription"
 
 
 def test_an_upload_is_imported_and_its_errors_download_as_escaped_csv(acme_client, manual_offer, alice):
@@ -81,7 +82,7 @@ def test_an_upload_is_imported_and_its_errors_download_as_escaped_csv(acme_clien
     errors = acme_client.get(f"/advertiser/uploads/{upload.pk}/errors.csv")
 
     assert upload.status == "done" and upload.uploaded_by.username == "acme-finance"
-    assert "1</strong> conversions created" in page and "Valid rows were imported" in page
+    assert "1</strong> conversion created" in page and "1 conversion created, 1 row refused (<a" in page
     assert rows_of(errors) == [
         ["row", "column", "value", "external_id", "reason"],
         ["3", "amount", "'=HYPERLINK(1)", "o-2", "A valid number is required."],
@@ -130,8 +131,10 @@ def test_progress_is_reported_while_a_real_worker_imports(
     assert post_upload(acme_client, raw, offer=manual_offer).status_code == 302
     upload = ConversionUpload.objects.get()
     assert queue.count == 1 and acme_client.get(f"/advertiser/uploads/{upload.pk}/progress.json").json() == {
-        "status": "queued", "rows_total": 300, "rows_done": 0, "percent": 0, "created": 0, "duplicates": 0,
-        "updated": 0, "errors": 0, "finished": False,
+        "status": "queued", "phase": "queued", "label": "Queued", "headline": "Queued: imported 0 of 300 rows",
+        "waiting_for": "Waiting for a worker: none is running right now; it is next in the queue.",
+        "rows_total": 300, "rows_done": 0, "conversions_total": 0, "conversions_processed": 0, "percent": 0,
+        "created": 0, "duplicates": 0, "updated": 0, "errors": 0, "finished": False,
     }  # fmt: skip
 
     seen, stop = [], threading.Event()
