@@ -9,7 +9,7 @@ from conversions.advertiser.views import _page, advertiser_page, advertiser_view
 from conversions.models import ConversionUpload
 from conversions.uploads.columns import FILE_COLUMNS, template_rows
 from conversions.uploads.csv_files import CsvFileInvalid, csv_download
-from conversions.uploads.progress import upload_progress_of, uploads_progress_of
+from conversions.uploads.progress import upload_progress_of, uploads_with_progress
 from conversions.uploads.reconciliation import reconciliation_lines
 from conversions.uploads.services import upload_create
 from referrals.models import Offer
@@ -51,9 +51,7 @@ def uploads(request):
         else:
             return redirect("advertiser:upload", pk=upload.pk)
     page = _page(request, selectors.uploads_of(advertiser), 25)
-    # The table says where each upload is (its page says what a waiting one waits for: the queue is not asked here).
-    for progress in uploads_progress_of(page.object_list, with_queue=False):
-        progress.upload.progress = progress
+    page.object_list = uploads_with_progress(page.object_list)
     return advertiser_page(request, "uploads", form=form, page=page, file_columns=FILE_COLUMNS)
 
 

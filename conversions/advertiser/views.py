@@ -23,6 +23,7 @@ from conversions.claims.services import claim_approve, claim_decline
 from conversions.lifecycle import conversion_decide, validation_term_ends
 from conversions.models import Conversion, MissingConversionClaim
 from conversions.reports.performance import daily_chart
+from conversions.uploads.progress import uploads_with_progress
 from core.errors import DomainError
 from referrals.models import ApiKey, Offer
 from referrals.services import api_key_create, api_key_revoke, postback_token_rotate
@@ -79,7 +80,7 @@ def home(request):
     advertiser = request.advertiser
     form = forms.AdvertiserPeriodForm(request.GET or None, advertiser=advertiser)
     offers = Offer.objects.filter(advertiser=advertiser).order_by("-track_type", "name")
-    context = {"form": form, "offers": offers, "uploads": selectors.uploads_of(advertiser)[:5]}
+    context = {"form": form, "offers": offers, "uploads": uploads_with_progress(selectors.uploads_of(advertiser)[:5])}
     # A period that does not parse shows its error and no figures, never another period's under the form.
     if not form.is_bound or form.is_valid():
         context.update(_workspace(advertiser, form.period()))

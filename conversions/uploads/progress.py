@@ -186,5 +186,13 @@ def uploads_progress_of(uploads: Iterable[ConversionUpload], *, with_queue: bool
     return progress
 
 
+def uploads_with_progress(uploads: Iterable[ConversionUpload]) -> list[ConversionUpload]:
+    """The uploads for a table, each with its `progress` (not what a waiting one waits for: its page says that)."""
+    progress = uploads_progress_of(uploads, with_queue=False)
+    for state in progress:
+        state.upload.progress = state
+    return [state.upload for state in progress]
+
+
 def upload_progress_of(upload: ConversionUpload) -> UploadProgress:
     return uploads_progress_of([upload])[0]

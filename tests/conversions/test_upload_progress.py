@@ -86,15 +86,16 @@ def test_the_bar_reaches_100_only_once_the_conversions_are_processed(acme_client
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_uploads_list_says_an_imported_file_is_still_processing(acme_client, manual_offer, alice):
+def test_the_uploads_list_and_the_home_say_an_imported_file_is_still_processing(acme_client, manual_offer, alice):
     upload = post_upload(acme_client, csv_bytes(HEADER, "ALICE,o-1,purchase,10,sku"), offer=manual_offer)
     run_jobs(1)
 
-    listed = page_text(acme_client, "/advertiser/uploads/")
+    listed, home = page_text(acme_client, "/advertiser/uploads/"), page_text(acme_client, "/advertiser/")
     run_jobs(1)
     done = page_text(acme_client, "/advertiser/uploads/")
 
     assert f"#{upload.pk} march.csv" in listed and "processing: 0 of 1 conversions" in listed
+    assert "processing: 0 of 1 conversions" in home  # its recent uploads, as the list says
     assert "processing: 0 of 1" not in done and "done 1 1 0 0 0" in done
 
 
