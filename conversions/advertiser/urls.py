@@ -1,6 +1,6 @@
 from django.urls import path
 
-from conversions.advertiser import views
+from conversions.advertiser import validation_views, views
 
 app_name = "advertiser"
 
@@ -15,7 +15,7 @@ urlpatterns = [
     path("uploads/<int:pk>/progress.json", views.upload_progress, name="upload_progress"),
     path("uploads/<int:pk>/errors.csv", views.upload_errors_csv, name="upload_errors"),
     path("uploads/<int:pk>/reconciliation.csv", views.upload_reconciliation_csv, name="upload_reconciliation"),
-    path("validation/", views.validation, name="validation"),
+    path("validation/", validation_views.validation, name="validation"),
     path("request-log/", views.request_log, name="request_log"),
     path("claims/", views.claims, name="claims"),
     path("claims/<int:pk>/", views.claim_decide, name="claim_decide"),
