@@ -80,21 +80,26 @@ def conversion_validate(*, conversion_id: str | UUID, channel="advertiser", now:
 def conversion_decide(
     *, conversion: Conversion, decision: str, remark="", actor=None, channel="advertiser", now: datetime | None = None
 ) -> bool:
-    """The advertiser's decision within the validation term: approve, or reject with a remark the publisher sees.
-    True if the status changed (deciding the same way twice changes nothing the second time)."""
+    """The advertiser's decision within the validation term: approve (the conversion and its reward), or reject
+    with a remark the publisher sees. True if anything changed (deciding the same way twice changes nothing the
+    second time)."""
     now = now or timezone.now()
     if now > (ends := validation_term_ends(conversion)):
         raise ValidationTermOver(f"The validation term ended on {ends:%Y-%m-%d}; ask the network to change it.")
     common = {"conversion_id": conversion.pk, "actor": actor, "channel": channel, "now": now}
     if decision == "approve":
-        after = conversion_approve(remark=remark, **common)
-    elif decision == "reject":
+        with transaction.atomic():
+            after = conversion_approve(remark=remark, **common)
+            # An accepted conversion's reward waits out the validation term as pending; the advertiser's approval
+            # is the validation that ends the wait, so the reward is approved now (the ledger moves it).
+            validated = reward_approve(conversion_id=conversion.pk, now=now, memo=f"validated ({channel})")
+        return validated or after.status != conversion.status
+    if decision == "reject":
         if not remark.strip():
             raise ConversionTransitionNotAllowed("Say why you reject it: the publisher is told.")
         after = conversion_reject(reason="advertiser_rejected", remark=remark.strip()[:500], **common)
-    else:
-        raise ValueError(f"unknown decision {decision!r}")
-    return after.status != conversion.status
+        return after.status != conversion.status
+    raise ValueError(f"unknown decision {decision!r}")
 
 
 def conversion_amount_change(

@@ -34,13 +34,12 @@ def _approve(reward: Reward, *, now: datetime, memo: str) -> bool:
     return True
 
 
-def reward_approve(*, conversion_id: UUID, now: datetime, memo: str = "validated by the advertiser") -> Reward | None:
-    """Approve the conversion's pending reward before its term ends; a no-op for any other status."""
+def reward_approve(*, conversion_id: UUID, now: datetime, memo: str = "validated by the advertiser") -> bool:
+    """Approve the conversion's pending reward before its term ends; True if this call approved it (a no-op for
+    any other status, or a conversion without a reward)."""
     with transaction.atomic():
         reward = _reward_locked(conversion_id)
-        if reward is not None:
-            _approve(reward, now=now, memo=memo)
-        return reward
+        return reward is not None and _approve(reward, now=now, memo=memo)
 
 
 def rewards_approve_due(*, now: datetime, batch_size: int = 500) -> int:

@@ -16,6 +16,7 @@ urlpatterns = [
     path("uploads/<int:pk>/errors.csv", views.upload_errors_csv, name="upload_errors"),
     path("uploads/<int:pk>/reconciliation.csv", views.upload_reconciliation_csv, name="upload_reconciliation"),
     path("validation/", validation_views.validation, name="validation"),
+    path("validation/export.csv", validation_views.validation_export, name="validation_export"),
     path("request-log/", views.request_log, name="request_log"),
     path("claims/", views.claims, name="claims"),
     path("claims/<int:pk>/", views.claim_decide, name="claim_decide"),

@@ -1,60 +1,187 @@
-"""The advertiser's validation page: conversions still inside their validation term, approved or rejected."""
+"""The advertiser's validation page: conversions still inside their validation term, approved or rejected one by
+one or all that the filters match, with totals, commission and a CSV export."""
 
 import uuid
+from dataclasses import dataclass, field
+from itertools import islice
 
 from django.contrib import messages
-from django.http import Http404
+from django.core.paginator import Paginator
+from django.http import Http404, QueryDict
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
 
 from conversions.advertiser import forms, selectors
-from conversions.advertiser.views import _cleaned, _form_errors, _page, advertiser_page, advertiser_view
+from conversions.advertiser.validation_selectors import (
+    HELD_BY_THE_NETWORK,
+    conversions_decidable,
+    validation_rows,
+    validation_totals,
+)
+from conversions.advertiser.views import advertiser_page, advertiser_view
 from conversions.lifecycle import conversion_decide, validation_term_ends
 from conversions.models import Conversion
+from conversions.uploads.csv_files import csv_stream
 from core.errors import DomainError
+from core.money import money_quantize
+
+PER_PAGE = 50
+EXPORT_HEADER = [
+    "created_at", "external_id", "offer", "type", "amount", "currency", "commission", "commission_currency",
+    "commission_status", "partner", "referral_code", "status", "remark", "term_ends",
+]  # fmt: skip
+
+
+def _filtered(request, query: QueryDict, now):
+    """The filter form for `query` and the conversions it matches: none at all while the filters are invalid, so
+    a filled form never sits above unfiltered rows."""
+    filters = forms.ValidationFilterForm(query or None, advertiser=request.advertiser)
+    if filters.is_bound and not filters.is_valid():
+        return filters, Conversion.objects.none()
+    data = filters.cleaned_data if filters.is_bound else {}
+    return filters, selectors.conversions_in_validation(advertiser=request.advertiser, now=now, filters=data)
 
 
 @advertiser_view("GET", "POST")
 def validation(request):
-    advertiser, now = request.advertiser, timezone.now()
+    now = timezone.now()
     if request.method == "POST":
-        action = forms.ValidationActionForm(request.POST)
-        selected = request.POST.getlist("conversion")
-        if not selected:
-            messages.error(request, "Select at least one conversion.")
-        elif action.is_valid():
-            _validation_apply(request, selected, action.cleaned_data, now)
-        else:
-            _form_errors(request, action)
-        return redirect(f"{reverse('advertiser:validation')}?{request.POST.get('query', '').removeprefix('?')}")
+        return _validation_post(request, now)
+    filters, conversions = _filtered(request, request.GET, now)
+    return _validation_page(request, filters, conversions, query=request.GET, now=now)
 
-    filters = forms.ValidationFilterForm(request.GET or None, advertiser=advertiser)
-    rows = selectors.conversions_in_validation(advertiser=advertiser, now=now, filters=_cleaned(filters))
-    page = _page(request, rows)
-    for conversion in page:
+
+def _validation_page(request, filters, conversions, *, query, now, action=None, selected=(), confirm=None):
+    page = Paginator(conversions, PER_PAGE).get_page(query.get("page"))
+    # Numbers around the current page and at both ends: 81 pages are not 81 links.
+    page.numbers = list(page.paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1))
+    rows = validation_rows(page)
+    for conversion in rows:
         conversion.term_ends = validation_term_ends(conversion)
-    return advertiser_page(request, "validation", filters=filters, page=page, action=forms.ValidationActionForm())
+    return advertiser_page(
+        request,
+        "validation",
+        filters=filters,
+        page=page,
+        rows=rows,
+        totals=validation_totals(conversions),
+        decidable=conversions_decidable(conversions).count(),
+        query=query.urlencode(),
+        pager_query=query,
+        action=action or forms.ValidationActionForm(),
+        selected=set(selected),
+        confirm=confirm,
+    )
 
 
-def _validation_apply(request, selected: list[str], data: dict, now) -> None:
+@dataclass
+class _Outcome:
+    changed: int = 0
+    unchanged: int = 0
+    refused: list[str] = field(default_factory=list)
+
+
+def _validation_post(request, now):
+    query = QueryDict(request.POST.get("query", "").removeprefix("?"))
+    filters, conversions = _filtered(request, query, now)
+    action = forms.ValidationActionForm(request.POST)
+    selected = request.POST.getlist("conversion")
+    back = f"{reverse('advertiser:validation')}?{query.urlencode()}"
+
+    def again(error: str | None = None, **context):
+        # A failed submit shows the page again as it was sent: the same rows, ticks, decision and reason.
+        if error:
+            messages.error(request, error)
+        return _validation_page(
+            request, filters, conversions, query=query, now=now, action=action, selected=selected, **context
+        )
+
+    if not action.is_valid():
+        return again()
+    data = action.cleaned_data
+    if data["scope"] == "all":
+        if filters.is_bound and not filters.is_valid():
+            return again("Correct the filters first: they match nothing as they are.")
+        chosen = conversions_decidable(conversions)
+        count = chosen.count()
+        if not count:
+            return again("No conversion matching the filters can be decided.")
+        if not data["confirmed"] or data["count"] != count:
+            if data["confirmed"]:
+                messages.error(request, f"The filters now match {count}, not {data['count']}: check and confirm.")
+            return again(confirm={"count": count, "decision": data["decision"], "reason": data["reason"]})
+        outcome = _decide(request, chosen.select_related("offer").iterator(chunk_size=500), data, now)
+    else:
+        if not selected:
+            return again("Select at least one conversion, or all that match the filters.")
+        outcome = _decide(request, _posted(request, selected), data, now)
+    verb = "approved" if data["decision"] == "approve" else "rejected"
+    messages.success(request, f"{outcome.changed} conversion(s) {verb}; {outcome.unchanged} already were.")
+    for line in outcome.refused:
+        messages.error(request, line)
+    return redirect(back)
+
+
+def _posted(request, selected: list[str]) -> list[Conversion]:
     # Only the advertiser's conversions: an id of another's is simply not found (404).
     try:
-        selected = {str(uuid.UUID(value)) for value in selected}
+        ids = {str(uuid.UUID(value)) for value in selected}
     except ValueError:
         raise Http404("No such conversion.") from None
-    conversions = Conversion.objects.filter(advertiser=request.advertiser, pk__in=selected).select_related("offer")
-    if len(conversions) != len(selected):
+    conversions = list(Conversion.objects.filter(advertiser=request.advertiser, pk__in=ids).select_related("offer"))
+    if len(conversions) != len(ids):
         raise Http404("No such conversion.")
-    changed, refused = 0, []
+    return conversions
+
+
+def _decide(request, conversions, data: dict, now) -> _Outcome:
+    outcome = _Outcome()
     for conversion in conversions:
+        if conversion.status == HELD_BY_THE_NETWORK:
+            # Posted by hand, since the page offers no checkbox: the network's review decides these.
+            outcome.refused.append(f"{conversion.external_id}: held by the network for review; it decides this one.")
+            continue
         try:
-            changed += conversion_decide(
+            changed = conversion_decide(
                 conversion=conversion, decision=data["decision"], remark=data["reason"], actor=request.user, now=now
             )
         except DomainError as error:
-            refused.append(f"{conversion.external_id}: {error.message}")
-    verb = "approved" if data["decision"] == "approve" else "rejected"
-    messages.success(request, f"{changed} conversion(s) {verb}; {len(selected) - changed - len(refused)} already were.")
-    for line in refused:
-        messages.error(request, line)
+            outcome.refused.append(f"{conversion.external_id}: {error.message}")
+            continue
+        if changed:
+            outcome.changed += 1
+        else:
+            outcome.unchanged += 1
+    return outcome
+
+
+@advertiser_view("GET")
+def validation_export(request):
+    """The filtered set as CSV, streamed in chunks; amounts as plain decimals for spreadsheets."""
+    now = timezone.now()
+    _, conversions = _filtered(request, request.GET, now)
+    matching = conversions.iterator(chunk_size=1000)
+
+    def rows():
+        while chunk := list(islice(matching, 1000)):
+            for conversion in validation_rows(chunk):
+                reward = conversion.reward
+                yield [
+                    conversion.created_at.isoformat(),
+                    conversion.external_id,
+                    conversion.offer.public_id,
+                    conversion.type,
+                    money_quantize(conversion.amount, conversion.currency),
+                    conversion.currency,
+                    money_quantize(reward.amount, reward.currency) if reward else "",
+                    reward.currency if reward else "",
+                    reward.status if reward else "",
+                    conversion.partner_name,
+                    conversion.partner.referral_code if conversion.partner else "",
+                    "held by the network" if conversion.held else conversion.status,
+                    conversion.status_remark,
+                    validation_term_ends(conversion).date().isoformat(),
+                ]
+
+    return csv_stream(f"validation-{now:%Y%m%d}.csv", EXPORT_HEADER, rows())
