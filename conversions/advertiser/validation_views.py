@@ -2,7 +2,6 @@
 one or all that the filters match, with totals, commission and a CSV export."""
 
 import uuid
-from dataclasses import dataclass, field
 from itertools import islice
 
 from django.contrib import messages
@@ -20,7 +19,7 @@ from conversions.advertiser.validation_selectors import (
     validation_totals,
 )
 from conversions.advertiser.views import advertiser_page, advertiser_view
-from conversions.lifecycle import conversion_decide, validation_term_ends
+from conversions.lifecycle import conversions_decide, validation_term_ends
 from conversions.models import Conversion
 from conversions.uploads.csv_files import csv_stream
 from core.errors import DomainError
@@ -75,13 +74,6 @@ def _validation_page(request, filters, conversions, *, query, now, action=None, 
     )
 
 
-@dataclass
-class _Outcome:
-    changed: int = 0
-    unchanged: int = 0
-    refused: list[str] = field(default_factory=list)
-
-
 def _validation_post(request, now):
     query = QueryDict(request.POST.get("query", "").removeprefix("?"))
     filters, conversions = _filtered(request, query, now)
@@ -111,15 +103,16 @@ def _validation_post(request, now):
             if data["confirmed"]:
                 messages.error(request, f"The filters now match {count}, not {data['count']}: check and confirm.")
             return again(confirm={"count": count, "decision": data["decision"], "reason": data["reason"]})
-        outcome = _decide(request, chosen.select_related("offer").iterator(chunk_size=500), data, now)
+        _decide(request, chosen.select_related("offer").iterator(chunk_size=500), data, now)
     else:
         if not selected:
             return again("Select at least one conversion, or all that match the filters.")
-        outcome = _decide(request, _posted(request, selected), data, now)
-    verb = "approved" if data["decision"] == "approve" else "rejected"
-    messages.success(request, f"{outcome.changed} conversion(s) {verb}; {outcome.unchanged} already were.")
-    for line in outcome.refused:
-        messages.error(request, line)
+        posted = _posted(request, selected)
+        for conversion in posted:
+            if conversion.status == HELD_BY_THE_NETWORK:
+                # Posted by hand, since the page offers no checkbox: the network's review decides these.
+                messages.error(request, f"{conversion.external_id}: held by the network for review; it decides it.")
+        _decide(request, [c for c in posted if c.status != HELD_BY_THE_NETWORK], data, now)
     return redirect(back)
 
 
@@ -135,25 +128,19 @@ def _posted(request, selected: list[str]) -> list[Conversion]:
     return conversions
 
 
-def _decide(request, conversions, data: dict, now) -> _Outcome:
-    outcome = _Outcome()
-    for conversion in conversions:
-        if conversion.status == HELD_BY_THE_NETWORK:
-            # Posted by hand, since the page offers no checkbox: the network's review decides these.
-            outcome.refused.append(f"{conversion.external_id}: held by the network for review; it decides this one.")
-            continue
-        try:
-            changed = conversion_decide(
-                conversion=conversion, decision=data["decision"], remark=data["reason"], actor=request.user, now=now
-            )
-        except DomainError as error:
-            outcome.refused.append(f"{conversion.external_id}: {error.message}")
-            continue
-        if changed:
-            outcome.changed += 1
-        else:
-            outcome.unchanged += 1
-    return outcome
+def _decide(request, conversions, data: dict, now) -> None:
+    """Decide the conversions through the lifecycle's one service, and say what happened, in counts."""
+    try:
+        decided = conversions_decide(
+            conversions=conversions, decision=data["decision"], remark=data["reason"], actor=request.user, now=now
+        )
+    except DomainError as error:
+        messages.error(request, error.message)
+        return
+    verb = "approved" if data["decision"] == "approve" else "rejected"
+    messages.success(request, f"{len(decided.changed)} conversion(s) {verb}; {len(decided.unchanged)} already were.")
+    for conversion, error in decided.refused:
+        messages.error(request, f"{conversion.external_id}: {error.message}")
 
 
 @advertiser_view("GET")

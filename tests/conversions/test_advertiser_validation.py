@@ -271,4 +271,4 @@ def test_a_held_conversion_posted_anyway_is_refused(acme_client, acme, manual_of
 
     suspicious.refresh_from_db()
     assert suspicious.status == "suspicious" and not Reward.objects.filter(conversion_id=suspicious.pk).exists()
-    assert "h-1: held by the network for review; it decides this one." in messages_of(response)
+    assert "h-1: held by the network for review; it decides it." in messages_of(response)
