@@ -4,17 +4,23 @@ commission and partner per row, export, numbered pages, a failed submit that kee
 import csv
 import io
 import re
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.db.models import Sum
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from conversions.advertiser import validation_views
 from conversions.intake.recording import ConversionReport, conversion_record
 from conversions.models import Conversion
 from conversions.processing.pipeline import conversion_process
-from rewards.models import Reward, Transaction
+from rewards.ledger import partner_balance
+from rewards.lifecycle import rewards_approve
+from rewards.models import Entry, Reward, Transaction
 
 pytestmark = pytest.mark.django_db
 
@@ -85,6 +91,20 @@ def test_approving_twice_changes_nothing_the_second_time(acme_client, acme, manu
     assert Transaction.objects.filter(kind="approval").count() == 2
 
 
+def test_rewards_approve_approves_each_pending_reward_once_and_the_ledger_balances(acme, manual_offer, alice):
+    conversions = [accepted(acme, "r-1", "100.00"), accepted(acme, "r-2", "50.00")]
+    ids = [conversion.pk for conversion in conversions]
+    now = timezone.now()
+
+    first, second = rewards_approve(conversion_ids=ids, now=now), rewards_approve(conversion_ids=ids, now=now)
+
+    assert first == set(ids) and second == set()
+    assert partner_balance(partner=alice, kind="partner_available", currency="USD") == Decimal("6.00")
+    assert partner_balance(partner=alice, kind="partner_pending", currency="USD") == Decimal("0.00")
+    assert Entry.objects.aggregate(total=Sum("amount"))["total"] == 0
+    assert set(Reward.objects.values_list("approved_at", flat=True)) == {now}
+
+
 def test_approving_a_pending_conversion_accepts_it_and_approves_its_reward(acme_client, acme, manual_offer, alice):
     pending = accepted(acme, "p-1", process=False)
 
@@ -144,6 +164,25 @@ def test_select_all_by_another_advertisers_filters_reaches_only_their_own(client
 
     assert "No conversion matching the filters can be decided." in messages_of(response)
     assert set(Reward.objects.values_list("status", flat=True)) == {"pending"}
+
+
+def test_select_all_costs_no_more_queries_for_six_conversions_than_for_three(acme_client, acme, manual_offer, alice):
+    def approve_all(prefix: str, count: int) -> int:
+        body = {"scope": "all", "decision": "approve", "query": f"q={prefix}", "count": str(count), "confirmed": "1"}
+        with CaptureQueriesContext(connection) as queries:
+            response = acme_client.post(URL, body)
+        assert response.status_code == 302
+        return len(queries)
+
+    for n in range(3):
+        accepted(acme, f"three-{n}")
+    for n in range(6):
+        accepted(acme, f"six-{n}")
+
+    three, six = approve_all("three-", 3), approve_all("six-", 6)
+
+    assert Reward.objects.filter(status="approved").count() == 9
+    assert six <= three  # the rewards are approved in one batch: no query per conversion
 
 
 # 3. Totals, commission per row, the partner's name -------------------------------------------------------------
@@ -272,3 +311,22 @@ def test_a_held_conversion_posted_anyway_is_refused(acme_client, acme, manual_of
     suspicious.refresh_from_db()
     assert suspicious.status == "suspicious" and not Reward.objects.filter(conversion_id=suspicious.pk).exists()
     assert "h-1: held by the network for review; it decides it." in messages_of(response)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_approvals_of_the_same_conversions_at_once_approve_each_reward_once(acme, manual_offer, alice):
+    ids = [accepted(acme, f"race-{n}").pk for n in range(4)]
+
+    def approve_them(order):
+        try:
+            return rewards_approve(conversion_ids=order, now=timezone.now())
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = list(pool.map(approve_them, [ids, list(reversed(ids))]))
+
+    # Both lock in id order, whatever order they were given: one waits for the other, then finds nothing to do.
+    assert sorted(len(approved) for approved in results) == [0, 4]
+    assert Transaction.objects.filter(kind="approval").count() == 4
+    assert partner_balance(partner=alice, kind="partner_available", currency="USD") == Decimal("16.00")
