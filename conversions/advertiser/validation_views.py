@@ -139,8 +139,13 @@ def _decide(request, conversions, data: dict, now) -> None:
         return
     verb = "approved" if data["decision"] == "approve" else "rejected"
     messages.success(request, f"{len(decided.changed)} conversion(s) {verb}; {len(decided.unchanged)} already were.")
+    # One line per reason, not per conversion: a select-all may refuse thousands for the same one.
+    by_reason: dict[str, list[str]] = {}
     for conversion, error in decided.refused:
-        messages.error(request, f"{conversion.external_id}: {error.message}")
+        by_reason.setdefault(error.message, []).append(conversion.external_id)
+    for reason, external_ids in by_reason.items():
+        shown = ", ".join(external_ids[:3]) + (f" and {len(external_ids) - 3} more" if len(external_ids) > 3 else "")
+        messages.error(request, f"{shown}: {reason}")
 
 
 @advertiser_view("GET")

@@ -185,6 +185,19 @@ def test_select_all_costs_no_more_queries_for_six_conversions_than_for_three(acm
     assert six <= three  # the rewards are approved in one batch: no query per conversion
 
 
+def test_select_all_refusals_are_summed_up_by_reason(acme_client, acme, manual_offer, alice):
+    for n in range(5):
+        conversion = accepted(acme, f"gone-{n}")
+        Conversion.objects.filter(pk=conversion.pk).update(status="rejected")
+    accepted(acme, "fine-1")
+    body = {"scope": "all", "decision": "approve", "count": "6", "confirmed": "1"}
+
+    response = acme_client.post(URL, body, follow=True)
+
+    assert messages_of(response)[0] == "1 conversion(s) approved; 0 already were."
+    assert messages_of(response)[1:] == ["gone-4, gone-3, gone-2 and 2 more: A rejected conversion cannot be approved."]
+
+
 # 3. Totals, commission per row, the partner's name -------------------------------------------------------------
 
 
