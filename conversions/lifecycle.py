@@ -1,8 +1,11 @@
 """Decisions on one conversion after it was recorded: staff and advertisers approve, reject, validate, change amounts.
 Approving runs the processor (processing/pipeline.py) without screening: staff or the advertiser released it."""
 
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
+from itertools import islice
 from uuid import UUID
 
 from django.db import transaction
@@ -13,8 +16,9 @@ from conversions.models import Conversion
 from conversions.processing.pipeline import conversion_facts, conversions_lock, conversions_settle
 from conversions.processing.status import conversion_status_keep, conversion_status_set
 from conversions.rollups import rollup_earnings_add
+from core.errors import DomainError
 from core.money import money_quantize
-from rewards.lifecycle import reward_amount_adjust, reward_approve, reward_reverse
+from rewards.lifecycle import reward_amount_adjust, reward_approve, reward_reverse, rewards_approve
 from rewards.models import Reward
 
 
@@ -77,24 +81,78 @@ def conversion_validate(*, conversion_id: str | UUID, channel="advertiser", now:
         return conversion
 
 
-def conversion_decide(
-    *, conversion: Conversion, decision: str, remark="", actor=None, channel="advertiser", now: datetime | None = None
-) -> bool:
-    """The advertiser's decision within the validation term: approve, or reject with a remark the publisher sees.
-    True if the status changed (deciding the same way twice changes nothing the second time)."""
+@dataclass
+class Decided:
+    """What a decision on a set did: the conversions it changed, those already so, and those it refused, why."""
+
+    changed: list[Conversion] = field(default_factory=list)
+    unchanged: list[Conversion] = field(default_factory=list)
+    refused: list[tuple[Conversion, DomainError]] = field(default_factory=list)
+
+
+def conversions_decide(
+    *,
+    conversions: Iterable[Conversion],
+    decision: str,
+    remark: str = "",
+    actor=None,
+    channel: str = "advertiser",
+    now: datetime | None = None,
+    chunk_size: int = 500,
+) -> Decided:
+    """The advertiser's decision within the validation term, on one conversion or thousands (a select-all):
+    approve (the conversion, and its reward at once: the advertiser's approval is the validation), or reject with
+    a remark the publisher sees. Deciding the same way twice changes nothing the second time."""
     now = now or timezone.now()
-    if now > (ends := validation_term_ends(conversion)):
-        raise ValidationTermOver(f"The validation term ended on {ends:%Y-%m-%d}; ask the network to change it.")
-    common = {"conversion_id": conversion.pk, "actor": actor, "channel": channel, "now": now}
-    if decision == "approve":
-        after = conversion_approve(remark=remark, **common)
-    elif decision == "reject":
-        if not remark.strip():
-            raise ConversionTransitionNotAllowed("Say why you reject it: the publisher is told.")
-        after = conversion_reject(reason="advertiser_rejected", remark=remark.strip()[:500], **common)
-    else:
+    if decision not in ("approve", "reject"):
         raise ValueError(f"unknown decision {decision!r}")
-    return after.status != conversion.status
+    remark = remark.strip()[:500]
+    if decision == "reject" and not remark:
+        raise ConversionTransitionNotAllowed("Say why you reject it: the publisher is told.")
+    decided, conversions = Decided(), iter(conversions)
+    while chunk := list(islice(conversions, chunk_size)):
+        with transaction.atomic():
+            _chunk_decide(chunk, decided, decision=decision, remark=remark, actor=actor, channel=channel, now=now)
+    return decided
+
+
+def _chunk_decide(chunk: list[Conversion], decided: Decided, *, decision: str, remark: str, **common) -> None:
+    moved, accepted, refused = set(), [], set()
+    for conversion in chunk:
+        try:
+            if common["now"] > (ends := validation_term_ends(conversion)):
+                raise ValidationTermOver(f"The validation term ended on {ends:%Y-%m-%d}; ask the network to change it.")
+            if decision == "reject":
+                after = conversion_reject(
+                    conversion_id=conversion.pk, reason="advertiser_rejected", remark=remark, **common
+                )
+            elif conversion.status == Conversion.Status.ACCEPTED:
+                after = conversion  # its reward is approved below, with the chunk's others, in one call
+                accepted.append(conversion)
+            else:
+                after = conversion_approve(conversion_id=conversion.pk, remark=remark, **common)  # accepted first
+                accepted.append(conversion)
+        except DomainError as error:
+            decided.refused.append((conversion, error))
+            refused.add(conversion.pk)
+            continue
+        if after.status != conversion.status:
+            moved.add(conversion.pk)
+    if accepted:
+        moved |= rewards_approve(
+            conversion_ids=[c.pk for c in accepted], now=common["now"], memo=f"validated ({common['channel']})"
+        )
+    for conversion in chunk:
+        if conversion.pk not in refused:
+            (decided.changed if conversion.pk in moved else decided.unchanged).append(conversion)
+
+
+def conversion_decide(*, conversion: Conversion, **decision) -> bool:
+    """`conversions_decide` for one conversion: True if it changed; a refusal is raised."""
+    decided = conversions_decide(conversions=[conversion], **decision)
+    if decided.refused:
+        raise decided.refused[0][1]
+    return bool(decided.changed)
 
 
 def conversion_amount_change(

@@ -10,7 +10,7 @@ from django.db.models import F
 from core.money import money_quantize
 from rewards.engine import ConversionFacts, reward_amount_compute
 from rewards.errors import RewardError
-from rewards.ledger import ledger_move
+from rewards.ledger import account_get, ledger_move, ledger_post_new
 from rewards.limits import spend_release
 from rewards.models import Account, Reward, SpendCounter, Transaction
 
@@ -25,22 +25,51 @@ def _reward_locked(conversion_id: UUID) -> Reward | None:
     return query.filter(conversion_id=conversion_id).first()
 
 
-def _approve(reward: Reward, *, now: datetime, memo: str) -> bool:
-    if reward.status != Reward.Status.PENDING:
-        return False
-    ledger_move(Transaction.Kind.APPROVAL, reward, PENDING, AVAILABLE, reward.amount, memo=memo, now=now)
-    reward.status, reward.approved_at = Reward.Status.APPROVED, now
-    reward.save(update_fields=["status", "approved_at"])
-    return True
+def _approve(rewards: list[Reward], *, now: datetime, memo: str) -> list[Reward]:
+    """Approve the pending ones of these locked rewards: an approval transaction each (pending -> available, posted
+    by COPY) and one UPDATE; the rewards it approved. The rule's one home, for one reward or a select-all."""
+    pending = [reward for reward in rewards if reward.status == Reward.Status.PENDING]
+    if not pending:
+        return []
+    accounts: dict[tuple, Account] = {}
+
+    def account(reward: Reward, kind: str) -> Account:
+        key = (reward.partner_id, reward.currency, kind)
+        if key not in accounts:
+            accounts[key] = account_get(kind=kind, currency=reward.currency, partner=reward.partner)
+        return accounts[key]
+
+    postings = [
+        (reward.pk, memo, [(account(reward, PENDING), -reward.amount), (account(reward, AVAILABLE), reward.amount)])
+        for reward in pending
+    ]
+    # Locked and still pending, so none has an approval yet (it is posted with the status change).
+    ledger_post_new(kind=Transaction.Kind.APPROVAL, postings=postings, now=now)
+    approved = Reward.objects.filter(pk__in=[reward.pk for reward in pending])
+    approved.update(status=Reward.Status.APPROVED, approved_at=now)
+    for reward in pending:
+        reward.status, reward.approved_at = Reward.Status.APPROVED, now
+    return pending
 
 
-def reward_approve(*, conversion_id: UUID, now: datetime, memo: str = "validated by the advertiser") -> Reward | None:
-    """Approve the conversion's pending reward before its term ends; a no-op for any other status."""
+def reward_approve(*, conversion_id: UUID, now: datetime, memo: str = "validated by the advertiser") -> bool:
+    """Approve the conversion's pending reward before its term ends; True if this call approved it (a no-op for
+    any other status, or a conversion without a reward)."""
+    return bool(rewards_approve(conversion_ids=[conversion_id], now=now, memo=memo))
+
+
+def rewards_approve(*, conversion_ids: list[UUID], now: datetime, memo: str = "validated by the advertiser") -> set:
+    """Approve the pending rewards of these conversions before their term ends, in one transaction; the ids of the
+    conversions whose reward this call approved (approving again approves nothing)."""
     with transaction.atomic():
-        reward = _reward_locked(conversion_id)
-        if reward is not None:
-            _approve(reward, now=now, memo=memo)
-        return reward
+        # Locked in id order, so two overlapping calls wait for each other instead of deadlocking.
+        rewards = list(
+            Reward.objects.select_for_update(of=("self",))
+            .select_related("partner")
+            .filter(conversion_id__in=conversion_ids)
+            .order_by("pk")
+        )
+        return {reward.conversion_id for reward in _approve(rewards, now=now, memo=memo)}
 
 
 def rewards_approve_due(*, now: datetime, batch_size: int = 500) -> int:
@@ -54,8 +83,7 @@ def rewards_approve_due(*, now: datetime, batch_size: int = 500) -> int:
                 .filter(status=Reward.Status.PENDING, approve_after__lte=now)
                 .order_by("approve_after", "pk")[:batch_size]
             )
-            for reward in due:
-                approved += _approve(reward, now=now, memo="validation term ended")
+            approved += len(_approve(due, now=now, memo="validation term ended"))
         if len(due) < batch_size:
             return approved
 

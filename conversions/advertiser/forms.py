@@ -70,6 +70,11 @@ class ValidationFilterForm(AdvertiserOffersForm):
 class ValidationActionForm(forms.Form):
     decision = forms.ChoiceField(choices=[("approve", "Approve"), ("reject", "Reject")])
     reason = forms.CharField(required=False, max_length=500, label="Reason (the publisher sees it; required to reject)")
+    # "all": every conversion the filters match, on every page (the server reads the filters, not the ids).
+    scope = forms.ChoiceField(choices=[("selected", "selected"), ("all", "all matching")], required=False)
+    # The count the user confirmed: applied only while the filters still match exactly that many.
+    count = forms.IntegerField(required=False, min_value=0, widget=forms.HiddenInput)
+    confirmed = forms.BooleanField(required=False, widget=forms.HiddenInput)
 
     def clean(self):
         data = super().clean()

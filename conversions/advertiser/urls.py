@@ -1,6 +1,6 @@
 from django.urls import path
 
-from conversions.advertiser import upload_views, views
+from conversions.advertiser import upload_views, validation_views, views
 
 app_name = "advertiser"
 
@@ -16,7 +16,8 @@ urlpatterns = [
     path("uploads/<int:pk>/progress.json", upload_views.upload_progress, name="upload_progress"),
     path("uploads/<int:pk>/errors.csv", upload_views.upload_errors_csv, name="upload_errors"),
     path("uploads/<int:pk>/reconciliation.csv", upload_views.upload_reconciliation_csv, name="upload_reconciliation"),
-    path("validation/", views.validation, name="validation"),
+    path("validation/", validation_views.validation, name="validation"),
+    path("validation/export.csv", validation_views.validation_export, name="validation_export"),
     path("request-log/", views.request_log, name="request_log"),
     path("claims/", views.claims, name="claims"),
     path("claims/<int:pk>/", views.claim_decide, name="claim_decide"),

@@ -9,9 +9,9 @@ import io
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from itertools import islice
+from itertools import chain, islice
 
-from django.http import HttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 
 from core.errors import DomainError
 
@@ -115,4 +115,20 @@ def csv_download(filename: str, header: Iterable[str], rows: Iterable[Iterable])
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     writer = csv.writer(response, lineterminator="\r\n")
     writer.writerows([csv_safe(cell) for cell in row] for row in [header, *rows])
+    return response
+
+
+class _Echo:
+    """A file whose write returns the line, for csv.writer to produce lines one at a time."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def csv_stream(filename: str, header: Iterable[str], rows: Iterable[Iterable]) -> StreamingHttpResponse:
+    """csv_download for exports of any size: the rows are written as the client reads them."""
+    writer = csv.writer(_Echo(), lineterminator="\r\n")
+    lines = (writer.writerow([csv_safe(cell) for cell in row]) for row in chain([header], rows))
+    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response

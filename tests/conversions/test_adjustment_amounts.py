@@ -41,7 +41,7 @@ def test_a_lower_amount_lowers_the_reward_with_one_balanced_adjustment(acme_clie
     reward = reward_of("acc-1")
     assert (upload.updated_count, upload.error_count) == (1, 0)
     assert conversion.amount == Decimal("75.00") and reward.amount == Decimal("3.00")
-    assert reward.status == "pending"  # accepted, paid out after the term, at the new amount
+    assert reward.status == "approved"  # the advertiser approved it: approved at once, at the new amount
     adjustment = Transaction.objects.get(kind="adjustment")
     assert sorted(adjustment.entries.values_list("account__kind", "amount")) == [
         ("advertiser_payable", Decimal("1.00")),
@@ -50,7 +50,8 @@ def test_a_lower_amount_lowers_the_reward_with_one_balanced_adjustment(acme_clie
     assert reward.explanation["adjustments"][0]["from"] == "4.00"
     assert reward.explanation["adjustments"][0]["to"] == "3.00"
     assert conversion.status_changes.filter(reason="amount_changed").get().remark == "Amount 100.00 -> 75.00 USD"
-    assert partner_balance(partner=alice, kind="partner_pending", currency="USD") == Decimal("3.00")
+    assert partner_balance(partner=alice, kind="partner_pending", currency="USD") == Decimal("0.00")
+    assert partner_balance(partner=alice, kind="partner_available", currency="USD") == Decimal("3.00")
     assert_ledger_holds(alice)
 
 

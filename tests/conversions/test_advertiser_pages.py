@@ -215,15 +215,14 @@ def test_rejecting_without_a_reason_is_refused(acme_client, travel_conversions):
     assert pending.status == "pending"
 
 
-def test_approving_a_suspicious_conversion_rewards_it_once(acme_client, travel_conversions):
+def test_a_suspicious_conversion_is_held_by_the_network_not_approved_on_the_page(acme_client, travel_conversions):
     suspicious = travel_conversions["suspicious"]
     body = {"conversion": [str(suspicious.pk)], "decision": "approve", "reason": ""}
 
     acme_client.post("/advertiser/validation/", body)
-    acme_client.post("/advertiser/validation/", body)
 
     suspicious.refresh_from_db()
-    assert suspicious.status == "accepted" and Reward.objects.filter(conversion_id=suspicious.pk).count() == 1
+    assert suspicious.status == "suspicious" and not Reward.objects.filter(conversion_id=suspicious.pk).exists()
 
 
 def test_a_conversion_past_its_validation_term_cannot_be_rejected(acme_client, travel_conversions):
