@@ -60,8 +60,8 @@ def conversion_commission(*, conversion: Conversion, tz: zoneinfo.ZoneInfo) -> C
     )
 
 
-def _local(moment: str, tz: zoneinfo.ZoneInfo) -> str:
-    return datetime.fromisoformat(moment).astimezone(tz).strftime("%Y-%m-%d %H:%M")
+def _local(moment: str | None, tz: zoneinfo.ZoneInfo) -> str:
+    return datetime.fromisoformat(moment).astimezone(tz).strftime("%Y-%m-%d %H:%M") if moment else "?"
 
 
 def _amount(value: str | None, currency: str) -> str:
@@ -81,7 +81,7 @@ def _attribution_words(attribution: dict, tz: zoneinfo.ZoneInfo) -> list[str]:
         age = timedelta(seconds=attribution.get("age_seconds", 0))
         inside = "inside" if attribution.get("within_window", True) else "outside"
         return [
-            f"Click chosen: your click {attribution.get('click_id', '')} at {_local(attribution['click_at'], tz)}, "
+            f"Click chosen: your click {attribution.get('click_id', '')} at {_local(attribution.get('click_at'), tz)}, "
             f"found by {how} (the last click wins); the sale came {_duration(age)} later, {inside} the offer's "
             f"{attribution.get('window_days')}-day cookie window."
         ]
@@ -111,8 +111,7 @@ def _reward_words(explanation: dict, conversion: Conversion) -> list[str]:
             f"Rule matched: “{won.get('name')}”, {scope}"
             + (f"; {others} other rule{'s' if others != 1 else ''} considered did not decide." if others else ".")
         )
-    if (outcome := explanation.get("outcome")) in OUTCOMES:
-        words.append(OUTCOMES[outcome])
+    outcome = explanation.get("outcome")
     if outcome == "missing_exchange_rate" and (missing := explanation.get("missing_rate")):
         words.append(
             f"Waiting for the {missing['base']} to {missing['quote']} exchange rate of {missing['date']}: "
@@ -131,7 +130,7 @@ def _reward_words(explanation: dict, conversion: Conversion) -> list[str]:
         else:
             words.append(
                 f"Within the rule's spend limit of {_amount(limit['limit'], currency)} for {period} "
-                f"({_amount(limit.get('spent_after'), currency)} used with this sale)."
+                f"({_amount(limit.get('spent_after'), currency)} of it used, this sale included)."
             )
     for change in explanation.get("adjustments", []):
         currency, sale = (reward or {}).get("currency", ""), _amount(change["conversion_amount"], change["currency"])
@@ -139,6 +138,8 @@ def _reward_words(explanation: dict, conversion: Conversion) -> list[str]:
             f"Adjusted on {change['at'][:10]}: the sale's amount became {sale}, so the commission went from "
             f"{_amount(change['from'], currency)} to {_amount(change['to'], currency)}."
         )
+    if outcome in OUTCOMES:  # the conclusion, after the steps that led to it
+        words.append(OUTCOMES[outcome])
     return words
 
 

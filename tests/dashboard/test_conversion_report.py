@@ -12,6 +12,7 @@ from django.utils import timezone
 from conversions.lifecycle import conversion_reject, conversion_validate
 from conversions.reports.periods import period_for_preset
 from referrals.partner_access import partner_today, partner_tz
+from referrals.partner_tokens import partner_token_rotate
 from rewards.models import ExchangeRate
 from tests.dashboard.conftest import click_at, convert
 from tests.factories import LinkFactory, OfferFactory, RewardRuleFactory
@@ -251,6 +252,20 @@ def test_each_row_names_the_conversion_status_and_the_commission_status(alice_cl
     assert "What the statuses mean" in html and "Commission: pending</dt>" in html
 
 
+def test_the_same_sale_reads_with_the_same_statuses_on_report_page_earnings_and_api(alice_client, alice, march):
+    sale = march[0]
+    report = alice_client.get(URL, march_params(q="ord-1")).content.decode()
+    conversion_page = alice_client.get(f"{URL}{sale.pk}/").content.decode()
+    earnings = alice_client.get("/dashboard/earnings/").content.decode()
+
+    assert "Commission: pending" in report and "Commission: pending" in conversion_page
+    assert "Conversion: accepted" in report and "Conversion: accepted" in conversion_page
+    assert '<th scope="col">Commission status</th>' in earnings and "<td>pending</td>" in earnings
+    token = partner_token_rotate(partner=alice)[1]
+    answer = alice_client.get(f"/v1/conversions/{sale.pk}", headers={"Authorization": f"Bearer {token}"}).json()
+    assert (answer["status"], answer["reward"]["status"]) == ("accepted", "pending")
+
+
 class TestConversionPage:
     def test_shows_the_commission_its_status_dates_and_how_it_was_decided(self, alice_client, march):
         html = alice_client.get(f"{URL}{march[0].pk}/").content.decode()
@@ -302,6 +317,25 @@ class TestConversionPage:
         assert "Conversion: rejected" in html and "Commission: " not in html.split("<h2>Commission</h2>")[0]
         assert '<dd data-stat="commission">None</dd>' in html
         assert "No reward rule of the offer matches this sale, so it earns no commission." in html
+
+    def test_a_spend_limit_is_explained_within_it_and_once_reached(self, alice_client, acme, alice_link):
+        RewardRuleFactory(
+            offer=alice_link.offer, value=Decimal("4.00"), spend_limit=Decimal("10.00"), spend_limit_period="day"
+        )
+        base = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
+        sales = [
+            convert(acme, click_at(alice_link, base + timedelta(minutes=n)), external_id=f"cap-{n}") for n in range(3)
+        ]
+
+        first = alice_client.get(f"{URL}{sales[0].pk}/").content.decode()
+        third = alice_client.get(f"{URL}{sales[2].pk}/").content.decode()
+
+        assert "Commission: a fixed 4.00 USD a sale." in first
+        within = "Within the rule&#x27;s spend limit of 10.00 USD for a day (4.00 USD of it used, this sale included)."
+        assert within in first
+        assert '<dd data-stat="commission">None</dd>' in third
+        assert "No commission: the rule&#x27;s spend limit for the period was reached." in third
+        assert "The rule&#x27;s spend limit of 10.00 USD for a day was reached." in third
 
     def test_another_partners_conversion_is_not_found(self, bob_client, march):
         assert bob_client.get(f"{URL}{march[0].pk}/").status_code == 404
