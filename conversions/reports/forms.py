@@ -29,7 +29,9 @@ class PeriodForm(forms.Form):
             if not data.get("preset"):
                 # A link that names no period (a sorted column, a page) shows the period it applies, not the first.
                 data["preset"] = "custom" if data.get("start") else "last_7"
-            if data["preset"] in PRESETS and data["preset"] != "custom":
+            if data["preset"] == "custom" and data.get("start") and not data.get("end"):
+                data["end"] = data["start"]  # a custom period of one day, as clean() reads it
+            elif data["preset"] in PRESETS and data["preset"] != "custom":
                 # A preset fills the date inputs with its days: what the form shows is what the rows cover.
                 period = period_for_preset(data["preset"], today=today, tz=tz)
                 data["start"], data["end"] = period.start.isoformat(), period.end.isoformat()
@@ -84,7 +86,9 @@ class SubIdsForm(forms.Form):
 
 class ConversionReportForm(PeriodForm, SubIdsForm):
     offer = forms.ModelChoiceField(queryset=Offer.objects.none(), required=False, empty_label="All offers")
-    status = forms.ChoiceField(choices=[("", "All statuses"), *Conversion.Status.choices], required=False)
+    status = forms.ChoiceField(
+        choices=[("", "All statuses"), *Conversion.Status.choices], required=False, label="Conversion status"
+    )
     type = forms.ChoiceField(choices=[("", "All types"), *Conversion.Type.choices], required=False)
     q = forms.CharField(required=False, max_length=128, label="Conversion or external id")
     FILTERS = ("offer", "status", "type", *SUB_IDS, "q")  # the filters besides the period, in the form's order

@@ -199,6 +199,13 @@ def test_a_preset_fills_the_date_inputs_with_its_days(alice_client, alice, prese
     assert f'name="end" value="{period.end.isoformat()}"' in html
 
 
+def test_a_custom_start_alone_is_one_day_and_both_date_inputs_say_so(alice_client, march):
+    response = alice_client.get(URL, {"preset": "custom", "start": "2026-03-10"})
+
+    assert date_inputs(response) == ("2026-03-10", "2026-03-10")
+    assert rows_of(response) == ["ord-3", "ord-2", "ord-1"]
+
+
 def test_the_report_without_parameters_shows_the_last_7_days_in_the_date_inputs(alice_client, alice):
     period = period_for_preset("last_7", today=partner_today(alice, timezone.now()), tz=partner_tz(alice))
     html = alice_client.get(URL).content.decode()
@@ -234,7 +241,7 @@ def test_an_unknown_sort_is_shown_as_the_newest_first_it_applies(alice_client, m
 def test_the_filters_summary_names_the_period_and_each_filter_in_force(alice_client, march):
     html = alice_client.get(URL, march_params(status="accepted", sub1="mail")).content.decode()
 
-    assert "2026-03-01 to 2026-03-31 · Status: accepted · Sub ID 1: mail" in html
+    assert "2026-03-01 to 2026-03-31 · Conversion status: accepted · Sub ID 1: mail" in html
 
 
 def test_each_row_names_the_conversion_status_and_the_commission_status(alice_client, march):
