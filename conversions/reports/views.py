@@ -150,7 +150,7 @@ def conversion_detail(request, conversion_id):
     # What the publisher may see of the history: status, time, the remark; not who or the channel.
     history = conversion.status_changes.values("to_status", "remark", "created_at")
     tz = partner_tz(request.partner)
-    context = {"conversion": conversion, "history": history, "tz": tz, "statuses": status_legend()}
+    context = {"conversion": conversion, "history": history, "statuses": status_legend()}
     context["commission"] = conversion_commission(conversion=conversion, tz=tz)
     return _page(request, "conversion_detail", "conversions", **context)
 
