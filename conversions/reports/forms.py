@@ -40,6 +40,9 @@ class PeriodForm(forms.Form):
             kwargs["initial"] = {"start": period.start, "end": period.end, **kwargs.get("initial", {})}
         super().__init__(data, *args, **kwargs)
         self.partner, self.today, self.tz = partner, today, tz
+        if data is not None and data["preset"] not in PRESETS:
+            # A select cannot show an unknown value and would show its first option: "Today", not what is applied.
+            self.fields["preset"].choices = [("", "Choose a period"), *PRESETS.items()]
         if "offer" in self.fields:  # a report's offers are the partner's own
             self.fields["offer"].queryset = partner_offers(partner)
 

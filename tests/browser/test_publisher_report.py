@@ -81,18 +81,20 @@ def test_a_sorted_column_without_a_period_shows_and_keeps_the_last_7_days(page, 
     assert rows(page) == ["web-1", "web-2"]
 
 
-def test_a_bad_preset_shows_no_unfiltered_rows(page, sales):
+def test_a_bad_preset_shows_no_unfiltered_rows(page, sales, screenshots):
     log_in(page)
     page.goto(REPORT + "?preset=last_30_days&status=accepted&sub1=newsletter")
 
     alert = page.get_by_role("alert")
     expect(alert).to_contain_text("No conversions are shown: the filters have an error")
     expect(alert).to_contain_text("last_30_days is not one of the available choices")
+    expect(page.locator("select[name=preset]")).to_have_value("")  # "Choose a period", not a period it does not apply
     body = page.locator("table.report tbody")
     expect(body).to_have_text("No conversions are shown until the filters are corrected.")
     for external_id in ("web-1", "web-2", "old-1"):
         expect(page.get_by_text(external_id)).to_have_count(0)
     expect(page.locator("tfoot")).to_contain_text("Total: 0")
+    screenshots(page, "report-bad-preset")
 
 
 def test_choosing_a_preset_fills_the_dates_and_a_typed_date_makes_the_period_custom(page, sales, alice):

@@ -199,6 +199,14 @@ def test_a_preset_fills_the_date_inputs_with_its_days(alice_client, alice, prese
     assert f'name="end" value="{period.end.isoformat()}"' in html
 
 
+def test_an_unknown_preset_leaves_the_period_select_on_choose_a_period_not_on_today(alice_client, march):
+    html = alice_client.get(URL, {"preset": "last_30_days"}).content.decode()
+
+    select = re.search(r'<select name="preset".*?</select>', html, re.DOTALL).group()
+    # Nothing selected: the browser shows the first option, which asks for a period rather than naming one.
+    assert "selected" not in select and select.index("Choose a period") < select.index("Today")
+
+
 def test_a_custom_start_alone_is_one_day_and_both_date_inputs_say_so(alice_client, march):
     response = alice_client.get(URL, {"preset": "custom", "start": "2026-03-10"})
 
