@@ -3,14 +3,16 @@
 import zoneinfo
 
 from django import forms
+from django.core.exceptions import NON_FIELD_ERRORS
 from django.utils import timezone
 
 from conversions.models import Conversion
 from conversions.reports.performance import GROUPINGS
 from conversions.reports.periods import MAX_PERIOD_DAYS, PRESETS, Period, period_for_preset
+from conversions.reports.selectors import DEFAULT_SORT, SORTS, ConversionFilters
 from referrals.models import Offer, Partner
 from referrals.partner_access import partner_offers, partner_today, partner_tz
-from referrals.services import deep_link_allowed
+from referrals.services import SUB_IDS, deep_link_allowed
 
 
 class PeriodForm(forms.Form):
@@ -21,14 +23,37 @@ class PeriodForm(forms.Form):
     end = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), label="To")
 
     def __init__(self, data=None, *args, partner: Partner, **kwargs):
-        if data is not None and not data.get("preset"):
-            # A link that names no period (a sorted column, a page) shows the period it applies, not the first one.
+        today, tz = partner_today(partner, timezone.now()), partner_tz(partner)
+        if data is not None:
             data = data.copy()
-            data["preset"] = "custom" if data.get("start") else "last_7"
+            if not data.get("preset"):
+                # A link that names no period (a sorted column, a page) shows the period it applies, not the first.
+                data["preset"] = "custom" if data.get("start") else "last_7"
+            if data["preset"] == "custom" and data.get("start") and not data.get("end"):
+                data["end"] = data["start"]  # a custom period of one day, as clean() reads it
+            elif data["preset"] in PRESETS and data["preset"] != "custom":
+                # A preset fills the date inputs with its days: what the form shows is what the rows cover.
+                period = period_for_preset(data["preset"], today=today, tz=tz)
+                data["start"], data["end"] = period.start.isoformat(), period.end.isoformat()
+        else:
+            period = period_for_preset("last_7", today=today, tz=tz)
+            kwargs["initial"] = {"start": period.start, "end": period.end, **kwargs.get("initial", {})}
         super().__init__(data, *args, **kwargs)
-        self.partner, self.today, self.tz = partner, partner_today(partner, timezone.now()), partner_tz(partner)
+        self.partner, self.today, self.tz = partner, today, tz
+        if data is not None and data["preset"] not in PRESETS:
+            # A select cannot show an unknown value and would show its first option: "Today", not what is applied.
+            self.fields["preset"].choices = [("", "Choose a period"), *PRESETS.items()]
         if "offer" in self.fields:  # a report's offers are the partner's own
             self.fields["offer"].queryset = partner_offers(partner)
+
+    def preset_days(self) -> dict[str, list[str]]:
+        """Each preset's first and last day, for the page's script to fill the date inputs as a preset is chosen."""
+        days = {}
+        for preset in PRESETS:
+            if preset != "custom":
+                period = period_for_preset(preset, today=self.today, tz=self.tz)
+                days[preset] = [period.start.isoformat(), period.end.isoformat()]
+        return days
 
     def clean(self):
         cleaned = super().clean()
@@ -64,11 +89,50 @@ class SubIdsForm(forms.Form):
 
 class ConversionReportForm(PeriodForm, SubIdsForm):
     offer = forms.ModelChoiceField(queryset=Offer.objects.none(), required=False, empty_label="All offers")
-    status = forms.ChoiceField(choices=[("", "All statuses"), *Conversion.Status.choices], required=False)
+    status = forms.ChoiceField(
+        choices=[("", "All statuses"), *Conversion.Status.choices], required=False, label="Conversion status"
+    )
     type = forms.ChoiceField(choices=[("", "All types"), *Conversion.Type.choices], required=False)
     q = forms.CharField(required=False, max_length=128, label="Conversion or external id")
-    # Free text: the selector knows the sortable columns and falls back to newest first.
+    FILTERS = ("offer", "status", "type", *SUB_IDS, "q")  # the filters besides the period, in the form's order
+    # Free text, so that an old link's unknown column still shows rows: it falls back to newest first.
     sort = forms.CharField(required=False, max_length=32)
+
+    def clean_sort(self) -> str:
+        sort = self.cleaned_data.get("sort") or ""
+        return sort if sort.lstrip("-") in SORTS else DEFAULT_SORT
+
+    def filters(self) -> ConversionFilters:
+        """The one state of the report: period, filters and sort. Invalid input matches nothing: rows under a form
+        that looks applied are the rows it asks for, never the unfiltered ones."""
+        if not self.is_bound:
+            return ConversionFilters(period=self.period())
+        if not self.is_valid():
+            return ConversionFilters(period=self.period(), matches_nothing=True)
+        data = self.cleaned_data
+        return ConversionFilters(
+            period=data["period"],
+            offer=data["offer"],
+            status=data["status"],
+            type=data["type"],
+            subs={name: data[name] for name in SUB_IDS},
+            search=data["q"],
+            sort=data["sort"],
+        )
+
+    def errors_in_words(self) -> list[str]:
+        """Each error, named by its field's label: the page says why it shows no rows."""
+        return [
+            (f"{self[name].label}: " if name != NON_FIELD_ERRORS else "") + " ".join(errors)
+            for name, errors in self.errors.items()
+        ]
+
+    def applied(self) -> list[str]:
+        """The filters in force besides the period, in words, for the summary of the collapsed filters."""
+        if not self.is_bound or not self.is_valid():
+            return []
+        data = self.cleaned_data
+        return [f"{self[name].label}: {data[name]}" for name in self.FILTERS if data[name]]
 
 
 class PerformanceForm(PeriodForm):

@@ -25,6 +25,7 @@ SORTS = {  # the report's sortable columns: their column and their heading
     "reward": ("reward_amount", "Reward"),
     "status": ("status", "Status"),
 }
+DEFAULT_SORT = "-time"  # newest first
 
 
 @dataclass
@@ -35,7 +36,7 @@ class ConversionFilters:
     type: str = ""
     subs: dict = field(default_factory=dict)
     search: str = ""
-    sort: str = "-time"
+    sort: str = DEFAULT_SORT
     # Invalid filters match nothing: rows under a form that looks applied must be the rows it asks for.
     matches_nothing: bool = False
 
@@ -65,7 +66,7 @@ def conversion_report(*, partner: Partner, filters: ConversionFilters) -> QueryS
     """The ids of the partner's matching conversions, sorted: `conversion_rows` then loads one page (or export
     chunk) with offer, click and reward, so a deep page does not join rewards for every row it skips."""
     rows = _conversions_matching(partner=partner, filters=filters)
-    sort = filters.sort if filters.sort.lstrip("-") in SORTS else "-time"
+    sort = filters.sort if filters.sort.lstrip("-") in SORTS else DEFAULT_SORT
     descending, column = sort.startswith("-"), SORTS[sort.lstrip("-")][0]
     # Plain ASC/DESC, so that the default (newest first) walks the (partner, created_at) index; the reward is the
     # only column that can be empty, and conversions without one go last.

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from conversions.models import Conversion, PartnerPostback
 from conversions.reports import selectors
+from conversions.reports.commission import conversion_commission
 from conversions.reports.forms import (
     ConversionReportForm,
     JoinOfferForm,
@@ -27,6 +28,7 @@ from conversions.reports.forms import (
 )
 from conversions.reports.performance import PerformanceRow, daily_chart, performance_compare, performance_report
 from conversions.reports.periods import Period
+from conversions.reports.statuses import status_legend
 from conversions.uploads.csv_files import csv_safe
 from core.money import money_quantize
 from referrals.link_requests import LinkRequestNotAllowed, link_request_create
@@ -71,16 +73,8 @@ def home(request):
 
 
 def _report_form(request) -> tuple[ConversionReportForm, selectors.ConversionFilters]:
-    form, period = _period_form(request, ConversionReportForm)
-    if not form.is_valid():  # unbound (no parameters): the default period, unfiltered
-        return form, selectors.ConversionFilters(period=period, matches_nothing=form.is_bound)
-    data = form.cleaned_data
-    chosen = {name: data[name] for name in ("offer", "status", "type")}
-    subs = {name: data[name] for name in SUB_IDS}
-    filters = selectors.ConversionFilters(
-        period=period, subs=subs, search=data["q"], sort=data["sort"] or "-time", **chosen
-    )
-    return form, filters
+    form = ConversionReportForm(request.GET or None, partner=request.partner)
+    return form, form.filters()
 
 
 @require_GET
@@ -102,7 +96,8 @@ def conversion_list(request):
         }
         for key, (_column, label) in selectors.SORTS.items()
     ]
-    return _page(request, "conversions", form=form, period=filters.period, page=page, totals=totals, columns=columns)
+    context = {"form": form, "filters": filters, "period": filters.period, "page": page, "totals": totals}
+    return _page(request, "conversions", columns=columns, statuses=status_legend(), **context)
 
 
 class _Echo:
@@ -160,7 +155,10 @@ def conversion_detail(request, conversion_id):
     )
     # What the publisher may see of the history: status, time, the remark; not who or the channel.
     history = conversion.status_changes.values("to_status", "remark", "created_at")
-    return _page(request, "conversion_detail", "conversions", conversion=conversion, history=history)
+    tz = partner_tz(request.partner)
+    context = {"conversion": conversion, "history": history, "statuses": status_legend()}
+    context["commission"] = conversion_commission(conversion=conversion, tz=tz)
+    return _page(request, "conversion_detail", "conversions", **context)
 
 
 def _performance_form(request) -> tuple[PerformanceForm, Period, dict | None]:

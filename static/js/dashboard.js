@@ -1,4 +1,4 @@
-/* Affitrack dashboard: copy to clipboard. Served by us; no other scripts. */
+/* Affitrack dashboard: copy to clipboard, period presets, collapsed filters on a phone. Served by us; no other scripts. */
 (function () {
   "use strict";
   function announce(button, text) {
@@ -37,4 +37,35 @@
       announce(button, fallbackCopy(text) ? "Copied" : "Press Ctrl+C to copy");
     }
   });
+})();
+
+/* A period preset fills the date inputs with its days; a date typed by hand makes the period custom.
+   The server does the same on Apply; this only shows it before. */
+(function () {
+  "use strict";
+  var days = document.getElementById("preset-days");
+  var fieldset = document.querySelector("[data-period]");
+  if (!days || !fieldset) { return; }
+  days = JSON.parse(days.textContent);
+  var preset = fieldset.querySelector("select[name=preset]");
+  var start = fieldset.querySelector("input[name=start]");
+  var end = fieldset.querySelector("input[name=end]");
+  if (!preset || !start || !end) { return; }
+  preset.addEventListener("change", function () {
+    var chosen = days[preset.value];
+    if (chosen) { start.value = chosen[0]; end.value = chosen[1]; }
+  });
+  function custom() { preset.value = "custom"; }
+  start.addEventListener("input", custom);
+  end.addEventListener("input", custom);
+})();
+
+/* The report's filters start closed on a phone, so the first rows are on the first screen; open when they
+   hold an error to read. */
+(function () {
+  "use strict";
+  var filters = document.querySelector("details.report-filters");
+  if (filters && !filters.hasAttribute("data-keep-open") && window.matchMedia("(max-width: 640px)").matches) {
+    filters.open = false;
+  }
 })();

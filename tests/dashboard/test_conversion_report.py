@@ -2,15 +2,20 @@
 
 import csv
 import io
+import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 from django.utils import timezone
 
-from conversions.lifecycle import conversion_reject
+from conversions.lifecycle import conversion_reject, conversion_validate
+from conversions.reports.periods import period_for_preset
+from referrals.partner_access import partner_today, partner_tz
+from referrals.partner_tokens import partner_token_rotate
+from rewards.models import ExchangeRate
 from tests.dashboard.conftest import click_at, convert
-from tests.factories import LinkFactory, RewardRuleFactory
+from tests.factories import LinkFactory, OfferFactory, RewardRuleFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -170,8 +175,185 @@ def test_invalid_filters_show_their_error_and_no_rows_rather_than_unfiltered_one
 
     assert response.status_code == 200 and response.context["form"].errors
     assert rows_of(response) == [] and response.context["totals"].conversions == 0
-    assert "No conversions match." in response.content.decode()
+    html = response.content.decode()
+    assert "No conversions are shown: the filters have an error" in html
+    assert "No conversions are shown until the filters are corrected." in html
+    assert "recent-mail" not in html and "recent-blog" not in html
     assert export(alice_client, **params) == []
+
+
+def date_inputs(response) -> tuple[str, str]:
+    form = response.context["form"]
+    return str(form["start"].value()), str(form["end"].value())
+
+
+@pytest.mark.parametrize("preset", ["today", "yesterday", "last_7", "last_30", "this_month", "last_month"])
+def test_a_preset_fills_the_date_inputs_with_its_days(alice_client, alice, preset):
+    period = period_for_preset(preset, today=partner_today(alice, timezone.now()), tz=partner_tz(alice))
+
+    response = alice_client.get(URL, {"preset": preset, "start": "2020-01-01", "end": "2020-01-31"})
+
+    assert date_inputs(response) == (period.start.isoformat(), period.end.isoformat())
+    html = response.content.decode()
+    assert f'name="start" value="{period.start.isoformat()}"' in html
+    assert f'name="end" value="{period.end.isoformat()}"' in html
+
+
+def test_an_unknown_preset_leaves_the_period_select_on_choose_a_period_not_on_today(alice_client, march):
+    html = alice_client.get(URL, {"preset": "last_30_days"}).content.decode()
+
+    select = re.search(r'<select name="preset".*?</select>', html, re.DOTALL).group()
+    # Nothing selected: the browser shows the first option, which asks for a period rather than naming one.
+    assert "selected" not in select and select.index("Choose a period") < select.index("Today")
+
+
+def test_a_custom_start_alone_is_one_day_and_both_date_inputs_say_so(alice_client, march):
+    response = alice_client.get(URL, {"preset": "custom", "start": "2026-03-10"})
+
+    assert date_inputs(response) == ("2026-03-10", "2026-03-10")
+    assert rows_of(response) == ["ord-3", "ord-2", "ord-1"]
+
+
+def test_the_report_without_parameters_shows_the_last_7_days_in_the_date_inputs(alice_client, alice):
+    period = period_for_preset("last_7", today=partner_today(alice, timezone.now()), tz=partner_tz(alice))
+    html = alice_client.get(URL).content.decode()
+
+    assert f'name="start" value="{period.start.isoformat()}"' in html
+    assert f'name="end" value="{period.end.isoformat()}"' in html
+
+
+def test_sort_and_page_links_keep_every_filter_and_the_period(alice_client, acme, alice_link, rule):
+    base = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
+    for n in range(51):
+        convert(acme, click_at(alice_link, base + timedelta(minutes=n), sub1="mail"), external_id=f"b-{n}", amount="1")
+    params = march_params(status="accepted", sub1="mail", sort="amount")
+
+    response = alice_client.get(URL, params)
+
+    html = response.content.decode()
+    kept = ("preset=custom", "start=2026-03-01", "end=2026-03-31", "status=accepted", "sub1=mail")
+    sort_link = next(line for line in html.splitlines() if "sort=-amount" in line)
+    next_link = next(line for line in html.splitlines() if 'rel="next"' in line)
+    assert all(part in sort_link for part in kept) and "page=" not in sort_link
+    assert all(part in next_link for part in kept) and "sort=amount" in next_link and "page=2" in next_link
+    assert 'name="sort" value="amount"' in html  # Apply keeps the sort
+
+
+def test_an_unknown_sort_is_shown_as_the_newest_first_it_applies(alice_client, march):
+    response = alice_client.get(URL, march_params(sort="not-a-column"))
+
+    assert 'name="sort" value="-time"' in response.content.decode()
+    assert response.context["columns"][0]["aria_sort"] == "descending"  # the time column, newest first
+
+
+def test_the_filters_summary_names_the_period_and_each_filter_in_force(alice_client, march):
+    html = alice_client.get(URL, march_params(status="accepted", sub1="mail")).content.decode()
+
+    assert "2026-03-01 to 2026-03-31 · Conversion status: accepted · Sub ID 1: mail" in html
+
+
+def test_each_row_names_the_conversion_status_and_the_commission_status(alice_client, march):
+    conversion_validate(conversion_id=march[0].pk)
+    conversion_reject(conversion_id=march[1].pk, reason="fraud", remark="Returned order")
+
+    html = alice_client.get(URL, march_params(sort="time")).content.decode()
+
+    cells = re.findall(r'data-cell="status">(.*?)</td>', html, re.DOTALL)
+    assert [" ".join(re.sub(r"<[^>]+>", "", cell).split()) for cell in cells] == [
+        "Conversion: accepted · Commission: approved",
+        "Conversion: rejected · Commission: reversed",
+        "Conversion: accepted · Commission: pending",
+    ]
+    assert "What the statuses mean" in html and "Commission: pending</dt>" in html
+
+
+def test_the_same_sale_reads_with_the_same_statuses_on_report_page_earnings_and_api(alice_client, alice, march):
+    sale = march[0]
+    report = alice_client.get(URL, march_params(q="ord-1")).content.decode()
+    conversion_page = alice_client.get(f"{URL}{sale.pk}/").content.decode()
+    earnings = alice_client.get("/dashboard/earnings/").content.decode()
+
+    assert "Commission: pending" in report and "Commission: pending" in conversion_page
+    assert "Conversion: accepted" in report and "Conversion: accepted" in conversion_page
+    assert '<th scope="col">Commission status</th>' in earnings and "<td>pending</td>" in earnings
+    token = partner_token_rotate(partner=alice)[1]
+    answer = alice_client.get(f"/v1/conversions/{sale.pk}", headers={"Authorization": f"Bearer {token}"}).json()
+    assert (answer["status"], answer["reward"]["status"]) == ("accepted", "pending")
+
+
+class TestConversionPage:
+    def test_shows_the_commission_its_status_dates_and_how_it_was_decided(self, alice_client, march):
+        html = alice_client.get(f"{URL}{march[0].pk}/").content.decode()
+
+        assert "Conversion: accepted" in html and "Commission: pending" in html
+        assert '<dd data-stat="commission">5.00 USD</dd>' in html
+        assert '<dd data-stat="commission-created">2026-03-10 12:05 UTC</dd>' in html
+        assert '<dd data-stat="commission-approve-after">2026-04-10 00:00 UTC</dd>' in html
+        assert '<dd data-stat="commission-approved">not yet</dd>' in html
+        click_id = march[0].click.click_id
+        assert (
+            f"Click chosen: your click {click_id} at 2026-03-10 12:00, found by the click id the advertiser sent "
+            "(the last click wins); the sale came 5 min later, inside the offer&#x27;s 30-day cookie window."
+        ) in html
+        assert "Rule matched: “Rule" in html and "the offer&#x27;s rule" in html
+        assert "Commission: 10% of 50.00 USD = 5.00 USD." in html
+        assert "No cap: the rule has no maximum." in html
+
+    def test_an_approved_commission_shows_its_approval_date(self, alice_client, march):
+        conversion_validate(conversion_id=march[0].pk, now=datetime(2026, 3, 12, 9, 30, tzinfo=UTC))
+
+        html = alice_client.get(f"{URL}{march[0].pk}/").content.decode()
+
+        assert "Commission: approved" in html
+        assert '<dd data-stat="commission-approved">2026-03-12 09:30 UTC</dd>' in html
+        assert "commission-approve-after" not in html  # no longer in validation
+
+    def test_a_capped_commission_in_another_currency_says_the_rate_and_the_cap(self, alice_client, acme, alice):
+        euro = OfferFactory(advertiser=acme, public_id="acme-euro", name="Acme Euro", currency="EUR")
+        RewardRuleFactory(
+            offer=euro, reward_type="percentage", value=Decimal("50"), currency="USD", max_reward=Decimal("20.00")
+        )
+        ExchangeRate.objects.create(base="EUR", quote="USD", date=datetime(2026, 3, 10, tzinfo=UTC).date(), rate="1.1")
+        link = LinkFactory(partner=alice, offer=euro, code="alice-euro")
+        sale = convert(acme, click_at(link, datetime(2026, 3, 10, 12, 0, tzinfo=UTC)), external_id="eu-1", amount="100")
+
+        html = alice_client.get(f"{URL}{sale.pk}/").content.decode()
+
+        assert '<dd data-stat="commission">20.00 USD</dd>' in html
+        assert "Exchange rate: 1 EUR = 1.1 USD (the rate of 2026-03-10), so the sale counts as 110.00 USD." in html
+        assert "Commission: 50% of 110.00 USD = 55.00 USD." in html
+        assert "Cap applied: the rule pays at most 20.00 USD, so the commission is 20.00 USD." in html
+
+    def test_a_sale_no_rule_pays_says_so(self, alice_client, acme, alice, alice_link):
+        sale = convert(acme, click_at(alice_link, datetime(2026, 3, 10, 12, 0, tzinfo=UTC)), external_id="none-1")
+
+        html = alice_client.get(f"{URL}{sale.pk}/").content.decode()
+
+        assert "Conversion: rejected" in html and "Commission: " not in html.split("<h2>Commission</h2>")[0]
+        assert '<dd data-stat="commission">None</dd>' in html
+        assert "No reward rule of the offer matches this sale, so it earns no commission." in html
+
+    def test_a_spend_limit_is_explained_within_it_and_once_reached(self, alice_client, acme, alice_link):
+        RewardRuleFactory(
+            offer=alice_link.offer, value=Decimal("4.00"), spend_limit=Decimal("10.00"), spend_limit_period="day"
+        )
+        base = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
+        sales = [
+            convert(acme, click_at(alice_link, base + timedelta(minutes=n)), external_id=f"cap-{n}") for n in range(3)
+        ]
+
+        first = alice_client.get(f"{URL}{sales[0].pk}/").content.decode()
+        third = alice_client.get(f"{URL}{sales[2].pk}/").content.decode()
+
+        assert "Commission: a fixed 4.00 USD a sale." in first
+        within = "Within the rule&#x27;s spend limit of 10.00 USD for a day (4.00 USD of it used, this sale included)."
+        assert within in first
+        assert '<dd data-stat="commission">None</dd>' in third
+        assert "No commission: the rule&#x27;s spend limit for the period was reached." in third
+        assert "The rule&#x27;s spend limit of 10.00 USD for a day was reached." in third
+
+    def test_another_partners_conversion_is_not_found(self, bob_client, march):
+        assert bob_client.get(f"{URL}{march[0].pk}/").status_code == 404
 
 
 class TestTimeZoneDays:
