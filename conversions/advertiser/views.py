@@ -88,7 +88,7 @@ def home(request):
 def _workspace(advertiser, period) -> dict:
     figures = {"period": period}
     days, figures["total"] = selectors.advertiser_performance(advertiser=advertiser, period=period, group_by="day")
-    figures["days"], figures["chart"] = days, daily_chart(days)
+    figures["days"], figures["chart"] = days, daily_chart(days, earnings_name="Commission")
     figures["conversions"] = selectors.advertiser_conversion_totals(advertiser=advertiser, period=period)
     for group_by in ("partner", "offer"):
         rows, _ = selectors.advertiser_performance(advertiser=advertiser, period=period, group_by=group_by)

@@ -1,16 +1,15 @@
 """The partner's pages: home, the conversion report (and its CSV), a conversion, performance, offers and links
 (with the link builder), earnings, profile and API token."""
 
-import csv
 from decimal import Decimal
-from itertools import chain, islice
+from itertools import islice
 from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Prefetch
-from django.http import HttpResponseBadRequest, StreamingHttpResponse
+from django.http import HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -29,7 +28,7 @@ from conversions.reports.forms import (
 from conversions.reports.performance import PerformanceRow, daily_chart, performance_compare, performance_report
 from conversions.reports.periods import Period
 from conversions.reports.statuses import status_legend
-from conversions.uploads.csv_files import csv_safe
+from conversions.uploads.csv_files import csv_stream
 from core.money import money_quantize
 from referrals.link_requests import LinkRequestNotAllowed, link_request_create
 from referrals.models import Link, LinkRequest, Offer
@@ -100,13 +99,6 @@ def conversion_list(request):
     return _page(request, "conversions", columns=columns, statuses=status_legend(), **context)
 
 
-class _Echo:
-    """A file whose write() hands the line back, for csv.writer to stream through."""
-
-    def write(self, line: str) -> str:
-        return line
-
-
 @require_GET
 @partner_required
 def conversion_export(request):
@@ -138,13 +130,9 @@ def conversion_export(request):
                     click.click_id if click else "",
                 ]
 
-    writer = csv.writer(_Echo())
-    # Every cell formula-escaped; amounts are never negative, so the numbers need no escaping.
-    lines = (writer.writerow([csv_safe(cell) for cell in row]) for row in chain([EXPORT_HEADER], values()))
-    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
-    name = f"conversions-{filters.period.start:%Y%m%d}-{filters.period.end:%Y%m%d}.csv"
-    response["Content-Disposition"] = f'attachment; filename="{name}"'
-    return response
+    return csv_stream(
+        f"conversions-{filters.period.start:%Y%m%d}-{filters.period.end:%Y%m%d}.csv", EXPORT_HEADER, values()
+    )
 
 
 @require_GET
@@ -195,15 +183,6 @@ def performance(request):
     return _page(request, "performance", group_by=group_by, **context)
 
 
-def _csv_stream(header: list[str], rows, filename: str) -> StreamingHttpResponse:
-    """Rows as a streamed CSV download, every cell formula-escaped."""
-    writer = csv.writer(_Echo())
-    lines = (writer.writerow([csv_safe(cell) for cell in row]) for row in chain([header], rows))
-    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
-
-
 @require_GET
 @partner_required
 def performance_export(request):
@@ -243,7 +222,7 @@ def performance_export(request):
 
     offer = f"-{chosen['offer'].public_id}" if chosen["offer"] else ""
     name = f"performance-by-{group_by}{offer}-{period.start:%Y%m%d}-{period.end:%Y%m%d}.csv"
-    return _csv_stream(header, values(), name)
+    return csv_stream(name, header, values())
 
 
 def link_url(link: Link, sub_ids: dict | None = None) -> str:
@@ -351,7 +330,7 @@ def earnings_export(request):
         ]
         for reward in history.iterator(chunk_size=2000)
     )
-    return _csv_stream(EARNINGS_EXPORT_HEADER, rows, f"commissions{'-' + status if status else ''}.csv")
+    return csv_stream(f"commissions{'-' + status if status else ''}.csv", EARNINGS_EXPORT_HEADER, rows)
 
 
 @require_http_methods(["GET", "POST"])

@@ -57,10 +57,12 @@ def test_an_advertiser_reads_its_workspace_for_a_chosen_period(page, live_server
     top = page.locator("#top-partners tbody tr").first
     assert top.locator("th").inner_text() == "Alice Archer" and "123.45 USD" in top.inner_text()
     assert "Globex Tools" not in page.content() and "9,999.00" not in page.content()
-    # The chart: bars over an axis, with the days of the period along it.
-    chart = page.locator("figure.chart svg")
-    assert chart.is_visible() and chart.locator(".axis").count() >= 1
-    assert chart.locator("rect").count() > 0 and "03-10" in chart.text_content()
+    # The chart: bars over an axis per panel, and each day's figures on hover, commission among them.
+    chart = page.locator("figure.series-chart")
+    assert chart.locator("svg.series-chart-plot").is_visible() and chart.locator(".axis").count() == 3
+    assert chart.locator("rect.bar").count() > 0 and "Mar" in chart.locator(".series-chart-days").inner_text()
+    day = chart.locator('g.day[data-day="2026-03-10"] title').text_content()
+    assert day.startswith("Tue 10 Mar 2026") and "Commission: " in day
     screenshots(page, "advertiser-home")
     page.set_viewport_size({"width": 390, "height": 844})  # a phone: wide tables scroll inside, the page does not
     assert page.evaluate("document.documentElement.scrollWidth") <= 390

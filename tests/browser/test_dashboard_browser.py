@@ -38,6 +38,9 @@ def log_in(page, username="alice", password=PASSWORD):
 def test_log_in_and_see_the_home_numbers(page, alice_with_sales):
     log_in(page)
 
+    icon = page.locator('link[rel="icon"]').get_attribute("href")
+    assert page.request.get(icon).status == 200  # the tab shows our icon
+
     assert page.get_by_role("heading", name="Home").is_visible()
     assert page.locator('[data-stat="conversions"]').inner_text() == "2"
     assert page.locator("svg[role=img]").count() == 1
