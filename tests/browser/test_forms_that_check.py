@@ -65,11 +65,12 @@ def test_a_condition_the_engine_cannot_read_is_refused_and_the_rows_are_kept(pag
     assert not RewardRule.objects.filter(name="Colourful").exists()
 
 
-def test_a_partner_postback_to_a_private_address_is_refused_on_save(page, alice):
+def test_a_partner_postback_to_a_private_address_is_refused_on_save(page, alice, screenshots):
     log_in(page)
     page.goto("/dashboard/postbacks/")
     page.get_by_label("URL").fill("http://127.0.0.1:9/hook?click={click_id}")
     page.get_by_role("button", name="Add postback").click()
 
     assert "refused" in page.locator(".errorlist, .error").first.inner_text()  # a delivery could never reach it
+    screenshots(page, "postbacks-refused")
     assert not alice.postbacks.exists()
