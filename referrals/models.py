@@ -141,6 +141,11 @@ class Partner(models.Model):
     def __str__(self) -> str:
         return f"{self.user.get_username()} ({self.referral_code})"
 
+    @property
+    def display_name(self) -> str:
+        """How an advertiser's pages name a partner: the person's name, else the login (never the referral code)."""
+        return self.user.get_full_name() or self.user.get_username()
+
 
 class Coupon(models.Model):
     """A partner's coupon code on an offer: a sale that uses it is attributed to the partner."""

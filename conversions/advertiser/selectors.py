@@ -86,11 +86,6 @@ def claims_of(*, advertiser: Advertiser, status: str = "open") -> QuerySet:
 # The home's figures: over the advertiser's own offers only ---------------------------------------
 
 
-def partner_name(partner: Partner) -> str:
-    """How an advertiser's pages name a partner: the person's name, else the login (never the referral code)."""
-    return partner.user.get_full_name() or partner.user.get_username()
-
-
 def _offer_ids(advertiser: Advertiser) -> list[int]:
     return list(Offer.objects.filter(advertiser=advertiser).values_list("pk", flat=True))
 
@@ -99,7 +94,7 @@ def _labels(group_by: str, keys) -> dict:
     """Offers and partners by their names (one query), for rows keyed by their ids."""
     if group_by == "offer":
         return dict(Offer.objects.filter(pk__in=list(keys)).values_list("pk", "name"))
-    return {p.pk: partner_name(p) for p in Partner.objects.filter(pk__in=list(keys)).select_related("user")}
+    return {p.pk: p.display_name for p in Partner.objects.filter(pk__in=list(keys)).select_related("user")}
 
 
 def _money_list(amounts: Counter) -> list[tuple[str, Decimal]]:

@@ -21,15 +21,12 @@ def conversions_decidable(conversions: QuerySet) -> QuerySet:
 
 
 def validation_rows(conversions) -> list[Conversion]:
-    """The conversions (one page, or an export chunk) with `reward` (or None), `held` and `partner_name`."""
+    """The conversions (one page, or an export chunk) with `reward` (or None) and `held`."""
     rows = list(conversions)
     rewards = rewards_by_conversion(conversion.pk for conversion in rows)
     for conversion in rows:
         conversion.reward = rewards.get(conversion.pk)
         conversion.held = conversion.status == HELD_BY_THE_NETWORK
-        # A name the advertiser knows the partner by; the referral code is a tracking detail.
-        user = conversion.partner.user if conversion.partner else None
-        conversion.partner_name = (user.get_full_name() or user.get_username()) if user else ""
     return rows
 
 

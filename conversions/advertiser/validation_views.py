@@ -169,7 +169,7 @@ def validation_export(request):
                     money_quantize(reward.amount, reward.currency) if reward else "",
                     reward.currency if reward else "",
                     reward.status if reward else "",
-                    conversion.partner_name,
+                    conversion.partner.display_name if conversion.partner else "",
                     conversion.partner.referral_code if conversion.partner else "",
                     "held by the network" if conversion.held else conversion.status,
                     conversion.status_remark,

@@ -138,7 +138,6 @@ def claims(request):
     status = request.GET.get("status", "open")
     page = _page(request, selectors.claims_of(advertiser=request.advertiser, status=status), 25)
     for claim in page:
-        claim.partner_name = selectors.partner_name(claim.partner)
         # The evidence keeps ISO times (UTC); parsed, the page shows them in the advertiser's zone.
         claim.evidence_clicks = [
             {**click, "at": parse_datetime(click.get("at") or "")} for click in claim.evidence.get("clicks", [])[:5]
