@@ -38,6 +38,17 @@ def money_quantize(amount: Decimal, currency: str) -> Decimal:
     return amount.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
 
 
+def money_display(amount, currency: str) -> str:
+    """How every page shows an amount: quantized to its currency's minor unit, thousands separated, then its
+    code: `1,234.50 USD`, `1,200 JPY`; "" for none. (CSV exports keep plain decimals, for spreadsheets.)"""
+    if amount is None or amount == "":
+        return ""
+    try:
+        return f"{money_quantize(Decimal(amount), currency):,} {currency}"
+    except (MoneyError, ArithmeticError):  # not a number, or an unknown currency: shown as it came
+        return f"{amount} {currency}"
+
+
 def decimal_parse(value) -> Decimal:
     """A Decimal from a string or a JSON number; never through binary float arithmetic."""
     if isinstance(value, bool) or value is None:

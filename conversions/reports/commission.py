@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from conversions.models import Conversion
-from core.money import MoneyError, money_quantize
+from core.money import money_display, money_quantize
 from rewards.models import Reward
 from rewards.selectors import reward_for_conversion
 
@@ -64,16 +64,6 @@ def _local(moment: str | None, tz: zoneinfo.ZoneInfo) -> str:
     return datetime.fromisoformat(moment).astimezone(tz).strftime("%Y-%m-%d %H:%M") if moment else "?"
 
 
-def _amount(value: str | None, currency: str) -> str:
-    """An explanation's decimal string as the pages show money (the money tag's format)."""
-    if value is None:
-        return ""
-    try:
-        return f"{money_quantize(Decimal(value), currency):,} {currency}"
-    except (MoneyError, ArithmeticError):
-        return f"{value} {currency}"
-
-
 def _attribution_words(attribution: dict, tz: zoneinfo.ZoneInfo) -> list[str]:
     step = attribution.get("step")
     if step in ("click_id", "cookie"):
@@ -126,17 +116,22 @@ def _reward_words(explanation: dict, conversion: Conversion) -> list[str]:
         currency = (reward or {}).get("currency", "")
         period = "all time" if limit.get("period") == "all_time" else f"a {limit.get('period')}"
         if limit.get("reached"):
-            words.append(f"The rule's spend limit of {_amount(limit['limit'], currency)} for {period} was reached.")
+            words.append(
+                f"The rule's spend limit of {money_display(limit['limit'], currency)} for {period} was reached."
+            )
         else:
             words.append(
-                f"Within the rule's spend limit of {_amount(limit['limit'], currency)} for {period} "
-                f"({_amount(limit.get('spent_after'), currency)} of it used, this sale included)."
+                f"Within the rule's spend limit of {money_display(limit['limit'], currency)} for {period} "
+                f"({money_display(limit.get('spent_after'), currency)} of it used, this sale included)."
             )
     for change in explanation.get("adjustments", []):
-        currency, sale = (reward or {}).get("currency", ""), _amount(change["conversion_amount"], change["currency"])
+        currency, sale = (
+            (reward or {}).get("currency", ""),
+            money_display(change["conversion_amount"], change["currency"]),
+        )
         words.append(
             f"Adjusted on {change['at'][:10]}: the sale's amount became {sale}, so the commission went from "
-            f"{_amount(change['from'], currency)} to {_amount(change['to'], currency)}."
+            f"{money_display(change['from'], currency)} to {money_display(change['to'], currency)}."
         )
     if outcome in OUTCOMES:  # the conclusion, after the steps that led to it
         words.append(OUTCOMES[outcome])
@@ -151,23 +146,23 @@ def _computation_words(reward: dict, explanation: dict, conversion: Conversion) 
         on = f" (the rate of {rate['date']})" if rate.get("date") else ""
         words.append(
             f"Exchange rate: 1 {conversion.currency} = {reward['exchange_rate']} {currency}{on}, so the sale counts as "
-            f"{_amount(reward['base_amount'], currency)}."
+            f"{money_display(reward['base_amount'], currency)}."
         )
     if reward.get("reward_type") == "percentage":
         value = Decimal(reward["value"]).normalize()
         words.append(
-            f"Commission: {value:f}% of {_amount(reward['base_amount'], currency)} = "
-            f"{_amount(reward['uncapped'], currency)}."
+            f"Commission: {value:f}% of {money_display(reward['base_amount'], currency)} = "
+            f"{money_display(reward['uncapped'], currency)}."
         )
     else:
-        words.append(f"Commission: a fixed {_amount(reward['value'], currency)} a sale.")
+        words.append(f"Commission: a fixed {money_display(reward['value'], currency)} a sale.")
     if reward.get("capped"):
         words.append(
-            f"Cap applied: the rule pays at most {_amount(reward['max_reward'], currency)}, so the commission is "
-            f"{_amount(reward['amount'], currency)}."
+            f"Cap applied: the rule pays at most {money_display(reward['max_reward'], currency)}, so the commission is "
+            f"{money_display(reward['amount'], currency)}."
         )
     elif reward.get("max_reward") is not None:
-        words.append(f"No cap applied: below the rule's maximum of {_amount(reward['max_reward'], currency)}.")
+        words.append(f"No cap applied: below the rule's maximum of {money_display(reward['max_reward'], currency)}.")
     else:
         words.append("No cap: the rule has no maximum.")
     return words
