@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
+from typing import ClassVar
 
 from django.db.models import F
 
@@ -41,13 +42,16 @@ def _positive_number(value, *, name: str = "threshold") -> float:
 
 @dataclass(frozen=True)
 class Check:
+    """A check as the network runs it (code, title, score, on or off by default); its class says what its threshold
+    means, because `run` reads it."""
+
     code: str
     title: str
     score: int  # how much a signal adds to the conversion's fraud score (total capped at 100)
-    default_threshold: object = None
-    threshold_help: str = ""
     default_enabled: bool = True
     configurable: bool = True
+    default_threshold: ClassVar[object] = None
+    threshold_help: ClassVar[str] = ""
 
     def threshold_parse(self, value):
         """The threshold to use: a positive number, or for checks with several knobs an object of them."""
@@ -78,6 +82,9 @@ def _ctit_times(context) -> dict[str, str]:
 
 
 class CtitTooShort(Check):
+    default_threshold = 10
+    threshold_help = "seconds; a conversion sooner than this after its click is a signal"
+
     def run(self, context, threshold):
         seconds = context.ctit_seconds
         if seconds is None or seconds >= threshold:
@@ -86,6 +93,9 @@ class CtitTooShort(Check):
 
 
 class CtitTooLong(Check):
+    default_threshold = 30
+    threshold_help = "days"
+
     def run(self, context, threshold):
         seconds = context.ctit_seconds
         if seconds is None or seconds <= threshold * 86400:
@@ -94,6 +104,9 @@ class CtitTooLong(Check):
 
 
 class IpVelocity(Check):
+    default_threshold = 5
+    threshold_help = "conversions per visitor IP per hour, across the network"
+
     def run(self, context, threshold):
         ip = context.visitor_ip
         if not ip or context.ip_conversions_in_hour <= threshold:
@@ -103,6 +116,9 @@ class IpVelocity(Check):
 
 class MultiPartner(Check):
     """The same click, or the same customer, converting for more than one partner on the offer."""
+
+    default_threshold = 1
+    threshold_help = "how many other partners (same offer, 30 days) make a signal"
 
     def run(self, context, threshold):
         conversion, click = context.conversion, context.click
@@ -224,6 +240,9 @@ class BaselineCheck(Check):
 
 
 class AmountOutlier(BaselineCheck):
+    default_threshold = {"sd": 4, "median_multiple": 10, "min_samples": 20, "days": 30}
+    threshold_help = "signal above mean + sd x SD or median x median_multiple of accepted amounts"
+
     def history_stats(self, history, threshold):
         # Statistics need recent history, but never more than 500 rows.
         amounts = [float(amount) for amount in history.values_list("amount", flat=True)[:500]]
@@ -263,6 +282,9 @@ class CtitLearnedBaseline(BaselineCheck):
     (log ctit - median) / (1.4826 * MAD). Log, because CTIT spans seconds to weeks; median and MAD,
     because the history itself may hold a few fast frauds that would drag a mean down."""
 
+    default_threshold = {"z": 3.5, "min_samples": 30, "samples": 500, "days": 90}
+    threshold_help = "robust z-score on log CTIT below -z"
+
     # Below this spread (in log-seconds) the history is too uniform to score against.
     min_scale = 0.1
 
@@ -297,53 +319,18 @@ class CtitLearnedBaseline(BaselineCheck):
 CHECKS: dict[str, Check] = {
     check.code: check
     for check in (
-        CtitTooShort(
-            "ctit_too_short",
-            "Click-to-conversion time too short",
-            score=60,
-            default_threshold=10,
-            threshold_help="seconds; a conversion sooner than this after its click is a signal",
-        ),
-        CtitTooLong(
-            "ctit_too_long",
-            "Click-to-conversion time too long",
-            score=20,
-            default_threshold=30,
-            threshold_help="days",
-            default_enabled=False,
-        ),
-        IpVelocity(
-            "ip_velocity",
-            "Too many conversions from one IP in an hour",
-            score=50,
-            default_threshold=5,
-            threshold_help="conversions per visitor IP per hour, across the network",
-        ),
-        MultiPartner(
-            "multi_partner",
-            "One click or customer converting for several partners",
-            score=50,
-            default_threshold=1,
-            threshold_help="how many other partners (same offer, 30 days) make a signal",
-        ),
+        CtitTooShort("ctit_too_short", "Click-to-conversion time too short", score=60),
+        CtitTooLong("ctit_too_long", "Click-to-conversion time too long", score=20, default_enabled=False),
+        IpVelocity("ip_velocity", "Too many conversions from one IP in an hour", score=50),
+        MultiPartner("multi_partner", "One click or customer converting for several partners", score=50),
         BotUserAgent("bot_user_agent", "Bot, crawler or headless browser", score=80),
         DatacenterIp("datacenter_ip", "Data-centre or hosting IP", score=40),
         CountryMismatch("country_mismatch", "Click and conversion countries differ", score=30),
         CountryNotAllowed("country_not_allowed", "Country not allowed by the offer", score=60),
         SelfReferral("self_referral", "Partner converting on their own link", score=90),
-        AmountOutlier(
-            "amount_outlier",
-            "Amount far outside the offer's history",
-            score=40,
-            default_threshold={"sd": 4, "median_multiple": 10, "min_samples": 20, "days": 30},
-            threshold_help="signal above mean + sd x SD or median x median_multiple of accepted amounts",
-        ),
+        AmountOutlier("amount_outlier", "Amount far outside the offer's history", score=40),
         CtitLearnedBaseline(
-            "ctit_learned_baseline",
-            "Click-to-conversion time far below the offer's own baseline",
-            score=50,
-            default_threshold={"z": 3.5, "min_samples": 30, "samples": 500, "days": 90},
-            threshold_help="robust z-score on log CTIT below -z",
+            "ctit_learned_baseline", "Click-to-conversion time far below the offer's own baseline", score=50
         ),
         PartnerSuspended("partner_suspended", "Partner is suspended", score=100, configurable=False),
     )
