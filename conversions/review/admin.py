@@ -34,8 +34,9 @@ def may_see_conversions(user) -> bool:
     return user.has_perm("conversions.view_conversion") or user.has_perm("conversions.review_conversion")
 
 
-def confirmed_action(modeladmin, request, form_class, apply, *, template: str, **context):
-    """Ask on a confirmation page for the action's form; once it is submitted valid, `apply(cleaned_data)`."""
+def confirmed_action(modeladmin, request, form_class, apply, objects: list, *, template: str, **context):
+    """Ask on a confirmation page (extending admin/confirm_action.html) for the action's form about the selected
+    `objects`; once it is submitted valid, `apply(cleaned_data)`."""
     form = form_class(request.POST if "confirm" in request.POST else None)
     if form.is_valid():
         apply(form.cleaned_data)
@@ -48,6 +49,7 @@ def confirmed_action(modeladmin, request, form_class, apply, *, template: str, *
         "action": request.POST.get("action", ""),
         "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
         "media": modeladmin.media + form.media,
+        "objects": objects,
         **context,
     }
     return TemplateResponse(request, template, context)
@@ -251,8 +253,8 @@ class ConversionAdmin(ReadOnlyAdmin):
             if refused:
                 messages.error(request, f"Could not {verb.lower()} {len(refused)}: " + "; ".join(refused))
 
-        context = {"title": f"{verb} conversions", "submit_label": verb, "conversions": conversions}
-        return confirmed_action(self, request, form_class, apply, template=REVIEW_TEMPLATE, **context)
+        context = {"title": f"{verb} conversions", "submit_label": verb}
+        return confirmed_action(self, request, form_class, apply, conversions, template=REVIEW_TEMPLATE, **context)
 
 
 @admin.register(StatusChange)

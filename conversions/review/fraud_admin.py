@@ -159,8 +159,10 @@ class PartnerFraudAdmin(PartnerAdmin):
             if len(suspended) < len(partners):
                 messages.info(request, f"{len(partners) - len(suspended)} were already suspended.")
 
-        context = {"title": "Suspend partners", "partners": partners}
-        return confirmed_action(self, request, PartnerSuspendForm, apply, template=SUSPEND_TEMPLATE, **context)
+        context = {"title": "Suspend partners", "submit_label": "Suspend"}
+        return confirmed_action(
+            self, request, PartnerSuspendForm, apply, partners, template=SUSPEND_TEMPLATE, **context
+        )
 
     @admin.action(description="Reinstate selected partners", permissions=["change"])
     def reinstate_partners(self, request, queryset):
