@@ -23,21 +23,28 @@ _COMPARISONS = {"gt": op.gt, "gte": op.ge, "lt": op.lt, "lte": op.le}
 Rates = Mapping[tuple[str, str], Decimal | None]
 
 
-@dataclass(frozen=True)
-class ConversionFacts:
-    type: str
-    amount: Decimal
-    currency: str
-    occurred_at: datetime
-    partner_id: int
+@dataclass(frozen=True, slots=True)
+class ConversionDetails:
+    """What a conversion says was sold, as the advertiser reports it (intake's `ConversionReport`) and as reward
+    rules match it (`ConversionFacts`)."""
+
     product_id: str = ""
     category: str = ""
     plan: str = ""
     quantity: int = 1
     source: str = ""
-    country: str = ""
     subscription_id: str = ""
     meta: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConversionFacts(ConversionDetails):
+    type: str
+    amount: Decimal
+    currency: str
+    occurred_at: datetime
+    partner_id: int
+    country: str = ""
 
     def value_of(self, name: str):
         if name.startswith("meta."):

@@ -6,7 +6,7 @@ statements (attribution's reads, conversion_rows.py's one insert, and a read of 
 
 import json
 from contextlib import nullcontext
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from uuid import UUID
@@ -31,10 +31,11 @@ from core.errors import DomainError
 from core.money import MoneyError, money_quantize
 from referrals.models import Advertiser
 from referrals.request_metadata import RequestMetadata, country_for_ip, user_agent_describe
+from rewards.engine import ConversionDetails
 
 
-@dataclass(slots=True)
-class ConversionReport:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConversionReport(ConversionDetails):
     """A validated conversion as the advertiser reported it, whatever the channel."""
 
     type: str
@@ -47,14 +48,7 @@ class ConversionReport:
     currency: str = ""
     ip: str | None = None  # the visitor's IP, when a server reports on the visitor's behalf
     occurred_at: datetime | None = None
-    product_id: str = ""
-    category: str = ""
-    quantity: int = 1
-    plan: str = ""
-    subscription_id: str = ""
-    source: str = ""
     user_agent: str = ""
-    meta: dict = field(default_factory=dict)
 
 
 @dataclass(slots=True)
