@@ -1,9 +1,9 @@
 """Partner postbacks: where a partner wants to hear of its conversions, what is due, what was sent."""
 
 from django.db import models
-from django.db.models import Q
 
 from conversions.models.conversion import Conversion
+from core.constraints import unique_where_set
 from referrals.models import Partner
 
 
@@ -39,46 +39,49 @@ class PartnerPostback(models.Model):
         return f"{self.partner}: {self.url}"
 
 
-class PostbackDispatch(models.Model):
+class PostbackEvent(models.Model):
+    """What a dispatch and a delivery have in common: an event of a postback (`created`, `status_changed` or a
+    staff `test`), at a time."""
+
+    event = models.CharField(max_length=20)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        abstract = True
+
+
+class PostbackDispatch(PostbackEvent):
     """One event to deliver to one postback; the payload is frozen when the event happens."""
 
     postback = models.ForeignKey(PartnerPostback, on_delete=models.CASCADE, related_name="dispatches")
     conversion = models.ForeignKey(Conversion, on_delete=models.CASCADE, null=True, blank=True)
-    event = models.CharField(max_length=20)
     # The conversion's status at the event: one dispatch per status reached, however often it is enqueued.
     status = models.CharField(max_length=20, blank=True)
     payload = models.JSONField(default=dict)
     attempts = models.PositiveIntegerField(default=0)
     delivered_at = models.DateTimeField(null=True, blank=True)
     given_up_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField()
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(
-                fields=["postback", "conversion", "event", "status"],
-                condition=Q(conversion__isnull=False),
-                name="postback_dispatch_once",
-            ),
+            unique_where_set(["postback", "conversion", "event", "status"], "conversion", "postback_dispatch_once")
         ]
 
     def __str__(self) -> str:
         return f"{self.event} → {self.postback_id}"
 
 
-class PostbackDelivery(models.Model):
+class PostbackDelivery(PostbackEvent):
     """One HTTP attempt, for the partner's delivery log."""
 
     postback = models.ForeignKey(PartnerPostback, on_delete=models.CASCADE, related_name="deliveries")
     dispatch = models.ForeignKey(PostbackDispatch, on_delete=models.CASCADE, null=True, blank=True)
-    event = models.CharField(max_length=20)
     url = models.TextField()
     status_code = models.PositiveIntegerField(null=True, blank=True)
     latency_ms = models.PositiveIntegerField(null=True, blank=True)
     ok = models.BooleanField(default=False)
     error = models.CharField(max_length=255, blank=True)
     response_excerpt = models.CharField(max_length=500, blank=True)
-    created_at = models.DateTimeField()
 
     class Meta:
         ordering = ["-created_at", "-pk"]

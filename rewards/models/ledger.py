@@ -3,6 +3,7 @@
 from django.db import models
 from django.db.models import Q
 
+from core.constraints import unique_where_set
 from referrals.models import CURRENCY_CHOICES, Advertiser, Partner, lowercase_choices
 from rewards.models.reward import Reward
 from rewards.models.rules import AMOUNT
@@ -64,11 +65,7 @@ class Transaction(models.Model):
                 condition=Q(kind="adjustment"),
                 name="transaction_adjustment_once_per_reference",
             ),
-            models.UniqueConstraint(
-                fields=["payout_item", "kind"],
-                condition=Q(payout_item__isnull=False),
-                name="transaction_once_per_payout_item_kind",
-            ),
+            unique_where_set(["payout_item", "kind"], "payout_item", "transaction_once_per_payout_item_kind"),
         ]
 
     def __str__(self) -> str:
