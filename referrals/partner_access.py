@@ -34,10 +34,7 @@ def partner_required(view):
         if partner is None:
             raise Http404("No partner account.")
         request.partner = partner
-        timezone.activate(partner_tz(partner))
-        try:
+        with timezone.override(partner_tz(partner)):
             return view(request, *args, **kwargs)
-        finally:
-            timezone.deactivate()
 
     return wrapper

@@ -42,11 +42,8 @@ def advertiser_view(*methods: str):
                 raise Http404("This login has no advertiser account.")
             request.advertiser = advertiser
             # Every time on the advertiser's pages renders in its zone (the header says which).
-            timezone.activate(ZoneInfo(advertiser.time_zone))
-            try:
+            with timezone.override(ZoneInfo(advertiser.time_zone)):
                 return view(request, *args, **kwargs)
-            finally:
-                timezone.deactivate()
 
         return require_http_methods(methods)(login_required(wrapped))
 
