@@ -64,8 +64,14 @@ def _workers(*, advertiser_id: int) -> tuple[int, list[str]]:
     return len(workers) - len(current), _jobs_words(current, advertiser_id=advertiser_id)
 
 
-def _busy_words(busy: list[str]) -> str:
-    return f"{'the worker is' if len(busy) == 1 else 'the workers are'} busy with {', '.join(busy)}"
+def _waiting_for_worker(queue: str, *, idle: int, busy: list[str]) -> str:
+    """Waiting for a worker, and why when no worker is idle: none runs, or what the busy ones do."""
+    if not idle and not busy:
+        return f"Waiting for a worker: none is running right now; {queue}."
+    if not idle:
+        workers = "the worker is" if len(busy) == 1 else "the workers are"
+        return f"Waiting for a worker: {queue}; {workers} busy with {', '.join(busy)}."
+    return f"Waiting for a worker: {queue}."
 
 
 def upload_job_describe(upload: ConversionUpload) -> str:
@@ -92,13 +98,9 @@ def upload_job_describe(upload: ConversionUpload) -> str:
         queue = f"{ahead} {'job' if ahead == 1 else 'jobs'} ahead in the queue ({jobs}{more})"
     else:
         queue = "it is next in the queue"
-    if not idle and not busy:
-        return f"Waiting for a worker: none is running right now; {queue}."
-    if not idle:
-        return f"Waiting for a worker: {queue}; {_busy_words(busy)}."
-    if ahead:
-        return f"Waiting for a worker: {queue}."
-    return "Next in the queue: a worker starts it in a moment."
+    if idle and not ahead:
+        return "Next in the queue: a worker starts it in a moment."
+    return _waiting_for_worker(queue, idle=idle, busy=busy)
 
 
 def job_queue_describe(*, advertiser_id: int) -> str:
@@ -110,9 +112,4 @@ def job_queue_describe(*, advertiser_id: int) -> str:
         return "The job queue cannot be reached right now."
     if any(words.startswith("processing") for words in busy):
         return "A worker is processing the conversions now."
-    queue = f"{waiting} {'job' if waiting == 1 else 'jobs'} in the queue"
-    if not idle and not busy:
-        return f"Waiting for a worker: none is running right now; {queue}."
-    if not idle:
-        return f"Waiting for a worker: {queue}; {_busy_words(busy)}."
-    return f"Waiting for a worker: {queue}."
+    return _waiting_for_worker(f"{waiting} {'job' if waiting == 1 else 'jobs'} in the queue", idle=idle, busy=busy)
