@@ -3,6 +3,7 @@
 from django.contrib import admin
 
 from conversions.models import PartnerPostback, PostbackDelivery
+from referrals.admin_read_only import NoChange
 
 
 @admin.register(PartnerPostback)
@@ -16,11 +17,8 @@ class PartnerPostbackAdmin(admin.ModelAdmin):
 
 
 @admin.register(PostbackDelivery)
-class PostbackDeliveryAdmin(admin.ModelAdmin):
+class PostbackDeliveryAdmin(NoChange, admin.ModelAdmin):
     list_display = ("created_at", "postback", "event", "status_code", "latency_ms", "ok", "error")
     list_filter = ("ok", "event")
     list_select_related = ("postback__partner__user",)
     raw_id_fields = ("postback", "dispatch")
-
-    def has_change_permission(self, request, obj=None):
-        return False

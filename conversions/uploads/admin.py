@@ -11,6 +11,7 @@ from django.utils.html import format_html, format_html_join
 from conversions.models import ConversionUpload
 from conversions.uploads.csv_files import CsvFileInvalid, csv_download
 from conversions.uploads.services import upload_create, upload_file_check, upload_requeue
+from referrals.admin_read_only import NoDelete
 
 
 class UploadAddForm(forms.ModelForm):
@@ -48,7 +49,7 @@ _PROGRESS = ["rows_total", "rows_done", "created_count", "duplicate_count", "upd
 
 
 @admin.register(ConversionUpload)
-class ConversionUploadAdmin(admin.ModelAdmin):
+class ConversionUploadAdmin(NoDelete, admin.ModelAdmin):  # the record of what a file did stays
     list_display = ["id", "original_name", "advertiser", "kind", "offer", "status", *_PROGRESS, "created_at"]
     list_filter = ["status", "kind", "advertiser"]
     search_fields = ["original_name", "sha256", "advertiser__name"]
@@ -72,9 +73,6 @@ class ConversionUploadAdmin(admin.ModelAdmin):
 
     def get_fields(self, request, obj=None):
         return self.readonly_fields if obj else [*UploadAddForm.Meta.fields, "upload_file"]
-
-    def has_delete_permission(self, request, obj=None):
-        return False  # the record of what a file did stays
 
     def save_model(self, request, obj, form, change):
         if change:
