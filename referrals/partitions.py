@@ -115,13 +115,21 @@ def _partition_create(start: datetime) -> str:
     return name
 
 
-def click_partitions_ensure(*, now: datetime, ahead_months: int) -> list[str]:
-    """Partitions for this month and `ahead_months` after it, and for any month the DEFAULT partition has clicks
-    of; returns those made."""
+def click_partitions_ensure(*, now: datetime, ahead_months: int, retention_days: int = 0) -> list[str]:
+    """Every month from the oldest partition (or the oldest click the DEFAULT partition holds) to `ahead_months`
+    after this one, without gaps: a query bounded in time then never reads the DEFAULT partition. Gaps are not
+    filled before the retention cutoff; a click older than it still gets its own month (retired next).
+    Returns the partitions made."""
     have = {partition.start for partition in click_partitions()}
+    adopted = set(_default_partition_months())
     this_month = month_start(now)
-    wanted = {month_after(this_month, months) for months in range(ahead_months + 1)}
-    wanted.update(_default_partition_months())
+    month = min(have | adopted | {this_month})
+    if retention_days > 0:
+        month = max(month, month_start(now - timedelta(days=retention_days)))
+    wanted = set(adopted)
+    while month <= month_after(this_month, ahead_months):
+        wanted.add(month)
+        month = month_after(month)
     return [_partition_create(start) for start in sorted(wanted - have)]
 
 
@@ -197,7 +205,9 @@ def click_partitions_maintain(*, now: datetime | None = None) -> dict:
         if not cursor.fetchone()[0]:
             return {"skipped": True, "created": [], "retired": []}
     try:
-        created = click_partitions_ensure(now=now, ahead_months=settings.CLICK_PARTITIONS_AHEAD_MONTHS)
+        created = click_partitions_ensure(
+            now=now, ahead_months=settings.CLICK_PARTITIONS_AHEAD_MONTHS, retention_days=settings.CLICK_RETENTION_DAYS
+        )
         retired = click_partitions_retire(
             now=now, retention_days=settings.CLICK_RETENTION_DAYS, mode=settings.CLICK_PARTITION_RETIRE
         )
