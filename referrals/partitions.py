@@ -93,6 +93,14 @@ def _default_partition_months() -> list[datetime]:
     return [month.replace(tzinfo=UTC) for (month,) in rows]
 
 
+def clicks_held_since() -> datetime | None:
+    """From when the click table holds every click: the start of its oldest month, or an older click the DEFAULT
+    partition holds; months retired before it are gone (None: no click and no month)."""
+    oldest = [partition.start for partition in click_partitions()[:1]]
+    [(in_default,)] = _rows(f"SELECT min(created_at) FROM {DEFAULT_PARTITION}")
+    return min([*oldest, in_default] if in_default else oldest, default=None)
+
+
 def _lock_timeout_set(cursor) -> None:
     cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
 

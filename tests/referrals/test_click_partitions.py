@@ -308,3 +308,23 @@ def test_the_migration_converts_a_table_with_rows_keeping_them_ids_and_names(ali
         finally:
             cursor.execute(f"SET search_path TO {search_path}")
             cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+
+
+def test_a_rollup_rebuild_after_a_month_is_retired_keeps_that_months_counts(alice_link, settings):
+    from referrals.rollups import rollup_clicks_rebuild
+
+    settings.CLICK_PARTITION_RETIRE = "drop"
+    now = timezone.now()
+    clicks = [
+        Click(click_id=f"{n:032x}", link=alice_link, offer=alice_link.offer, partner=alice_link.partner, created_at=at)
+        for n, at in enumerate([now - timedelta(days=460), now - timedelta(days=460), now - timedelta(hours=1)])
+    ]
+    with transaction.atomic():
+        clicks_write([f"{click_copy_line(click)}\tt".encode() for click in clicks])
+    assert click_partitions_maintain(now=now)["retired"]
+    ClickStat.objects.filter(bucket__gte=now - timedelta(days=2)).update(clicks=99)  # a count gone wrong
+
+    rollup_clicks_rebuild()
+
+    assert Click.objects.count() == 1
+    assert sorted(ClickStat.objects.values_list("clicks", flat=True)) == [1, 2]  # the retired month's 2 kept
