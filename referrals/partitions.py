@@ -125,15 +125,19 @@ def _partition_create(start: datetime) -> str:
 
 def click_partitions_ensure(*, now: datetime, ahead_months: int, retention_days: int = 0) -> list[str]:
     """Every month from the oldest partition (or the oldest click the DEFAULT partition holds) to `ahead_months`
-    after this one, without gaps: a query bounded in time then never reads the DEFAULT partition. Gaps are not
-    filled before the retention cutoff; a click older than it still gets its own month (retired next).
-    Returns the partitions made."""
+    after this one, without gaps: a query bounded in time then never reads the DEFAULT partition. Nothing before
+    the first month retention keeps. Returns the partitions made."""
     have = {partition.start for partition in click_partitions()}
     adopted = set(_default_partition_months())
     this_month = month_start(now)
+    first_kept = month_start(now - timedelta(days=retention_days)) if retention_days > 0 else None
+    if first_kept and (stale := sorted(month for month in adopted if month < first_kept)):
+        # Its month was retired (and may still be a detached table of that name): left where it is.
+        log.warning("click partitions: the DEFAULT partition holds clicks past retention, from %s", stale[0].date())
+        adopted -= set(stale)
     month = min(have | adopted | {this_month})
-    if retention_days > 0:
-        month = max(month, month_start(now - timedelta(days=retention_days)))
+    if first_kept:
+        month = max(month, first_kept)
     wanted = set(adopted)
     while month <= month_after(this_month, ahead_months):
         wanted.add(month)
@@ -212,13 +216,15 @@ def click_partitions_maintain(*, now: datetime | None = None) -> dict:
         cursor.execute("SELECT pg_try_advisory_lock(%s)", [_ADVISORY_LOCK])
         if not cursor.fetchone()[0]:
             return {"skipped": True, "created": [], "retired": []}
+    retention = settings.CLICK_RETENTION_DAYS
     try:
         created = click_partitions_ensure(
-            now=now, ahead_months=settings.CLICK_PARTITIONS_AHEAD_MONTHS, retention_days=settings.CLICK_RETENTION_DAYS
+            now=now,
+            ahead_months=settings.CLICK_PARTITIONS_AHEAD_MONTHS,
+            # A refused retention keeps every month, the old clicks in the DEFAULT partition too.
+            retention_days=0 if retention <= 0 or click_retention_refusal(retention_days=retention) else retention,
         )
-        retired = click_partitions_retire(
-            now=now, retention_days=settings.CLICK_RETENTION_DAYS, mode=settings.CLICK_PARTITION_RETIRE
-        )
+        retired = click_partitions_retire(now=now, retention_days=retention, mode=settings.CLICK_PARTITION_RETIRE)
     finally:
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_unlock(%s)", [_ADVISORY_LOCK])
