@@ -12,6 +12,7 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from conversions.models import Conversion
 from referrals.click_buffer import click_copy_line, clicks_write
 from referrals.models import Click, ClickStat
 from referrals.partitions import (
@@ -283,6 +284,10 @@ def test_conversions_whose_click_month_was_dropped_still_list_and_show(acme_api,
     assert listed.status_code == 200 and listed.json()["results"][0]["click_id"] is None
     assert shown.status_code == 200 and shown.json()["click_id"] is None
     assert report.status_code == 200 and detail.status_code == 200
+    conversion = Conversion.objects.get(pk=created["id"])
+    conversion.status_remark = "checked"
+    conversion.save()  # a full save names click_id: the sub ids copied from the click stay
+    assert Conversion.objects.values_list("sub1", flat=True).get(pk=created["id"]) == "s"
     assert export.status_code == 200 and "old-1" in b"".join(export.streaming_content).decode()
 
 
