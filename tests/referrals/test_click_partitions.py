@@ -81,6 +81,19 @@ def test_partitions_are_made_for_this_month_and_the_months_ahead(settings):
     assert all(end == month_after(start) for start, end in ranges)  # a month each, UTC
 
 
+def test_the_scheduled_job_run_by_a_worker_makes_the_months_ahead(queue, run_worker, settings):
+    from referrals.jobs import maintain_click_partitions
+
+    settings.CLICK_PARTITIONS_AHEAD_MONTHS = 6
+    job = queue.enqueue(maintain_click_partitions)
+    run_worker()
+
+    job.refresh()
+    furthest = partition_name(month_after(month_start(timezone.now()), 6))
+    assert job.is_finished and furthest in job.return_value()["created"]
+    assert furthest in [partition.name for partition in click_partitions()]
+
+
 def test_a_click_at_a_month_boundary_lands_in_the_month_it_opens(alice_link):
     now = timezone.now()
     click_partitions_maintain(now=now)
