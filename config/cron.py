@@ -9,6 +9,7 @@ from conversions.processing.jobs import (
     process_pending_conversions,
     prune_ingestion_records,
 )
+from referrals.jobs import maintain_click_partitions
 from rewards.jobs import approve_due_rewards
 
 # The sweeper: pending conversions whose job was lost or that came faster than one job each can take.
@@ -19,3 +20,5 @@ cron.register(process_conversions_waiting_for_rates, "default", cron="17 * * * *
 cron.register(approve_due_rewards, "default", cron="*/15 * * * *", job_timeout=600)
 # Idempotency keys past 24 h, spent signatures, request-log entries past their retention.
 cron.register(prune_ingestion_records, "default", cron="7 * * * *", job_timeout=600)
+# The click table's months: partitions made ahead, months past CLICK_RETENTION_DAYS retired (one run at a time).
+cron.register(maintain_click_partitions, "default", cron="41 * * * *", job_timeout=3600)

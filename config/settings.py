@@ -198,6 +198,19 @@ CLICK_BUFFER = env.bool("CLICK_BUFFER", default=True)
 CLICK_BUFFER_BATCH_SIZE = env.int("CLICK_BUFFER_BATCH_SIZE", default=2000)
 # A click is "unique" unless the same IP and user agent clicked the same link within this window.
 CLICK_UNIQUE_WINDOW_SECONDS = env.int("CLICK_UNIQUE_WINDOW_SECONDS", default=3600)
+# The click table is partitioned by month (referrals/partitions.py, run by the scheduler): partitions are made
+# this many months ahead, and a month whose clicks are all older than CLICK_RETENTION_DAYS is retired (0: never).
+# The job refuses to retire unless the retention exceeds the longest cookie window plus CLAIM_MAX_AGE_DAYS.
+CLICK_PARTITIONS_AHEAD_MONTHS = env.int("CLICK_PARTITIONS_AHEAD_MONTHS", default=3)
+CLICK_RETENTION_DAYS = env.int("CLICK_RETENTION_DAYS", default=400)
+# What retiring does: "detach" (the month stays a table of its own, out of every query), "drop", or "archive"
+# (COPY it to CLICK_PARTITION_ARCHIVE_DIR/<partition>.csv, then drop it).
+CLICK_PARTITION_RETIRE = env.str("CLICK_PARTITION_RETIRE", default="detach")
+CLICK_PARTITION_ARCHIVE_DIR = env.str("CLICK_PARTITION_ARCHIVE_DIR", default="")
+if CLICK_PARTITION_RETIRE not in {"detach", "drop", "archive"}:
+    raise ImproperlyConfigured("CLICK_PARTITION_RETIRE must be detach, drop or archive.")
+if CLICK_PARTITION_RETIRE == "archive" and not CLICK_PARTITION_ARCHIVE_DIR:
+    raise ImproperlyConfigured("CLICK_PARTITION_RETIRE=archive needs CLICK_PARTITION_ARCHIVE_DIR.")
 # A conversion may not claim to have happened further in the future than this.
 CONVERSION_FUTURE_TOLERANCE_SECONDS = env.int("CONVERSION_FUTURE_TOLERANCE_SECONDS", default=300)
 

@@ -70,10 +70,12 @@ _UNLOCK_SCRIPT = Script(
 # A backslash and the character it escapes, left to right (an escaped backslash is one pair).
 _COPY_ESCAPE = re.compile(rb"\\(.)", re.DOTALL)
 _COPY_UNESCAPES = {b"t": b"\t", b"n": b"\n", b"r": b"\r", b"\\": b"\\"}
-# The batch's clicks not yet in the table, from the temporary table the batch was copied into.
+# The batch's clicks not yet in the table, from the temporary table the batch was copied into. The table is
+# partitioned by created_at, so its unique key is (click_id, created_at): a line carries its click's created_at
+# from the moment it was buffered, so a replay conflicts with the row it wrote before.
 _INSERT_NEW_SQL = (
     f"INSERT INTO {Click._meta.db_table} ({_BATCH_COLUMNS}) SELECT {_BATCH_COLUMNS} FROM click_buffer_batch "
-    "ON CONFLICT (click_id) DO NOTHING RETURNING click_id"
+    "ON CONFLICT (click_id, created_at) DO NOTHING RETURNING click_id"
 )
 
 
@@ -183,7 +185,8 @@ def click_write(*, click: Click, is_unique: bool) -> None:
     click.is_unique = is_unique
     with transaction.atomic():
         clicks_write([(click_copy_line(click) + ("\tt" if is_unique else "\tf")).encode()])
-    click.pk = Click.objects.values_list("pk", flat=True).get(click_id=click.click_id)
+    # With its time, the lookup reads one partition.
+    click.pk = Click.objects.values_list("pk", flat=True).get(click_id=click.click_id, created_at=click.created_at)
     click._state.adding = False
 
 

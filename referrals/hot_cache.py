@@ -50,6 +50,8 @@ class TtlCache:
 links_by_code = TtlCache()
 # offer id -> Offer with its advertiser: attribution reads the clicked offer's window and currency.
 offers_by_id = TtlCache()
+# advertiser id -> the longest cookie window of its offers: attribution bounds its click lookup by it.
+cookie_window_longest = TtlCache()
 # SHA-256 of an API key or of a postback token -> its Advertiser, or None (unknown or revoked).
 advertisers_by_key = TtlCache()
 advertisers_by_postback_token = TtlCache()
@@ -67,6 +69,7 @@ def forget_links(**kwargs) -> None:
     """A link or offer saved or deleted here: drop the cached links (offer changes touch many codes)."""
     links_by_code.clear()
     offers_by_id.clear()
+    cookie_window_longest.clear()
 
 
 def forget_advertisers(**kwargs) -> None:

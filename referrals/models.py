@@ -173,7 +173,10 @@ class Link(models.Model):
 
 
 class Click(models.Model):
-    click_id = models.CharField(max_length=32, unique=True)
+    """A click. The table is partitioned by month of `created_at` (referrals/partitions.py): its primary key is
+    (id, created_at) in the database, and the click id is unique with its time (see Meta)."""
+
+    click_id = models.CharField(max_length=32)
     link = models.ForeignKey(Link, on_delete=models.PROTECT, related_name="clicks")
     # Denormalised from the link: reports and attribution filter on them.
     offer = models.ForeignKey(Offer, on_delete=models.PROTECT, related_name="clicks")
@@ -196,6 +199,12 @@ class Click(models.Model):
     is_bot = models.BooleanField(default=False)
 
     class Meta:
+        constraints = [
+            # A partitioned table's unique keys hold the partition column. Every writer carries a click's own
+            # created_at (a replayed buffered line too), so a repeat still conflicts; two clicks with one random
+            # 128-bit id at different times are a 2^-128 chance per pair.
+            models.UniqueConstraint(fields=["click_id", "created_at"], name="click_id_unique_in_time"),
+        ]
         indexes = [
             models.Index(fields=["partner", "created_at"], name="click_partner_time"),
             # Attribution by referral code or cookie looks up a partner's latest click on an offer.

@@ -7,6 +7,7 @@ from datetime import datetime
 from django.db import connection
 
 from referrals.models import Click, ClickStat, ClickSub1Stat
+from referrals.partitions import clicks_held_since
 
 BUCKET_MINUTES = 15
 
@@ -60,11 +61,18 @@ def rollup_click_counts_add(by_sub1: dict[tuple, list[int]]) -> None:
 
 
 def rollup_clicks_rebuild() -> int:
-    """Recount the click rollups from the clicks (in a transaction, writes paused); returns the sub1 rows made."""
-    ClickStat.objects.all().delete()
-    ClickSub1Stat.objects.all().delete()
+    """Recount the click rollups from the clicks (in a transaction, writes paused); returns the sub1 rows made.
+
+    Only from the oldest month the click table still holds: the counts of months retired past
+    CLICK_RETENTION_DAYS (referrals/partitions.py) stay as they were counted."""
+    since = clicks_held_since()
+    start = rollup_bucket(since) if since else None
+    kept = {"bucket__lt": start} if start else {}
+    ClickStat.objects.exclude(**kept).delete()
+    ClickSub1Stat.objects.exclude(**kept).delete()
     by_sub1: dict[tuple, list[int]] = {}
-    rows = Click.objects.values_list("partner_id", "created_at", "offer_id", "sub1", "is_unique")
+    rows = Click.objects.filter(**({"created_at__gte": start} if start else {}))
+    rows = rows.values_list("partner_id", "created_at", "offer_id", "sub1", "is_unique")
     for partner_id, created_at, offer_id, sub1, is_unique in rows.iterator(chunk_size=10_000):
         total = by_sub1.setdefault((partner_id, rollup_bucket(created_at), offer_id, sub1), [0, 0])
         total[0] += 1

@@ -1,6 +1,7 @@
 """Reads of advertisers, offers, partners, links and clicks."""
 
 from django.db import connection
+from django.db.models import Max
 
 from referrals import hot_cache
 from referrals.click_buffer import buffered_clicks_insert
@@ -15,6 +16,16 @@ def offer_for_id(offer_id: int) -> Offer | None:
     """The offer with its advertiser; cached per process (referrals/hot_cache.py), read-only."""
     return hot_cache.offers_by_id.get_or_load(
         offer_id, lambda: Offer.objects.select_related("advertiser").filter(pk=offer_id).first()
+    )
+
+
+def cookie_window_longest_days(advertiser_id: int) -> int:
+    """The longest cookie window of the advertiser's offers; cached per process (referrals/hot_cache.py)."""
+    return hot_cache.cookie_window_longest.get_or_load(
+        advertiser_id,
+        lambda: (
+            Offer.objects.filter(advertiser_id=advertiser_id).aggregate(days=Max("cookie_window_days"))["days"] or 0
+        ),
     )
 
 

@@ -21,7 +21,7 @@ from conversions.errors import ConversionInvalid, ConversionNotFound, UnknownCli
 from core.errors import DomainError
 from referrals.click_buffer import buffered_clicks_insert
 from referrals.models import Advertiser, Click, Coupon, Offer, Partner
-from referrals.selectors import offer_for_id
+from referrals.selectors import cookie_window_longest_days, offer_for_id
 
 OUTSIDE_WINDOW = "outside_attribution_window"
 UNATTRIBUTED = "unattributed"
@@ -98,20 +98,29 @@ def any_text_sql(values: Collection[str]) -> tuple[str, str | list[str]]:
     return "ANY(%s)", list(values)
 
 
-def _click_rows(click_ids: Collection[str]) -> dict[str, ClickRow]:
+def _click_rows(click_ids: Collection[str], within: tuple[datetime, datetime] | None = None) -> dict[str, ClickRow]:
     if not click_ids:
         return {}
     any_ids, param = any_text_sql(click_ids)
+    sql, params = _CLICKS_SQL.format(any_ids=any_ids), [param]
+    if within:
+        # The click table is partitioned by month of created_at: with its time bounded, the query reads only
+        # the months in reach.
+        sql, params = f"{sql} AND click.created_at BETWEEN %s AND %s", [*params, *within]
     with connection.cursor() as cursor:
-        cursor.execute(_CLICKS_SQL.format(any_ids=any_ids), [param])
+        cursor.execute(sql, params)
         rows = cursor.fetchall()
     return {row[_CLICK_ID]: ClickRow(row) for row in rows}
 
 
-def click_rows_for_ids(click_ids: Collection[str]) -> dict[str, ClickRow]:
-    """The clicks with these ids in one query; those still in the Redis click buffer are written first."""
-    clicks = _click_rows(click_ids)
-    if (missing := set(click_ids) - clicks.keys()) and buffered_clicks_insert(missing):
+def click_rows_for_ids(
+    click_ids: Collection[str], within: tuple[datetime, datetime] | None = None
+) -> dict[str, ClickRow]:
+    """The clicks with these ids in one query, created `within` (from, to) when given; those still in the Redis
+    click buffer are written first. An id not found within is looked up again in every month, so that a click
+    outside its window is still found (and rejected as such), not taken for an unknown one."""
+    clicks = _click_rows(click_ids, within)
+    if (missing := set(click_ids) - clicks.keys()) and (buffered_clicks_insert(missing) or within):
         clicks.update(_click_rows(missing))
     return clicks
 
@@ -151,7 +160,9 @@ class _Lookups:
         return self.by_code[key]
 
     @classmethod
-    def read(cls, keys: list[AttributionKeys], cookie_click_id: str) -> "_Lookups":
+    def read(
+        cls, keys: list[AttributionKeys], cookie_click_id: str, within: tuple[datetime, datetime] | None
+    ) -> "_Lookups":
         click_ids = {key.click_id for key in keys if key.click_id}
         # The cookie is looked up only where no explicit click id comes first.
         if cookie_click_id and not all(key.click_id for key in keys):
@@ -169,7 +180,7 @@ class _Lookups:
             else []
         )
         return cls(
-            clicks=click_rows_for_ids(click_ids),
+            clicks=click_rows_for_ids(click_ids, within),
             offers={offer.public_id: offer for offer in offers},
             partners=dict(partners),
             coupons={row[0]: row[1:] for row in found},
@@ -242,11 +253,20 @@ def _attribute(
     )
 
 
+def _clicks_within(advertiser: Advertiser, reports: list[tuple[datetime, AttributionKeys]]):
+    """A click counts from its time to its offer's cookie window after it: none that counts is older than the
+    longest window before the earliest report, or newer than the latest."""
+    if not reports:
+        return None
+    occurred = [occurred_at for occurred_at, _ in reports]
+    return min(occurred) - timedelta(days=cookie_window_longest_days(advertiser.pk)), max(occurred)
+
+
 def conversions_attribute(
     *, advertiser: Advertiser, reports: list[tuple[datetime, AttributionKeys]], cookie_click_id: str = ""
 ) -> list[Attribution | DomainError]:
     """Each (occurred_at, keys) attributed by the priority above, or the error that refuses it."""
-    found = _Lookups.read([keys for _, keys in reports], cookie_click_id)
+    found = _Lookups.read([keys for _, keys in reports], cookie_click_id, _clicks_within(advertiser, reports))
     attributions: list[Attribution | DomainError] = []
     for occurred_at, keys in reports:
         try:

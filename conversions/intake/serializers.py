@@ -158,7 +158,8 @@ class ConversionSerializer(serializers.ModelSerializer):
         }
 
     def get_click_id(self, conversion) -> str | None:
-        return conversion.click.click_id if conversion.click_id else None
+        # The click is None (read with select_related) when retention has dropped its month.
+        return conversion.click.click_id if conversion.click_id and conversion.click else None
 
 
 class PartnerConversionSerializer(ConversionSerializer):

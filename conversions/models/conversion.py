@@ -42,7 +42,18 @@ class Conversion(models.Model):
     partner = models.ForeignKey(
         Partner, models.PROTECT, related_name="conversions", db_index=False, null=True, blank=True
     )
-    click = models.ForeignKey(Click, models.PROTECT, db_index=False, null=True, blank=True, related_name="conversions")
+    # No constraint in the database: clicks are partitioned (their key holds created_at) and retention drops old
+    # months (referrals/partitions.py). The recorder writes only a click it has just read; a click retired since
+    # leaves the id behind, read as no click.
+    click = models.ForeignKey(
+        Click,
+        models.PROTECT,
+        db_index=False,
+        db_constraint=False,
+        null=True,
+        blank=True,
+        related_name="conversions",
+    )
     external_id = models.CharField(max_length=128, help_text="The advertiser's order or invoice id.")
     type = models.CharField(max_length=20, choices=Type.choices)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
