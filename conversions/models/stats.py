@@ -55,11 +55,20 @@ class ConversionDayStat(ConversionCounts):
     a long period reads its whole UTC days here and only its edges in `ConversionStat`."""
 
     bucket = models.DateTimeField(help_text="Start of the day, UTC.")
+    # Indexed by the key and by the read index, both partner first.
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+", db_index=False)
     offer = models.ForeignKey(Offer, on_delete=models.CASCADE, related_name="+")
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["partner", "bucket", "offer", "currency"], name="conversion_day_stat_key"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["partner", "bucket"],
+                include=["offer", "currency", "conversions", "earnings"],
+                name="conversion_day_stat_read",
+            )
         ]
 
     def __str__(self) -> str:
@@ -70,6 +79,8 @@ class ConversionSub1DayStat(ConversionCounts):
     """`ConversionSub1Stat` by UTC day, as `ConversionDayStat`."""
 
     bucket = models.DateTimeField(help_text="Start of the day, UTC.")
+    # Indexed by the key and by the read index, both partner first.
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+", db_index=False)
     offer = models.ForeignKey(Offer, on_delete=models.CASCADE, related_name="+")
     sub1 = models.CharField(max_length=255, blank=True)
 
@@ -78,6 +89,13 @@ class ConversionSub1DayStat(ConversionCounts):
             models.UniqueConstraint(
                 fields=["partner", "bucket", "offer", "sub1", "currency"], name="conversion_sub1_day_stat_key"
             ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["partner", "bucket"],
+                include=["offer", "sub1", "currency", "conversions", "earnings"],
+                name="conversion_sub1_day_stat_read",
+            )
         ]
 
     def __str__(self) -> str:
