@@ -113,9 +113,20 @@ class PartnerConversionStat(ConversionCounts):
         max_digits=18, decimal_places=4, default=0, db_default=0, help_text="Of conversions in this currency."
     )
 
+    # Indexed by the key and the read index, both partner first.
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+", db_index=False)
+
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["partner", "bucket", "currency"], name="partner_conversion_stat_key"),
+        ]
+        # A period's totals and days are an index-only scan of its quarter hours.
+        indexes = [
+            models.Index(
+                fields=["partner", "bucket"],
+                include=["currency", "conversions", "earnings", "priced", "amount"],
+                name="partner_conversion_stat_read",
+            )
         ]
 
     def __str__(self) -> str:
