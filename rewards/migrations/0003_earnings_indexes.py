@@ -30,6 +30,6 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='reward',
-            index=models.Index(fields=['partner', 'created_at', 'id'], include=('status', 'currency', 'amount'), name='reward_partner_created'),
+            index=models.Index(fields=['partner', 'created_at', 'id'], include=('conversion', 'status', 'currency', 'amount'), name='reward_partner_created'),
         ),
     ]
