@@ -1,4 +1,5 @@
-"""The quarter-hour rollups of bench/datagen.py's partners, by set-based SQL equal to `manage.py rollups_rebuild`."""
+"""The rollups of bench/datagen.py's partners (quarter hours, days of those, per-partner sums), by set-based SQL equal
+to `manage.py rollups_rebuild`."""
 
 BUCKET = "date_bin('15 minutes', {}.created_at, TIMESTAMPTZ '2000-01-01 00:00:00+00')"  # as rollup_bucket
 # The per-partner rollups and what they sum (conversions and referrals migrations 0010 and 0006).
@@ -12,15 +13,29 @@ PARTNER_ROLLUPS = [
     ),
 ]
 
+_CLICK_KEYS, _CONVERSION_KEYS = ["partner_id", "bucket", "offer_id"], ["partner_id", "bucket", "offer_id", "currency"]
+# The day rollups and the quarter hours they sum (conversions 0003, referrals 0002).
+DAY_ROLLUPS = [
+    ("referrals_clickstat", "referrals_clickdaystat", _CLICK_KEYS, ["clicks", "unique_clicks"]),
+    ("referrals_clicksub1stat", "referrals_clicksub1daystat", [*_CLICK_KEYS, "sub1"], ["clicks", "unique_clicks"]),
+    ("conversions_conversionstat", "conversions_conversiondaystat", _CONVERSION_KEYS, ["conversions", "earnings"]),
+    (
+        "conversions_conversionsub1stat",
+        "conversions_conversionsub1daystat",
+        [*_CONVERSION_KEYS, "sub1"],
+        ["conversions", "earnings"],
+    ),
+]
+
 
 def rollups_fill(cursor, partners: tuple[int, int]) -> None:
-    """The quarter-hour rollups of partners first..last, counted from their rows in set-based SQL.
+    """The rollups of partners first..last, counted from their rows in set-based SQL.
 
     The same rows as `rollup_clicks_rebuild` and `rollup_conversions_rebuild` make (a bucket is the UTC
     quarter hour; counts on the conversion rows with an empty currency, earnings of the rewards not
-    reversed on a row per reward currency), without reading every row into Python.
+    reversed on a row per reward currency) and their sums per UTC day, without reading every row into Python.
     """
-    from referrals.rollups import partner_rollup_fill_sql, partner_rollup_trigger
+    from referrals.rollups import day_rollup_fill_sql, partner_rollup_fill_sql, partner_rollup_trigger
 
     click_bucket, conversion_bucket = BUCKET.format("k"), BUCKET.format("c")
     in_range = "BETWEEN %s AND %s"
@@ -48,8 +63,10 @@ def rollups_fill(cursor, partners: tuple[int, int]) -> None:
             f"WHERE c.partner_id {in_range} AND r.status <> 'reversed' GROUP BY {group}, {len(group.split(',')) + 1}",
             partners * 2,
         )
+    where = f"partner_id BETWEEN {int(partners[0])} AND {int(partners[1])}"
+    for source, target, keys, counters in DAY_ROLLUPS:
+        cursor.execute(day_rollup_fill_sql(source=source, target=target, keys=keys, counters=counters, where=where))
     for source, target, keys, counters in PARTNER_ROLLUPS:
-        where = f"partner_id BETWEEN {int(partners[0])} AND {int(partners[1])}"
         cursor.execute(
             partner_rollup_fill_sql(source=source, target=target, keys=keys, counters=counters, where=where, add=True)
         )

@@ -12,8 +12,10 @@ apart, as a download is not a page).
 """
 
 import argparse
+import html
 import json
 import os
+import re
 import statistics
 import sys
 import time
@@ -34,8 +36,9 @@ from django.utils import timezone  # noqa: E402
 
 from bench.datagen import Sizes, load  # noqa: E402
 from conversions.models import Conversion  # noqa: E402
+from conversions.reports.periods import period_for_preset  # noqa: E402
 from referrals.models import ClickStat, ClickSub1Stat, Partner  # noqa: E402
-from referrals.partner_access import partner_today  # noqa: E402
+from referrals.partner_access import partner_today, partner_tz  # noqa: E402
 
 
 def percentile(samples: list[float], share: float) -> float:
@@ -85,6 +88,10 @@ def partner_pages(partner: Partner) -> list[tuple[str, str]]:
     conversions = Conversion.objects.filter(partner=partner)
     last_page = max(1, (conversions.count() + 49) // 50)
     deep = min(200, last_page)
+    # The Next link of the page before the deep one, on the page's own period (the last page has no Next link).
+    last_30 = period_for_preset("last_30", today=today, tz=partner_tz(partner))
+    in_last_30 = conversions.filter(created_at__gte=last_30.utc_start, created_at__lt=last_30.utc_end).count()
+    next_from = min(deep, (in_last_30 + 49) // 50) - 1
     an_external_id = conversions.order_by("created_at").values_list("external_id", flat=True).first() or "none"
     last_90_days = f"preset=custom&start={today - timedelta(days=89)}&end={today}"
     a_week = f"preset=custom&start={today - timedelta(days=13)}&end={today - timedelta(days=7)}"
@@ -96,6 +103,8 @@ def partner_pages(partner: Partner) -> list[tuple[str, str]]:
         ("conversions_sub1", f"/dashboard/conversions/?preset=last_30&sub1={sub1}"),
         ("conversions_by_amount", "/dashboard/conversions/?preset=last_30&sort=-amount"),
         ("conversions_deep_page", f"/dashboard/conversions/?preset=last_30&page={deep}"),
+        # The same page as its Next link on the page before reaches it: seeking from that page's last row.
+        ("conversions_deep_next", f"/dashboard/conversions/?preset=last_30&page={max(1, next_from)}&rel=next"),
         ("conversions_search", f"/dashboard/conversions/?{last_90_days}&q={an_external_id}"),
         ("performance_by_day", "/dashboard/performance/?preset=last_30"),
         ("performance_by_sub1", "/dashboard/performance/?preset=last_30&group_by=sub1"),
@@ -103,6 +112,15 @@ def partner_pages(partner: Partner) -> list[tuple[str, str]]:
         ("performance_custom_range", f"/dashboard/performance/?{a_week}"),
         ("earnings", "/dashboard/earnings/"),
     ]  # fmt: skip
+
+
+def next_link(client: Client, url: str) -> str:
+    """For a url ending in `&rel=next`: the page's own Next link (as a person clicking it follows it)."""
+    if not url.endswith("&rel=next"):
+        return url
+    page = client.get(url.removesuffix("&rel=next")).content.decode()
+    found = re.search(r'<a href="([^"]+)" rel="next">', page)
+    return url.split("?")[0] + html.unescape(found.group(1)) if found else url.removesuffix("&rel=next")
 
 
 def main() -> None:
@@ -128,6 +146,7 @@ def main() -> None:
         clicks = ClickStat.objects.filter(partner=partner).aggregate(n=Sum("clicks"))["n"]
         print(f"{kind}: {partner.referral_code}, {clicks:,} clicks, {partner.conversions.count():,} conversions")
         for name, url in partner_pages(partner):
+            url = next_link(client, url)
             timed(client, url, runs=1)  # warm: the first request pays imports and template compilation
             page = timed(client, url, runs=args.runs)
             samples += page

@@ -1,28 +1,32 @@
-"""The conversion rollups: conversions and earnings per quarter hour, partner and offer (and per sub1), added by
-the statement that records conversions and inside processing's transactions, so they change with what they count.
+"""The conversion rollups: conversions and earnings per quarter hour, partner and offer (and per sub1), and the same
+per UTC day, added by the statement that records conversions and inside processing's transactions, so they change
+with what they count.
 """
 
 from decimal import Decimal
 
-from conversions.models import Conversion, ConversionStat, ConversionSub1Stat
+from conversions.models import (
+    Conversion,
+    ConversionDayStat,
+    ConversionStat,
+    ConversionSub1DayStat,
+    ConversionSub1Stat,
+)
 from referrals.models import Click
-from referrals.rollups import ROLLUP_KEY, rollup_bucket, rollup_upsert_sql, rollups_add
+from referrals.rollups import RollupStatements, rollup_bucket, rollup_statements, rollups_add
 from rewards.models import Reward
 
-_COUNTERS = ["conversions", "earnings"]
+CONVERSION_ROLLUPS = (ConversionStat, ConversionSub1Stat, ConversionDayStat, ConversionSub1DayStat)
 
 
-def conversion_rollup_sql(*, source: str = "", sub1_source: str = "") -> tuple[str, str]:
-    """The ConversionStat and ConversionSub1Stat upserts; a source replaces their VALUES row (rollup_upsert_sql)."""
-    return (
-        rollup_upsert_sql(ConversionStat._meta.db_table, [*ROLLUP_KEY, "currency"], _COUNTERS, source=source),
-        rollup_upsert_sql(
-            ConversionSub1Stat._meta.db_table, [*ROLLUP_KEY, "sub1", "currency"], _COUNTERS, source=sub1_source
-        ),
+def conversion_rollup_sql(*, source=None) -> RollupStatements:
+    """The conversion rollups' upserts; `source(day=, sub1=)` replaces their VALUES rows (rollup_statements)."""
+    return rollup_statements(
+        CONVERSION_ROLLUPS, keys_after=["currency"], counters=["conversions", "earnings"], source=source
     )
 
 
-CONVERSION_SQL, CONVERSION_SUB1_SQL = conversion_rollup_sql()
+CONVERSION_STATEMENTS = conversion_rollup_sql()
 
 
 def rollup_earnings_add(moves: list[tuple[Conversion, str, Decimal]]) -> None:
@@ -36,13 +40,13 @@ def rollup_earnings_add(moves: list[tuple[Conversion, str, Decimal]]) -> None:
     for conversion, currency, amount in moves:
         key = (conversion.partner_id, rollup_bucket(conversion.created_at), conversion.offer_id)
         by_sub1.setdefault((*key, sub1s.get(conversion.click_id, ""), currency), [0, Decimal(0)])[1] += amount
-    rollups_add(by_sub1, sql=CONVERSION_SQL, sub1_sql=CONVERSION_SUB1_SQL)
+    rollups_add(by_sub1, statements=CONVERSION_STATEMENTS)
 
 
 def rollup_conversions_rebuild() -> int:
     """Recount the rollups from conversions and rewards (in a transaction, ingestion paused); the sub1 rows made."""
-    ConversionStat.objects.all().delete()
-    ConversionSub1Stat.objects.all().delete()
+    for model in CONVERSION_ROLLUPS:
+        model.objects.all().delete()
     by_sub1: dict[tuple, list] = {}
     keys = {}
     rows = Conversion.objects.filter(partner__isnull=False).values_list(
@@ -55,5 +59,5 @@ def rollup_conversions_rebuild() -> int:
     for conversion_id, currency, amount in rewards.iterator(chunk_size=10_000):
         if conversion_id in keys:
             by_sub1.setdefault((*keys[conversion_id], currency), [0, Decimal(0)])[1] += amount
-    rollups_add(by_sub1, sql=CONVERSION_SQL, sub1_sql=CONVERSION_SUB1_SQL)
+    rollups_add(by_sub1, statements=CONVERSION_STATEMENTS)
     return len(by_sub1)

@@ -10,8 +10,14 @@ from django.db import connection, transaction
 from django.db.models import Count, F, Sum
 
 from bench.datagen import Sizes, generate
-from conversions.models import Conversion, ConversionStat, ConversionSub1Stat
-from referrals.models import Click, ClickStat, ClickSub1Stat, Partner, PartnerClickStat
+from conversions.models import (
+    Conversion,
+    ConversionDayStat,
+    ConversionStat,
+    ConversionSub1DayStat,
+    ConversionSub1Stat,
+)
+from referrals.models import Click, ClickDayStat, ClickStat, ClickSub1DayStat, ClickSub1Stat, Partner, PartnerClickStat
 from rewards.models import Entry, Reward, Transaction
 from tests.dashboard.test_report_read_models import partner_rollups_agree
 
@@ -21,11 +27,19 @@ END = datetime(2026, 3, 30, 12, 0, tzinfo=UTC)  # the last Sunday of March: Berl
 
 
 def _rollups() -> dict:
+    clicks = ["partner_id", "bucket", "offer_id", "clicks", "unique_clicks"]
+    sub1_clicks = ["partner_id", "bucket", "offer_id", "sub1", "clicks", "unique_clicks"]
+    conversions = ["partner_id", "bucket", "offer_id", "currency", "conversions", "earnings"]
+    sub1_conversions = ["partner_id", "bucket", "offer_id", "sub1", "currency", "conversions", "earnings"]
     tables = {
-        ClickStat: ["partner_id", "bucket", "offer_id", "clicks", "unique_clicks"],
-        ClickSub1Stat: ["partner_id", "bucket", "offer_id", "sub1", "clicks", "unique_clicks"],
-        ConversionStat: ["partner_id", "bucket", "offer_id", "currency", "conversions", "earnings"],
-        ConversionSub1Stat: ["partner_id", "bucket", "offer_id", "sub1", "currency", "conversions", "earnings"],
+        ClickStat: clicks,
+        ClickSub1Stat: sub1_clicks,
+        ConversionStat: conversions,
+        ConversionSub1Stat: sub1_conversions,
+        ClickDayStat: clicks,
+        ClickSub1DayStat: sub1_clicks,
+        ConversionDayStat: conversions,
+        ConversionSub1DayStat: sub1_conversions,
     }
     return {model.__name__: sorted(model.objects.values_list(*fields)) for model, fields in tables.items()}
 
@@ -74,6 +88,8 @@ def test_the_generator_makes_the_sizes_asked_for_with_consistent_rewards_ledger_
     call_command("rollups_rebuild", stdout=io.StringIO())
     assert _rollups() == generated
     assert sum(row[3] for row in generated["ClickStat"]) == SIZES.clicks
+    assert sum(row[3] for row in generated["ClickDayStat"]) == SIZES.clicks
+    assert len(generated["ClickDayStat"]) < len(generated["ClickStat"])  # days, not quarter hours
     assert PartnerClickStat.objects.aggregate(n=Sum("clicks"))["n"] == SIZES.clicks
     assert partner_rollups_agree() == (True, True)
 

@@ -109,7 +109,7 @@ def advertiser_performance(
     # The rollups' offer index finds the advertiser's rows; each quarter-hour bucket lies inside one local day.
     scope = {"offer_id__in": _offer_ids(advertiser), "bucket__gte": period.utc_start, "bucket__lt": period.utc_end}
     key = {"day": TruncDate("bucket", tzinfo=period.tz), "offer": F("offer_id"), "partner": F("partner_id")}[group_by]
-    rows = rollup_rows(ClickStat.objects.filter(**scope), ConversionStat.objects.filter(**scope), key=key)
+    rows = rollup_rows([ClickStat.objects.filter(**scope)], [ConversionStat.objects.filter(**scope)], key=key)
     if group_by == "day":
         ordered = day_rows(rows, period)
     else:

@@ -16,7 +16,7 @@ from django.db import IntegrityError, connection, transaction
 
 from conversions.models import Conversion, StatusChange
 from conversions.rollups import conversion_rollup_sql
-from referrals.rollups import BUCKET_SQL
+from referrals.rollups import BUCKET_SQL, DAY_SQL
 
 # What varies from one conversion to the next, in the order of a row tuple (recording.conversion_row).
 ROW_COLUMNS = (
@@ -64,19 +64,24 @@ _STATUS_COLUMNS = "conversion_id, from_status, to_status, reason, remark, actor_
 # Grouped per rollup row: ON CONFLICT DO UPDATE may touch a row once per statement. Ordered, so that
 # two writers take the rows' locks in the same order.
 _COUNTED = "FROM new WHERE partner_id IS NOT NULL"
-_STAT_SQL, _SUB1_SQL = conversion_rollup_sql(
-    source=f"SELECT partner_id, bucket, offer_id, '', count(*), 0 {_COUNTED} GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
-    sub1_source=f"SELECT partner_id, bucket, offer_id, sub1, '', count(*), 0 {_COUNTED} "
-    "GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4",
-)
+
+
+def _counted(*, day: bool, sub1: bool) -> str:
+    keys = ["partner_id", "day" if day else "bucket", "offer_id", *(["sub1"] if sub1 else [])]
+    order = ", ".join(str(n) for n in range(1, len(keys) + 1))
+    return f"SELECT {', '.join(keys)}, '', count(*), 0 {_COUNTED} GROUP BY {order} ORDER BY {order}"
+
+
+_ROLLUPS = conversion_rollup_sql(source=_counted)
 _INSERT_SQL = (
     "WITH input AS ({source}), "
     f"new AS (INSERT INTO {_TABLE} ({', '.join(_COLUMNS)}) SELECT {_SELECTED} FROM input {{conflict}}"
     f"RETURNING id, external_id, status, status_reason, channel, created_at, partner_id, offer_id, sub1, "
-    f"{BUCKET_SQL} AS bucket), "
+    f"{BUCKET_SQL} AS bucket, {DAY_SQL} AS day), "
     f"status AS (INSERT INTO {StatusChange._meta.db_table} ({_STATUS_COLUMNS}) "
     "SELECT id, '', status, status_reason, '', %s, channel, created_at FROM new), "
-    f"stat AS ({_STAT_SQL}), sub1 AS ({_SUB1_SQL}) "
+    f"stat AS ({_ROLLUPS.quarter}), sub1 AS ({_ROLLUPS.quarter_sub1}), "
+    f"stat_day AS ({_ROLLUPS.day}), sub1_day AS ({_ROLLUPS.day_sub1}) "
     "SELECT external_id, id FROM new"
 )
 _SKIP_TAKEN = "ON CONFLICT (advertiser_id, external_id) DO NOTHING "

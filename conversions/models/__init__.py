@@ -8,5 +8,11 @@ from conversions.models.datacenter import DatacenterRange
 from conversions.models.fraud import FraudSetting, SuspiciousConversion
 from conversions.models.intake import IdempotencyKey, RequestLogEntry, UsedSignature
 from conversions.models.postbacks import PartnerPostback, PostbackDelivery, PostbackDispatch
-from conversions.models.stats import ConversionStat, ConversionSub1Stat, PartnerConversionStat
+from conversions.models.stats import (
+    ConversionDayStat,
+    ConversionStat,
+    ConversionSub1DayStat,
+    ConversionSub1Stat,
+    PartnerConversionStat,
+)
 from conversions.models.uploads import ConversionUpload, UploadRowError

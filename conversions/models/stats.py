@@ -50,6 +50,58 @@ class ConversionSub1Stat(ConversionCounts):
         return f"{self.bucket:%Y-%m-%d %H:%M} {self.partner_id}/{self.offer_id}/{self.sub1} {self.currency}"
 
 
+class ConversionDayStat(ConversionCounts):
+    """`ConversionStat` by UTC day, kept with it by the same writers (the recorder's insert, `rollup_earnings_add`):
+    a long period reads its whole UTC days here and only its edges in `ConversionStat`."""
+
+    bucket = models.DateTimeField(help_text="Start of the day, UTC.")
+    # Indexed by the key and by the read index, both partner first.
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+", db_index=False)
+    offer = models.ForeignKey(Offer, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["partner", "bucket", "offer", "currency"], name="conversion_day_stat_key"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["partner", "bucket"],
+                include=["offer", "currency", "conversions", "earnings"],
+                name="conversion_day_stat_read",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.bucket:%Y-%m-%d} {self.partner_id}/{self.offer_id} {self.currency}"
+
+
+class ConversionSub1DayStat(ConversionCounts):
+    """`ConversionSub1Stat` by UTC day, as `ConversionDayStat`."""
+
+    bucket = models.DateTimeField(help_text="Start of the day, UTC.")
+    # Indexed by the key and by the read index, both partner first.
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+", db_index=False)
+    offer = models.ForeignKey(Offer, on_delete=models.CASCADE, related_name="+")
+    sub1 = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["partner", "bucket", "offer", "sub1", "currency"], name="conversion_sub1_day_stat_key"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["partner", "bucket"],
+                include=["offer", "sub1", "currency", "conversions", "earnings"],
+                name="conversion_sub1_day_stat_read",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.bucket:%Y-%m-%d} {self.partner_id}/{self.offer_id}/{self.sub1} {self.currency}"
+
+
 class PartnerConversionStat(ConversionCounts):
     """`ConversionStat` summed over offers, and the conversions' amounts per currency: for the day-by-day reports
     (see `referrals.PartnerClickStat`) and the conversion report's totals. Database triggers keep it equal to the
@@ -61,9 +113,20 @@ class PartnerConversionStat(ConversionCounts):
         max_digits=18, decimal_places=4, default=0, db_default=0, help_text="Of conversions in this currency."
     )
 
+    # Indexed by the key and the read index, both partner first.
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+", db_index=False)
+
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["partner", "bucket", "currency"], name="partner_conversion_stat_key"),
+        ]
+        # A period's totals and days are an index-only scan of its quarter hours.
+        indexes = [
+            models.Index(
+                fields=["partner", "bucket"],
+                include=["currency", "conversions", "earnings", "priced", "amount"],
+                name="partner_conversion_stat_read",
+            )
         ]
 
     def __str__(self) -> str:

@@ -3,16 +3,30 @@ its daily chart."""
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 
-from django.db.models import F, QuerySet, Sum
+from django.db.models import F, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 
-from conversions.models import ConversionStat, ConversionSub1Stat, PartnerConversionStat
+from conversions.models import (
+    ConversionDayStat,
+    ConversionStat,
+    ConversionSub1DayStat,
+    ConversionSub1Stat,
+    PartnerConversionStat,
+)
 from conversions.reports.periods import Period
 from core.money import CURRENCY_MINOR_UNITS, money_quantize
-from referrals.models import ClickStat, ClickSub1Stat, Offer, Partner, PartnerClickStat
+from referrals.models import (
+    ClickDayStat,
+    ClickStat,
+    ClickSub1DayStat,
+    ClickSub1Stat,
+    Offer,
+    Partner,
+    PartnerClickStat,
+)
 
 GROUPINGS = {"day": "Day", "offer": "Offer", "sub1": "Sub ID 1"}
 
@@ -51,20 +65,43 @@ class PerformanceRow:
         ]
 
 
-def rollup_rows(clicks: QuerySet, conversions: QuerySet, *, key) -> dict:
-    """Rows by `key` (an expression on the rollups' columns) from click and conversion rollup rows."""
-    clicks = clicks.annotate(key=key).values("key").order_by()
-    conversions = conversions.annotate(key=key).values("key", "currency").order_by()
+def rollup_rows(clicks: list[QuerySet], conversions: list[QuerySet], *, key) -> dict:
+    """Rows by `key` (an expression on the rollups' columns) from click and conversion rollup rows, summed over the
+    querysets of each kind (the parts of one period: its whole UTC days and its edges)."""
     rows: dict = {}
-    for found in clicks.annotate(c=Sum("clicks"), u=Sum("unique_clicks")):
-        row = rows.setdefault(found["key"], PerformanceRow(found["key"]))
-        row.clicks, row.unique_clicks = found["c"], found["u"]
-    for found in conversions.annotate(n=Sum("conversions"), e=Sum("earnings")):
-        row = rows.setdefault(found["key"], PerformanceRow(found["key"]))
-        row.conversions += found["n"]
-        if found["currency"]:  # counts are on the row without a currency, earnings on one per currency
-            row.earnings[found["currency"]] += found["e"]
+    for part in clicks:
+        for found in part.annotate(key=key).values("key").order_by().annotate(c=Sum("clicks"), u=Sum("unique_clicks")):
+            row = rows.setdefault(found["key"], PerformanceRow(found["key"]))
+            row.clicks += found["c"]
+            row.unique_clicks += found["u"]
+    for part in conversions:
+        by_currency = part.annotate(key=key).values("key", "currency").order_by()
+        for found in by_currency.annotate(n=Sum("conversions"), e=Sum("earnings")):
+            row = rows.setdefault(found["key"], PerformanceRow(found["key"]))
+            row.conversions += found["n"]
+            if found["currency"]:  # counts are on the row without a currency, earnings on one per currency
+                row.earnings[found["currency"]] += found["e"]
     return rows
+
+
+def _utc_midnight(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def rollup_parts(quarter_model, day_model, *, period: Period, **scope) -> list[QuerySet]:
+    """The rollup rows of `period` (and `scope`): its whole UTC days from the day-grain model, and from the
+    quarter-hour model only its edges, the quarter hours between a local midnight and a UTC one."""
+    start, end = period.utc_start, period.utc_end
+    first_day, last_day = _utc_midnight(start), _utc_midnight(end)  # whole UTC days: first_day <= day < last_day
+    if first_day < start:
+        first_day += timedelta(days=1)
+    if first_day >= last_day:  # no whole UTC day inside: quarter hours only
+        return [quarter_model.objects.filter(bucket__gte=start, bucket__lt=end, **scope)]
+    parts = [day_model.objects.filter(bucket__gte=first_day, bucket__lt=last_day, **scope)]
+    if start < first_day or last_day < end:
+        edges = Q(bucket__gte=start, bucket__lt=first_day) | Q(bucket__gte=last_day, bucket__lt=end)
+        parts.append(quarter_model.objects.filter(edges, **scope))
+    return parts
 
 
 def day_rows(rows: dict, period: Period) -> list[PerformanceRow]:
@@ -89,20 +126,28 @@ def performance_report(
     *, partner: Partner, period: Period, group_by: str = "day", offer: Offer | None = None
 ) -> tuple[list[PerformanceRow], PerformanceRow]:
     """Clicks, conversions and earnings grouped by local day, offer or sub1; and the total row."""
-    # By sub1 needs the (bigger) sub1 rollups; days of all offers the per-partner sums, a row per quarter hour
-    # however many offers the partner has; the rest the rollups per offer.
-    if group_by == "sub1":
-        click_model, conversion_model = ClickSub1Stat, ConversionSub1Stat
-    elif group_by == "day" and offer is None:
-        click_model, conversion_model = PartnerClickStat, PartnerConversionStat
+    scope = {"partner": partner} if offer is None else {"partner": partner, "offer": offer}
+    if group_by == "day":
+        # Local days: quarter hours, each of which lies inside one local day in any real time zone. Days of all
+        # offers from the per-partner sums, a row per quarter hour however many offers the partner has.
+        models = (PartnerClickStat, PartnerConversionStat) if offer is None else (ClickStat, ConversionStat)
+        in_period = {"bucket__gte": period.utc_start, "bucket__lt": period.utc_end, **scope}
+        clicks, conversions = ([model.objects.filter(**in_period)] for model in models)
+        key = TruncDate("bucket", tzinfo=period.tz)
     else:
-        click_model, conversion_model = ClickStat, ConversionStat
-    scope = {"partner": partner, "bucket__gte": period.utc_start, "bucket__lt": period.utc_end}
-    if offer is not None:
-        scope["offer"] = offer
-    # Each bucket is a UTC quarter hour, which lies inside one local day in any real time zone.
-    key = {"day": TruncDate("bucket", tzinfo=period.tz), "offer": F("offer_id")}.get(group_by, F("sub1"))
-    rows = rollup_rows(click_model.objects.filter(**scope), conversion_model.objects.filter(**scope), key=key)
+        # By offer or sub1 the day-grain rollups serve the whole UTC days (a month is 30 rows per offer and sub1,
+        # not 2,880), quarter hours the edges; by sub1 needs the (bigger) sub1 rollups.
+        sub1 = group_by == "sub1"
+        clicks = rollup_parts(
+            *((ClickSub1Stat, ClickSub1DayStat) if sub1 else (ClickStat, ClickDayStat)), period=period, **scope
+        )
+        conversions = rollup_parts(
+            *((ConversionSub1Stat, ConversionSub1DayStat) if sub1 else (ConversionStat, ConversionDayStat)),
+            period=period,
+            **scope,
+        )
+        key = F("sub1") if sub1 else F("offer_id")
+    rows = rollup_rows(clicks, conversions, key=key)
     if group_by == "day":
         ordered = day_rows(rows, period)
     else:

@@ -80,6 +80,38 @@ def conversion_report(*, partner: Partner, filters: ConversionFilters) -> QueryS
     return rows.order_by(ordering, "-pk" if descending else "pk").values_list("pk", flat=True)
 
 
+# Sorts whose next and previous pages seek from the row at the page's edge instead of skipping rows with OFFSET:
+# plain columns of the conversion (the offer's name and the reward are another table's, and page by OFFSET).
+KEYSET_SORTS = {"time", "external_id", "amount", "status"}
+
+
+def conversion_keyset_page(
+    ids: QuerySet, *, partner: Partner, filters: ConversionFilters, after: str = "", before: str = "", size: int
+) -> list | None:
+    """The ids of the page after the conversion `after` (or before `before`) in the report's order, by seeking in
+    the index from that row; None when the sort or the row does not allow it (the caller pages by number)."""
+    sort = filters.sort if filters.sort.lstrip("-") in SORTS else DEFAULT_SORT
+    name, descending = sort.lstrip("-"), sort.startswith("-")
+    edge = None
+    with suppress(ValueError):
+        edge = uuid.UUID(after or before)
+    if name not in KEYSET_SORTS or edge is None:
+        return None
+    column = SORTS[name][0]
+    found = Conversion.objects.filter(partner=partner, pk=edge).values_list(column, flat=True).first()
+    if found is None:
+        return None
+    # Onwards in the page order: smaller when it descends; towards the page before, the other way.
+    smaller = descending == bool(after)
+    lookup = "lt" if smaller else "gt"
+    # (column, id) past the edge row's, with a plain bound on the column first so the index scan starts there.
+    past = Q(**{f"{column}__{lookup}": found}) | Q(**{column: found, f"pk__{lookup}": edge})
+    rows = ids.filter(past, **{f"{column}__{lookup}e": found})
+    if after:
+        return list(rows[:size])
+    return list(reversed(rows.reverse()[:size]))
+
+
 def conversion_rows(ids: list) -> list[Conversion]:
     """The conversions with these ids, in this order, with offer, click and reward (`reward_amount`, ...)."""
     found = Conversion.objects.select_related("offer", "click").in_bulk(ids)

@@ -84,7 +84,20 @@ def conversion_list(request):
     paginator = Paginator(selectors.conversion_report(partner=request.partner, filters=filters), PAGE_SIZE)
     paginator.count = totals.conversions  # counted once, for the totals row
     page = paginator.get_page(request.GET.get("page"))
-    page.object_list = selectors.conversion_rows(list(page.object_list))
+    # The Next and Previous links carry the edge row's id: from it the page seeks in the index (no OFFSET scan
+    # of every row before it). A typed page number, or a sort that cannot seek, pages by number.
+    ids = selectors.conversion_keyset_page(
+        paginator.object_list,
+        partner=request.partner,
+        filters=filters,
+        after=request.GET.get("after", ""),
+        before=request.GET.get("before", ""),
+        size=PAGE_SIZE,
+    )
+    page.object_list = selectors.conversion_rows(list(page.object_list) if ids is None else ids)
+    page.after = page.before = None  # the pager's links leave them out
+    if page.object_list and filters.sort.lstrip("-") in selectors.KEYSET_SORTS:
+        page.after, page.before = page.object_list[-1].pk, page.object_list[0].pk
     sort, descending = filters.sort.lstrip("-"), filters.sort.startswith("-")
     columns = [
         {

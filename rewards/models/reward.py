@@ -54,7 +54,15 @@ class Reward(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["partner", "status"], name="reward_partner_status"),
+            # Carrying currency and amount: the earnings page's totals by status are an index-only scan.
+            models.Index(fields=["partner", "status"], include=["currency", "amount"], name="reward_partner_status"),
+            # The commissions list, newest first, and rewards made in a period: no sort of a partner's every reward.
+            # Carrying the conversion too: the conversion report's filtered totals join the partner's rewards from it.
+            models.Index(
+                fields=["partner", "created_at", "id"],
+                include=["conversion", "status", "currency", "amount"],
+                name="reward_partner_created",
+            ),
             models.Index(fields=["status", "approve_after"], name="reward_status_approve_after"),
             *(
                 models.Index(fields=[name], condition=Q(**{f"{name}__isnull": False}), name=f"reward_{name}_set")

@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from conversions.intake.recording import ConversionReport, conversions_record
 from conversions.lifecycle import conversion_reject, conversion_validate
 from conversions.reports.periods import period_for_preset
 from referrals.partner_access import partner_today, partner_tz
@@ -425,3 +426,61 @@ class TestExport:
     def test_export_file_is_named_for_the_period(self, alice_client, march):
         response = alice_client.get(URL + "export.csv", march_params())
         assert response["Content-Disposition"] == 'attachment; filename="conversions-20260301-20260331.csv"'
+
+
+def _link(response, rel: str) -> str | None:
+    found = re.search(rf'<a href="([^"]+)" rel="{rel}">', response.content.decode())
+    return found and found.group(1).replace("&amp;", "&")
+
+
+@pytest.fixture
+def many(acme, alice_link, bob_link, rule):
+    """120 of alice's conversions in March (amounts with many ties, a few at one instant) and one of bob's."""
+    base = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+    for hour in range(12):
+        at = base + timedelta(hours=hour)
+        reports = [
+            ConversionReport(
+                type="purchase",
+                external_id=f"k-{hour:02d}-{n}",
+                amount=Decimal((hour * 10 + n) % 7),
+                click_id=click_at(alice_link, at - timedelta(minutes=10)).click_id,
+                product_id="sku",
+                occurred_at=at,
+            )
+            for n in range(10)
+        ]
+        conversions_record(advertiser=acme, reports=reports, channel="upload", now=at)  # 10 at one instant
+    return convert(acme, click_at(bob_link, base), external_id="bobs")
+
+
+@pytest.mark.parametrize("sort", ["-time", "time", "-amount", "amount", "status", "-offer"])
+def test_next_and_previous_links_walk_the_same_pages_as_page_numbers(alice_client, many, sort):
+    by_number = [rows_of(alice_client.get(URL, march_params(sort=sort, page=n))) for n in (1, 2, 3)]
+    assert sorted(row for page in by_number for row in page) == sorted(
+        f"k-{h:02d}-{n}" for h in range(12) for n in range(10)
+    )
+
+    walked, response = [], alice_client.get(URL, march_params(sort=sort))
+    while True:
+        walked.append(rows_of(response))
+        if not (next_link := _link(response, "next")):
+            break
+        response = alice_client.get(URL + next_link)
+    back = [rows_of(response)]
+    while previous := _link(response, "prev"):
+        response = alice_client.get(URL + previous)
+        back.insert(0, rows_of(response))
+
+    assert walked == by_number == back
+    if sort.lstrip("-") != "offer":  # the offer's name is another table's: that sort pages by number
+        assert "after=" in (next_link or _link(alice_client.get(URL, march_params(sort=sort)), "next"))
+
+
+def test_a_page_link_naming_someone_elses_conversion_pages_by_number(alice_client, many):
+    typed = alice_client.get(URL, march_params(page=2))
+    forged = alice_client.get(URL, march_params(page=2, after=str(many.pk)))
+    garbage = alice_client.get(URL, march_params(page=2, after="not-an-id", before="x"))
+
+    assert rows_of(forged) == rows_of(typed) == rows_of(garbage)
+    assert "bobs" not in rows_of(forged)
