@@ -54,7 +54,7 @@ _down_until = 0.0
 
 
 def replica_configured() -> bool:
-    return REPLICA in settings.DATABASES
+    return REPLICA in connections.settings
 
 
 class ReplicaRouter:
@@ -149,7 +149,7 @@ def _streamed_on_replica(content: Iterable, freshness: ReplicaFreshness) -> Iter
 
 def _replica_raised() -> bool:
     # Django flags the connection whose query raised (DatabaseErrorWrapper): the replica's, or another's.
-    return REPLICA in connections.settings and connections[REPLICA].errors_occurred
+    return replica_configured() and connections[REPLICA].errors_occurred
 
 
 def replica_reads_call(view, request, *args, **kwargs):
@@ -190,6 +190,11 @@ class ReplicaReadsView:
 
     def dispatch(self, request, *args, **kwargs):
         return replica_reads_call(super().dispatch, request, *args, **kwargs)
+
+    def initial(self, request, *args, **kwargs):
+        # Who is asking comes from the primary, as on the pages: a key or token made a moment ago works at once.
+        with replica_reads(None):
+            super().initial(request, *args, **kwargs)
 
     def handle_exception(self, exc):
         # DRF would answer a database error with a 503 here: the replica's goes out to be run again on the primary.
