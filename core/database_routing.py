@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from functools import wraps
 
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, InterfaceError, OperationalError, connections
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, InterfaceError, OperationalError, connections
 from django.http import StreamingHttpResponse
 
 log = logging.getLogger(__name__)
@@ -153,9 +153,9 @@ def _replica_raised() -> bool:
 
 
 def replica_reads_call(view, request, *args, **kwargs):
-    """Run `view` with its reads on the replica when it is fresh enough, else on the primary; a replica that fails
-    during the view (gone, or a query cancelled by replay) fails over: the view runs again on the primary, which
-    a GET may."""
+    """Run `view` with its reads on the replica when it is fresh enough, else on the primary. A replica that fails
+    during the view (gone; a query cancelled by replay; a migration's column not replayed yet) fails over: the view
+    runs again on the primary, which a GET may."""
     freshness = replica_freshness_measure() if request.method in _SAFE_METHODS else None
     freshness = freshness if freshness is not None and freshness.usable else None
     request.replica_freshness = freshness
@@ -164,7 +164,7 @@ def replica_reads_call(view, request, *args, **kwargs):
     try:
         with replica_reads(freshness):
             response = view(request, *args, **kwargs)
-    except (OperationalError, InterfaceError) as error:
+    except DatabaseError as error:
         if not _replica_raised():
             raise
         replica_failed(error)
@@ -198,6 +198,6 @@ class ReplicaReadsView:
 
     def handle_exception(self, exc):
         # DRF would answer a database error with a 503 here: the replica's goes out to be run again on the primary.
-        if isinstance(exc, OperationalError | InterfaceError) and _reading.get() is not None and _replica_raised():
+        if isinstance(exc, DatabaseError) and _reading.get() is not None and _replica_raised():
             raise exc
         return super().handle_exception(exc)

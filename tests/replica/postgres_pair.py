@@ -8,7 +8,6 @@ Debian's (/usr/lib/postgresql/N/bin). PostgreSQL refuses to run as root: under r
 
 import glob
 import os
-import pwd
 import shutil
 import socket
 import subprocess
@@ -19,6 +18,7 @@ from pathlib import Path
 import psycopg
 
 from core.embedded_services import postgres_bin_dir
+from tests.reliability.conftest import _server_user
 
 # Where the private servers listen: the first free ports from here, else any the kernel gives.
 PORT_BASE = int(os.environ.get("REPLICA_TEST_PORT_BASE", "17400"))
@@ -35,17 +35,6 @@ def postgres_binaries() -> Path | None:
         if all((folder / name).exists() for name in ("initdb", "pg_ctl", "pg_basebackup")):
             return folder
     return None
-
-
-def _server_user() -> str | None:
-    if os.geteuid() != 0:
-        return None  # run as ourselves
-    for name in ("postgres", "embedded_postgres"):
-        try:
-            return pwd.getpwnam(name).pw_name
-        except KeyError:
-            continue
-    raise RuntimeError("running as root with no postgres or embedded_postgres user to run PostgreSQL as")
 
 
 def _port_free(port: int) -> bool:
@@ -69,7 +58,10 @@ class PostgresPair:
 
     def __init__(self, bin_dir: Path):
         self.bin_dir = bin_dir
-        self.user = _server_user()
+        # As ourselves, or under root as a user of PostgreSQL's own.
+        self.user = _server_user() if os.geteuid() == 0 else None
+        if os.geteuid() == 0 and not self.user:
+            raise RuntimeError("running as root with no postgres or embedded_postgres user to run PostgreSQL as")
         self.primary_port, self.replica_port = free_ports(2)
         self.root = Path(tempfile.mkdtemp(prefix="replica-pair-"))
         self.primary_dir, self.replica_dir = self.root / "primary", self.root / "standby"

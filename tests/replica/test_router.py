@@ -16,10 +16,13 @@ from django.template.loader import render_to_string
 from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from core.database_routing import (
     REPLICA,
     ReplicaFreshness,
+    ReplicaReadsView,
     ReplicaRouter,
     reads_from_replica,
     replica_configured,
@@ -181,16 +184,39 @@ def test_a_replica_lost_during_the_page_fails_over_to_the_primary(mirror_replica
     @reads_from_replica
     def view(request):
         runs.append(Partner.objects.all().db)
-        if len(runs) == 1:  # the replica's backend goes away between the freshness check and the page's reads
-            pid = connections[REPLICA].connection.info.backend_pid
-            with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
-                cursor.execute("SELECT pg_terminate_backend(%s, 10000)", [pid])
+        if len(runs) == 1:  # between the freshness check and the page's reads
+            _replica_backend_terminate()
         return HttpResponse(str(Partner.objects.count()))
 
     request = RequestFactory().get("/dashboard/")
     assert view(request).content == b"1"
     assert runs == ["replica", "default"]
     assert request.replica_freshness is None
+
+
+def _replica_backend_terminate() -> None:
+    """The replica's server process for this connection goes away, as when the replica restarts."""
+    pid = connections[REPLICA].connection.info.backend_pid
+    with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(%s, 10000)", [pid])
+
+
+class _PartnerCountApi(ReplicaReadsView, APIView):
+    runs: list[str]
+
+    def get(self, request):
+        self.runs.append(Partner.objects.all().db)
+        if len(self.runs) == 1:
+            _replica_backend_terminate()
+        return Response({"partners": Partner.objects.count()})
+
+
+@on_both
+def test_an_api_view_that_loses_the_replica_answers_from_the_primary(mirror_replica, alice):
+    _PartnerCountApi.runs = []
+    answer = _PartnerCountApi.as_view()(RequestFactory().get("/v1/partners"))
+    assert answer.status_code == 200 and answer.data == {"partners": 1}
+    assert _PartnerCountApi.runs == ["replica", "default"]
 
 
 @on_both
