@@ -6,8 +6,10 @@ Debian's redis-server and redis-sentinel when installed (.ci/install-redis-senti
 """
 
 import shutil
+import socket
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -35,11 +37,13 @@ class SentinelGroup:
     """`replicas` replicas of one master, watched by `sentinels` sentinels (a quorum of two); everything durable
     (appendfsync everysec)."""
 
-    def __init__(self, *, replicas: int = 2, sentinels: int = 3):
+    def __init__(self, *, replicas: int = 2, sentinels: int = 3, relayed: bool = False):
         self.directory = Path(tempfile.mkdtemp(prefix="sentinel-"))
         self.server_ports = [_free_port() for _ in range(1 + replicas)]
         self.sentinel_ports = [_free_port() for _ in range(sentinels)]
         self.processes: dict[int, subprocess.Popen] = {}
+        # `relayed`: the replicas replicate through a relay the test can hold (ReplicationRelay).
+        self.relay = ReplicationRelay(self.server_ports[0]) if relayed else None
 
     @property
     def sentinels(self) -> str:
@@ -70,7 +74,7 @@ class SentinelGroup:
             f"port {port}\nbind 127.0.0.1\ndir {data}\n"
             f"sentinel monitor {MASTER_NAME} 127.0.0.1 {self.server_ports[0]} {min(2, len(self.sentinel_ports))}\n"
             f"sentinel down-after-milliseconds {MASTER_NAME} {DOWN_AFTER_MS}\n"
-            f"sentinel failover-timeout {MASTER_NAME} 20000\n"
+            f"sentinel failover-timeout {MASTER_NAME} 120000\n"
             f"sentinel parallel-syncs {MASTER_NAME} 1\n"
         )
         self._spawn(port, _sentinel_command(config))
@@ -101,7 +105,7 @@ class SentinelGroup:
         self._server_start(master, None)
         self._wait("the master answers", lambda: self._answers(master, lambda c: c.ping()), 30)
         for port in replicas:
-            self._server_start(port, master)
+            self._server_start(port, self.relay.port if self.relay else master)
         self._wait("the replicas are in sync", lambda: self._answers(master, self._replicas_online), 60)
         for port in self.sentinel_ports:
             self._sentinel_start(port)
@@ -159,8 +163,58 @@ class SentinelGroup:
         return (self.directory / f"{port}.log").read_text(errors="replace")
 
     def stop(self) -> None:
+        if self.relay:
+            self.relay.close()
         for process in self.processes.values():
             process.kill()
             process.wait()
         self.processes.clear()
         shutil.rmtree(self.directory, ignore_errors=True)
+
+
+class ReplicationRelay:
+    """A TCP relay between the master and its replicas. `hold()` stops passing the master's stream on (what it
+    sends is dropped), as a lagging or cut-off link would: the replicas' acknowledgements still reach the master,
+    so WAIT sees that they do not have the latest writes. A master that dies ends the relayed connections."""
+
+    def __init__(self, master_port: int):
+        self.master_port = master_port
+        self.held = threading.Event()
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.sockets: list[socket.socket] = [self.listener]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def hold(self) -> None:
+        self.held.set()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                replica, _ = self.listener.accept()
+            except OSError:
+                return  # closed
+            try:
+                master = socket.create_connection(("127.0.0.1", self.master_port), timeout=5)
+            except OSError:  # the master is dead: the replica keeps retrying, in vain
+                replica.close()
+                continue
+            master.settimeout(None)
+            self.sockets += [replica, master]
+            threading.Thread(target=self._pump, args=(master, replica, self.held), daemon=True).start()
+            threading.Thread(target=self._pump, args=(replica, master, None), daemon=True).start()
+
+    @staticmethod
+    def _pump(source: socket.socket, target: socket.socket, held: threading.Event | None) -> None:
+        try:
+            while data := source.recv(65536):
+                if not (held and held.is_set()):
+                    target.sendall(data)
+        except OSError:
+            pass
+        for end in (source, target):
+            end.close()
+
+    def close(self) -> None:
+        for end in self.sockets:
+            end.close()

@@ -10,7 +10,11 @@ import time
 from decimal import Decimal
 
 import pytest
+from django.conf import settings as django_settings
 
+from core.redis_config import redis_queue_config
+from referrals.click_buffer import clicks_flush
+from referrals.models import Click
 from referrals.services import click_cookie_name
 from tests.factories import RewardRuleFactory
 from tests.reliability.conftest import test_database_url
@@ -70,3 +74,31 @@ def test_a_sentinel_failover_loses_no_acknowledged_click_or_conversion(acme, acm
     assert buffered_after == 0  # the flusher drains the new master's buffer
     for row in rows:
         assert row["acknowledged"] > 0 and row["lost"] == 0 and row["doubled"] == 0 and row["5xx"] == 0, row
+
+
+@pytest.mark.parametrize("wait_replicas, survives", [(1, True), (0, False)])
+def test_a_click_the_replica_did_not_get_survives_a_failover_only_with_wait(
+    client, alice_link, settings, monkeypatch, wait_replicas, survives
+):
+    """The loss window: the master answers a click its replica never receives, then dies. With WAIT the click
+    was written to PostgreSQL too before its 302; without, the promoted replica never had it."""
+    settings.CLICK_BUFFER = True
+    settings.REDIS_WAIT_REPLICAS = wait_replicas
+    settings.REDIS_WAIT_TIMEOUT_MS = 200
+    group = SentinelGroup(replicas=1, relayed=True)
+    group.start()
+    try:
+        old_master = group.master_port()
+        config = redis_queue_config("redis://127.0.0.1:1/0", sentinels=group.sentinels.split(","), master=MASTER_NAME)
+        monkeypatch.setitem(django_settings.RQ_QUEUES, "default", {**config, "DEFAULT_TIMEOUT": 300})
+        group.relay.hold()
+        response = client.get("/c/alice-shoes")
+        group.master_kill()
+        group.failover_wait(old_master, timeout=120)
+        clicks_flush()
+    finally:
+        group.stop()
+
+    assert response.status_code == 302
+    click_id = response.cookies[click_cookie_name(alice_link.offer)].value
+    assert Click.objects.filter(click_id=click_id).exists() is survives
