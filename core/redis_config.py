@@ -4,7 +4,7 @@ sentinels. Plain values only: config/settings.py calls it before Django (or djan
 from django.core.exceptions import ImproperlyConfigured
 from redis.connection import parse_url
 
-# Sentinels and the master's connections give up on a silent server after this, so that a failover is noticed.
+# A silent sentinel is given up after this (the next is asked), and so is a connect to the master that hangs.
 SOCKET_TIMEOUT_SECONDS = 5
 
 
