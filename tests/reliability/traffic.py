@@ -15,6 +15,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from django.db.models import Count
+
+from conversions.models import Conversion
+from referrals.models import Click
 from tests.reliability.conftest import ROOT, _free_port, process_tree_kill
 
 
@@ -106,9 +110,9 @@ class Stream:
 
 class Topology:
     """The Procfile's four processes as production runs them: gunicorn, `run_worker --with-scheduler`,
-    `flush_clicks` and `run_scheduler config.cron`, on the given PostgreSQL and Redis."""
+    `flush_clicks` and `run_scheduler config.cron`, on the given PostgreSQL and Redis (and `env`'s settings)."""
 
-    def __init__(self, *, database_url: str, redis_url: str):
+    def __init__(self, *, database_url: str, redis_url: str, env: dict | None = None):
         self.port = _free_port()
         self.logs = Path(tempfile.mkdtemp(prefix="affitrack-topology-"))
         self.env = {
@@ -120,6 +124,7 @@ class Topology:
             "WEB_CONCURRENCY": "2",
             "API_RATE_INGEST": "1000000/min",
             "CLICK_BUFFER": "1",
+            **(env or {}),
         }
         self.processes: dict[str, subprocess.Popen] = {}
 
@@ -153,6 +158,37 @@ class Topology:
     def stop(self) -> None:
         for process in self.processes.values():
             process_tree_kill(process)
+
+
+def wait_until(predicate, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.25)
+    return predicate()
+
+
+def stream_stored_wait(stream: Stream, *, clicks_timeout: float = 90, conversions_timeout: float = 150) -> bool:
+    """Wait until every click answered 302 is in the table and no conversion is pending: conversions are stored
+    before they are answered, and those whose job could not be queued are the scheduler's sweep's (every
+    minute), processed by the same worker, unrestarted."""
+    acknowledged = {answer.key for answer in stream.clicks if answer.status == 302}
+    flushed = wait_until(
+        lambda: Click.objects.filter(click_id__in=acknowledged).count() == len(acknowledged), timeout=clicks_timeout
+    )
+    processed = wait_until(lambda: not Conversion.objects.filter(status="pending").exists(), conversions_timeout)
+    return flushed and processed
+
+
+def stream_proof_rows(stream: Stream) -> list[dict]:
+    """The proof table's rows for the stream's clicks and conversions, counted in the database."""
+    clicks = dict(Click.objects.values_list("click_id").annotate(rows=Count("id")))
+    conversions = dict(Conversion.objects.values_list("external_id").annotate(rows=Count("id")))
+    return [
+        proof_rows("clicks (302)", stream.clicks, {302}, clicks),
+        proof_rows("conversions (202/200)", stream.conversions, {200, 202}, conversions),
+    ]
 
 
 def proof_rows(kind: str, answers: list[Answer], acknowledged_statuses: set[int], stored: dict[str, int]) -> dict:
