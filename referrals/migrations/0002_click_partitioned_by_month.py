@@ -7,8 +7,8 @@ database constraint in conversions 0003). PostgreSQL 15 has no identity columns 
 takes its values from a sequence it owns (as a serial column does), started after the highest id.
 
 The rows are copied under an ACCESS EXCLUSIVE lock (the migration's transaction): clicks wait in the Redis
-buffer meanwhile. Partitions: one per month from the oldest row's to three months ahead, and a DEFAULT one for a
-row outside them; `click_partitions_maintain` (config/cron.py) keeps them from there. Not reversible: the
+buffer meanwhile. Partitions: one per month from the oldest row's (a year back at least) to three months ahead,
+and a DEFAULT one for a row outside them; `click_partitions_maintain` (config/cron.py) keeps them from there. Not reversible: the
 way back is a restore.
 """
 
@@ -39,9 +39,10 @@ BEGIN
     CREATE TABLE referrals_click (LIKE referrals_click_unpartitioned INCLUDING DEFAULTS INCLUDING CONSTRAINTS)
         PARTITION BY RANGE (created_at);
     CREATE TABLE referrals_click_default PARTITION OF referrals_click DEFAULT;
-    SELECT least(date_trunc('month', min(created_at) AT TIME ZONE 'UTC'), this_month) INTO month
-    FROM referrals_click_unpartitioned;
-    month := coalesce(month, this_month);
+    -- From a year back at least: data loaded later with recent dates (seed_demo, bench/datagen.py) finds its months.
+    SELECT least(date_trunc('month', min(created_at) AT TIME ZONE 'UTC'), this_month - interval '12 months')
+    INTO month FROM referrals_click_unpartitioned;
+    month := coalesce(month, this_month - interval '12 months');
     WHILE month <= this_month + interval '3 months' LOOP
         EXECUTE format(
             'CREATE TABLE %I PARTITION OF referrals_click FOR VALUES FROM (%L) TO (%L)',

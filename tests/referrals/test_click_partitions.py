@@ -106,8 +106,9 @@ def test_a_click_at_a_month_boundary_lands_in_the_month_it_opens(alice_link):
     assert partition_of(last_before) == partition_name(month_start(now))
 
 
-def test_a_click_outside_every_month_is_kept_by_the_default_partition_and_moved_into_its_month(alice_link):
-    old = click_at(alice_link, timezone.now() - timedelta(days=200), "o" * 32)
+def test_a_click_outside_every_month_is_kept_by_the_default_partition_and_moved_into_its_month(alice_link, settings):
+    settings.CLICK_RETENTION_DAYS = 0  # kept for ever
+    old = click_at(alice_link, timezone.now() - timedelta(days=800), "o" * 32)
     assert partition_of(old) == DEFAULT_PARTITION
 
     created = click_partitions_maintain()["created"]
