@@ -7,7 +7,6 @@ from collections import defaultdict
 
 from django.conf import settings
 from django.db import transaction
-from redis.exceptions import RedisError
 
 from conversions.intake.intake_log import (
     entries_stored,
@@ -59,11 +58,9 @@ def logged_conversions_store(entries: list[dict]) -> int:
 
 def logged_conversions_write(*, conversion_ids: list[str] = (), external_ids: list[str] = ()) -> int:
     """Store now those of these conversions (by id, or by external id) that still wait in the log, so a read right
-    after the 202 finds them; the writer's replay of them later stores nothing."""
-    try:
-        found = logged_entries(conversion_ids=conversion_ids, external_ids=external_ids)
-    except RedisError:
-        return 0
+    after the 202 finds them; the writer's replay of them later stores nothing. Raises RedisError when the log
+    cannot be read."""
+    found = logged_entries(conversion_ids=conversion_ids, external_ids=external_ids)
     if not found:
         return 0
     entries = [entry_decode(entry) for entry in found]

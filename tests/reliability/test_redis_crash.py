@@ -1,5 +1,6 @@
 """Redis SIGKILLed and restarted under a stream of clicks and conversions, on the production topology
-(gunicorn, `run_worker`, `flush_clicks`) with the append-only file docs/operations.md asks for.
+(gunicorn, `run_worker`, `flush_clicks`, `write_conversions`) with the append-only file docs/operations.md asks
+for. The intake log has a Redis of its own here (test_intake_kill.py kills that one).
 
 Every click answered 302 is in the click table once, every conversion answered 202/200 once; the worker
 and the flusher carry on by themselves after Redis returns (none is restarted), and no answer is a 5xx.
@@ -11,6 +12,7 @@ from decimal import Decimal
 import pytest
 from django.db.models import Count
 
+from conversions.intake.intake_log import intake_log_length
 from conversions.models import Conversion
 from referrals.models import Click
 from referrals.services import click_cookie_name
@@ -30,11 +32,14 @@ def wait_until(predicate, timeout: float) -> bool:
     return predicate()
 
 
-def test_a_redis_crash_loses_no_acknowledged_click_or_conversion(acme, acme_key, alice_link, capsys):
+def test_a_redis_crash_loses_no_acknowledged_click_or_conversion(acme, acme_key, alice_link, capsys, settings):
     RewardRuleFactory(offer=alice_link.offer, value=Decimal("2.00"))
     redis = PrivateRedis(durable=True)
     redis.start()
-    topology = Topology(database_url=test_database_url(), redis_url=redis.url)
+    intake_redis = PrivateRedis(durable=True, appendfsync="always")
+    intake_redis.start()
+    settings.INTAKE_REDIS_URL = intake_redis.url
+    topology = Topology(database_url=test_database_url(), redis_url=redis.url, intake_redis_url=intake_redis.url)
     stream = Stream(
         port=topology.port, api_key=acme_key, link_code="alice-shoes", cookie_name=click_cookie_name(alice_link.offer)
     )
@@ -52,14 +57,17 @@ def test_a_redis_crash_loses_no_acknowledged_click_or_conversion(acme, acme_key,
         flushed = wait_until(
             lambda: Click.objects.filter(click_id__in=acknowledged).count() == len(acknowledged), timeout=90
         )
-        # Conversions are stored before they are answered. Those whose job could not be queued while Redis
-        # was away are the scheduler's sweep's (every minute): processed by the same worker, unrestarted.
-        processed = wait_until(lambda: not Conversion.objects.filter(status="pending").exists(), timeout=150)
+        # Conversions are stored by the writer. Those whose job could not be queued while Redis was away are
+        # the scheduler's sweep's (every minute): processed by the same worker, unrestarted.
+        processed = wait_until(
+            lambda: not intake_log_length() and not Conversion.objects.filter(status="pending").exists(), timeout=150
+        )
         alive = topology.alive()
     finally:
         stream.stopping.set()
         topology.stop()
         redis.stop()
+        intake_redis.stop()
 
     clicks = dict(Click.objects.values_list("click_id").annotate(rows=Count("id")))
     conversions = dict(Conversion.objects.values_list("external_id").annotate(rows=Count("id")))
@@ -70,7 +78,7 @@ def test_a_redis_crash_loses_no_acknowledged_click_or_conversion(acme, acme_key,
     with capsys.disabled():
         print("\n" + proof_table("Redis SIGKILLed for 3 s, restarted with its AOF (appendfsync everysec):", rows))
 
-    assert alive == {"web": True, "worker": True, "clicks": True, "scheduler": True}
+    assert alive == {"web": True, "worker": True, "clicks": True, "conversions": True, "scheduler": True}
     assert flushed and processed, (topology.log("clicks")[-2000:], topology.log("worker")[-2000:])
     flusher = topology.log("clicks")
     assert flusher.count("Redis unavailable") == 1 and flusher.count("back after") == 1, flusher[-2000:]
