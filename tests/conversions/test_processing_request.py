@@ -44,6 +44,7 @@ def test_a_conversion_recorded_once_the_job_has_started_asks_for_another(
     write_conversions, acme_api, click, queue, run_worker
 ):
     acme_api.post("/v1/convert", purchase("first"), format="json")
+    write_conversions()
     job_coalesce_release(NEW_CONVERSIONS_KEY)  # what the waiting job does first, before it reads
 
     acme_api.post("/v1/convert", purchase("second"), format="json")

@@ -98,9 +98,10 @@ def test_the_request_log_shows_an_advertiser_its_own_refusals(acme_api, globex_a
     assert RequestLogEntry.objects.count() == 2
 
 
-def test_accepting_then_rejecting_by_external_id_reverses_the_reward(acme_api, alice, offer):
+def test_accepting_then_rejecting_by_external_id_reverses_the_reward(write_conversions, acme_api, alice, offer):
     RewardRuleFactory(offer=offer, value=Decimal("3.00"))
     conversion_id = report(acme_api, "v-1", referral_code="ALICE", offer="acme-shoes").json()["id"]
+    write_conversions()
     Conversion.objects.filter(pk=conversion_id).update(status="suspicious")
 
     accepted = acme_api.post(f"/v1/conversions/{conversion_id}/status", {"status": "accepted"}, format="json")
