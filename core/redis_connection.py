@@ -38,6 +38,26 @@ def redis_for_queue(name: str = "default") -> Redis:
     return client
 
 
+def redis_for_intake() -> Redis:
+    """The intake log's client, one per process: INTAKE_REDIS_URL's Redis when it names one of its own, else the
+    queue's (which follows the sentinels when they are set)."""
+    key = (os.getpid(), "intake", settings.INTAKE_REDIS_URL, repr(settings.RQ_QUEUES["default"]))
+    client = _clients.get(key)
+    if client is None:
+        options = {"socket_connect_timeout": 5, "socket_timeout": 30}
+        if intake_on_queue_redis():
+            client = redis_connect("default", **options)
+        else:
+            client = Redis.from_url(settings.INTAKE_REDIS_URL, **options)
+        _clients[key] = client
+    return client
+
+
+def intake_on_queue_redis() -> bool:
+    """Whether the intake log shares the queue's Redis (INTAKE_REDIS_URL unset), and so its replicas."""
+    return settings.INTAKE_REDIS_URL == settings.REDIS_URL
+
+
 def job_queue(name: str = "default") -> Queue:
     """django_rq.get_queue on the process's shared client."""
     return django_rq.get_queue(name, connection=redis_for_queue(name))

@@ -24,11 +24,12 @@ def globex_api(globex_key):
 
 
 @pytest.fixture
-def two_tenants(acme_api, globex_api, globex, alice, offer):
+def two_tenants(acme_api, globex_api, globex, alice, offer, write_conversions):
     OfferFactory(advertiser=globex, public_id="globex-tv")
     for n in range(3):
         report(acme_api, f"acme-{n}", referral_code="ALICE", offer="acme-shoes", type="purchase")
     report(globex_api, "globex-0", referral_code="ALICE", offer="globex-tv")
+    write_conversions()
 
 
 def test_an_advertiser_lists_only_its_own_conversions(acme_api, globex_api, two_tenants):
@@ -97,9 +98,10 @@ def test_the_request_log_shows_an_advertiser_its_own_refusals(acme_api, globex_a
     assert RequestLogEntry.objects.count() == 2
 
 
-def test_accepting_then_rejecting_by_external_id_reverses_the_reward(acme_api, alice, offer):
+def test_accepting_then_rejecting_by_external_id_reverses_the_reward(write_conversions, acme_api, alice, offer):
     RewardRuleFactory(offer=offer, value=Decimal("3.00"))
     conversion_id = report(acme_api, "v-1", referral_code="ALICE", offer="acme-shoes").json()["id"]
+    write_conversions()
     Conversion.objects.filter(pk=conversion_id).update(status="suspicious")
 
     accepted = acme_api.post(f"/v1/conversions/{conversion_id}/status", {"status": "accepted"}, format="json")

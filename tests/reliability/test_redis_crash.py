@@ -18,11 +18,14 @@ from tests.reliability.traffic import Stream, Topology, proof_table, stream_proo
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_a_redis_crash_loses_no_acknowledged_click_or_conversion(acme, acme_key, alice_link, capsys):
+def test_a_redis_crash_loses_no_acknowledged_click_or_conversion(acme, acme_key, alice_link, capsys, settings):
     RewardRuleFactory(offer=alice_link.offer, value=Decimal("2.00"))
     redis = PrivateRedis(durable=True)
     redis.start()
-    topology = Topology(database_url=test_database_url(), redis_url=redis.url)
+    intake_redis = PrivateRedis(durable=True, appendfsync="always")
+    intake_redis.start()
+    settings.INTAKE_REDIS_URL = intake_redis.url
+    topology = Topology(database_url=test_database_url(), redis_url=redis.url, intake_redis_url=intake_redis.url)
     stream = Stream(
         port=topology.port, api_key=acme_key, link_code="alice-shoes", cookie_name=click_cookie_name(alice_link.offer)
     )
@@ -42,12 +45,13 @@ def test_a_redis_crash_loses_no_acknowledged_click_or_conversion(acme, acme_key,
         stream.stopping.set()
         topology.stop()
         redis.stop()
+        intake_redis.stop()
 
     rows = stream_proof_rows(stream)
     with capsys.disabled():
         print("\n" + proof_table("Redis SIGKILLed for 3 s, restarted with its AOF (appendfsync everysec):", rows))
 
-    assert alive == {"web": True, "worker": True, "clicks": True, "scheduler": True}
+    assert alive == {"web": True, "worker": True, "clicks": True, "conversions": True, "scheduler": True}
     assert stored, (topology.log("clicks")[-2000:], topology.log("worker")[-2000:])
     flusher = topology.log("clicks")
     assert flusher.count("Redis unavailable") == 1 and flusher.count("back after") == 1, flusher[-2000:]

@@ -1,12 +1,14 @@
-"""The production topology as real processes (gunicorn, the worker, the click flusher), a stream of clicks and
-conversions against it, and the proof table: sent, acknowledged, stored, lost, doubled, 5xx.
+"""The production topology as real processes (gunicorn, the worker, the click flusher, the conversion writer), a
+stream of clicks and conversions against it, and the proof table: sent, acknowledged, stored, lost, doubled, 5xx.
 
 Used by the outage proofs: the stream runs while a test kills or stops Redis or PostgreSQL under it.
 """
 
 import http.client
+import itertools
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -19,7 +21,7 @@ from django.db.models import Count
 
 from conversions.models import Conversion
 from referrals.models import Click
-from tests.reliability.conftest import ROOT, _free_port, process_tree_kill
+from tests.reliability.conftest import ROOT, _children, _free_port, process_tree_kill
 
 
 @dataclass
@@ -32,16 +34,21 @@ class Answer:
 
 @dataclass
 class Stream:
-    """Two threads, one sending clicks and one conversions, each as fast as the server answers."""
+    """Threads sending clicks (one, unless `with_clicks` is off) and conversions (`conversion_threads`, up to
+    `conversion_limit` in all), each as fast as the server answers."""
 
     port: int
     api_key: str
     link_code: str
     cookie_name: str
+    with_clicks: bool = True
+    conversion_threads: int = 1
+    conversion_limit: int | None = None
     clicks: list[Answer] = field(default_factory=list)
     conversions: list[Answer] = field(default_factory=list)
     stopping: threading.Event = field(default_factory=threading.Event)
     threads: list[threading.Thread] = field(default_factory=list)
+    numbers: itertools.count = field(default_factory=lambda: itertools.count(1))
 
     def _request(self, method: str, path: str, body: bytes | None = None, headers: dict | None = None):
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
@@ -67,9 +74,10 @@ class Stream:
             self.clicks[-1].retry_after = response.getheader("Retry-After", "")
 
     def _conversions(self) -> None:
-        number = 0
         while not self.stopping.is_set():
-            number += 1
+            number = next(self.numbers)  # one counter for every thread: each external id is sent once
+            if self.conversion_limit is not None and number > self.conversion_limit:
+                return
             external_id = f"stream-{number}"
             body = {
                 "type": "purchase",
@@ -98,9 +106,15 @@ class Stream:
             )
 
     def start(self) -> None:
-        self.threads = [threading.Thread(target=self._clicks), threading.Thread(target=self._conversions)]
+        self.threads = [threading.Thread(target=self._conversions) for _ in range(self.conversion_threads)]
+        if self.with_clicks:
+            self.threads.append(threading.Thread(target=self._clicks))
         for thread in self.threads:
             thread.start()
+
+    def sent_all(self) -> bool:
+        """True once every thread has stopped by itself (`conversion_limit` reached, and no clicks)."""
+        return not any(thread.is_alive() for thread in self.threads)
 
     def stop(self) -> None:
         self.stopping.set()
@@ -109,16 +123,26 @@ class Stream:
 
 
 class Topology:
-    """The Procfile's four processes as production runs them: gunicorn, `run_worker --with-scheduler`,
-    `flush_clicks` and `run_scheduler config.cron`, on the given PostgreSQL and Redis (and `env`'s settings)."""
+    """The Procfile's five processes as production runs them: gunicorn, `run_worker --with-scheduler`,
+    `flush_clicks`, `write_conversions` and `run_scheduler config.cron`, on the given PostgreSQL and Redis (and
+    the intake log on `intake_redis_url`, by default the same Redis; and `env`'s settings)."""
 
-    def __init__(self, *, database_url: str, redis_url: str, env: dict | None = None):
+    COMMANDS = {
+        "web": ["-m", "gunicorn", "-c", "config/gunicorn.conf.py", "config.wsgi"],
+        "worker": ["manage.py", "run_worker", "default", "--with-scheduler"],
+        "clicks": ["manage.py", "flush_clicks", "--interval", "0.2"],
+        "conversions": ["manage.py", "write_conversions"],
+        "scheduler": ["manage.py", "run_scheduler", "config.cron"],
+    }
+
+    def __init__(self, *, database_url: str, redis_url: str, intake_redis_url: str = "", env: dict | None = None):
         self.port = _free_port()
         self.logs = Path(tempfile.mkdtemp(prefix="affitrack-topology-"))
         self.env = {
             **os.environ,
             "DATABASE_URL": database_url,
             "REDIS_URL": redis_url,
+            "INTAKE_REDIS_URL": intake_redis_url or redis_url,
             "LOG_FORMAT": "console",
             "GUNICORN_BIND": f"127.0.0.1:{self.port}",
             "WEB_CONCURRENCY": "2",
@@ -128,15 +152,29 @@ class Topology:
         }
         self.processes: dict[str, subprocess.Popen] = {}
 
-    def _start(self, name: str, command: list[str]) -> None:
-        log = open(self.logs / f"{name}.log", "wb")
+    def _start(self, name: str) -> None:
+        log = open(self.logs / f"{name}.log", "ab")
+        command = [sys.executable, *self.COMMANDS[name]]
         self.processes[name] = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=log, stderr=log)
 
+    def restart(self, name: str) -> None:
+        """SIGKILL the process (and its children), as a crash would, and start it again."""
+        process_tree_kill(self.processes[name])
+        self._start(name)
+
+    def web_workers_kill(self) -> list[int]:
+        """SIGKILL gunicorn's workers, as the OOM killer would; the master starts new ones."""
+        killed = _children(self.processes["web"].pid)
+        for pid in killed:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        return killed
+
     def start(self) -> None:
-        self._start("web", [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", "config.wsgi"])
-        self._start("worker", [sys.executable, "manage.py", "run_worker", "default", "--with-scheduler"])
-        self._start("clicks", [sys.executable, "manage.py", "flush_clicks", "--interval", "0.2"])
-        self._start("scheduler", [sys.executable, "manage.py", "run_scheduler", "config.cron"])
+        for name in self.COMMANDS:
+            self._start(name)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
@@ -158,37 +196,6 @@ class Topology:
     def stop(self) -> None:
         for process in self.processes.values():
             process_tree_kill(process)
-
-
-def wait_until(predicate, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.25)
-    return predicate()
-
-
-def stream_stored_wait(stream: Stream, *, clicks_timeout: float = 90, conversions_timeout: float = 150) -> bool:
-    """Wait until every click answered 302 is in the table and no conversion is pending: conversions are stored
-    before they are answered, and those whose job could not be queued are the scheduler's sweep's (every
-    minute), processed by the same worker, unrestarted."""
-    acknowledged = {answer.key for answer in stream.clicks if answer.status == 302}
-    flushed = wait_until(
-        lambda: Click.objects.filter(click_id__in=acknowledged).count() == len(acknowledged), timeout=clicks_timeout
-    )
-    processed = wait_until(lambda: not Conversion.objects.filter(status="pending").exists(), conversions_timeout)
-    return flushed and processed
-
-
-def stream_proof_rows(stream: Stream) -> list[dict]:
-    """The proof table's rows for the stream's clicks and conversions, counted in the database."""
-    clicks = dict(Click.objects.values_list("click_id").annotate(rows=Count("id")))
-    conversions = dict(Conversion.objects.values_list("external_id").annotate(rows=Count("id")))
-    return [
-        proof_rows("clicks (302)", stream.clicks, {302}, clicks),
-        proof_rows("conversions (202/200)", stream.conversions, {200, 202}, conversions),
-    ]
 
 
 def proof_rows(kind: str, answers: list[Answer], acknowledged_statuses: set[int], stored: dict[str, int]) -> dict:
@@ -216,3 +223,38 @@ def proof_table(title: str, rows: list[dict]) -> str:
     lines.append("-|-".join("-" * widths[column] for column in columns))
     lines += [" | ".join(str(row[column]).ljust(widths[column]) for column in columns) for row in rows]
     return "\n".join(lines)
+
+
+def wait_until(predicate, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.25)
+    return predicate()
+
+
+def stream_stored_wait(stream: Stream, *, clicks_timeout: float = 90, conversions_timeout: float = 150) -> bool:
+    """Wait until every click answered 302 and every conversion answered 202/200 is in the table and none is
+    pending: the writer stores what the intake log holds, and conversions whose job could not be queued are the
+    scheduler's sweep's (every minute), processed by the same worker, unrestarted."""
+    clicks = {answer.key for answer in stream.clicks if answer.status == 302}
+    conversions = {answer.key for answer in stream.conversions if answer.status in (200, 202)}
+    flushed = wait_until(lambda: Click.objects.filter(click_id__in=clicks).count() == len(clicks), clicks_timeout)
+    processed = wait_until(
+        lambda: Conversion.objects.filter(external_id__in=conversions).values("external_id").distinct().count()
+        == len(conversions)
+        and not Conversion.objects.filter(status="pending").exists(),
+        conversions_timeout,
+    )
+    return flushed and processed
+
+
+def stream_proof_rows(stream: Stream) -> list[dict]:
+    """The proof table's rows for the stream's clicks and conversions, counted in the database."""
+    clicks = dict(Click.objects.values_list("click_id").annotate(rows=Count("id")))
+    conversions = dict(Conversion.objects.values_list("external_id").annotate(rows=Count("id")))
+    return [
+        proof_rows("clicks (302)", stream.clicks, {302}, clicks),
+        proof_rows("conversions (202/200)", stream.conversions, {200, 202}, conversions),
+    ]
