@@ -167,7 +167,8 @@ def soak(args, nodes: Nodes, postgres: Postgres, redis: RedisGroup, logs: Path) 
     print("\n" + soak_table(rows) + "\n")
     errors = error_statuses(traffic.answers)
     for name, statuses in errors.items():
-        print(f"{name} errors by status (0: no answer): {statuses}")
+        for status, seen in statuses.items():
+            print(f"{name} errors: {seen['count']} x {status or 'no answer'}, the first: {seen['first'][:200]!r}")
     for name, count in violations.items():
         print(f"{name}: {count}")
     for problem in faults.errors:

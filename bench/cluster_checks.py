@@ -111,15 +111,15 @@ def soak_rows(connection, advertiser_id: int, answers: dict[str, list[Answer]], 
     ]
 
 
-def error_statuses(answers: dict[str, list[Answer]]) -> dict[str, dict[int, int]]:
-    """Per endpoint, how many answers of each status were not acknowledged (0: no answer at all)."""
-    counts: dict[str, dict[int, int]] = {}
+def error_statuses(answers: dict[str, list[Answer]]) -> dict[str, dict[int, dict]]:
+    """Per endpoint and status not acknowledged (0: no answer at all), how many and the first one's body."""
+    errors: dict[str, dict[int, dict]] = {}
     for name, endpoint in answers.items():
         for answer in endpoint:
             if answer.status not in ACKNOWLEDGED[name]:
-                counts.setdefault(name, {}).setdefault(answer.status, 0)
-                counts[name][answer.status] += 1
-    return counts
+                seen = errors.setdefault(name, {}).setdefault(answer.status, {"count": 0, "first": answer.detail})
+                seen["count"] += 1
+    return errors
 
 
 def soak_table(rows: list[dict]) -> str:

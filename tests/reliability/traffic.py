@@ -29,6 +29,7 @@ class Answer:
     retry_after: str
     key: str  # the click id (from the cookie) or the conversion's external id
     seconds: float = 0.0  # from sending the request to the end of its answer (or its failure)
+    detail: str = ""  # the start of an error's body, or what broke the connection
 
 
 @dataclass
@@ -54,16 +55,17 @@ class Stream:
         try:
             connection.request(method, path, body=body, headers=headers or {})
             response = connection.getresponse()
-            response.read()
+            body = response.read()
             return Answer(
                 response.status,
                 response.getheader("Content-Type", ""),
                 response.getheader("Retry-After", ""),
                 key or self._click_id(response.getheader("Set-Cookie", "")),
                 time.monotonic() - started,
+                body[:300].decode(errors="replace") if response.status >= 400 else "",
             )
-        except OSError:
-            return Answer(0, "", "", key, time.monotonic() - started)
+        except (OSError, http.client.HTTPException) as error:  # an answer cut short is no answer either
+            return Answer(0, "", "", key, time.monotonic() - started, f"{error.__class__.__name__}: {error}")
         finally:
             connection.close()
 
@@ -218,7 +220,11 @@ class FixedRate:
             number = self._next(name)
             if self.stopping.wait(max(0.0, self._started + number / rate - time.monotonic())):
                 return
-            self.answers[name].append(send(number))
+            try:
+                answer = send(number)
+            except Exception as error:  # counted, with what it was, rather than a sender lost to the run
+                answer = Answer(0, "", "", "", 0.0, f"{error.__class__.__name__}: {error}")
+            self.answers[name].append(answer)
 
     def start(self) -> None:
         self._started = time.monotonic()
