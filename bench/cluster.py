@@ -171,6 +171,7 @@ def soak(args, nodes: Nodes, postgres: Postgres, redis: RedisGroup, logs: Path) 
             print(f"{name} errors: {seen['count']} x {status or 'no answer'}, the first: {seen['first'][:200]!r}")
     for name, count in violations.items():
         print(f"{name}: {count}")
+    print(f"replica: {postgres.replica_lag_bytes()} bytes of WAL behind the primary after the drain")
     for problem in faults.errors:
         print(f"fault problem: {problem}")
     passed = soak_passed(rows, violations) and not faults.errors
@@ -191,6 +192,7 @@ def soak(args, nodes: Nodes, postgres: Postgres, redis: RedisGroup, logs: Path) 
         "errors_by_status": errors,
         "violations": violations,
         "after_drain": drained,
+        "replica_lag_bytes_after_drain": postgres.replica_lag_bytes(),
         "passed": passed,
     }
     out = RESULTS_DIR / f"{logs.name}.json"
