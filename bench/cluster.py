@@ -209,7 +209,7 @@ def main() -> int:
     logs = RESULTS_DIR / f"cluster-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
     logs.mkdir(parents=True, exist_ok=True)
     postgres = Postgres(base + 1, base + 2, logs)
-    redis = RedisGroup(base + 10, base + 11, [base + 20, base + 21, base + 22], logs)
+    redis = RedisGroup(base + 10, [base + 11, base + 12], [base + 20, base + 21, base + 22], logs)
     ports = {"web1": base + 30, "web2": base + 31, "haproxy": base + 40}
     nodes = Nodes(postgres, redis, logs, ports=ports, web_workers=args.web_workers)
     try:

@@ -117,12 +117,12 @@ class Postgres:
 
 
 class RedisGroup:
-    """A master and a replica with the production append-only setting, watched by three Sentinels (quorum 2)."""
+    """A master and its replicas with the production append-only setting, watched by three Sentinels (quorum 2)."""
 
-    def __init__(self, master_port: int, replica_port: int, sentinel_ports: list[int], logs: Path):
+    def __init__(self, master_port: int, replica_ports: list[int], sentinel_ports: list[int], logs: Path):
         if not shutil.which("redis-server"):
             raise BenchError("redis-server is needed (Debian's redis-server and redis-sentinel packages)")
-        self.server_ports = [master_port, replica_port]
+        self.server_ports = [master_port, *replica_ports]
         self.sentinel_ports = sentinel_ports
         self.logs = logs
         self.processes: dict[int, subprocess.Popen] = {}
@@ -168,9 +168,10 @@ class RedisGroup:
     def start(self) -> None:
         for port in [*self.server_ports, *self.sentinel_ports]:
             port_free_check(port)
-        master, replica = self.server_ports
+        master, *replicas = self.server_ports
         self.server_start(master)
-        self.server_start(replica, replica_of=master)
+        for replica in replicas:
+            self.server_start(replica, replica_of=master)
         for port in self.sentinel_ports:
             directory = data_dir(f"sentinel-{port}")
             config = directory / "sentinel.conf"
@@ -196,18 +197,23 @@ class RedisGroup:
         """A client of the current master, found through the Sentinels."""
         return self.sentinel().master_for(SENTINEL_MASTER, socket_timeout=5)
 
-    def replica_synced_wait(self, timeout: float = 60) -> None:
-        """Until the master has a replica online and the Sentinels know it."""
+    def replica_synced_wait(self, timeout: float = 90) -> None:
+        """Until the master has every replica online and each Sentinel knows them and the other Sentinels (a
+        failover needs the quorum to have met through the master's hello channel)."""
+        replicas, others = len(self.server_ports) - 1, len(self.sentinel_ports) - 1
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
                 info = self.master().info("replication")
-                if info.get("connected_slaves", 0) >= 1 and self.sentinel().discover_slaves(SENTINEL_MASTER):
+                states = [client.sentinel_master(SENTINEL_MASTER) for client in self.sentinel().sentinels]
+                if info.get("connected_slaves", 0) >= replicas and all(
+                    state["num-slaves"] >= replicas and state["num-other-sentinels"] >= others for state in states
+                ):
                     return
             except redis.RedisError:
                 pass
             time.sleep(0.2)
-        raise BenchError(f"the Redis replica did not sync within {timeout:.0f} s; see {self.logs}")
+        raise BenchError(f"the Redis replicas and Sentinels were not ready within {timeout:.0f} s; see {self.logs}")
 
     def kill(self, port: int) -> None:
         process = self.processes.pop(port)
