@@ -132,6 +132,20 @@ DATABASES = {"default": env.db_url_config(_service_url("DATABASE_URL"))}
 # Persistent connections: the click and ingest paths should not pay a connect per request.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# A streaming replica for the reports (core/database_routing.py): the views that choose it read there while it is
+# within REPLICA_MAX_LAG_SECONDS and answering; past REPLICA_LAG_NOTICE_SECONDS their pages say how old they are.
+DATABASE_REPLICA_URL = env.str("DATABASE_REPLICA_URL", default="")
+if DATABASE_REPLICA_URL:
+    DATABASES["replica"] = env.db_url_config(DATABASE_REPLICA_URL)
+    DATABASES["replica"].update(CONN_MAX_AGE=DATABASES["default"]["CONN_MAX_AGE"], CONN_HEALTH_CHECKS=True)
+    # A replica that does not answer must not hold a page up: it is left alone and the primary serves.
+    DATABASES["replica"].setdefault("OPTIONS", {})["connect_timeout"] = env.int("REPLICA_CONNECT_TIMEOUT", default=2)
+    # Tests: the replica's test database is the primary's, which a real replica receives by replication.
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+    DATABASE_ROUTERS = ["core.database_routing.ReplicaRouter"]
+REPLICA_LAG_NOTICE_SECONDS = env.int("REPLICA_LAG_NOTICE_SECONDS", default=30)
+REPLICA_MAX_LAG_SECONDS = env.int("REPLICA_MAX_LAG_SECONDS", default=300)
+REPLICA_RETRY_SECONDS = env.int("REPLICA_RETRY_SECONDS", default=10)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Jobs go to RQ after commit and a worker runs them (the Procfile's `worker`).

@@ -22,6 +22,7 @@ from conversions.advertiser.views import advertiser_page, advertiser_view
 from conversions.lifecycle import conversions_decide, validation_term_ends
 from conversions.models import Conversion
 from conversions.uploads.csv_files import csv_stream
+from core.database_routing import reads_from_replica
 from core.errors import DomainError
 from core.money import money_quantize
 
@@ -149,6 +150,7 @@ def _decide(request, conversions, data: dict, now) -> None:
 
 
 @advertiser_view("GET")
+@reads_from_replica
 def validation_export(request):
     """The filtered set as CSV, streamed in chunks; amounts as plain decimals for spreadsheets."""
     now = timezone.now()

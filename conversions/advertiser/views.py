@@ -22,6 +22,7 @@ from conversions.claims.services import claim_approve, claim_decline
 from conversions.models import Conversion, MissingConversionClaim
 from conversions.reports.performance import daily_chart
 from conversions.uploads.progress import uploads_with_progress
+from core.database_routing import reads_from_replica
 from core.errors import DomainError
 from referrals.models import ApiKey, Offer
 from referrals.services import api_key_create, api_key_revoke, postback_token_rotate
@@ -74,6 +75,7 @@ TOP_ROWS = 10  # top partners and offers on the home
 
 
 @advertiser_view("GET")
+@reads_from_replica
 def home(request):
     advertiser = request.advertiser
     form = forms.AdvertiserPeriodForm(request.GET or None, advertiser=advertiser)

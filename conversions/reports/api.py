@@ -18,6 +18,7 @@ from conversions.intake.serializers import (
     RequestLogEntrySerializer,
 )
 from conversions.models import Conversion, RequestLogEntry
+from core.database_routing import ReplicaReadsView
 from core.input_limits import page_size_parse
 from referrals.models import Click, Partner, PartnerApiToken
 from referrals.partner_tokens import TOKEN_PREFIX, partner_for_api_token
@@ -127,7 +128,7 @@ class NewestFirst(CursorPagination):
             raise exceptions.ValidationError({"cursor": ["Invalid cursor: use the next or previous link."]}) from None
 
 
-class ReadView:
+class ReadView(ReplicaReadsView):
     permission_classes = [IsAuthenticated]
     throttle_scope = "read"
     pagination_class = NewestFirst

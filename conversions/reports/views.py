@@ -29,6 +29,7 @@ from conversions.reports.performance import PerformanceRow, daily_chart, perform
 from conversions.reports.periods import Period
 from conversions.reports.statuses import status_legend
 from conversions.uploads.csv_files import csv_stream
+from core.database_routing import reads_from_replica
 from core.money import money_quantize
 from referrals.link_requests import LinkRequestNotAllowed, link_request_create
 from referrals.models import Link, LinkRequest, Offer
@@ -57,6 +58,7 @@ def _period_form(request, form_class) -> tuple:
 
 @require_GET
 @partner_required
+@reads_from_replica
 def home(request):
     partner = request.partner
     form, period = _period_form(request, PeriodForm)
@@ -78,6 +80,7 @@ def _report_form(request) -> tuple[ConversionReportForm, selectors.ConversionFil
 
 @require_GET
 @partner_required
+@reads_from_replica
 def conversion_list(request):
     form, filters = _report_form(request)
     totals = selectors.conversion_report_totals(partner=request.partner, filters=filters)
@@ -101,6 +104,7 @@ def conversion_list(request):
 
 @require_GET
 @partner_required
+@reads_from_replica
 def conversion_export(request):
     """The report as CSV, streamed row by row so that a large export never sits in memory."""
     _, filters = _report_form(request)
@@ -160,6 +164,7 @@ def _performance_form(request) -> tuple[PerformanceForm, Period, dict | None]:
 
 @require_GET
 @partner_required
+@reads_from_replica
 def performance(request):
     partner = request.partner
     form, period, chosen = _performance_form(request)
@@ -185,6 +190,7 @@ def performance(request):
 
 @require_GET
 @partner_required
+@reads_from_replica
 def performance_export(request):
     """The performance report as CSV: the grouping, period and offer the page shows, every row (not one page),
     amounts as plain decimals, a pair of columns per currency."""
@@ -285,6 +291,7 @@ def _commissions(request) -> tuple[str, object]:
 
 @require_GET
 @partner_required
+@reads_from_replica
 def earnings(request):
     partner = request.partner
     balances = selectors.ledger_balances(partner=partner)
@@ -306,6 +313,7 @@ EARNINGS_EXPORT_HEADER += ["status", "approved_at", "paid_at", "reversed_at"]
 
 @require_GET
 @partner_required
+@reads_from_replica
 def earnings_export(request):
     """The commissions list as CSV (the status filter applied), streamed, amounts as plain decimals."""
     status, history = _commissions(request)
