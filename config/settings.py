@@ -11,6 +11,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from core.embedded_services import checkout_services_read
 from core.log_format import logging_config
+from core.redis_config import redis_queue_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -150,7 +151,26 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Jobs go to RQ after commit and a worker runs them (the Procfile's `worker`).
 REDIS_URL = _service_url("REDIS_URL")
-RQ_QUEUES = {"default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 300}}
+# Redis under Sentinel ("host:port,host:port,host:port"): every client asks them for the master of
+# REDIS_SENTINEL_MASTER and follows it through a failover; REDIS_URL then names only the database and password.
+REDIS_SENTINELS = env.list("REDIS_SENTINELS", default=[])
+REDIS_SENTINEL_MASTER = env.str("REDIS_SENTINEL_MASTER", default="affitrack")
+REDIS_SENTINEL_PASSWORD = env.str("REDIS_SENTINEL_PASSWORD", default="")
+# A write that must outlive a failover (a buffered click) waits until this many replicas have it (Redis WAIT),
+# at most this long; unconfirmed, it is written to PostgreSQL as well (core/redis_connection.py).
+REDIS_WAIT_REPLICAS = env.int("REDIS_WAIT_REPLICAS", default=1 if REDIS_SENTINELS else 0)
+REDIS_WAIT_TIMEOUT_MS = env.int("REDIS_WAIT_TIMEOUT_MS", default=500)
+RQ_QUEUES = {
+    "default": {
+        **redis_queue_config(
+            REDIS_URL,
+            sentinels=REDIS_SENTINELS,
+            master=REDIS_SENTINEL_MASTER,
+            sentinel_password=REDIS_SENTINEL_PASSWORD,
+        ),
+        "DEFAULT_TIMEOUT": 300,
+    }
+}
 RQ = {"COMMIT_MODE": "auto"}  # we enqueue with transaction.on_commit ourselves
 
 TIME_ZONE = "UTC"
@@ -183,8 +203,15 @@ REST_FRAMEWORK = {
     },
 }
 
-# The cache holds throttle counters, in Redis so all workers share them.
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+# The cache holds throttle counters, in Redis so all workers share them; on the queue's connection pool, so it
+# follows the sentinels too (LOCATION is not read).
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "OPTIONS": {"pool_class": "core.redis_connection.QueueConnectionPool"},
+    }
+}
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Affitrack API",

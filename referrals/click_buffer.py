@@ -15,10 +15,10 @@ from django.conf import settings
 from django.db import connection, transaction
 from psycopg.errors import UniqueViolation
 from redis.commands.core import Script
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 
 from core.postgres_text import without_nul
-from core.redis_connection import redis_for_queue
+from core.redis_connection import RedisWriteNotReplicated, redis_for_queue, redis_write_replicated
 from core.rows import copy_text
 from referrals.models import Click
 from referrals.rollups import rollup_bucket, rollup_click_counts_add
@@ -90,14 +90,31 @@ def _redis():
     return redis_for_queue("default")
 
 
-def click_buffer_push(*, click: Click, unique_key: str) -> bool:
-    """Buffer an unsaved click (its is_unique decided here); False when Redis failed and nothing was buffered."""
+def _buffer_script_run(click: Click, unique_key: str) -> int:
+    """The buffer script by EVALSHA, with the replicas' confirmation in the same round trip; 1: a unique visitor."""
+    command = (
+        "EVALSHA", _BUFFER_SCRIPT.sha, 3, unique_key, QUEUE, PENDING,
+        settings.CLICK_UNIQUE_WINDOW_SECONDS, click_copy_line(click), click.click_id,
+    )  # fmt: skip
+    redis = _redis()
     try:
-        unique = _BUFFER_SCRIPT(
-            keys=[unique_key, QUEUE, PENDING],
-            args=[settings.CLICK_UNIQUE_WINDOW_SECONDS, click_copy_line(click), click.click_id],
-            client=_redis(),
-        )
+        return redis_write_replicated(redis, command)[0]
+    except NoScriptError:  # a restarted or newly promoted Redis: nothing ran, load the script and send again
+        redis.script_load(_BUFFER_SCRIPT.script)
+        return redis_write_replicated(redis, command)[0]
+
+
+def click_buffer_push(*, click: Click, unique_key: str) -> bool:
+    """Buffer an unsaved click (its is_unique decided here); False when Redis failed and nothing was buffered.
+
+    A click the replicas did not confirm (REDIS_WAIT_REPLICAS) is written to the table at once too: a failover
+    could lose the buffered copy, and the flusher skips the click if the copy survives.
+    """
+    try:
+        unique = _buffer_script_run(click, unique_key)
+    except RedisWriteNotReplicated as unconfirmed:
+        click_write(click=click, is_unique=bool(unconfirmed.results[0]))
+        return True
     except RedisError:
         return False
     click.is_unique = bool(unique)
@@ -164,6 +181,12 @@ def clicks_write(payloads: list[bytes]) -> int:
             with transaction.atomic():
                 _copy(cursor, Click._meta.db_table, lines)
         except UniqueViolation:  # psycopg's own: the COPY runs on the raw cursor
+            # A click buffered twice (a command retried on a new connection, or on a newly promoted master,
+            # after its first answer was lost) counts once, as its first line says.
+            first_lines: dict[bytes, bytes] = {}
+            for line in lines:
+                first_lines.setdefault(_click_id(line), line)
+            lines = list(first_lines.values())
             # The click columns without the table's constraints; kept per connection, emptied at each commit.
             cursor.execute(
                 "CREATE TEMP TABLE IF NOT EXISTS click_buffer_batch ON COMMIT DELETE ROWS "

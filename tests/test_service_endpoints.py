@@ -1,5 +1,8 @@
 import pytest
+from django.conf import settings
 from django.contrib.staticfiles import finders
+
+from core.redis_config import redis_queue_config
 
 pytestmark = pytest.mark.django_db
 
@@ -11,8 +14,18 @@ def test_healthz_reports_database_and_redis(client):
     assert response.json() == {"status": "ok", "checks": {"database": "ok", "redis": "ok"}}
 
 
-def test_healthz_answers_503_when_redis_is_unreachable(client, settings):
-    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+def test_healthz_answers_503_when_redis_is_unreachable(client, monkeypatch):
+    monkeypatch.setitem(settings.RQ_QUEUES, "default", {"URL": "redis://127.0.0.1:1/0"})
+
+    response = client.get("/healthz")
+
+    assert response.status_code == 503
+    assert response.json()["checks"]["redis"].startswith("error")
+
+
+def test_healthz_answers_503_when_no_sentinel_answers(client, monkeypatch):
+    config = redis_queue_config("redis://127.0.0.1:6379/0", sentinels=["127.0.0.1:1"], master="affitrack")
+    monkeypatch.setitem(settings.RQ_QUEUES, "default", config)
 
     response = client.get("/healthz")
 

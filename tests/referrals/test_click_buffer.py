@@ -3,10 +3,12 @@
 import pytest
 from django.db.models import Sum
 
+from core.redis_connection import redis_for_queue
 from referrals import click_buffer
 from referrals.click_buffer import click_buffer_length, clicks_batch_take, clicks_flush
 from referrals.models import Click, ClickStat, ClickSub1Stat
 from referrals.rollups import rollup_clicks_rebuild
+from tests.reliability.sentinel_group import SentinelGroup
 
 pytestmark = pytest.mark.usefixtures("click_buffer")
 
@@ -149,8 +151,6 @@ def test_sub_ids_with_tabs_backslashes_newlines_and_nul_survive_the_buffer(clien
 def test_a_click_buffered_as_json_by_the_previous_version_is_still_written(alice_link):
     import json
 
-    from core.redis_connection import redis_for_queue
-
     fields = {
         "click_id": "f" * 32,
         "link_id": alice_link.pk,
@@ -179,3 +179,49 @@ def test_a_click_buffered_as_json_by_the_previous_version_is_still_written(alice
     assert (click.click_id, click.is_unique, click.created_at.minute) == ("f" * 32, True, 7)
     assert ClickStat.objects.get().bucket.minute == 0
     assert redis.hlen(click_buffer.PENDING) == 0
+
+
+@pytest.fixture
+def replicated_redis(settings, monkeypatch):
+    """A private master with one replica (no sentinels), the app's Redis for the test."""
+    group = SentinelGroup(replicas=1, sentinels=0)
+    group.start()
+    monkeypatch.setitem(settings.RQ_QUEUES, "default", {"URL": group.master_url})
+    yield group
+    group.stop()
+
+
+def test_a_click_a_replica_confirmed_is_answered_from_the_buffer(client, alice_link, settings, replicated_redis):
+    settings.REDIS_WAIT_REPLICAS = 1
+    settings.REDIS_WAIT_TIMEOUT_MS = 5000  # a loaded machine: the replica answers long before
+
+    [click_id] = clicked(client)
+
+    assert not Click.objects.exists()
+    assert replicated_redis.client(replicated_redis.server_ports[1]).hexists(click_buffer.PENDING, click_id)
+    assert clicks_flush() == 1
+
+
+def test_a_click_no_replica_confirmed_is_written_at_once_and_counted_once(client, alice_link, settings):
+    settings.REDIS_WAIT_REPLICAS = redis_for_queue().info("replication")["connected_slaves"] + 1
+    settings.REDIS_WAIT_TIMEOUT_MS = 50
+
+    [click_id] = clicked(client)
+
+    assert Click.objects.get().click_id == click_id  # a failover could lose the buffered copy
+    assert click_buffer_length() == 1
+    assert clicks_flush() == 0  # the buffered copy is skipped
+    assert Click.objects.count() == 1
+    assert rollup_totals() == ({"clicks": 1, "unique": 1}, {"clicks": 1, "unique": 1})
+
+
+def test_a_click_buffered_twice_is_written_and_counted_once(client, alice_link):
+    [click_id] = clicked(client)
+    redis = redis_for_queue()
+    line = redis.hget(click_buffer.PENDING, click_id)
+    redis.rpush(click_buffer.QUEUE, line[:-1] + b"f")  # the same click again, as a retried buffer write leaves it
+
+    assert clicks_flush() == 1
+
+    assert Click.objects.get().is_unique
+    assert rollup_totals() == ({"clicks": 1, "unique": 1}, {"clicks": 1, "unique": 1})

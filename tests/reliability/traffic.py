@@ -117,9 +117,9 @@ class Stream:
 
 class Topology:
     """The Procfile's four processes as production runs them: gunicorn, `run_worker --with-scheduler`,
-    `flush_clicks` and `run_scheduler config.cron`, on the given PostgreSQL and Redis."""
+    `flush_clicks` and `run_scheduler config.cron`, on the given PostgreSQL and Redis (and `env`'s settings)."""
 
-    def __init__(self, *, database_url: str, redis_url: str):
+    def __init__(self, *, database_url: str, redis_url: str, env: dict | None = None):
         self.port = _free_port()
         self.logs = Path(tempfile.mkdtemp(prefix="affitrack-topology-"))
         self.env = {
@@ -131,6 +131,7 @@ class Topology:
             "WEB_CONCURRENCY": "2",
             "API_RATE_INGEST": "1000000/min",
             "CLICK_BUFFER": "1",
+            **(env or {}),
         }
         self.processes: dict[str, subprocess.Popen] = {}
 
