@@ -34,7 +34,7 @@ services: venv
 stop: venv
 	$(EMBEDDED) stop
 
-# The production topology under honcho (Procfile): web, RQ worker, click flusher, scheduler.
+# The production topology under honcho (Procfile): web, RQ worker, click flusher, conversion writer, scheduler.
 # A local run only: production sets its own SECRET_KEY, and the app refuses to start without one. On the
 # embedded servers every command of this checkout uses their random key (.data/secret_key); on yours, a dev key.
 ifdef DATABASE_URL

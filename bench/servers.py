@@ -28,6 +28,9 @@ ADMIN_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 
 # Unset, main_exit runs the bench against a private Redis with the production setting (durable_redis).
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+# The intake log's Redis (INTAKE_REDIS_URL): unset with BENCH_REDIS_URL unset, a second private one with
+# appendfsync always, as docs/operations.md asks; with BENCH_REDIS_URL set and this unset, that one.
+INTAKE_REDIS_URL = os.environ.get("BENCH_INTAKE_REDIS_URL", REDIS_URL)
 
 RESULT_MARKER = "BENCH_RESULT "
 
@@ -46,8 +49,9 @@ def main_exit(main, name: str, *, durable: bool = True) -> None:
     """
     try:
         if durable and "BENCH_REDIS_URL" not in os.environ:
-            with durable_redis() as url:
-                env = dict(os.environ, BENCH_REDIS_URL=url)
+            intake_fsync = os.environ.get("BENCH_INTAKE_APPENDFSYNC", "always")
+            with durable_redis() as url, durable_redis(intake_fsync, "intake log") as intake_url:
+                env = dict(os.environ, BENCH_REDIS_URL=url, BENCH_INTAKE_REDIS_URL=intake_url)
                 sys.exit(subprocess.run([sys.executable, *sys.argv], env=env, check=False).returncode)
         sys.exit(main())
     except BenchError as error:
@@ -69,6 +73,7 @@ def bench_env() -> dict:
         DJANGO_SETTINGS_MODULE="bench.settings",
         DATABASE_URL=DATABASE_URL,
         REDIS_URL=REDIS_URL,
+        INTAKE_REDIS_URL=INTAKE_REDIS_URL,
         DEBUG="0",
         PYTHONPATH=str(ROOT),
     )
@@ -88,10 +93,11 @@ def database_reset() -> None:
 def redis_flush() -> None:
     import redis
 
-    try:
-        redis.Redis.from_url(REDIS_URL).flushdb()
-    except redis.RedisError as error:
-        raise BenchError(f"Redis is needed at {REDIS_URL}: {error}") from None
+    for url in dict.fromkeys((REDIS_URL, INTAKE_REDIS_URL)):
+        try:
+            redis.Redis.from_url(url).flushdb()
+        except redis.RedisError as error:
+            raise BenchError(f"Redis is needed at {url}: {error}") from None
 
 
 def row_count(table: str) -> int:
@@ -137,14 +143,15 @@ def clicks_file(click_ids: list[str]):
 
 
 @contextmanager
-def durable_redis():
-    """A private redis-server with docs/operations.md's click-buffer setting; yields its URL.
+def durable_redis(appendfsync: str = "", role: str = "Redis"):
+    """A private redis-server with docs/operations.md's click-buffer setting (or `appendfsync`); yields its URL.
 
-    BENCH_REDIS_APPENDFSYNC (everysec, the production setting; always; no) measures another.
+    BENCH_REDIS_APPENDFSYNC (everysec, the production setting; always; no) measures another; the intake log's
+    with BENCH_INTAKE_APPENDFSYNC (always, its production setting).
     """
     import redis
 
-    appendfsync = os.environ.get("BENCH_REDIS_APPENDFSYNC", "everysec")
+    appendfsync = appendfsync or os.environ.get("BENCH_REDIS_APPENDFSYNC", "everysec")
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="affitrack-bench-redis-") as directory:
         durability = (
@@ -161,7 +168,7 @@ def durable_redis():
                     break
                 except redis.ConnectionError:
                     time.sleep(0.05)
-            print(f"bench Redis: {url}, appendfsync {appendfsync}", flush=True)
+            print(f"bench {role}: {url}, appendfsync {appendfsync}", flush=True)
             yield url
         finally:
             server.terminate()
@@ -195,7 +202,7 @@ def process_start(log_path: Path, *args: str, **env: str) -> subprocess.Popen:
         )
 
 
-def _children(pid: int) -> list[int]:
+def process_children(pid: int) -> list[int]:
     try:
         with open(f"/proc/{pid}/task/{pid}/children") as listing:
             return [int(child) for child in listing.read().split()]
@@ -206,7 +213,7 @@ def _children(pid: int) -> list[int]:
 def process_tree_kill(process: subprocess.Popen) -> None:
     """SIGKILL a process and its children, as a crash would: an RQ worker's work horse, gunicorn's workers. RQ
     forks the horse into its own session, so a process-group kill would miss it."""
-    for pid in [*_children(process.pid), process.pid]:
+    for pid in [*process_children(process.pid), process.pid]:
         try:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
@@ -227,7 +234,8 @@ def process_stop(process: subprocess.Popen) -> None:
 
 @contextmanager
 def app_serving(log_path: Path, workers: int, *, rq_worker: bool = False):
-    """gunicorn with the production config (config/gunicorn.conf.py) on a free port, the click flusher and, if
+    """gunicorn with the production config (config/gunicorn.conf.py) on a free port, the click flusher, the
+    conversion writer and, if
     asked, an RQ worker, as the Procfile runs them; yields the port once /healthz answers, stops them after."""
     port = free_port()
     web = process_start(
@@ -236,7 +244,11 @@ def app_serving(log_path: Path, workers: int, *, rq_worker: bool = False):
         "config.wsgi:application",
         WEB_CONCURRENCY=str(workers),
     )
-    processes = [web, process_start(log_path.with_suffix(".flusher.log"), "manage.py", "flush_clicks")]
+    processes = [
+        web,
+        process_start(log_path.with_suffix(".flusher.log"), "manage.py", "flush_clicks"),
+        process_start(log_path.with_suffix(".writer.log"), "manage.py", "write_conversions"),
+    ]
     if rq_worker:
         processes.append(process_start(log_path.with_suffix(".worker.log"), "manage.py", "rqworker", "default"))
     try:
@@ -247,16 +259,21 @@ def app_serving(log_path: Path, workers: int, *, rq_worker: bool = False):
             process_stop(process)
 
 
-def click_buffer_drained(timeout: float = 60) -> None:
-    """Wait until the flusher has written every buffered click, so the lost-clicks check counts rows, not a backlog."""
+def buffers_drained(timeout: float = 60) -> None:
+    """Wait until the flusher has written every buffered click and the writer every logged conversion, so the lost
+    rows check counts rows, not a backlog."""
     import redis
 
-    connection = redis.Redis.from_url(REDIS_URL)
+    buffers = [
+        (redis.Redis.from_url(REDIS_URL), ("clickbuf:queue", "clickbuf:processing"), "flush_clicks"),
+        (redis.Redis.from_url(INTAKE_REDIS_URL), ("intake:queue", "intake:processing"), "write_conversions"),
+    ]
     deadline = time.monotonic() + timeout
-    while connection.llen("clickbuf:queue") + connection.llen("clickbuf:processing"):
-        if time.monotonic() > deadline:
-            raise BenchError(f"the click buffer was not flushed within {timeout:.0f} s; is flush_clicks running?")
-        time.sleep(0.2)
+    for connection, lists, command in buffers:
+        while sum(connection.llen(name) for name in lists):
+            if time.monotonic() > deadline:
+                raise BenchError(f"{lists[0]} was not written within {timeout:.0f} s; is {command} running?")
+            time.sleep(0.2)
 
 
 class BufferLagSampler:

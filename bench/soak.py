@@ -22,7 +22,7 @@ from bench.servers import (
     RESULTS_DIR,
     app_serving,
     bench_reset,
-    click_buffer_drained,
+    buffers_drained,
     clicks_file,
     main_exit,
     redis_flush,
@@ -93,7 +93,7 @@ def main() -> int:
                 time.sleep(10)
             for thread in threads:
                 thread.join()
-        click_buffer_drained()
+        buffers_drained()
         deadline = time.monotonic() + 120
         while queue.llen("rq:queue:default") and time.monotonic() < deadline:
             time.sleep(1)

@@ -8,7 +8,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 
-from bench.servers import RESULT_MARKER, ROOT, BenchError, BufferLagSampler, click_buffer_drained, row_count
+from bench.servers import RESULT_MARKER, ROOT, BenchError, BufferLagSampler, buffers_drained, row_count
 
 
 @dataclass(frozen=True)
@@ -195,7 +195,7 @@ def measure(target: Target, *, duration: float, warmup: float, rounds: int) -> t
             for workload in (baseline, candidate):
                 table = WRITES.get(workload.name)
                 if table:
-                    click_buffer_drained()  # the warm-up's or last round's clicks are counted before, not in, this run
+                    buffers_drained()  # the warm-up's or last round's clicks are counted before, not in, this run
                 before = row_count(table) if table else 0
                 if workload is CLICK:
                     with BufferLagSampler() as lag:
@@ -207,7 +207,7 @@ def measure(target: Target, *, duration: float, warmup: float, rounds: int) -> t
                 if table:
                     # Requests still in flight when wrk stops are finished by gunicorn, not counted by wrk.
                     time.sleep(1)
-                    click_buffer_drained()
+                    buffers_drained()
                     stored["answered"] += run["requests"] - run["non_2xx_3xx"]
                     stored["rows_added"] += row_count(table) - before
                 print(

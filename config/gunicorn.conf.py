@@ -9,7 +9,10 @@ import os
 
 bind = os.environ.get("GUNICORN_BIND", f"0.0.0.0:{os.environ.get('PORT', '8000')}")
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() + 1))
-worker_class = "sync"
+# GUNICORN_THREADS > 1: threaded workers (gthread). Requests waiting on the intake log's fsync
+# (appendfsync always) then share it, where a sync worker waits alone (docs/performance.md, "The intake log").
+threads = int(os.environ.get("GUNICORN_THREADS", "1"))
+worker_class = "gthread" if threads > 1 else "sync"
 # Keep-alive matters behind a load balancer that reuses connections.
 keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))

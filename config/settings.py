@@ -171,6 +171,8 @@ RQ_QUEUES = {
         "DEFAULT_TIMEOUT": 300,
     }
 }
+# The intake log's Redis (conversions/intake/intake_log.py): run it with appendfsync always (docs/operations.md).
+INTAKE_REDIS_URL = env.str("INTAKE_REDIS_URL", default="") or REDIS_URL
 RQ = {"COMMIT_MODE": "auto"}  # we enqueue with transaction.on_commit ourselves
 
 TIME_ZONE = "UTC"
@@ -237,6 +239,7 @@ HOT_CACHE_TTL_SECONDS = env.int("HOT_CACHE_TTL_SECONDS", default=30)
 # into PostgreSQL in batches (referrals/click_buffer.py). Off: each click is written at once, a batch of one.
 CLICK_BUFFER = env.bool("CLICK_BUFFER", default=True)
 CLICK_BUFFER_BATCH_SIZE = env.int("CLICK_BUFFER_BATCH_SIZE", default=2000)
+INTAKE_BATCH_SIZE = env.int("INTAKE_BATCH_SIZE", default=500)  # conversions per write_conversions batch
 # A click is "unique" unless the same IP and user agent clicked the same link within this window.
 CLICK_UNIQUE_WINDOW_SECONDS = env.int("CLICK_UNIQUE_WINDOW_SECONDS", default=3600)
 # A conversion may not claim to have happened further in the future than this.

@@ -38,6 +38,15 @@ def redis_for_queue(name: str = "default") -> Redis:
     return client
 
 
+def redis_for_intake() -> Redis:
+    """The intake log's client (INTAKE_REDIS_URL, by default the queue's Redis), one per process."""
+    key = (os.getpid(), "intake", settings.INTAKE_REDIS_URL)
+    client = _clients.get(key)
+    if client is None:
+        client = _clients[key] = Redis.from_url(settings.INTAKE_REDIS_URL, socket_connect_timeout=5, socket_timeout=30)
+    return client
+
+
 def job_queue(name: str = "default") -> Queue:
     """django_rq.get_queue on the process's shared client."""
     return django_rq.get_queue(name, connection=redis_for_queue(name))

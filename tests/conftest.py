@@ -6,6 +6,7 @@ import pytest
 from rest_framework.test import APIClient
 from rq import SimpleWorker
 
+from conversions.intake.log_writer import intake_log_write
 from referrals.hot_cache import hot_caches_clear
 from tests.factories import (
     AdvertiserFactory,
@@ -135,3 +136,10 @@ def acme_api(acme_key):
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {acme_key}")
     return client
+
+
+@pytest.fixture
+def write_conversions():
+    """The intake log's writer, as `manage.py write_conversions` runs it: acknowledged conversions are stored (and
+    their processing requested). Call it where a test reads PostgreSQL right after a 202."""
+    return intake_log_write

@@ -20,15 +20,15 @@ from referrals.rollups import BUCKET_SQL
 
 # What varies from one conversion to the next, in the order of a row tuple (recording.conversion_row).
 ROW_COLUMNS = (
-    "offer_id partner_id click_id external_id type status status_reason status_remark amount currency"
+    "id created_at offer_id partner_id click_id external_id type status status_reason status_remark amount currency"
     " product_id category quantity plan subscription_id source user_agent meta attribution ip country device"
     " browser os is_bot headers ip_from_visitor user_agent_from_visitor occurred_at processed_at"
 ).split()
-# The same for every conversion of one call, bound once: advertiser_id, channel, created_at.
-_SHARED = ("advertiser_id", "channel", "created_at")
+# The same for every conversion of one call, bound once. The id and created_at are the row's: the intake log
+# (conversions/intake/intake_log.py) answers with them before the writer stores the row.
+_SHARED = ("advertiser_id", "channel")
 # A new conversion's values that no channel sets (screening and processing fill them later).
 _FIXED = {
-    "id": "gen_random_uuid()",
     "reward_explanation": "'{}'::jsonb",
     "fraud_score": "0",
     "fraud_signals": "'[]'::jsonb",
@@ -87,13 +87,13 @@ _MANY_NEW_SQL = _INSERT_SQL.replace("{source}", _STAGE_SOURCE).replace("{conflic
 
 
 def conversion_rows_insert(
-    rows: list[tuple], *, advertiser_id: int, channel: str, actor_id: int | None, now
+    rows: list[tuple], *, advertiser_id: int, channel: str, actor_id: int | None
 ) -> dict[str, UUID]:
     """Insert the conversions (tuples of ROW_COLUMNS) with their first status changes and rollup counts; the new
     ones' ids by external id. An external id already taken (or by an earlier row) is skipped, writing nothing."""
     if not rows:
         return {}
-    values = {"advertiser_id": advertiser_id, "channel": channel, "created_at": now}
+    values = {"advertiser_id": advertiser_id, "channel": channel}
     shared = [*(values[name] for name in _SHARED_ORDER), actor_id]
     with connection.cursor() as cursor:
         if len(rows) == 1:

@@ -9,7 +9,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -55,6 +55,11 @@ class ConversionReport:
     source: str = ""
     user_agent: str = ""
     meta: dict = field(default_factory=dict)
+    # Set when the report went through the intake log (conversions/intake/intake_log.py): the id and time it was
+    # answered with, and its own request's metadata (a writer's batch holds many requests).
+    conversion_id: UUID | None = None
+    received_at: datetime | None = None
+    request: RequestMetadata | None = None
 
 
 @dataclass(slots=True)
@@ -75,6 +80,7 @@ REJECTION_REMARKS = {
 }
 _PENDING, _REJECTED = Conversion.Status.PENDING.value, Conversion.Status.REJECTED.value
 _JSON_COLUMNS = ("meta", "attribution", "headers")
+_ID = ROW_COLUMNS.index("id")
 _STATUS = ROW_COLUMNS.index("status")
 _PARTNER = ROW_COLUMNS.index("partner_id")
 
@@ -120,12 +126,15 @@ def conversion_row(
         amount = money_quantize(report.amount, currency)
     except MoneyError as error:
         raise ConversionInvalid(str(error), fields={"currency": [str(error)]}) from None
-    metadata = _visitor_metadata(report, request)
+    metadata = _visitor_metadata(report, report.request or request)
     agent = metadata.agent
     reason = attribution.rejection
     # The pixel sees the visitor's browser; a server's report only when it names the visitor's IP or agent.
     from_visitor = channel == Conversion.Channel.PIXEL
+    created_at = report.received_at or now
     return (
+        report.conversion_id or uuid4(),
+        created_at,
         attribution.offer.pk,
         attribution.partner_id,
         attribution.click.pk if attribution.click else None,
@@ -155,8 +164,50 @@ def conversion_row(
         from_visitor or bool(report.ip),
         from_visitor or bool(report.user_agent),
         occurred_at,
-        now if reason else None,
+        created_at if reason else None,
     )
+
+
+def conversions_prepare(
+    *,
+    advertiser: Advertiser,
+    reports: list[ConversionReport],
+    channel: str,
+    request: RequestMetadata | None = None,
+    cookie_click_id: str = "",
+    now: datetime | None = None,
+) -> list[Recorded]:
+    """Validate and attribute each report into the row it would be stored as (`row`), or the error that refuses it;
+    nothing is written. The intake log answers from these rows and conversions_record stores them."""
+    now = now or timezone.now()
+    recorded = [Recorded() for _ in reports]
+    resolved: list[tuple[int, datetime]] = []
+    tolerance = timedelta(seconds=settings.CONVERSION_FUTURE_TOLERANCE_SECONDS)
+    for index, report in enumerate(reports):  # when it happened: as reported (not in the future), else received
+        if report.occurred_at and report.occurred_at > (report.received_at or now) + tolerance:
+            future = {"occurred_at": ["Must not be in the future."]}
+            recorded[index].error = ConversionInvalid("occurred_at is in the future.", fields=future)
+        else:
+            resolved.append((index, report.occurred_at or report.received_at or now))
+    attributions = conversions_attribute(
+        advertiser=advertiser, reports=[(at, reports[index]) for index, at in resolved], cookie_click_id=cookie_click_id
+    )
+    request = request or RequestMetadata()
+    known: dict[tuple, str] = {}
+    for (index, occurred_at), attribution in zip(resolved, attributions, strict=True):
+        outcome = recorded[index]
+        try:
+            if isinstance(attribution, DomainError):
+                raise attribution
+            outcome.row = conversion_row(
+                reports[index], attribution, occurred_at, channel, request=request, now=now, known=known
+            )
+        except DomainError as error:
+            outcome.error = error
+            continue
+        outcome.attribution = attribution
+        outcome.conversion_id = outcome.row[_ID]
+    return recorded
 
 
 def conversions_record(
@@ -171,44 +222,22 @@ def conversions_record(
 ) -> list[Recorded]:
     """Store each report once per (advertiser, external_id) (the unique constraint decides, races included);
     what happened to each, in order. `actor_id` is recorded on the first status changes (a file's uploader)."""
-    now = now or timezone.now()
-    recorded = [Recorded() for _ in reports]
-    resolved: list[tuple[int, datetime]] = []
-    latest = now + timedelta(seconds=settings.CONVERSION_FUTURE_TOLERANCE_SECONDS)
-    for index, report in enumerate(reports):  # when it happened: as reported (not after `latest`), else now
-        if report.occurred_at and report.occurred_at > latest:
-            future = {"occurred_at": ["Must not be in the future."]}
-            recorded[index].error = ConversionInvalid("occurred_at is in the future.", fields=future)
-        else:
-            resolved.append((index, report.occurred_at or now))
-    attributions = conversions_attribute(
-        advertiser=advertiser, reports=[(at, reports[index]) for index, at in resolved], cookie_click_id=cookie_click_id
+    recorded = conversions_prepare(
+        advertiser=advertiser,
+        reports=reports,
+        channel=channel,
+        request=request,
+        cookie_click_id=cookie_click_id,
+        now=now,
     )
-    request = request or RequestMetadata()
-    rows: list[tuple] = []
-    known: dict[tuple, str] = {}
-    for (index, occurred_at), attribution in zip(resolved, attributions, strict=True):
-        outcome = recorded[index]
-        try:
-            if isinstance(attribution, DomainError):
-                raise attribution
-            row = conversion_row(
-                reports[index], attribution, occurred_at, channel, request=request, now=now, known=known
-            )
-        except DomainError as error:
-            outcome.error = error
-            continue
-        outcome.row, outcome.attribution = row, attribution
-        rows.append(row)
+    rows = [outcome.row for outcome in recorded if outcome.row]
 
     # A partner postback on "created" is written with its conversion, in one transaction; most
     # partners have none, and then one conversion is one statement in autocommit.
     partners = {row[_PARTNER] for row in rows}
     notified = {p for p in partners if PartnerPostback.Event.CREATED in partner_postback_events(p)}
     with transaction.atomic() if notified else nullcontext():
-        inserted = conversion_rows_insert(
-            rows, advertiser_id=advertiser.pk, channel=channel, actor_id=actor_id, now=now
-        )
+        inserted = conversion_rows_insert(rows, advertiser_id=advertiser.pk, channel=channel, actor_id=actor_id)
         for index, outcome in enumerate(recorded):
             conversion_id = inserted.pop(reports[index].external_id, None) if outcome.row else None
             if conversion_id is not None:
@@ -218,16 +247,19 @@ def conversions_record(
 
     repeats = [index for index, outcome in enumerate(recorded) if not outcome.created]
     if repeats:
-        taken = _conversion_ids(advertiser, {reports[index].external_id for index in repeats})
+        taken = conversion_ids_for_external_ids(advertiser, {reports[index].external_id for index in repeats})
         for index in repeats:
             if first := taken.get(reports[index].external_id):
                 recorded[index] = Recorded(conversion_id=first)
+            elif recorded[index].error is None:  # prepared, but an earlier row of the list took its external id
+                recorded[index].conversion_id = None
     if any(outcome.created and outcome.row[_STATUS] == _PENDING for outcome in recorded):
         conversions_processing_request()
     return recorded
 
 
-def _conversion_ids(advertiser: Advertiser, external_ids: set[str]) -> dict[str, UUID]:
+def conversion_ids_for_external_ids(advertiser: Advertiser, external_ids: set[str]) -> dict[str, UUID]:
+    """The stored conversions' ids by external id (a repeat's first conversion)."""
     any_ids, param = any_text_sql(external_ids)
     with connection.cursor() as cursor:
         cursor.execute(
@@ -238,12 +270,12 @@ def _conversion_ids(advertiser: Advertiser, external_ids: set[str]) -> dict[str,
         return dict(cursor.fetchall())
 
 
-def _conversion_model(advertiser: Advertiser, outcome: Recorded, *, channel: str, now: datetime) -> Conversion:
-    """The conversion just inserted, as a model, from the values it was inserted with (no read back)."""
+def conversion_model(advertiser: Advertiser, outcome: Recorded, *, channel: str) -> Conversion:
+    """The conversion as prepared (and inserted, or logged), as a model, from its row's values (no read back)."""
     values = dict(zip(ROW_COLUMNS, outcome.row, strict=True))
     for name in _JSON_COLUMNS:
         values[name] = json.loads(values[name])
-    conversion = Conversion(id=outcome.conversion_id, advertiser=advertiser, channel=channel, created_at=now, **values)
+    conversion = Conversion(advertiser=advertiser, channel=channel, **values)
     conversion.offer = outcome.attribution.offer
     if outcome.attribution.click is not None:
         conversion.click = outcome.attribution.click.model()
@@ -275,4 +307,4 @@ def conversion_record(
         raise outcome.error
     if not outcome.created:
         return Conversion.objects.select_related("offer").get(pk=outcome.conversion_id), False
-    return _conversion_model(advertiser, outcome, channel=channel, now=now), True
+    return conversion_model(advertiser, outcome, channel=channel), True

@@ -4,8 +4,13 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.utils import timezone
+from rest_framework import exceptions
 
+from conversions.errors import UnknownClick
+from conversions.intake.idempotency import IdempotencyKeyReused
 from conversions.models import RequestLogEntry
+from core.api_errors import error_fields
+from core.errors import DomainError
 from core.postgres_text import without_nul
 
 # What was asked and how it was answered: the core of an entry, for staff (admin) and advertisers (API) alike.
@@ -35,6 +40,31 @@ def request_log_record(
         created_at=now or timezone.now(),
         **columns,
     )
+
+
+def failure_reason(error: Exception) -> str:
+    if isinstance(error, UnknownClick):
+        return RequestLogEntry.Reason.UNKNOWN_CLICK
+    if isinstance(error, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
+        return RequestLogEntry.Reason.BAD_AUTH
+    if isinstance(error, IdempotencyKeyReused):
+        return RequestLogEntry.Reason.IDEMPOTENCY_MISMATCH
+    if isinstance(error, DomainError):
+        if error.status_code == 404:
+            return RequestLogEntry.Reason.NOT_FOUND
+        if error.code in RequestLogEntry.Reason.values:
+            return error.code
+    if isinstance(error, exceptions.APIException | DomainError):
+        return RequestLogEntry.Reason.INVALID
+    return RequestLogEntry.Reason.ERROR
+
+
+def failure_message(error: Exception) -> str:
+    """The log's one-line explanation; a validation error names each field in words, not Python reprs."""
+    if isinstance(error, exceptions.ValidationError):
+        fields = error_fields(error.detail).items()
+        return "The request has invalid fields: " + "; ".join(f"{name}: {' '.join(texts)}" for name, texts in fields)
+    return getattr(error, "message", None) or str(getattr(error, "detail", error))
 
 
 def request_log_prune(*, now: datetime) -> int:

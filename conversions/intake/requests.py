@@ -7,11 +7,10 @@ from datetime import datetime
 from django.utils import timezone
 from rest_framework import exceptions
 
-from conversions.errors import UnknownClick
 from conversions.intake.attribution import OUTSIDE_WINDOW, UNATTRIBUTED
-from conversions.intake.idempotency import IdempotencyKeyReused
-from conversions.intake.recording import ConversionReport, conversion_record
-from conversions.intake.request_log import request_log_record
+from conversions.intake.logged_intake import conversion_log
+from conversions.intake.recording import ConversionReport
+from conversions.intake.request_log import failure_message, failure_reason, request_log_record
 from conversions.intake.serializers import ConvertInputSerializer
 from conversions.models import Conversion, RequestLogEntry
 from core.api_errors import error_fields
@@ -42,31 +41,6 @@ class IntakeRequest:
         request_log_record(channel=self.channel, method=self.method, path=self.path, ip=self.metadata.ip, **entry)
 
 
-def failure_reason(error: Exception) -> str:
-    if isinstance(error, UnknownClick):
-        return RequestLogEntry.Reason.UNKNOWN_CLICK
-    if isinstance(error, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
-        return RequestLogEntry.Reason.BAD_AUTH
-    if isinstance(error, IdempotencyKeyReused):
-        return RequestLogEntry.Reason.IDEMPOTENCY_MISMATCH
-    if isinstance(error, DomainError):
-        if error.status_code == 404:
-            return RequestLogEntry.Reason.NOT_FOUND
-        if error.code in RequestLogEntry.Reason.values:
-            return error.code
-    if isinstance(error, exceptions.APIException | DomainError):
-        return RequestLogEntry.Reason.INVALID
-    return RequestLogEntry.Reason.ERROR
-
-
-def failure_message(error: Exception) -> str:
-    """The log's one-line explanation; a validation error names each field in words, not Python reprs."""
-    if isinstance(error, exceptions.ValidationError):
-        fields = error_fields(error.detail).items()
-        return "The request has invalid fields: " + "; ".join(f"{name}: {' '.join(texts)}" for name, texts in fields)
-    return getattr(error, "message", None) or str(getattr(error, "detail", error))
-
-
 def failure_log(*, advertiser: Advertiser | None, intake: IntakeRequest, payload: dict, error: Exception) -> None:
     """Log a refused request once, however many layers see the exception."""
     if getattr(error, "request_logged", False):
@@ -83,10 +57,11 @@ def report_intake(*, advertiser: Advertiser, data: dict, intake: IntakeRequest) 
     try:
         serializer = ConvertInputSerializer(data=data)
         serializer.is_valid(raise_exception=True)
-        conversion, created = conversion_record(
+        conversion, created = conversion_log(
             advertiser=advertiser,
             report=ConversionReport(**serializer.validated_data),
             channel=intake.channel,
+            path=intake.path,
             request=intake.metadata,
             cookie_click_id=intake.cookie_click_id,
         )

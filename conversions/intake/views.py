@@ -2,11 +2,13 @@
 
 import base64
 from contextlib import suppress
+from functools import wraps
 
 from django.http import HttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from redis.exceptions import RedisError
 from rest_framework import exceptions, renderers, status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
@@ -16,6 +18,7 @@ from rest_framework.views import APIView
 from conversions.errors import ConversionNotFound
 from conversions.intake.authentication import AdvertiserKeyAuthentication, PostbackTokenAuthentication
 from conversions.intake.idempotency import idempotent_call, request_fingerprint
+from conversions.intake.log_writer import logged_conversions_write
 from conversions.intake.requests import IntakeRequest, failure_log, report_intake
 from conversions.intake.serializers import (
     STATUS_UPDATE_SCHEMA,
@@ -278,6 +281,8 @@ class ConversionStatusView(IngestionView):
             lookup = {"pk": conversion_id} if conversion_id else {"external_id": external_id}
             owned = Conversion.objects.filter(advertiser=request.auth).select_related("offer", "click")
             conversion = owned.filter(**lookup).first()
+            if conversion is None and _logged_written(conversion_id=conversion_id, external_ids=[external_id]):
+                conversion = owned.filter(**lookup).first()
             if conversion is None:
                 raise ConversionNotFound("No such conversion.")
             update = StatusUpdateSerializer(data=request.data)
@@ -299,3 +304,23 @@ class ConversionStatusByExternalIdView(ConversionStatusView):
     @status_update_schema("conversion_status_update_by_external_id", "Accept or reject a conversion by its external id")
     def post(self, request, external_id):
         return super().post(request, external_id=external_id)
+
+
+def _logged_written(*, conversion_id, external_ids: list) -> int:
+    ids = [str(conversion_id)] if conversion_id else []
+    try:
+        return logged_conversions_write(conversion_ids=ids, external_ids=[value for value in external_ids if value])
+    except RedisError:
+        return 0  # the intake log is away: the read answers from what PostgreSQL holds
+
+
+def logged_conversions_first(view):
+    """A read view that finds a conversion acknowledged a moment ago: one still in the intake log, named by id or
+    by `external_id`, is stored before the read (the read itself still decides who may see it)."""
+
+    @wraps(view)
+    def read(request, *args, **kwargs):
+        _logged_written(conversion_id=kwargs.get("conversion_id"), external_ids=request.GET.getlist("external_id"))
+        return view(request, *args, **kwargs)
+
+    return read

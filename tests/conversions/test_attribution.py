@@ -53,27 +53,30 @@ def test_referral_code_attributes_to_its_partner(acme_api, alice, offer):
     assert body["attribution"] == {"step": "referral_code", "referral_code": "ALICE", "partner_id": alice.pk}
 
 
-def test_coupon_attributes_to_its_partner(acme_api, alice, offer):
+def test_coupon_attributes_to_its_partner(write_conversions, acme_api, alice, offer):
     Coupon.objects.create(code="ALICE10", partner=alice, offer=offer)
 
     body = convert(acme_api, coupon="alice10").json()
 
+    write_conversions()
     assert body["attribution"]["step"] == "coupon" and Conversion.objects.get().partner == alice
     assert body["offer"] == "acme-shoes"
 
 
-def test_click_id_beats_a_referral_code(acme_api, bob, make_click):
+def test_click_id_beats_a_referral_code(write_conversions, acme_api, bob, make_click):
     click = make_click()
 
     convert(acme_api, click_id=click.click_id, referral_code="BOB", offer="acme-shoes")
 
+    write_conversions()
     assert Conversion.objects.get().partner == click.partner
 
 
-def test_an_offer_with_nothing_to_attribute_by_is_stored_unattributed(acme_api, offer):
+def test_an_offer_with_nothing_to_attribute_by_is_stored_unattributed(write_conversions, acme_api, offer):
     body = convert(acme_api, offer="acme-shoes").json()
 
     assert body["status"] == "rejected" and body["status_reason"] == "unattributed"
+    write_conversions()
     assert Conversion.objects.get().partner is None
 
 
@@ -87,12 +90,15 @@ def test_another_advertisers_coupon_is_unknown(acme_api, alice, globex):
     assert response.status_code == 400 and "coupon" in response.json()["error"]["fields"]
 
 
-def test_the_visitor_ip_and_user_agent_in_the_report_are_the_conversions_metadata(acme_api, make_click):
+def test_the_visitor_ip_and_user_agent_in_the_report_are_the_conversions_metadata(
+    write_conversions, acme_api, make_click
+):
     click = make_click()
 
     convert(
         acme_api, click_id=click.click_id, ip="8.8.8.8", user_agent="Googlebot/2.1 (+http://www.google.com/bot.html)"
     )
 
+    write_conversions()
     conversion = Conversion.objects.get()
     assert (conversion.ip, conversion.country, conversion.is_bot, conversion.device) == ("8.8.8.8", "US", True, "bot")

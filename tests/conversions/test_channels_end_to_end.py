@@ -62,7 +62,7 @@ def via_pixel(client, acme_api, acme, click_id):
 
 @pytest.mark.parametrize("send", [via_api, via_postback_get, via_postback_post, via_signed_postback, via_pixel])
 def test_each_channel_ends_in_a_reward_through_a_real_worker(
-    client, acme_api, acme, alice_link, queue, run_worker, send
+    write_conversions, client, acme_api, acme, alice_link, queue, run_worker, send
 ):
     RewardRuleFactory(offer=alice_link.offer, reward_type="percentage", value=Decimal("10"))
     click_id = client.get("/c/alice-shoes").cookies["atc_acme-shoes"].value
@@ -71,6 +71,7 @@ def test_each_channel_ends_in_a_reward_through_a_real_worker(
 
     response = send(client, acme_api, acme, click_id)
     assert response.status_code in (200, 202)
+    write_conversions()
     assert Conversion.objects.get().status == "pending" and queue.count == 1
 
     run_worker()

@@ -152,8 +152,11 @@ def setup(client, acme_api, acme, alice, alice_link, monkeypatch):
 
 
 @pytest.mark.parametrize(("send", "count"), CHANNELS)
-def test_each_channels_conversions_are_in_the_publishers_report_home_and_performance(setup, run_worker, send, count):
+def test_each_channels_conversions_are_in_the_publishers_report_home_and_performance(
+    write_conversions, setup, run_worker, send, count
+):
     send(setup, count)
+    write_conversions()
     run_worker()
 
     alice = setup.alice

@@ -12,7 +12,7 @@ from referrals.models import Click
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_the_same_external_id_from_20_threads_makes_one_conversion(acme_key, alice_link):
+def test_the_same_external_id_from_20_threads_makes_one_conversion(write_conversions, acme_key, alice_link):
     Click.objects.create(
         click_id="t" * 32,
         link=alice_link,
@@ -37,4 +37,5 @@ def test_the_same_external_id_from_20_threads_makes_one_conversion(acme_key, ali
     statuses = sorted(status for status, _ in results)
     assert statuses.count(202) == 1 and statuses.count(200) == 19
     assert len({conversion_id for _, conversion_id in results}) == 1
+    write_conversions()
     assert Conversion.objects.filter(external_id="race-1").count() == 1

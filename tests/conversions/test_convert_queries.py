@@ -36,11 +36,12 @@ def test_a_new_conversion_costs_the_click_read_and_one_write_transaction(acme_ap
     assert response.json()["reward"] is None  # not processed yet: no reward lookup needed
 
 
-def test_the_one_statement_writes_the_status_change_and_the_rollups_once(acme_api, click_id):
+def test_the_one_statement_writes_the_status_change_and_the_rollups_once(write_conversions, acme_api, click_id):
     first = acme_api.post("/v1/convert", purchase("once", click_id), format="json").json()
     repeat = acme_api.post("/v1/convert", purchase("once", click_id), format="json")
 
     assert repeat.status_code == 200
+    write_conversions()
     conversion = Conversion.objects.get(pk=first["id"])
     assert list(conversion.status_changes.values_list("to_status", "channel")) == [("pending", "api")]
     stat = ConversionStat.objects.get()
@@ -53,13 +54,14 @@ def test_the_one_statement_writes_the_status_change_and_the_rollups_once(acme_ap
     assert ConversionSub1Stat.objects.get().conversions == 1
 
 
-def test_a_partner_postback_added_here_is_seen_by_the_next_conversion(acme_api, click_id):
+def test_a_partner_postback_added_here_is_seen_by_the_next_conversion(write_conversions, acme_api, click_id):
     acme_api.post("/v1/convert", purchase("before", click_id), format="json")  # caches "no postbacks"
     click = Click.objects.get(click_id=click_id)
     postback_create(partner=click.partner, url="https://partner.example/pb?c={click_id}")
 
     acme_api.post("/v1/convert", purchase("after", click_id), format="json")
 
+    write_conversions()
     assert list(PostbackDispatch.objects.values_list("conversion__external_id", "event")) == [("after", "created")]
 
 

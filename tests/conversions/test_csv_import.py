@@ -210,7 +210,7 @@ def test_a_click_older_than_the_cookie_window_is_stored_rejected_as_by_the_api(a
     assert Conversion.objects.get().status_reason == "outside_attribution_window"
 
 
-def test_duplicates_inside_the_file_and_against_the_database(acme, manual_offer, alice, acme_api):
+def test_duplicates_inside_the_file_and_against_the_database(write_conversions, acme, manual_offer, alice, acme_api):
     acme_api.post(
         "/v1/convert",
         {"type": "purchase", "referral_code": "ALICE", "offer": "acme-travel", "external_id": "api-1", "amount": "5",
@@ -228,6 +228,7 @@ def test_duplicates_inside_the_file_and_against_the_database(acme, manual_offer,
 
     assert (upload.created_count, upload.duplicate_count, upload.error_count) == (1, 1, 1)
     assert errors_of(upload) == [(3, "external_id", "Repeats the external_id of row 2; only row 2 is imported.")]
+    write_conversions()
     assert Conversion.objects.get(external_id="o-1").amount == Decimal("10.00")
     assert Conversion.objects.get(external_id="api-1").amount == Decimal("5.00")
 

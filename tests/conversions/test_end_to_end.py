@@ -15,7 +15,7 @@ from tests.factories import RewardRuleFactory
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_click_to_reward_through_a_real_worker(client, acme_api, alice_link, queue, run_worker):
+def test_click_to_reward_through_a_real_worker(write_conversions, client, acme_api, alice_link, queue, run_worker):
     RewardRuleFactory(offer=alice_link.offer, reward_type="percentage", value=Decimal("10"), max_reward=Decimal("50"))
     redirect = client.get("/c/alice-shoes", {"sub1": "spring"})
     click_id = redirect.cookies["atc_acme-shoes"].value
@@ -28,6 +28,7 @@ def test_click_to_reward_through_a_real_worker(client, acme_api, alice_link, que
         format="json",
     )
     assert response.status_code == 202 and response.json()["status"] == "pending"
+    write_conversions()
     assert queue.count == 1  # enqueued once the request's transaction committed
 
     run_worker()

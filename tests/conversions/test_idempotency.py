@@ -12,13 +12,14 @@ BODY = {"type": "purchase", "click_id": "c" * 32, "external_id": "idem-1", "amou
 
 
 @pytest.mark.django_db
-def test_the_same_key_and_body_replays_the_first_answer(acme_api, click):
+def test_the_same_key_and_body_replays_the_first_answer(write_conversions, acme_api, click):
     first = acme_api.post("/v1/convert", BODY, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
 
     again = acme_api.post("/v1/convert", BODY, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
 
     assert first.status_code == again.status_code == 202  # the stored answer, not the 200 of a duplicate
     assert again.json() == first.json() and again["Idempotent-Replayed"] == "true"
+    write_conversions()
     assert Conversion.objects.count() == 1
 
 
@@ -60,7 +61,7 @@ def test_keys_older_than_24_hours_are_pruned(acme_api, click):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_request_in_flight_with_the_same_key_answers_409(acme, acme_key, click):
+def test_a_request_in_flight_with_the_same_key_answers_409(write_conversions, acme, acme_key, click):
     """The first request holds the conversion row's unique slot until we let it go; the second
     arrives meanwhile with the same key."""
     from conversions.intake import recording
@@ -96,4 +97,5 @@ def test_a_request_in_flight_with_the_same_key_answers_409(acme, acme_key, click
 
     assert second.status_code == 409 and second.json()["error"]["code"] == "idempotency_key_in_flight"
     assert results["first"] == 202
+    write_conversions()
     assert Conversion.objects.count() == 1

@@ -16,7 +16,7 @@ def partner_api(partner) -> APIClient:
 
 
 @pytest.fixture
-def traffic(acme_api, alice, bob, offer, make_click):
+def traffic(acme_api, alice, bob, offer, make_click, write_conversions):
     bob_link = LinkFactory(partner=bob, offer=offer, code="bob-shoes")
     alice_click = make_click("a" * 32, age=timedelta(minutes=5), sub1="news")
     bob_click = make_click("b" * 32, link=bob_link, age=timedelta(minutes=5))
@@ -30,6 +30,7 @@ def traffic(acme_api, alice, bob, offer, make_click):
             "meta": {"customer": "secret-of-acme"},
         }
         assert acme_api.post("/v1/convert", body, format="json").status_code == 202
+    write_conversions()
     return alice_click, bob_click
 
 

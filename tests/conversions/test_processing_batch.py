@@ -101,7 +101,7 @@ def test_two_workers_sweeping_at_once_never_reward_twice(offer, alice):
 
 
 @pytest.mark.django_db
-def test_the_api_shows_the_reward_and_its_explanation(acme_api, alice_link):
+def test_the_api_shows_the_reward_and_its_explanation(write_conversions, acme_api, alice_link):
     RewardRuleFactory(offer=alice_link.offer, reward_type="percentage", value=Decimal("10"))
     Click.objects.create(
         click_id="c" * 32,
@@ -114,6 +114,7 @@ def test_the_api_shows_the_reward_and_its_explanation(acme_api, alice_link):
 
     first = acme_api.post("/v1/convert", body, format="json")
     assert first.status_code == 202 and first.json()["reward"] is None
+    write_conversions()
     conversions_process_pending(batch_size=10)
     again = acme_api.post("/v1/convert", body, format="json").json()
 

@@ -24,11 +24,12 @@ def globex_api(globex_key):
 
 
 @pytest.fixture
-def two_tenants(acme_api, globex_api, globex, alice, offer):
+def two_tenants(acme_api, globex_api, globex, alice, offer, write_conversions):
     OfferFactory(advertiser=globex, public_id="globex-tv")
     for n in range(3):
         report(acme_api, f"acme-{n}", referral_code="ALICE", offer="acme-shoes", type="purchase")
     report(globex_api, "globex-0", referral_code="ALICE", offer="globex-tv")
+    write_conversions()
 
 
 def test_an_advertiser_lists_only_its_own_conversions(acme_api, globex_api, two_tenants):

@@ -33,7 +33,7 @@ def test_seed_demo_prints_the_contract_and_is_idempotent():
     assert first["advertisers"][0]["api_key"] != advertiser["api_key"]
 
 
-def test_the_printed_key_and_link_report_a_conversion(client):
+def test_the_printed_key_and_link_report_a_conversion(write_conversions, client):
     made = seed()
     advertiser = made["advertisers"][0]
     code = advertiser["offers"][0]["links"][0]["code"]
@@ -48,6 +48,7 @@ def test_the_printed_key_and_link_report_a_conversion(client):
     )
 
     assert response.status_code == 202
+    write_conversions()
     assert Conversion.objects.get(external_id="o-1").partner.user.username == "alice"
 
 

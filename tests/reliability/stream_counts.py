@@ -6,6 +6,7 @@ import time
 
 from django.db.models import Count
 
+from conversions.intake.intake_log import intake_log_length
 from conversions.models import Conversion
 from referrals.models import Click
 from tests.reliability.traffic import Stream, proof_rows
@@ -21,14 +22,17 @@ def wait_until(predicate, timeout: float) -> bool:
 
 
 def stream_stored_wait(stream: Stream, *, clicks_timeout: float = 90, conversions_timeout: float = 150) -> bool:
-    """Wait until every click answered 302 is in the table and no conversion is pending: conversions are stored
-    before they are answered, and those whose job could not be queued are the scheduler's sweep's (every
-    minute), processed by the same worker, unrestarted."""
+    """Wait until every click answered 302 is in the table, the intake log is empty and no conversion is pending:
+    the writer stores the logged conversions, and those whose job could not be queued are the scheduler's sweep's
+    (every minute), processed by the same worker, unrestarted."""
     acknowledged = {answer.key for answer in stream.clicks if answer.status == 302}
     flushed = wait_until(
         lambda: Click.objects.filter(click_id__in=acknowledged).count() == len(acknowledged), timeout=clicks_timeout
     )
-    processed = wait_until(lambda: not Conversion.objects.filter(status="pending").exists(), conversions_timeout)
+    processed = wait_until(
+        lambda: not intake_log_length() and not Conversion.objects.filter(status="pending").exists(),
+        conversions_timeout,
+    )
     return flushed and processed
 
 

@@ -1,5 +1,6 @@
 """Redis SIGKILLed and restarted under a stream of clicks and conversions, on the production topology
-(gunicorn, `run_worker`, `flush_clicks`) with the append-only file docs/operations.md asks for.
+(gunicorn, `run_worker`, `flush_clicks`, `write_conversions`) with the append-only file docs/operations.md asks
+for. The intake log has a Redis of its own here (test_intake_kill.py kills that one).
 
 Every click answered 302 is in the click table once, every conversion answered 202/200 once; the worker
 and the flusher carry on by themselves after Redis returns (none is restarted), and no answer is a 5xx.
@@ -19,11 +20,14 @@ from tests.reliability.traffic import Stream, Topology, proof_table
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_a_redis_crash_loses_no_acknowledged_click_or_conversion(acme, acme_key, alice_link, capsys):
+def test_a_redis_crash_loses_no_acknowledged_click_or_conversion(acme, acme_key, alice_link, capsys, settings):
     RewardRuleFactory(offer=alice_link.offer, value=Decimal("2.00"))
     redis = PrivateRedis(durable=True)
     redis.start()
-    topology = Topology(database_url=test_database_url(), redis_url=redis.url)
+    intake_redis = PrivateRedis(durable=True, appendfsync="always")
+    intake_redis.start()
+    settings.INTAKE_REDIS_URL = intake_redis.url
+    topology = Topology(database_url=test_database_url(), redis_url=redis.url, intake_redis_url=intake_redis.url)
     stream = Stream(
         port=topology.port, api_key=acme_key, link_code="alice-shoes", cookie_name=click_cookie_name(alice_link.offer)
     )
@@ -43,12 +47,13 @@ def test_a_redis_crash_loses_no_acknowledged_click_or_conversion(acme, acme_key,
         stream.stopping.set()
         topology.stop()
         redis.stop()
+        intake_redis.stop()
 
     rows = stream_proof_rows(stream)
     with capsys.disabled():
         print("\n" + proof_table("Redis SIGKILLed for 3 s, restarted with its AOF (appendfsync everysec):", rows))
 
-    assert alive == {"web": True, "worker": True, "clicks": True, "scheduler": True}
+    assert alive == {"web": True, "worker": True, "clicks": True, "conversions": True, "scheduler": True}
     assert stored, (topology.log("clicks")[-2000:], topology.log("worker")[-2000:])
     flusher = topology.log("clicks")
     assert flusher.count("Redis unavailable") == 1 and flusher.count("back after") == 1, flusher[-2000:]

@@ -1,14 +1,16 @@
-"""The production topology as real processes (gunicorn, the worker, the click flusher), a stream of clicks and
-conversions against it, and the proof table: sent, acknowledged, stored, lost, doubled, 5xx.
+"""The production topology as real processes (gunicorn, the worker, the click flusher, the conversion writer), a
+stream of clicks and conversions against it, and the proof table: sent, acknowledged, stored, lost, doubled, 5xx.
 
 Used by the outage proofs: the stream runs while a test kills or stops Redis or PostgreSQL under it; and by
 `bench/cluster.py`, whose senders (`FixedRate`) keep each endpoint at a fixed rate behind HAProxy.
 """
 
 import http.client
+import itertools
 import json
 import math
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -18,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.servers import ROOT, process_tree_kill
+from bench.servers import ROOT, process_children, process_tree_kill
 from bench.servers import free_port as _free_port
 
 
@@ -34,8 +36,9 @@ class Answer:
 
 @dataclass
 class Stream:
-    """Two threads, one sending clicks and one conversions, each as fast as the server answers; its `*_send`
-    methods send one request each, for `FixedRate`."""
+    """Threads sending clicks (one, unless `with_clicks` is off) and conversions (`conversion_threads`, up to
+    `conversion_limit` in all), each as fast as the server answers; its `*_send` methods send one request each,
+    for `FixedRate`."""
 
     port: int
     api_key: str
@@ -43,10 +46,14 @@ class Stream:
     cookie_name: str
     referral_code: str = "ALICE"
     offer: str = "acme-shoes"
+    with_clicks: bool = True
+    conversion_threads: int = 1
+    conversion_limit: int | None = None
     clicks: list[Answer] = field(default_factory=list)
     conversions: list[Answer] = field(default_factory=list)
     stopping: threading.Event = field(default_factory=threading.Event)
     threads: list[threading.Thread] = field(default_factory=list)
+    numbers: itertools.count = field(default_factory=lambda: itertools.count(1))
 
     def request_send(self, method: str, path: str, key: str, body: bytes | None = None, headers=None) -> Answer:
         """One request on a new connection; refused, reset or timed out is status 0 (not acknowledged)."""
@@ -99,15 +106,22 @@ class Stream:
             self.clicks.append(self.click_send())
 
     def _conversions(self) -> None:
-        number = 0
         while not self.stopping.is_set():
-            number += 1
+            number = next(self.numbers)  # one counter for every thread: each external id is sent once
+            if self.conversion_limit is not None and number > self.conversion_limit:
+                return
             self.conversions.append(self.conversion_send(f"stream-{number}"))
 
     def start(self) -> None:
-        self.threads = [threading.Thread(target=self._clicks), threading.Thread(target=self._conversions)]
+        self.threads = [threading.Thread(target=self._conversions) for _ in range(self.conversion_threads)]
+        if self.with_clicks:
+            self.threads.append(threading.Thread(target=self._clicks))
         for thread in self.threads:
             thread.start()
+
+    def sent_all(self) -> bool:
+        """True once every thread has stopped by itself (`conversion_limit` reached, and no clicks)."""
+        return not any(thread.is_alive() for thread in self.threads)
 
     def stop(self) -> None:
         self.stopping.set()
@@ -116,16 +130,26 @@ class Stream:
 
 
 class Topology:
-    """The Procfile's four processes as production runs them: gunicorn, `run_worker --with-scheduler`,
-    `flush_clicks` and `run_scheduler config.cron`, on the given PostgreSQL and Redis (and `env`'s settings)."""
+    """The Procfile's five processes as production runs them: gunicorn, `run_worker --with-scheduler`,
+    `flush_clicks`, `write_conversions` and `run_scheduler config.cron`, on the given PostgreSQL and Redis (and
+    the intake log on `intake_redis_url`, by default the same Redis), and `env`'s settings."""
 
-    def __init__(self, *, database_url: str, redis_url: str, env: dict | None = None):
+    COMMANDS = {
+        "web": ["-m", "gunicorn", "-c", "config/gunicorn.conf.py", "config.wsgi"],
+        "worker": ["manage.py", "run_worker", "default", "--with-scheduler"],
+        "clicks": ["manage.py", "flush_clicks", "--interval", "0.2"],
+        "conversions": ["manage.py", "write_conversions"],
+        "scheduler": ["manage.py", "run_scheduler", "config.cron"],
+    }
+
+    def __init__(self, *, database_url: str, redis_url: str, intake_redis_url: str = "", env: dict | None = None):
         self.port = _free_port()
         self.logs = Path(tempfile.mkdtemp(prefix="affitrack-topology-"))
         self.env = {
             **os.environ,
             "DATABASE_URL": database_url,
             "REDIS_URL": redis_url,
+            "INTAKE_REDIS_URL": intake_redis_url or redis_url,
             "LOG_FORMAT": "console",
             "GUNICORN_BIND": f"127.0.0.1:{self.port}",
             "WEB_CONCURRENCY": "2",
@@ -135,15 +159,29 @@ class Topology:
         }
         self.processes: dict[str, subprocess.Popen] = {}
 
-    def _start(self, name: str, command: list[str]) -> None:
-        log = open(self.logs / f"{name}.log", "wb")
+    def _start(self, name: str) -> None:
+        log = open(self.logs / f"{name}.log", "ab")
+        command = [sys.executable, *self.COMMANDS[name]]
         self.processes[name] = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=log, stderr=log)
 
+    def restart(self, name: str) -> None:
+        """SIGKILL the process (and its children), as a crash would, and start it again."""
+        process_tree_kill(self.processes[name])
+        self._start(name)
+
+    def web_workers_kill(self) -> list[int]:
+        """SIGKILL gunicorn's workers, as the OOM killer would; the master starts new ones."""
+        killed = process_children(self.processes["web"].pid)
+        for pid in killed:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        return killed
+
     def start(self) -> None:
-        self._start("web", [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", "config.wsgi"])
-        self._start("worker", [sys.executable, "manage.py", "run_worker", "default", "--with-scheduler"])
-        self._start("clicks", [sys.executable, "manage.py", "flush_clicks", "--interval", "0.2"])
-        self._start("scheduler", [sys.executable, "manage.py", "run_scheduler", "config.cron"])
+        for name in self.COMMANDS:
+            self._start(name)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:

@@ -39,7 +39,9 @@ def purchase(sdk: Client, external_id: str, **fields) -> Conversion:
     return sdk.convert(type="purchase", external_id=external_id, **params)
 
 
-def test_convert_by_click_id_records_once_and_a_duplicate_answers_the_first(sdk, alice_link, visit_link, run_worker):
+def test_convert_by_click_id_records_once_and_a_duplicate_answers_the_first(
+    write_conversions, sdk, alice_link, visit_link, run_worker
+):
     RewardRuleFactory(offer=alice_link.offer, reward_type="percentage", value=Decimal("10"))
     click_id = visit_link("alice-shoes")
 
@@ -60,6 +62,7 @@ def test_convert_by_click_id_records_once_and_a_duplicate_answers_the_first(sdk,
     assert first.amount == Decimal("120.00") and first.currency == "USD" and first.click_id == click_id
     assert first.meta == {"cart": "spring"} and first.offer == "acme-shoes"
     assert again.created is False and again.id == first.id
+    write_conversions()
     assert ConversionRow.objects.count() == 1
 
     run_worker()

@@ -13,13 +13,14 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_a_conversion_reported_seconds_after_its_click_is_held_by_the_worker(
-    client, acme_api, alice_link, queue, run_worker
+    write_conversions, client, acme_api, alice_link, queue, run_worker
 ):
     RewardRuleFactory(offer=alice_link.offer, reward_type="fixed", value=Decimal("5.00"))
     click_id = client.get("/c/alice-shoes").cookies["atc_acme-shoes"].value
     body = {"type": "purchase", "click_id": click_id, "external_id": "fast-1", "amount": "80.00", "product_id": "p"}
     assert acme_api.post("/v1/convert", body, format="json").status_code == 202
 
+    write_conversions()
     run_worker()
 
     conversion = Conversion.objects.get()

@@ -1,0 +1,206 @@
+"""The intake log: a reported conversion is answered once it is appended here, and `manage.py write_conversions`
+stores it through the one recorder a moment later (conversions/intake/log_writer.py).
+
+The log lives in the intake Redis (INTAKE_REDIS_URL), which keeps an append-only file with `appendfsync always`:
+Redis answers an append only after its fsync, and one fsync covers every client served in that turn of its event
+loop, so concurrent requests share it (docs/performance.md, "The intake log").
+"""
+
+import json
+from datetime import datetime
+from decimal import Decimal
+from uuid import UUID
+
+from redis.commands.core import Script
+from redis.exceptions import RedisError
+
+from conversions.intake.recording import ConversionReport
+from core.redis_connection import redis_for_intake
+from referrals.request_metadata import RequestMetadata, user_agent_describe
+
+QUEUE = "intake:queue"  # entries waiting, each one JSON object
+PROCESSING = "intake:processing"  # the batch being written, deleted after COMMIT: a killed writer leaves it
+PENDING = "intake:pending"  # conversion id -> its entry until stored, for reads (log_writer.logged_conversions_write)
+SEEN = "intake:seen:"  # + external id: advertiser id -> the first conversion's id, so a repeat answers with it
+LOCK = "intake:lock"  # one writer at a time; it expires, so a killed writer blocks nobody for long
+LOCK_SECONDS = 30
+# How long a stored conversion's SEEN field outlives its commit: a repeat that read PostgreSQL just before the
+# commit still finds it here (from then on PostgreSQL's unique constraint answers).
+SEEN_SECONDS = 3600
+
+# KEYS: seen hash, queue, pending hash. ARGV: advertiser id, conversion id, entry. The first conversion's id when
+# the external id is taken in the log already, else the entry is appended (nil).
+_APPEND_SCRIPT = Script(
+    None,
+    b"""
+local first = redis.call('HGET', KEYS[1], ARGV[1])
+if first then return first end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('PERSIST', KEYS[1])
+redis.call('RPUSH', KEYS[2], ARGV[3])
+redis.call('HSET', KEYS[3], ARGV[2], ARGV[3])
+return false
+""",
+)
+# KEYS: queue, processing. ARGV: batch size. Moves up to that many entries atomically.
+_TAKE_SCRIPT = Script(
+    None,
+    b"""
+local items = redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
+for first = 1, #items, 1000 do
+  redis.call('RPUSH', KEYS[2], unpack(items, first, math.min(first + 999, #items)))
+end
+if #items > 0 then
+  redis.call('LTRIM', KEYS[1], #items, -1)
+end
+return items
+""",
+)
+# After a batch is stored. KEYS: pending hash, then the batch's seen hashes. ARGV: seconds, then the conversion ids.
+# A seen hash expires once none of its conversions waits in the log any more.
+_STORED_SCRIPT = Script(
+    None,
+    b"""
+for index = 2, #ARGV do
+  redis.call('HDEL', KEYS[1], ARGV[index])
+end
+for index = 2, #KEYS do
+  local waiting = false
+  for _, id in ipairs(redis.call('HVALS', KEYS[index])) do
+    if redis.call('HEXISTS', KEYS[1], id) == 1 then waiting = true end
+  end
+  if not waiting then redis.call('EXPIRE', KEYS[index], ARGV[1]) end
+end
+return 0
+""",
+)
+# Only our own lock: after a long pause it may have expired and been taken by another writer.
+_UNLOCK_SCRIPT = Script(
+    None, b"if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
+)
+_REPORT_FIELDS = [
+    name for name in ConversionReport.__slots__ if name not in ("conversion_id", "received_at", "request")
+]
+
+
+def entry_encode(*, advertiser_id: int, channel: str, path: str, cookie_click_id: str, report: ConversionReport) -> str:
+    """One log entry: the report as validated, its id and time, and its request's metadata."""
+    fields = {name: getattr(report, name) for name in _REPORT_FIELDS}
+    fields["amount"] = str(report.amount)
+    fields["occurred_at"] = report.occurred_at.isoformat() if report.occurred_at else None
+    request = report.request or RequestMetadata()
+    return json.dumps(
+        {
+            "advertiser_id": advertiser_id,
+            "channel": channel,
+            "path": path,
+            "cookie_click_id": cookie_click_id,
+            "conversion_id": str(report.conversion_id),
+            "received_at": report.received_at.isoformat(),
+            "request": {"ip": request.ip, "user_agent": request.user_agent, "country": request.country},
+            "headers": request.headers,
+            "report": fields,
+        },
+        separators=(",", ":"),
+    )
+
+
+def entry_decode(entry: bytes | str) -> dict:
+    """An entry as the recorder takes it: `report` is a ConversionReport again."""
+    values = json.loads(entry)
+    fields = values["report"]
+    fields["amount"] = Decimal(fields["amount"])
+    if fields["occurred_at"]:
+        fields["occurred_at"] = datetime.fromisoformat(fields["occurred_at"])
+    request = values["request"]
+    metadata = RequestMetadata(**request, agent=user_agent_describe(request["user_agent"]), headers=values["headers"])
+    values["report"] = ConversionReport(
+        **fields,
+        conversion_id=UUID(values["conversion_id"]),
+        received_at=datetime.fromisoformat(values["received_at"]),
+        request=metadata,
+    )
+    return values
+
+
+def entry_append(*, advertiser_id: int, external_id: str, conversion_id: UUID, entry: str) -> UUID | None:
+    """Append the entry, unless the external id waits in the log already: then that first conversion's id.
+    Raises RedisError when the log cannot take it (nothing was acknowledged)."""
+    first = _APPEND_SCRIPT(
+        keys=[SEEN + external_id, QUEUE, PENDING],
+        args=[advertiser_id, str(conversion_id), entry],
+        client=redis_for_intake(),
+    )
+    return UUID(first.decode()) if first else None
+
+
+def logged_conversion_id(*, advertiser_id: int, external_id: str) -> UUID | None:
+    """The conversion the log holds (or held in the last SEEN_SECONDS) for this external id."""
+    first = redis_for_intake().hget(SEEN + external_id, advertiser_id)
+    return UUID(first.decode()) if first else None
+
+
+def logged_entries(*, conversion_ids: list[str] = (), external_ids: list[str] = ()) -> list[bytes]:
+    """The entries still waiting for these conversions, or for any advertiser's conversion of these external ids."""
+    redis = redis_for_intake()
+    ids = list(conversion_ids)
+    for external_id in external_ids:
+        ids.extend(value.decode() for value in redis.hvals(SEEN + external_id))
+    if not ids:
+        return []
+    return [entry for entry in redis.hmget(PENDING, ids) if entry is not None]
+
+
+def entries_take(redis, batch_size: int) -> list[bytes]:
+    """The batch to write: a leftover processing list (a writer died), else up to batch_size moved from the queue."""
+    if leftover := redis.lrange(PROCESSING, 0, -1):
+        return leftover
+    return _TAKE_SCRIPT(keys=[QUEUE, PROCESSING], args=[batch_size], client=redis)
+
+
+def entries_stored(redis, entries: list[dict], *, batch_taken: bool) -> None:
+    """Forget entries stored in PostgreSQL (and the batch in hand when `batch_taken`)."""
+    seen = sorted({SEEN + entry["report"].external_id for entry in entries})
+    ids = [entry["conversion_id"] for entry in entries]
+    pipe = redis.pipeline(transaction=True)
+    if batch_taken:
+        pipe.delete(PROCESSING).expire(LOCK, LOCK_SECONDS)
+    if ids:
+        _STORED_SCRIPT(keys=[PENDING, *seen], args=[SEEN_SECONDS, *ids], client=pipe)
+    pipe.execute()
+
+
+def writer_lock(redis, token: str) -> bool:
+    return bool(redis.set(LOCK, token, nx=True, ex=LOCK_SECONDS))
+
+
+def writer_unlock(redis, token: str) -> None:
+    _UNLOCK_SCRIPT(keys=[LOCK], args=[token], client=redis)
+
+
+def intake_log_length() -> int:
+    """Conversions acknowledged and not yet stored: queued plus the batch being written."""
+    redis = redis_for_intake()
+    return redis.llen(QUEUE) + redis.llen(PROCESSING)
+
+
+def report_fields(report: ConversionReport) -> dict:
+    """The report as the request log keeps a payload."""
+    return json.loads(json.dumps({name: getattr(report, name) for name in _REPORT_FIELDS}, default=str))
+
+
+def intake_durability_check(redis) -> str | None:
+    """What a crash of the intake Redis could lose, or None when every append is fsynced before it is answered (or
+    CONFIG is refused, as managed services may: then we cannot tell)."""
+    try:
+        config = redis.config_get("append*")
+    except RedisError:
+        return None
+    if config.get("appendonly") != "yes":
+        return "the intake Redis keeps no append-only file: its crash loses acknowledged conversions"
+    if config.get("appendfsync") != "always":
+        return (
+            f"the intake Redis fsyncs its append-only file {config.get('appendfsync')}, not always: "
+            "its crash may lose the last second's acknowledged conversions"
+        )
+    return None

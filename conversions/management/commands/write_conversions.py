@@ -1,0 +1,44 @@
+"""`manage.py write_conversions [--once]`: store the intake log's conversions in PostgreSQL, looping until SIGTERM.
+
+Killing it loses no conversion (its batch is replayed); a Redis or PostgreSQL outage is waited out with backoff
+(core/outages.py).
+"""
+
+import signal
+import threading
+import time
+
+from django.core.management.base import BaseCommand
+
+from conversions.intake.intake_log import intake_durability_check
+from conversions.intake.log_writer import intake_log_write
+from core.outages import outages_ride_out
+from core.redis_connection import redis_for_intake
+
+
+class Command(BaseCommand):
+    help = "Store acknowledged conversions from the intake log in PostgreSQL (loops unless --once)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--once", action="store_true", help="Store what is logged now, then exit.")
+        parser.add_argument("--interval", type=float, default=0.05, help="Seconds to sleep when idle (default 0.05).")
+        parser.add_argument("--batch-size", type=int, default=None, help="Conversions per batch (INTAKE_BATCH_SIZE).")
+
+    def handle(self, *args, once=False, interval=0.05, batch_size=None, **options):
+        if risk := intake_durability_check(redis_for_intake()):
+            self.stderr.write(f"Warning: {risk}. Set appendonly yes and appendfsync always (docs/operations.md).")
+        if once:
+            self.stdout.write(f"{intake_log_write(batch_size=batch_size)} conversions stored")
+            return
+        stopping = threading.Event()  # set by SIGTERM or SIGINT: finish the batch in hand, then exit
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda signum, frame: stopping.set())
+        while not stopping.is_set():
+            # One batch per turn, so a stop request is seen between batches.
+            written = outages_ride_out(
+                lambda: intake_log_write(batch_size=batch_size, max_batches=1),
+                process="write_conversions",
+                stopping=stopping.is_set,
+            )
+            if not written:
+                time.sleep(interval)
