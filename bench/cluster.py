@@ -22,6 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import psycopg
+from redis import Redis
 
 from bench.cluster_checks import error_statuses, invariant_violations, soak_passed, soak_rows, soak_table
 from bench.cluster_faults import Faults
@@ -93,6 +94,7 @@ def senders(args, stream: Stream, seeded: dict, session: str, clicks: Callable[[
 def backlog(postgres: Postgres, redis: RedisGroup, advertiser_id: int) -> dict[str, int]:
     """What is still on its way: buffered clicks, queued jobs, pending conversions, and the stored rows."""
     master = redis.master()
+    intake = Redis.from_url(redis.intake_url, socket_timeout=5) if redis.intake_url else None
     with psycopg.connect(postgres.url(), autocommit=True) as connection:
         pending, conversions = connection.execute(
             "SELECT count(*) FILTER (WHERE status = 'pending'), count(*) FROM conversions_conversion "
@@ -103,6 +105,7 @@ def backlog(postgres: Postgres, redis: RedisGroup, advertiser_id: int) -> dict[s
     return {
         "buffered clicks": master.llen("clickbuf:queue") + master.llen("clickbuf:processing"),
         "queued jobs": master.llen("rq:queue:default"),
+        "logged conversions": intake.llen("intake:queue") + intake.llen("intake:processing") if intake else 0,
         "pending": pending,
         "conversions": conversions,
         "clicks": clicks,
@@ -120,7 +123,7 @@ def drain(postgres: Postgres, redis: RedisGroup, advertiser_id: int, timeout: fl
             print(f"  drain: {error.__class__.__name__}: {error}", flush=True)
             time.sleep(2)
             continue
-        idle = not (now["buffered clicks"] or now["queued jobs"] or now["pending"])
+        idle = not (now["buffered clicks"] or now["queued jobs"] or now["logged conversions"] or now["pending"])
         steady = steady + 1 if idle and now == previous else 0
         if steady >= 3:
             return now
@@ -209,7 +212,7 @@ def main() -> int:
     logs = RESULTS_DIR / f"cluster-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
     logs.mkdir(parents=True, exist_ok=True)
     postgres = Postgres(base + 1, base + 2, logs)
-    redis = RedisGroup(base + 10, [base + 11, base + 12], [base + 20, base + 21, base + 22], logs)
+    redis = RedisGroup(base, logs, intake=command_exists("write_conversions"))
     ports = {"web1": base + 30, "web2": base + 31, "haproxy": base + 40}
     nodes = Nodes(postgres, redis, logs, ports=ports, web_workers=args.web_workers)
     try:

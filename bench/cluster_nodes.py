@@ -62,6 +62,7 @@ class Nodes:
             "REDIS_URL": self.redis.url,
             "REDIS_SENTINELS": self.redis.sentinels,
             "REDIS_SENTINEL_MASTER": SENTINEL_MASTER,
+            "INTAKE_REDIS_URL": self.redis.intake_url or self.redis.url,
             "SECRET_KEY": SECRET_KEY,
             "DEBUG": "0",
             "LOG_FORMAT": "console",

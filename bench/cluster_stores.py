@@ -119,11 +119,14 @@ class Postgres:
 class RedisGroup:
     """A master and its replicas with the production append-only setting, watched by three Sentinels (quorum 2)."""
 
-    def __init__(self, master_port: int, replica_ports: list[int], sentinel_ports: list[int], logs: Path):
+    def __init__(self, port_base: int, logs: Path, *, intake: bool):
+        """The master on port_base+10, replicas on +11 and +12, Sentinels on +20..+22; with `intake`, the intake
+        log's Redis of its own on +15 (`appendfsync always`, docs/operations.md), not under the Sentinels."""
         if not shutil.which("redis-server"):
             raise BenchError("redis-server is needed (Debian's redis-server and redis-sentinel packages)")
-        self.server_ports = [master_port, *replica_ports]
-        self.sentinel_ports = sentinel_ports
+        self.server_ports = [port_base + 10, port_base + 11, port_base + 12]
+        self.intake_port = port_base + 15 if intake else None
+        self.sentinel_ports = [port_base + 20, port_base + 21, port_base + 22]
         self.logs = logs
         self.processes: dict[int, subprocess.Popen] = {}
 
@@ -131,6 +134,10 @@ class RedisGroup:
     def url(self) -> str:
         """The first master's address: the app's REDIS_URL (with Sentinel support it follows the master)."""
         return f"redis://127.0.0.1:{self.server_ports[0]}/0"
+
+    @property
+    def intake_url(self) -> str:
+        return f"redis://127.0.0.1:{self.intake_port}/0" if self.intake_port else ""
 
     @property
     def sentinels(self) -> str:
@@ -142,7 +149,7 @@ class RedisGroup:
             ["redis-server", str(config), *extra], stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
 
-    def server_start(self, port: int, *, replica_of: int | None = None) -> None:
+    def server_start(self, port: int, *, replica_of: int | None = None, appendfsync: str = "everysec") -> None:
         """A new server on `port`, in an emptied folder; a replica of `replica_of` if given."""
         directory = data_dir(f"redis-{port}")
         lines = [
@@ -150,7 +157,7 @@ class RedisGroup:
             "bind 127.0.0.1",
             f"dir {directory}",
             "appendonly yes",
-            "appendfsync everysec",
+            f"appendfsync {appendfsync}",
             'save ""',
             "maxmemory-policy noeviction",
             *([f"replicaof 127.0.0.1 {replica_of}"] if replica_of else []),
@@ -166,8 +173,10 @@ class RedisGroup:
         port_wait(port)
 
     def start(self) -> None:
-        for port in [*self.server_ports, *self.sentinel_ports]:
+        for port in [*self.server_ports, *self.sentinel_ports, *([self.intake_port] if self.intake_port else [])]:
             port_free_check(port)
+        if self.intake_port:
+            self.server_start(self.intake_port, appendfsync="always")
         master, *replicas = self.server_ports
         self.server_start(master)
         for replica in replicas:
