@@ -152,6 +152,7 @@ def soak(args, nodes: Nodes, postgres: Postgres, redis: RedisGroup, logs: Path) 
     traffic = FixedRate(senders(args, stream, seeded, session, lambda: traffic.answers["click"], f"cl{time.time_ns()}"))
     faults = Faults(nodes, postgres, redis, args.duration, args.redis_fault)
     print(f"soak: {args.duration} s; faults on a schedule:", flush=True)
+    replica_before = postgres.transactions("replica")
     traffic.start()
     faults.start()
     began = time.monotonic()
@@ -174,7 +175,9 @@ def soak(args, nodes: Nodes, postgres: Postgres, redis: RedisGroup, logs: Path) 
             print(f"{name} errors: {seen['count']} x {status or 'no answer'}, the first: {seen['first'][:200]!r}")
     for name, count in violations.items():
         print(f"{name}: {count}")
-    print(f"replica: {postgres.replica_lag_bytes()} bytes of WAL behind the primary after the drain")
+    replica_reads = postgres.transactions("replica") - replica_before
+    lag = postgres.replica_lag_bytes()
+    print(f"replica: {replica_reads} transactions during the soak and drain; {lag} bytes of WAL behind after it")
     for problem in faults.errors:
         print(f"fault problem: {problem}")
     passed = soak_passed(rows, violations) and not faults.errors
@@ -195,7 +198,8 @@ def soak(args, nodes: Nodes, postgres: Postgres, redis: RedisGroup, logs: Path) 
         "errors_by_status": errors,
         "violations": violations,
         "after_drain": drained,
-        "replica_lag_bytes_after_drain": postgres.replica_lag_bytes(),
+        "replica_transactions": replica_reads,
+        "replica_lag_bytes_after_drain": lag,
         "passed": passed,
     }
     out = RESULTS_DIR / f"{logs.name}.json"

@@ -110,6 +110,13 @@ class Postgres:
             ).fetchone()
         return int(row[0]) if row and row[0] is not None else None
 
+    def transactions(self, role: str) -> int:
+        """Transactions the server has run in the database so far (on the replica: the reports' reads)."""
+        with psycopg.connect(self.url(role), autocommit=True) as connection:
+            return connection.execute(
+                "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()"
+            ).fetchone()[0]
+
     def stop(self) -> None:
         for role in ("replica", "primary"):
             if role in self.dirs and (self.dirs[role] / "postmaster.pid").exists():
