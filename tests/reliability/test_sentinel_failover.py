@@ -70,7 +70,7 @@ def test_a_sentinel_failover_loses_no_acknowledged_click_or_conversion(acme, acm
     with capsys.disabled():
         print("\n" + proof_table(title, rows))
 
-    assert alive == {"web": True, "worker": True, "clicks": True, "scheduler": True}
+    assert alive == {"web": True, "worker": True, "clicks": True, "conversions": True, "scheduler": True}
     assert stored, (topology.log("clicks")[-2000:], topology.log("worker")[-2000:])
     assert buffered_after == 0  # the flusher drains the new master's buffer
     for row in rows:
