@@ -12,7 +12,7 @@ SITE_URL ?= http://$(HOST):$(PORT)
 # embedded server under .data/ (core/embedded_services.py), started here if it is not running yet.
 EMBEDDED := $(PY) -m core.embedded_services
 
-.PHONY: run test services stop lint format bench bench-full soak venv dev-venv clean
+.PHONY: run test services stop lint format bench bench-full soak cluster venv dev-venv clean
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -71,6 +71,13 @@ bench-full: dev-venv
 # Ten minutes at a fixed rate on the click and postback endpoints: 0 errors, nothing lost, no backlog.
 soak: dev-venv
 	$(PY) bench/soak.py $(SOAK_ARGS)
+
+# Several nodes on loopback under a fixed-rate soak while one web node, the active flusher, a worker and the Redis
+# master are killed (bench/cluster.py, docs/scaling.md): about 6 minutes; fails on anything lost or doubled.
+# Ports 17600-17640 and /tmp/cluster-*; CLUSTER_ARGS passes flags (--duration, rates, --redis-fault, --port-base).
+cluster: dev-venv
+	.ci/install-cluster-packages.sh
+	$(PY) bench/cluster.py $(CLUSTER_ARGS)
 
 clean:
 	rm -rf $(VENV) staticfiles

@@ -41,14 +41,14 @@ class BenchError(Exception):
     """Something the person running the bench has to fix; printed without a traceback."""
 
 
-def main_exit(main, name: str) -> None:
+def main_exit(main, name: str, *, durable: bool = True) -> None:
     """Exit with what `main` returns, or print what went wrong in one line and exit 2 (130 on Ctrl-C).
 
     Without BENCH_REDIS_URL the command runs again against a durable_redis, so that W1 pays what the
-    production click buffer pays for its durability.
+    production click buffer pays for its durability; `durable` False: a command with Redis servers of its own.
     """
     try:
-        if "BENCH_REDIS_URL" not in os.environ:
+        if durable and "BENCH_REDIS_URL" not in os.environ:
             intake_fsync = os.environ.get("BENCH_INTAKE_APPENDFSYNC", "always")
             with durable_redis() as url, durable_redis(intake_fsync, "intake log") as intake_url:
                 env = dict(os.environ, BENCH_REDIS_URL=url, BENCH_INTAKE_REDIS_URL=intake_url)
@@ -107,20 +107,22 @@ def row_count(table: str) -> int:
         return connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
 
 
-def manage(*args: str) -> None:
-    subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=bench_env(), check=True)
+def manage(*args: str, env: dict | None = None) -> None:
+    """`manage.py *args` on the bench's database and Redis, or on those `env` names (bench/cluster.py's)."""
+    subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env={**bench_env(), **(env or {})}, check=True)
 
 
-def python_output(*args: str) -> str:
-    """What `python *args` prints, run from the project root on the bench's database and Redis."""
+def python_output(*args: str, env: dict | None = None) -> str:
+    """What `python *args` prints, run from the project root on the bench's database and Redis (or `env`'s)."""
+    environment = {**bench_env(), **(env or {})}
     return subprocess.run(
-        [sys.executable, *args], cwd=ROOT, env=bench_env(), check=True, capture_output=True, text=True
+        [sys.executable, *args], cwd=ROOT, env=environment, check=True, capture_output=True, text=True
     ).stdout
 
 
-def shell(code: str) -> str:
+def shell(code: str, env: dict | None = None) -> str:
     """The last word `manage.py shell -c code` prints."""
-    return python_output("manage.py", "shell", "-v", "0", "-c", code).split()[-1]
+    return python_output("manage.py", "shell", "-v", "0", "-c", code, env=env).split()[-1]
 
 
 def bench_reset() -> dict:
@@ -198,6 +200,25 @@ def process_start(log_path: Path, *args: str, **env: str) -> subprocess.Popen:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+
+
+def process_children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as listing:
+            return [int(child) for child in listing.read().split()]
+    except FileNotFoundError:
+        return []
+
+
+def process_tree_kill(process: subprocess.Popen) -> None:
+    """SIGKILL a process and its children, as a crash would: an RQ worker's work horse, gunicorn's workers. RQ
+    forks the horse into its own session, so a process-group kill would miss it."""
+    for pid in [*process_children(process.pid), process.pid]:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    process.wait()
 
 
 def process_stop(process: subprocess.Popen) -> None:

@@ -2,7 +2,6 @@ import glob
 import os
 import pwd
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -13,10 +12,11 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
+from bench.servers import ROOT, process_tree_kill
+from bench.servers import free_port as _free_port
 from core.embedded_services import postgres_bin_dir, redis_server_path
 from tests.upload_helpers import _media_in_tmp, manual_offer  # noqa: F401 - fixtures for the upload proofs
 
-ROOT = Path(__file__).resolve().parents[2]
 BIN = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
 
 
@@ -27,12 +27,6 @@ def test_database_url() -> str:
 
 
 test_database_url.__test__ = False  # a helper, not a test
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class PrivateRedis:
@@ -125,25 +119,6 @@ def worker_process(private_redis):
     yield start
     for process in started:
         process_tree_kill(process)
-
-
-def _children(pid: int) -> list[int]:
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children") as listing:
-            return [int(child) for child in listing.read().split()]
-    except FileNotFoundError:
-        return []
-
-
-def process_tree_kill(process: subprocess.Popen) -> None:
-    """SIGKILL a worker and its work horse, as a crash would. RQ forks the horse that runs the job into
-    its own session, so a process-group kill would miss it."""
-    for pid in [*_children(process.pid), process.pid]:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    process.wait()
 
 
 def _server_user() -> str | None:

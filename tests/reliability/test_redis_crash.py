@@ -13,7 +13,8 @@ import pytest
 from referrals.services import click_cookie_name
 from tests.factories import RewardRuleFactory
 from tests.reliability.conftest import PrivateRedis, test_database_url
-from tests.reliability.traffic import Stream, Topology, proof_table, stream_proof_rows, stream_stored_wait
+from tests.reliability.stream_counts import stream_proof_rows, stream_stored_wait
+from tests.reliability.traffic import Stream, Topology, proof_table
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -19,7 +19,8 @@ from referrals.services import click_cookie_name
 from tests.factories import RewardRuleFactory
 from tests.reliability.conftest import test_database_url
 from tests.reliability.sentinel_group import MASTER_NAME, SentinelGroup
-from tests.reliability.traffic import Stream, Topology, proof_table, stream_proof_rows, stream_stored_wait, wait_until
+from tests.reliability.stream_counts import stream_proof_rows, stream_stored_wait, wait_until
+from tests.reliability.traffic import Stream, Topology, proof_table
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

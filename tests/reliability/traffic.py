@@ -1,12 +1,14 @@
 """The production topology as real processes (gunicorn, the worker, the click flusher, the conversion writer), a
 stream of clicks and conversions against it, and the proof table: sent, acknowledged, stored, lost, doubled, 5xx.
 
-Used by the outage proofs: the stream runs while a test kills or stops Redis or PostgreSQL under it.
+Used by the outage proofs: the stream runs while a test kills or stops Redis or PostgreSQL under it; and by
+`bench/cluster.py`, whose senders (`FixedRate`) keep each endpoint at a fixed rate behind HAProxy.
 """
 
 import http.client
 import itertools
 import json
+import math
 import os
 import signal
 import subprocess
@@ -14,14 +16,12 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from django.db.models import Count
-
-from conversions.models import Conversion
-from referrals.models import Click
-from tests.reliability.conftest import ROOT, _children, _free_port, process_tree_kill
+from bench.servers import ROOT, process_children, process_tree_kill
+from bench.servers import free_port as _free_port
 
 
 @dataclass
@@ -30,17 +30,22 @@ class Answer:
     content_type: str
     retry_after: str
     key: str  # the click id (from the cookie) or the conversion's external id
+    seconds: float = 0.0  # from sending the request to the end of its answer (or its failure)
+    detail: str = ""  # the start of an error's body, or what broke the connection
 
 
 @dataclass
 class Stream:
     """Threads sending clicks (one, unless `with_clicks` is off) and conversions (`conversion_threads`, up to
-    `conversion_limit` in all), each as fast as the server answers."""
+    `conversion_limit` in all), each as fast as the server answers; its `*_send` methods send one request each,
+    for `FixedRate`."""
 
     port: int
     api_key: str
     link_code: str
     cookie_name: str
+    referral_code: str = "ALICE"
+    offer: str = "acme-shoes"
     with_clicks: bool = True
     conversion_threads: int = 1
     conversion_limit: int | None = None
@@ -50,60 +55,62 @@ class Stream:
     threads: list[threading.Thread] = field(default_factory=list)
     numbers: itertools.count = field(default_factory=lambda: itertools.count(1))
 
-    def _request(self, method: str, path: str, body: bytes | None = None, headers: dict | None = None):
+    def request_send(self, method: str, path: str, key: str, body: bytes | None = None, headers=None) -> Answer:
+        """One request on a new connection; refused, reset or timed out is status 0 (not acknowledged)."""
+        started = time.monotonic()
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
         try:
             connection.request(method, path, body=body, headers=headers or {})
             response = connection.getresponse()
-            response.read()
-            return response
-        except OSError:
-            return None  # refused or reset: counted as not acknowledged
+            body = response.read()
+            return Answer(
+                response.status,
+                response.getheader("Content-Type", ""),
+                response.getheader("Retry-After", ""),
+                key or self._click_id(response.getheader("Set-Cookie", "")),
+                time.monotonic() - started,
+                body[:300].decode(errors="replace") if response.status >= 400 else "",
+            )
+        except (OSError, http.client.HTTPException) as error:  # an answer cut short is no answer either
+            return Answer(0, "", "", key, time.monotonic() - started, f"{error.__class__.__name__}: {error}")
         finally:
             connection.close()
 
+    def _click_id(self, cookie: str) -> str:
+        return cookie.split(f"{self.cookie_name}=", 1)[1].split(";", 1)[0] if self.cookie_name in cookie else ""
+
+    def click_send(self) -> Answer:
+        """A click on the link; the answer's key is the click id its cookie names."""
+        return self.request_send("GET", f"/c/{self.link_code}", "")
+
+    def conversion_send(self, external_id: str) -> Answer:
+        """A purchase by referral code through POST /v1/convert."""
+        body = {
+            "type": "purchase",
+            "referral_code": self.referral_code,
+            "offer": self.offer,
+            "external_id": external_id,
+            "amount": "10.00",
+            "product_id": "p",
+        }
+        headers = {"Authorization": f"Bearer {self.api_key}", "Content-Type": "application/json"}
+        return self.request_send("POST", "/v1/convert", external_id, json.dumps(body).encode(), headers)
+
+    def postback_send(self, token: str, external_id: str, click_id: str) -> Answer:
+        """A purchase of a click through GET /v1/postback."""
+        query = f"token={token}&type=purchase&external_id={external_id}&click_id={click_id}&amount=40.00&product_id=p"
+        return self.request_send("GET", f"/v1/postback?{query}", external_id)
+
     def _clicks(self) -> None:
         while not self.stopping.is_set():
-            response = self._request("GET", f"/c/{self.link_code}")
-            if response is None:
-                self.clicks.append(Answer(0, "", "", ""))
-                continue
-            cookie = response.getheader("Set-Cookie", "")
-            click_id = cookie.split(f"{self.cookie_name}=", 1)[1].split(";", 1)[0] if self.cookie_name in cookie else ""
-            self.clicks.append(Answer(response.status, response.getheader("Content-Type", ""), "", click_id))
-            self.clicks[-1].retry_after = response.getheader("Retry-After", "")
+            self.clicks.append(self.click_send())
 
     def _conversions(self) -> None:
         while not self.stopping.is_set():
             number = next(self.numbers)  # one counter for every thread: each external id is sent once
             if self.conversion_limit is not None and number > self.conversion_limit:
                 return
-            external_id = f"stream-{number}"
-            body = {
-                "type": "purchase",
-                "referral_code": "ALICE",
-                "offer": "acme-shoes",
-                "external_id": external_id,
-                "amount": "10.00",
-                "product_id": "p",
-            }
-            response = self._request(
-                "POST",
-                "/v1/convert",
-                json.dumps(body).encode(),
-                {"Authorization": f"Bearer {self.api_key}", "Content-Type": "application/json"},
-            )
-            if response is None:
-                self.conversions.append(Answer(0, "", "", external_id))
-                continue
-            self.conversions.append(
-                Answer(
-                    response.status,
-                    response.getheader("Content-Type", ""),
-                    response.getheader("Retry-After", ""),
-                    external_id,
-                )
-            )
+            self.conversions.append(self.conversion_send(f"stream-{number}"))
 
     def start(self) -> None:
         self.threads = [threading.Thread(target=self._conversions) for _ in range(self.conversion_threads)]
@@ -125,7 +132,7 @@ class Stream:
 class Topology:
     """The Procfile's five processes as production runs them: gunicorn, `run_worker --with-scheduler`,
     `flush_clicks`, `write_conversions` and `run_scheduler config.cron`, on the given PostgreSQL and Redis (and
-    the intake log on `intake_redis_url`, by default the same Redis; and `env`'s settings)."""
+    the intake log on `intake_redis_url`, by default the same Redis), and `env`'s settings."""
 
     COMMANDS = {
         "web": ["-m", "gunicorn", "-c", "config/gunicorn.conf.py", "config.wsgi"],
@@ -164,7 +171,7 @@ class Topology:
 
     def web_workers_kill(self) -> list[int]:
         """SIGKILL gunicorn's workers, as the OOM killer would; the master starts new ones."""
-        killed = _children(self.processes["web"].pid)
+        killed = process_children(self.processes["web"].pid)
         for pid in killed:
             try:
                 os.kill(pid, signal.SIGKILL)
@@ -225,36 +232,71 @@ def proof_table(title: str, rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def wait_until(predicate, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.25)
-    return predicate()
+class FixedRate:
+    """Each sender at its own fixed rate for a bounded time (bench/cluster.py's soak). Request n of a sender is
+    due n / rate seconds after the start; a few threads share each schedule, so one slow answer does not slow
+    the pace (all of them stuck, the rate drops: `sent` says so)."""
+
+    def __init__(self, senders: dict[str, tuple[float, Callable[[int], Answer]]], threads_per_sender: int = 8):
+        self.senders = senders
+        self.threads_per_sender = threads_per_sender
+        self.answers: dict[str, list[Answer]] = {name: [] for name in senders}
+        self.stopping = threading.Event()
+        self._numbers = {name: 0 for name in senders}
+        self._lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+        self._started = 0.0
+
+    def _next(self, name: str) -> int:
+        with self._lock:
+            number = self._numbers[name]
+            self._numbers[name] += 1
+            return number
+
+    def _pace(self, name: str) -> None:
+        rate, send = self.senders[name]
+        while True:
+            number = self._next(name)
+            if self.stopping.wait(max(0.0, self._started + number / rate - time.monotonic())):
+                return
+            try:
+                answer = send(number)
+            except Exception as error:  # counted, with what it was, rather than a sender lost to the run
+                answer = Answer(0, "", "", "", 0.0, f"{error.__class__.__name__}: {error}")
+            self.answers[name].append(answer)
+
+    def start(self) -> None:
+        self._started = time.monotonic()
+        for name, (rate, _) in self.senders.items():
+            if rate > 0:
+                for _ in range(self.threads_per_sender):
+                    self._threads.append(threading.Thread(target=self._pace, args=(name,), daemon=True))
+        for thread in self._threads:
+            thread.start()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        for thread in self._threads:
+            thread.join()
 
 
-def stream_stored_wait(stream: Stream, *, clicks_timeout: float = 90, conversions_timeout: float = 150) -> bool:
-    """Wait until every click answered 302 and every conversion answered 202/200 is in the table and none is
-    pending: the writer stores what the intake log holds, and conversions whose job could not be queued are the
-    scheduler's sweep's (every minute), processed by the same worker, unrestarted."""
-    clicks = {answer.key for answer in stream.clicks if answer.status == 302}
-    conversions = {answer.key for answer in stream.conversions if answer.status in (200, 202)}
-    flushed = wait_until(lambda: Click.objects.filter(click_id__in=clicks).count() == len(clicks), clicks_timeout)
-    processed = wait_until(
-        lambda: Conversion.objects.filter(external_id__in=conversions).values("external_id").distinct().count()
-        == len(conversions)
-        and not Conversion.objects.filter(status="pending").exists(),
-        conversions_timeout,
-    )
-    return flushed and processed
+def p99_ms(answers: list[Answer]) -> float:
+    """The 99th percentile of the answers' times (nearest rank), in milliseconds."""
+    if not answers:
+        return 0.0
+    times = sorted(answer.seconds for answer in answers)
+    return round(times[max(0, math.ceil(0.99 * len(times)) - 1)] * 1000, 1)
 
 
-def stream_proof_rows(stream: Stream) -> list[dict]:
-    """The proof table's rows for the stream's clicks and conversions, counted in the database."""
-    clicks = dict(Click.objects.values_list("click_id").annotate(rows=Count("id")))
-    conversions = dict(Conversion.objects.values_list("external_id").annotate(rows=Count("id")))
-    return [
-        proof_rows("clicks (302)", stream.clicks, {302}, clicks),
-        proof_rows("conversions (202/200)", stream.conversions, {200, 202}, conversions),
-    ]
+def soak_row(kind: str, answers: list[Answer], acknowledged_statuses: set[int], stored: dict[str, int] | None) -> dict:
+    """proof_rows' counts as bench/cluster.py prints them: errors (every answer not acknowledged) and p99; `stored`
+    None for reads, which store nothing."""
+    row = proof_rows(kind, answers, acknowledged_statuses, stored or {})
+    errors = sum(1 for answer in answers if answer.status not in acknowledged_statuses)
+    if stored is None:
+        row.update(stored="-", lost="-", doubled="-")
+    return {
+        **{name: row[name] for name in ("what", "sent", "acknowledged", "stored", "lost", "doubled")},
+        "errors": errors,
+        "p99 ms": p99_ms(answers),
+    }
