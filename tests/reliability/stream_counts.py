@@ -28,9 +28,11 @@ def stream_stored_wait(stream: Stream, *, clicks_timeout: float = 90, conversion
     conversions = {answer.key for answer in stream.conversions if answer.status in (200, 202)}
     flushed = wait_until(lambda: Click.objects.filter(click_id__in=clicks).count() == len(clicks), clicks_timeout)
     processed = wait_until(
-        lambda: Conversion.objects.filter(external_id__in=conversions).values("external_id").distinct().count()
-        == len(conversions)
-        and not Conversion.objects.filter(status="pending").exists(),
+        lambda: (
+            Conversion.objects.filter(external_id__in=conversions).values("external_id").distinct().count()
+            == len(conversions)
+            and not Conversion.objects.filter(status="pending").exists()
+        ),
         conversions_timeout,
     )
     return flushed and processed

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('conversions', '0003_conversion_day_rollups'),
+        ('conversions', '0004_conversion_day_rollups'),
     ]
 
     operations = [

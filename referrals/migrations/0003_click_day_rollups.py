@@ -15,7 +15,7 @@ FILL = [
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('referrals', '0001_initial'),
+        ('referrals', '0002_click_partitioned_by_month'),
     ]
 
     operations = [

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('referrals', '0002_click_day_rollups'),
+        ('referrals', '0003_click_day_rollups'),
     ]
 
     operations = [

@@ -15,8 +15,8 @@ FILL = [
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('conversions', '0002_conversion_indexes_only_where_needed'),
-        ('referrals', '0002_click_day_rollups'),
+        ('conversions', '0003_conversion_click_without_db_constraint'),
+        ('referrals', '0003_click_day_rollups'),
     ]
 
     operations = [
