@@ -7,6 +7,7 @@ loop, so concurrent requests share it (docs/performance.md, "The intake log").
 """
 
 import json
+from dataclasses import fields
 from datetime import datetime
 from decimal import Decimal
 from uuid import UUID
@@ -79,15 +80,15 @@ _UNLOCK_SCRIPT = Script(
     None, b"if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
 )
 _REPORT_FIELDS = [
-    name for name in ConversionReport.__slots__ if name not in ("conversion_id", "received_at", "request")
+    field.name for field in fields(ConversionReport) if field.name not in ("conversion_id", "received_at", "request")
 ]
 
 
 def entry_encode(*, advertiser_id: int, channel: str, path: str, cookie_click_id: str, report: ConversionReport) -> str:
     """One log entry: the report as validated, its id and time, and its request's metadata."""
-    fields = {name: getattr(report, name) for name in _REPORT_FIELDS}
-    fields["amount"] = str(report.amount)
-    fields["occurred_at"] = report.occurred_at.isoformat() if report.occurred_at else None
+    values = {name: getattr(report, name) for name in _REPORT_FIELDS}
+    values["amount"] = str(report.amount)
+    values["occurred_at"] = report.occurred_at.isoformat() if report.occurred_at else None
     request = report.request or RequestMetadata()
     return json.dumps(
         {
@@ -99,7 +100,7 @@ def entry_encode(*, advertiser_id: int, channel: str, path: str, cookie_click_id
             "received_at": report.received_at.isoformat(),
             "request": {"ip": request.ip, "user_agent": request.user_agent, "country": request.country},
             "headers": request.headers,
-            "report": fields,
+            "report": values,
         },
         separators=(",", ":"),
     )
@@ -108,14 +109,14 @@ def entry_encode(*, advertiser_id: int, channel: str, path: str, cookie_click_id
 def entry_decode(entry: bytes | str) -> dict:
     """An entry as the recorder takes it: `report` is a ConversionReport again."""
     values = json.loads(entry)
-    fields = values["report"]
-    fields["amount"] = Decimal(fields["amount"])
-    if fields["occurred_at"]:
-        fields["occurred_at"] = datetime.fromisoformat(fields["occurred_at"])
+    reported = values["report"]
+    reported["amount"] = Decimal(reported["amount"])
+    if reported["occurred_at"]:
+        reported["occurred_at"] = datetime.fromisoformat(reported["occurred_at"])
     request = values["request"]
     metadata = RequestMetadata(**request, agent=user_agent_describe(request["user_agent"]), headers=values["headers"])
     values["report"] = ConversionReport(
-        **fields,
+        **reported,
         conversion_id=UUID(values["conversion_id"]),
         received_at=datetime.fromisoformat(values["received_at"]),
         request=metadata,

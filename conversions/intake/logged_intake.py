@@ -1,6 +1,7 @@
 """A report answered from the intake log: validated and attributed as the recorder will store it, its repeat
 decided, appended durably, and answered 202 before PostgreSQL holds it (conversions/intake/intake_log.py)."""
 
+from dataclasses import replace
 from uuid import UUID
 
 from django.utils import timezone
@@ -41,7 +42,7 @@ def conversion_log(
 ) -> tuple[Conversion, bool]:
     """The conversion as answered and whether it is new; or raise what refused it. A repeat (stored, or still in
     the log) answers with the first conversion, even when the repeat would no longer attribute or validate."""
-    report.received_at, report.request = timezone.now(), request
+    report = replace(report, received_at=timezone.now(), request=request)
     [outcome] = conversions_prepare(
         advertiser=advertiser,
         reports=[report],
@@ -56,7 +57,7 @@ def conversion_log(
         if first is None:
             raise outcome.error
     if first is None:
-        report.conversion_id = outcome.conversion_id
+        report = replace(report, conversion_id=outcome.conversion_id)
         entry = entry_encode(
             advertiser_id=advertiser.pk, channel=channel, path=path, cookie_click_id=cookie_click_id, report=report
         )

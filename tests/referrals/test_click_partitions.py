@@ -279,12 +279,15 @@ def test_a_click_outside_its_window_is_still_found_and_rejected_as_such(acme_api
     assert response.json()["status_reason"] == "outside_attribution_window"
 
 
-def test_conversions_whose_click_month_was_dropped_still_list_and_show(acme_api, alice_link, settings, client):
+def test_conversions_whose_click_month_was_dropped_still_list_and_show(
+    acme_api, alice_link, settings, client, write_conversions
+):
     settings.CLICK_PARTITION_RETIRE = "drop"
     old = aged_click(alice_link, timedelta(days=460), "d" * 32)
     body = {"type": "purchase", "external_id": "old-1", "amount": "10", "product_id": "p", "click_id": old.click_id}
     occurred = old.created_at + timedelta(days=1)
     created = acme_api.post("/v1/convert", {**body, "occurred_at": occurred.isoformat()}, format="json").json()
+    write_conversions()
     click_partitions_maintain()
     assert not Click.objects.exists()
 

@@ -53,7 +53,8 @@ def app_env(pair: PostgresPair, **settings: str) -> dict[str, str]:
 
 
 class Web:
-    """gunicorn (one worker) on the pair, and a publisher's and an advertiser's way into it."""
+    """gunicorn (one worker) and the intake log's writer on the pair, and a publisher's and an advertiser's way
+    into it."""
 
     def __init__(self, pair: PostgresPair, **settings: str):
         self.pair = pair
@@ -66,6 +67,9 @@ class Web:
                 [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", "config.wsgi"],
                 cwd=ROOT, env=env, stdout=log, stderr=log,
             )  # fmt: skip
+            self.writer = subprocess.Popen(
+                [sys.executable, "manage.py", "write_conversions"], cwd=ROOT, env=env, stdout=log, stderr=log
+            )
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             try:
@@ -112,6 +116,7 @@ class Web:
 
     def stop(self) -> None:
         process_tree_kill(self.process)
+        process_tree_kill(self.writer)
 
 
 @pytest.fixture(scope="module")

@@ -62,6 +62,10 @@ def _recorded(web, external_id: str) -> dict:
     assert answer.status_code == 202, answer.text[:500]
     conversion = answer.json()
     assert conversion["external_id"] == external_id
+    # The writer stores what the intake log acknowledged a moment later, on the primary.
+    deadline = time.monotonic() + 60
+    while _on_primary(web.pair, external_id) == 0 and time.monotonic() < deadline:
+        time.sleep(0.2)
     return conversion
 
 
