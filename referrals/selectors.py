@@ -47,7 +47,9 @@ def _click_row(click_id: str) -> Click | None:
 def click_for_click_id(click_id: str) -> Click | None:
     """The click with this id, its offer from the cache; one still in the Redis click buffer is written first."""
     click = _click_row(click_id)
-    if click is None and click_id and buffered_clicks_insert([click_id]):
+    if click is None and click_id:
+        # Read again whatever the buffer said: the flusher may have committed it between the two reads.
+        buffered_clicks_insert([click_id])
         click = _click_row(click_id)
     return click
 

@@ -120,7 +120,10 @@ def click_rows_for_ids(
     click buffer are written first. An id not found within is looked up again in every month, so that a click
     outside its window is still found (and rejected as such), not taken for an unknown one."""
     clicks = _click_rows(click_ids, within)
-    if (missing := set(click_ids) - clicks.keys()) and (buffered_clicks_insert(missing) or within):
+    if missing := set(click_ids) - clicks.keys():
+        # Read again whatever the buffer said: the flusher may have committed the click (and dropped it from the
+        # buffer) between the first read and the buffer's answer.
+        buffered_clicks_insert(missing)
         clicks.update(_click_rows(missing))
     return clicks
 
