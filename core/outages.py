@@ -2,6 +2,8 @@
 (under honcho one exiting process stops the others): it waits with backoff, logging start and end once."""
 
 import logging
+import signal
+import threading
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -115,6 +117,18 @@ def outages_ride_out(
 
 # Seconds before each retry of a job that met an outage (the worker's scheduler requeues it).
 JOB_RETRY_DELAYS = [2, 5, 10, 30, 60, 120]
+
+
+def batches_write_until_stopped(write_batch: Callable[[], int], *, process: str, interval: float) -> None:
+    """Run `write_batch` (one batch, returning how many rows it wrote) until SIGTERM or SIGINT, riding out
+    outages and sleeping `interval` when it found nothing: the loop of the click flusher and the intake writer."""
+    stopping = threading.Event()  # set by SIGTERM or SIGINT: finish the batch in hand, then exit
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda signum, frame: stopping.set())
+    while not stopping.is_set():
+        # One batch per turn, so a stop request is seen between batches.
+        if not outages_ride_out(write_batch, process=process, stopping=stopping.is_set):
+            time.sleep(interval)
 
 
 def job_retry_on_outage(job, exc_type, exc_value, traceback) -> bool:

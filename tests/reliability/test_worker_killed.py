@@ -65,7 +65,9 @@ def a_session_waits_on_a_lock() -> bool:
 
 
 @pytest.mark.parametrize("killed", ["before_the_first_commit", "after_the_first_commit"])
-def test_a_killed_worker_loses_nothing_and_rewards_nothing_twice(acme_api, alice, bob, offer, worker_process, killed):
+def test_a_killed_worker_loses_nothing_and_rewards_nothing_twice(
+    acme_api, alice, bob, offer, worker_process, killed, write_conversions
+):
     rule = RewardRuleFactory(offer=offer, value=Decimal("1.50"))
     for code in ("ALICE", "BOB"):
         for n in range(PER_PARTNER):
@@ -78,6 +80,7 @@ def test_a_killed_worker_loses_nothing_and_rewards_nothing_twice(acme_api, alice
                 "product_id": "p",
             }
             acme_api.post("/v1/convert", body, format="json")
+    write_conversions()
     queue = django_rq.get_queue("default")
     queue.empty()  # the per-conversion jobs are lost; only the sweeper is left to do the work
     queue.enqueue(process_pending_conversions, batch_size=PER_PARTNER)

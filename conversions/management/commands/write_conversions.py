@@ -4,15 +4,11 @@ Killing it loses no conversion (its batch is replayed); a Redis or PostgreSQL ou
 (core/outages.py).
 """
 
-import signal
-import threading
-import time
-
 from django.core.management.base import BaseCommand
 
 from conversions.intake.intake_log import intake_durability_check
 from conversions.intake.log_writer import intake_log_write
-from core.outages import outages_ride_out
+from core.outages import batches_write_until_stopped
 from core.redis_connection import redis_for_intake
 
 
@@ -30,15 +26,8 @@ class Command(BaseCommand):
         if once:
             self.stdout.write(f"{intake_log_write(batch_size=batch_size)} conversions stored")
             return
-        stopping = threading.Event()  # set by SIGTERM or SIGINT: finish the batch in hand, then exit
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, lambda signum, frame: stopping.set())
-        while not stopping.is_set():
-            # One batch per turn, so a stop request is seen between batches.
-            written = outages_ride_out(
-                lambda: intake_log_write(batch_size=batch_size, max_batches=1),
-                process="write_conversions",
-                stopping=stopping.is_set,
-            )
-            if not written:
-                time.sleep(interval)
+        batches_write_until_stopped(
+            lambda: intake_log_write(batch_size=batch_size, max_batches=1),
+            process="write_conversions",
+            interval=interval,
+        )

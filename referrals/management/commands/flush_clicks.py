@@ -3,13 +3,9 @@
 Killing it loses no click; a Redis or PostgreSQL outage is waited out with backoff (core/outages.py).
 """
 
-import signal
-import threading
-import time
-
 from django.core.management.base import BaseCommand
 
-from core.outages import outages_ride_out, redis_persistence_check
+from core.outages import batches_write_until_stopped, redis_persistence_check
 from core.redis_connection import redis_for_queue
 from referrals.click_buffer import click_buffer_enabled, clicks_flush
 
@@ -31,15 +27,6 @@ class Command(BaseCommand):
         if once:
             self.stdout.write(f"{clicks_flush(batch_size=batch_size)} clicks written")
             return
-        stopping = threading.Event()  # set by SIGTERM or SIGINT: finish the batch in hand, then exit
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, lambda signum, frame: stopping.set())
-        while not stopping.is_set():
-            # One batch per turn, so a stop request is seen between batches.
-            written = outages_ride_out(
-                lambda: clicks_flush(batch_size=batch_size, max_batches=1),
-                process="flush_clicks",
-                stopping=stopping.is_set,
-            )
-            if not written:
-                time.sleep(interval)
+        batches_write_until_stopped(
+            lambda: clicks_flush(batch_size=batch_size, max_batches=1), process="flush_clicks", interval=interval
+        )
