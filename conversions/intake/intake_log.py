@@ -144,15 +144,18 @@ def logged_conversion_id(*, advertiser_id: int, external_id: str) -> UUID | None
     return UUID(first.decode()) if first else None
 
 
-def logged_entries(*, conversion_ids: list[str] = (), external_ids: list[str] = ()) -> list[bytes]:
-    """The entries still waiting for these conversions, or for any advertiser's conversion of these external ids."""
+def logged_entries(
+    *, conversion_ids: list[str] = (), external_ids: list[str] = (), every_one: bool = False
+) -> list[bytes]:
+    """The entries still waiting for these conversions, or for any advertiser's conversion of these external ids;
+    `every_one`: all that wait (a list read, which must find whatever was acknowledged before it)."""
+    if every_one:
+        return redis_for_intake().hvals(PENDING)
     redis = redis_for_intake()
     ids = list(conversion_ids)
     for external_id in external_ids:
         ids.extend(value.decode() for value in redis.hvals(SEEN + external_id))
-    if not ids:
-        return []
-    return [entry for entry in redis.hmget(PENDING, ids) if entry is not None]
+    return [entry for entry in redis.hmget(PENDING, ids) if entry is not None] if ids else []
 
 
 def entries_take(redis, batch_size: int) -> list[bytes]:

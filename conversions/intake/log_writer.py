@@ -56,11 +56,13 @@ def logged_conversions_store(entries: list[dict]) -> int:
     return new
 
 
-def logged_conversions_write(*, conversion_ids: list[str] = (), external_ids: list[str] = ()) -> int:
-    """Store now those of these conversions (by id, or by external id) that still wait in the log, so a read right
-    after the 202 finds them; the writer's replay of them later stores nothing. Raises RedisError when the log
-    cannot be read."""
-    found = logged_entries(conversion_ids=conversion_ids, external_ids=external_ids)
+def logged_conversions_write(
+    *, conversion_ids: list[str] = (), external_ids: list[str] = (), every_one: bool = False
+) -> int:
+    """Store now those of these conversions (by id, by external id, or every one) that still wait in the log, so a
+    read right after the 202 finds them; the writer's replay of them later stores nothing. Raises RedisError when
+    the log cannot be read."""
+    found = logged_entries(conversion_ids=conversion_ids, external_ids=external_ids, every_one=every_one)
     if not found:
         return 0
     entries = [entry_decode(entry) for entry in found]

@@ -308,15 +308,19 @@ class ConversionStatusByExternalIdView(ConversionStatusView):
 
 def _logged_written(*, conversion_id, external_ids: list) -> int:
     ids = [str(conversion_id)] if conversion_id else []
+    external_ids = [value for value in external_ids if value]
     try:
-        return logged_conversions_write(conversion_ids=ids, external_ids=[value for value in external_ids if value])
+        return logged_conversions_write(
+            conversion_ids=ids, external_ids=external_ids, every_one=not (ids or external_ids)
+        )
     except RedisError:
         return 0  # the intake log is away: the read answers from what PostgreSQL holds
 
 
 def logged_conversions_first(view):
     """A read view that finds a conversion acknowledged a moment ago: one still in the intake log, named by id or
-    by `external_id`, is stored before the read (the read itself still decides who may see it)."""
+    by `external_id`, or for a list every one waiting, is stored before the read (the read itself
+    still decides who may see it)."""
 
     @wraps(view)
     def read(request, *args, **kwargs):

@@ -11,7 +11,9 @@ from itertools import islice
 
 from django.db import transaction
 from django.utils import timezone
+from redis.exceptions import RedisError
 
+from conversions.intake.log_writer import logged_conversions_write
 from conversions.intake.recording import conversions_record
 from conversions.intake.validation import FieldInvalid, amount_validate
 from conversions.lifecycle import conversion_amount_change, conversion_decide
@@ -157,6 +159,15 @@ def upload_run(*, upload_id: int, now: datetime | None = None) -> ConversionUplo
     return upload
 
 
+def _logged_conversions_store_first() -> None:
+    """Store what the intake log acknowledged before this chunk, so its external ids count as taken (outside the
+    chunk's transaction: the log forgets an entry once PostgreSQL has committed it)."""
+    try:
+        logged_conversions_write(every_one=True)
+    except RedisError:
+        pass  # the log's Redis is away: conversions are then recorded at once, in PostgreSQL
+
+
 def _rows_import(*, upload: ConversionUpload, table: CsvTable, now: datetime) -> None:
     conversions = upload.kind == ConversionUpload.Kind.CONVERSIONS
     apply = _conversion_chunk_import if conversions else _adjustment_chunk_apply
@@ -175,6 +186,8 @@ def _rows_import(*, upload: ConversionUpload, table: CsvTable, now: datetime) ->
         upcoming = reader.submit(read_next)
         while (chunk := upcoming.result())[0]:
             rows, checked = chunk
+            if conversions:
+                _logged_conversions_store_first()
             with transaction.atomic():
                 # The lock and the cursor check make two runs of the job take turns, and the loser stop.
                 locked = ConversionUpload.objects.select_for_update().get(pk=upload.pk)
