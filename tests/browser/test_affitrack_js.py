@@ -40,7 +40,7 @@ CONVERT = """() => affitrack.convert({
 
 
 def test_a_click_through_the_landing_page_attributes_the_pixel_by_the_kept_click_id(
-    live_server, alice_link, offer, open_browser_page
+    live_server, alice_link, offer, open_browser_page, write_conversions
 ):
     point_offer_at_the_shop(offer, live_server, click_id="{click_id}")
 
@@ -57,6 +57,7 @@ def test_a_click_through_the_landing_page_attributes_the_pixel_by_the_kept_click
     assert cookie["value"] == kept and cookie["sameSite"] == "Lax" and cookie["secure"] is False
     assert 29.9 * 86400 < cookie["expires"] - time.time() <= 30 * 86400
     assert result["ok"] is True and result["clickId"] == kept
+    write_conversions()  # the intake log's writer stores what the pixel's 202 acknowledged
     conversion = Conversion.objects.get()
     assert conversion.channel == "pixel" and conversion.external_id == "web-1001"
     assert conversion.partner == alice_link.partner and conversion.click.click_id == kept
@@ -64,7 +65,9 @@ def test_a_click_through_the_landing_page_attributes_the_pixel_by_the_kept_click
     assert conversion.amount == Decimal("49.90") and conversion.meta == {"cart": "summer"}
 
 
-def test_init_names_another_parameter_and_cookie_lifetime(live_server, alice_link, offer, open_browser_page):
+def test_init_names_another_parameter_and_cookie_lifetime(
+    live_server, alice_link, offer, open_browser_page, write_conversions
+):
     point_offer_at_the_shop(offer, live_server, ref="{click_id}", init=quote('{"param":"ref","cookieDays":7}'))
 
     with open_browser_page() as page:
@@ -77,6 +80,7 @@ def test_init_names_another_parameter_and_cookie_lifetime(live_server, alice_lin
     assert kept and cookie["value"] == kept
     assert 6.9 * 86400 < cookie["expires"] - time.time() <= 7 * 86400
     assert result["ok"] is True
+    write_conversions()
     assert Conversion.objects.get().partner == alice_link.partner
 
 
