@@ -86,7 +86,7 @@ def private_redis(settings, monkeypatch):
     """Point the app's queue, cache and checks at a private Redis for the test."""
     redis = PrivateRedis()
     redis.start()
-    settings.REDIS_URL = redis.url
+    settings.REDIS_URL = settings.INTAKE_REDIS_URL = redis.url  # the intake log on the app's Redis, its default
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": redis.url}}
     # django-rq read RQ_QUEUES at import: change the same dict it holds.
     monkeypatch.setitem(settings.RQ_QUEUES, "default", {**settings.RQ_QUEUES["default"], "URL": redis.url})

@@ -46,7 +46,7 @@ def test_50_identical_postbacks_at_once_make_one_conversion_and_no_5xx(acme, ali
 
 
 def test_50_conversions_racing_a_cap_of_10_on_two_worker_processes_reward_exactly_10(
-    acme_api, alice, offer, worker_process
+    acme_api, alice, offer, worker_process, write_conversions
 ):
     RewardRuleFactory(offer=offer, value=Decimal("5.00"), spend_limit=Decimal("50.00"), spend_limit_period="day")
     for n in range(50):
@@ -59,6 +59,7 @@ def test_50_conversions_racing_a_cap_of_10_on_two_worker_processes_reward_exactl
             "product_id": "p",
         }
         assert acme_api.post("/v1/convert", body, format="json").status_code == 202
+    write_conversions()  # the writer stores what the 202s acknowledged, and asks for processing
     queue = django_rq.get_queue("default")
     assert queue.count == 1  # the 50 asked for processing once: one sweeper job
     # Make the two workers race for the same conversions: small sweeps and a job per conversion besides.
