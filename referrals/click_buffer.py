@@ -7,7 +7,6 @@ One Redis round trip per click instead of an INSERT and two rollup upserts (W1b 
 
 import json
 import re
-import secrets
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -19,6 +18,7 @@ from redis.exceptions import NoScriptError, RedisError
 
 from core.postgres_text import without_nul
 from core.redis_connection import RedisWriteNotReplicated, redis_for_queue, redis_write_replicated
+from core.redis_locks import redis_lock_held
 from core.rows import copy_text
 from referrals.models import Click
 from referrals.rollups import rollup_bucket, rollup_click_counts_add
@@ -62,10 +62,6 @@ if #items > 0 then
 end
 return table.concat(items, '\\n')
 """,
-)
-# Only our own lock: after a long pause it may have expired and been taken by another flusher.
-_UNLOCK_SCRIPT = Script(
-    None, b"if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
 )
 # A backslash and the character it escapes, left to right (an escaped backslash is one pair).
 _COPY_ESCAPE = re.compile(rb"\\(.)", re.DOTALL)
@@ -227,12 +223,9 @@ def clicks_flush(*, batch_size: int | None = None, max_batches: int | None = Non
         return 0
     batch_size = batch_size or settings.CLICK_BUFFER_BATCH_SIZE
     redis = _redis()
-    token = secrets.token_hex(8)
-    if not redis.set(LOCK, token, nx=True, ex=LOCK_SECONDS):
-        return 0
     written = batches = 0
-    try:
-        while max_batches is None or batches < max_batches:
+    with redis_lock_held(redis, LOCK, LOCK_SECONDS) as held:
+        while held and (max_batches is None or batches < max_batches):
             batch = clicks_batch_take(redis, batch_size)
             if not batch:
                 break
@@ -241,8 +234,6 @@ def clicks_flush(*, batch_size: int | None = None, max_batches: int | None = Non
             pipe = redis.pipeline(transaction=True).delete(PROCESSING)
             pipe.hdel(PENDING, *{_click_id(line) for line in _copy_lines(batch)}).expire(LOCK, LOCK_SECONDS).execute()
             batches += 1
-    finally:
-        _UNLOCK_SCRIPT(keys=[LOCK], args=[token], client=redis)
     return written
 
 

@@ -75,10 +75,6 @@ end
 return 0
 """,
 )
-# Only our own lock: after a long pause it may have expired and been taken by another writer.
-_UNLOCK_SCRIPT = Script(
-    None, b"if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
-)
 _REPORT_FIELDS = [
     field.name for field in fields(ConversionReport) if field.name not in ("conversion_id", "received_at", "request")
 ]
@@ -175,14 +171,6 @@ def entries_stored(redis, entries: list[dict], *, batch_taken: bool) -> None:
     if ids:
         _STORED_SCRIPT(keys=[PENDING, *seen], args=[SEEN_SECONDS, *ids], client=pipe)
     pipe.execute()
-
-
-def writer_lock(redis, token: str) -> bool:
-    return bool(redis.set(LOCK, token, nx=True, ex=LOCK_SECONDS))
-
-
-def writer_unlock(redis, token: str) -> None:
-    _UNLOCK_SCRIPT(keys=[LOCK], args=[token], client=redis)
 
 
 def intake_log_length() -> int:

@@ -2,24 +2,24 @@
 the click flusher writes the click buffer. A batch is replayed after a crash; the recorder's unique constraint
 makes a replay store nothing twice, and processing is requested only for the rows a batch inserted."""
 
-import secrets
 from collections import defaultdict
 
 from django.conf import settings
 from django.db import transaction
 
 from conversions.intake.intake_log import (
+    LOCK,
+    LOCK_SECONDS,
     entries_stored,
     entries_take,
     entry_decode,
     logged_entries,
     report_fields,
-    writer_lock,
-    writer_unlock,
 )
 from conversions.intake.recording import conversions_record
 from conversions.intake.request_log import failure_message, failure_reason, request_log_record
 from core.redis_connection import redis_for_intake
+from core.redis_locks import redis_lock_held
 from referrals.models import Advertiser
 
 
@@ -76,12 +76,9 @@ def intake_log_write(*, batch_size: int | None = None, max_batches: int | None =
     """Store logged conversions in batches until the log is empty; how many were new. Safe to kill or run twice."""
     batch_size = batch_size or settings.INTAKE_BATCH_SIZE
     redis = redis_for_intake()
-    token = secrets.token_hex(8)
-    if not writer_lock(redis, token):
-        return 0
     written = batches = 0
-    try:
-        while max_batches is None or batches < max_batches:
+    with redis_lock_held(redis, LOCK, LOCK_SECONDS) as held:
+        while held and (max_batches is None or batches < max_batches):
             batch = entries_take(redis, batch_size)
             if not batch:
                 break
@@ -90,6 +87,4 @@ def intake_log_write(*, batch_size: int | None = None, max_batches: int | None =
                 written += logged_conversions_store(entries)
             entries_stored(redis, entries, batch_taken=True)
             batches += 1
-    finally:
-        writer_unlock(redis, token)
     return written
