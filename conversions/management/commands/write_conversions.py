@@ -4,6 +4,7 @@ Killing it loses no conversion (its batch is replayed); a Redis or PostgreSQL ou
 (core/outages.py).
 """
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from conversions.intake.intake_log import intake_durability_check
@@ -17,7 +18,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--once", action="store_true", help="Store what is logged now, then exit.")
-        parser.add_argument("--interval", type=float, default=0.05, help="Seconds to sleep when idle (default 0.05).")
+        parser.add_argument("--interval", type=float, default=0.05, help="Pause after a short batch (0.05 s).")
         parser.add_argument("--batch-size", type=int, default=None, help="Conversions per batch (INTAKE_BATCH_SIZE).")
 
     def handle(self, *args, once=False, interval=0.05, batch_size=None, **options):
@@ -26,8 +27,10 @@ class Command(BaseCommand):
         if once:
             self.stdout.write(f"{intake_log_write(batch_size=batch_size)} conversions stored")
             return
+        batch_size = batch_size or settings.INTAKE_BATCH_SIZE
         batches_write_until_stopped(
             lambda: intake_log_write(batch_size=batch_size, max_batches=1),
             process="write_conversions",
             interval=interval,
+            batch_size=batch_size,
         )

@@ -3,6 +3,7 @@
 Killing it loses no click; a Redis or PostgreSQL outage is waited out with backoff (core/outages.py).
 """
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from core.outages import batches_write_until_stopped, redis_persistence_check
@@ -15,7 +16,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--once", action="store_true", help="Flush what is buffered now, then exit.")
-        parser.add_argument("--interval", type=float, default=0.5, help="Seconds to sleep when idle (default 0.5).")
+        parser.add_argument("--interval", type=float, default=0.5, help="Pause after a short batch (0.5 s).")
         parser.add_argument("--batch-size", type=int, default=None, help="Clicks per COPY (CLICK_BUFFER_BATCH_SIZE).")
 
     def handle(self, *args, once=False, interval=0.5, batch_size=None, **options):
@@ -27,6 +28,10 @@ class Command(BaseCommand):
         if once:
             self.stdout.write(f"{clicks_flush(batch_size=batch_size)} clicks written")
             return
+        batch_size = batch_size or settings.CLICK_BUFFER_BATCH_SIZE
         batches_write_until_stopped(
-            lambda: clicks_flush(batch_size=batch_size, max_batches=1), process="flush_clicks", interval=interval
+            lambda: clicks_flush(batch_size=batch_size, max_batches=1),
+            process="flush_clicks",
+            interval=interval,
+            batch_size=batch_size,
         )
