@@ -98,7 +98,7 @@ class Nodes:
         self.haproxy_start()
 
     def haproxy_config(self) -> str:
-        """Round robin over the two nodes, each checked on /healthz every second: down after 3 failures, a check
+        """Round robin over the two nodes, each checked on /livez every second: down after 3 failures, a check
         given 5 s (on a loaded machine it waits behind the requests in gunicorn's backlog). A request whose node
         refused it or closed without an answer goes to the other: POST /v1/convert and the postback are
         idempotent by external id, so a retried one is stored once, and a retried click is a new click."""
@@ -127,7 +127,7 @@ frontend cluster
 
 backend nodes
     balance roundrobin
-    option httpchk GET /healthz
+    option httpchk GET /livez
     http-check expect status 200
     default-server inter 1s fall 3 rise 2
 {servers}"""

@@ -5,7 +5,7 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from conversions.processing.simulation import rule_simulation
-from core.health import healthz, metrics, readyz
+from core.health import healthz, livez, metrics, readyz
 from core.input_limits import TextConverter
 from referrals.views import click_redirect, home_for_role
 
@@ -20,6 +20,7 @@ handler500 = "core.api_errors.server_error"
 urlpatterns = [
     path("c/<text:code>", click_redirect, name="click"),
     path("v1/", include("config.api_urls")),
+    path("livez", livez, name="livez"),
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
     path("metrics", metrics, name="metrics"),

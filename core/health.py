@@ -1,4 +1,4 @@
-"""The service endpoints: /healthz and /readyz for load balancers, /metrics for Prometheus behind a token."""
+"""The service endpoints: /livez, /healthz and /readyz for load balancers, /metrics for Prometheus behind a token."""
 
 import hmac
 from functools import cache
@@ -41,6 +41,19 @@ def healthz(request):
     }
     healthy = all(value == "ok" for value in checks.values())
     return JsonResponse({"status": "ok" if healthy else "error", "checks": checks}, status=200 if healthy else 503)
+
+
+def livez(request):
+    """This node can serve: 200 while it reaches PostgreSQL or Redis, 503 when it reaches neither.
+
+    The load balancer's check. Clicks and conversions are answered with either one away (docs/operations.md,
+    "Outages"), and both are shared by every node, so failing a node on one of them would take every node out
+    of rotation at once; a node that reaches neither is cut off by itself."""
+    checks = {"database": _check(database_ping)}
+    if checks["database"] != "ok":
+        checks["redis"] = _check(_redis_ping)
+    live = "ok" in checks.values()
+    return JsonResponse({"status": "ok" if live else "error", "checks": checks}, status=200 if live else 503)
 
 
 def readyz(request):

@@ -33,6 +33,34 @@ def test_healthz_answers_503_when_no_sentinel_answers(client, monkeypatch):
     assert response.json()["checks"]["redis"].startswith("error")
 
 
+def test_livez_answers_200_while_the_database_answers_though_redis_does_not(client, monkeypatch):
+    monkeypatch.setitem(settings.RQ_QUEUES, "default", {"URL": "redis://127.0.0.1:1/0"})
+
+    response = client.get("/livez")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "checks": {"database": "ok"}}
+
+
+def test_livez_answers_200_on_redis_alone_and_503_on_neither(client, settings, monkeypatch):
+    from django.db import connection
+
+    monkeypatch.setitem(connection.settings_dict, "PORT", "1")
+    connection.close()
+    try:
+        alive = client.get("/livez")
+        monkeypatch.setitem(settings.RQ_QUEUES, "default", {"URL": "redis://127.0.0.1:1/0"})
+        cut_off = client.get("/livez")
+    finally:
+        monkeypatch.undo()
+        connection.close()
+
+    assert alive.status_code == 200
+    assert alive.json()["checks"] == {"database": "error: OperationalError", "redis": "ok"}
+    assert cut_off.status_code == 503
+    assert cut_off.json()["status"] == "error"
+
+
 def test_openapi_schema_describes_the_convert_endpoint(client):
     response = client.get("/api/schema/", HTTP_ACCEPT="application/json")
 
