@@ -17,8 +17,8 @@ from redis.commands.core import Script
 from redis.exceptions import NoScriptError, RedisError
 
 from core.postgres_text import without_nul
+from core.redis_batches import BatchQueue
 from core.redis_connection import RedisWriteNotReplicated, redis_for_queue, redis_write_replicated
-from core.redis_locks import redis_lock_held
 from core.rows import copy_text
 from referrals.models import Click
 from referrals.rollups import rollup_bucket, rollup_click_counts_add
@@ -28,6 +28,7 @@ PROCESSING = "clickbuf:processing"  # the batch being written, deleted after COM
 PENDING = "clickbuf:pending"  # click_id -> its line until flushed, for attribution (buffered_clicks_insert)
 LOCK = "clickbuf:lock"  # one flusher at a time; it expires, so a killed flusher blocks nobody for long
 LOCK_SECONDS = 30
+BUFFER = BatchQueue(QUEUE, PROCESSING, LOCK, LOCK_SECONDS)
 
 # The columns of a buffered line, in COPY order: is_unique last, appended by the buffer script.
 COLUMNS = (
@@ -47,20 +48,6 @@ local payload = ARGV[2] .. (unique and '\\tt' or '\\tf')
 redis.call('RPUSH', KEYS[2], payload)
 redis.call('HSET', KEYS[3], ARGV[3], payload)
 return unique and 1 or 0
-""",
-)
-# KEYS: queue, processing. ARGV: batch size. Moves up to that many clicks atomically; returns them a line each.
-_TAKE_SCRIPT = Script(
-    None,
-    b"""
-local items = redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
-for first = 1, #items, 1000 do
-  redis.call('RPUSH', KEYS[2], unpack(items, first, math.min(first + 999, #items)))
-end
-if #items > 0 then
-  redis.call('LTRIM', KEYS[1], #items, -1)
-end
-return table.concat(items, '\\n')
 """,
 )
 # A backslash and the character it escapes, left to right (an escaped backslash is one pair).
@@ -211,10 +198,13 @@ def click_write(*, click: Click, is_unique: bool) -> None:
 
 def clicks_batch_take(redis, batch_size: int) -> list[bytes]:
     """The batch to write: a leftover processing list (a flusher died), else up to batch_size moved from the queue."""
-    if leftover := redis.lrange(PROCESSING, 0, -1):
-        return leftover
-    taken = _TAKE_SCRIPT(keys=[QUEUE, PROCESSING], args=[batch_size], client=redis)
-    return taken.split(b"\n") if taken else []
+    return BUFFER.take(redis, batch_size)
+
+
+def _batch_write(batch: list[bytes], forget) -> int:
+    written = clicks_write(batch)
+    forget.hdel(PENDING, *{_click_id(line) for line in _copy_lines(batch)})
+    return written
 
 
 def clicks_flush(*, batch_size: int | None = None, max_batches: int | None = None) -> int:
@@ -222,19 +212,7 @@ def clicks_flush(*, batch_size: int | None = None, max_batches: int | None = Non
     if not click_buffer_enabled():
         return 0
     batch_size = batch_size or settings.CLICK_BUFFER_BATCH_SIZE
-    redis = _redis()
-    written = batches = 0
-    with redis_lock_held(redis, LOCK, LOCK_SECONDS) as held:
-        while held and (max_batches is None or batches < max_batches):
-            batch = clicks_batch_take(redis, batch_size)
-            if not batch:
-                break
-            with transaction.atomic():
-                written += clicks_write(batch)
-            pipe = redis.pipeline(transaction=True).delete(PROCESSING)
-            pipe.hdel(PENDING, *{_click_id(line) for line in _copy_lines(batch)}).expire(LOCK, LOCK_SECONDS).execute()
-            batches += 1
-    return written
+    return BUFFER.drain(_redis(), _batch_write, batch_size=batch_size, max_batches=max_batches)
 
 
 def buffered_clicks_insert(click_ids: Iterable[str]) -> int:
@@ -256,5 +234,4 @@ def buffered_clicks_insert(click_ids: Iterable[str]) -> int:
 
 def click_buffer_length() -> int:
     """Clicks not yet written: queued plus the batch being written."""
-    redis = _redis()
-    return redis.llen(QUEUE) + redis.llen(PROCESSING)
+    return BUFFER.length(_redis())

@@ -16,6 +16,7 @@ from redis.commands.core import Script
 from redis.exceptions import RedisError
 
 from conversions.intake.recording import ConversionReport
+from core.redis_batches import BatchQueue
 from core.redis_connection import intake_on_queue_redis, redis_for_intake, redis_write_replicated
 from referrals.request_metadata import RequestMetadata, user_agent_describe
 
@@ -25,6 +26,7 @@ PENDING = "intake:pending"  # conversion id -> its entry until stored, for reads
 SEEN = "intake:seen:"  # + external id: advertiser id -> the first conversion's id, so a repeat answers with it
 LOCK = "intake:lock"  # one writer at a time; it expires, so a killed writer blocks nobody for long
 LOCK_SECONDS = 30
+LOG = BatchQueue(QUEUE, PROCESSING, LOCK, LOCK_SECONDS)
 # How long a stored conversion's SEEN field outlives its commit: a repeat that read PostgreSQL just before the
 # commit still finds it here (from then on PostgreSQL's unique constraint answers).
 SEEN_SECONDS = 3600
@@ -41,20 +43,6 @@ redis.call('PERSIST', KEYS[1])
 redis.call('RPUSH', KEYS[2], ARGV[3])
 redis.call('HSET', KEYS[3], ARGV[2], ARGV[3])
 return false
-""",
-)
-# KEYS: queue, processing. ARGV: batch size. Moves up to that many entries atomically.
-_TAKE_SCRIPT = Script(
-    None,
-    b"""
-local items = redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
-for first = 1, #items, 1000 do
-  redis.call('RPUSH', KEYS[2], unpack(items, first, math.min(first + 999, #items)))
-end
-if #items > 0 then
-  redis.call('LTRIM', KEYS[1], #items, -1)
-end
-return items
 """,
 )
 # After a batch is stored. KEYS: pending hash, then the batch's seen hashes. ARGV: seconds, then the conversion ids.
@@ -156,27 +144,21 @@ def logged_entries(
 
 def entries_take(redis, batch_size: int) -> list[bytes]:
     """The batch to write: a leftover processing list (a writer died), else up to batch_size moved from the queue."""
-    if leftover := redis.lrange(PROCESSING, 0, -1):
-        return leftover
-    return _TAKE_SCRIPT(keys=[QUEUE, PROCESSING], args=[batch_size], client=redis)
+    return LOG.take(redis, batch_size)
 
 
-def entries_stored(redis, entries: list[dict], *, batch_taken: bool) -> None:
-    """Forget entries stored in PostgreSQL (and the batch in hand when `batch_taken`)."""
+def entries_forget(pipe, entries: list[dict]) -> None:
+    """Add to the pipeline what forgets entries stored in PostgreSQL: their pending copies, and their SEEN hashes
+    once none of theirs waits any more."""
     seen = sorted({SEEN + entry["report"].external_id for entry in entries})
     ids = [entry["conversion_id"] for entry in entries]
-    pipe = redis.pipeline(transaction=True)
-    if batch_taken:
-        pipe.delete(PROCESSING).expire(LOCK, LOCK_SECONDS)
     if ids:
         _STORED_SCRIPT(keys=[PENDING, *seen], args=[SEEN_SECONDS, *ids], client=pipe)
-    pipe.execute()
 
 
 def intake_log_length() -> int:
     """Conversions acknowledged and not yet stored: queued plus the batch being written."""
-    redis = redis_for_intake()
-    return redis.llen(QUEUE) + redis.llen(PROCESSING)
+    return LOG.length(redis_for_intake())
 
 
 def report_fields(report: ConversionReport) -> dict:

@@ -7,19 +7,10 @@ from collections import defaultdict
 from django.conf import settings
 from django.db import transaction
 
-from conversions.intake.intake_log import (
-    LOCK,
-    LOCK_SECONDS,
-    entries_stored,
-    entries_take,
-    entry_decode,
-    logged_entries,
-    report_fields,
-)
+from conversions.intake.intake_log import LOG, entries_forget, entry_decode, logged_entries, report_fields
 from conversions.intake.recording import conversions_record
 from conversions.intake.request_log import failure_message, failure_reason, request_log_record
 from core.redis_connection import redis_for_intake
-from core.redis_locks import redis_lock_held
 from referrals.models import Advertiser
 
 
@@ -68,23 +59,20 @@ def logged_conversions_write(
     entries = [entry_decode(entry) for entry in found]
     with transaction.atomic():
         new = logged_conversions_store(entries)
-    entries_stored(redis_for_intake(), entries, batch_taken=False)
+    forget = redis_for_intake().pipeline(transaction=True)
+    entries_forget(forget, entries)
+    forget.execute()
     return new
+
+
+def _batch_write(batch: list[bytes], forget) -> int:
+    entries = [entry_decode(entry) for entry in batch]
+    written = logged_conversions_store(entries)
+    entries_forget(forget, entries)
+    return written
 
 
 def intake_log_write(*, batch_size: int | None = None, max_batches: int | None = None) -> int:
     """Store logged conversions in batches until the log is empty; how many were new. Safe to kill or run twice."""
     batch_size = batch_size or settings.INTAKE_BATCH_SIZE
-    redis = redis_for_intake()
-    written = batches = 0
-    with redis_lock_held(redis, LOCK, LOCK_SECONDS) as held:
-        while held and (max_batches is None or batches < max_batches):
-            batch = entries_take(redis, batch_size)
-            if not batch:
-                break
-            entries = [entry_decode(entry) for entry in batch]
-            with transaction.atomic():
-                written += logged_conversions_store(entries)
-            entries_stored(redis, entries, batch_taken=True)
-            batches += 1
-    return written
+    return LOG.drain(redis_for_intake(), _batch_write, batch_size=batch_size, max_batches=max_batches)
