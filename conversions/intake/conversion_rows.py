@@ -1,7 +1,7 @@
 """Writing new conversions: the rows, their first status changes and their rollup counts, in one statement.
 
-One data-modifying CTE inserts with `ON CONFLICT (advertiser_id, external_id) DO NOTHING` (the unique
-constraint decides a repeat, races included) and, from the rows inserted only, writes their status changes and
+One data-modifying CTE inserts with `ON CONFLICT DO NOTHING` (the unique constraints decide a repeat, races
+included) and, from the rows inserted only, writes their status changes and
 rollup counts. One conversion is a VALUES row of parameters: one round trip in autocommit, atomic without
 BEGIN/COMMIT. Many (a CSV chunk) go by COPY into a temporary table the statement reads. Triggers copy the
 click's sub ids onto the row and keep the per-partner sums (migrations conversions 0009-0011).
@@ -84,7 +84,10 @@ _INSERT_SQL = (
     f"stat_day AS ({_ROLLUPS.day}), sub1_day AS ({_ROLLUPS.day_sub1}) "
     "SELECT external_id, id FROM new"
 )
-_SKIP_TAKEN = "ON CONFLICT (advertiser_id, external_id) DO NOTHING "
+# Any unique key, not only (advertiser_id, external_id): a logged conversion comes with its id, and a read that
+# stores it first (log_writer.logged_conversions_write) races the writer's batch holding the same row. The loser
+# can pass the external-id check before the winner's row is there and then meet it in the primary key.
+_SKIP_TAKEN = "ON CONFLICT DO NOTHING "
 _ONE_SQL = _INSERT_SQL.replace("{source}", _VALUES_SOURCE).replace("{conflict}", _SKIP_TAKEN)
 _MANY_SQL = _INSERT_SQL.replace("{source}", _STAGE_SOURCE).replace("{conflict}", _SKIP_TAKEN)
 # Without the conflict clause: ON CONFLICT's speculative insertion made a chunk's insert half as slow again.
