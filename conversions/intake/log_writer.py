@@ -18,11 +18,13 @@ def logged_conversions_store(entries: list[dict]) -> int:
     """Record decoded entries, grouped by advertiser, channel and click cookie (one recorder call each); how many
     were new. A report the recorder refuses now (its click was deleted since) is logged in the request log."""
     groups: dict[tuple, list[dict]] = defaultdict(list)
-    for entry in entries:
+    # In one order, groups and rows alike, whoever stores: the writer's batch and a read's store-first may hold
+    # the same entries, and rows inserted in two orders deadlock (make cluster showed it).
+    for entry in sorted(entries, key=lambda entry: entry["conversion_id"]):
         groups[entry["advertiser_id"], entry["channel"], entry["cookie_click_id"]].append(entry)
     advertisers = Advertiser.objects.in_bulk({advertiser_id for advertiser_id, _, _ in groups})
     new = 0
-    for (advertiser_id, channel, cookie_click_id), grouped in groups.items():
+    for (advertiser_id, channel, cookie_click_id), grouped in sorted(groups.items()):
         advertiser = advertisers.get(advertiser_id)
         if advertiser is None:
             continue  # deleted since: its conversions went with it
