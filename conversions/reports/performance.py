@@ -17,6 +17,7 @@ from conversions.models import (
     ConversionSub1DayStat,
     ConversionSub1Stat,
     PartnerConversionStat,
+    PartnerConversionSub1DayStat,
 )
 from conversions.reports.periods import Period
 from core.money import CURRENCY_MINOR_UNITS, money_quantize
@@ -28,6 +29,7 @@ from referrals.models import (
     Offer,
     Partner,
     PartnerClickStat,
+    PartnerClickSub1DayStat,
 )
 
 GROUPINGS = {"day": "Day", "offer": "Offer", "sub1": "Sub ID 1"}
@@ -156,16 +158,19 @@ def performance_report(
         key = TruncDate("bucket", tzinfo=period.tz)
     else:
         # By offer or sub1 the day-grain rollups serve the whole UTC days (a month is 30 rows per offer and sub1,
-        # not 2,880), quarter hours the edges; by sub1 needs the (bigger) sub1 rollups.
+        # not 2,880), quarter hours the edges; by sub1 needs the (bigger) sub1 rollups, and of all offers their sums
+        # over offers (a row per day and sub1, not one per offer too).
         sub1 = group_by == "sub1"
-        clicks = rollup_parts(
-            *((ClickSub1Stat, ClickSub1DayStat) if sub1 else (ClickStat, ClickDayStat)), period=period, **scope
-        )
-        conversions = rollup_parts(
-            *((ConversionSub1Stat, ConversionSub1DayStat) if sub1 else (ConversionStat, ConversionDayStat)),
-            period=period,
-            **scope,
-        )
+        if not sub1:
+            click_models, conversion_models = (ClickStat, ClickDayStat), (ConversionStat, ConversionDayStat)
+        elif offer is None:
+            click_models = (ClickSub1Stat, PartnerClickSub1DayStat)
+            conversion_models = (ConversionSub1Stat, PartnerConversionSub1DayStat)
+        else:
+            click_models = (ClickSub1Stat, ClickSub1DayStat)
+            conversion_models = (ConversionSub1Stat, ConversionSub1DayStat)
+        clicks = rollup_parts(*click_models, period=period, **scope)
+        conversions = rollup_parts(*conversion_models, period=period, **scope)
         key = F("sub1") if sub1 else F("offer_id")
     rows = rollup_rows(clicks, conversions, key=key)
     if group_by == "day":
