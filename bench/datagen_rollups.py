@@ -14,7 +14,7 @@ PARTNER_ROLLUPS = [
 ]
 
 _CLICK_KEYS, _CONVERSION_KEYS = ["partner_id", "bucket", "offer_id"], ["partner_id", "bucket", "offer_id", "currency"]
-# The day rollups and the quarter hours they sum (conversions 0003, referrals 0002).
+# The day rollups and the quarter hours they sum (conversions 0004, referrals 0003), in order of their sources.
 DAY_ROLLUPS = [
     ("referrals_clickstat", "referrals_clickdaystat", _CLICK_KEYS, ["clicks", "unique_clicks"]),
     ("referrals_clicksub1stat", "referrals_clicksub1daystat", [*_CLICK_KEYS, "sub1"], ["clicks", "unique_clicks"]),
@@ -23,6 +23,19 @@ DAY_ROLLUPS = [
         "conversions_conversionsub1stat",
         "conversions_conversionsub1daystat",
         [*_CONVERSION_KEYS, "sub1"],
+        ["conversions", "earnings"],
+    ),
+    # The days per sub1 over all offers, from the sub1 days just made (referrals 0005, conversions 0006).
+    (
+        "referrals_clicksub1daystat",
+        "referrals_partnerclicksub1daystat",
+        ["partner_id", "bucket", "sub1"],
+        ["clicks", "unique_clicks"],
+    ),
+    (
+        "conversions_conversionsub1daystat",
+        "conversions_partnerconversionsub1daystat",
+        ["partner_id", "bucket", "sub1", "currency"],
         ["conversions", "earnings"],
     ),
 ]

@@ -11,16 +11,23 @@ from conversions.models import (
     ConversionStat,
     ConversionSub1DayStat,
     ConversionSub1Stat,
+    PartnerConversionSub1DayStat,
 )
 from referrals.models import Click
 from referrals.rollups import RollupStatements, rollup_bucket, rollup_statements, rollups_add
 from rewards.models import Reward
 
-CONVERSION_ROLLUPS = (ConversionStat, ConversionSub1Stat, ConversionDayStat, ConversionSub1DayStat)
+CONVERSION_ROLLUPS = (
+    ConversionStat,
+    ConversionSub1Stat,
+    ConversionDayStat,
+    ConversionSub1DayStat,
+    PartnerConversionSub1DayStat,
+)
 
 
 def conversion_rollup_sql(*, source=None) -> RollupStatements:
-    """The conversion rollups' upserts; `source(day=, sub1=)` replaces their VALUES rows (rollup_statements)."""
+    """The conversion rollups' upserts; `source(day=, sub1=, offer=)` replaces their VALUES rows (rollup_statements)."""
     return rollup_statements(
         CONVERSION_ROLLUPS, keys_after=["currency"], counters=["conversions", "earnings"], source=source
     )

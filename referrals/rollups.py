@@ -8,7 +8,14 @@ from datetime import UTC, datetime
 
 from django.db import connection
 
-from referrals.models import Click, ClickDayStat, ClickStat, ClickSub1DayStat, ClickSub1Stat
+from referrals.models import (
+    Click,
+    ClickDayStat,
+    ClickStat,
+    ClickSub1DayStat,
+    ClickSub1Stat,
+    PartnerClickSub1DayStat,
+)
 from referrals.partitions import clicks_held_since
 
 BUCKET_MINUTES = 15
@@ -48,26 +55,30 @@ DAY_SQL = "date_bin('1 day', created_at, TIMESTAMPTZ '2000-01-01 00:00:00+00')"
 @dataclass(frozen=True)
 class RollupStatements:
     """The upserts of one family of rollups, all added to together: per quarter hour and per UTC day, each per offer
-    and per offer and sub1."""
+    and per offer and sub1; and per UTC day and sub1 over all offers (`partner_day_sub1`)."""
 
     quarter: str
     quarter_sub1: str
     day: str
     day_sub1: str
+    partner_day_sub1: str
 
 
 def rollup_statements(models: tuple, *, keys_after: list[str], counters: list[str], source=None) -> RollupStatements:
-    """The family's upserts for `models` (quarter, quarter sub1, day, day sub1) keyed by ROLLUP_KEY (sub1) and
-    `keys_after`; `source(day=, sub1=)`, if given, replaces each one's VALUES row (rollup_upsert_sql)."""
+    """The family's upserts for `models` (quarter, quarter sub1, day, day sub1, partner day sub1) keyed by ROLLUP_KEY
+    (sub1; the last without the offer) and `keys_after`; `source(day=, sub1=, offer=)`, if given, replaces each one's
+    VALUES row (rollup_upsert_sql)."""
     statements = []
-    for model, day, sub1 in zip(models, (False, False, True, True), (False, True, False, True), strict=True):
-        keys = [*ROLLUP_KEY, *(["sub1"] if sub1 else []), *keys_after]
-        chosen = source(day=day, sub1=sub1) if source else ""
+    shapes = [(False, False, True), (False, True, True), (True, False, True), (True, True, True), (True, True, False)]
+    for model, (day, sub1, offer) in zip(models, shapes, strict=True):
+        keys = [key for key in ROLLUP_KEY if offer or key != "offer_id"]
+        keys += [*(["sub1"] if sub1 else []), *keys_after]
+        chosen = source(day=day, sub1=sub1, offer=offer) if source else ""
         statements.append(rollup_upsert_sql(model._meta.db_table, keys, counters, source=chosen))
     return RollupStatements(*statements)
 
 
-CLICK_ROLLUPS = (ClickStat, ClickSub1Stat, ClickDayStat, ClickSub1DayStat)
+CLICK_ROLLUPS = (ClickStat, ClickSub1Stat, ClickDayStat, ClickSub1DayStat, PartnerClickSub1DayStat)
 CLICK_STATEMENTS = rollup_statements(CLICK_ROLLUPS, keys_after=[], counters=["clicks", "unique_clicks"])
 
 
@@ -82,7 +93,8 @@ def _summed(by_key: dict[tuple, list], key) -> dict[tuple, list]:
 
 def rollups_add(by_sub1: dict[tuple, list], *, statements: RollupStatements) -> None:
     """Add the counters per (partner, bucket, offer, sub1, ...) to a family's rollups: as they are to its sub1
-    rollups, summed over sub1 to its main ones, per quarter hour and per UTC day; one statement each."""
+    rollups, summed over sub1 to its main ones, per quarter hour and per UTC day, and per UTC day and sub1 summed
+    over offers; one statement each."""
     if not by_sub1:
         return
     day_sub1 = _summed(by_sub1, lambda key: (key[0], rollup_day(key[1]), *key[2:]))
@@ -91,6 +103,7 @@ def rollups_add(by_sub1: dict[tuple, list], *, statements: RollupStatements) -> 
         statements.quarter_sub1: by_sub1,
         statements.day: _summed(day_sub1, lambda key: (*key[:3], *key[4:])),
         statements.day_sub1: day_sub1,
+        statements.partner_day_sub1: _summed(day_sub1, lambda key: (*key[:2], *key[3:])),
     }
     with connection.cursor() as cursor:
         for sql, by_key in rows.items():

@@ -16,8 +16,18 @@ from conversions.models import (
     ConversionStat,
     ConversionSub1DayStat,
     ConversionSub1Stat,
+    PartnerConversionSub1DayStat,
 )
-from referrals.models import Click, ClickDayStat, ClickStat, ClickSub1DayStat, ClickSub1Stat, Partner, PartnerClickStat
+from referrals.models import (
+    Click,
+    ClickDayStat,
+    ClickStat,
+    ClickSub1DayStat,
+    ClickSub1Stat,
+    Partner,
+    PartnerClickStat,
+    PartnerClickSub1DayStat,
+)
 from rewards.models import Entry, Reward, Transaction
 from tests.dashboard.test_report_read_models import partner_rollups_agree
 
@@ -40,6 +50,8 @@ def _rollups() -> dict:
         ClickSub1DayStat: sub1_clicks,
         ConversionDayStat: conversions,
         ConversionSub1DayStat: sub1_conversions,
+        PartnerClickSub1DayStat: ["partner_id", "bucket", "sub1", "clicks", "unique_clicks"],
+        PartnerConversionSub1DayStat: ["partner_id", "bucket", "sub1", "currency", "conversions", "earnings"],
     }
     return {model.__name__: sorted(model.objects.values_list(*fields)) for model, fields in tables.items()}
 
@@ -90,6 +102,7 @@ def test_the_generator_makes_the_sizes_asked_for_with_consistent_rewards_ledger_
     assert sum(row[3] for row in generated["ClickStat"]) == SIZES.clicks
     assert sum(row[3] for row in generated["ClickDayStat"]) == SIZES.clicks
     assert len(generated["ClickDayStat"]) < len(generated["ClickStat"])  # days, not quarter hours
+    assert sum(row[3] for row in generated["PartnerClickSub1DayStat"]) == SIZES.clicks
     assert PartnerClickStat.objects.aggregate(n=Sum("clicks"))["n"] == SIZES.clicks
     assert partner_rollups_agree() == (True, True)
 

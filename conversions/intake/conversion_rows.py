@@ -66,8 +66,8 @@ _STATUS_COLUMNS = "conversion_id, from_status, to_status, reason, remark, actor_
 _COUNTED = "FROM new WHERE partner_id IS NOT NULL"
 
 
-def _counted(*, day: bool, sub1: bool) -> str:
-    keys = ["partner_id", "day" if day else "bucket", "offer_id", *(["sub1"] if sub1 else [])]
+def _counted(*, day: bool, sub1: bool, offer: bool) -> str:
+    keys = ["partner_id", "day" if day else "bucket", *(["offer_id"] if offer else []), *(["sub1"] if sub1 else [])]
     order = ", ".join(str(n) for n in range(1, len(keys) + 1))
     return f"SELECT {', '.join(keys)}, '', count(*), 0 {_COUNTED} GROUP BY {order} ORDER BY {order}"
 
@@ -81,7 +81,8 @@ _INSERT_SQL = (
     f"status AS (INSERT INTO {StatusChange._meta.db_table} ({_STATUS_COLUMNS}) "
     "SELECT id, '', status, status_reason, '', %s, channel, created_at FROM new), "
     f"stat AS ({_ROLLUPS.quarter}), sub1 AS ({_ROLLUPS.quarter_sub1}), "
-    f"stat_day AS ({_ROLLUPS.day}), sub1_day AS ({_ROLLUPS.day_sub1}) "
+    f"stat_day AS ({_ROLLUPS.day}), sub1_day AS ({_ROLLUPS.day_sub1}), "
+    f"partner_sub1_day AS ({_ROLLUPS.partner_day_sub1}) "
     "SELECT external_id, id FROM new"
 )
 # Any unique key, not only (advertiser_id, external_id): a logged conversion comes with its id, and a read that

@@ -14,5 +14,6 @@ from conversions.models.stats import (
     ConversionSub1DayStat,
     ConversionSub1Stat,
     PartnerConversionStat,
+    PartnerConversionSub1DayStat,
 )
 from conversions.models.uploads import ConversionUpload, UploadRowError

@@ -102,6 +102,33 @@ class ConversionSub1DayStat(ConversionCounts):
         return f"{self.bucket:%Y-%m-%d} {self.partner_id}/{self.offer_id}/{self.sub1} {self.currency}"
 
 
+class PartnerConversionSub1DayStat(ConversionCounts):
+    """`ConversionSub1DayStat` summed over offers, kept by the same writers: the report by sub1 of all offers
+    (as `referrals.PartnerClickSub1DayStat`)."""
+
+    bucket = models.DateTimeField(help_text="Start of the day, UTC.")
+    # Indexed by the key and by the read index, both partner first.
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+", db_index=False)
+    sub1 = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["partner", "bucket", "sub1", "currency"], name="partner_conversion_sub1_day_stat_key"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["partner", "bucket"],
+                include=["sub1", "currency", "conversions", "earnings"],
+                name="partner_conv_sub1_day_read",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.bucket:%Y-%m-%d} {self.partner_id}/{self.sub1} {self.currency}"
+
+
 class PartnerConversionStat(ConversionCounts):
     """`ConversionStat` summed over offers, and the conversions' amounts per currency: for the day-by-day reports
     (see `referrals.PartnerClickStat`) and the conversion report's totals. Database triggers keep it equal to the

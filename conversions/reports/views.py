@@ -30,6 +30,7 @@ from conversions.reports.periods import Period
 from conversions.reports.statuses import status_legend
 from conversions.uploads.csv_files import csv_stream
 from core.database_routing import reads_from_replica
+from core.garbage_collection import cyclic_gc_paused
 from core.money import money_quantize
 from referrals.link_requests import LinkRequestNotAllowed, link_request_create
 from referrals.models import Link, LinkRequest, Offer
@@ -59,6 +60,7 @@ def _period_form(request, form_class) -> tuple:
 @require_GET
 @partner_required
 @reads_from_replica
+@cyclic_gc_paused()
 def home(request):
     partner = request.partner
     form, period = _period_form(request, PeriodForm)
@@ -81,6 +83,7 @@ def _report_form(request) -> tuple[ConversionReportForm, selectors.ConversionFil
 @require_GET
 @partner_required
 @reads_from_replica
+@cyclic_gc_paused()
 def conversion_list(request):
     form, filters = _report_form(request)
     totals = selectors.conversion_report_totals(partner=request.partner, filters=filters)
@@ -178,6 +181,7 @@ def _performance_form(request) -> tuple[PerformanceForm, Period, dict | None]:
 @require_GET
 @partner_required
 @reads_from_replica
+@cyclic_gc_paused()
 def performance(request):
     partner = request.partner
     form, period, chosen = _performance_form(request)
@@ -305,6 +309,7 @@ def _commissions(request) -> tuple[str, object]:
 @require_GET
 @partner_required
 @reads_from_replica
+@cyclic_gc_paused()
 def earnings(request):
     partner = request.partner
     balances = selectors.ledger_balances(partner=partner)

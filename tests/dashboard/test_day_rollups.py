@@ -20,12 +20,20 @@ from conversions.models import (
     ConversionStat,
     ConversionSub1DayStat,
     ConversionSub1Stat,
+    PartnerConversionSub1DayStat,
 )
 from conversions.processing.pipeline import conversions_process
 from conversions.reports.performance import performance_report
 from conversions.reports.periods import Period
 from referrals.click_buffer import clicks_flush
-from referrals.models import Click, ClickDayStat, ClickStat, ClickSub1DayStat, ClickSub1Stat
+from referrals.models import (
+    Click,
+    ClickDayStat,
+    ClickStat,
+    ClickSub1DayStat,
+    ClickSub1Stat,
+    PartnerClickSub1DayStat,
+)
 from referrals.partner_access import partner_tz
 from rewards.models import Reward
 from tests.dashboard.conftest import click_at, convert
@@ -41,6 +49,9 @@ FAMILIES = [
     (ClickSub1Stat, ClickSub1DayStat, [*CLICKS[0], "sub1"], CLICKS[1]),
     (ConversionStat, ConversionDayStat, *CONVERSIONS),
     (ConversionSub1Stat, ConversionSub1DayStat, [*CONVERSIONS[0], "sub1"], CONVERSIONS[1]),
+    # The days per sub1 over all offers: the sub1 quarter hours summed per day and over offers.
+    (ClickSub1Stat, PartnerClickSub1DayStat, ["partner_id", "sub1"], CLICKS[1]),
+    (ConversionSub1Stat, PartnerConversionSub1DayStat, ["partner_id", "sub1", "currency"], CONVERSIONS[1]),
 ]
 
 
@@ -107,7 +118,7 @@ def test_the_day_rollups_follow_clicks_every_channel_status_changes_reversals_an
     file_one = Conversion.objects.get(external_id="o-file-0")
     assert conversion_amount_change(conversion_id=file_one.pk, amount=Decimal("50.00"), now=at + timedelta(days=1))
 
-    assert day_rollups_agree() == [True, True, True, True]
+    assert day_rollups_agree() == [True] * len(FAMILIES)
     days = _snapshot()
     # 23:45 and 23:55 on two links and the API conversion's click on the 9th; the rest, the file's too, on the 10th.
     alice_clicks = dict(
@@ -127,7 +138,7 @@ def test_clicks_flushed_from_the_buffer_are_counted_by_day_too(client, alice_lin
 
     assert clicks_flush() == 3
 
-    assert day_rollups_agree() == [True, True, True, True]
+    assert day_rollups_agree() == [True] * len(FAMILIES)
     assert ClickSub1DayStat.objects.get(sub1="news").clicks == 3
 
 
