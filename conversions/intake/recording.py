@@ -9,7 +9,8 @@ from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
-from uuid import UUID, uuid4
+from os import urandom
+from uuid import UUID
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -104,6 +105,13 @@ def _json(value: dict, known: dict[tuple, str]) -> str:
     return text
 
 
+def _random_ids(count: int) -> list[UUID]:
+    """`count` version 4 UUIDs, as uuid4() makes them, from one read of the system's random bytes (uuid4's own
+    read per id was a tenth of preparing a CSV chunk)."""
+    randomness = urandom(16 * count)
+    return [UUID(bytes=randomness[start : start + 16], version=4) for start in range(0, 16 * count, 16)]
+
+
 def conversion_row(
     report: ConversionReport,
     attribution: Attribution,
@@ -113,8 +121,10 @@ def conversion_row(
     request: RequestMetadata,
     now: datetime,
     known: dict[tuple, str],
+    new_id: UUID,
 ) -> tuple:
-    """The new conversion's values (conversion_rows.ROW_COLUMNS); `known` remembers the JSON of repeated objects."""
+    """The new conversion's values (conversion_rows.ROW_COLUMNS), its id the report's or `new_id`; `known`
+    remembers the JSON of repeated objects."""
     currency = report.currency or attribution.offer.currency
     try:
         amount = money_quantize(report.amount, currency)
@@ -127,7 +137,7 @@ def conversion_row(
     from_visitor = channel == Conversion.Channel.PIXEL
     created_at = report.received_at or now
     return (
-        report.conversion_id or uuid4(),
+        report.conversion_id or new_id,
         created_at,
         attribution.offer.pk,
         attribution.partner_id,
@@ -188,13 +198,14 @@ def conversions_prepare(
     )
     request = request or RequestMetadata()
     known: dict[tuple, str] = {}
-    for (index, occurred_at), attribution in zip(resolved, attributions, strict=True):
+    new_ids = _random_ids(len(resolved))
+    for (index, occurred_at), attribution, new_id in zip(resolved, attributions, new_ids, strict=True):
         outcome = recorded[index]
         try:
             if isinstance(attribution, DomainError):
                 raise attribution
             outcome.row = conversion_row(
-                reports[index], attribution, occurred_at, channel, request=request, now=now, known=known
+                reports[index], attribution, occurred_at, channel, request=request, now=now, known=known, new_id=new_id
             )
         except DomainError as error:
             outcome.error = error

@@ -4,7 +4,9 @@ import csv
 import importlib
 import logging
 import re
+from dataclasses import replace
 from datetime import timedelta
+from decimal import Decimal
 
 import psycopg
 import pytest
@@ -12,6 +14,7 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from conversions.intake.recording import ConversionReport, conversions_record
 from conversions.models import Conversion
 from referrals.click_buffer import click_copy_line, clicks_write
 from referrals.models import Click, ClickStat
@@ -277,6 +280,28 @@ def test_a_click_outside_its_window_is_still_found_and_rejected_as_such(acme_api
 
     assert response.status_code == 202
     assert response.json()["status_reason"] == "outside_attribution_window"
+
+
+def test_a_conversion_copies_its_clicks_sub_ids_from_the_recent_months_and_from_older_ones(acme, alice_link):
+    # The trigger looks in the conversion's last month first (one or two partitions), then in every month.
+    click_partitions_maintain(now=timezone.now() - timedelta(days=200))
+    click_partitions_maintain()
+    clicks = {
+        "recent": click_at(alice_link, timezone.now() - timedelta(hours=1), "a" * 32),
+        "a month and a day": click_at(alice_link, timezone.now() - timedelta(days=32), "b" * 32),
+        "old": click_at(alice_link, timezone.now() - timedelta(days=200), "c" * 32),
+    }
+    reports = [
+        ConversionReport(type="purchase", external_id=name, amount=Decimal(10), product_id="p", click_id=c.click_id)
+        for name, c in clicks.items()
+    ]
+
+    recorded = conversions_record(advertiser=acme, reports=reports, channel=Conversion.Channel.API)
+    one = conversions_record(advertiser=acme, reports=[replace(reports[2], external_id="old, alone")], channel="api")
+
+    assert all(outcome.created for outcome in [*recorded, *one])
+    subs = dict(Conversion.objects.values_list("external_id", "sub1"))
+    assert subs == {"recent": "s", "a month and a day": "s", "old": "s", "old, alone": "s"}
 
 
 def test_conversions_whose_click_month_was_dropped_still_list_and_show(
