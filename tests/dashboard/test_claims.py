@@ -1,6 +1,6 @@
 """Missing-conversion claims: the form, automatic matching, and approval through the normal pipeline."""
 
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from decimal import Decimal
 
 import pytest
@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from conversions.claims.services import ClaimInvalid, claim_approve, claim_decline, claim_review_start, claim_submit
 from conversions.models import Conversion, MissingConversionClaim
+from referrals.partner_access import partner_tz
 from rewards.models import Reward
 from tests.dashboard.conftest import click_at, convert
 from tests.factories import LinkFactory
@@ -33,7 +34,8 @@ def submit(partner, offer, *, order_id="lost-1", days_ago=0, amount="60.00", sub
 
 
 def test_the_form_files_a_claim_with_the_matching_clicks_as_evidence(alice_client, alice, alice_link, today):
-    near = click_at(alice_link, timezone.now() - timedelta(hours=30), sub1="mail")
+    # The window starts the day before the purchase, in the partner's time zone: noon then counts at any hour.
+    near = click_at(alice_link, datetime.combine(today - timedelta(days=1), time(12), partner_tz(alice)), sub1="mail")
     click_at(alice_link, timezone.now() - timedelta(days=5))  # too early to count
 
     response = alice_client.post(
