@@ -24,6 +24,7 @@ from conversions.uploads.csv_files import csv_table_read
 from conversions.uploads.importing import upload_run
 from conversions.uploads.rows import conversion_rows_check
 from tests.factories import OfferFactory
+from tests.reliability.conftest import test_database_url
 from tests.upload_helpers import csv_bytes
 
 HEADER = "referral_code,external_id,type,amount,product_id"
@@ -284,10 +285,8 @@ def test_an_upload_behind_new_conversions_says_it_waits_for_their_processing(acm
 
 @pytest.mark.django_db(transaction=True)
 def test_an_upload_says_the_worker_is_busy_with_another_job(acme_client, manual_offer, alice, settings):
-    from django.db import connection
-
-    params = connection.get_connection_params()
-    database_url = f"postgres://{params['user']}@{params['host']}:{params.get('port') or 5432}/{params['dbname']}"
+    # A TCP host or the embedded server's socket folder, as the worker process needs it.
+    database_url = test_database_url()
     django_rq.get_queue("default").enqueue(job_waits_for_release)
     upload = post_upload(acme_client, csv_bytes(HEADER, "ALICE,o-1,purchase,10,sku"), offer=manual_offer)
     worker = subprocess.Popen(
