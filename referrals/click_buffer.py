@@ -196,11 +196,6 @@ def click_write(*, click: Click, is_unique: bool) -> None:
     click._state.adding = False
 
 
-def clicks_batch_take(redis, batch_size: int) -> list[bytes]:
-    """The batch to write: a leftover processing list (a flusher died), else up to batch_size moved from the queue."""
-    return BUFFER.take(redis, batch_size)
-
-
 def _batch_write(batch: list[bytes], forget) -> int:
     written = clicks_write(batch)
     forget.hdel(PENDING, *{_click_id(line) for line in _copy_lines(batch)})

@@ -142,11 +142,6 @@ def logged_entries(
     return [entry for entry in redis.hmget(PENDING, ids) if entry is not None] if ids else []
 
 
-def entries_take(redis, batch_size: int) -> list[bytes]:
-    """The batch to write: a leftover processing list (a writer died), else up to batch_size moved from the queue."""
-    return LOG.take(redis, batch_size)
-
-
 def entries_forget(pipe, entries: list[dict]) -> None:
     """Add to the pipeline what forgets entries stored in PostgreSQL: their pending copies, and their SEEN hashes
     once none of theirs waits any more."""

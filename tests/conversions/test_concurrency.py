@@ -15,14 +15,18 @@ from referrals.models import Click
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_the_same_external_id_from_20_threads_makes_one_conversion(write_conversions, acme_key, alice_link):
-    Click.objects.create(
-        click_id="t" * 32,
-        link=alice_link,
-        offer=alice_link.offer,
-        partner=alice_link.partner,
+def recent_click(link, click_id: str) -> Click:
+    return Click.objects.create(
+        click_id=click_id,
+        link=link,
+        offer=link.offer,
+        partner=link.partner,
         created_at=timezone.now() - timedelta(minutes=1),
     )
+
+
+def test_the_same_external_id_from_20_threads_makes_one_conversion(write_conversions, acme_key, alice_link):
+    recent_click(alice_link, "t" * 32)
     body = {"type": "purchase", "click_id": "t" * 32, "external_id": "race-1", "amount": "10", "product_id": "p"}
 
     def post(_):
@@ -46,13 +50,7 @@ def test_the_same_external_id_from_20_threads_makes_one_conversion(write_convers
 
 def test_two_stores_of_the_same_logged_conversions_in_opposite_orders_store_each_once(acme_api, alice_link):
     """The writer's batch and a read's store-first may hold the same entries: neither deadlocks nor fails."""
-    Click.objects.create(
-        click_id="o" * 32,
-        link=alice_link,
-        offer=alice_link.offer,
-        partner=alice_link.partner,
-        created_at=timezone.now() - timedelta(minutes=1),
-    )
+    recent_click(alice_link, "o" * 32)
     for number in range(300):
         body = {
             "type": "purchase",

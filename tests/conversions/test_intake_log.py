@@ -8,7 +8,7 @@ import pytest
 from django.db.models import Sum
 from django.utils import timezone
 
-from conversions.intake.intake_log import PROCESSING, entries_take, intake_log_length
+from conversions.intake.intake_log import LOG, PROCESSING, intake_log_length
 from conversions.intake.log_writer import intake_log_write
 from conversions.models import Conversion, ConversionStat, RequestLogEntry, StatusChange
 from core.redis_connection import redis_for_intake
@@ -130,7 +130,7 @@ def test_a_batch_replayed_after_a_writer_died_stores_and_processes_nothing_twice
     for number in range(3):
         acme_api.post("/v1/convert", {**BODY, "external_id": f"order-{number}"}, format="json")
     redis = redis_for_intake()
-    batch = entries_take(redis, 10)  # a writer took the batch and stored it, then died before forgetting it
+    batch = LOG.take(redis, 10)  # a writer took the batch and stored it, then died before forgetting it
     assert len(batch) == 3
     intake_log_write()
     redis.rpush(PROCESSING, *batch)

@@ -5,7 +5,7 @@ from django.db.models import Sum
 
 from core.redis_connection import redis_for_queue
 from referrals import click_buffer
-from referrals.click_buffer import click_buffer_length, clicks_batch_take, clicks_flush
+from referrals.click_buffer import BUFFER, click_buffer_length, clicks_flush
 from referrals.models import Click, ClickStat, ClickSub1Stat
 from referrals.rollups import rollup_clicks_rebuild
 from tests.reliability.sentinel_group import SentinelGroup
@@ -83,7 +83,7 @@ def test_a_flusher_killed_between_taking_a_batch_and_commit_loses_nothing(client
     ids = clicked(client, times=4)
     redis = click_buffer._redis()
     # What a flusher killed mid-batch leaves: the batch moved to the processing list, nothing committed.
-    taken = clicks_batch_take(redis, batch_size=3)
+    taken = BUFFER.take(redis, batch_size=3)
     assert len(taken) == 3 and redis.llen(click_buffer.QUEUE) == 1
     assert not Click.objects.exists()
 
@@ -97,7 +97,7 @@ def test_a_flusher_killed_between_taking_a_batch_and_commit_loses_nothing(client
 def test_a_batch_replayed_after_its_commit_counts_nothing_twice(client, alice_link):
     clicked(client, times=2)
     redis = click_buffer._redis()
-    batch = clicks_batch_take(redis, batch_size=10)
+    batch = BUFFER.take(redis, batch_size=10)
     clicks_flush()  # writes the batch and deletes the processing list
     redis.rpush(click_buffer.PROCESSING, *batch)  # as if it died after COMMIT, before the delete
 
